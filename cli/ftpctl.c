@@ -1,0 +1,1396 @@
+/*
+ * ftpctl: command line client of ftpd-agent (SPEC "ftpctl").
+ * Each command is one function taking its own argv; main only parses the
+ * global options, connects lazily and maps errors to exit codes.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ftpagent.h"
+#include "netrc.h"
+#include "output.h"
+#include "target.h"
+#include "url.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_REFUSED = 1,
+	EXIT_USAGE = 2,
+	EXIT_AGENT = 3,
+	EXIT_CONNECT = 4,
+	EXIT_NOT_FOUND = 5,
+	EXIT_LOCAL_IO = 6,
+	EXIT_TIMEOUT = 7,
+	EXIT_CANCELLED = 8,
+};
+
+#define STDIN_MAX	(16 * 1024 * 1024)
+
+struct ctl {
+	const char	*socket;	/* NULL: the library's default lookup */
+	bool		 json;
+	bool		 quiet;
+	bool		 autostart;
+	int		 timeout_ms;	/* 0: the library's default */
+	struct ftpagent	*fa;		/* connected on first use */
+};
+
+struct command {
+	const char	*name;
+	int		(*run)(struct ctl *, const struct command *, int, char **);
+	const char	*usage;
+};
+
+static volatile sig_atomic_t interrupted;
+
+/* ---- errors and output --------------------------------------------------- */
+
+static void
+emit_json(json_t *doc)
+{
+	if (doc == NULL) {
+		output_warnx("out of memory");
+		return;
+	}
+	json_dumpf(doc, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+	json_decref(doc);
+}
+
+/* Prints "ftpctl: msg" and, with --json, {"error": {kind, message}}. */
+static int __attribute__((format(printf, 4, 5)))
+cmd_error(struct ctl *c, int status, const char *kind, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	output_warnx("%s", msg);
+	if (c->json)
+		emit_json(json_pack("{s:{s:s, s:s}}", "error", "kind", kind,
+		    "message", msg));
+	return status;
+}
+
+static int
+usage_error(struct ctl *c, const struct command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+usage_error(struct ctl *c, const struct command *cmd, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cmd_error(c, EXIT_USAGE, "usage", "%s", msg);
+	if (cmd != NULL)
+		fprintf(stderr, "usage: ftpctl %s%s%s\n", cmd->name,
+		    *cmd->usage != '\0' ? " " : "", cmd->usage);
+	else
+		fprintf(stderr, "Try 'ftpctl help'.\n");
+	return EXIT_USAGE;
+}
+
+static int
+exit_status(struct ftpagent *fa)
+{
+	const char *kind;
+
+	switch (ftpagent_error(fa)) {
+	case FTPAGENT_OK:
+		return EXIT_OK;
+	case FTPAGENT_ERR_CONNECT:
+	case FTPAGENT_ERR_TLS:
+	case FTPAGENT_ERR_AUTH:
+		return EXIT_CONNECT;
+	case FTPAGENT_ERR_TIMEOUT:
+		return EXIT_TIMEOUT;
+	case FTPAGENT_ERR_NOT_FOUND:
+		return EXIT_NOT_FOUND;
+	case FTPAGENT_ERR_CANCELLED:
+		return EXIT_CANCELLED;
+	case FTPAGENT_ERR_LOCAL_IO:
+		return EXIT_LOCAL_IO;
+	case FTPAGENT_ERR_AGENT:
+		return EXIT_AGENT;
+	case FTPAGENT_ERR_ARGUMENT:
+		return EXIT_USAGE;
+	case FTPAGENT_ERR_RPC:
+		/* Bad params or an unknown method are the caller's fault. */
+		kind = ftpagent_error_kind(fa);
+		if (kind != NULL && (strcmp(kind, "params") == 0 ||
+		    strcmp(kind, "method") == 0 || strcmp(kind, "request") == 0))
+			return EXIT_USAGE;
+		return EXIT_REFUSED;
+	default:
+		return EXIT_REFUSED;
+	}
+}
+
+/*
+ * Reports the connection's sticky error ("ftpctl: ctx: message") and
+ * returns the exit status it maps to.
+ */
+static int
+fail(struct ctl *c, const char *ctx)
+{
+	const char *msg, *kind, *data;
+	json_t *err, *jdata;
+	int code;
+
+	if (c->fa == NULL)
+		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	msg = ftpagent_error_message(c->fa);
+	if (msg == NULL || *msg == '\0')
+		msg = "unknown error";
+	if (ctx != NULL && ftpagent_error(c->fa) != FTPAGENT_ERR_AGENT)
+		output_warnx("%s: %s", ctx, msg);
+	else
+		output_warnx("%s", msg);
+	if (c->json) {
+		kind = ftpagent_error_kind(c->fa);
+		err = json_pack("{s:s, s:s}", "kind", kind ? kind : "unknown",
+		    "message", msg);
+		if (err != NULL && (code = ftpagent_ftp_code(c->fa)) > 0)
+			json_object_set_new(err, "ftp_code", json_integer(code));
+		if (err != NULL && (data = ftpagent_error_data(c->fa)) != NULL &&
+		    (jdata = json_loads(data, JSON_DECODE_ANY, NULL)) != NULL)
+			json_object_set_new(err, "data", jdata);
+		emit_json(err ? json_pack("{s:o}", "error", err) : NULL);
+	}
+	return exit_status(c->fa);
+}
+
+/* Connects on first use; false when the agent cannot be reached. */
+static bool
+agent(struct ctl *c)
+{
+	if (c->fa == NULL) {
+		c->fa = ftpagent_connect_opts(c->socket,
+		    c->autostart ? FTPAGENT_AUTOSTART : 0, c->timeout_ms);
+		if (c->fa == NULL)
+			return false;
+		if (c->timeout_ms > 0)
+			ftpagent_set_timeout(c->fa, c->timeout_ms);
+	}
+	return ftpagent_error(c->fa) == FTPAGENT_OK;
+}
+
+static const char *
+type_name(enum ftpagent_entry_type t)
+{
+	switch (t) {
+	case FTPAGENT_FILE:
+		return "file";
+	case FTPAGENT_DIR:
+		return "dir";
+	case FTPAGENT_LINK:
+		return "link";
+	default:
+		return "other";
+	}
+}
+
+static json_t *
+entry_json(const struct ftpagent_entry *e)
+{
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:s?}",
+	    "name", e->name ? e->name : "",
+	    "type", type_name(e->type),
+	    "size", e->size >= 0 ? json_integer(e->size) : json_null(),
+	    "mtime", e->mtime != INT64_MIN ? json_integer(e->mtime) :
+	    json_null(),
+	    "perm", e->perm >= 0 ? json_integer(e->perm) : json_null(),
+	    "target", e->target);
+}
+
+/* ---- targets, credentials, sessions ------------------------------------ */
+
+struct creds {
+	char	*user;		/* NULL: anonymous */
+	char	*password;	/* NULL: none */
+};
+
+static void
+wipe_free(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+static void
+creds_clear(struct creds *cr)
+{
+	wipe_free(cr->user);
+	wipe_free(cr->password);
+	cr->user = cr->password = NULL;
+}
+
+static bool
+dup_into(char **dst, const char *s)
+{
+	if (s == NULL)
+		return true;
+	return (*dst = strdup(s)) != NULL;
+}
+
+/*
+ * User and password for u: the URL's password, else stdin_pw (open
+ * --password-stdin), else $FTPCTL_PASSWORD, else ~/.netrc for the host
+ * (and the URL's user); the URL's user, else the netrc login, else
+ * anonymous. Returns false when out of memory.
+ */
+static bool
+resolve_creds(const struct ftp_url *u, const char *stdin_pw,
+    struct creds *cr)
+{
+	struct netrc_entry ne;
+	const char *pw, *err;
+	char *path;
+	int r;
+
+	memset(cr, 0, sizeof(*cr));
+	if (!dup_into(&cr->user, u->user))
+		goto nomem;
+	if ((pw = u->password) == NULL && (pw = stdin_pw) == NULL)
+		pw = getenv("FTPCTL_PASSWORD");
+	if (!dup_into(&cr->password, pw))
+		goto nomem;
+	if (cr->user != NULL && cr->password != NULL)
+		return true;
+	if ((path = netrc_default_path()) == NULL)
+		return true;
+	r = netrc_lookup_file(path, u->host, u->user, &ne, &err);
+	if (r == -1)
+		output_warnx("%s: %s", path, err);
+	free(path);
+	if (r != 1)
+		return true;
+	if (cr->user == NULL && ne.login != NULL) {
+		cr->user = ne.login;
+		ne.login = NULL;
+	}
+	if (cr->password == NULL && ne.password != NULL) {
+		cr->password = ne.password;
+		ne.password = NULL;
+	}
+	netrc_entry_clear(&ne);
+	return true;
+nomem:
+	creds_clear(cr);
+	return false;
+}
+
+/* A password-free rendering of the target, for messages. */
+static char *
+target_display(const struct target *t)
+{
+	char *s;
+
+	if (t->kind == TARGET_URL)
+		return target_url_string(&t->url, t->url.user, true);
+	if (asprintf(&s, "%s:%s", t->session, t->path) == -1)
+		return NULL;
+	return s;
+}
+
+/*
+ * The session for t: NAME itself, or for a URL an equal live session of
+ * the agent or a new one that stays open. Returns 0 with *session (caller
+ * frees), or the exit status after reporting.
+ */
+static int
+target_session(struct ctl *c, const struct target *t, const char *display,
+    char **session)
+{
+	struct ftpagent_open_opts o;
+	struct creds cr;
+	char *url;
+	bool ok;
+
+	*session = NULL;
+	if (!agent(c))
+		return fail(c, NULL);
+	if (t->kind == TARGET_SESSION) {
+		if ((*session = strdup(t->session)) == NULL)
+			return cmd_error(c, EXIT_REFUSED, "nomem",
+			    "out of memory");
+		return 0;
+	}
+	if (!resolve_creds(&t->url, NULL, &cr))
+		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	if ((url = target_url_string(&t->url, cr.user, false)) == NULL) {
+		creds_clear(&cr);
+		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	}
+	memset(&o, 0, sizeof(o));
+	o.password = cr.password;
+	o.reuse = true;
+	ok = ftpagent_open(c->fa, url, &o, session);
+	free(url);
+	creds_clear(&cr);
+	if (!ok)
+		return fail(c, display);
+	return 0;
+}
+
+/* Parses arg as a target; on success *display is set (caller frees). */
+static int
+parse_target(struct ctl *c, const struct command *cmd, const char *arg,
+    struct target *t, char **display)
+{
+	const char *err;
+
+	if (target_parse(arg, t, &err) == -1)
+		return usage_error(c, cmd, "bad target: %s", err);
+	if ((*display = target_display(t)) == NULL) {
+		target_clear(t);
+		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	}
+	return 0;
+}
+
+/* ---- option parsing helpers -------------------------------------------------- */
+
+/* getopt_long's messages would not carry our prefix; this does. */
+static int
+bad_option(struct ctl *c, const struct command *cmd, int ch, char **argv)
+{
+	const char *what = argv[optind - 1];
+
+	if (ch == ':')
+		return usage_error(c, cmd, "option %s needs an argument", what);
+	if (optopt != 0)
+		return usage_error(c, cmd, "unknown option -%c", optopt);
+	return usage_error(c, cmd, "unknown option %s", what);
+}
+
+static void
+sigint_handler(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+struct xfer_ui {
+	bool			 bar;
+	struct output_progress	 progress;
+};
+
+/* Draws the bar when wanted; cancels the transfer after ^C. */
+static bool
+xfer_progress(void *arg, int64_t bytes, int64_t total)
+{
+	struct xfer_ui *ui = arg;
+
+	if (interrupted)
+		return false;
+	if (ui->bar)
+		output_progress_cb(&ui->progress, bytes, total);
+	return true;
+}
+
+static void
+xfer_begin(struct ctl *c, struct xfer_ui *ui, struct ftpagent_xfer_opts *o,
+    const char *label)
+{
+	struct sigaction sa;
+
+	memset(ui, 0, sizeof(*ui));
+	ui->bar = !c->quiet && isatty(STDERR_FILENO);
+	output_progress_init(&ui->progress, STDERR_FILENO, label);
+	o->progress = xfer_progress;
+	o->progress_arg = ui;
+	/* The first ^C cancels the job cleanly, a second one kills us. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sigint_handler;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+}
+
+static void
+xfer_end(struct xfer_ui *ui)
+{
+	output_progress_done(&ui->progress);
+	signal(SIGINT, SIG_DFL);
+}
+
+static json_t *
+xfer_json(const char *remote, const char *local,
+    const struct ftpagent_xfer_result *r)
+{
+	return json_pack("{s:s, s:s, s:I, s:o, s:f}", "remote", remote,
+	    "local", local, "bytes", (json_int_t)r->bytes,
+	    "total", r->total >= 0 ? json_integer(r->total) : json_null(),
+	    "seconds", r->seconds);
+}
+
+/* Reads all of stdin (at most STDIN_MAX bytes) as a string. */
+static char *
+read_stdin(size_t max)
+{
+	char *buf = NULL, *p;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			if ((p = realloc(buf, cap)) == NULL) {
+				free(buf);
+				return NULL;
+			}
+			buf = p;
+		}
+		n = read(STDIN_FILENO, buf + len, cap - len - 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			free(buf);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += n;
+		if (len > max) {
+			free(buf);
+			errno = EFBIG;
+			return NULL;
+		}
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/* ---- commands -------------------------------------------------------------- */
+
+static int
+cmd_open(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "tls", required_argument, NULL, 'T' },
+		{ "insecure", no_argument, NULL, 'k' },
+		{ "ca-file", required_argument, NULL, 'C' },
+		{ "active", no_argument, NULL, 'a' },
+		{ "max-connections", required_argument, NULL, 'm' },
+		{ "password-stdin", no_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ftpagent_open_opts o;
+	struct ftp_url u;
+	struct creds cr;
+	char *url = NULL, *session = NULL, *line = NULL, *end;
+	const char *err;
+	bool pw_stdin = false, ok;
+	size_t cap = 0;
+	ssize_t n;
+	long v;
+	int ch, mode;
+
+	memset(&o, 0, sizeof(o));
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'T':
+			if ((mode = ftp_tls_mode_from_name(optarg)) == -1)
+				return usage_error(c, cmd,
+				    "--tls takes none, explicit or implicit");
+			o.tls = mode == FTP_TLS_NONE ? FTPAGENT_TLS_NONE :
+			    mode == FTP_TLS_EXPLICIT ? FTPAGENT_TLS_EXPLICIT :
+			    FTPAGENT_TLS_IMPLICIT;
+			break;
+		case 'k':
+			o.insecure = true;
+			break;
+		case 'C':
+			o.ca_file = optarg;
+			break;
+		case 'a':
+			o.active = true;
+			break;
+		case 'm':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno != 0 || *optarg == '\0' || *end != '\0' ||
+			    v < 1 || v > 1000)
+				return usage_error(c, cmd,
+				    "--max-connections takes 1-1000");
+			o.max_connections = (int)v;
+			break;
+		case 'p':
+			pw_stdin = true;
+			break;
+		default:
+			return bad_option(c, cmd, ch, argv);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 2)
+		return usage_error(c, cmd, "open takes NAME and URL");
+	if (!target_name_valid(argv[0]))
+		return usage_error(c, cmd,
+		    "bad session name (1-64 of A-Z a-z 0-9 . _ -)");
+	if (!ftp_url_is_url(argv[1]))
+		return usage_error(c, cmd, "not an ftp://, ftpes:// or ftps:// URL");
+	if (ftp_url_parse(argv[1], &u, &err) == -1)
+		return usage_error(c, cmd, "bad URL: %s", err);
+	if (pw_stdin) {
+		if ((n = getline(&line, &cap, stdin)) == -1) {
+			ftp_url_clear(&u);
+			free(line);
+			return cmd_error(c, EXIT_LOCAL_IO, "local_io",
+			    "--password-stdin: no password on stdin");
+		}
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+	}
+	ok = resolve_creds(&u, line, &cr);
+	if (line != NULL) {
+		explicit_bzero(line, cap);
+		free(line);
+	}
+	if (ok)
+		url = target_url_string(&u, cr.user, false);
+	ftp_url_clear(&u);
+	if (url == NULL) {
+		creds_clear(&cr);
+		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	}
+	o.name = argv[0];
+	o.password = cr.password;
+	/* Opening the same thing twice is not an error. */
+	o.reuse = true;
+	ok = agent(c) && ftpagent_open(c->fa, url, &o, &session);
+	creds_clear(&cr);
+	if (!ok) {
+		free(url);
+		return fail(c, argv[0]);
+	}
+	if (c->json)
+		emit_json(json_pack("{s:s, s:s}", "session", session,
+		    "url", url));
+	free(url);
+	free(session);
+	return EXIT_OK;
+}
+
+static const char *
+user_or_anon(const char *user)
+{
+	return user != NULL ? user : "anonymous";
+}
+
+/* Does the agent's session object s serve the same thing as u/user? */
+static bool
+session_matches(json_t *s, const struct ftp_url *u, const char *user)
+{
+	struct ftp_url su;
+	const char *surl, *tls, *err;
+	int mode;
+	bool m;
+
+	if ((surl = json_string_value(json_object_get(s, "url"))) == NULL ||
+	    ftp_url_parse(surl, &su, &err) == -1)
+		return false;
+	mode = su.tls;
+	if ((tls = json_string_value(json_object_get(s, "tls"))) != NULL &&
+	    ftp_tls_mode_from_name(tls) != -1)
+		mode = ftp_tls_mode_from_name(tls);
+	m = mode == (int)u->tls && su.port == u->port &&
+	    strcasecmp(su.host, u->host) == 0 &&
+	    strcmp(user_or_anon(su.user), user_or_anon(user)) == 0;
+	ftp_url_clear(&su);
+	return m;
+}
+
+static int
+close_url(struct ctl *c, const struct command *cmd, const char *arg)
+{
+	struct ftp_url u;
+	struct creds cr;
+	json_t *list, *s, *closed;
+	const char *err, *id;
+	char *res = NULL, *display;
+	size_t i;
+	int status = EXIT_OK;
+
+	if (ftp_url_parse(arg, &u, &err) == -1)
+		return usage_error(c, cmd, "bad URL: %s", err);
+	display = target_url_string(&u, u.user, false);
+	if (display == NULL || !resolve_creds(&u, NULL, &cr)) {
+		free(display);
+		ftp_url_clear(&u);
+		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	}
+	if (!agent(c) || !ftpagent_call(c->fa, "session.list", NULL, &res)) {
+		status = fail(c, NULL);
+		goto out;
+	}
+	if ((list = json_loads(res, 0, NULL)) == NULL || !json_is_array(list)) {
+		json_decref(list);
+		status = cmd_error(c, EXIT_REFUSED, "protocol",
+		    "session.list: unexpected reply");
+		goto out;
+	}
+	closed = json_array();
+	json_array_foreach(list, i, s) {
+		if (!session_matches(s, &u, cr.user) ||
+		    (id = json_string_value(json_object_get(s, "session"))) ==
+		    NULL)
+			continue;
+		if (!ftpagent_close(c->fa, id)) {
+			json_decref(closed);
+			closed = NULL;
+			status = fail(c, id);
+			break;
+		}
+		json_array_append_new(closed, json_string(id));
+	}
+	json_decref(list);
+	if (closed != NULL && json_array_size(closed) == 0) {
+		json_decref(closed);
+		status = cmd_error(c, EXIT_REFUSED, "no_session",
+		    "%s: no open session", display);
+	} else if (closed != NULL) {
+		if (c->json)
+			emit_json(json_pack("{s:o}", "closed", closed));
+		else
+			json_decref(closed);
+	}
+out:
+	free(res);
+	free(display);
+	creds_clear(&cr);
+	ftp_url_clear(&u);
+	return status;
+}
+
+static int
+cmd_close(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	char *name;
+	size_t n;
+	int status = EXIT_OK;
+
+	if (argc != 2)
+		return usage_error(c, cmd, "close takes NAME or URL");
+	if (ftp_url_is_url(argv[1]))
+		return close_url(c, cmd, argv[1]);
+	/* Accept "NAME:" as well, the way targets spell sessions. */
+	if ((name = strdup(argv[1])) == NULL)
+		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	n = strlen(name);
+	if (n > 0 && name[n - 1] == ':')
+		name[n - 1] = '\0';
+	if (!target_name_valid(name))
+		status = usage_error(c, cmd, "bad session name");
+	else if (!agent(c) || !ftpagent_close(c->fa, name))
+		status = fail(c, name);
+	else if (c->json)
+		emit_json(json_pack("{s:[s]}", "closed", name));
+	free(name);
+	return status;
+}
+
+static int
+cmd_sessions(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	json_t *list, *s;
+	char *res = NULL, idle[32];
+	const char *v;
+	size_t i;
+	int wid = 7, wurl = 3, w;
+
+	(void)argv;
+	if (argc != 1)
+		return usage_error(c, cmd, "sessions takes no arguments");
+	if (!agent(c) || !ftpagent_call(c->fa, "session.list", NULL, &res))
+		return fail(c, NULL);
+	if (c->json) {
+		printf("%s\n", res);
+		free(res);
+		return EXIT_OK;
+	}
+	list = json_loads(res, 0, NULL);
+	free(res);
+	if (!json_is_array(list)) {
+		json_decref(list);
+		return cmd_error(c, EXIT_REFUSED, "protocol",
+		    "session.list: unexpected reply");
+	}
+	json_array_foreach(list, i, s) {
+		if ((v = json_string_value(json_object_get(s, "session"))) &&
+		    (w = (int)strlen(v)) > wid)
+			wid = w;
+		if ((v = json_string_value(json_object_get(s, "url"))) &&
+		    (w = (int)strlen(v)) > wurl)
+			wurl = w;
+	}
+	if (json_array_size(list) > 0 && !c->quiet)
+		printf("%-*s  %-*s  %-8s  %-10s  %5s  %8s\n", wid, "SESSION",
+		    wurl, "URL", "TLS", "STATE", "CONNS", "IDLE");
+	json_array_foreach(list, i, s) {
+		json_t *idle_j = json_object_get(s, "idle_s");
+
+		output_duration(idle, sizeof(idle), json_is_number(idle_j) ?
+		    json_number_value(idle_j) : -1);
+		v = json_string_value(json_object_get(s, "session"));
+		printf("%-*s  ", wid, v ? v : "?");
+		v = json_string_value(json_object_get(s, "url"));
+		printf("%-*s  ", wurl, v ? v : "?");
+		v = json_string_value(json_object_get(s, "tls"));
+		printf("%-8s  ", v ? v : "?");
+		v = json_string_value(json_object_get(s, "state"));
+		printf("%-10s  ", v ? v : "?");
+		printf("%5lld  %8s\n", (long long)json_integer_value(
+		    json_object_get(s, "connections")), idle);
+	}
+	json_decref(list);
+	return EXIT_OK;
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct ftpagent_entry *ea = a, *eb = b;
+
+	return strcmp(ea->name ? ea->name : "", eb->name ? eb->name : "");
+}
+
+static void
+print_long(const struct ftpagent_entry *e, int size_w, time_t now)
+{
+	char mode[OUTPUT_MODE_LEN], date[OUTPUT_DATE_LEN];
+
+	output_mode_string(mode, e->type, e->perm);
+	output_date(date, sizeof(date), e->mtime, now);
+	if (e->size >= 0)
+		printf("%s %*lld %-12s %s", mode, size_w, (long long)e->size,
+		    date, e->name);
+	else
+		printf("%s %*s %-12s %s", mode, size_w, "?", date, e->name);
+	if (e->type == FTPAGENT_LINK && e->target != NULL)
+		printf(" -> %s", e->target);
+	putchar('\n');
+}
+
+static int
+cmd_ls(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "long", no_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ftpagent_entry *ents = NULL;
+	struct target t;
+	json_t *arr;
+	char *display, *session, num[32];
+	size_t n = 0, i;
+	bool llong = false;
+	int ch, status, size_w = 1, w;
+	time_t now = time(NULL);
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":l", longopts, NULL)) != -1) {
+		if (ch == 'l')
+			llong = true;
+		else
+			return bad_option(c, cmd, ch, argv);
+	}
+	if (argc - optind != 1)
+		return usage_error(c, cmd, "ls takes one TARGET");
+	if ((status = parse_target(c, cmd, argv[optind], &t, &display)) != 0)
+		return status;
+	if ((status = target_session(c, &t, display, &session)) != 0)
+		goto out;
+	if (!ftpagent_list(c->fa, session, t.path, &ents, &n)) {
+		status = fail(c, display);
+		free(session);
+		goto out;
+	}
+	free(session);
+	qsort(ents, n, sizeof(*ents), entry_cmp);
+	if (c->json) {
+		if ((arr = json_array()) != NULL)
+			for (i = 0; i < n; i++)
+				json_array_append_new(arr, entry_json(&ents[i]));
+		emit_json(arr ? json_pack("{s:o}", "entries", arr) : NULL);
+	} else if (llong) {
+		for (i = 0; i < n; i++) {
+			w = snprintf(num, sizeof(num), "%lld",
+			    (long long)ents[i].size);
+			if (ents[i].size >= 0 && w > size_w)
+				size_w = w;
+		}
+		for (i = 0; i < n; i++)
+			print_long(&ents[i], size_w, now);
+	} else {
+		for (i = 0; i < n; i++)
+			printf("%s\n", ents[i].name);
+	}
+	ftpagent_entries_free(ents, n);
+out:
+	free(display);
+	target_clear(&t);
+	return status;
+}
+
+static int
+cmd_stat(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	struct ftpagent_entry e;
+	struct target t;
+	struct tm tm;
+	time_t mt;
+	char *display, *session, mode[OUTPUT_MODE_LEN], date[64];
+	int status;
+
+	if (argc != 2)
+		return usage_error(c, cmd, "stat takes one TARGET");
+	if ((status = parse_target(c, cmd, argv[1], &t, &display)) != 0)
+		return status;
+	if ((status = target_session(c, &t, display, &session)) != 0)
+		goto out;
+	memset(&e, 0, sizeof(e));
+	if (!ftpagent_stat(c->fa, session, t.path, &e)) {
+		status = fail(c, display);
+		free(session);
+		goto out;
+	}
+	free(session);
+	if (c->json)
+		emit_json(entry_json(&e));
+	else {
+		printf("name: %s\n", e.name ? e.name : "");
+		printf("type: %s\n", type_name(e.type));
+		if (e.size >= 0)
+			printf("size: %lld\n", (long long)e.size);
+		mt = (time_t)e.mtime;
+		if (e.mtime != INT64_MIN && gmtime_r(&mt, &tm) != NULL &&
+		    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+			printf("mtime: %s\n", date);
+		if (e.perm >= 0) {
+			output_mode_string(mode, e.type, e.perm);
+			printf("perm: %04o %s\n", (unsigned)e.perm & 07777, mode);
+		}
+		if (e.target != NULL)
+			printf("target: %s\n", e.target);
+	}
+	ftpagent_entry_clear(&e);
+out:
+	free(display);
+	target_clear(&t);
+	return status;
+}
+
+/*
+ * get -c on a complete or partial LOCAL without LOCAL.part: a local file
+ * as long as the remote one is done (returns 1); a shorter one becomes
+ * the .part to resume (returns 0). Other values are exit statuses + 100.
+ */
+static int
+adopt_partial(struct ctl *c, const char *session, const char *path,
+    const char *display, const char *local)
+{
+	struct ftpagent_entry e;
+	struct stat st;
+	char *part;
+	int r = 0;
+
+	if (asprintf(&part, "%s.part", local) == -1)
+		return 100 + cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	if (lstat(part, &st) == 0 || errno != ENOENT ||
+	    stat(local, &st) == -1 || !S_ISREG(st.st_mode))
+		goto out;
+	memset(&e, 0, sizeof(e));
+	if (!ftpagent_stat(c->fa, session, path, &e)) {
+		r = 100 + fail(c, display);
+		goto out;
+	}
+	if (e.size >= 0 && st.st_size >= e.size)
+		r = 1;
+	else if (rename(local, part) == -1) {
+		r = 100 + cmd_error(c, EXIT_LOCAL_IO, "local_io",
+		    "%s: %s", local, strerror(errno));
+	}
+	ftpagent_entry_clear(&e);
+out:
+	free(part);
+	return r;
+}
+
+static int
+cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "continue", no_argument, NULL, 'c' },
+		{ "ascii", no_argument, NULL, 'A' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ftpagent_xfer_opts o;
+	struct ftpagent_xfer_result res;
+	struct xfer_ui ui;
+	struct target t;
+	struct stat st;
+	const char *err, *larg;
+	char *display, *session = NULL, *local = NULL, *part = NULL;
+	bool cont = false, to_stdout, had_part, ok;
+	int ch, status, r;
+
+	memset(&o, 0, sizeof(o));
+	memset(&res, 0, sizeof(res));
+	res.total = -1;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":c", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			cont = true;
+			break;
+		case 'A':
+			o.ascii = true;
+			break;
+		default:
+			return bad_option(c, cmd, ch, argv);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || argc > 2)
+		return usage_error(c, cmd, "get takes TARGET and maybe LOCAL");
+	larg = argc == 2 ? argv[1] : NULL;
+	to_stdout = larg != NULL && strcmp(larg, "-") == 0;
+	if (to_stdout && cont)
+		return usage_error(c, cmd, "cannot resume on stdout");
+	if ((status = parse_target(c, cmd, argv[0], &t, &display)) != 0)
+		return status;
+	if (!to_stdout) {
+		local = target_get_path(t.path, larg, larg != NULL &&
+		    stat(larg, &st) == 0 && S_ISDIR(st.st_mode), &err);
+		if (local == NULL) {
+			status = usage_error(c, cmd, "%s: %s (name a LOCAL file)",
+			    display, err);
+			goto out;
+		}
+	}
+	if ((status = target_session(c, &t, display, &session)) != 0)
+		goto out;
+	if (cont) {
+		r = adopt_partial(c, session, t.path, display, local);
+		if (r >= 100) {
+			status = r - 100;
+			goto out;
+		}
+		if (r == 1) {
+			if (!c->quiet && !c->json)
+				output_warnx("%s: already complete", local);
+			if (c->json)
+				emit_json(xfer_json(t.path, local, &res));
+			goto out;
+		}
+		o.offset = -1;
+	}
+	if (!to_stdout && asprintf(&part, "%s.part", local) == -1) {
+		part = NULL;
+		status = cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+		goto out;
+	}
+	had_part = part != NULL && lstat(part, &st) == 0;
+	xfer_begin(c, &ui, &o, to_stdout ? t.path : local);
+	if (to_stdout)
+		ok = ftpagent_get_fd(c->fa, session, t.path, STDOUT_FILENO, &o,
+		    &res);
+	else
+		ok = ftpagent_get_file(c->fa, session, t.path, local, &o, &res);
+	xfer_end(&ui);
+	/* A failure before any data came leaves no empty .part behind. */
+	if (!ok && part != NULL && !had_part && lstat(part, &st) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_size == 0)
+		unlink(part);
+	if (!ok)
+		status = fail(c, display);
+	else if (c->json && !to_stdout)	/* stdout holds the file */
+		emit_json(xfer_json(t.path, local, &res));
+out:
+	free(part);
+	free(session);
+	free(local);
+	free(display);
+	target_clear(&t);
+	return status;
+}
+
+static int
+cmd_put(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "continue", no_argument, NULL, 'c' },
+		{ "append", no_argument, NULL, 'a' },
+		{ "ascii", no_argument, NULL, 'A' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ftpagent_xfer_opts o;
+	struct ftpagent_xfer_result res;
+	struct xfer_ui ui;
+	struct target t;
+	struct stat st;
+	const char *err, *local;
+	char *display, *session = NULL, *remote = NULL;
+	bool cont = false, from_stdin, ok;
+	int ch, fd, status;
+
+	memset(&o, 0, sizeof(o));
+	memset(&res, 0, sizeof(res));
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":c", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			cont = true;
+			break;
+		case 'a':
+			o.append = true;
+			break;
+		case 'A':
+			o.ascii = true;
+			break;
+		default:
+			return bad_option(c, cmd, ch, argv);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 2)
+		return usage_error(c, cmd, "put takes LOCAL and TARGET");
+	local = argv[0];
+	from_stdin = strcmp(local, "-") == 0;
+	if (from_stdin && cont)
+		return usage_error(c, cmd, "cannot resume from stdin");
+	if (cont && o.append)
+		return usage_error(c, cmd, "--continue and --append exclude "
+		    "each other");
+	if ((status = parse_target(c, cmd, argv[1], &t, &display)) != 0)
+		return status;
+	if (from_stdin) {
+		size_t n = strlen(t.path);
+
+		if (n == 0 || t.path[n - 1] == '/') {
+			status = usage_error(c, cmd, "%s: name the remote file "
+			    "for stdin", display);
+			goto out;
+		}
+		remote = strdup(t.path);
+	} else {
+		/* Fail on an unreadable LOCAL before anything is opened. */
+		if ((fd = open(local, O_RDONLY | O_CLOEXEC)) == -1) {
+			status = cmd_error(c, EXIT_LOCAL_IO, "local_io",
+			    "%s: %s", local, strerror(errno));
+			goto out;
+		}
+		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+			close(fd);
+			status = cmd_error(c, EXIT_LOCAL_IO, "local_io",
+			    "%s: %s", local, strerror(EISDIR));
+			goto out;
+		}
+		close(fd);
+		if ((remote = target_put_path(t.path, local, &err)) == NULL) {
+			status = usage_error(c, cmd, "%s: %s", local, err);
+			goto out;
+		}
+	}
+	if (remote == NULL) {
+		status = cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+		goto out;
+	}
+	if ((status = target_session(c, &t, display, &session)) != 0)
+		goto out;
+	if (cont)
+		o.offset = -1;
+	xfer_begin(c, &ui, &o, from_stdin ? remote : local);
+	if (from_stdin)
+		ok = ftpagent_put_fd(c->fa, session, remote, STDIN_FILENO, &o,
+		    &res);
+	else
+		ok = ftpagent_put_file(c->fa, session, remote, local, &o, &res);
+	xfer_end(&ui);
+	if (!ok)
+		status = fail(c, display);
+	else if (c->json)
+		emit_json(xfer_json(remote, local, &res));
+out:
+	free(session);
+	free(remote);
+	free(display);
+	target_clear(&t);
+	return status;
+}
+
+static int
+cmd_call(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	json_error_t jerr;
+	json_t *params = NULL;
+	char *buf = NULL, *res = NULL;
+	const char *text = NULL;
+	int status = EXIT_OK;
+
+	if (argc < 2 || argc > 3)
+		return usage_error(c, cmd, "call takes METHOD and maybe JSON");
+	if (argc == 3) {
+		if (strcmp(argv[2], "-") == 0) {
+			if ((buf = read_stdin(STDIN_MAX)) == NULL)
+				return cmd_error(c, EXIT_LOCAL_IO, "local_io",
+				    "stdin: %s", strerror(errno));
+			text = buf;
+		} else
+			text = argv[2];
+		params = json_loads(text, 0, &jerr);
+		if (params == NULL || (!json_is_object(params) &&
+		    !json_is_array(params))) {
+			status = params == NULL ?
+			    usage_error(c, cmd, "params: %s", jerr.text) :
+			    usage_error(c, cmd, "params must be an object or "
+			    "an array");
+			goto out;
+		}
+	}
+	if (!agent(c) || !ftpagent_call(c->fa, argv[1], text, &res))
+		status = fail(c, argv[1]);
+	else
+		printf("%s\n", res);
+out:
+	json_decref(params);
+	free(res);
+	free(buf);
+	return status;
+}
+
+static int
+cmd_ping(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	char *res = NULL;
+
+	(void)argv;
+	if (argc != 1)
+		return usage_error(c, cmd, "ping takes no arguments");
+	if (!agent(c) || !ftpagent_call(c->fa, "agent.ping", NULL, &res))
+		return fail(c, NULL);
+	free(res);
+	if (c->json)
+		emit_json(json_pack("{s:b}", "pong", 1));
+	else
+		printf("pong\n");
+	return EXIT_OK;
+}
+
+static int
+cmd_version(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	json_t *info = NULL;
+	char *res = NULL;
+	const char *v;
+	int status = EXIT_OK;
+
+	(void)argv;
+	if (argc != 1)
+		return usage_error(c, cmd, "version takes no arguments");
+	if (!agent(c) || !ftpagent_call(c->fa, "rpc.info", NULL, &res)) {
+		/* Our own version still goes out; then the error. */
+		if (!c->json)
+			printf("ftpctl %s\n", PACKAGE_VERSION);
+		status = c->fa ? exit_status(c->fa) : EXIT_REFUSED;
+		output_warnx("%s", c->fa ? ftpagent_error_message(c->fa) :
+		    "out of memory");
+	} else
+		info = json_loads(res, 0, NULL);
+	free(res);
+	if (c->json) {
+		emit_json(json_pack("{s:s, s:s, s:o}", "ftpctl", PACKAGE_VERSION,
+		    "libftpagent", ftpagent_version(),
+		    "agent", info != NULL ? info : json_null()));
+		return status;
+	}
+	if (status != EXIT_OK)
+		return status;
+	printf("ftpctl %s\n", PACKAGE_VERSION);
+	printf("libftpagent %s\n", ftpagent_version());
+	v = json_string_value(json_object_get(info, "version"));
+	printf("%s %s (protocol %lld)\n",
+	    json_string_value(json_object_get(info, "name")) ?
+	    json_string_value(json_object_get(info, "name")) : "ftpd-agent",
+	    v ? v : "?",
+	    (long long)json_integer_value(json_object_get(info, "protocol")));
+	json_decref(info);
+	return EXIT_OK;
+}
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+"usage: ftpctl [-S SOCKET] [-j|--json] [-q|--quiet] [-t|--timeout SECS]\n"
+"              [--no-autostart] COMMAND [ARGS]\n"
+"\n"
+"commands:\n"
+"  open NAME URL [--tls none|explicit|implicit] [--insecure] [--ca-file F]\n"
+"                [--active] [--max-connections N] [--password-stdin]\n"
+"  close NAME|URL\n"
+"  sessions\n"
+"  ls [-l] TARGET\n"
+"  stat TARGET\n"
+"  get [-c|--continue] [--ascii] TARGET [LOCAL|-]\n"
+"  put [-c|--continue] [--append] [--ascii] LOCAL|- TARGET\n"
+"  call METHOD [JSON|-]\n"
+"  ping\n"
+"  version\n"
+"\n"
+"TARGET is ftp://[user@]host[:port]/path (ftpes:// explicit TLS, ftps://\n"
+"implicit TLS) or NAME:PATH for a session opened with 'ftpctl open'.\n"
+"Passwords come from --password-stdin, $FTPCTL_PASSWORD or ~/.netrc.\n");
+}
+
+static int
+cmd_help(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	(void)c;
+	(void)cmd;
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return EXIT_OK;
+}
+
+static const struct command commands[] = {
+	{ "open", cmd_open, "NAME URL [--tls none|explicit|implicit] "
+	    "[--insecure] [--ca-file F] [--active] [--max-connections N] "
+	    "[--password-stdin]" },
+	{ "close", cmd_close, "NAME|URL" },
+	{ "sessions", cmd_sessions, "" },
+	{ "ls", cmd_ls, "[-l] TARGET" },
+	{ "stat", cmd_stat, "TARGET" },
+	{ "get", cmd_get, "[-c|--continue] [--ascii] TARGET [LOCAL|-]" },
+	{ "put", cmd_put, "[-c|--continue] [--append] [--ascii] LOCAL|- TARGET" },
+	{ "call", cmd_call, "METHOD [JSON|-]" },
+	{ "ping", cmd_ping, "" },
+	{ "version", cmd_version, "" },
+	{ "help", cmd_help, "" },
+};
+
+static const struct command *
+find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "no-autostart", no_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl c;
+	const struct command *cmd;
+	char *end;
+	double secs;
+	int ch, status;
+
+	memset(&c, 0, sizeof(c));
+	c.autostart = true;
+	c.socket = getenv("FTPAGENT_SOCKET");
+	if (c.socket != NULL && *c.socket == '\0')
+		c.socket = NULL;
+	/* Writing to a closed stdout must be an error (EPIPE), not death. */
+	signal(SIGPIPE, SIG_IGN);
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:S:jqt:h", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'S':
+			c.socket = optarg;
+			break;
+		case 'j':
+			c.json = true;
+			break;
+		case 'q':
+			c.quiet = true;
+			break;
+		case 't':
+			errno = 0;
+			secs = strtod(optarg, &end);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    !isfinite(secs) || secs <= 0 || secs > 86400 * 7)
+				return usage_error(&c, NULL,
+				    "--timeout takes seconds (> 0)");
+			c.timeout_ms = (int)(secs * 1000 + 0.999);
+			break;
+		case 'N':
+			c.autostart = false;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			cmd = find_command("version");
+			optind = argc;
+			status = cmd->run(&c, cmd, 1, (char *[]){ "version",
+			    NULL });
+			goto done;
+		default:
+			return bad_option(&c, NULL, ch, argv);
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if ((cmd = find_command(argv[optind])) == NULL)
+		return usage_error(&c, NULL, "unknown command '%s'",
+		    argv[optind]);
+	status = cmd->run(&c, cmd, argc - optind, argv + optind);
+done:
+	ftpagent_free(c.fa);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		output_warn("stdout");
+		if (status == EXIT_OK)
+			status = EXIT_LOCAL_IO;
+	}
+	return status;
+}

@@ -1,0 +1,277 @@
+#include "config.h"
+
+#include <sys/ioctl.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "output.h"
+
+#define SIX_MONTHS	(365.2425 * 24 * 3600 / 2)
+#define REDRAW_EVERY	0.1	/* seconds */
+#define LINE_MAX_COLS	256
+
+static void __attribute__((format(printf, 2, 0)))
+vwarn_impl(bool with_errno, const char *fmt, va_list ap)
+{
+	int saved = errno;
+
+	fputs("ftpctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	if (with_errno)
+		fprintf(stderr, ": %s", strerror(saved));
+	fputc('\n', stderr);
+	errno = saved;
+}
+
+void
+output_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn_impl(false, fmt, ap);
+	va_end(ap);
+}
+
+void
+output_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn_impl(true, fmt, ap);
+	va_end(ap);
+}
+
+void
+output_mode_string(char buf[OUTPUT_MODE_LEN], enum ftpagent_entry_type type,
+    int perm)
+{
+	static const char rwx[] = "rwxrwxrwx";
+	int i;
+
+	switch (type) {
+	case FTPAGENT_DIR:
+		buf[0] = 'd';
+		break;
+	case FTPAGENT_FILE:
+		buf[0] = '-';
+		break;
+	case FTPAGENT_LINK:
+		buf[0] = 'l';
+		break;
+	default:
+		buf[0] = '?';
+		break;
+	}
+	for (i = 0; i < 9; i++) {
+		if (perm < 0)
+			buf[i + 1] = '?';
+		else
+			buf[i + 1] = (perm & (0400 >> i)) ? rwx[i] : '-';
+	}
+	if (perm >= 0) {
+		if (perm & 04000)
+			buf[3] = (perm & 0100) ? 's' : 'S';
+		if (perm & 02000)
+			buf[6] = (perm & 010) ? 's' : 'S';
+		if (perm & 01000)
+			buf[9] = (perm & 01) ? 't' : 'T';
+	}
+	buf[10] = '\0';
+}
+
+char *
+output_date(char *buf, size_t len, int64_t mtime, time_t now)
+{
+	struct tm tm;
+	time_t t = (time_t)mtime;
+	size_t n;
+
+	if (mtime == INT64_MIN || localtime_r(&t, &tm) == NULL) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	if ((double)mtime < (double)now - SIX_MONTHS || mtime > (int64_t)now)
+		n = strftime(buf, len, "%b %e  %Y", &tm);
+	else
+		n = strftime(buf, len, "%b %e %H:%M", &tm);
+	if (n == 0)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+char *
+output_bytes(char *buf, size_t len, int64_t bytes)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB",
+	    "PiB", "EiB" };
+	double v;
+	size_t u;
+
+	if (bytes < 0) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	if (bytes < 1024) {
+		snprintf(buf, len, "%d B", (int)bytes);
+		return buf;
+	}
+	v = (double)bytes / 1024;
+	for (u = 0; v >= 1023.95 && u + 1 < sizeof(units) / sizeof(units[0]);
+	    u++)
+		v /= 1024;
+	snprintf(buf, len, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+char *
+output_duration(char *buf, size_t len, double seconds)
+{
+	long s;
+
+	if (seconds < 0 || seconds > 359999999.0) {
+		snprintf(buf, len, "--:--");
+		return buf;
+	}
+	s = (long)(seconds + 0.5);
+	if (s >= 3600)
+		snprintf(buf, len, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60,
+		    s % 60);
+	else
+		snprintf(buf, len, "%ld:%02ld", s / 60, s % 60);
+	return buf;
+}
+
+void
+output_progress_line(char *buf, size_t len, int width, const char *label,
+    int64_t bytes, int64_t total, double elapsed)
+{
+	char stats[128], b[OUTPUT_BYTES_LEN], r[OUTPUT_BYTES_LEN], eta[32];
+	char bar[LINE_MAX_COLS];
+	double rate = elapsed > 0.05 ? (double)bytes / elapsed : -1;
+	int room, lw, bw, fill, pct, i;
+
+	if (width > LINE_MAX_COLS - 1)
+		width = LINE_MAX_COLS - 1;
+	output_bytes(b, sizeof(b), bytes);
+	if (rate >= 0)
+		output_bytes(r, sizeof(r), (int64_t)rate);
+	else
+		snprintf(r, sizeof(r), "--");
+	if (total > 0) {
+		pct = bytes >= total ? 100 : (int)(bytes * 100 / total);
+		if (rate > 0)
+			output_duration(eta, sizeof(eta),
+			    (double)(total > bytes ? total - bytes : 0) / rate);
+		else
+			output_duration(eta, sizeof(eta), -1);
+		snprintf(stats, sizeof(stats), "%3d%% %9s %10s/s  ETA %s", pct,
+		    b, r, eta);
+	} else {
+		pct = -1;
+		snprintf(stats, sizeof(stats), "%9s %10s/s", b, r);
+	}
+
+	room = width - (int)strlen(stats) - 1;
+	lw = (int)strlen(label);
+	if (pct >= 0) {
+		/* Keep at least a 10-column bar; the label gets the rest. */
+		if (lw > room - 13)
+			lw = room - 13 > 0 ? room - 13 : 0;
+		bw = room - lw - (lw > 0) - 2;
+	} else {
+		if (lw > room)
+			lw = room > 0 ? room : 0;
+		bw = 0;
+	}
+	if (bw < 5)
+		bw = 0;
+	if (bw > 0) {
+		fill = bw * pct / 100;
+		for (i = 0; i < bw; i++)
+			bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+		if (pct >= 100)
+			bar[bw - 1] = '=';
+		bar[bw] = '\0';
+		snprintf(buf, len, "%.*s%s[%s] %s", lw, label, lw > 0 ? " " : "",
+		    bar, stats);
+	} else if (lw > 0)
+		snprintf(buf, len, "%.*s %s", lw, label, stats);
+	else
+		snprintf(buf, len, "%s", stats);
+}
+
+static double
+since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) +
+	    (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+void
+output_progress_init(struct output_progress *p, int fd, const char *label)
+{
+	memset(p, 0, sizeof(*p));
+	p->fd = fd;
+	p->label = label;
+	p->last_draw = -1;
+	clock_gettime(CLOCK_MONOTONIC, &p->start);
+}
+
+static void
+write_all(int fd, const char *s, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, s, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		s += w;
+		n -= w;
+	}
+}
+
+bool
+output_progress_cb(void *arg, int64_t bytes, int64_t total)
+{
+	struct output_progress *p = arg;
+	struct winsize ws;
+	char line[LINE_MAX_COLS + 8];
+	double t = since(&p->start);
+	int width = 80;
+
+	if (p->last_draw >= 0 && t - p->last_draw < REDRAW_EVERY &&
+	    !(total >= 0 && bytes >= total))
+		return true;
+	p->last_draw = t;
+	if (ioctl(p->fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		width = ws.ws_col;
+	/* The last column would make some terminals wrap. */
+	line[0] = '\r';
+	output_progress_line(line + 1, sizeof(line) - 1, width - 1,
+	    p->label != NULL ? p->label : "", bytes, total, t);
+	write_all(p->fd, line, strlen(line));
+	/* Erase what a longer previous line left behind. */
+	write_all(p->fd, "\033[K", 3);
+	p->drawn = true;
+	return true;
+}
+
+void
+output_progress_done(struct output_progress *p)
+{
+	if (p->drawn)
+		write_all(p->fd, "\r\033[K", 4);
+	p->drawn = false;
+}

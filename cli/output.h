@@ -1,0 +1,67 @@
+/*
+ * ftpctl output: "ftpctl: ..." messages, the text formats of ls/stat
+ * and the progress bar. The formatting functions are pure and write
+ * into the caller's buffer.
+ */
+#ifndef FTPCTL_OUTPUT_H
+#define FTPCTL_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "ftpagent.h"
+
+/* "ftpctl: <message>\n" on stderr; output_warn adds ": strerror(errno)". */
+void	output_warnx(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+void	output_warn(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+
+/* "drwxr-xr-x"; unknown permissions print as '?'. buf holds 11 bytes. */
+#define OUTPUT_MODE_LEN	11
+void	output_mode_string(char buf[OUTPUT_MODE_LEN],
+	    enum ftpagent_entry_type type, int perm);
+
+/*
+ * ls -l style date in local time: "Mon DD HH:MM", or "Mon DD  YYYY" when
+ * mtime is more than six months before now or in the future. Unknown
+ * (INT64_MIN) prints as "?". Returns buf.
+ */
+#define OUTPUT_DATE_LEN	32
+char	*output_date(char *buf, size_t len, int64_t mtime, time_t now);
+
+/* "1023 B", "1.5 KiB", "12.0 MiB", ...; negative: "?". Returns buf. */
+#define OUTPUT_BYTES_LEN 32
+char	*output_bytes(char *buf, size_t len, int64_t bytes);
+
+/* "0:05", "12:34", "1:02:03"; negative: "--:--". Returns buf. */
+char	*output_duration(char *buf, size_t len, double seconds);
+
+/*
+ * One progress line (no '\r', no newline) of at most width columns:
+ * label, a bar and the percentage when total is known, bytes, rate and
+ * the ETA when total is known. elapsed is the time since the start.
+ */
+void	output_progress_line(char *buf, size_t len, int width,
+	    const char *label, int64_t bytes, int64_t total, double elapsed);
+
+struct output_progress {
+	const char	*label;		/* caller's; shown at the start */
+	int		 fd;		/* where to draw (stderr) */
+	struct timespec	 start;
+	double		 last_draw;	/* seconds since start; < 0: never */
+	bool		 drawn;
+};
+
+/* Prepares a bar drawn on fd; label must outlive the bar. */
+void	output_progress_init(struct output_progress *, int fd,
+	    const char *label);
+/* An ftpagent_progress_cb: arg is the struct output_progress. Redraws at
+ * most ten times a second, and when the transfer completes. */
+bool	output_progress_cb(void *arg, int64_t bytes, int64_t total);
+/* Erases the line if anything was drawn. */
+void	output_progress_done(struct output_progress *);
+
+#endif

@@ -1,0 +1,279 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "target.h"
+
+static const char *const scheme_names[] = {
+	[FTP_TLS_NONE] = "ftp",
+	[FTP_TLS_EXPLICIT] = "ftpes",
+	[FTP_TLS_IMPLICIT] = "ftps",
+};
+
+bool
+target_name_valid(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0'; i++) {
+		unsigned char c = name[i];
+
+		if (i >= TARGET_NAME_MAX)
+			return false;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return i > 0;
+}
+
+int
+target_parse(const char *s, struct target *t, const char **err)
+{
+	const char *colon;
+
+	memset(t, 0, sizeof(*t));
+	if (ftp_url_is_url(s)) {
+		if (ftp_url_parse(s, &t->url, err) == -1)
+			return -1;
+		t->kind = TARGET_URL;
+		t->path = t->url.path;
+		return 0;
+	}
+	if ((colon = strchr(s, ':')) == NULL) {
+		*err = "not a URL or NAME:PATH";
+		return -1;
+	}
+	if ((t->session = strndup(s, colon - s)) == NULL ||
+	    (t->path_buf = strdup(colon + 1)) == NULL) {
+		free(t->session);
+		t->session = NULL;
+		*err = "out of memory";
+		return -1;
+	}
+	if (!target_name_valid(t->session)) {
+		target_clear(t);
+		*err = "bad session name (1-64 of A-Z a-z 0-9 . _ -)";
+		return -1;
+	}
+	t->kind = TARGET_SESSION;
+	t->path = t->path_buf;
+	return 0;
+}
+
+void
+target_clear(struct target *t)
+{
+	if (t->kind == TARGET_URL)
+		ftp_url_clear(&t->url);
+	free(t->session);
+	free(t->path_buf);
+	memset(t, 0, sizeof(*t));
+}
+
+/* RFC 3986 unreserved and sub-delims, plus what extra allows. */
+static bool
+url_safe(unsigned char c, const char *extra)
+{
+	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9'))
+		return true;
+	if (c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL)
+		return true;
+	return c != '\0' && strchr(extra, c) != NULL;
+}
+
+static bool
+buf_grow(char **buf, size_t *cap, size_t need)
+{
+	char *p;
+	size_t ncap;
+
+	if (need <= *cap)
+		return true;
+	ncap = *cap ? *cap : 64;
+	while (ncap < need)
+		ncap *= 2;
+	if ((p = realloc(*buf, ncap)) == NULL)
+		return false;
+	*buf = p;
+	*cap = ncap;
+	return true;
+}
+
+static bool
+buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (!buf_grow(buf, cap, *len + n + 1))
+		return false;
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return true;
+}
+
+static bool
+buf_add_encoded(char **buf, size_t *len, size_t *cap, const char *s,
+    const char *extra)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char pct[3];
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = *s;
+
+		if (url_safe(c, extra)) {
+			if (!buf_add(buf, len, cap, s, 1))
+				return false;
+			continue;
+		}
+		pct[0] = '%';
+		pct[1] = hex[c >> 4];
+		pct[2] = hex[c & 0xf];
+		if (!buf_add(buf, len, cap, pct, 3))
+			return false;
+	}
+	return true;
+}
+
+char *
+target_url_string(const struct ftp_url *u, const char *user, bool path)
+{
+	char *buf = NULL, port[16];
+	size_t len = 0, cap = 0;
+	unsigned defport = u->tls == FTP_TLS_IMPLICIT ? 990 : 21;
+	bool ok, v6 = strchr(u->host, ':') != NULL;
+
+	if ((unsigned)u->tls >= sizeof(scheme_names) / sizeof(scheme_names[0]))
+		return NULL;
+	ok = buf_add(&buf, &len, &cap, scheme_names[u->tls],
+	    strlen(scheme_names[u->tls])) &&
+	    buf_add(&buf, &len, &cap, "://", 3);
+	if (ok && user != NULL)
+		ok = buf_add_encoded(&buf, &len, &cap, user, "") &&
+		    buf_add(&buf, &len, &cap, "@", 1);
+	if (ok && v6)
+		ok = buf_add(&buf, &len, &cap, "[", 1);
+	if (ok)
+		ok = buf_add_encoded(&buf, &len, &cap, u->host, v6 ? ":" : "");
+	if (ok && v6)
+		ok = buf_add(&buf, &len, &cap, "]", 1);
+	if (ok && u->port != defport) {
+		snprintf(port, sizeof(port), ":%u", (unsigned)u->port);
+		ok = buf_add(&buf, &len, &cap, port, strlen(port));
+	}
+	if (ok)
+		ok = buf_add(&buf, &len, &cap, "/", 1);
+	if (ok && path)
+		ok = buf_add_encoded(&buf, &len, &cap, u->path, ":@/");
+	if (!ok) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* The last component of path, ignoring trailing slashes; sets *n. */
+static const char *
+last_component(const char *path, size_t *n)
+{
+	size_t end = strlen(path), start;
+
+	while (end > 0 && path[end - 1] == '/')
+		end--;
+	start = end;
+	while (start > 0 && path[start - 1] != '/')
+		start--;
+	*n = end - start;
+	return path + start;
+}
+
+static char *
+usable_name(const char *path, const char **err)
+{
+	const char *name;
+	size_t n;
+	char *s;
+
+	name = last_component(path, &n);
+	if (n == 0 || (n == 1 && name[0] == '.') ||
+	    (n == 2 && name[0] == '.' && name[1] == '.')) {
+		*err = "no usable file name";
+		return NULL;
+	}
+	if ((s = strndup(name, n)) == NULL)
+		*err = "out of memory";
+	return s;
+}
+
+char *
+target_local_name(const char *remote_path, const char **err)
+{
+	return usable_name(remote_path, err);
+}
+
+static char *
+join(const char *dir, const char *name, const char **err)
+{
+	size_t dl = strlen(dir);
+	bool slash = dl > 0 && dir[dl - 1] != '/';
+	char *s;
+
+	if ((s = malloc(dl + slash + strlen(name) + 1)) == NULL) {
+		*err = "out of memory";
+		return NULL;
+	}
+	memcpy(s, dir, dl);
+	if (slash)
+		s[dl] = '/';
+	strcpy(s + dl + slash, name);
+	return s;
+}
+
+char *
+target_put_path(const char *remote_path, const char *local, const char **err)
+{
+	size_t n = strlen(remote_path);
+	char *name, *s;
+
+	if (n > 0 && remote_path[n - 1] != '/') {
+		if ((s = strdup(remote_path)) == NULL)
+			*err = "out of memory";
+		return s;
+	}
+	if ((name = usable_name(local, err)) == NULL)
+		return NULL;
+	s = join(remote_path, name, err);
+	free(name);
+	return s;
+}
+
+char *
+target_get_path(const char *remote_path, const char *local, bool is_dir,
+    const char **err)
+{
+	size_t n;
+	char *name, *s;
+
+	if (local != NULL) {
+		n = strlen(local);
+		if (n == 0) {
+			*err = "empty local file name";
+			return NULL;
+		}
+		if (!is_dir && local[n - 1] != '/') {
+			if ((s = strdup(local)) == NULL)
+				*err = "out of memory";
+			return s;
+		}
+	}
+	if ((name = usable_name(remote_path, err)) == NULL)
+		return NULL;
+	if (local == NULL)
+		return name;
+	s = join(local, name, err);
+	free(name);
+	return s;
+}

@@ -1,0 +1,70 @@
+/*
+ * ftpctl targets: "ftp[es|s]://[user@]host[:port]/path" or "NAME:PATH",
+ * and the local/remote name helpers that go with them. No I/O here.
+ */
+#ifndef FTPCTL_TARGET_H
+#define FTPCTL_TARGET_H
+
+#include <stdbool.h>
+
+#include "url.h"
+
+enum target_kind {
+	TARGET_URL,		/* a URL: the session comes from session.open */
+	TARGET_SESSION,		/* NAME:PATH: NAME is the session id */
+};
+
+struct target {
+	enum target_kind kind;
+	char		*session;	/* TARGET_SESSION: the name */
+	const char	*path;		/* remote path, never NULL; points into
+					   url.path or owned by the target */
+	struct ftp_url	 url;		/* TARGET_URL only */
+	char		*path_buf;	/* owned storage for path */
+};
+
+#define TARGET_NAME_MAX	64
+
+/*
+ * Parses s. Returns 0, or -1 with *err set to a static English reason;
+ * on failure nothing needs freeing. Release with target_clear.
+ */
+int	 target_parse(const char *s, struct target *t, const char **err);
+void	 target_clear(struct target *);
+/* True when name is 1-64 chars of [A-Za-z0-9._-]. */
+bool	 target_name_valid(const char *name);
+
+/*
+ * "scheme://[user@]host[:port]/" for session.open: the URL's scheme,
+ * host and port with user (which may be NULL) in place of the URL's user
+ * and never a password. With path true, the URL's path is appended
+ * (for messages). Caller frees with free(); NULL when out of memory.
+ */
+char	*target_url_string(const struct ftp_url *u, const char *user,
+	    bool path);
+
+/*
+ * The last component of a remote path, for use as a local file name:
+ * trailing slashes are ignored; "", ".", ".." and names that would still
+ * hold a '/' are refused. Caller frees the result with free(); NULL
+ * with *err set when there is no usable name.
+ */
+char	*target_local_name(const char *remote_path, const char **err);
+
+/*
+ * The remote path for "put LOCAL PATH": when PATH is empty or ends with
+ * '/', LOCAL's last component is appended. Caller frees with free();
+ * NULL with *err set when LOCAL has no usable name.
+ */
+char	*target_put_path(const char *remote_path, const char *local,
+	    const char **err);
+
+/*
+ * The local path for "get REMOTE LOCAL": when LOCAL is NULL the remote
+ * name; when LOCAL ends with '/' or is_dir is true, LOCAL/remote-name.
+ * Caller frees with free(); NULL with *err set.
+ */
+char	*target_get_path(const char *remote_path, const char *local,
+	    bool is_dir, const char **err);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * The agent's Unix socket: listening, per-client connections, NDJSON
+ * framing, fd passing (SCM_RIGHTS) and peer credentials (SO_PEERCRED).
+ */
+#ifndef FTPA_CONTROL_H
+#define FTPA_CONTROL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+#include <ev.h>
+
+#include "ndjson.h"
+#include "util.h"
+
+#define CLIENT_MAX_FDS		4
+#define CLIENT_OUT_HIGHWATER	(4 * 1024 * 1024)
+
+struct fdgroup {
+	uint64_t	 offset;	/* stream offset of the byte they came with */
+	int		 fds[CLIENT_MAX_FDS];
+	size_t		 nfds;
+	struct fdgroup	*next;
+};
+
+struct rpc_call;
+
+struct client {
+	uint64_t	 serial;
+	int		 fd;
+	uid_t		 uid;
+	gid_t		 gid;
+	pid_t		 pid;
+	ev_io		 rw;
+	ev_io		 ww;
+	struct ndjson	 in;
+	uint64_t	 in_offset;	/* stream offset of the next message */
+	struct buf	 out;
+	struct fdgroup	*fdq;
+	bool		 closing;	/* close once the output is flushed */
+	bool		 dead;
+	bool		 events_all;	/* events.subscribe all */
+	int		 refs;
+	struct rpc_call	*calls;		/* pending asynchronous calls */
+	struct client	*next;
+};
+
+struct control_opts {
+	const char	*path;
+	mode_t		 mode;
+	int		 listen_fd;	/* >= 0: inherited (socket activation) */
+	size_t		 max_msg;
+	unsigned	 max_conns_per_uid;
+	unsigned	 max_conns;
+};
+
+/* Returns 0, or -1 with a message logged (another agent answers, etc.). */
+int	 control_listen(const struct control_opts *);
+void	 control_shutdown(void);	/* stop accepting, close the socket */
+void	 control_close_all(void);	/* close every client connection */
+size_t	 control_count(void);
+/* Queues one message (consumes msg). Dropped when the client is gone. */
+void	 client_send(struct client *, json_t *msg);
+bool	 client_congested(const struct client *);
+/* Stop reading; close once everything queued has been sent. */
+void	 client_close_after_flush(struct client *);
+void	 client_ref(struct client *);
+void	 client_unref(struct client *);
+
+#endif

@@ -1,0 +1,1385 @@
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "ftp.h"
+#include "ftp_list.h"
+#include "ftp_parse.h"
+#include "ftp_reply.h"
+#include "io.h"
+#include "log.h"
+#include "resolver.h"
+#include "util.h"
+
+#define XBUF_SIZE	(256 * 1024)
+#define XFER_BUDGET	(4 * 1024 * 1024)	/* bytes per event before yielding */
+#define LISTING_MAX	(64 * 1024 * 1024)
+#define LIST_ENTRIES_MAX 1000000
+#define QUIT_WAIT	2.0
+
+enum ftp_state {
+	FTP_S_NEW,
+	FTP_S_RESOLVING,
+	FTP_S_CONNECTING,
+	FTP_S_GREETING,
+	FTP_S_LOGIN,
+	FTP_S_SETUP,
+	FTP_S_READY,
+	FTP_S_BUSY,
+	FTP_S_QUIT,
+	FTP_S_CLOSED,
+	FTP_S_LAST
+};
+
+static const char *ftp_state_names[FTP_S_LAST] = {
+	"new", "resolving", "connecting", "greeting", "login", "setup",
+	"ready", "busy", "quit", "closed",
+};
+
+typedef void (*reply_fn)(struct ftp_conn *, int code, const char *text);
+typedef void (*step_fn)(struct ftp_conn *);
+
+struct ftp_conn {
+	const struct ftp_params *p;
+	enum ftp_state	 state;
+	ftp_conn_cb	 cb;
+	void		*arg;
+	bool		 dead;
+
+	struct resolve	*res;
+	struct addrinfo	*ai_list;
+	struct addrinfo	*ai_cur;
+	struct io	*io;
+	struct ftp_reply_reader rr;
+	reply_fn	 on_reply;
+	step_fn		 then;
+	struct sockaddr_storage peer;
+	socklen_t	 peerlen;
+
+	char		*welcome;
+	char		*system;
+	char		*home;
+	char		**feat;
+	bool		 has_mlst;
+	bool		 epsv_off;
+	char		 cur_type;
+
+	struct ftp_op	*op;
+	struct ftp_op	*login;
+
+	/* data connection of the running op */
+	struct io	*data;
+	char		*xbuf;
+	size_t		 xlen;
+	size_t		 xoff;
+	ev_io		 lw;		/* local fd readiness */
+	ev_timer	 quit_timer;
+};
+
+static void conn_drop(struct ftp_conn *, enum ftpa_err, int, const char *,
+    const char *, ...) __attribute__((format(printf, 5, 6)));
+static void op_fail(struct ftp_conn *, enum ftpa_err, int, const char *,
+    const char *, ...) __attribute__((format(printf, 5, 6)));
+static void send_cmd(struct ftp_conn *, reply_fn, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+static void data_io_cb(struct io *, enum io_event, void *);
+static void xfer_pump(struct ftp_conn *);
+static void xfer_maybe_finish(struct ftp_conn *);
+
+/* ---- errors ---------------------------------------------------------- */
+
+void
+op_error_set(struct op_error *e, enum ftpa_err kind, int code, const char *text,
+    const char *fmt, ...)
+{
+	va_list	ap;
+
+	op_error_clear(e);
+	e->kind = kind;
+	e->ftp_code = code;
+	e->ftp_text = text ? xstrdup(text) : NULL;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+}
+
+void
+op_error_clear(struct op_error *e)
+{
+	free(e->ftp_text);
+	memset(e, 0, sizeof(*e));
+}
+
+void
+op_error_copy(struct op_error *dst, const struct op_error *src)
+{
+	op_error_clear(dst);
+	*dst = *src;
+	dst->ftp_text = src->ftp_text ? xstrdup(src->ftp_text) : NULL;
+}
+
+json_t *
+op_error_json(const struct op_error *e)
+{
+	json_t	*data = json_pack("{s:s}", "kind", ftpa_err_name(e->kind));
+
+	if (e->ftp_code) {
+		json_object_set_new(data, "ftp_code", json_integer(e->ftp_code));
+		json_object_set_new(data, "ftp_text",
+		    json_string(e->ftp_text ? e->ftp_text : ""));
+	}
+	return json_pack("{s:i,s:s,s:o}", "code", ftpa_err_code(e->kind),
+	    "message", e->msg, "data", data);
+}
+
+/* ---- operations --------------------------------------------------------- */
+
+static const char *op_kind_names[OP_KIND_LAST] = {
+	"login", "list", "stat", "get", "put",
+};
+
+const char *
+ftp_op_kind_name(enum op_kind k)
+{
+	return k < OP_KIND_LAST ? op_kind_names[k] : "?";
+}
+
+struct ftp_op *
+ftp_op_new(enum op_kind kind, const char *path)
+{
+	struct ftp_op	*op = xcalloc(1, sizeof(*op));
+
+	op->kind = kind;
+	op->path = xstrdup(path ? path : "");
+	op->total = -1;
+	op->lfd.fd = -1;
+	return op;
+}
+
+void
+ftp_op_free(struct ftp_op *op)
+{
+	if (op == NULL)
+		return;
+	free(op->path);
+	free(op->final_text);
+	localfd_close(&op->lfd);
+	op_error_clear(&op->err);
+	if (op->result)
+		json_decref(op->result);
+	free(op);
+}
+
+/* ---- state ------------------------------------------------------------ */
+
+const char *
+ftp_conn_state_name(const struct ftp_conn *c)
+{
+	return ftp_state_names[c->state];
+}
+
+static void
+set_state(struct ftp_conn *c, enum ftp_state s)
+{
+	if (c->state == s)
+		return;
+	log_debug("%s: %s:%u %s -> %s", __func__, c->p->host, c->p->port,
+	    ftp_state_names[c->state], ftp_state_names[s]);
+	c->state = s;
+}
+
+bool
+ftp_conn_idle(const struct ftp_conn *c)
+{
+	return !c->dead && c->state == FTP_S_READY;
+}
+
+bool
+ftp_conn_alive(const struct ftp_conn *c)
+{
+	return !c->dead && c->state != FTP_S_CLOSED && c->state != FTP_S_QUIT;
+}
+
+struct ftp_conn *
+ftp_conn_new(const struct ftp_params *p, ftp_conn_cb cb, void *arg)
+{
+	struct ftp_conn	*c = xcalloc(1, sizeof(*c));
+
+	c->p = p;
+	c->cb = cb;
+	c->arg = arg;
+	ftp_reply_init(&c->rr);
+	ev_init(&c->lw, NULL);
+	ev_init(&c->quit_timer, NULL);
+	return c;
+}
+
+static void
+local_watch_stop(struct ftp_conn *c)
+{
+	if (ev_is_active(&c->lw))
+		ev_io_stop(main_loop, &c->lw);
+}
+
+static void
+data_close(struct ftp_conn *c)
+{
+	local_watch_stop(c);
+	if (c->data) {
+		io_free(c->data);
+		c->data = NULL;
+	}
+	free(c->xbuf);
+	c->xbuf = NULL;
+	c->xlen = c->xoff = 0;
+}
+
+static void
+conn_release(void *p)
+{
+	struct ftp_conn	*c = p;
+
+	ftp_reply_free(&c->rr);
+	free(c->welcome);
+	free(c->system);
+	free(c->home);
+	ftp_feat_free(c->feat);
+	if (c->ai_list)
+		freeaddrinfo(c->ai_list);
+	free(c);
+}
+
+void
+ftp_conn_free(struct ftp_conn *c)
+{
+	if (c == NULL || c->dead)
+		return;
+	c->dead = true;
+	data_close(c);
+	ev_timer_stop(main_loop, &c->quit_timer);
+	if (c->res)
+		resolve_cancel(c->res);
+	c->res = NULL;
+	if (c->io)
+		io_free(c->io);
+	c->io = NULL;
+	defer_free(conn_release, c);
+}
+
+/* Completes the running op (or login) and hands it back to its owner. */
+static void
+op_complete(struct ftp_conn *c, struct ftp_op *op)
+{
+	if (op == c->op)
+		c->op = NULL;
+	if (op == c->login)
+		c->login = NULL;
+	op->conn = NULL;
+	log_debug("%s: %s %s%s%s", __func__, ftp_op_kind_name(op->kind),
+	    op->path, op->failed ? ": " : "", op->failed ? op->err.msg : "");
+	op->done(op, op->arg);
+}
+
+/* The connection is unusable: fail what runs on it, close, tell the owner. */
+static void
+conn_drop(struct ftp_conn *c, enum ftpa_err kind, int code, const char *text,
+    const char *fmt, ...)
+{
+	struct ftp_op	*op;
+	va_list		 ap;
+	char		 msg[256];
+
+	if (c->dead || c->state == FTP_S_CLOSED)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->state != FTP_S_QUIT)
+		log_debug("%s:%u: connection dropped: %s", c->p->host, c->p->port, msg);
+	set_state(c, FTP_S_CLOSED);
+	data_close(c);
+	ev_timer_stop(main_loop, &c->quit_timer);
+	if (c->io) {
+		io_free(c->io);
+		c->io = NULL;
+	}
+	op = c->op ? c->op : c->login;
+	if (op != NULL) {
+		op->failed = true;
+		op_error_set(&op->err, kind, code, text, "%s", msg);
+		op_complete(c, op);
+		if (c->dead)
+			return;
+	}
+	c->cb(c, FTP_CONN_CLOSED, c->arg);
+}
+
+/* The op failed but the connection is in a known state and stays usable. */
+static void
+op_fail(struct ftp_conn *c, enum ftpa_err kind, int code, const char *text,
+    const char *fmt, ...)
+{
+	struct ftp_op	*op = c->op;
+	va_list		 ap;
+
+	data_close(c);
+	if (op == NULL)
+		return;
+	op->failed = true;
+	op_error_clear(&op->err);
+	op->err.kind = kind;
+	op->err.ftp_code = code;
+	op->err.ftp_text = text ? xstrdup(text) : NULL;
+	va_start(ap, fmt);
+	vsnprintf(op->err.msg, sizeof(op->err.msg), fmt, ap);
+	va_end(ap);
+	set_state(c, FTP_S_READY);
+	op_complete(c, op);
+	if (!c->dead && c->state == FTP_S_READY)
+		c->cb(c, FTP_CONN_READY, c->arg);
+}
+
+static void
+op_succeed(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+
+	data_close(c);
+	set_state(c, FTP_S_READY);
+	if (op != NULL)
+		op_complete(c, op);
+	if (!c->dead && c->state == FTP_S_READY)
+		c->cb(c, FTP_CONN_READY, c->arg);
+}
+
+/* First line of a reply, for messages. */
+static const char *
+first_line(const char *text, char *buf, size_t len)
+{
+	size_t	n = strcspn(text, "\n");
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* ---- control connection ------------------------------------------------ */
+
+static void
+send_cmd(struct ftp_conn *c, reply_fn fn, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*line;
+
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		fatalx("out of memory");
+	va_end(ap);
+	if (strncmp(line, "PASS ", 5) == 0)
+		log_debug("-> PASS ****");
+	else
+		log_debug("-> %s", line);
+	io_printf(c->io, "%s\r\n", line);
+	free(line);
+	c->on_reply = fn;
+	io_set_timeout(c->io, c->p->reply_timeout);
+}
+
+static void
+handle_reply(struct ftp_conn *c, int code, const char *text)
+{
+	reply_fn	fn;
+	char		line[200];
+
+	log_debug("<- %d %s", code, first_line(text, line, sizeof(line)));
+	if (code == 421) {
+		conn_drop(c, c->op || c->login ? FTPA_ERR_CONNECT : FTPA_ERR_CONNECT,
+		    code, text, "server closed the connection: 421 %s", line);
+		return;
+	}
+	fn = c->on_reply;
+	if (fn == NULL) {
+		log_debug("%s:%u: unexpected reply %d ignored", c->p->host,
+		    c->p->port, code);
+		return;
+	}
+	if (code >= 200) {
+		c->on_reply = NULL;
+		io_set_timeout(c->io, 0);
+	}
+	fn(c, code, text);
+}
+
+static void
+read_replies(struct ftp_conn *c)
+{
+	enum ftp_reply_status	st;
+	size_t			used;
+
+	while (!c->dead && c->io != NULL && buf_used(&c->io->in) > 0) {
+		st = ftp_reply_parse(&c->rr, c->io->in.data + c->io->in.off,
+		    buf_used(&c->io->in), &used);
+		buf_drop(&c->io->in, used);
+		if (st == FTP_REPLY_AGAIN)
+			break;
+		if (st == FTP_REPLY_ERROR) {
+			conn_drop(c, FTPA_ERR_PROTOCOL, 0, NULL,
+			    "malformed reply from server: %s",
+			    ftp_reply_strerror(c->rr.error));
+			return;
+		}
+		handle_reply(c, c->rr.code, c->rr.text);
+	}
+}
+
+static void try_connect(struct ftp_conn *);
+
+static void
+ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
+{
+	struct ftp_conn	*c = arg;
+
+	switch (ev) {
+	case IO_CONNECTED:
+		io_peer(io, &c->peer, &c->peerlen);
+		set_state(c, FTP_S_GREETING);
+		io_set_timeout(io, c->p->reply_timeout);
+		break;
+	case IO_DATAIN:
+		read_replies(c);
+		break;
+	case IO_LOWAT:
+		break;
+	case IO_DISCONNECTED:
+		if (c->state == FTP_S_QUIT)
+			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL, "closed after QUIT");
+		else
+			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
+			    "the server closed the control connection");
+		break;
+	case IO_TIMEOUT:
+		if (c->state == FTP_S_CONNECTING) {
+			log_debug("connect to %s:%u: %s", c->p->host, c->p->port,
+			    io->error);
+			c->ai_cur = c->ai_cur->ai_next;
+			if (c->ai_cur != NULL) {
+				io_free(c->io);
+				c->io = NULL;
+				try_connect(c);
+			} else
+				conn_drop(c, FTPA_ERR_TIMEOUT, 0, NULL,
+				    "connect to %s port %u timed out",
+				    c->p->host, c->p->port);
+		} else
+			conn_drop(c, FTPA_ERR_TIMEOUT, 0, NULL,
+			    "no reply from the server within %.0f s",
+			    c->p->reply_timeout);
+		break;
+	case IO_ERROR:
+		if (c->state == FTP_S_CONNECTING) {
+			c->ai_cur = c->ai_cur->ai_next;
+			if (c->ai_cur != NULL) {
+				io_free(c->io);
+				c->io = NULL;
+				try_connect(c);
+			} else
+				conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
+				    "cannot connect to %s port %u: %s",
+				    c->p->host, c->p->port, io->error);
+		} else
+			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
+			    "control connection: %s", io->error);
+		break;
+	default:
+		break;
+	}
+}
+
+static void greeting_reply(struct ftp_conn *, int, const char *);
+
+static void
+try_connect(struct ftp_conn *c)
+{
+	for (; c->ai_cur != NULL; c->ai_cur = c->ai_cur->ai_next) {
+		c->io = io_new(ctrl_io_cb, c, false);
+		if (io_connect(c->io, c->ai_cur->ai_addr, c->ai_cur->ai_addrlen,
+		    c->p->connect_timeout) == 0) {
+			set_state(c, FTP_S_CONNECTING);
+			c->on_reply = greeting_reply;
+			return;
+		}
+		log_debug("connect %s: %s", c->p->host, strerror(errno));
+		io_free(c->io);
+		c->io = NULL;
+	}
+	conn_drop(c, FTPA_ERR_CONNECT, 0, NULL, "cannot connect to %s port %u",
+	    c->p->host, c->p->port);
+}
+
+static void
+resolved(struct addrinfo *res, const char *error, void *arg)
+{
+	struct ftp_conn	*c = arg;
+
+	c->res = NULL;
+	if (res == NULL) {
+		conn_drop(c, FTPA_ERR_CONNECT, 0, NULL, "cannot resolve %s: %s",
+		    c->p->host, error);
+		return;
+	}
+	c->ai_list = c->ai_cur = res;
+	try_connect(c);
+}
+
+void
+ftp_conn_start(struct ftp_conn *c, struct ftp_op *login)
+{
+	c->login = login;
+	login->conn = c;
+	if (c->p->tls != FTP_TLS_NONE) {
+		/* TLS arrives with its own issue; never fall back to cleartext */
+		set_state(c, FTP_S_RESOLVING);
+		conn_drop(c, FTPA_ERR_TLS, 0, NULL,
+		    "FTPS (TLS) is not supported by this version of ftpd-agent");
+		return;
+	}
+	set_state(c, FTP_S_RESOLVING);
+	c->res = resolve_start(c->p->host, c->p->port, resolved, c);
+}
+
+/* ---- login -------------------------------------------------------------- */
+
+static void login_done(struct ftp_conn *);
+
+static void
+type_login_reply(struct ftp_conn *c, int code, const char *text)
+{
+	if (code / 100 == 2)
+		c->cur_type = 'I';
+	login_done(c);
+}
+
+static void
+syst_reply(struct ftp_conn *c, int code, const char *text)
+{
+	if (code == 215) {
+		char	line[200];
+
+		c->system = xstrdup(first_line(text, line, sizeof(line)));
+	}
+	send_cmd(c, type_login_reply, "TYPE I");
+}
+
+static void
+pwd_reply(struct ftp_conn *c, int code, const char *text)
+{
+	if (code == 257)
+		c->home = ftp_parse_pwd(text);
+	send_cmd(c, syst_reply, "SYST");
+}
+
+static void
+opts_reply(struct ftp_conn *c, int code, const char *text)
+{
+	send_cmd(c, pwd_reply, "PWD");
+}
+
+static void
+feat_reply(struct ftp_conn *c, int code, const char *text)
+{
+	if (code == 211 && ftp_parse_feat(text, &c->feat) >= 0) {
+		c->has_mlst = ftp_feat_has(c->feat, "MLST");
+		if (ftp_feat_has(c->feat, "UTF8")) {
+			send_cmd(c, opts_reply, "OPTS UTF8 ON");
+			return;
+		}
+	}
+	send_cmd(c, pwd_reply, "PWD");
+}
+
+static void
+logged_in(struct ftp_conn *c)
+{
+	set_state(c, FTP_S_SETUP);
+	send_cmd(c, feat_reply, "FEAT");
+}
+
+static void
+pass_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (code == 230 || code == 202) {
+		logged_in(c);
+		return;
+	}
+	if (code == 332) {
+		conn_drop(c, FTPA_ERR_AUTH, code, text,
+		    "login refused: the server wants an account (ACCT)");
+		return;
+	}
+	conn_drop(c, FTPA_ERR_AUTH, code, text, "login refused: %d %s", code,
+	    first_line(text, line, sizeof(line)));
+}
+
+static void
+user_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (code == 230) {
+		logged_in(c);
+		return;
+	}
+	if (code == 331) {
+		send_cmd(c, pass_reply, "PASS %s",
+		    c->p->password ? c->p->password : "");
+		return;
+	}
+	conn_drop(c, FTPA_ERR_AUTH, code, text, "login refused: %d %s", code,
+	    first_line(text, line, sizeof(line)));
+}
+
+static void
+greeting_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (code / 100 == 1)
+		return;		/* 120: ready in a while */
+	if (code != 220) {
+		conn_drop(c, FTPA_ERR_CONNECT, code, text,
+		    "the server refused the connection: %d %s", code,
+		    first_line(text, line, sizeof(line)));
+		return;
+	}
+	c->welcome = xstrdup(text);
+	set_state(c, FTP_S_LOGIN);
+	send_cmd(c, user_reply, "USER %s", c->p->user);
+}
+
+static void
+login_done(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->login;
+	json_t		*feat = json_array();
+
+	for (char **f = c->feat; f && *f; f++)
+		json_array_append_new(feat, json_string(*f));
+	set_state(c, FTP_S_READY);
+	if (op != NULL) {
+		op->result = json_pack("{s:s,s:o,s:s?,s:s?}", "welcome",
+		    c->welcome ? c->welcome : "", "features", feat,
+		    "system", c->system, "home", c->home);
+		op_complete(c, op);
+		if (c->dead)
+			return;
+	} else
+		json_decref(feat);
+	if (c->state == FTP_S_READY)
+		c->cb(c, FTP_CONN_READY, c->arg);
+}
+
+/* ---- data connections ------------------------------------------------------ */
+
+static void
+data_connect(struct ftp_conn *c, uint16_t port)
+{
+	struct sockaddr_storage	ss = c->peer;
+
+	/* The PASV address is ignored: connect to the control peer (TEST-CASES 11). */
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+	c->data = io_new(data_io_cb, c, true);
+	if (io_connect(c->data, (struct sockaddr *)&ss, c->peerlen,
+	    c->p->connect_timeout) == -1) {
+		conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
+		    "cannot open the data connection: %s", strerror(errno));
+		return;
+	}
+}
+
+static void
+pasv_reply(struct ftp_conn *c, int code, const char *text)
+{
+	uint8_t		addr[4];
+	uint16_t	port;
+	char		line[200];
+
+	if (code != 227) {
+		op_fail(c, FTPA_ERR_FTP, code, text, "PASV refused: %d %s",
+		    code, first_line(text, line, sizeof(line)));
+		return;
+	}
+	if (ftp_parse_pasv(text, addr, &port) == -1) {
+		conn_drop(c, FTPA_ERR_PROTOCOL, code, text,
+		    "malformed PASV reply: %s", first_line(text, line, sizeof(line)));
+		return;
+	}
+	data_connect(c, port);
+}
+
+static void
+epsv_reply(struct ftp_conn *c, int code, const char *text)
+{
+	uint16_t	port;
+	char		line[200];
+
+	if (code == 229) {
+		if (ftp_parse_epsv(text, &port) == -1) {
+			conn_drop(c, FTPA_ERR_PROTOCOL, code, text,
+			    "malformed EPSV reply: %s",
+			    first_line(text, line, sizeof(line)));
+			return;
+		}
+		data_connect(c, port);
+		return;
+	}
+	if (code / 100 == 5 && c->peer.ss_family == AF_INET) {
+		/* remembered for the life of this connection */
+		c->epsv_off = true;
+		send_cmd(c, pasv_reply, "PASV");
+		return;
+	}
+	op_fail(c, FTPA_ERR_FTP, code, text, "EPSV refused: %d %s", code,
+	    first_line(text, line, sizeof(line)));
+}
+
+/* Opens a data connection; c->then runs once it is connected. */
+static void
+data_open(struct ftp_conn *c, step_fn then)
+{
+	c->then = then;
+	if (!c->p->passive) {
+		op_fail(c, FTPA_ERR_FTP, 0, NULL,
+		    "active mode is not supported by this version yet");
+		return;
+	}
+	c->xbuf = xmalloc(XBUF_SIZE);
+	c->xlen = c->xoff = 0;
+	if (c->epsv_off)
+		send_cmd(c, pasv_reply, "PASV");
+	else
+		send_cmd(c, epsv_reply, "EPSV");
+}
+
+static void
+local_ready_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ftp_conn	*c = w->data;
+
+	local_watch_stop(c);
+	if (c->data) {
+		io_resume(c->data);
+		if (c->op && c->op->kind == OP_PUT)
+			io_set_want_write(c->data, true);
+	}
+	xfer_pump(c);
+}
+
+static void
+local_wait(struct ftp_conn *c, int events)
+{
+	int	fd = localfd_pollfd(&c->op->lfd);
+
+	ev_io_set(&c->lw, fd, events);
+	ev_set_cb(&c->lw, local_ready_cb);
+	c->lw.data = c;
+	ev_io_start(main_loop, &c->lw);
+}
+
+/* Download direction (get, list): data socket -> local sink. */
+static void
+pump_in(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+	size_t		 budget = XFER_BUDGET;
+	ssize_t		 n;
+
+	while (budget > 0 && c->data != NULL) {
+		if (c->xoff < c->xlen) {
+			n = localfd_write(&op->lfd, c->xbuf + c->xoff,
+			    c->xlen - c->xoff);
+			if (n == -1) {
+				if (errno == EAGAIN || errno == EINTR) {
+					io_pause(c->data);
+					local_wait(c, EV_WRITE);
+					return;
+				}
+				if (op->kind == OP_LIST && errno == EFBIG)
+					conn_drop(c, FTPA_ERR_LIMIT, 0, NULL,
+					    "directory listing larger than %d MiB",
+					    LISTING_MAX >> 20);
+				else
+					conn_drop(c, FTPA_ERR_LOCAL_IO, 0, NULL,
+					    "cannot write the local file: %s",
+					    strerror(errno));
+				return;
+			}
+			c->xoff += n;
+			if (c->xoff == c->xlen)
+				c->xoff = c->xlen = 0;
+			continue;
+		}
+		n = io_recv(c->data, c->xbuf, XBUF_SIZE);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
+			    "data connection: %s", strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			op->data_eof = true;
+			io_free(c->data);
+			c->data = NULL;
+			xfer_maybe_finish(c);
+			return;
+		}
+		c->xlen = n;
+		c->xoff = 0;
+		op->bytes += n;
+		budget -= (size_t)n < budget ? (size_t)n : budget;
+		if (op->progress)
+			op->progress(op, op->arg);
+		if (c->dead || c->op != op)
+			return;
+	}
+}
+
+/* Upload direction: local source -> data socket. */
+static void
+pump_out(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+	size_t		 budget = XFER_BUDGET;
+	ssize_t		 n;
+
+	while (budget > 0 && c->data != NULL) {
+		if (c->xoff == c->xlen) {
+			if (op->src_eof) {
+				/* all sent: closing the data connection ends the file */
+				io_free(c->data);
+				c->data = NULL;
+				op->data_eof = true;
+				if (c->io)
+					io_set_timeout(c->io, c->p->reply_timeout);
+				xfer_maybe_finish(c);
+				return;
+			}
+			n = localfd_read(&op->lfd, c->xbuf, XBUF_SIZE);
+			if (n == -1) {
+				if (errno == EAGAIN || errno == EINTR) {
+					io_set_want_write(c->data, false);
+					local_wait(c, EV_READ);
+					return;
+				}
+				conn_drop(c, FTPA_ERR_LOCAL_IO, 0, NULL,
+				    "cannot read the local file: %s", strerror(errno));
+				return;
+			}
+			if (n == 0) {
+				op->src_eof = true;
+				continue;
+			}
+			c->xlen = n;
+			c->xoff = 0;
+		}
+		n = io_send(c->data, c->xbuf + c->xoff, c->xlen - c->xoff);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
+			    "data connection: %s", strerror(errno));
+			return;
+		}
+		c->xoff += n;
+		op->bytes += n;
+		budget -= (size_t)n < budget ? (size_t)n : budget;
+		if (op->progress)
+			op->progress(op, op->arg);
+		if (c->dead || c->op != op)
+			return;
+	}
+}
+
+static void
+xfer_pump(struct ftp_conn *c)
+{
+	if (c->op == NULL || c->data == NULL)
+		return;
+	if (c->op->kind == OP_PUT) {
+		if (c->op->prelim_seen)
+			pump_out(c);
+	} else
+		pump_in(c);
+}
+
+static void
+data_io_cb(struct io *io, enum io_event ev, void *arg)
+{
+	struct ftp_conn	*c = arg;
+	step_fn		 then;
+
+	switch (ev) {
+	case IO_CONNECTED:
+		then = c->then;
+		c->then = NULL;
+		/* downloads read as soon as bytes come; uploads wait for 1xx */
+		if (c->op->kind == OP_PUT)
+			io_pause(io);
+		io_set_timeout(io, c->p->data_timeout);
+		then(c);
+		break;
+	case IO_DATAIN:
+	case IO_LOWAT:
+		xfer_pump(c);
+		break;
+	case IO_TIMEOUT:
+		if (c->then != NULL)
+			conn_drop(c, FTPA_ERR_TIMEOUT, 0, NULL,
+			    "the data connection did not open within %.0f s",
+			    c->p->connect_timeout);
+		else
+			conn_drop(c, FTPA_ERR_TIMEOUT, 0, NULL,
+			    "the data connection stalled for %.0f s",
+			    c->p->data_timeout);
+		break;
+	case IO_ERROR:
+		conn_drop(c, FTPA_ERR_CONNECT, 0, NULL, "data connection: %s",
+		    io->error);
+		break;
+	case IO_DISCONNECTED:
+	default:
+		break;
+	}
+}
+
+/* ---- transfers (get, put, list) --------------------------------------- */
+
+static void list_finish(struct ftp_conn *);
+
+/* Success needs both the end of the data and a final 2xx (TEST-CASES 14). */
+static void
+xfer_maybe_finish(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+	int64_t		 expect;
+
+	if (op == NULL || !op->data_eof || !op->final_seen)
+		return;
+	if (op->kind == OP_LIST) {
+		list_finish(c);
+		return;
+	}
+	if (op->kind == OP_GET && op->total >= 0) {
+		expect = op->total - op->offset;
+		if (expect >= 0 && op->bytes != expect) {
+			op_fail(c, FTPA_ERR_PROTOCOL, 0, NULL,
+			    "partial transfer: received %" PRId64 " of %" PRId64
+			    " bytes", op->bytes, expect);
+			return;
+		}
+	}
+	op_succeed(c);
+}
+
+static enum ftpa_err
+xfer_error_kind(struct ftp_op *op, int code)
+{
+	if (code == 550 && op->kind != OP_PUT)
+		return FTPA_ERR_NOT_FOUND;
+	return FTPA_ERR_FTP;
+}
+
+static void
+xfer_reply(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_op	*op = c->op;
+	char		 line[200];
+	int64_t		 sz;
+
+	first_line(text, line, sizeof(line));
+	if (code / 100 == 1) {
+		op->prelim_seen = true;
+		/* the data connection has its own idle timeout meanwhile */
+		io_set_timeout(c->io, 0);
+		if (op->kind == OP_GET && op->total < 0 &&
+		    ftp_parse_150_size(text, &sz) == 0)
+			op->total = op->offset + sz;
+		if (op->kind == OP_PUT && c->data) {
+			io_resume(c->data);
+			io_set_want_write(c->data, true);
+		}
+		return;
+	}
+	if (code / 100 == 2) {
+		op->final_seen = true;
+		op->final_code = code;
+		if (op->kind == OP_PUT && !op->data_eof) {
+			conn_drop(c, FTPA_ERR_PROTOCOL, code, text,
+			    "the server ended the upload before all data was sent: %d %s",
+			    code, line);
+			return;
+		}
+		if (!op->data_eof && c->data == NULL) {
+			conn_drop(c, FTPA_ERR_PROTOCOL, code, text,
+			    "transfer reply without a data connection");
+			return;
+		}
+		xfer_maybe_finish(c);
+		return;
+	}
+	if (op->prelim_seen && c->data != NULL) {
+		/* the server gave up mid-transfer; its data channel is gone too */
+		data_close(c);
+	}
+	if (code == 552)
+		op_fail(c, FTPA_ERR_FTP, code, text, "server storage full: %d %s",
+		    code, line);
+	else
+		op_fail(c, xfer_error_kind(op, code), code, text, "%s %s: %d %s",
+		    ftp_op_kind_name(op->kind), op->path, code, line);
+}
+
+static void
+retr_send(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+
+	if (op->kind == OP_GET)
+		send_cmd(c, xfer_reply, "RETR %s", op->path);
+	else if (op->kind == OP_PUT)
+		send_cmd(c, xfer_reply, "%s %s", op->append ? "APPE" : "STOR",
+		    op->path);
+	else if (c->has_mlst)
+		send_cmd(c, xfer_reply, op->path[0] ? "MLSD %s" : "MLSD%s", op->path);
+	else
+		send_cmd(c, xfer_reply, op->path[0] ? "LIST %s" : "LIST%s", op->path);
+}
+
+static void
+rest_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (code != 350) {
+		op_fail(c, FTPA_ERR_FTP, code, text,
+		    "the server cannot resume (REST refused): %d %s", code,
+		    first_line(text, line, sizeof(line)));
+		return;
+	}
+	retr_send(c);
+}
+
+static void
+xfer_data_ready(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+
+	if (op->offset > 0 && !op->append)
+		send_cmd(c, rest_reply, "REST %" PRId64, op->offset);
+	else
+		retr_send(c);
+}
+
+static void
+size_reply(struct ftp_conn *c, int code, const char *text)
+{
+	int64_t	sz;
+
+	if (code == 213 && ftp_parse_size(text, &sz) == 0)
+		c->op->total = sz;
+	data_open(c, xfer_data_ready);
+}
+
+static void
+type_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (code / 100 != 2) {
+		op_fail(c, FTPA_ERR_FTP, code, text, "TYPE refused: %d %s", code,
+		    first_line(text, line, sizeof(line)));
+		return;
+	}
+	c->cur_type = c->op->ascii ? 'A' : 'I';
+	c->then(c);
+}
+
+static void
+with_type(struct ftp_conn *c, char want, step_fn then)
+{
+	if (c->cur_type == want) {
+		then(c);
+		return;
+	}
+	c->then = then;
+	send_cmd(c, type_reply, "TYPE %c", want);
+}
+
+static void
+get_typed(struct ftp_conn *c)
+{
+	send_cmd(c, size_reply, "SIZE %s", c->op->path);
+}
+
+static void
+put_typed(struct ftp_conn *c)
+{
+	data_open(c, xfer_data_ready);
+}
+
+/* ---- listings and stat --------------------------------------------------- */
+
+static json_t *
+entry_json(const struct ftp_entry *e)
+{
+	json_t	*o = json_object();
+
+	json_object_set_new(o, "name", json_string(e->name));
+	json_object_set_new(o, "type", json_string(ftp_entry_type_name(e->type)));
+	json_object_set_new(o, "size", e->size >= 0 ? json_integer(e->size) : json_null());
+	json_object_set_new(o, "mtime", e->mtime != INT64_MIN ?
+	    json_integer(e->mtime) : json_null());
+	json_object_set_new(o, "perm", e->perm >= 0 ? json_integer(e->perm) : json_null());
+	json_object_set_new(o, "target", e->target ? json_string(e->target) : json_null());
+	if (json_object_get(o, "name") == NULL)
+		/* not UTF-8: keep the entry, escaped */
+		json_object_set_new(o, "name", json_string("?"));
+	return o;
+}
+
+static void
+list_finish(struct ftp_conn *c)
+{
+	struct ftp_op		*op = c->op;
+	struct ftp_entry	*ents;
+	size_t			 n;
+	json_t			*arr;
+
+	if (ftp_list_parse_buffer(op->lfd.mem ? op->lfd.mem : "", op->lfd.mem_len,
+	    c->has_mlst, time(NULL), LIST_ENTRIES_MAX, &ents, &n) == -1) {
+		op_fail(c, FTPA_ERR_LIMIT, 0, NULL, "directory listing too large");
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, entry_json(&ents[i]));
+	ftp_entries_free(ents, n);
+	op->result = json_pack("{s:o,s:s}", "entries", arr, "source",
+	    c->has_mlst ? "mlsd" : "list");
+	op_succeed(c);
+}
+
+static const char *
+path_base(const char *path)
+{
+	const char	*s = strrchr(path, '/');
+
+	if (s == NULL)
+		return path;
+	if (s[1] == '\0') {
+		/* "a/b/" -> "b/" is unusual; report the whole path */
+		return path;
+	}
+	return s + 1;
+}
+
+static void
+stat_result(struct ftp_conn *c, enum ftp_entry_type type, int64_t size,
+    int64_t mtime)
+{
+	struct ftp_entry	e;
+
+	memset(&e, 0, sizeof(e));
+	e.name = (char *)path_base(c->op->path);
+	e.type = type;
+	e.size = size;
+	e.mtime = mtime;
+	e.perm = -1;
+	c->op->result = entry_json(&e);
+	op_succeed(c);
+}
+
+static void
+cwd_back_reply(struct ftp_conn *c, int code, const char *text)
+{
+	if (code / 100 != 2) {
+		/* the working directory is now unknown: do not reuse */
+		conn_drop(c, FTPA_ERR_PROTOCOL, code, text,
+		    "cannot return to the login directory");
+		return;
+	}
+	stat_result(c, FTP_ENTRY_DIR, -1, INT64_MIN);
+}
+
+static void
+cwd_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (code / 100 == 2) {
+		send_cmd(c, cwd_back_reply, "CWD %s", c->home);
+		return;
+	}
+	op_fail(c, FTPA_ERR_NOT_FOUND, code, text, "%s: %d %s", c->op->path,
+	    code, first_line(text, line, sizeof(line)));
+}
+
+static void
+mdtm_reply(struct ftp_conn *c, int code, const char *text)
+{
+	int64_t	mtime = INT64_MIN;
+
+	if (code == 213)
+		ftp_parse_mdtm(text, &mtime);
+	stat_result(c, FTP_ENTRY_FILE, c->op->total, mtime);
+}
+
+static void
+stat_size_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+	int64_t	sz;
+
+	if (code == 213 && ftp_parse_size(text, &sz) == 0) {
+		c->op->total = sz;
+		send_cmd(c, mdtm_reply, "MDTM %s", c->op->path);
+		return;
+	}
+	if (code / 100 == 5 && c->home != NULL) {
+		/* not a plain file: a directory if we can enter it */
+		send_cmd(c, cwd_reply, "CWD %s", c->op->path[0] ? c->op->path : ".");
+		return;
+	}
+	op_fail(c, code == 550 ? FTPA_ERR_NOT_FOUND : FTPA_ERR_FTP, code, text,
+	    "%s: %d %s", c->op->path, code, first_line(text, line, sizeof(line)));
+}
+
+static void
+stat_by_size(struct ftp_conn *c)
+{
+	send_cmd(c, stat_size_reply, "SIZE %s", c->op->path);
+}
+
+static void
+mlst_reply(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_entry	 e;
+	const char		*line, *nl;
+	char			 first[200];
+
+	if (code / 100 != 2) {
+		if (code == 550) {
+			op_fail(c, FTPA_ERR_NOT_FOUND, code, text, "%s: %d %s",
+			    c->op->path, code, first_line(text, first, sizeof(first)));
+			return;
+		}
+		with_type(c, 'I', stat_by_size);
+		return;
+	}
+	/* the fact line is the one that starts with a space */
+	for (line = text; line != NULL && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if (*line != ' ')
+			continue;
+		memset(&e, 0, sizeof(e));
+		if (ftp_list_parse_mlsd(line + 1, nl ? (size_t)(nl - line - 1) :
+		    strlen(line + 1), &e) == FTP_LIST_ENTRY) {
+			free(e.name);
+			e.name = xstrdup(path_base(c->op->path));
+			c->op->result = entry_json(&e);
+			ftp_entry_clear(&e);
+			op_succeed(c);
+			return;
+		}
+		ftp_entry_clear(&e);
+	}
+	conn_drop(c, FTPA_ERR_PROTOCOL, code, text, "malformed MLST reply");
+}
+
+/* ---- running operations ---------------------------------------------------- */
+
+void
+ftp_conn_run(struct ftp_conn *c, struct ftp_op *op)
+{
+	c->op = op;
+	op->conn = c;
+	op->bytes = 0;
+	op->prelim_seen = op->final_seen = op->data_eof = op->src_eof = false;
+	set_state(c, FTP_S_BUSY);
+	switch (op->kind) {
+	case OP_LIST:
+		localfd_close(&op->lfd);
+		localfd_open_mem_sink(&op->lfd, LISTING_MAX);
+		data_open(c, retr_send);
+		break;
+	case OP_STAT:
+		if (c->has_mlst)
+			send_cmd(c, mlst_reply, op->path[0] ? "MLST %s" : "MLST%s",
+			    op->path);
+		else
+			with_type(c, 'I', stat_by_size);
+		break;
+	case OP_GET:
+		with_type(c, op->ascii ? 'A' : 'I', get_typed);
+		break;
+	case OP_PUT:
+		with_type(c, op->ascii ? 'A' : 'I', put_typed);
+		break;
+	default:
+		op_fail(c, FTPA_ERR_PROTOCOL, 0, NULL, "unknown operation");
+		break;
+	}
+}
+
+void
+ftp_conn_cancel(struct ftp_conn *c, struct ftp_op *op)
+{
+	if (c->op != op && c->login != op)
+		return;
+	conn_drop(c, FTPA_ERR_CANCELLED, 0, NULL, "cancelled");
+}
+
+static void
+quit_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ftp_conn	*c = w->data;
+
+	conn_drop(c, FTPA_ERR_CONNECT, 0, NULL, "closed after QUIT");
+}
+
+static void
+quit_reply(struct ftp_conn *c, int code, const char *text)
+{
+	conn_drop(c, FTPA_ERR_CONNECT, 0, NULL, "closed after QUIT");
+}
+
+void
+ftp_conn_quit(struct ftp_conn *c)
+{
+	if (c->dead || c->state == FTP_S_CLOSED || c->state == FTP_S_QUIT)
+		return;
+	if (c->state != FTP_S_READY || c->io == NULL) {
+		conn_drop(c, FTPA_ERR_CANCELLED, 0, NULL, "session closed");
+		return;
+	}
+	set_state(c, FTP_S_QUIT);
+	send_cmd(c, quit_reply, "QUIT");
+	ev_timer_init(&c->quit_timer, quit_timer_cb, QUIT_WAIT, 0);
+	c->quit_timer.data = c;
+	ev_timer_start(main_loop, &c->quit_timer);
+}

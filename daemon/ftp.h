@@ -1,0 +1,109 @@
+/*
+ * FTP engine: one control connection and its data connections, driven by
+ * io events. A connection logs in, then runs one operation at a time
+ * (list, stat, get, put) handed to it by its session. Replies are read by
+ * protocol/ftp_reply; every wait has a timeout.
+ */
+#ifndef FTPA_FTP_H
+#define FTPA_FTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "ftpa_error.h"
+#include "localfd.h"
+#include "url.h"
+
+struct ftp_params {
+	char		*host;
+	uint16_t	 port;
+	char		*user;
+	char		*password;
+	enum ftp_tls_mode tls;
+	bool		 passive;
+	double		 connect_timeout;
+	double		 reply_timeout;
+	double		 data_timeout;
+};
+
+/* An error as the RPC layer reports it. */
+struct op_error {
+	enum ftpa_err	 kind;
+	int		 ftp_code;	/* 0: none */
+	char		*ftp_text;	/* NULL: none */
+	char		 msg[256];
+};
+void	 op_error_set(struct op_error *, enum ftpa_err, int code, const char *text,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void	 op_error_clear(struct op_error *);
+void	 op_error_copy(struct op_error *dst, const struct op_error *src);
+/* {code, message, data:{kind, ftp_code?, ftp_text?}} */
+json_t	*op_error_json(const struct op_error *);
+
+enum op_kind { OP_LOGIN, OP_LIST, OP_STAT, OP_GET, OP_PUT, OP_KIND_LAST };
+
+struct ftp_op;
+typedef void (*op_done_cb)(struct ftp_op *, void *arg);
+typedef void (*op_progress_cb)(struct ftp_op *, void *arg);
+
+struct ftp_op {
+	enum op_kind	 kind;
+	char		*path;
+	/* transfers */
+	struct localfd	 lfd;
+	int64_t		 offset;
+	bool		 append;
+	bool		 ascii;
+	int64_t		 bytes;		/* moved so far */
+	int64_t		 total;		/* -1: unknown */
+	/* outcome */
+	bool		 failed;
+	struct op_error	 err;
+	json_t		*result;	/* list, stat, login */
+	/* callbacks into the owner (session/job) */
+	op_done_cb	 done;
+	op_progress_cb	 progress;
+	void		*arg;
+	/* engine state, private to ftp.c */
+	struct ftp_conn	*conn;
+	int		 step;
+	bool		 prelim_seen;
+	bool		 final_seen;
+	bool		 data_eof;
+	bool		 src_eof;
+	int		 final_code;
+	char		*final_text;
+	struct ftp_op	*next;		/* session queue */
+};
+
+struct ftp_op	*ftp_op_new(enum op_kind, const char *path);
+void		 ftp_op_free(struct ftp_op *);
+const char	*ftp_op_kind_name(enum op_kind);
+
+enum ftp_conn_event {
+	FTP_CONN_READY,		/* logged in and idle: can take an operation */
+	FTP_CONN_CLOSED,	/* gone; free it with ftp_conn_free */
+};
+struct ftp_conn;
+typedef void (*ftp_conn_cb)(struct ftp_conn *, enum ftp_conn_event, void *arg);
+
+/* params are borrowed and must outlive the connection. */
+struct ftp_conn	*ftp_conn_new(const struct ftp_params *, ftp_conn_cb, void *arg);
+/* Connects and logs in; login (kind OP_LOGIN) completes with result
+ * {welcome, features, system} or an error. */
+void		 ftp_conn_start(struct ftp_conn *, struct ftp_op *login);
+/* Runs op; the connection must be idle (ftp_conn_idle). */
+void		 ftp_conn_run(struct ftp_conn *, struct ftp_op *);
+bool		 ftp_conn_idle(const struct ftp_conn *);
+bool		 ftp_conn_alive(const struct ftp_conn *);
+/* Fails the running op with kind cancelled and drops the connection
+ * (the server cannot be trusted to be in a known state). */
+void		 ftp_conn_cancel(struct ftp_conn *, struct ftp_op *);
+/* Sends QUIT (bounded wait) and closes; FTP_CONN_CLOSED follows. */
+void		 ftp_conn_quit(struct ftp_conn *);
+/* Immediate close without events; safe in callbacks. */
+void		 ftp_conn_free(struct ftp_conn *);
+const char	*ftp_conn_state_name(const struct ftp_conn *);
+
+#endif

@@ -1,0 +1,353 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "io.h"
+#include "log.h"
+
+#define IO_READ_CHUNK	16384
+
+static const char *io_event_names[IO_EVENT_LAST] = {
+	"CONNECTED", "DATAIN", "LOWAT", "DISCONNECTED", "TIMEOUT", "ERROR",
+};
+
+const char *
+io_event_name(enum io_event ev)
+{
+	return ev < IO_EVENT_LAST ? io_event_names[ev] : "?";
+}
+
+static void io_read_cb(struct ev_loop *, ev_io *, int);
+static void io_write_cb(struct ev_loop *, ev_io *, int);
+static void io_timer_cb(struct ev_loop *, ev_timer *, int);
+
+struct io *
+io_new(io_cb cb, void *arg, bool raw)
+{
+	struct io	*io = xcalloc(1, sizeof(*io));
+
+	io->fd = -1;
+	io->cb = cb;
+	io->arg = arg;
+	io->raw = raw;
+	ev_init(&io->rw, io_read_cb);
+	ev_init(&io->ww, io_write_cb);
+	ev_init(&io->tw, io_timer_cb);
+	io->rw.data = io->ww.data = io->tw.data = io;
+	return io;
+}
+
+static void
+io_release(void *p)
+{
+	struct io	*io = p;
+
+	buf_free(&io->in);
+	buf_free(&io->out);
+	free(io);
+}
+
+static void
+io_stop(struct io *io)
+{
+	ev_io_stop(main_loop, &io->rw);
+	ev_io_stop(main_loop, &io->ww);
+	ev_timer_stop(main_loop, &io->tw);
+}
+
+void
+io_free(struct io *io)
+{
+	if (io == NULL || io->dead)
+		return;
+	io->dead = true;
+	io_stop(io);
+	if (io->fd != -1)
+		close(io->fd);
+	io->fd = -1;
+	defer_free(io_release, io);
+}
+
+static void
+io_fire(struct io *io, enum io_event ev)
+{
+	if (!io->dead)
+		io->cb(io, ev, io->arg);
+}
+
+static void
+io_fail(struct io *io, enum io_event ev, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(io->error, sizeof(io->error), fmt, ap);
+	va_end(ap);
+	io_stop(io);
+	io_fire(io, ev);
+}
+
+static void
+io_touch(struct io *io)
+{
+	if (io->timeout > 0) {
+		io->tw.repeat = io->timeout;
+		ev_timer_again(main_loop, &io->tw);
+	}
+}
+
+void
+io_set_timeout(struct io *io, double secs)
+{
+	io->timeout = secs;
+	if (secs > 0) {
+		io->tw.repeat = secs;
+		ev_timer_again(main_loop, &io->tw);
+	} else
+		ev_timer_stop(main_loop, &io->tw);
+}
+
+/* Which watchers should run, from the state. One place decides it. */
+static void
+io_update(struct io *io)
+{
+	bool	rd, wr;
+
+	if (io->dead || io->fd == -1)
+		return;
+	if (io->connecting) {
+		rd = false;
+		wr = true;
+	} else {
+		rd = !io->paused && !io->eof;
+		wr = buf_used(&io->out) > 0 || (io->raw && io->want_write);
+	}
+	if (rd && !ev_is_active(&io->rw))
+		ev_io_start(main_loop, &io->rw);
+	else if (!rd && ev_is_active(&io->rw))
+		ev_io_stop(main_loop, &io->rw);
+	if (wr && !ev_is_active(&io->ww))
+		ev_io_start(main_loop, &io->ww);
+	else if (!wr && ev_is_active(&io->ww))
+		ev_io_stop(main_loop, &io->ww);
+}
+
+int
+io_connect(struct io *io, const struct sockaddr *sa, socklen_t salen, double timeout)
+{
+	int	fd, one = 1;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, sa, salen) == -1 && errno != EINPROGRESS) {
+		int	saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	io->fd = fd;
+	io->connecting = true;
+	ev_io_set(&io->rw, fd, EV_READ);
+	ev_io_set(&io->ww, fd, EV_WRITE);
+	io_set_timeout(io, timeout);
+	io_update(io);
+	return 0;
+}
+
+static void
+io_connected(struct io *io)
+{
+	int		err = 0;
+	socklen_t	len = sizeof(err);
+
+	if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		io_fail(io, IO_ERROR, "connect: %s", strerror(err));
+		return;
+	}
+	io->connecting = false;
+	io_touch(io);
+	io_update(io);
+	io_fire(io, IO_CONNECTED);
+}
+
+static void
+io_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct io	*io = w->data;
+	char		 tmp[IO_READ_CHUNK];
+	ssize_t		 n;
+
+	if (io->raw) {
+		io_touch(io);
+		io_fire(io, IO_DATAIN);
+		return;
+	}
+	n = read(io->fd, tmp, sizeof(tmp));
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		io_fail(io, IO_ERROR, "read: %s", strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		io->eof = true;
+		io_stop(io);
+		io_fire(io, IO_DISCONNECTED);
+		return;
+	}
+	io->bytes_in += n;
+	io_touch(io);
+	buf_append(&io->in, tmp, n);
+	io_fire(io, IO_DATAIN);
+}
+
+static void
+io_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct io	*io = w->data;
+	ssize_t		 n;
+
+	if (io->connecting) {
+		io_connected(io);
+		return;
+	}
+	if (buf_used(&io->out) > 0) {
+		n = send(io->fd, io->out.data + io->out.off, buf_used(&io->out),
+		    MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			io_fail(io, IO_ERROR, "write: %s", strerror(errno));
+			return;
+		}
+		io->bytes_out += n;
+		io_touch(io);
+		buf_drop(&io->out, n);
+		if (buf_used(&io->out) > 0)
+			return;
+		if (io->shut_wr_pending) {
+			io->shut_wr_pending = false;
+			shutdown(io->fd, SHUT_WR);
+		}
+		io_update(io);
+		io_fire(io, IO_LOWAT);
+		return;
+	}
+	if (io->raw && io->want_write)
+		io_fire(io, IO_LOWAT);
+	else
+		io_update(io);
+}
+
+static void
+io_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct io	*io = w->data;
+
+	ev_timer_stop(loop, w);
+	snprintf(io->error, sizeof(io->error), "timed out after %.0f s",
+	    io->timeout);
+	io_fire(io, IO_TIMEOUT);
+}
+
+void
+io_write(struct io *io, const void *p, size_t n)
+{
+	if (io->dead)
+		return;
+	buf_append(&io->out, p, n);
+	io_update(io);
+}
+
+void
+io_printf(struct io *io, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatalx("out of memory");
+	io_write(io, s, n);
+	free(s);
+}
+
+void
+io_pause(struct io *io)
+{
+	io->paused = true;
+	io_update(io);
+}
+
+void
+io_resume(struct io *io)
+{
+	io->paused = false;
+	io_update(io);
+}
+
+ssize_t
+io_recv(struct io *io, void *p, size_t n)
+{
+	ssize_t	r = recv(io->fd, p, n, MSG_DONTWAIT);
+
+	if (r > 0)
+		io->bytes_in += r;
+	else if (r == 0) {
+		io->eof = true;
+		io_update(io);
+	}
+	return r;
+}
+
+ssize_t
+io_send(struct io *io, const void *p, size_t n)
+{
+	ssize_t	r = send(io->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	if (r > 0) {
+		io->bytes_out += r;
+		io_touch(io);
+	}
+	return r;
+}
+
+void
+io_set_want_write(struct io *io, bool on)
+{
+	io->want_write = on;
+	io_update(io);
+}
+
+void
+io_shutdown_write(struct io *io)
+{
+	if (io->fd == -1)
+		return;
+	if (buf_used(&io->out) > 0)
+		io->shut_wr_pending = true;
+	else
+		shutdown(io->fd, SHUT_WR);
+}
+
+int
+io_peer(struct io *io, struct sockaddr_storage *ss, socklen_t *len)
+{
+	*len = sizeof(*ss);
+	return getpeername(io->fd, (struct sockaddr *)ss, len);
+}

@@ -1,0 +1,77 @@
+/*
+ * One I/O module for FTP control and data connections (after OpenSMTPD's
+ * ioev): a non-blocking TCP socket driven by libev that reports events to
+ * one callback. Buffered mode collects input in io->in (control
+ * connections); raw mode reports readiness and lets the owner move bytes
+ * itself (data connections, so the data path can later splice/sendfile).
+ * TLS will live here too, behind the same events.
+ */
+#ifndef FTPA_IO_H
+#define FTPA_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <ev.h>
+
+#include "util.h"
+
+enum io_event {
+	IO_CONNECTED,		/* io_connect finished */
+	IO_DATAIN,		/* buffered: new bytes in io->in; raw: readable */
+	IO_LOWAT,		/* output drained (buffered) / writable (raw) */
+	IO_DISCONNECTED,	/* the peer closed (EOF) */
+	IO_TIMEOUT,		/* no activity for the set timeout */
+	IO_ERROR,		/* io->error says what */
+	IO_EVENT_LAST
+};
+
+struct io;
+typedef void (*io_cb)(struct io *, enum io_event, void *arg);
+
+struct io {
+	int		 fd;
+	io_cb		 cb;
+	void		*arg;
+	bool		 raw;
+	bool		 connecting;
+	bool		 dead;
+	bool		 eof;
+	bool		 want_write;	/* raw mode: report IO_LOWAT when writable */
+	bool		 paused;
+	bool		 shut_wr_pending;
+	char		 error[128];
+	double		 timeout;
+	struct buf	 in;
+	struct buf	 out;
+	ev_io		 rw;
+	ev_io		 ww;
+	ev_timer	 tw;
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_out;
+};
+
+const char	*io_event_name(enum io_event);
+struct io	*io_new(io_cb, void *arg, bool raw);
+/* Stops everything and closes the socket; memory is released from the
+ * loop later, so it is safe inside the io's own callback. */
+void		 io_free(struct io *);
+/* Starts a non-blocking connect; IO_CONNECTED or IO_ERROR/IO_TIMEOUT follow. */
+int		 io_connect(struct io *, const struct sockaddr *, socklen_t, double timeout);
+void		 io_set_timeout(struct io *, double seconds);	/* 0: none */
+void		 io_write(struct io *, const void *, size_t);
+void		 io_printf(struct io *, const char *, ...) __attribute__((format(printf, 2, 3)));
+void		 io_pause(struct io *);
+void		 io_resume(struct io *);
+/* Raw mode. io_recv returns bytes read, 0 at EOF, -1 with errno (EAGAIN). */
+ssize_t		 io_recv(struct io *, void *, size_t);
+ssize_t		 io_send(struct io *, const void *, size_t);
+void		 io_set_want_write(struct io *, bool);
+/* Half-close once the output buffer is drained. */
+void		 io_shutdown_write(struct io *);
+/* Local and peer addresses. */
+int		 io_peer(struct io *, struct sockaddr_storage *, socklen_t *);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * Jobs: every transfer is one, owned by the uid that started it. A job
+ * wraps the FTP operation, reports progress, answers its waiters when it
+ * ends and is kept for a while afterwards so its result can be read.
+ */
+#ifndef FTPA_JOB_H
+#define FTPA_JOB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+#include <ev.h>
+
+#include "ftp.h"
+
+#define JOB_RETENTION	600.0	/* seconds a finished job is kept */
+
+enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED,
+	JOB_STATE_LAST };
+
+struct rpc_call;
+struct client;
+struct session;
+
+struct job_waiter {
+	struct rpc_call		*call;
+	struct job		*job;
+	ev_timer		 timer;
+	bool			 with_data;	/* inline get: answer with data */
+	bool			 transfer;	/* a failure is an error reply */
+	struct job_waiter	*next;
+};
+
+struct job {
+	char		 id[24];
+	uid_t		 uid;
+	enum job_state	 state;
+	bool		 put;
+	char		*session_id;
+	char		*path;
+	struct session	*sess;
+	struct ftp_op	*op;		/* while queued or running */
+	int64_t		 bytes;
+	int64_t		 total;
+	double		 t_start;
+	double		 t_end;
+	struct op_error	 err;
+	char		*data;		/* inline get result */
+	size_t		 data_len;
+	struct job_waiter *waiters;
+	struct client	*progress;	/* connection that asked for progress */
+	ev_timer	 hb;
+	double		 last_progress;
+	ev_timer	 expire;
+	struct job	*next;
+};
+
+extern struct job *jobs;
+
+/* op's done/progress callbacks are taken over by the job. */
+struct job	*job_new(uid_t, struct session *, struct ftp_op *, bool put);
+void		 job_start(struct job *);
+struct job	*job_lookup(const char *id);
+json_t		*job_json(const struct job *);
+bool		 job_finished(const struct job *);
+void		 job_cancel(struct job *);
+/* Answer call when the job ends (or after timeout seconds, if > 0). */
+void		 job_wait(struct job *, struct rpc_call *, double timeout,
+		    bool with_data, bool transfer);
+void		 job_set_progress(struct job *, struct client *);
+size_t		 job_count(uid_t, bool all, bool active_only);
+const char	*job_state_name(enum job_state);
+/* A session goes away: forget the pointers to it. */
+void		 job_session_gone(struct session *);
+void		 job_cancel_all(void);
+
+#endif

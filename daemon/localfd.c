@@ -1,0 +1,187 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "localfd.h"
+#include "util.h"
+
+int
+localfd_open(struct localfd *lf, int fd, bool for_write, int64_t offset,
+    const char **err)
+{
+	struct stat	st;
+	int		fl, acc;
+	char		path[64];
+
+	memset(lf, 0, sizeof(*lf));
+	lf->fd = -1;
+	if (fstat(fd, &st) == -1 || (fl = fcntl(fd, F_GETFL)) == -1) {
+		*err = "cannot inspect the passed file descriptor";
+		goto fail;
+	}
+	acc = fl & O_ACCMODE;
+	if (for_write ? acc == O_RDONLY : acc == O_WRONLY) {
+		*err = for_write ? "the passed file descriptor is not open for writing" :
+		    "the passed file descriptor is not open for reading";
+		goto fail;
+	}
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+		if (offset < 0) {
+			*err = "negative offset";
+			goto fail;
+		}
+		lf->kind = LFD_FILE;
+		lf->fd = fd;
+		lf->pos = offset;
+		return 0;
+	}
+	if (S_ISSOCK(st.st_mode)) {
+		lf->kind = LFD_SOCKET;
+		lf->fd = fd;
+		return 0;
+	}
+	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+		int	nfd;
+
+		if (fl & O_NONBLOCK) {
+			lf->kind = LFD_STREAM;
+			lf->fd = fd;
+			return 0;
+		}
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		nfd = open(path, (for_write ? O_WRONLY : O_RDONLY) |
+		    O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (nfd == -1) {
+			*err = "cannot reopen the passed pipe without blocking";
+			goto fail;
+		}
+		close(fd);
+		lf->kind = LFD_STREAM;
+		lf->fd = nfd;
+		return 0;
+	}
+	*err = "unsupported kind of file descriptor";
+fail:
+	close(fd);
+	lf->kind = LFD_NONE;
+	return -1;
+}
+
+void
+localfd_open_mem_sink(struct localfd *lf, size_t max)
+{
+	memset(lf, 0, sizeof(*lf));
+	lf->fd = -1;
+	lf->kind = LFD_MEMORY;
+	lf->mem_max = max;
+}
+
+void
+localfd_open_mem_source(struct localfd *lf, char *data, size_t len)
+{
+	memset(lf, 0, sizeof(*lf));
+	lf->fd = -1;
+	lf->kind = LFD_MEMORY;
+	lf->mem = data;
+	lf->mem_len = lf->mem_cap = lf->mem_max = len;
+}
+
+ssize_t
+localfd_write(struct localfd *lf, const void *p, size_t n)
+{
+	ssize_t	r;
+
+	switch (lf->kind) {
+	case LFD_FILE:
+		r = pwrite(lf->fd, p, n, lf->pos);
+		if (r > 0)
+			lf->pos += r;
+		return r;
+	case LFD_STREAM:
+		return write(lf->fd, p, n);
+	case LFD_SOCKET:
+		return send(lf->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	case LFD_MEMORY:
+		if (lf->mem_len + n > lf->mem_max) {
+			errno = EFBIG;
+			return -1;
+		}
+		if (lf->mem_len + n > lf->mem_cap) {
+			size_t	cap = lf->mem_cap ? lf->mem_cap : 65536;
+
+			while (cap < lf->mem_len + n)
+				cap *= 2;
+			lf->mem = xrealloc(lf->mem, cap);
+			lf->mem_cap = cap;
+		}
+		memcpy(lf->mem + lf->mem_len, p, n);
+		lf->mem_len += n;
+		return n;
+	default:
+		errno = EBADF;
+		return -1;
+	}
+}
+
+ssize_t
+localfd_read(struct localfd *lf, void *p, size_t n)
+{
+	ssize_t	r;
+
+	switch (lf->kind) {
+	case LFD_FILE:
+		r = pread(lf->fd, p, n, lf->pos);
+		if (r > 0)
+			lf->pos += r;
+		return r;
+	case LFD_STREAM:
+		return read(lf->fd, p, n);
+	case LFD_SOCKET:
+		return recv(lf->fd, p, n, MSG_DONTWAIT);
+	case LFD_MEMORY:
+		if (n > lf->mem_len - lf->mem_pos)
+			n = lf->mem_len - lf->mem_pos;
+		memcpy(p, lf->mem + lf->mem_pos, n);
+		lf->mem_pos += n;
+		return n;
+	default:
+		errno = EBADF;
+		return -1;
+	}
+}
+
+int
+localfd_pollfd(const struct localfd *lf)
+{
+	return lf->kind == LFD_STREAM || lf->kind == LFD_SOCKET ? lf->fd : -1;
+}
+
+int64_t
+localfd_size(const struct localfd *lf)
+{
+	struct stat	st;
+
+	if (lf->kind == LFD_MEMORY)
+		return lf->mem_len;
+	if (lf->kind == LFD_FILE && fstat(lf->fd, &st) == 0 && S_ISREG(st.st_mode))
+		return st.st_size;
+	return -1;
+}
+
+void
+localfd_close(struct localfd *lf)
+{
+	if (lf->fd != -1)
+		close(lf->fd);
+	lf->fd = -1;
+	free(lf->mem);
+	lf->mem = NULL;
+	lf->kind = LFD_NONE;
+}

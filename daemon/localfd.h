@@ -1,0 +1,51 @@
+/*
+ * The local end of a transfer: an fd passed by the client, or a memory
+ * buffer for inline data. The daemon must never block on it: regular
+ * files are accessed with pread/pwrite at an explicit offset (page-cache
+ * speed, no shared file position games), pipes, FIFOs and terminals are
+ * reopened through /proc/self/fd with O_NONBLOCK (a new open file
+ * description, so the client's own fd keeps its flags), sockets use
+ * MSG_DONTWAIT.
+ */
+#ifndef FTPA_LOCALFD_H
+#define FTPA_LOCALFD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum localfd_kind { LFD_NONE, LFD_FILE, LFD_STREAM, LFD_SOCKET, LFD_MEMORY };
+
+struct localfd {
+	enum localfd_kind kind;
+	int		 fd;		/* the fd we use (may be a reopened one) */
+	off_t		 pos;		/* LFD_FILE: next offset */
+	/* LFD_MEMORY */
+	char		*mem;
+	size_t		 mem_len;
+	size_t		 mem_cap;
+	size_t		 mem_max;
+	size_t		 mem_pos;
+};
+
+/*
+ * Takes ownership of fd. for_write: the transfer writes into it (a
+ * download). offset: regular files only, where to start. Returns 0, or -1
+ * with *err set to a static reason (fd closed).
+ */
+int	 localfd_open(struct localfd *, int fd, bool for_write, int64_t offset,
+	    const char **err);
+/* Memory sink (max bytes) or source (takes ownership of data). */
+void	 localfd_open_mem_sink(struct localfd *, size_t max);
+void	 localfd_open_mem_source(struct localfd *, char *data, size_t len);
+/* -1 with errno EAGAIN when it would block (then watch localfd_pollfd). */
+ssize_t	 localfd_write(struct localfd *, const void *, size_t);
+ssize_t	 localfd_read(struct localfd *, void *, size_t);
+/* fd to watch for readiness, or -1 when it never blocks. */
+int	 localfd_pollfd(const struct localfd *);
+/* Size of a regular file source, -1 otherwise. */
+int64_t	 localfd_size(const struct localfd *);
+void	 localfd_close(struct localfd *);
+
+#endif

@@ -1,0 +1,320 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "control.h"
+#include "job.h"
+#include "log.h"
+#include "ndjson.h"
+#include "resolver.h"
+#include "rpc.h"
+#include "session.h"
+#include "util.h"
+
+#define SYSTEM_SOCKET_DIR	"/run/ftpd-agent"
+#define SYSTEM_SOCKET		SYSTEM_SOCKET_DIR "/ftpd-agent.sock"
+#define SHUTDOWN_GRACE		3.0
+
+static ev_signal	sig_term, sig_int, sig_hup;
+static ev_timer		shutdown_timer;
+static ev_check		shutdown_check;
+static bool		shutting_down;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: ftpd-agent [--user | --system] [-S SOCKET] [-f] [-v...]\n"
+	    "                  [--socket-mode MODE]\n"
+	    "  --user           per-user agent: $XDG_RUNTIME_DIR/ftpd-agent.sock, mode 0600\n"
+	    "  --system         system agent: " SYSTEM_SOCKET ", mode 0660\n"
+	    "  -S, --socket     listen on this path instead\n"
+	    "  -f, --foreground do not detach; log to stderr\n"
+	    "  -v, --verbose    more logging (debug)\n"
+	    "  --socket-mode    permission bits of the socket (octal)\n"
+	    "  -V, --version    print the version\n");
+}
+
+/* sd_notify(3) by hand: the protocol is documented as stable for this. */
+static void
+notify(const char *msg)
+{
+	const char		*path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+	int			 fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path));
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';
+	len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sun,
+	    len) == -1)
+		log_debug("sd_notify: %s", strerror(errno));
+	close(fd);
+}
+
+static void
+shutdown_finish(void)
+{
+	ev_signal_stop(main_loop, &sig_term);
+	ev_signal_stop(main_loop, &sig_int);
+	ev_signal_stop(main_loop, &sig_hup);
+	ev_timer_stop(main_loop, &shutdown_timer);
+	ev_check_stop(main_loop, &shutdown_check);
+	ev_break(main_loop, EVBREAK_ALL);
+}
+
+static void
+shutdown_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	log_info("shutdown: sessions did not close in time");
+	shutdown_finish();
+}
+
+static void
+shutdown_check_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	if (sessions == NULL)
+		shutdown_finish();
+}
+
+static void
+shutdown_start(void)
+{
+	if (shutting_down) {
+		shutdown_finish();	/* second signal: now */
+		return;
+	}
+	shutting_down = true;
+	log_info("shutting down");
+	notify("STOPPING=1");
+	control_shutdown();
+	job_cancel_all();
+	session_close_all();
+	control_close_all();
+	ev_timer_init(&shutdown_timer, shutdown_timer_cb, SHUTDOWN_GRACE, 0.);
+	ev_timer_start(main_loop, &shutdown_timer);
+	ev_check_init(&shutdown_check, shutdown_check_cb);
+	ev_check_start(main_loop, &shutdown_check);
+}
+
+static void
+signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	if (w->signum == SIGHUP) {
+		log_info("SIGHUP: nothing to reload (no configuration file in use)");
+		return;
+	}
+	shutdown_start();
+}
+
+static int
+inherited_socket(void)
+{
+	const char	*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+
+	if (pid == NULL || fds == NULL || atol(pid) != (long)getpid() ||
+	    atoi(fds) < 1)
+		return -1;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return 3;	/* SD_LISTEN_FDS_START */
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/*
+ * Detaches; the parent exits once the child listens (0) or failed (1), so
+ * whoever started us knows the socket is ready.
+ */
+static int
+daemonize(void)
+{
+	int	p[2], nul;
+	char	c;
+	pid_t	pid;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("pipe");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid > 0) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 && c == 'R' ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") == -1)
+		log_warn("chdir /");
+	if ((nul = open("/dev/null", O_RDWR)) != -1) {
+		dup2(nul, STDIN_FILENO);
+		dup2(nul, STDOUT_FILENO);
+		if (log_getverbose() < 1)
+			dup2(nul, STDERR_FILENO);
+		if (nul > STDERR_FILENO)
+			close(nul);
+	}
+	return p[1];
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "user",	no_argument,		NULL, 'u' },
+		{ "system",	no_argument,		NULL, 's' },
+		{ "socket",	required_argument,	NULL, 'S' },
+		{ "config",	required_argument,	NULL, 'c' },
+		{ "foreground",	no_argument,		NULL, 'f' },
+		{ "verbose",	no_argument,		NULL, 'v' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ "socket-mode", required_argument,	NULL, 'm' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct control_opts	 co;
+	const char		*path = NULL, *xdg;
+	char			*userpath = NULL, *end;
+	int			 ch, mode = -1, verbose = 0, readyfd = -1;
+	bool			 user = getuid() != 0, foreground = false;
+	long			 m = -1;
+
+	while ((ch = getopt_long(argc, argv, "S:c:fvVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'u':
+			user = true;
+			break;
+		case 's':
+			user = false;
+			break;
+		case 'S':
+			path = optarg;
+			break;
+		case 'c':
+			fprintf(stderr, "ftpd-agent: configuration files are not "
+			    "supported by this version yet\n");
+			return 2;
+		case 'f':
+			foreground = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("ftpd-agent %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'm':
+			m = strtol(optarg, &end, 8);
+			if (*optarg == '\0' || *end != '\0' || m < 0 || m > 0777) {
+				fprintf(stderr, "ftpd-agent: bad --socket-mode %s\n", optarg);
+				return 2;
+			}
+			mode = (int)m;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init(verbose, getenv("JOURNAL_STREAM") != NULL);
+
+	memset(&co, 0, sizeof(co));
+	co.listen_fd = inherited_socket();
+	if (path == NULL) {
+		if (user) {
+			if ((xdg = getenv("XDG_RUNTIME_DIR")) == NULL || *xdg == '\0')
+				fatalx("--user needs $XDG_RUNTIME_DIR or -S SOCKET");
+			userpath = xasprintf("%s/ftpd-agent.sock", xdg);
+			path = userpath;
+		} else {
+			path = SYSTEM_SOCKET;
+			if (co.listen_fd < 0 && mkdir(SYSTEM_SOCKET_DIR, 0755) == -1 &&
+			    errno != EEXIST)
+				fatal("mkdir %s", SYSTEM_SOCKET_DIR);
+		}
+	}
+	co.path = path;
+	co.mode = mode >= 0 ? (mode_t)mode : user ? 0600 : 0660;
+	co.max_msg = NDJSON_DEFAULT_MAX;
+	co.max_conns = 4096;
+	co.max_conns_per_uid = 1024;
+
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	if (!foreground && co.listen_fd < 0)
+		readyfd = daemonize();
+
+	main_loop = EV_DEFAULT;
+	defer_init(main_loop);
+	resolver_init(main_loop);
+	rpc_init();
+	if (control_listen(&co) == -1)
+		return 1;
+	if (!user && co.listen_fd < 0) {
+		struct group	*gr = getgrnam("ftpd-agent");
+
+		if (gr != NULL && chown(path, (uid_t)-1, gr->gr_gid) == -1)
+			log_warn("chown %s", path);
+	}
+	ev_signal_init(&sig_term, signal_cb, SIGTERM);
+	ev_signal_init(&sig_int, signal_cb, SIGINT);
+	ev_signal_init(&sig_hup, signal_cb, SIGHUP);
+	ev_signal_start(main_loop, &sig_term);
+	ev_signal_start(main_loop, &sig_int);
+	ev_signal_start(main_loop, &sig_hup);
+
+	log_info("listening on %s (%s mode)", path, user ? "user" : "system");
+	notify("READY=1");
+	if (readyfd != -1) {
+		if (write(readyfd, "R", 1) != 1)
+			log_warn("ready pipe");
+		close(readyfd);
+	}
+	ev_run(main_loop, 0);
+
+	defer_run();
+	log_info("stopped");
+	free(userpath);
+	return 0;
+}

@@ -1,0 +1,24 @@
+/*
+ * Name resolution off the event loop: getaddrinfo runs on a short-lived
+ * worker thread and posts the answer back with ev_async. Numeric
+ * addresses are answered at once without a thread.
+ */
+#ifndef FTPA_RESOLVER_H
+#define FTPA_RESOLVER_H
+
+#include <netdb.h>
+#include <ev.h>
+
+struct resolve;
+/* res is owned by the callee after the call (freeaddrinfo); error is a
+ * gai_strerror text when res is NULL. */
+typedef void (*resolve_cb)(struct addrinfo *res, const char *error, void *arg);
+
+void		 resolver_init(struct ev_loop *);
+/* Starts a lookup; the callback runs later from the loop, never inside
+ * this call. Returns a handle for resolve_cancel. */
+struct resolve	*resolve_start(const char *host, unsigned short port, resolve_cb, void *arg);
+/* The callback will not run; the worker's result is dropped. */
+void		 resolve_cancel(struct resolve *);
+
+#endif

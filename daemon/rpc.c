@@ -1,0 +1,892 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+
+#include "control.h"
+#include "ftp.h"
+#include "job.h"
+#include "jsonrpc.h"
+#include "log.h"
+#include "rpc.h"
+#include "session.h"
+#include "url.h"
+#include "util.h"
+
+#define INLINE_MAX		(16 * 1024 * 1024)
+#define SESSIONS_PER_UID	64
+#define JOBS_PER_UID		1000
+#define DEF_CONNECT_TIMEOUT	30.0
+#define DEF_REPLY_TIMEOUT	60.0
+#define DEF_DATA_TIMEOUT	60.0
+
+unsigned long long rpc_bytes_in, rpc_bytes_out;
+double rpc_started;
+static unsigned long long session_serial;
+
+typedef void (*method_fn)(struct rpc_call *, json_t *params);
+
+struct method {
+	const char	*name;
+	method_fn	 fn;
+};
+
+static const struct method methods[];
+
+/* ---- answering ----------------------------------------------------------- */
+
+static void
+call_free(struct rpc_call *call)
+{
+	struct rpc_call	**pp;
+
+	if (call->pending && call->client) {
+		for (pp = &call->client->calls; *pp; pp = &(*pp)->next)
+			if (*pp == call) {
+				*pp = call->next;
+				break;
+			}
+	}
+	for (size_t i = 0; i < call->nfds; i++)
+		if (call->fds[i] != -1)
+			close(call->fds[i]);
+	if (call->client)
+		client_unref(call->client);
+	if (call->id)
+		json_decref(call->id);
+	free(call);
+}
+
+void
+rpc_defer(struct rpc_call *call)
+{
+	if (call->pending)
+		return;
+	call->pending = true;
+	if (call->client) {
+		call->next = call->client->calls;
+		call->client->calls = call;
+	}
+}
+
+static void
+call_send(struct rpc_call *call, json_t *msg)
+{
+	if (call->client && call->id)
+		client_send(call->client, msg);
+	else
+		json_decref(msg);
+	call_free(call);
+}
+
+void
+rpc_reply(struct rpc_call *call, json_t *result)
+{
+	if (result == NULL)
+		result = json_object();
+	call_send(call, jsonrpc_response(call->id ? call->id : json_null(), result));
+}
+
+static void
+rpc_verror(struct rpc_call *call, int code, const char *kind, json_t *extra,
+    const char *fmt, va_list ap)
+{
+	char	 msg[512];
+	json_t	*data = extra ? extra : json_object();
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	json_object_set_new(data, "kind", json_string(kind));
+	call_send(call, jsonrpc_error(call->id, code, msg, data));
+}
+
+void
+rpc_error(struct rpc_call *call, int code, const char *kind, json_t *extra,
+    const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	rpc_verror(call, code, kind, extra, fmt, ap);
+	va_end(ap);
+}
+
+void
+rpc_fail(struct rpc_call *call, enum ftpa_err kind, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	rpc_verror(call, ftpa_err_code(kind), ftpa_err_name(kind), NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+rpc_fail_op(struct rpc_call *call, const struct op_error *e, json_t *extra)
+{
+	json_t	*data = extra ? extra : json_object();
+
+	if (e->ftp_code) {
+		json_object_set_new(data, "ftp_code", json_integer(e->ftp_code));
+		json_object_set_new(data, "ftp_text",
+		    json_string(e->ftp_text ? e->ftp_text : ""));
+	}
+	rpc_error(call, ftpa_err_code(e->kind), ftpa_err_name(e->kind), data,
+	    "%s", e->msg);
+}
+
+static void
+params_error(struct rpc_call *call, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+params_error(struct rpc_call *call, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	rpc_verror(call, JSONRPC_INVALID_PARAMS, "params", NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- parameters ------------------------------------------------------------ */
+
+/*
+ * Each getter returns 0 (value or default stored), or -1 after answering
+ * the call with an invalid-params error (the call is then gone).
+ */
+static int
+p_str(struct rpc_call *call, json_t *params, const char *key, bool required,
+    const char **out)
+{
+	json_t	*v = params ? json_object_get(params, key) : NULL;
+
+	if (v == NULL || json_is_null(v)) {
+		if (required) {
+			params_error(call, "missing parameter \"%s\"", key);
+			return -1;
+		}
+		*out = NULL;
+		return 0;
+	}
+	if (!json_is_string(v)) {
+		params_error(call, "parameter \"%s\" must be a string", key);
+		return -1;
+	}
+	/* CR, LF and NUL never reach a server (TEST-CASES 18) */
+	if (ftp_unsafe_string(json_string_value(v), json_string_length(v))) {
+		params_error(call, "parameter \"%s\" contains CR, LF or NUL", key);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int
+p_bool(struct rpc_call *call, json_t *params, const char *key, bool def, bool *out)
+{
+	json_t	*v = params ? json_object_get(params, key) : NULL;
+
+	if (v == NULL || json_is_null(v)) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_boolean(v)) {
+		params_error(call, "parameter \"%s\" must be true or false", key);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int
+p_int(struct rpc_call *call, json_t *params, const char *key, json_int_t def,
+    json_int_t min, json_int_t max, json_int_t *out)
+{
+	json_t	*v = params ? json_object_get(params, key) : NULL;
+
+	if (v == NULL || json_is_null(v)) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > max) {
+		params_error(call, "parameter \"%s\" must be an integer from %lld to %lld",
+		    key, (long long)min, (long long)max);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int
+p_num(struct rpc_call *call, json_t *params, const char *key, double def,
+    double *out)
+{
+	json_t	*v = params ? json_object_get(params, key) : NULL;
+
+	if (v == NULL || json_is_null(v)) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_number(v) || json_number_value(v) < 0) {
+		params_error(call, "parameter \"%s\" must be a non-negative number", key);
+		return -1;
+	}
+	*out = json_number_value(v);
+	return 0;
+}
+
+/* Takes the fd named by params.key; -2 when absent, -1 after an error reply. */
+static int
+p_fd(struct rpc_call *call, json_t *params, const char *key)
+{
+	json_t		*v = json_object_get(params, key);
+	json_int_t	 i;
+	int		 fd;
+
+	if (v == NULL || json_is_null(v))
+		return -2;
+	if (!json_is_integer(v)) {
+		params_error(call, "parameter \"%s\" must be the index of a passed fd", key);
+		return -1;
+	}
+	i = json_integer_value(v);
+	if (i < 0 || (size_t)i >= call->nfds || call->fds[i] == -1) {
+		params_error(call, "parameter \"%s\": no file descriptor %lld was passed "
+		    "with this message", key, (long long)i);
+		return -1;
+	}
+	fd = call->fds[i];
+	call->fds[i] = -1;
+	return fd;
+}
+
+static bool
+valid_name(const char *s)
+{
+	size_t	n = strlen(s);
+
+	if (n == 0 || n > SESSION_ID_MAX)
+		return false;
+	for (; *s; s++)
+		if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') ||
+		    ('0' <= *s && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+			return false;
+	return true;
+}
+
+/* The caller's session, or NULL after an error reply. */
+static struct session *
+p_session(struct rpc_call *call, json_t *params)
+{
+	const char	*id;
+	struct session	*s, *other = NULL;
+
+	if (p_str(call, params, "session", true, &id) == -1)
+		return NULL;
+	for (s = sessions; s; s = s->next) {
+		if (s->closing || strcmp(s->id, id) != 0)
+			continue;
+		if (s->uid == call->uid)
+			return s;
+		other = s;
+	}
+	if (other != NULL && call->uid == 0)
+		return other;
+	if (other != NULL) {
+		rpc_fail(call, FTPA_ERR_PERMISSION,
+		    "session %s belongs to another user", id);
+		return NULL;
+	}
+	rpc_fail(call, FTPA_ERR_NO_SESSION, "no session %s", id);
+	return NULL;
+}
+
+static struct job *
+p_job(struct rpc_call *call, json_t *params)
+{
+	const char	*id;
+	struct job	*j;
+
+	if (p_str(call, params, "job", true, &id) == -1)
+		return NULL;
+	if ((j = job_lookup(id)) == NULL) {
+		rpc_fail(call, FTPA_ERR_NO_JOB, "no job %s", id);
+		return NULL;
+	}
+	if (j->uid != call->uid && call->uid != 0) {
+		rpc_fail(call, FTPA_ERR_PERMISSION, "job %s belongs to another user", id);
+		return NULL;
+	}
+	return j;
+}
+
+/* ---- agent ------------------------------------------------------------------ */
+
+static void
+m_rpc_info(struct rpc_call *call, json_t *params)
+{
+	json_t	*names = json_array();
+
+	for (const struct method *m = methods; m->name; m++)
+		json_array_append_new(names, json_string(m->name));
+	rpc_reply(call, json_pack("{s:s,s:s,s:i,s:o}", "name", "ftpd-agent",
+	    "version", PACKAGE_VERSION, "protocol", 1, "methods", names));
+}
+
+static void
+m_ping(struct rpc_call *call, json_t *params)
+{
+	rpc_reply(call, json_object());
+}
+
+static void
+m_stats(struct rpc_call *call, json_t *params)
+{
+	bool	all = call->uid == 0;
+
+	rpc_reply(call, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:f}",
+	    "connections", (json_int_t)control_count(),
+	    "sessions", (json_int_t)session_count(call->uid, all),
+	    "jobs", (json_int_t)job_count(call->uid, all, false),
+	    "jobs_active", (json_int_t)job_count(call->uid, all, true),
+	    "bytes_in", (json_int_t)rpc_bytes_in,
+	    "bytes_out", (json_int_t)rpc_bytes_out,
+	    "uptime_s", now_mono() - rpc_started));
+}
+
+/* ---- sessions ---------------------------------------------------------------- */
+
+static json_t *
+open_result(struct session *s, bool reused)
+{
+	return json_pack("{s:s,s:s,s:O,s:s?,s:b}", "session", s->id,
+	    "welcome", s->welcome ? s->welcome : "",
+	    "features", s->features ? s->features : json_array(),
+	    "system", s->system, "reused", reused);
+}
+
+static void
+open_done(struct session *s, struct ftp_op *login, void *arg)
+{
+	struct rpc_call	*call = arg;
+
+	if (login->failed) {
+		if (call)
+			rpc_fail_op(call, &login->err, NULL);
+		session_destroy(s);
+		return;
+	}
+	if (call)
+		rpc_reply(call, open_result(s, false));
+}
+
+static void
+open_gone(struct rpc_call *call, void *arg)
+{
+	struct session	*s = arg;
+
+	/* the session stays: it belongs to the uid, not to this connection */
+	s->open_arg = NULL;
+}
+
+static void
+m_session_open(struct rpc_call *call, json_t *params)
+{
+	const char		*url, *host, *user, *password, *name, *tls, *err;
+	struct ftp_url		 u;
+	struct ftp_params	 p;
+	struct session		*s;
+	json_int_t		 port;
+	bool			 passive, reuse, verify;
+	char			 id[SESSION_ID_MAX + 1];
+	int			 mode;
+
+	memset(&u, 0, sizeof(u));
+	memset(&p, 0, sizeof(p));
+	if (p_str(call, params, "url", false, &url) == -1 ||
+	    p_str(call, params, "host", false, &host) == -1 ||
+	    p_str(call, params, "user", false, &user) == -1 ||
+	    p_str(call, params, "password", false, &password) == -1 ||
+	    p_str(call, params, "name", false, &name) == -1 ||
+	    p_str(call, params, "tls", false, &tls) == -1 ||
+	    p_int(call, params, "port", 0, 1, 65535, &port) == -1 ||
+	    p_bool(call, params, "passive", true, &passive) == -1 ||
+	    p_bool(call, params, "verify", true, &verify) == -1 ||
+	    p_bool(call, params, "reuse", false, &reuse) == -1)
+		return;
+	if ((url == NULL) == (host == NULL)) {
+		params_error(call, "give either \"url\" or \"host\"");
+		return;
+	}
+	if (name != NULL && !valid_name(name)) {
+		params_error(call, "parameter \"name\" must be 1-64 characters of "
+		    "A-Z a-z 0-9 . _ -");
+		return;
+	}
+	if (url != NULL) {
+		if (ftp_url_parse(url, &u, &err) == -1) {
+			params_error(call, "bad URL: %s", err);
+			return;
+		}
+		p.host = u.host;
+		p.port = u.port;
+		p.user = u.user;
+		p.password = u.password;
+		p.tls = u.tls;
+		memset(&u, 0, sizeof(u));
+		if (port)
+			p.port = port;
+	} else {
+		p.host = xstrdup(host);
+		p.port = port ? port : 21;
+		p.user = user ? xstrdup(user) : NULL;
+	}
+	if (password != NULL) {
+		free_secret(p.password);
+		p.password = xstrdup(password);
+	}
+	if (tls != NULL) {
+		if ((mode = ftp_tls_mode_from_name(tls)) == -1) {
+			params_error(call, "parameter \"tls\" must be none, explicit or implicit");
+			goto fail;
+		}
+		p.tls = mode;
+		if (url == NULL && !port && mode == FTP_TLS_IMPLICIT)
+			p.port = 990;
+	}
+	if (p.user == NULL || p.user[0] == '\0') {
+		free(p.user);
+		p.user = xstrdup("anonymous");
+		if (p.password == NULL)
+			p.password = xstrdup("ftpd-agent@");
+	}
+	p.passive = passive;
+	p.connect_timeout = DEF_CONNECT_TIMEOUT;
+	p.reply_timeout = DEF_REPLY_TIMEOUT;
+	p.data_timeout = DEF_DATA_TIMEOUT;
+	if (p.tls != FTP_TLS_NONE) {
+		rpc_fail(call, FTPA_ERR_TLS, "FTPS (tls %s) is not supported by this "
+		    "version of ftpd-agent yet", ftp_tls_mode_name(p.tls));
+		goto fail;
+	}
+	if (reuse && (s = session_find_equal(call->uid, &p)) != NULL &&
+	    (name == NULL || strcmp(name, s->id) == 0)) {
+		rpc_reply(call, open_result(s, true));
+		goto fail;
+	}
+	if (name != NULL) {
+		for (s = sessions; s; s = s->next)
+			if (!s->closing && s->uid == call->uid && strcmp(s->id, name) == 0)
+				break;
+		if (s != NULL) {
+			rpc_fail(call, FTPA_ERR_EXISTS, "a session named %s is already open",
+			    name);
+			goto fail;
+		}
+		snprintf(id, sizeof(id), "%s", name);
+	} else {
+		do
+			snprintf(id, sizeof(id), "s%llu", ++session_serial);
+		while (session_lookup(id) != NULL);
+	}
+	if (call->uid != 0 && session_count(call->uid, false) >= SESSIONS_PER_UID) {
+		rpc_fail(call, FTPA_ERR_LIMIT, "too many sessions (at most %d per user)",
+		    SESSIONS_PER_UID);
+		goto fail;
+	}
+	rpc_defer(call);
+	s = session_new(call->uid, id, &p, open_done, call);
+	call->on_gone = open_gone;
+	call->gone_arg = s;
+	return;
+fail:
+	free(p.host);
+	free(p.user);
+	free_secret(p.password);
+}
+
+static void
+m_session_close(struct rpc_call *call, json_t *params)
+{
+	struct session	*s;
+
+	if ((s = p_session(call, params)) == NULL)
+		return;
+	session_close(s);
+	rpc_reply(call, json_object());
+}
+
+static void
+m_session_list(struct rpc_call *call, json_t *params)
+{
+	json_t	*arr = json_array();
+
+	for (struct session *s = sessions; s; s = s->next)
+		if (!s->closing && (s->uid == call->uid || call->uid == 0))
+			json_array_append_new(arr, session_json(s));
+	rpc_reply(call, arr);
+}
+
+/* ---- file system ------------------------------------------------------------ */
+
+static void
+fs_done(struct ftp_op *op, void *arg)
+{
+	struct rpc_call	*call = arg;
+
+	if (call != NULL) {
+		if (op->failed)
+			rpc_fail_op(call, &op->err, NULL);
+		else {
+			rpc_reply(call, op->result);
+			op->result = NULL;
+		}
+	}
+	ftp_op_free(op);
+}
+
+static void
+fs_gone(struct rpc_call *call, void *arg)
+{
+	struct ftp_op	*op = arg;
+
+	/* the listing still runs; its result is dropped */
+	op->arg = NULL;
+}
+
+static void
+fs_op(struct rpc_call *call, json_t *params, enum op_kind kind, bool need_path)
+{
+	struct session	*s;
+	const char	*path;
+	struct ftp_op	*op;
+
+	if ((s = p_session(call, params)) == NULL)
+		return;
+	if (p_str(call, params, "path", need_path, &path) == -1)
+		return;
+	if (need_path && path[0] == '\0') {
+		params_error(call, "parameter \"path\" must not be empty");
+		return;
+	}
+	op = ftp_op_new(kind, path);
+	op->done = fs_done;
+	op->arg = call;
+	rpc_defer(call);
+	call->on_gone = fs_gone;
+	call->gone_arg = op;
+	session_submit(s, op);
+}
+
+static void
+m_fs_list(struct rpc_call *call, json_t *params)
+{
+	fs_op(call, params, OP_LIST, false);
+}
+
+static void
+m_fs_stat(struct rpc_call *call, json_t *params)
+{
+	fs_op(call, params, OP_STAT, true);
+}
+
+/* ---- transfers ----------------------------------------------------------------- */
+
+static int
+b64_decode(const char *in, size_t len, char **out, size_t *outlen)
+{
+	unsigned char	*buf;
+	int		 n, pad = 0;
+
+	if (len % 4 != 0)
+		return -1;
+	buf = xmalloc(len / 4 * 3 + 1);
+	n = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)len);
+	if (n < 0) {
+		free(buf);
+		return -1;
+	}
+	if (len >= 1 && in[len - 1] == '=')
+		pad++;
+	if (len >= 2 && in[len - 2] == '=')
+		pad++;
+	*out = (char *)buf;
+	*outlen = n - pad;
+	return 0;
+}
+
+static void
+transfer(struct rpc_call *call, json_t *params, bool put)
+{
+	struct session	*s;
+	const char	*path, *type, *data, *err;
+	json_int_t	 offset;
+	bool		 wait, inl, append, progress;
+	int		 fd = -2;
+	struct ftp_op	*op;
+	struct job	*j;
+
+	if ((s = p_session(call, params)) == NULL)
+		return;
+	if (p_str(call, params, "path", true, &path) == -1 ||
+	    p_str(call, params, "type", false, &type) == -1 ||
+	    p_int(call, params, "offset", 0, 0, INT64_MAX, &offset) == -1 ||
+	    p_bool(call, params, "wait", true, &wait) == -1 ||
+	    p_bool(call, params, "inline", false, &inl) == -1 ||
+	    p_bool(call, params, "append", false, &append) == -1 ||
+	    p_bool(call, params, "progress", false, &progress) == -1)
+		return;
+	if (path[0] == '\0') {
+		params_error(call, "parameter \"path\" must not be empty");
+		return;
+	}
+	if (type != NULL && strcmp(type, "binary") != 0) {
+		if (strcmp(type, "ascii") == 0)
+			params_error(call, "ASCII transfers are not supported by this "
+			    "version yet");
+		else
+			params_error(call, "parameter \"type\" must be binary or ascii");
+		return;
+	}
+	if (put && append && offset) {
+		params_error(call, "give \"offset\" or \"append\", not both");
+		return;
+	}
+	data = NULL;
+	if (put) {
+		json_t	*d = json_object_get(params, "data");
+
+		if (d != NULL && !json_is_string(d)) {
+			params_error(call, "parameter \"data\" must be a base64 string");
+			return;
+		}
+		if (d != NULL) {
+			data = json_string_value(d);
+			if (json_string_length(d) > (INLINE_MAX / 3 + 1) * 4) {
+				rpc_fail(call, FTPA_ERR_LIMIT, "inline data larger than %d MiB",
+				    INLINE_MAX >> 20);
+				return;
+			}
+		}
+	}
+	if ((fd = p_fd(call, params, "fd")) == -1)
+		return;
+	if ((fd >= 0) + (put ? data != NULL : inl) != 1) {
+		if (fd >= 0)
+			close(fd);
+		params_error(call, put ? "give exactly one of \"fd\" and \"data\"" :
+		    "give exactly one of \"fd\" and \"inline\": true");
+		return;
+	}
+	if (call->uid != 0 && job_count(call->uid, false, true) >= JOBS_PER_UID) {
+		if (fd >= 0)
+			close(fd);
+		rpc_fail(call, FTPA_ERR_LIMIT, "too many jobs (at most %d per user)",
+		    JOBS_PER_UID);
+		return;
+	}
+	op = ftp_op_new(put ? OP_PUT : OP_GET, path);
+	op->offset = offset;
+	op->append = append;
+	if (fd >= 0) {
+		if (localfd_open(&op->lfd, fd, !put, offset, &err) == -1) {
+			ftp_op_free(op);
+			rpc_fail(call, FTPA_ERR_LOCAL_IO, "%s", err);
+			return;
+		}
+	} else if (put) {
+		char	*buf;
+		size_t	 len;
+
+		if (b64_decode(data, strlen(data), &buf, &len) == -1) {
+			ftp_op_free(op);
+			params_error(call, "parameter \"data\" is not valid base64");
+			return;
+		}
+		localfd_open_mem_source(&op->lfd, buf, len);
+	} else
+		localfd_open_mem_sink(&op->lfd, INLINE_MAX);
+
+	j = job_new(call->uid, s, op, put);
+	if (progress && call->client)
+		job_set_progress(j, call->client);
+	job_start(j);
+	if (wait)
+		job_wait(j, call, 0, inl && !put, true);
+	else
+		rpc_reply(call, json_pack("{s:s}", "job", j->id));
+}
+
+static void
+m_get(struct rpc_call *call, json_t *params)
+{
+	transfer(call, params, false);
+}
+
+static void
+m_put(struct rpc_call *call, json_t *params)
+{
+	transfer(call, params, true);
+}
+
+/* ---- jobs --------------------------------------------------------------------- */
+
+static void
+m_job_status(struct rpc_call *call, json_t *params)
+{
+	struct job	*j;
+
+	if ((j = p_job(call, params)) != NULL)
+		rpc_reply(call, job_json(j));
+}
+
+static void
+m_job_wait(struct rpc_call *call, json_t *params)
+{
+	struct job	*j;
+	double		 timeout;
+
+	if ((j = p_job(call, params)) == NULL)
+		return;
+	if (p_num(call, params, "timeout", 0, &timeout) == -1)
+		return;
+	job_wait(j, call, timeout, false, false);
+}
+
+static void
+m_job_cancel(struct rpc_call *call, json_t *params)
+{
+	struct job	*j;
+
+	if ((j = p_job(call, params)) == NULL)
+		return;
+	job_cancel(j);
+	rpc_reply(call, json_object());
+}
+
+static void
+m_job_list(struct rpc_call *call, json_t *params)
+{
+	json_t	*arr = json_array();
+
+	for (struct job *j = jobs; j; j = j->next)
+		if (j->uid == call->uid || call->uid == 0)
+			json_array_append_new(arr, job_json(j));
+	rpc_reply(call, arr);
+}
+
+static const struct method methods[] = {
+	{ "rpc.info",		m_rpc_info },
+	{ "agent.ping",		m_ping },
+	{ "agent.stats",	m_stats },
+	{ "session.open",	m_session_open },
+	{ "session.close",	m_session_close },
+	{ "session.list",	m_session_list },
+	{ "fs.list",		m_fs_list },
+	{ "fs.stat",		m_fs_stat },
+	{ "transfer.get",	m_get },
+	{ "transfer.put",	m_put },
+	{ "job.status",		m_job_status },
+	{ "job.wait",		m_job_wait },
+	{ "job.cancel",		m_job_cancel },
+	{ "job.list",		m_job_list },
+	{ NULL, NULL }
+};
+
+/* ---- dispatch ------------------------------------------------------------------ */
+
+void
+rpc_init(void)
+{
+	rpc_started = now_mono();
+}
+
+void
+rpc_handle(struct client *c, char *line, size_t len, int *fds, size_t nfds)
+{
+	struct jsonrpc_msg	 msg;
+	struct rpc_call		*call;
+	const char		*errmsg;
+	json_t			*bad_id = NULL;
+	const struct method	*m;
+	int			 code;
+
+	call = xcalloc(1, sizeof(*call));
+	call->client = c;
+	client_ref(c);
+	call->uid = c->uid;
+	for (size_t i = 0; i < nfds && i < 4; i++)
+		call->fds[call->nfds++] = fds[i];
+
+	if ((code = jsonrpc_parse(line, len, &msg, &errmsg, &bad_id)) != 0) {
+		call->id = bad_id ? bad_id : json_null();
+		if (code == JSONRPC_PARSE_ERROR) {
+			/* the stream cannot be trusted after garbage */
+			rpc_error(call, code, "parse", NULL, "%s", errmsg);
+			client_close_after_flush(c);
+			return;
+		}
+		rpc_error(call, code, "request", NULL, "%s", errmsg);
+		return;
+	}
+	if (msg.type != JSONRPC_REQUEST && msg.type != JSONRPC_NOTIFICATION) {
+		/* replies from a client mean nothing to us */
+		jsonrpc_msg_clear(&msg);
+		call_free(call);
+		return;
+	}
+	call->id = msg.id ? json_incref(msg.id) : NULL;
+	for (m = methods; m->name; m++)
+		if (strcmp(m->name, msg.method) == 0)
+			break;
+	if (m->name == NULL) {
+		rpc_error(call, JSONRPC_METHOD_NOT_FOUND, "method", NULL,
+		    "unknown method %s", msg.method);
+	} else if (msg.params != NULL && !json_is_object(msg.params) &&
+	    !(json_is_array(msg.params) && json_array_size(msg.params) == 0)) {
+		params_error(call, "params must be an object");
+	} else {
+		json_t	*params = msg.params && json_is_object(msg.params) ?
+		    msg.params : NULL;
+		json_t	*empty = NULL;
+
+		if (params == NULL)
+			params = empty = json_object();
+		m->fn(call, params);
+		if (empty)
+			json_decref(empty);
+		/* fds the method did not take are closed now, not when it ends */
+		if (call->pending) {
+			for (size_t i = 0; i < call->nfds; i++)
+				if (call->fds[i] != -1) {
+					close(call->fds[i]);
+					call->fds[i] = -1;
+				}
+		}
+	}
+	jsonrpc_msg_clear(&msg);
+}
+
+void
+rpc_client_gone(struct client *c)
+{
+	struct rpc_call	*call, *next;
+
+	for (call = c->calls, c->calls = NULL; call; call = next) {
+		next = call->next;
+		call->next = NULL;
+		call->pending = false;
+		client_unref(call->client);
+		call->client = NULL;
+		/* on_gone drops every reference to the call */
+		if (call->on_gone)
+			call->on_gone(call, call->gone_arg);
+		call_free(call);
+	}
+}

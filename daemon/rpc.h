@@ -1,0 +1,51 @@
+/*
+ * JSON-RPC method dispatch. A call is answered at once or kept pending
+ * (transfers, session.open, job.wait) and answered later; a pending call
+ * whose client went away is told through on_gone and its reply dropped.
+ */
+#ifndef FTPA_RPC_H
+#define FTPA_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "ftpa_error.h"
+
+struct client;
+struct op_error;
+
+struct rpc_call {
+	struct client	*client;	/* NULL once the client is gone */
+	json_t		*id;
+	uid_t		 uid;
+	int		 fds[4];
+	size_t		 nfds;
+	bool		 pending;
+	void		(*on_gone)(struct rpc_call *, void *arg);
+	void		*gone_arg;
+	struct rpc_call	*next;		/* the client's pending calls */
+};
+
+void	 rpc_init(void);
+/* One message from a client, with the fds that came with it (taken). */
+void	 rpc_handle(struct client *, char *line, size_t len, int *fds, size_t nfds);
+/* The client is gone: pending calls are orphaned. */
+void	 rpc_client_gone(struct client *);
+/* Keeps the call for a later answer. */
+void	 rpc_defer(struct rpc_call *);
+/* Answer and free the call. */
+void	 rpc_reply(struct rpc_call *, json_t *result /* stolen */);
+void	 rpc_error(struct rpc_call *, int code, const char *kind,
+	    json_t *extra /* stolen, may be NULL */, const char *fmt, ...)
+	    __attribute__((format(printf, 5, 6)));
+void	 rpc_fail(struct rpc_call *, enum ftpa_err, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	 rpc_fail_op(struct rpc_call *, const struct op_error *,
+	    json_t *extra /* stolen, may be NULL */);
+/* Counters for agent.stats. */
+extern unsigned long long rpc_bytes_in, rpc_bytes_out;
+extern double rpc_started;
+
+#endif

@@ -1,0 +1,350 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "job.h"
+#include "session.h"
+#include "util.h"
+
+struct session	*sessions;
+
+static const char *session_state_names[SESS_STATE_LAST] = {
+	"connecting", "ready", "busy", "closed",
+};
+
+static void session_conn_cb(struct ftp_conn *, enum ftp_conn_event, void *);
+static void session_kick(struct session *);
+
+const char *
+session_state_name(enum session_state s)
+{
+	return s < SESS_STATE_LAST ? session_state_names[s] : "?";
+}
+
+static void
+session_set_state(struct session *s, enum session_state st)
+{
+	if (s->state == st)
+		return;
+	log_debug("%s: session %s %s -> %s", __func__, s->id,
+	    session_state_names[s->state], session_state_names[st]);
+	s->state = st;
+}
+
+static void
+first_login_done(struct ftp_op *op, void *arg)
+{
+	struct session	*s = arg;
+
+	if (!op->failed && op->result != NULL) {
+		json_t	*v;
+
+		s->opened = true;
+		if ((v = json_object_get(op->result, "welcome")))
+			s->welcome = xstrdup(json_string_value(v));
+		if ((v = json_object_get(op->result, "system")) && json_is_string(v))
+			s->system = xstrdup(json_string_value(v));
+		s->features = json_incref(json_object_get(op->result, "features"));
+		log_info("session %s (uid %u) opened: %s@%s:%u", s->id,
+		    (unsigned)s->uid, s->p.user, s->p.host, s->p.port);
+	}
+	s->open_cb(s, op, s->open_arg);
+	ftp_op_free(op);
+}
+
+struct session *
+session_new(uid_t uid, const char *id, struct ftp_params *p,
+    session_open_cb cb, void *arg)
+{
+	struct session	*s = xcalloc(1, sizeof(*s));
+	struct ftp_op	*login = ftp_op_new(OP_LOGIN, NULL);
+
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	s->uid = uid;
+	s->p = *p;
+	memset(p, 0, sizeof(*p));
+	s->open_cb = cb;
+	s->open_arg = arg;
+	s->last_used = now_mono();
+	s->next = sessions;
+	sessions = s;
+	session_set_state(s, SESS_CONNECTING);
+	login->done = first_login_done;
+	login->arg = s;
+	s->conn = ftp_conn_new(&s->p, session_conn_cb, s);
+	ftp_conn_start(s->conn, login);
+	return s;
+}
+
+struct session *
+session_lookup(const char *id)
+{
+	for (struct session *s = sessions; s; s = s->next)
+		if (!s->closing && strcmp(s->id, id) == 0)
+			return s;
+	return NULL;
+}
+
+static bool
+streq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+struct session *
+session_find_equal(uid_t uid, const struct ftp_params *p)
+{
+	for (struct session *s = sessions; s; s = s->next) {
+		if (s->closing || !s->opened || s->uid != uid)
+			continue;
+		if (strcasecmp(s->p.host, p->host) == 0 && s->p.port == p->port &&
+		    streq(s->p.user, p->user) && streq(s->p.password, p->password) &&
+		    s->p.tls == p->tls && s->p.passive == p->passive)
+			return s;
+	}
+	return NULL;
+}
+
+static void
+relogin_done(struct ftp_op *op, void *arg)
+{
+	struct session	*s = arg;
+	struct ftp_op	*q;
+
+	s->relogin = NULL;
+	if (op->failed) {
+		/* the queued operations cannot run: fail them with the reason */
+		log_warnx("session %s: reconnect failed: %s", s->id, op->err.msg);
+		while ((q = s->q_head) != NULL) {
+			s->q_head = q->next;
+			if (s->q_head == NULL)
+				s->q_tail = NULL;
+			q->next = NULL;
+			q->failed = true;
+			op_error_copy(&q->err, &op->err);
+			q->done(q, q->arg);
+		}
+	}
+	ftp_op_free(op);
+}
+
+static void
+session_connect(struct session *s)
+{
+	s->relogin = ftp_op_new(OP_LOGIN, NULL);
+	s->relogin->done = relogin_done;
+	s->relogin->arg = s;
+	s->conn = ftp_conn_new(&s->p, session_conn_cb, s);
+	session_set_state(s, SESS_CONNECTING);
+	ftp_conn_start(s->conn, s->relogin);
+}
+
+/* Runs the next queued op if the connection is free; reconnects if needed. */
+static void
+session_kick(struct session *s)
+{
+	struct ftp_op	*op;
+
+	if (s->closing || !s->opened)
+		return;
+	if (s->conn == NULL) {
+		if (s->q_head != NULL)
+			session_connect(s);
+		return;
+	}
+	if (!ftp_conn_idle(s->conn))
+		return;
+	if ((op = s->q_head) == NULL) {
+		session_set_state(s, SESS_READY);
+		return;
+	}
+	s->q_head = op->next;
+	if (s->q_head == NULL)
+		s->q_tail = NULL;
+	op->next = NULL;
+	s->last_used = now_mono();
+	session_set_state(s, SESS_BUSY);
+	ftp_conn_run(s->conn, op);
+}
+
+static void
+session_conn_cb(struct ftp_conn *c, enum ftp_conn_event ev, void *arg)
+{
+	struct session	*s = arg;
+
+	switch (ev) {
+	case FTP_CONN_READY:
+		s->last_used = now_mono();
+		session_kick(s);
+		break;
+	case FTP_CONN_CLOSED:
+		if (s->conn == c) {
+			ftp_conn_free(c);
+			s->conn = NULL;
+		}
+		if (s->closing) {
+			session_destroy(s);
+			return;
+		}
+		session_set_state(s, SESS_READY);
+		session_kick(s);
+		break;
+	}
+}
+
+void
+session_submit(struct session *s, struct ftp_op *op)
+{
+	op->next = NULL;
+	if (s->q_tail)
+		s->q_tail->next = op;
+	else
+		s->q_head = op;
+	s->q_tail = op;
+	session_kick(s);
+}
+
+void
+session_cancel_op(struct session *s, struct ftp_op *op)
+{
+	struct ftp_op	**pp;
+
+	for (pp = &s->q_head; *pp; pp = &(*pp)->next) {
+		if (*pp != op)
+			continue;
+		*pp = op->next;
+		s->q_tail = NULL;
+		for (struct ftp_op *q = s->q_head; q; q = q->next)
+			s->q_tail = q;
+		op->next = NULL;
+		op->failed = true;
+		op_error_set(&op->err, FTPA_ERR_CANCELLED, 0, NULL, "cancelled");
+		op->done(op, op->arg);
+		return;
+	}
+	if (op->conn != NULL)
+		ftp_conn_cancel(op->conn, op);
+}
+
+static void
+session_release(void *p)
+{
+	struct session	*s = p;
+
+	free(s->p.host);
+	free(s->p.user);
+	free_secret(s->p.password);
+	free(s->welcome);
+	free(s->system);
+	if (s->features)
+		json_decref(s->features);
+	free(s);
+}
+
+void
+session_destroy(struct session *s)
+{
+	struct session	**pp;
+	struct ftp_op	 *q;
+
+	for (pp = &sessions; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	s->closing = true;
+	session_set_state(s, SESS_CLOSED);
+	job_session_gone(s);
+	while ((q = s->q_head) != NULL) {
+		s->q_head = q->next;
+		q->next = NULL;
+		q->failed = true;
+		op_error_set(&q->err, FTPA_ERR_CANCELLED, 0, NULL, "session closed");
+		q->done(q, q->arg);
+	}
+	s->q_tail = NULL;
+	if (s->conn) {
+		struct ftp_conn	*c = s->conn;
+
+		s->conn = NULL;
+		ftp_conn_free(c);
+	}
+	defer_free(session_release, s);
+}
+
+void
+session_close(struct session *s)
+{
+	struct ftp_op	*q;
+
+	if (s->closing)
+		return;
+	s->closing = true;
+	log_info("session %s (uid %u) closed", s->id, (unsigned)s->uid);
+	while ((q = s->q_head) != NULL) {
+		s->q_head = q->next;
+		q->next = NULL;
+		q->failed = true;
+		op_error_set(&q->err, FTPA_ERR_CANCELLED, 0, NULL, "session closed");
+		q->done(q, q->arg);
+	}
+	s->q_tail = NULL;
+	if (s->conn != NULL && ftp_conn_alive(s->conn))
+		ftp_conn_quit(s->conn);		/* CLOSED event destroys it */
+	else
+		session_destroy(s);
+}
+
+void
+session_close_all(void)
+{
+	struct session	*s, *next;
+
+	for (s = sessions; s; s = next) {
+		next = s->next;
+		session_close(s);
+	}
+}
+
+size_t
+session_count(uid_t uid, bool all)
+{
+	size_t	n = 0;
+
+	for (struct session *s = sessions; s; s = s->next)
+		if (!s->closing && (all || s->uid == uid))
+			n++;
+	return n;
+}
+
+json_t *
+session_json(const struct session *s)
+{
+	char	 port[8] = "";
+	char	*url;
+	bool	 v6 = strchr(s->p.host, ':') != NULL;
+	json_t	*o;
+
+	if (s->p.port != (s->p.tls == FTP_TLS_IMPLICIT ? 990 : 21))
+		snprintf(port, sizeof(port), ":%u", s->p.port);
+	/* the password is never part of what we show */
+	url = xasprintf("%s://%s@%s%s%s%s/",
+	    s->p.tls == FTP_TLS_NONE ? "ftp" :
+	    s->p.tls == FTP_TLS_EXPLICIT ? "ftpes" : "ftps",
+	    s->p.user, v6 ? "[" : "", s->p.host, v6 ? "]" : "", port);
+	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:f,s:i}",
+	    "session", s->id, "url", url, "host", s->p.host, "user", s->p.user,
+	    "tls", ftp_tls_mode_name(s->p.tls),
+	    "state", session_state_name(s->state),
+	    "port", s->p.port,
+	    "connections", s->conn != NULL && ftp_conn_alive(s->conn) ? 1 : 0,
+	    "idle_s", s->state == SESS_BUSY ? 0.0 : now_mono() - s->last_used,
+	    "uid", (int)s->uid);
+	free(url);
+	return o;
+}

@@ -1,0 +1,72 @@
+/*
+ * Sessions: a logged-in FTP account owned by one uid, with its control
+ * connection and a queue of operations that run on it one at a time.
+ * A connection that dies is reopened and logged in again on demand.
+ */
+#ifndef FTPA_SESSION_H
+#define FTPA_SESSION_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "ftp.h"
+
+#define SESSION_ID_MAX	64
+
+enum session_state {
+	SESS_CONNECTING,
+	SESS_READY,
+	SESS_BUSY,
+	SESS_CLOSED,
+	SESS_STATE_LAST
+};
+
+struct session;
+typedef void (*session_open_cb)(struct session *, struct ftp_op *login, void *arg);
+
+struct session {
+	char		 id[SESSION_ID_MAX + 1];
+	uid_t		 uid;
+	struct ftp_params p;
+	enum session_state state;
+	char		*welcome;
+	char		*system;
+	json_t		*features;
+	struct ftp_conn	*conn;
+	struct ftp_op	*q_head;
+	struct ftp_op	*q_tail;
+	struct ftp_op	*relogin;	/* internal login after a reconnect */
+	double		 last_used;
+	bool		 opened;	/* the first login succeeded */
+	bool		 closing;
+	session_open_cb	 open_cb;
+	void		*open_arg;
+	struct session	*next;
+};
+
+extern struct session *sessions;
+
+/* Takes ownership of p's strings. Starts connecting; open_cb runs once the
+ * first login has succeeded or failed (never inside this call). On failure
+ * the callback must call session_destroy. */
+struct session	*session_new(uid_t, const char *id, struct ftp_params *,
+		    session_open_cb, void *arg);
+struct session	*session_lookup(const char *id);
+/* Another session of this uid with the same server, port, user, password
+ * and TLS mode, ready for use. */
+struct session	*session_find_equal(uid_t, const struct ftp_params *);
+/* Queues op; its done callback runs when it ends. */
+void		 session_submit(struct session *, struct ftp_op *);
+/* Cancels a queued or running op; its done callback runs (cancelled). */
+void		 session_cancel_op(struct session *, struct ftp_op *);
+/* Fails queued ops, QUITs, and frees the session. */
+void		 session_close(struct session *);
+void		 session_destroy(struct session *);
+size_t		 session_count(uid_t, bool all);
+json_t		*session_json(const struct session *);
+const char	*session_state_name(enum session_state);
+/* QUIT every session (shutdown). */
+void		 session_close_all(void);
+
+#endif

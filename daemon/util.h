@@ -1,0 +1,47 @@
+/* Small daemon helpers: aborting allocators (daemon only), a byte buffer,
+ * the clock and deferred destruction. */
+#ifndef FTPA_UTIL_H
+#define FTPA_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <ev.h>
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* Overwrites a secret before freeing it. */
+void	 free_secret(char *);
+
+struct buf {
+	char	*data;
+	size_t	 off;	/* first unconsumed byte */
+	size_t	 len;	/* end of valid data */
+	size_t	 cap;
+};
+void	 buf_append(struct buf *, const void *, size_t);
+void	 buf_drop(struct buf *, size_t);
+size_t	 buf_used(const struct buf *);
+void	 buf_free(struct buf *);
+
+int	 set_nonblock(int);
+int	 set_cloexec(int);
+double	 now_mono(void);	/* seconds, monotonic */
+double	 now_real(void);	/* seconds since the epoch */
+
+/* The loop of the daemon (one loop, set once at start). */
+extern struct ev_loop *main_loop;
+
+/*
+ * Deferred destruction: objects that can die inside their own callback
+ * are queued here and freed from an ev_prepare watcher, after every
+ * callback of this loop iteration has returned.
+ */
+void	 defer_init(struct ev_loop *);
+void	 defer_free(void (*fn)(void *), void *arg);
+void	 defer_run(void);
+
+#endif

@@ -1,0 +1,257 @@
+/*
+ * libftpagent: blocking client for the ftpd-agent daemon.
+ *
+ * One struct ftpagent is one connection to the agent's Unix socket; use it
+ * from one thread at a time. Every function that talks to the agent waits
+ * at most the connection's timeout (ftpagent_set_timeout). Functions return
+ * true on success; on failure the connection keeps a sticky error, read
+ * with ftpagent_error() and friends, until ftpagent_clear_error(). While an
+ * error is set, every call fails at once without talking to the agent.
+ * The library never prints, never exits and never keeps memory behind the
+ * caller's back: whatever it hands out has a documented _free.
+ */
+#ifndef FTPAGENT_H
+#define FTPAGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(FTPAGENT_BUILDING) && defined(__GNUC__)
+#define FTPAGENT_API __attribute__((visibility("default")))
+#else
+#define FTPAGENT_API
+#endif
+
+struct ftpagent;
+
+enum ftpagent_error {
+	FTPAGENT_OK = 0,
+	/* the agent's application errors (protocol error kinds) */
+	FTPAGENT_ERR_FTP,		/* the server refused; see ftpagent_ftp_code() */
+	FTPAGENT_ERR_CONNECT,
+	FTPAGENT_ERR_TLS,
+	FTPAGENT_ERR_AUTH,
+	FTPAGENT_ERR_TIMEOUT,		/* the agent's timeout, or this library's */
+	FTPAGENT_ERR_NOT_FOUND,
+	FTPAGENT_ERR_EXISTS,
+	FTPAGENT_ERR_PERMISSION,
+	FTPAGENT_ERR_CANCELLED,
+	FTPAGENT_ERR_NO_SESSION,
+	FTPAGENT_ERR_NO_JOB,
+	FTPAGENT_ERR_LIMIT,
+	FTPAGENT_ERR_LOCAL_IO,		/* a local file could not be read or written */
+	FTPAGENT_ERR_PROTOCOL,		/* the FTP server broke the protocol */
+	/* this side */
+	FTPAGENT_ERR_AGENT,		/* cannot reach the agent, or it hung up */
+	FTPAGENT_ERR_RPC,		/* JSON-RPC level error (bad params, unknown method) */
+	FTPAGENT_ERR_ARGUMENT,		/* the caller passed something invalid */
+	FTPAGENT_ERR_NOMEM,
+};
+
+/* ---- connection ---------------------------------------------------- */
+
+/*
+ * Connects to the agent. socket_path NULL means the default lookup:
+ * $FTPAGENT_SOCKET, else $XDG_RUNTIME_DIR/ftpd-agent.sock if that answers,
+ * else /run/ftpd-agent/ftpd-agent.sock. Returns NULL only when out of
+ * memory (the error functions accept NULL and then report
+ * FTPAGENT_ERR_NOMEM); a failed connection returns an object whose sticky
+ * error says why (FTPAGENT_ERR_AGENT). Caller frees with ftpagent_free().
+ */
+FTPAGENT_API struct ftpagent *ftpagent_connect(const char *socket_path);
+
+/* Flags for ftpagent_connect_opts. */
+#define FTPAGENT_AUTOSTART	0x1	/* start "ftpd-agent --user -S PATH" when a
+					   user socket does not answer */
+/*
+ * Like ftpagent_connect, with flags and the timeout (ms, <= 0: the
+ * default) for connecting and for every later call. With
+ * FTPAGENT_AUTOSTART, when the chosen socket is not the system socket and
+ * nothing answers on it (default lookup: when neither the user nor the
+ * system socket answers and $XDG_RUNTIME_DIR is set), the library starts
+ * $FTPD_AGENT_BIN, else "ftpd-agent" from $PATH, detached (no child is
+ * left to the caller), and retries for about 3 seconds.
+ */
+FTPAGENT_API struct ftpagent *ftpagent_connect_opts(const char *socket_path,
+    unsigned flags, int timeout_ms);
+/* Closes the connection and frees it. NULL is allowed. */
+FTPAGENT_API void ftpagent_free(struct ftpagent *);
+/* Timeout for every later call, in milliseconds (default 60000; 0: none is
+ * not allowed and is taken as the default). For transfers it is an
+ * inactivity timeout: it restarts whenever the agent reports progress
+ * (at least once a second), so long transfers do not time out. */
+FTPAGENT_API void ftpagent_set_timeout(struct ftpagent *, int timeout_ms);
+/* The path this connection uses, "" when none (valid until
+ * ftpagent_free). */
+FTPAGENT_API const char *ftpagent_socket_path(const struct ftpagent *);
+
+/* ---- sticky errors ------------------------------------------------- */
+
+FTPAGENT_API enum ftpagent_error ftpagent_error(const struct ftpagent *);
+/* Human-readable message, "" when no error. Valid until the error is
+ * cleared or ftpagent_free. Never contains a password. */
+FTPAGENT_API const char *ftpagent_error_message(const struct ftpagent *);
+/* The FTP reply code behind the error (e.g. 550), or 0. */
+FTPAGENT_API int ftpagent_ftp_code(const struct ftpagent *);
+/* The protocol name of the error kind: "ftp", "not_found", ..., "agent";
+ * for FTPAGENT_ERR_RPC the agent's data.kind ("params", "method", ...)
+ * when it gave one, else "rpc"; "" when no error. */
+FTPAGENT_API const char *ftpagent_error_kind(const struct ftpagent *);
+/* Clears the error. Returns false when the connection itself is broken
+ * (FTPAGENT_ERR_AGENT): such a connection cannot be revived; free it. */
+FTPAGENT_API bool ftpagent_clear_error(struct ftpagent *);
+
+/* ---- sessions -------------------------------------------------------- */
+
+enum ftpagent_tls {
+	FTPAGENT_TLS_DEFAULT = 0,	/* from the URL scheme */
+	FTPAGENT_TLS_NONE,
+	FTPAGENT_TLS_EXPLICIT,
+	FTPAGENT_TLS_IMPLICIT,
+};
+
+struct ftpagent_open_opts {
+	const char	*name;		/* session name; NULL: the agent picks an id */
+	const char	*password;	/* overrides the URL's; NULL: none */
+	enum ftpagent_tls tls;
+	bool		 insecure;	/* do not verify the server certificate */
+	const char	*ca_file;
+	bool		 active;	/* active mode instead of passive */
+	int		 max_connections; /* 0: agent default */
+	bool		 reuse;		/* return an equal live session if any */
+};
+
+/*
+ * Opens (logs in) a session. url is "ftp://[user[:pass]@]host[:port]/".
+ * opts may be NULL. On success *session receives the session id (caller
+ * frees with free()).
+ */
+FTPAGENT_API bool ftpagent_open(struct ftpagent *, const char *url,
+    const struct ftpagent_open_opts *opts, char **session);
+/* Sends QUIT and forgets the session. */
+FTPAGENT_API bool ftpagent_close(struct ftpagent *, const char *session);
+
+/* ---- file system ----------------------------------------------------- */
+
+enum ftpagent_entry_type {
+	FTPAGENT_FILE,
+	FTPAGENT_DIR,
+	FTPAGENT_LINK,
+	FTPAGENT_OTHER,
+};
+
+struct ftpagent_entry {
+	char		*name;
+	enum ftpagent_entry_type type;
+	int64_t		 size;		/* -1: unknown */
+	int64_t		 mtime;		/* seconds since the epoch; INT64_MIN: unknown */
+	int		 perm;		/* permission bits; -1: unknown */
+	char		*target;	/* symlink target or NULL */
+};
+
+/* Lists a directory. *entries is an array of *n entries; caller frees with
+ * ftpagent_entries_free(*entries, *n). */
+FTPAGENT_API bool ftpagent_list(struct ftpagent *, const char *session,
+    const char *path, struct ftpagent_entry **entries, size_t *n);
+FTPAGENT_API void ftpagent_entries_free(struct ftpagent_entry *, size_t n);
+/* Information on one path. Caller frees the contents with
+ * ftpagent_entry_clear(entry). */
+FTPAGENT_API bool ftpagent_stat(struct ftpagent *, const char *session,
+    const char *path, struct ftpagent_entry *entry);
+FTPAGENT_API void ftpagent_entry_clear(struct ftpagent_entry *);
+FTPAGENT_API bool ftpagent_mkdir(struct ftpagent *, const char *session,
+    const char *path, bool parents);
+FTPAGENT_API bool ftpagent_remove(struct ftpagent *, const char *session,
+    const char *path, bool recursive);
+FTPAGENT_API bool ftpagent_rmdir(struct ftpagent *, const char *session,
+    const char *path);
+FTPAGENT_API bool ftpagent_rename(struct ftpagent *, const char *session,
+    const char *from, const char *to);
+/* Sends a raw command. *code receives the reply code and, when text is not
+ * NULL, *text the reply text (caller frees with free()). */
+FTPAGENT_API bool ftpagent_quote(struct ftpagent *, const char *session,
+    const char *command, int *code, char **text);
+
+/* ---- transfers --------------------------------------------------------- */
+
+/* Called during a transfer with the bytes moved so far and the total
+ * (-1 when unknown). Return false to cancel the transfer: the library
+ * sends job.cancel and the call fails with FTPAGENT_ERR_CANCELLED (unless
+ * the transfer completed first); the callback is not called again. */
+typedef bool (*ftpagent_progress_cb)(void *arg, int64_t bytes, int64_t total);
+
+struct ftpagent_xfer_opts {
+	int64_t		 offset;	/* resume at this byte (REST) */
+	bool		 append;	/* put: APPE instead of STOR */
+	bool		 ascii;		/* TYPE A instead of TYPE I */
+	ftpagent_progress_cb progress;	/* may be NULL */
+	void		*progress_arg;
+};
+
+/* Result of a finished transfer, filled when the caller passes one. */
+struct ftpagent_xfer_result {
+	int64_t		 bytes;		/* bytes moved by this transfer */
+	int64_t		 total;		/* size of the remote file or -1 */
+	double		 seconds;
+};
+
+/*
+ * Downloads path into fd (passed to the agent; the caller keeps its own
+ * copy and closes it). The data is written at the fd's current position
+ * (regular files: at offset opts->offset when resuming; opts->offset < 0
+ * resumes at the regular file's size). opts and result may be NULL.
+ */
+FTPAGENT_API bool ftpagent_get_fd(struct ftpagent *, const char *session,
+    const char *path, int fd, const struct ftpagent_xfer_opts *opts,
+    struct ftpagent_xfer_result *result);
+/*
+ * Downloads path into the local file local, atomically: data goes to
+ * "local.part", which is renamed to local on success and left in place on
+ * failure. With opts->offset < 0 an existing "local.part" is resumed from
+ * its size; otherwise it is truncated first.
+ */
+FTPAGENT_API bool ftpagent_get_file(struct ftpagent *, const char *session,
+    const char *path, const char *local, const struct ftpagent_xfer_opts *opts,
+    struct ftpagent_xfer_result *result);
+/* Uploads from fd: pipes are read from their current position, regular
+ * files from opts->offset (the remote resume offset). With opts->offset
+ * < 0 the upload resumes after the remote file's current size (0 when it
+ * does not exist). */
+FTPAGENT_API bool ftpagent_put_fd(struct ftpagent *, const char *session,
+    const char *path, int fd, const struct ftpagent_xfer_opts *opts,
+    struct ftpagent_xfer_result *result);
+/* Uploads the local file local. With opts->offset < 0 the upload resumes
+ * after the remote file's current size. */
+FTPAGENT_API bool ftpagent_put_file(struct ftpagent *, const char *session,
+    const char *path, const char *local, const struct ftpagent_xfer_opts *opts,
+    struct ftpagent_xfer_result *result);
+
+/* ---- escape hatch ------------------------------------------------------ */
+
+/*
+ * Calls any method. params_json is a JSON object or array text, or NULL.
+ * On success *result_json receives the result as compact JSON text (caller
+ * frees with free()). An error reply sets the sticky error; its full JSON
+ * error object is then available from ftpagent_error_data().
+ */
+FTPAGENT_API bool ftpagent_call(struct ftpagent *, const char *method,
+    const char *params_json, char **result_json);
+/* Like ftpagent_call, passing fds (at most 4) with SCM_RIGHTS; params name
+ * them by index. */
+FTPAGENT_API bool ftpagent_call_fds(struct ftpagent *, const char *method,
+    const char *params_json, const int *fds, size_t nfds, char **result_json);
+/* The "data" member of the last error reply as JSON text, or NULL. Valid
+ * until the error is cleared. */
+FTPAGENT_API const char *ftpagent_error_data(const struct ftpagent *);
+
+FTPAGENT_API const char *ftpagent_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

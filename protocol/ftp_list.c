@@ -1,0 +1,608 @@
+/*
+ * Directory listing parsers. Lines are spans (pointer + length), never
+ * assumed NUL-terminated, so a listing is parsed in place. Dates go through
+ * ftp_parse_time14() so that range checks (month, leap days) and the
+ * TZ-independent epoch arithmetic live in one place.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "ftp_list.h"
+#include "ftp_parse.h"
+
+/* tokens looked at before the name; more than any ls -l layout needs */
+#define UNIX_TOKENS_MAX		12
+/* average Gregorian year, to guess the current year from a time_t */
+#define SECS_PER_YEAR		31556952
+#define SECS_PER_DAY		86400
+
+struct span {
+	const char	*s;
+	size_t		 len;
+};
+
+static const char *const entry_type_names[FTP_ENTRY_TYPE_LAST] = {
+	"file", "dir", "link", "other"
+};
+
+const char *
+ftp_entry_type_name(enum ftp_entry_type type)
+{
+	if ((unsigned)type >= FTP_ENTRY_TYPE_LAST)
+		return "other";
+	return entry_type_names[type];
+}
+
+static void
+entry_reset(struct ftp_entry *e)
+{
+	e->name = NULL;
+	e->type = FTP_ENTRY_OTHER;
+	e->size = -1;
+	e->mtime = INT64_MIN;
+	e->perm = -1;
+	e->target = NULL;
+}
+
+void
+ftp_entry_clear(struct ftp_entry *e)
+{
+	free(e->name);
+	free(e->target);
+	entry_reset(e);
+}
+
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static bool
+all_digits(const char *s, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!is_digit(s[i]))
+			return false;
+	return true;
+}
+
+static bool
+span_eq(const char *s, size_t len, const char *lit)
+{
+	return strlen(lit) == len && strncasecmp(s, lit, len) == 0;
+}
+
+/* Drops a trailing CR/LF: the buffer parser has removed the LF already. */
+static size_t
+trim_eol(const char *s, size_t len)
+{
+	while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == '\n'))
+		len--;
+	return len;
+}
+
+static bool
+blank(const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		if (!is_space(s[i]))
+			return false;
+	return true;
+}
+
+/* Decimal digits into an int64_t; -1 on overflow or non-digit. */
+static int
+span_int64(const char *s, size_t len, int64_t *val)
+{
+	int64_t	 v = 0;
+	size_t	 i;
+
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (!is_digit(s[i]) || v > (INT64_MAX - (s[i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*val = v;
+	return 0;
+}
+
+static char *
+span_dup(const char *s, size_t len)
+{
+	char	*p;
+
+	if ((p = malloc(len + 1)) == NULL)
+		return NULL;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+static bool
+dot_name(const char *s, size_t len)
+{
+	return (len == 1 && s[0] == '.') ||
+	    (len == 2 && s[0] == '.' && s[1] == '.');
+}
+
+/* Fills *out from parsed pieces; only fails on memory. */
+static enum ftp_list_result
+entry_fill(struct ftp_entry *out, const struct ftp_entry *e,
+    struct span name, struct span target)
+{
+	char	*n, *t = NULL;
+
+	if ((n = span_dup(name.s, name.len)) == NULL)
+		return FTP_LIST_BAD;
+	if (target.s != NULL && target.len > 0 &&
+	    (t = span_dup(target.s, target.len)) == NULL) {
+		free(n);
+		return FTP_LIST_BAD;
+	}
+	*out = *e;
+	out->name = n;
+	out->target = t;
+	return FTP_LIST_ENTRY;
+}
+
+/* ---- MLSD ---------------------------------------------------------------- */
+
+static void
+mlsd_fact(struct ftp_entry *e, bool *skip, struct span *target,
+    const char *key, size_t klen, const char *val, size_t vlen)
+{
+	static const char slink[] = "OS.unix=slink:";
+	int64_t	 v;
+	size_t	 i;
+	int	 mode;
+
+	if (span_eq(key, klen, "type")) {
+		if (span_eq(val, vlen, "file"))
+			e->type = FTP_ENTRY_FILE;
+		else if (span_eq(val, vlen, "dir"))
+			e->type = FTP_ENTRY_DIR;
+		else if (span_eq(val, vlen, "cdir") || span_eq(val, vlen, "pdir"))
+			*skip = true;
+		else if (vlen >= sizeof(slink) - 1 &&
+		    strncasecmp(val, slink, sizeof(slink) - 1) == 0) {
+			e->type = FTP_ENTRY_LINK;
+			target->s = val + sizeof(slink) - 1;
+			target->len = vlen - (sizeof(slink) - 1);
+		} else if (span_eq(val, vlen, "OS.unix=symlink"))
+			e->type = FTP_ENTRY_LINK;
+		else
+			e->type = FTP_ENTRY_OTHER;
+	} else if (span_eq(key, klen, "size") || span_eq(key, klen, "sizd")) {
+		if (span_int64(val, vlen, &v) == 0)
+			e->size = v;
+	} else if (span_eq(key, klen, "modify")) {
+		if (ftp_parse_time14(val, vlen, &v) == 0)
+			e->mtime = v;
+	} else if (span_eq(key, klen, "UNIX.mode")) {
+		if (vlen == 0 || vlen > 5)
+			return;
+		for (i = 0, mode = 0; i < vlen; i++) {
+			if (val[i] < '0' || val[i] > '7')
+				return;
+			mode = mode * 8 + (val[i] - '0');
+		}
+		if (mode <= 07777)
+			e->perm = mode;
+	}
+}
+
+enum ftp_list_result
+ftp_list_parse_mlsd(const char *line, size_t len, struct ftp_entry *out)
+{
+	struct ftp_entry	 e;
+	struct span		 name, target = { NULL, 0 };
+	const char		*sp, *seg, *end, *eq;
+	bool			 skip = false;
+
+	len = trim_eol(line, len);
+	if (blank(line, len))
+		return FTP_LIST_SKIP;
+	if (memchr(line, '\0', len) != NULL)
+		return FTP_LIST_BAD;
+	/* the name may hold spaces and ';': it starts after the first space */
+	if ((sp = memchr(line, ' ', len)) == NULL)
+		return FTP_LIST_BAD;
+	name.s = sp + 1;
+	name.len = len - (size_t)(name.s - line);
+	if (name.len == 0)
+		return FTP_LIST_BAD;
+
+	entry_reset(&e);
+	for (seg = line; seg < sp; seg = end + 1) {
+		if ((end = memchr(seg, ';', (size_t)(sp - seg))) == NULL)
+			end = sp;
+		/* a fact without '=' is malformed; the rest may still help */
+		if ((eq = memchr(seg, '=', (size_t)(end - seg))) == NULL)
+			continue;
+		mlsd_fact(&e, &skip, &target, seg, (size_t)(eq - seg),
+		    eq + 1, (size_t)(end - eq - 1));
+	}
+	if (skip || dot_name(name.s, name.len))
+		return FTP_LIST_SKIP;
+	if (e.type != FTP_ENTRY_LINK)
+		target.s = NULL;
+	return entry_fill(out, &e, name, target);
+}
+
+/* ---- Unix ls -l ------------------------------------------------------------ */
+
+static enum ftp_entry_type
+unix_type(char c)
+{
+	switch (c) {
+	case '-':
+		return FTP_ENTRY_FILE;
+	case 'd':
+		return FTP_ENTRY_DIR;
+	case 'l':
+		return FTP_ENTRY_LINK;
+	case 'c':
+	case 'b':
+	case 'p':
+	case 's':
+	case 'D':
+		return FTP_ENTRY_OTHER;
+	default:
+		return FTP_ENTRY_TYPE_LAST;
+	}
+}
+
+/* "rwxr-xr-x" with s/S/t/T (and 'l', setgid without group x) into bits. */
+static int
+unix_perm(const char *p)
+{
+	static const int special[3] = { 04000, 02000, 01000 };
+	int	 perm = 0, shift, i;
+	char	 x;
+
+	for (i = 0; i < 3; i++) {
+		shift = 6 - 3 * i;
+		if (p[3 * i] == 'r')
+			perm |= 4 << shift;
+		else if (p[3 * i] != '-')
+			return -1;
+		if (p[3 * i + 1] == 'w')
+			perm |= 2 << shift;
+		else if (p[3 * i + 1] != '-')
+			return -1;
+		x = p[3 * i + 2];
+		if (x == 'x')
+			perm |= 1 << shift;
+		else if ((x == 's' && i < 2) || (x == 't' && i == 2))
+			perm |= (1 << shift) | special[i];
+		else if ((x == 'S' && i < 2) || (x == 'T' && i == 2) ||
+		    (x == 'l' && i == 1))
+			perm |= special[i];
+		else if (x != '-')
+			return -1;
+	}
+	return perm;
+}
+
+static int
+month_number(struct span t)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	int	 m;
+
+	if (t.len != 3)
+		return 0;
+	for (m = 0; m < 12; m++)
+		if (strncasecmp(t.s, months + 3 * m, 3) == 0)
+			return m + 1;
+	return 0;
+}
+
+/* "H:MM", "HH:MM" or "HH:MM:SS". */
+static bool
+parse_clock(struct span t, int *hour, int *min, int *sec)
+{
+	const char	*s = t.s;
+	size_t		 h;
+
+	for (h = 0; h < t.len && is_digit(s[h]); h++)
+		;
+	if (h < 1 || h > 2 || (t.len != h + 3 && t.len != h + 6) ||
+	    s[h] != ':' || !all_digits(s + h + 1, 2))
+		return false;
+	*hour = h == 1 ? s[0] - '0' : (s[0] - '0') * 10 + (s[1] - '0');
+	*min = (s[h + 1] - '0') * 10 + (s[h + 2] - '0');
+	*sec = 0;
+	if (t.len == h + 6) {
+		if (s[h + 3] != ':' || !all_digits(s + h + 4, 2))
+			return false;
+		*sec = (s[h + 4] - '0') * 10 + (s[h + 5] - '0');
+	}
+	return true;
+}
+
+static int
+small_number(struct span t, size_t maxdigits)
+{
+	int	 v = 0;
+	size_t	 i;
+
+	if (t.len == 0 || t.len > maxdigits || !all_digits(t.s, t.len))
+		return -1;
+	for (i = 0; i < t.len; i++)
+		v = v * 10 + (t.s[i] - '0');
+	return v;
+}
+
+static int
+make_time(int year, int mon, int day, int hour, int min, int sec,
+    int64_t *mtime)
+{
+	char	 buf[32];
+
+	if (year < 0 || year > 9999 || mon < 1 || mon > 12 || day < 1 ||
+	    day > 31 || hour < 0 || hour > 99 || min < 0 || min > 99 ||
+	    sec < 0 || sec > 99)
+		return -1;
+	snprintf(buf, sizeof(buf), "%04d%02d%02d%02d%02d%02d",
+	    year, mon, day, hour, min, sec);
+	return ftp_parse_time14(buf, 14, mtime);
+}
+
+/*
+ * "Mon DD HH:MM" has no year: take the most recent year in which the date
+ * is not more than a day after now (a day of slack for clock skew and time
+ * zones, as ls itself shows the year only for dates six months away).
+ */
+static int
+recent_time(time_t now, int mon, int day, int hour, int min, int sec,
+    int64_t *mtime)
+{
+	int64_t	 guess, t, limit;
+	int	 y;
+
+	guess = 1970 + (int64_t)now / SECS_PER_YEAR;
+	if (guess < 1)
+		guess = 1;
+	if (guess > 9998)
+		guess = 9998;
+	limit = (int64_t)now + SECS_PER_DAY;
+	/* a few years back so that Feb 29 finds a leap year */
+	for (y = (int)guess + 1; y >= (int)guess - 8 && y >= 0; y--)
+		if (make_time(y, mon, day, hour, min, sec, &t) == 0 &&
+		    t <= limit) {
+			*mtime = t;
+			return 0;
+		}
+	return -1;
+}
+
+/* Where the date starts: "Mon DD HH:MM|YYYY" or "YYYY-MM-DD HH:MM". */
+static int
+unix_date(const struct span *t, size_t n, size_t i, time_t now,
+    int64_t *mtime, size_t *last)
+{
+	int	 mon, day, year, hour = 0, min = 0, sec = 0;
+
+	if ((mon = month_number(t[i])) != 0) {
+		if (i + 2 >= n || (day = small_number(t[i + 1], 2)) < 1)
+			return -1;
+		*last = i + 2;
+		if ((year = small_number(t[i + 2], 4)) >= 0) {
+			if (t[i + 2].len != 4)
+				return -1;
+			return make_time(year, mon, day, 0, 0, 0, mtime);
+		}
+		if (!parse_clock(t[i + 2], &hour, &min, &sec))
+			return -1;
+		return recent_time(now, mon, day, hour, min, sec, mtime);
+	}
+	/* ls --time-style=long-iso, used by some servers */
+	if (t[i].len == 10 && t[i].s[4] == '-' && t[i].s[7] == '-' &&
+	    i + 1 < n && all_digits(t[i].s, 4) && all_digits(t[i].s + 5, 2) &&
+	    all_digits(t[i].s + 8, 2) && parse_clock(t[i + 1], &hour, &min, &sec)) {
+		year = small_number((struct span){ t[i].s, 4 }, 4);
+		mon = small_number((struct span){ t[i].s + 5, 2 }, 2);
+		day = small_number((struct span){ t[i].s + 8, 2 }, 2);
+		*last = i + 1;
+		return make_time(year, mon, day, hour, min, sec, mtime);
+	}
+	return -1;
+}
+
+/* The size column before the date; devices show "major, minor" instead. */
+static bool
+unix_size(const struct span *t, size_t i, bool device, int64_t *size)
+{
+	const struct span	*s = &t[i - 1];
+
+	if (device) {
+		*size = -1;
+		if (all_digits(s->s, s->len))
+			return t[i - 2].len > 0 && t[i - 2].s[t[i - 2].len - 1] == ',';
+		/* "1,3" in one column */
+		return s->len >= 3 && memchr(s->s, ',', s->len) != NULL;
+	}
+	return span_int64(s->s, s->len, size) == 0;
+}
+
+enum ftp_list_result
+ftp_list_parse_unix(const char *line, size_t len, time_t now,
+    struct ftp_entry *out)
+{
+	struct span		 t[UNIX_TOKENS_MAX];
+	struct span		 name, target = { NULL, 0 };
+	struct ftp_entry	 e;
+	const char		*p, *end, *arrow;
+	size_t			 n, i, last, pos;
+	bool			 device;
+
+	len = trim_eol(line, len);
+	if (blank(line, len))
+		return FTP_LIST_SKIP;
+	if (len >= 6 && strncasecmp(line, "total", 5) == 0 && is_space(line[5]))
+		return FTP_LIST_SKIP;
+	if (len < 11 || memchr(line, '\0', len) != NULL)
+		return FTP_LIST_BAD;
+
+	entry_reset(&e);
+	if ((e.type = unix_type(line[0])) == FTP_ENTRY_TYPE_LAST ||
+	    (e.perm = unix_perm(line + 1)) == -1)
+		return FTP_LIST_BAD;
+	device = line[0] == 'c' || line[0] == 'b';
+	pos = 10;
+	/* ACL '+', SELinux context '.', macOS extended attributes '@' */
+	if (line[pos] == '+' || line[pos] == '.' || line[pos] == '@')
+		pos++;
+	if (pos >= len || !is_space(line[pos]))
+		return FTP_LIST_BAD;
+
+	end = line + len;
+	for (p = line + pos, n = 0; n < UNIX_TOKENS_MAX;) {
+		while (p < end && is_space(*p))
+			p++;
+		if (p == end)
+			break;
+		t[n].s = p;
+		while (p < end && !is_space(*p))
+			p++;
+		t[n].len = (size_t)(p - t[n].s);
+		n++;
+	}
+
+	/*
+	 * The date is found by shape rather than by column, since the group
+	 * column is missing on some servers: the first date preceded by a
+	 * size and at least links and owner.
+	 */
+	for (i = 2; i < n; i++) {
+		if (device && i < 3)
+			continue;
+		if (unix_date(t, n, i, now, &e.mtime, &last) == 0 &&
+		    unix_size(t, i, device, &e.size))
+			break;
+	}
+	if (i >= n)
+		return FTP_LIST_BAD;
+
+	/* the name is the rest of the line after the date's last column */
+	p = t[last].s + t[last].len;
+	while (p < end && is_space(*p))
+		p++;
+	if (p == end)
+		return FTP_LIST_BAD;
+	name.s = p;
+	name.len = (size_t)(end - p);
+	if (e.type == FTP_ENTRY_LINK) {
+		for (arrow = name.s; arrow + 4 <= end; arrow++)
+			if (memcmp(arrow, " -> ", 4) == 0)
+				break;
+		if (arrow + 4 <= end && arrow > name.s) {
+			target.s = arrow + 4;
+			target.len = (size_t)(end - target.s);
+			name.len = (size_t)(arrow - name.s);
+		}
+	}
+	if (dot_name(name.s, name.len))
+		return FTP_LIST_SKIP;
+	return entry_fill(out, &e, name, target);
+}
+
+/* ---- whole listings ------------------------------------------------------- */
+
+void
+ftp_entries_free(struct ftp_entry *entries, size_t n)
+{
+	size_t	 i;
+
+	if (entries == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		ftp_entry_clear(&entries[i]);
+	free(entries);
+}
+
+/* An unparseable line, reported raw; NUL would cut it short, so '?'. */
+static int
+raw_entry(struct ftp_entry *e, const char *line, size_t len)
+{
+	size_t	 i;
+
+	entry_reset(e);
+	if ((e->name = span_dup(line, len)) == NULL)
+		return -1;
+	for (i = 0; i < len; i++)
+		if (e->name[i] == '\0')
+			e->name[i] = '?';
+	return 0;
+}
+
+int
+ftp_list_parse_buffer(const char *buf, size_t len, bool mlsd, time_t now,
+    size_t max_entries, struct ftp_entry **out, size_t *nout)
+{
+	struct ftp_entry	*v = NULL, *nv;
+	size_t			 n = 0, cap = 0, ncap, llen;
+	const char		*line, *nl, *end = buf + len;
+	enum ftp_list_result	 r;
+
+	for (line = buf; line < end; line = nl + 1) {
+		if ((nl = memchr(line, '\n', (size_t)(end - line))) == NULL)
+			nl = end;
+		llen = trim_eol(line, (size_t)(nl - line));
+		if (n == cap) {
+			ncap = cap ? cap * 2 : 64;
+			if (ncap > SIZE_MAX / sizeof(*v) ||
+			    (nv = realloc(v, ncap * sizeof(*v))) == NULL)
+				goto fail;
+			v = nv;
+			cap = ncap;
+		}
+		if (mlsd)
+			r = ftp_list_parse_mlsd(line, llen, &v[n]);
+		else
+			r = ftp_list_parse_unix(line, llen, now, &v[n]);
+		if (r == FTP_LIST_SKIP)
+			continue;
+		if (n >= max_entries) {
+			if (r == FTP_LIST_ENTRY)
+				ftp_entry_clear(&v[n]);
+			goto fail;
+		}
+		/*
+		 * BAD also covers out of memory inside a parser; retrying
+		 * the copy here tells the two apart.
+		 */
+		if (r == FTP_LIST_BAD && raw_entry(&v[n], line, llen) == -1)
+			goto fail;
+		n++;
+	}
+	if (v == NULL && (v = calloc(1, sizeof(*v))) == NULL)
+		goto fail;
+	*out = v;
+	*nout = n;
+	return 0;
+fail:
+	ftp_entries_free(v, n);
+	return -1;
+}

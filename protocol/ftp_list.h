@@ -1,0 +1,64 @@
+/*
+ * Directory listing parsers: MLSD/MLST facts (RFC 3659) and Unix "ls -l"
+ * LIST lines. The full set of formats (DOS/IIS, EPLF) comes later.
+ */
+#ifndef FTPA_FTP_LIST_H
+#define FTPA_FTP_LIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+enum ftp_entry_type {
+	FTP_ENTRY_FILE,
+	FTP_ENTRY_DIR,
+	FTP_ENTRY_LINK,
+	FTP_ENTRY_OTHER,
+	FTP_ENTRY_TYPE_LAST
+};
+
+struct ftp_entry {
+	char		*name;		/* malloc'd; never NULL after success */
+	enum ftp_entry_type type;
+	int64_t		 size;		/* -1: unknown */
+	int64_t		 mtime;		/* seconds since epoch UTC; INT64_MIN: unknown */
+	int		 perm;		/* permission bits 07777; -1: unknown */
+	char		*target;	/* symlink target or NULL */
+};
+
+enum ftp_list_result {
+	FTP_LIST_ENTRY,		/* *out filled */
+	FTP_LIST_SKIP,		/* not an entry: "total N", ".", "..", cdir/pdir, blank */
+	FTP_LIST_BAD,		/* unparseable */
+};
+
+/* "file", "dir", "link", "other" */
+const char *ftp_entry_type_name(enum ftp_entry_type);
+void	ftp_entry_clear(struct ftp_entry *);
+
+/* One MLSD line: "fact=value;fact=value; name". Facts are case-insensitive;
+ * type=file|dir|cdir|pdir|OS.unix=slink:target, size/sizd, modify,
+ * UNIX.mode (octal). */
+enum ftp_list_result ftp_list_parse_mlsd(const char *line, size_t len,
+	    struct ftp_entry *out);
+/* One Unix "ls -l" line. now is used to pick the year of "Mon DD HH:MM"
+ * dates (the most recent such date not more than a day in the future);
+ * times are taken as UTC. Handles "name -> target" for links, device
+ * files ("c" and "b" with "major, minor") and names with spaces. */
+enum ftp_list_result ftp_list_parse_unix(const char *line, size_t len,
+	    time_t now, struct ftp_entry *out);
+
+/*
+ * A whole listing: splits buf on LF (CR before it dropped), parses every
+ * line with the MLSD parser (mlsd true) or the Unix parser, and collects
+ * entries. Unparseable lines become entries of type OTHER whose name is
+ * the raw line. At most max_entries entries (more: returns -1).
+ * On success returns 0 and a malloc'd array in *out (free with
+ * ftp_entries_free); on failure -1 and nothing to free.
+ */
+int	ftp_list_parse_buffer(const char *buf, size_t len, bool mlsd,
+	    time_t now, size_t max_entries, struct ftp_entry **out, size_t *n);
+void	ftp_entries_free(struct ftp_entry *, size_t n);
+
+#endif

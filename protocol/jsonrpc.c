@@ -1,0 +1,306 @@
+/*
+ * JSON-RPC 2.0 messages over jansson. Batches are not supported: the
+ * protocol has no use for them, and refusing them keeps one request per
+ * line, which is what the fd-passing rules assume.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonrpc.h"
+
+/* Strings with an embedded NUL are accepted so that the daemon can refuse
+ * them with a precise error rather than a parse error. */
+#define JSONRPC_LOAD_FLAGS	(JSON_DECODE_ANY | JSON_ALLOW_NUL)
+
+static int
+valid_id(const json_t *id)
+{
+	return json_is_string(id) || json_is_integer(id) || json_is_null(id);
+}
+
+static int
+fail(struct jsonrpc_msg *out, json_t *root, const char **errmsg,
+    const char *msg, json_t *id, json_t **bad_id)
+{
+	if (errmsg != NULL)
+		*errmsg = msg;
+	if (bad_id != NULL && id != NULL && valid_id(id))
+		*bad_id = json_incref(id);
+	json_decref(root);
+	memset(out, 0, sizeof(*out));
+	return JSONRPC_INVALID_REQUEST;
+}
+
+int
+jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *out,
+    const char **errmsg, json_t **bad_id)
+{
+	json_error_t jerr;
+	json_t *root, *id, *v, *method, *result, *error, *code, *message;
+	int has_id;
+
+	memset(out, 0, sizeof(*out));
+	if (bad_id != NULL)
+		*bad_id = NULL;
+	if (errmsg != NULL)
+		*errmsg = NULL;
+
+	if ((root = json_loadb(buf, len, JSONRPC_LOAD_FLAGS, &jerr)) == NULL) {
+		if (errmsg != NULL)
+			*errmsg = "Parse error";
+		return JSONRPC_PARSE_ERROR;
+	}
+	if (json_is_array(root))
+		return fail(out, root, errmsg,
+		    "Invalid Request: batches are not supported", NULL, NULL);
+	if (!json_is_object(root))
+		return fail(out, root, errmsg,
+		    "Invalid Request: not an object", NULL, NULL);
+
+	/* Read the id first so that every later refusal can echo it. */
+	id = json_object_get(root, "id");
+	has_id = id != NULL;
+
+	v = json_object_get(root, "jsonrpc");
+	if (v == NULL)
+		return fail(out, root, errmsg,
+		    "Invalid Request: missing \"jsonrpc\"", id, bad_id);
+	if (!json_is_string(v) || json_string_length(v) != 3 ||
+	    strcmp(json_string_value(v), "2.0") != 0)
+		return fail(out, root, errmsg,
+		    "Invalid Request: \"jsonrpc\" must be \"2.0\"", id, bad_id);
+	if (has_id && !valid_id(id))
+		return fail(out, root, errmsg,
+		    "Invalid Request: id must be a string, an integer or null",
+		    NULL, NULL);
+
+	method = json_object_get(root, "method");
+	result = json_object_get(root, "result");
+	error = json_object_get(root, "error");
+
+	if (method != NULL) {
+		if (!json_is_string(method))
+			return fail(out, root, errmsg,
+			    "Invalid Request: method must be a string",
+			    id, bad_id);
+		if (result != NULL || error != NULL)
+			return fail(out, root, errmsg,
+			    "Invalid Request: both method and result or error",
+			    id, bad_id);
+		v = json_object_get(root, "params");
+		if (v != NULL && !json_is_object(v) && !json_is_array(v))
+			return fail(out, root, errmsg,
+			    "Invalid Request: params must be an object or an array",
+			    id, bad_id);
+		out->type = has_id ? JSONRPC_REQUEST : JSONRPC_NOTIFICATION;
+		out->method = json_string_value(method);
+		out->params = v;
+	} else if (result != NULL || error != NULL) {
+		if (result != NULL && error != NULL)
+			return fail(out, root, errmsg,
+			    "Invalid Request: both result and error", id, bad_id);
+		if (!has_id)
+			return fail(out, root, errmsg,
+			    "Invalid Request: response without id", NULL, NULL);
+		if (result != NULL) {
+			out->type = JSONRPC_RESPONSE;
+			out->result = result;
+		} else {
+			code = json_object_get(error, "code");
+			message = json_object_get(error, "message");
+			if (!json_is_object(error) || !json_is_integer(code) ||
+			    !json_is_string(message))
+				return fail(out, root, errmsg,
+				    "Invalid Request: malformed error object",
+				    id, bad_id);
+			if (json_integer_value(code) < -2147483647 - 1 ||
+			    json_integer_value(code) > 2147483647)
+				return fail(out, root, errmsg,
+				    "Invalid Request: error code out of range",
+				    id, bad_id);
+			out->type = JSONRPC_ERROR;
+			out->error = error;
+			out->error_code = (int)json_integer_value(code);
+			out->error_message = json_string_value(message);
+		}
+	} else
+		return fail(out, root, errmsg,
+		    "Invalid Request: no method, result or error", id, bad_id);
+
+	out->root = root;
+	out->id = has_id ? id : NULL;
+	return 0;
+}
+
+void
+jsonrpc_msg_clear(struct jsonrpc_msg *msg)
+{
+	if (msg == NULL)
+		return;
+	json_decref(msg->root);
+	memset(msg, 0, sizeof(*msg));
+}
+
+/* {"jsonrpc":"2.0"}, the start of every message. */
+static json_t *
+envelope(void)
+{
+	json_t *o;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	if (json_object_set_new(o, "jsonrpc", json_string("2.0")) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *
+jsonrpc_request(const char *method, json_t *params, json_int_t id)
+{
+	json_t *o;
+
+	if ((o = envelope()) == NULL || method == NULL ||
+	    json_object_set_new(o, "method", json_string(method)) == -1)
+		goto fail;
+	if (params != NULL) {
+		/* set_new steals params even when it fails. */
+		json_t *p = params;
+
+		params = NULL;
+		if (json_object_set_new(o, "params", p) == -1)
+			goto fail;
+	}
+	if (json_object_set_new(o, "id", json_integer(id)) == -1)
+		goto fail;
+	return o;
+fail:
+	json_decref(params);
+	json_decref(o);
+	return NULL;
+}
+
+json_t *
+jsonrpc_notification(const char *method, json_t *params)
+{
+	json_t *o;
+
+	if ((o = envelope()) == NULL || method == NULL ||
+	    json_object_set_new(o, "method", json_string(method)) == -1)
+		goto fail;
+	if (params != NULL) {
+		json_t *p = params;
+
+		params = NULL;
+		if (json_object_set_new(o, "params", p) == -1)
+			goto fail;
+	}
+	return o;
+fail:
+	json_decref(params);
+	json_decref(o);
+	return NULL;
+}
+
+json_t *
+jsonrpc_response(json_t *id, json_t *result)
+{
+	json_t *o;
+
+	/* A NULL result is a failed allocation upstream: pass it on. */
+	if (result == NULL)
+		return NULL;
+	if ((o = envelope()) == NULL) {
+		json_decref(result);
+		return NULL;
+	}
+	if (json_object_set(o, "id", id != NULL ? id : json_null()) == -1 ||
+	    json_object_set_new(o, "result", result) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The message may quote text from elsewhere (a server's reply, a file
+ * name) that is not UTF-8, which jansson refuses: replace such bytes
+ * rather than lose the whole error. */
+static json_t *
+message_string(const char *s)
+{
+	json_t *j;
+	char *copy;
+	size_t i;
+
+	if (s == NULL)
+		s = "";
+	if ((j = json_string(s)) != NULL)
+		return j;
+	if ((copy = strdup(s)) == NULL)
+		return NULL;
+	for (i = 0; copy[i] != '\0'; i++)
+		if ((unsigned char)copy[i] >= 0x80)
+			copy[i] = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
+json_t *
+jsonrpc_error(json_t *id, int code, const char *message, json_t *data)
+{
+	json_t *o = NULL, *e;
+
+	if ((e = json_object()) == NULL ||
+	    json_object_set_new(e, "code", json_integer(code)) == -1 ||
+	    json_object_set_new(e, "message", message_string(message)) == -1)
+		goto fail;
+	if (data != NULL) {
+		json_t *d = data;
+
+		data = NULL;
+		if (json_object_set_new(e, "data", d) == -1)
+			goto fail;
+	}
+	if ((o = envelope()) == NULL ||
+	    json_object_set(o, "id", id != NULL ? id : json_null()) == -1)
+		goto fail;
+	if (json_object_set_new(o, "error", e) == -1) {
+		e = NULL;
+		goto fail;
+	}
+	return o;
+fail:
+	json_decref(data);
+	json_decref(e);
+	json_decref(o);
+	return NULL;
+}
+
+char *
+jsonrpc_dump(const json_t *msg, size_t *len)
+{
+	size_t n, m;
+	char *s;
+
+	/* json_dumpb rather than json_dumps, so that the caller's free()
+	 * matches our malloc() whatever allocator jansson was given. */
+	if (msg == NULL || (n = json_dumpb(msg, NULL, 0, JSON_COMPACT)) == 0)
+		return NULL;
+	if ((s = malloc(n + 2)) == NULL)
+		return NULL;
+	if ((m = json_dumpb(msg, s, n, JSON_COMPACT)) != n) {
+		free(s);
+		return NULL;
+	}
+	s[n] = '\n';
+	s[n + 1] = '\0';
+	if (len != NULL)
+		*len = n + 1;
+	return s;
+}

@@ -1,0 +1,423 @@
+/* ftpctl's pure helpers: targets, local/remote names, output formats. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <check.h>
+
+#include "output.h"
+#include "target.h"
+
+Suite *cli_target_suite(void);
+
+START_TEST(test_parse_url)
+{
+	struct target t;
+	const char *err = NULL;
+
+	ck_assert_int_eq(target_parse("ftp://bob:secret@example.org/a/b.txt",
+	    &t, &err), 0);
+	ck_assert_int_eq(t.kind, TARGET_URL);
+	ck_assert_ptr_null(t.session);
+	ck_assert_str_eq(t.path, "a/b.txt");
+	ck_assert_str_eq(t.url.user, "bob");
+	ck_assert_str_eq(t.url.password, "secret");
+	ck_assert_str_eq(t.url.host, "example.org");
+	ck_assert_int_eq(t.url.port, 21);
+	target_clear(&t);
+
+	ck_assert_int_eq(target_parse("ftps://h:2121//etc/x", &t, &err), 0);
+	ck_assert_int_eq(t.url.tls, FTP_TLS_IMPLICIT);
+	ck_assert_str_eq(t.path, "/etc/x");
+	ck_assert_int_eq(t.url.port, 2121);
+	target_clear(&t);
+
+	ck_assert_int_eq(target_parse("FTPES://h", &t, &err), 0);
+	ck_assert_int_eq(t.url.tls, FTP_TLS_EXPLICIT);
+	ck_assert_str_eq(t.path, "");
+	target_clear(&t);
+}
+END_TEST
+
+START_TEST(test_parse_session)
+{
+	struct target t;
+	const char *err = NULL;
+
+	ck_assert_int_eq(target_parse("mirror:pub/file.iso", &t, &err), 0);
+	ck_assert_int_eq(t.kind, TARGET_SESSION);
+	ck_assert_str_eq(t.session, "mirror");
+	ck_assert_str_eq(t.path, "pub/file.iso");
+	target_clear(&t);
+
+	/* Only the first colon separates; the path keeps the rest. */
+	ck_assert_int_eq(target_parse("a.b_c-9:/x:y", &t, &err), 0);
+	ck_assert_str_eq(t.session, "a.b_c-9");
+	ck_assert_str_eq(t.path, "/x:y");
+	target_clear(&t);
+
+	ck_assert_int_eq(target_parse("s:", &t, &err), 0);
+	ck_assert_str_eq(t.path, "");
+	target_clear(&t);
+}
+END_TEST
+
+START_TEST(test_parse_bad)
+{
+	struct target t;
+	const char *err = NULL;
+
+	ck_assert_int_eq(target_parse("nocolon", &t, &err), -1);
+	ck_assert_ptr_nonnull(err);
+	err = NULL;
+	ck_assert_int_eq(target_parse(":path", &t, &err), -1);
+	ck_assert_ptr_nonnull(err);
+	err = NULL;
+	ck_assert_int_eq(target_parse("bad name:path", &t, &err), -1);
+	ck_assert_ptr_nonnull(err);
+	err = NULL;
+	ck_assert_int_eq(target_parse("a/b:path", &t, &err), -1);
+	ck_assert_ptr_nonnull(err);
+	err = NULL;
+	/* A URL that does not parse is refused, not taken as NAME:PATH. */
+	ck_assert_int_eq(target_parse("ftp://", &t, &err), -1);
+	ck_assert_ptr_nonnull(err);
+	err = NULL;
+	ck_assert_int_eq(target_parse("ftp://h/a%0d%0aDELE x", &t, &err), -1);
+	ck_assert_ptr_nonnull(err);
+}
+END_TEST
+
+START_TEST(test_name_valid)
+{
+	char name[TARGET_NAME_MAX + 2];
+
+	ck_assert(target_name_valid("a"));
+	ck_assert(target_name_valid("Work.site_2-b"));
+	ck_assert(!target_name_valid(""));
+	ck_assert(!target_name_valid("a b"));
+	ck_assert(!target_name_valid("a:b"));
+	ck_assert(!target_name_valid("a/b"));
+	ck_assert(!target_name_valid("\xc3\xa9"));
+	memset(name, 'x', TARGET_NAME_MAX);
+	name[TARGET_NAME_MAX] = '\0';
+	ck_assert(target_name_valid(name));
+	name[TARGET_NAME_MAX] = 'x';
+	name[TARGET_NAME_MAX + 1] = '\0';
+	ck_assert(!target_name_valid(name));
+}
+END_TEST
+
+static char *
+url_of(const char *s, const char *user, bool path)
+{
+	struct ftp_url u;
+	const char *err;
+	char *r;
+
+	ck_assert_int_eq(ftp_url_parse(s, &u, &err), 0);
+	r = target_url_string(&u, user, path);
+	ftp_url_clear(&u);
+	ck_assert_ptr_nonnull(r);
+	return r;
+}
+
+START_TEST(test_url_string)
+{
+	char *s;
+
+	/* Never the password; the default port is left out. */
+	s = url_of("ftp://bob:secret@h.example:21/a/b", "bob", false);
+	ck_assert_str_eq(s, "ftp://bob@h.example/");
+	free(s);
+	s = url_of("ftp://bob:secret@h.example:21/a/b", "bob", true);
+	ck_assert_str_eq(s, "ftp://bob@h.example/a/b");
+	ck_assert_ptr_null(strstr(s, "secret"));
+	free(s);
+	s = url_of("ftps://h:2990/", NULL, false);
+	ck_assert_str_eq(s, "ftps://h:2990/");
+	free(s);
+	s = url_of("ftps://h:21/", NULL, false);
+	ck_assert_str_eq(s, "ftps://h:21/");
+	free(s);
+	s = url_of("ftpes://h/", "u", false);
+	ck_assert_str_eq(s, "ftpes://u@h/");
+	free(s);
+	/* The user is encoded so that it survives a parse. */
+	s = url_of("ftp://h/", "me@corp:x/y", false);
+	ck_assert_str_eq(s, "ftp://me%40corp%3Ax%2Fy@h/");
+	free(s);
+	s = url_of("ftp://[::1]:2121/x", NULL, false);
+	ck_assert_str_eq(s, "ftp://[::1]:2121/");
+	free(s);
+	/* An absolute path comes back as "//", as url.h documents. */
+	s = url_of("ftp://h//etc/passwd", NULL, true);
+	ck_assert_str_eq(s, "ftp://h//etc/passwd");
+	free(s);
+	s = url_of("ftp://h/a%20b", NULL, true);
+	ck_assert_str_eq(s, "ftp://h/a%20b");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_url_string_roundtrip)
+{
+	struct ftp_url u;
+	const char *err;
+	char *s;
+
+	s = url_of("ftp://h:99/", "we:ird@user%", false);
+	ck_assert_int_eq(ftp_url_parse(s, &u, &err), 0);
+	ck_assert_str_eq(u.user, "we:ird@user%");
+	ck_assert_ptr_null(u.password);
+	ck_assert_int_eq(u.port, 99);
+	ftp_url_clear(&u);
+	free(s);
+}
+END_TEST
+
+static void
+local_ok(const char *remote, const char *want)
+{
+	const char *err = NULL;
+	char *s = target_local_name(remote, &err);
+
+	ck_assert_msg(s != NULL, "%s: %s", remote, err);
+	ck_assert_str_eq(s, want);
+	free(s);
+}
+
+static void
+local_bad(const char *remote)
+{
+	const char *err = NULL;
+
+	ck_assert_ptr_null(target_local_name(remote, &err));
+	ck_assert_ptr_nonnull(err);
+}
+
+START_TEST(test_local_name)
+{
+	local_ok("file.txt", "file.txt");
+	local_ok("a/b/file.txt", "file.txt");
+	local_ok("/abs/file", "file");
+	local_ok("dir/", "dir");
+	local_ok("dir//", "dir");
+	local_ok("a/.hidden", ".hidden");
+	local_ok("a/...", "...");
+	local_bad("");
+	local_bad("/");
+	local_bad("///");
+	local_bad(".");
+	local_bad("..");
+	local_bad("a/..");
+	local_bad("a/../");
+	local_bad("a/.");
+}
+END_TEST
+
+START_TEST(test_put_path)
+{
+	const char *err = NULL;
+	char *s;
+
+	s = target_put_path("dir/name", "/tmp/x", &err);
+	ck_assert_str_eq(s, "dir/name");
+	free(s);
+	s = target_put_path("dir/", "/tmp/x.tar", &err);
+	ck_assert_str_eq(s, "dir/x.tar");
+	free(s);
+	s = target_put_path("", "x.tar", &err);
+	ck_assert_str_eq(s, "x.tar");
+	free(s);
+	s = target_put_path("/", "../up/x", &err);
+	ck_assert_str_eq(s, "/x");
+	free(s);
+	ck_assert_ptr_null(target_put_path("dir/", "..", &err));
+	ck_assert_ptr_null(target_put_path("", "/", &err));
+}
+END_TEST
+
+START_TEST(test_get_path)
+{
+	const char *err = NULL;
+	char *s;
+
+	s = target_get_path("pub/a.iso", NULL, false, &err);
+	ck_assert_str_eq(s, "a.iso");
+	free(s);
+	s = target_get_path("pub/a.iso", "out.bin", false, &err);
+	ck_assert_str_eq(s, "out.bin");
+	free(s);
+	s = target_get_path("pub/a.iso", "dl", true, &err);
+	ck_assert_str_eq(s, "dl/a.iso");
+	free(s);
+	s = target_get_path("pub/a.iso", "dl/", false, &err);
+	ck_assert_str_eq(s, "dl/a.iso");
+	free(s);
+	/* An explicit LOCAL needs no usable remote name. */
+	s = target_get_path("", "x", false, &err);
+	ck_assert_str_eq(s, "x");
+	free(s);
+	ck_assert_ptr_null(target_get_path("", NULL, false, &err));
+	ck_assert_ptr_null(target_get_path("a/..", NULL, false, &err));
+	ck_assert_ptr_null(target_get_path("..", "dl/", false, &err));
+	ck_assert_ptr_null(target_get_path("x", "", false, &err));
+}
+END_TEST
+
+/* ---- output formats ---- */
+
+START_TEST(test_mode_string)
+{
+	char m[OUTPUT_MODE_LEN];
+
+	output_mode_string(m, FTPAGENT_DIR, 0755);
+	ck_assert_str_eq(m, "drwxr-xr-x");
+	output_mode_string(m, FTPAGENT_FILE, 0644);
+	ck_assert_str_eq(m, "-rw-r--r--");
+	output_mode_string(m, FTPAGENT_LINK, 0777);
+	ck_assert_str_eq(m, "lrwxrwxrwx");
+	output_mode_string(m, FTPAGENT_OTHER, 0);
+	ck_assert_str_eq(m, "?---------");
+	output_mode_string(m, FTPAGENT_FILE, -1);
+	ck_assert_str_eq(m, "-?????????");
+	output_mode_string(m, FTPAGENT_FILE, 04755);
+	ck_assert_str_eq(m, "-rwsr-xr-x");
+	output_mode_string(m, FTPAGENT_FILE, 02644);
+	ck_assert_str_eq(m, "-rw-r-Sr--");
+	output_mode_string(m, FTPAGENT_DIR, 01777);
+	ck_assert_str_eq(m, "drwxrwxrwt");
+	output_mode_string(m, FTPAGENT_DIR, 01776);
+	ck_assert_str_eq(m, "drwxrwxrwT");
+}
+END_TEST
+
+START_TEST(test_date)
+{
+	char b[OUTPUT_DATE_LEN];
+	time_t now = 1700000000;	/* 2023-11-14 22:13:20 UTC */
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	ck_assert_str_eq(output_date(b, sizeof(b), 1699990000, now),
+	    "Nov 14 19:26");
+	ck_assert_str_eq(output_date(b, sizeof(b), 1690000000, now),
+	    "Jul 22 04:26");
+	/* Older than six months: the year instead of the time. */
+	ck_assert_str_eq(output_date(b, sizeof(b), 1600000000, now),
+	    "Sep 13  2020");
+	ck_assert_str_eq(output_date(b, sizeof(b), 1680000000, now),
+	    "Mar 28  2023");
+	/* In the future, likewise. */
+	ck_assert_str_eq(output_date(b, sizeof(b), 1800000000, now),
+	    "Jan 15  2027");
+	ck_assert_str_eq(output_date(b, sizeof(b), 86400 * 4, now),
+	    "Jan  5  1970");
+	ck_assert_str_eq(output_date(b, sizeof(b), INT64_MIN, now), "?");
+	ck_assert_int_eq(strlen(output_date(b, sizeof(b), 1699990000, now)),
+	    12);
+	ck_assert_int_eq(strlen(output_date(b, sizeof(b), 1600000000, now)),
+	    12);
+}
+END_TEST
+
+START_TEST(test_bytes)
+{
+	char b[OUTPUT_BYTES_LEN];
+
+	ck_assert_str_eq(output_bytes(b, sizeof(b), 0), "0 B");
+	ck_assert_str_eq(output_bytes(b, sizeof(b), 1023), "1023 B");
+	ck_assert_str_eq(output_bytes(b, sizeof(b), 1024), "1.0 KiB");
+	ck_assert_str_eq(output_bytes(b, sizeof(b), 1536), "1.5 KiB");
+	ck_assert_str_eq(output_bytes(b, sizeof(b), 1048575), "1.0 MiB");
+	ck_assert_str_eq(output_bytes(b, sizeof(b), 5 * 1048576), "5.0 MiB");
+	ck_assert_str_eq(output_bytes(b, sizeof(b), 3LL << 40), "3.0 TiB");
+	ck_assert_str_eq(output_bytes(b, sizeof(b), INT64_MAX), "8.0 EiB");
+	ck_assert_str_eq(output_bytes(b, sizeof(b), -1), "?");
+}
+END_TEST
+
+START_TEST(test_duration)
+{
+	char b[32];
+
+	ck_assert_str_eq(output_duration(b, sizeof(b), 0), "0:00");
+	ck_assert_str_eq(output_duration(b, sizeof(b), 5.4), "0:05");
+	ck_assert_str_eq(output_duration(b, sizeof(b), 754), "12:34");
+	ck_assert_str_eq(output_duration(b, sizeof(b), 3723), "1:02:03");
+	ck_assert_str_eq(output_duration(b, sizeof(b), -1), "--:--");
+	ck_assert_str_eq(output_duration(b, sizeof(b), 1e12), "--:--");
+}
+END_TEST
+
+START_TEST(test_progress_line)
+{
+	char b[512];
+	int w;
+
+	output_progress_line(b, sizeof(b), 80, "file.iso", 512 * 1024,
+	    1024 * 1024, 2.0);
+	ck_assert_int_le(strlen(b), 80);
+	ck_assert_ptr_nonnull(strstr(b, "file.iso"));
+	ck_assert_ptr_nonnull(strstr(b, " 50%"));
+	ck_assert_ptr_nonnull(strstr(b, "512.0 KiB"));
+	ck_assert_ptr_nonnull(strstr(b, "256.0 KiB/s"));
+	ck_assert_ptr_nonnull(strstr(b, "ETA 0:02"));
+	ck_assert_ptr_nonnull(strchr(b, '['));
+
+	output_progress_line(b, sizeof(b), 80, "f", 100, 100, 1.0);
+	ck_assert_ptr_nonnull(strstr(b, "100%"));
+	ck_assert_ptr_nonnull(strstr(b, "ETA 0:00"));
+	ck_assert_ptr_null(strchr(b, '>'));
+
+	/* Unknown total: no bar, no percentage, no ETA. */
+	output_progress_line(b, sizeof(b), 80, "stream", 2048, -1, 1.0);
+	ck_assert_ptr_null(strchr(b, '%'));
+	ck_assert_ptr_null(strstr(b, "ETA"));
+	ck_assert_ptr_nonnull(strstr(b, "2.0 KiB/s"));
+
+	/* No time yet: no rate. */
+	output_progress_line(b, sizeof(b), 80, "x", 10, 100, 0);
+	ck_assert_ptr_nonnull(strstr(b, "--:--"));
+
+	/* A long label is cut, whatever the width. */
+	for (w = 20; w <= 300; w += 7) {
+		output_progress_line(b, sizeof(b), w,
+		    "a-very-long-file-name-that-goes-on-and-on-and-on-and-on-"
+		    "and-on-and-on-and-on.tar.gz", 123456789, 987654321, 3.5);
+		ck_assert_int_le(strlen(b), w < 60 ? 60 : (w > 255 ? 255 : w));
+	}
+}
+END_TEST
+
+Suite *
+cli_target_suite(void)
+{
+	Suite *s = suite_create("cli_target");
+	TCase *tc;
+
+	tc = tcase_create("target");
+	tcase_add_test(tc, test_parse_url);
+	tcase_add_test(tc, test_parse_session);
+	tcase_add_test(tc, test_parse_bad);
+	tcase_add_test(tc, test_name_valid);
+	tcase_add_test(tc, test_url_string);
+	tcase_add_test(tc, test_url_string_roundtrip);
+	tcase_add_test(tc, test_local_name);
+	tcase_add_test(tc, test_put_path);
+	tcase_add_test(tc, test_get_path);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("output");
+	tcase_add_test(tc, test_mode_string);
+	tcase_add_test(tc, test_date);
+	tcase_add_test(tc, test_bytes);
+	tcase_add_test(tc, test_duration);
+	tcase_add_test(tc, test_progress_line);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,992 @@
+/*
+ * libftpagent against tests/integ/fakeagent.py, a scripted stand-in for
+ * the daemon that speaks the real wire protocol (fds included) and
+ * misbehaves on request: timeouts, hang-ups, garbage, out-of-order
+ * replies, cancelled and failed transfers.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <jansson.h>
+
+#include "ftpagent.h"
+
+Suite *libclient_suite(void);
+
+#define FILE_SIZE	10240		/* fakeagent's "/file" */
+
+static char tmpdir[256];
+static char sockpath[300];
+static pid_t fake_pid = -1;
+
+static const char *
+python(void)
+{
+	const char *p = getenv("PYTHON3");
+
+	return p != NULL && *p != '\0' ? p : "/usr/bin/python3";
+}
+
+static const char *
+fake_script(void)
+{
+	static char path[PATH_MAX];
+	const char *src = getenv("FTPA_SRCDIR");
+
+	snprintf(path, sizeof(path), "%s/tests/integ/fakeagent.py",
+	    src != NULL && *src != '\0' ? src : ".");
+	return path;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool
+answers(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd, r;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		return false;
+	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	return r == 0;
+}
+
+static pid_t
+start_fake(const char *path)
+{
+	int64_t deadline;
+	pid_t pid;
+
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		execl(python(), python(), fake_script(), "-S", path,
+		    (char *)NULL);
+		_exit(127);
+	}
+	deadline = now_ms() + 10000;
+	while (!answers(path)) {
+		ck_assert_msg(now_ms() < deadline, "fakeagent did not start "
+		    "(%s %s)", python(), fake_script());
+		ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
+		poll(NULL, 0, 20);
+	}
+	return pid;
+}
+
+static void
+stop_fake(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+static void
+make_tmpdir(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_libclient.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(sockpath, sizeof(sockpath), "%s/agent.sock", tmpdir);
+}
+
+static void
+remove_tmpdir(void)
+{
+	char cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+}
+
+static void
+setup(void)
+{
+	make_tmpdir();
+	fake_pid = start_fake(sockpath);
+}
+
+static void
+teardown(void)
+{
+	stop_fake(fake_pid);
+	fake_pid = -1;
+	remove_tmpdir();
+}
+
+static void
+setup_nofake(void)
+{
+	make_tmpdir();
+}
+
+static struct ftpagent *
+connect_fake(void)
+{
+	struct ftpagent *a = ftpagent_connect(sockpath);
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_msg(ftpagent_error(a) == FTPAGENT_OK, "connect: %s",
+	    ftpagent_error_message(a));
+	return a;
+}
+
+static void
+assert_ping(struct ftpagent *a)
+{
+	char *res = NULL;
+
+	ck_assert_msg(ftpagent_call(a, "agent.ping", NULL, &res), "ping: %s",
+	    ftpagent_error_message(a));
+	ck_assert_str_eq(res, "{}");
+	free(res);
+}
+
+/* What the fake received last: {"method", "params", "nfds"[, "received"]}. */
+static json_t *
+last_request(struct ftpagent *a)
+{
+	char *res = NULL;
+	json_t *j;
+
+	ck_assert_msg(ftpagent_call(a, "test.last_params", NULL, &res),
+	    "%s", ftpagent_error_message(a));
+	j = json_loads(res, 0, NULL);
+	free(res);
+	ck_assert_ptr_nonnull(j);
+	return j;
+}
+
+static json_t *
+last_params(struct ftpagent *a, json_t **holder)
+{
+	*holder = last_request(a);
+	return json_object_get(*holder, "params");
+}
+
+static char *
+read_file(const char *path, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return NULL;
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	buf = malloc((size_t)st.st_size + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(read(fd, buf, (size_t)st.st_size), st.st_size);
+	close(fd);
+	*len = (size_t)st.st_size;
+	return buf;
+}
+
+static void
+assert_file_data(const char *path, size_t expect_len)
+{
+	size_t len, i;
+	char *buf = read_file(path, &len);
+
+	ck_assert_msg(buf != NULL, "%s missing", path);
+	ck_assert_uint_eq(len, expect_len);
+	for (i = 0; i < len; i++)
+		ck_assert_int_eq((unsigned char)buf[i], i % 256);
+	free(buf);
+}
+
+/* ---- basics ------------------------------------------------------------ */
+
+START_TEST(test_version)
+{
+	ck_assert_ptr_nonnull(ftpagent_version());
+	ck_assert_int_gt(strlen(ftpagent_version()), 0);
+}
+END_TEST
+
+START_TEST(test_ping_and_info)
+{
+	struct ftpagent *a = connect_fake();
+	char *res = NULL;
+
+	ck_assert_str_eq(ftpagent_socket_path(a), sockpath);
+	ck_assert_str_eq(ftpagent_error_message(a), "");
+	assert_ping(a);
+	ck_assert(ftpagent_call(a, "rpc.info", "{}", &res));
+	ck_assert_ptr_nonnull(strstr(res, "\"protocol\":1"));
+	free(res);
+	/* a NULL result pointer is allowed */
+	ck_assert(ftpagent_call(a, "agent.ping", NULL, NULL));
+	ftpagent_free(a);
+	ftpagent_free(NULL);
+}
+END_TEST
+
+START_TEST(test_connect_fails)
+{
+	struct ftpagent *a = ftpagent_connect("/nonexistent/dir/agent.sock");
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_AGENT);
+	ck_assert_str_eq(ftpagent_error_kind(a), "agent");
+	ck_assert_ptr_nonnull(strstr(ftpagent_error_message(a),
+	    "/nonexistent/dir/agent.sock"));
+	ck_assert(!ftpagent_clear_error(a));
+	ck_assert(!ftpagent_call(a, "agent.ping", NULL, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_AGENT);
+	ftpagent_free(a);
+}
+END_TEST
+
+START_TEST(test_default_lookup)
+{
+	struct ftpagent *a;
+	char xdgsock[400];
+	pid_t pid;
+
+	/* $FTPAGENT_SOCKET wins */
+	setenv("FTPAGENT_SOCKET", sockpath, 1);
+	a = ftpagent_connect(NULL);
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_OK);
+	ck_assert_str_eq(ftpagent_socket_path(a), sockpath);
+	assert_ping(a);
+	ftpagent_free(a);
+
+	/* then $XDG_RUNTIME_DIR/ftpd-agent.sock when it answers */
+	unsetenv("FTPAGENT_SOCKET");
+	setenv("XDG_RUNTIME_DIR", tmpdir, 1);
+	snprintf(xdgsock, sizeof(xdgsock), "%s/ftpd-agent.sock", tmpdir);
+	pid = start_fake(xdgsock);
+	a = ftpagent_connect(NULL);
+	ck_assert_msg(ftpagent_error(a) == FTPAGENT_OK, "%s",
+	    ftpagent_error_message(a));
+	ck_assert_str_eq(ftpagent_socket_path(a), xdgsock);
+	assert_ping(a);
+	ftpagent_free(a);
+	stop_fake(pid);
+	unlink(xdgsock);
+	unsetenv("XDG_RUNTIME_DIR");
+
+	/* neither: the system socket (not running here) */
+	if (!answers("/run/ftpd-agent/ftpd-agent.sock")) {
+		a = ftpagent_connect(NULL);
+		ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_AGENT);
+		ck_assert_str_eq(ftpagent_socket_path(a),
+		    "/run/ftpd-agent/ftpd-agent.sock");
+		ftpagent_free(a);
+	}
+}
+END_TEST
+
+/* ---- errors ------------------------------------------------------------ */
+
+START_TEST(test_ftp_error_sticky)
+{
+	struct ftpagent *a = connect_fake();
+	char *res = (char *)"untouched";
+
+	ck_assert(!ftpagent_call(a, "test.ftp_error", "{}", &res));
+	ck_assert_ptr_null(res);
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_FTP);
+	ck_assert_int_eq(ftpagent_ftp_code(a), 550);
+	ck_assert_str_eq(ftpagent_error_kind(a), "ftp");
+	ck_assert_str_eq(ftpagent_error_message(a), "550 Permission denied");
+	ck_assert_ptr_nonnull(ftpagent_error_data(a));
+	ck_assert_ptr_nonnull(strstr(ftpagent_error_data(a),
+	    "\"ftp_code\":550"));
+
+	/* sticky: nothing is sent while the error is set */
+	ck_assert(!ftpagent_call(a, "agent.ping", NULL, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_FTP);
+	ck_assert_int_eq(ftpagent_ftp_code(a), 550);
+
+	ck_assert(ftpagent_clear_error(a));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_OK);
+	ck_assert_int_eq(ftpagent_ftp_code(a), 0);
+	ck_assert_ptr_null(ftpagent_error_data(a));
+	ck_assert_str_eq(ftpagent_error_message(a), "");
+	assert_ping(a);
+	/* the ping above was the first request the fake saw since */
+	{
+		json_t *j = last_request(a);
+
+		ck_assert_str_eq(json_string_value(json_object_get(j,
+		    "method")), "agent.ping");
+		json_decref(j);
+	}
+	ftpagent_free(a);
+}
+END_TEST
+
+START_TEST(test_rpc_error)
+{
+	struct ftpagent *a = connect_fake();
+
+	ck_assert(!ftpagent_call(a, "no.such.method", NULL, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_RPC);
+	ck_assert_str_eq(ftpagent_error_kind(a), "method");
+	ck_assert(ftpagent_clear_error(a));
+
+	ck_assert(!ftpagent_call(a, "agent.ping", "{\"x\":", NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_ARGUMENT);
+	ck_assert(ftpagent_clear_error(a));
+	ck_assert(!ftpagent_call(a, "agent.ping", "3", NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_ARGUMENT);
+	ck_assert(ftpagent_clear_error(a));
+	ck_assert(!ftpagent_call(a, NULL, NULL, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_ARGUMENT);
+	ck_assert(ftpagent_clear_error(a));
+	ck_assert(!ftpagent_list(a, NULL, "/", NULL, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_ARGUMENT);
+	ck_assert(ftpagent_clear_error(a));
+
+	ck_assert(ftpagent_call(a, "agent.ping", "[]", NULL));
+	ftpagent_free(a);
+}
+END_TEST
+
+START_TEST(test_timeout_and_late_reply)
+{
+	struct ftpagent *a = connect_fake();
+	char *res = NULL;
+	int64_t t0, el;
+
+	ftpagent_set_timeout(a, 300);
+	t0 = now_ms();
+	ck_assert(!ftpagent_call(a, "test.never", NULL, NULL));
+	el = now_ms() - t0;
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_TIMEOUT);
+	ck_assert_str_eq(ftpagent_error_kind(a), "timeout");
+	ck_assert_int_ge(el, 280);
+	ck_assert_int_lt(el, 2000);
+	ck_assert(ftpagent_clear_error(a));
+
+	/* the reply to test.slow arrives after we gave up; the next call
+	 * must skip it and get its own */
+	ck_assert(!ftpagent_call(a, "test.slow", "{\"delay\":0.6}", NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_TIMEOUT);
+	ck_assert(ftpagent_clear_error(a));
+	poll(NULL, 0, 500);
+	ftpagent_set_timeout(a, 5000);
+	ck_assert(ftpagent_call(a, "test.echo", "{\"mine\":1}", &res));
+	ck_assert_str_eq(res, "{\"mine\":1}");
+	free(res);
+	ftpagent_free(a);
+}
+END_TEST
+
+START_TEST(test_agent_closes)
+{
+	struct ftpagent *a = connect_fake();
+
+	ck_assert(!ftpagent_call(a, "test.close", NULL, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_AGENT);
+	ck_assert(!ftpagent_clear_error(a));
+	ck_assert(!ftpagent_call(a, "agent.ping", NULL, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_AGENT);
+	ftpagent_free(a);
+}
+END_TEST
+
+START_TEST(test_no_sigpipe)
+{
+	struct ftpagent *a = connect_fake();
+
+	/* SIGPIPE keeps its default action: without MSG_NOSIGNAL writing to
+	 * the closed socket would kill us. */
+	signal(SIGPIPE, SIG_DFL);
+	ck_assert(ftpagent_call(a, "test.close_after_reply", NULL, NULL));
+	poll(NULL, 0, 300);
+	ck_assert(!ftpagent_call(a, "agent.ping", NULL, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_AGENT);
+	ftpagent_free(a);
+}
+END_TEST
+
+START_TEST(test_garbage)
+{
+	struct ftpagent *a = connect_fake();
+
+	ck_assert(!ftpagent_call(a, "test.garbage", NULL, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_AGENT);
+	ftpagent_free(a);
+}
+END_TEST
+
+START_TEST(test_out_of_order)
+{
+	struct ftpagent *a = connect_fake();
+	char *res = NULL;
+
+	ck_assert(ftpagent_call(a, "test.ooo", NULL, &res));
+	ck_assert_str_eq(res, "{\"right\":true}");
+	free(res);
+	assert_ping(a);
+	ftpagent_free(a);
+}
+END_TEST
+
+START_TEST(test_call_fds)
+{
+	struct ftpagent *a = connect_fake();
+	int p1[2], p2[2], fds[5];
+	char *res = NULL, c;
+
+	ck_assert_int_eq(pipe(p1), 0);
+	ck_assert_int_eq(pipe(p2), 0);
+	fds[0] = p1[1];
+	fds[1] = p2[1];
+	ck_assert(ftpagent_call_fds(a, "test.fds", "{}", fds, 2, &res));
+	ck_assert_str_eq(res, "{\"nfds\":2}");
+	free(res);
+	ck_assert_int_eq(read(p1[0], &c, 1), 1);
+	ck_assert_int_eq(read(p2[0], &c, 1), 1);
+
+	fds[2] = fds[3] = fds[4] = p1[1];
+	ck_assert(!ftpagent_call_fds(a, "test.fds", "{}", fds, 5, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_ARGUMENT);
+	ck_assert(ftpagent_clear_error(a));
+	ck_assert(ftpagent_call_fds(a, "test.fds", NULL, fds, 4, &res));
+	ck_assert_str_eq(res, "{\"nfds\":4}");
+	free(res);
+	close(p1[0]);
+	close(p1[1]);
+	close(p2[0]);
+	close(p2[1]);
+	ftpagent_free(a);
+}
+END_TEST
+
+/* ---- sessions and file system ------------------------------------------- */
+
+START_TEST(test_open)
+{
+	struct ftpagent *a = connect_fake();
+	struct ftpagent_open_opts o;
+	json_t *h, *p;
+	char *sid = NULL;
+
+	ck_assert(ftpagent_open(a, "ftp://bob@example.org/", NULL, &sid));
+	ck_assert_str_eq(sid, "s1");
+	free(sid);
+	p = last_params(a, &h);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "url")),
+	    "ftp://bob@example.org/");
+	ck_assert_int_eq(json_object_size(p), 1);
+	json_decref(h);
+
+	memset(&o, 0, sizeof(o));
+	o.name = "work";
+	o.password = "s3cret";
+	o.tls = FTPAGENT_TLS_EXPLICIT;
+	o.insecure = true;
+	o.ca_file = "/etc/ca.pem";
+	o.active = true;
+	o.max_connections = 3;
+	o.reuse = true;
+	ck_assert(ftpagent_open(a, "ftp://bob@example.org/", &o, &sid));
+	ck_assert_str_eq(sid, "work");
+	free(sid);
+	p = last_params(a, &h);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "name")), "work");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "password")),
+	    "s3cret");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "tls")),
+	    "explicit");
+	ck_assert(json_is_false(json_object_get(p, "verify")));
+	ck_assert(json_is_false(json_object_get(p, "passive")));
+	ck_assert(json_is_true(json_object_get(p, "reuse")));
+	ck_assert_int_eq(json_integer_value(json_object_get(p,
+	    "max_connections")), 3);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "ca_file")),
+	    "/etc/ca.pem");
+	json_decref(h);
+
+	ck_assert(!ftpagent_open(a, "ftp://badauth:s3cret@example.org/", &o,
+	    &sid));
+	ck_assert_ptr_null(sid);
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_AUTH);
+	ck_assert_int_eq(ftpagent_ftp_code(a), 530);
+	ck_assert_ptr_null(strstr(ftpagent_error_message(a), "s3cret"));
+	ck_assert(ftpagent_clear_error(a));
+
+	o.tls = (enum ftpagent_tls)42;
+	ck_assert(!ftpagent_open(a, "ftp://h/", &o, &sid));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_ARGUMENT);
+	ck_assert(ftpagent_clear_error(a));
+
+	ck_assert(ftpagent_close(a, "work"));
+	p = last_params(a, &h);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "session")),
+	    "work");
+	json_decref(h);
+	ftpagent_free(a);
+}
+END_TEST
+
+START_TEST(test_list_stat)
+{
+	struct ftpagent *a = connect_fake();
+	struct ftpagent_entry *es = NULL, e;
+	size_t n = 0;
+
+	ck_assert(ftpagent_list(a, "s1", NULL, &es, &n));
+	ck_assert_uint_eq(n, 4);
+	ck_assert_str_eq(es[0].name, "a.txt");
+	ck_assert_int_eq(es[0].type, FTPAGENT_FILE);
+	ck_assert_int_eq(es[0].size, 12);
+	ck_assert_int_eq(es[0].mtime, 1700000000);
+	ck_assert_int_eq(es[0].perm, 0644);
+	ck_assert_ptr_null(es[0].target);
+	ck_assert_int_eq(es[1].type, FTPAGENT_DIR);
+	ck_assert_int_eq(es[1].size, -1);
+	ck_assert(es[1].mtime == INT64_MIN);
+	ck_assert_int_eq(es[1].perm, -1);
+	ck_assert_int_eq(es[2].type, FTPAGENT_LINK);
+	ck_assert_str_eq(es[2].target, "a.txt");
+	ck_assert_int_eq(es[3].type, FTPAGENT_OTHER);
+	ck_assert_int_eq(es[3].size, -1);
+	ftpagent_entries_free(es, n);
+
+	ck_assert(ftpagent_stat(a, "s1", "/dir/x.bin", &e));
+	ck_assert_str_eq(e.name, "x.bin");
+	ck_assert_int_eq(e.size, 100);
+	ck_assert(e.mtime == INT64_MIN);
+	ftpagent_entry_clear(&e);
+	ftpagent_entry_clear(&e);
+
+	ck_assert(!ftpagent_stat(a, "s1", "/missing", &e));
+	ck_assert_ptr_null(e.name);
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_NOT_FOUND);
+	ck_assert_int_eq(ftpagent_ftp_code(a), 550);
+	ck_assert_str_eq(ftpagent_error_kind(a), "not_found");
+	ck_assert(ftpagent_clear_error(a));
+	ftpagent_free(a);
+}
+END_TEST
+
+START_TEST(test_fs_ops)
+{
+	struct ftpagent *a = connect_fake();
+	json_t *h, *p;
+	char *text = NULL;
+	int code = 0;
+
+	ck_assert(ftpagent_mkdir(a, "s1", "/a/b", true));
+	p = last_params(a, &h);
+	ck_assert(json_is_true(json_object_get(p, "parents")));
+	ck_assert_str_eq(json_string_value(json_object_get(p, "path")), "/a/b");
+	json_decref(h);
+
+	ck_assert(ftpagent_remove(a, "s1", "/a", false));
+	p = last_params(a, &h);
+	ck_assert(json_is_false(json_object_get(p, "recursive")));
+	json_decref(h);
+
+	ck_assert(ftpagent_rmdir(a, "s1", "/a"));
+	ck_assert(ftpagent_rename(a, "s1", "/x", "/y"));
+	p = last_params(a, &h);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "from")), "/x");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "to")), "/y");
+	json_decref(h);
+
+	ck_assert(ftpagent_quote(a, "s1", "PWD", &code, &text));
+	ck_assert_int_eq(code, 257);
+	ck_assert_str_eq(text, "257 \"/home\"");
+	free(text);
+	ck_assert(ftpagent_quote(a, "s1", "PWD", &code, NULL));
+	ftpagent_free(a);
+}
+END_TEST
+
+/* ---- transfers ----------------------------------------------------------- */
+
+struct prog {
+	int	 calls;
+	int64_t	 last_bytes;
+	int64_t	 last_total;
+	int	 cancel_after;	/* 0: never */
+	bool	 saw_foreign;
+};
+
+static bool
+progress_cb(void *arg, int64_t bytes, int64_t total)
+{
+	struct prog *p = arg;
+
+	p->calls++;
+	if (bytes == 999999)
+		p->saw_foreign = true;
+	ck_assert_int_ge(bytes, p->last_bytes);
+	p->last_bytes = bytes;
+	p->last_total = total;
+	return p->cancel_after == 0 || p->calls < p->cancel_after;
+}
+
+START_TEST(test_get_fd)
+{
+	struct ftpagent *a = connect_fake();
+	struct ftpagent_xfer_opts o;
+	struct ftpagent_xfer_result r;
+	struct prog pr;
+	char path[400];
+	json_t *h, *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/out", tmpdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	memset(&o, 0, sizeof(o));
+	memset(&pr, 0, sizeof(pr));
+	o.progress = progress_cb;
+	o.progress_arg = &pr;
+	o.ascii = true;
+	ck_assert_msg(ftpagent_get_fd(a, "s1", "/file", fd, &o, &r), "%s",
+	    ftpagent_error_message(a));
+	close(fd);
+	ck_assert_int_eq(r.bytes, FILE_SIZE);
+	ck_assert_int_eq(r.total, FILE_SIZE);
+	ck_assert(r.seconds >= 0);
+	ck_assert_int_eq(pr.calls, 3);
+	ck_assert(!pr.saw_foreign);
+	ck_assert_int_eq(pr.last_bytes, FILE_SIZE);
+	ck_assert_int_eq(pr.last_total, FILE_SIZE);
+	assert_file_data(path, FILE_SIZE);
+
+	p = last_params(a, &h);
+	ck_assert(json_is_true(json_object_get(p, "progress")));
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "fd")), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "type")),
+	    "ascii");
+	ck_assert_ptr_null(json_object_get(p, "offset"));
+	ck_assert_int_eq(json_integer_value(json_object_get(h, "nfds")), 1);
+	json_decref(h);
+
+	/* NULL opts and result */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert(ftpagent_get_fd(a, "s1", "/file", fd, NULL, NULL));
+	close(fd);
+	assert_file_data(path, FILE_SIZE);
+
+	ck_assert(!ftpagent_get_fd(a, "s1", "/file", -1, NULL, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_ARGUMENT);
+	ftpagent_free(a);
+}
+END_TEST
+
+START_TEST(test_get_file_atomic)
+{
+	struct ftpagent *a = connect_fake();
+	struct ftpagent_xfer_opts o;
+	struct ftpagent_xfer_result r;
+	char local[400], part[410];
+	struct stat st;
+	json_t *h, *p;
+	size_t len;
+	char *buf;
+	int fd;
+
+	snprintf(local, sizeof(local), "%s/dl.bin", tmpdir);
+	snprintf(part, sizeof(part), "%s.part", local);
+
+	/* failure: the .part stays, nothing at local */
+	ck_assert(!ftpagent_get_file(a, "s1", "/fail", local, NULL, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_FTP);
+	ck_assert_int_eq(ftpagent_ftp_code(a), 426);
+	ck_assert_ptr_nonnull(strstr(ftpagent_error_data(a), "\"job\""));
+	ck_assert_int_eq(stat(local, &st), -1);
+	ck_assert_int_eq(stat(part, &st), 0);
+	ck_assert_int_eq(st.st_size, 1000);
+	ck_assert(ftpagent_clear_error(a));
+
+	/* resume from the .part's size */
+	memset(&o, 0, sizeof(o));
+	o.offset = -1;
+	ck_assert_msg(ftpagent_get_file(a, "s1", "/file", local, &o, &r),
+	    "%s", ftpagent_error_message(a));
+	ck_assert_int_eq(r.bytes, FILE_SIZE - 1000);
+	p = last_params(a, &h);
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "offset")),
+	    1000);
+	json_decref(h);
+	ck_assert_int_eq(stat(part, &st), -1);
+	assert_file_data(local, FILE_SIZE);
+
+	/* a fresh download truncates a stale, longer .part */
+	fd = open(part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	buf = calloc(1, 20000);
+	ck_assert_int_eq(write(fd, buf, 20000), 20000);
+	free(buf);
+	close(fd);
+	ck_assert(ftpagent_get_file(a, "s1", "/file", local, NULL, &r));
+	ck_assert_int_eq(r.bytes, FILE_SIZE);
+	assert_file_data(local, FILE_SIZE);
+	ck_assert_int_eq(stat(part, &st), -1);
+
+	/* the file mode honours the umask */
+	umask(077);
+	unlink(local);
+	ck_assert(ftpagent_get_file(a, "s1", "/file", local, NULL, NULL));
+	ck_assert_int_eq(stat(local, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	umask(022);
+
+	/* unwritable destination: local_io, no request sent */
+	ck_assert(!ftpagent_get_file(a, "s1", "/file", "/nonexistent/x",
+	    NULL, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_LOCAL_IO);
+	ck_assert(ftpagent_clear_error(a));
+	(void)len;
+	ftpagent_free(a);
+}
+END_TEST
+
+START_TEST(test_put_file)
+{
+	struct ftpagent *a = connect_fake();
+	struct ftpagent_xfer_opts o;
+	struct ftpagent_xfer_result r;
+	const char *text = "0123456789abcdefghijklmnopqrstuvwxyz"
+	    "0123456789abcdefghijklmnopqrstuvwxyz"
+	    "0123456789abcdefghijklmnopqrstuvwxyz1234567890";
+	char local[400];
+	json_t *h, *p;
+	int fd;
+
+	ck_assert_uint_eq(strlen(text), 118);
+	snprintf(local, sizeof(local), "%s/up.txt", tmpdir);
+	fd = open(local, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_eq(write(fd, text, 118), 118);
+	close(fd);
+
+	ck_assert_msg(ftpagent_put_file(a, "s1", "/up.txt", local, NULL, &r),
+	    "%s", ftpagent_error_message(a));
+	ck_assert_int_eq(r.bytes, 118);
+	ck_assert_int_eq(r.total, -1);
+	h = last_request(a);
+	ck_assert_str_eq(json_string_value(json_object_get(h, "received")),
+	    text);
+	json_decref(h);
+
+	/* resume after the remote size (the fake says 100) */
+	memset(&o, 0, sizeof(o));
+	o.offset = -1;
+	ck_assert(ftpagent_put_file(a, "s1", "/up.txt", local, &o, &r));
+	ck_assert_int_eq(r.bytes, 18);
+	h = last_request(a);
+	p = json_object_get(h, "params");
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "offset")), 100);
+	ck_assert_str_eq(json_string_value(json_object_get(h, "received")),
+	    text + 100);
+	json_decref(h);
+
+	/* resume when the remote file does not exist: from 0, no error */
+	ck_assert(ftpagent_put_file(a, "s1", "/up-missing", local, &o, &r));
+	ck_assert_int_eq(r.bytes, 118);
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_OK);
+
+	/* resume when stat fails otherwise: that error */
+	ck_assert(!ftpagent_put_file(a, "s1", "/fail", local, &o, &r));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_FTP);
+	ck_assert(ftpagent_clear_error(a));
+
+	/* append */
+	o.offset = 0;
+	o.append = true;
+	ck_assert(ftpagent_put_file(a, "s1", "/up.txt", local, &o, NULL));
+	p = last_params(a, &h);
+	ck_assert(json_is_true(json_object_get(p, "append")));
+	json_decref(h);
+
+	ck_assert(!ftpagent_put_file(a, "s1", "/x", "/nonexistent/file",
+	    NULL, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_LOCAL_IO);
+	ftpagent_free(a);
+}
+END_TEST
+
+START_TEST(test_cancel)
+{
+	struct ftpagent *a = connect_fake();
+	struct ftpagent_xfer_opts o;
+	struct prog pr;
+	char path[400];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/slow", tmpdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	memset(&o, 0, sizeof(o));
+	memset(&pr, 0, sizeof(pr));
+	pr.cancel_after = 3;
+	o.progress = progress_cb;
+	o.progress_arg = &pr;
+	ck_assert(!ftpagent_get_fd(a, "s1", "/slow", fd, &o, NULL));
+	close(fd);
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_CANCELLED);
+	ck_assert_str_eq(ftpagent_error_kind(a), "cancelled");
+	ck_assert_int_eq(pr.calls, 3);
+	ck_assert(ftpagent_clear_error(a));
+	/* job.cancel's own reply has been skipped */
+	assert_ping(a);
+	ftpagent_free(a);
+}
+END_TEST
+
+START_TEST(test_inactivity_timeout)
+{
+	struct ftpagent *a = connect_fake();
+	char path[400], *res = NULL;
+	int64_t t0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/hb", tmpdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	/* heartbeats every 200 ms for 1.6 s: a 500 ms timeout restarts */
+	ftpagent_set_timeout(a, 500);
+	t0 = now_ms();
+	ck_assert_msg(ftpagent_get_fd(a, "s1", "/heartbeat", fd, NULL, NULL),
+	    "%s", ftpagent_error_message(a));
+	ck_assert_int_ge(now_ms() - t0, 1400);
+
+	/* a stalled transfer times out and gets cancelled */
+	ftpagent_set_timeout(a, 400);
+	ck_assert(!ftpagent_get_fd(a, "s1", "/stall", fd, NULL, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_TIMEOUT);
+	ck_assert(ftpagent_clear_error(a));
+	close(fd);
+	ftpagent_set_timeout(a, 0);	/* back to the default */
+	poll(NULL, 0, 200);
+	ck_assert(ftpagent_call(a, "test.cancelled", NULL, &res));
+	ck_assert_msg(strstr(res, "\"j") != NULL, "not cancelled: %s", res);
+	free(res);
+	assert_ping(a);
+	ftpagent_free(a);
+}
+END_TEST
+
+/* ---- autostart ------------------------------------------------------------ */
+
+START_TEST(test_autostart)
+{
+	struct ftpagent *a;
+	int64_t t0;
+	pid_t w;
+
+	setenv("FTPD_AGENT_BIN", fake_script(), 1);
+	/* without the flag: no agent */
+	a = ftpagent_connect_opts(sockpath, 0, 2000);
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_AGENT);
+	ftpagent_free(a);
+
+	t0 = now_ms();
+	a = ftpagent_connect_opts(sockpath, FTPAGENT_AUTOSTART, 2000);
+	ck_assert_msg(ftpagent_error(a) == FTPAGENT_OK, "%s",
+	    ftpagent_error_message(a));
+	ck_assert_int_lt(now_ms() - t0, 4000);
+	assert_ping(a);
+	/* the agent is not our child: no zombie, nothing to reap */
+	w = waitpid(-1, NULL, WNOHANG);
+	ck_assert_int_eq(w, -1);
+	ck_assert_int_eq(errno, ECHILD);
+	ck_assert(ftpagent_call(a, "test.shutdown", NULL, NULL));
+	ftpagent_free(a);
+	t0 = now_ms();
+	while (answers(sockpath) && now_ms() - t0 < 5000)
+		poll(NULL, 0, 50);
+	ck_assert(!answers(sockpath));
+
+	/* the system socket is never autostarted */
+	if (!answers("/run/ftpd-agent/ftpd-agent.sock")) {
+		a = ftpagent_connect_opts("/run/ftpd-agent/ftpd-agent.sock",
+		    FTPAGENT_AUTOSTART, 1000);
+		ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_AGENT);
+		ftpagent_free(a);
+	}
+
+	/* no binary: a clear error */
+	setenv("FTPD_AGENT_BIN", "/nonexistent/ftpd-agent", 1);
+	a = ftpagent_connect_opts(sockpath, FTPAGENT_AUTOSTART, 1000);
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_AGENT);
+	ftpagent_free(a);
+	unsetenv("FTPD_AGENT_BIN");
+}
+END_TEST
+
+Suite *
+libclient_suite(void)
+{
+	Suite *s = suite_create("libclient");
+	TCase *tc;
+
+	tc = tcase_create("basics");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_version);
+	tcase_add_test(tc, test_ping_and_info);
+	tcase_add_test(tc, test_connect_fails);
+	tcase_add_test(tc, test_default_lookup);
+	tcase_add_test(tc, test_ftp_error_sticky);
+	tcase_add_test(tc, test_rpc_error);
+	tcase_add_test(tc, test_timeout_and_late_reply);
+	tcase_add_test(tc, test_agent_closes);
+	tcase_add_test(tc, test_no_sigpipe);
+	tcase_add_test(tc, test_garbage);
+	tcase_add_test(tc, test_out_of_order);
+	tcase_add_test(tc, test_call_fds);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("fs");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_open);
+	tcase_add_test(tc, test_list_stat);
+	tcase_add_test(tc, test_fs_ops);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("transfers");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_get_fd);
+	tcase_add_test(tc, test_get_file_atomic);
+	tcase_add_test(tc, test_put_file);
+	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_inactivity_timeout);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("autostart");
+	tcase_add_checked_fixture(tc, setup_nofake, remove_tmpdir);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_autostart);
+	suite_add_tcase(s, tc);
+	return s;
+}

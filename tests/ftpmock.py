@@ -1,0 +1,748 @@
+#!/usr/bin/python3
+"""ftpmock: a scripted, misbehaving FTP server for tests (stdlib only).
+
+    ftpmock.py (--script FILE | --scenario NAME) [--host 127.0.0.1] [--port 0]
+               [--log FILE] [--idle SECS]
+    ftpmock.py --list-scenarios
+
+It listens on --host (127.0.0.1 or ::1), prints the port it listens on as
+one line on stdout when ready, and plays a script on every control
+connection it accepts, each in its own thread.
+
+A script is a JSON file or a Python literal (so b"..." bytes work), either a
+list of steps, or an object:
+
+    {"steps": [...],            # default steps for every control connection
+     "connections": [[...], [...]],  # steps of the 1st, 2nd... connection
+     "auto": {"SIZE": "213 5\\r\\n"}} # extra automatic replies (see below)
+
+Steps run in order; each is an object with one action key:
+
+  {"send": TEXT}          raw bytes (str is encoded as latin-1, so "\\xff"
+                          is one byte; bytes literals are taken as they are;
+                          a list is concatenated). Options: "repeat": N
+                          (send TEXT N times), "chunk": N (write N bytes at a
+                          time; "chunks" is accepted too), "delay": S
+                          (seconds between chunks, default 0.01 when
+                          chunking), "after": S (sleep before sending).
+  {"expect": PATTERN}     read one command line; it matches when it starts
+                          with PATTERN (case-insensitive) or PATTERN, as a
+                          regular expression, matches at its start. Options:
+                          "reply": TEXT (sent on a match), "else": TEXT
+                          (sent on a mismatch; default 500), "timeout": S.
+                          On a mismatch the line is logged and answered
+                          from the automatic replies if its verb has one,
+                          else with "else"/500, and the step keeps waiting:
+                          a client that sends commands the script does not
+                          care about (FEAT, TYPE, OPTS...) gets on.
+  {"pasv": true|{...}}    wait for PASV or EPSV, open a data listener on the
+                          control connection's local address and answer 227
+                          (PASV) or 229 (EPSV) with its port. Options (in
+                          the step): "address": "10.0.0.1" (address named in
+                          the 227; default the real one), "port": N (port
+                          named instead of the real one, for malformed
+                          replies), "reply": TEXT (raw reply; {h1}..{h4},
+                          {p1}, {p2} and {port} are filled in), "epsv":
+                          false (answer EPSV with 500 so the client must
+                          fall back to PASV), "epsv_reply": TEXT, "expect":
+                          false (do not read a command, just open the
+                          listener and reply).
+  {"active": true}        wait for PORT or EPRT, reply 200; the next data
+                          step connects to the address given. Options:
+                          "source": "127.0.0.2" (connect from this address),
+                          "connect": false (never connect).
+  {"data": PAYLOAD}       send PAYLOAD on the data connection (text/bytes, or
+                          an int N: N bytes of payload(N, seed)). Options:
+                          "seed" (default 0), "limit": N (send only the
+                          first N bytes: a short transfer), "delay": S
+                          (before sending), "chunk", "chunk_delay", "end":
+                          "close" (default) | "reset" (RST) | "stall"
+                          (keep it open without sending more),
+                          "stall": S (how long to stall; default until the
+                          control connection closes, at most 120 s),
+                          "timeout": S (wait for the data connection).
+  {"recv_data": true}     read an upload to EOF and log its size and sha256.
+                          Options: "limit": N (close after N bytes),
+                          "timeout": S.
+  {"close_data": true}    close the data connection and listener.
+  {"close": true}         close the control connection (ends the script).
+                          {"close": "reset"} sends a RST instead.
+  {"sleep": S}            sleep S seconds.
+  {"auto": {...}}         change automatic replies from here on (a value of
+                          null removes one).
+  {"mark": TEXT}          write TEXT to the log.
+
+When the steps run out, the connection keeps answering from the automatic
+replies (QUIT gets 221 and a close) until the client closes or --idle
+seconds pass without a command. The default automatic replies cover FEAT,
+SYST, PWD, TYPE, OPTS, NOOP, MODE, STRU, CWD and QUIT; an automatic reply of
+"<close>" closes the connection instead of answering.
+
+The log (--log) is JSON lines: {"t": seconds, "conn": N, "ev": EVENT, ...}.
+Events: listen, accept, recv (with "line" = the command as latin-1 text
+without its line end, and "eol"), send, mismatch, data_listen, data_accept
+(with "peer"), data_connect, data_sent / data_recv (with "bytes" and
+"sha256"), close, eof, timeout, error, mark.
+"""
+
+import argparse
+import ast
+import hashlib
+import json
+import os
+import random
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+
+DEFAULT_AUTO = {
+    "FEAT": "211-Features:\r\n SIZE\r\n MDTM\r\n UTF8\r\n EPSV\r\n211 End\r\n",
+    "SYST": "215 UNIX Type: L8\r\n",
+    "PWD": '257 "/" is the current directory\r\n',
+    "TYPE": "200 Type set.\r\n",
+    "OPTS": "200 OK.\r\n",
+    "NOOP": "200 NOOP ok.\r\n",
+    "MODE": "200 Mode set.\r\n",
+    "STRU": "200 Structure set.\r\n",
+    "CWD": "250 Directory changed.\r\n",
+    "QUIT": "221 Goodbye.\r\n",
+}
+
+MAX_LINE = 65536
+
+
+def payload(size, seed=0):
+    """The deterministic bytes a {"data": N, "seed": S} step sends."""
+    return random.Random(seed).randbytes(size)
+
+
+def to_bytes(v):
+    if isinstance(v, bytes):
+        return v
+    if isinstance(v, str):
+        return v.encode("latin-1")
+    if isinstance(v, list):
+        return b"".join(to_bytes(x) for x in v)
+    raise ValueError("not text: %r" % (v,))
+
+
+# ---- built-in scenarios (TEST-CASES.md numbers in brackets) -------------
+
+def login(greeting="220 ftpmock ready\r\n"):
+    return [
+        {"send": greeting},
+        {"expect": "USER", "reply": "331 Password required.\r\n"},
+        {"expect": "PASS", "reply": "230 Logged in.\r\n"},
+    ]
+
+
+def download(data_step, size=None, pre_150=None, reply_150=None,
+             reply_226="226 Transfer complete.\r\n", pasv=None):
+    """login, then PASV/EPSV, RETR, 150, the data step, 226."""
+    auto = {}
+    if size is not None:
+        auto["SIZE"] = "213 %d\r\n" % size
+        auto["MDTM"] = "213 20240102030405\r\n"
+        auto["REST"] = "350 Restarting.\r\n"
+    steps = login() + [{"auto": auto}, dict({"pasv": True}, **(pasv or {}))]
+    if reply_150 is None:
+        reply_150 = "150 Opening BINARY mode data connection.\r\n"
+    steps.append({"expect": "RETR", "reply": reply_150})
+    if pre_150:
+        steps.append(pre_150)
+    steps.append(data_step)
+    if reply_226:
+        steps.append({"send": reply_226})
+    return steps
+
+
+def upload(reply_final="226 Transfer complete.\r\n", limit=None):
+    rd = {"recv_data": True}
+    if limit is not None:
+        rd["limit"] = limit
+    return login() + [
+        {"pasv": True},
+        {"expect": "STOR|APPE", "reply": "150 Ok to send data.\r\n"},
+        rd,
+        {"send": reply_final},
+    ]
+
+
+BIG = 1 << 20
+SCENARIOS = {
+    # plain login, then automatic replies
+    "ok": lambda: login(),
+    # [1] middle lines that start with digits, another code, nothing, spaces
+    "multiline_greeting": lambda: login(
+        "220-Welcome to ftpmock\r\n"
+        "2024 was a good year\r\n"
+        "123-another code with a dash\r\n"
+        "\r\n"
+        " 220 indented, not the end\r\n"
+        "220-still the greeting\r\n"
+        "220 ftpmock ready\r\n"),
+    # [2] closing line with another code: ends the reply (use ftp.quote)
+    "glftpd": lambda: login() + [
+        {"expect": "SITE", "reply":
+            "200-glFTPd site command\r\n200-second line\r\n"
+            "211 End of status.\r\n"},
+    ],
+    # [3] a 17 KB reply line, 64 KB without a line end, 10,000 lines
+    "long_line": lambda: [{"send": ["220 ", "x" * 17000, "\r\n"]},
+                          {"sleep": 5}, {"close": True}],
+    "long_noeol": lambda: [{"send": "220 ", "chunk": 8192, "delay": 0},
+                           {"send": "x", "repeat": 65536, "chunk": 8192,
+                            "delay": 0},
+                           {"sleep": 10}, {"close": True}],
+    "many_lines": lambda: [{"send": ["220-start\r\n", " line\r\n" * 10000,
+                                     "220 end\r\n"]},
+                           {"expect": "USER", "reply": "331 Password.\r\n"},
+                           {"expect": "PASS", "reply": "230 Ok.\r\n"}],
+    # [4] NUL inside a reply; LF-only line ends
+    "nul_in_reply": lambda: [{"send": "220 hello\x00world\r\n"},
+                             {"sleep": 5}, {"close": True}],
+    "lf_only": lambda: login("220-LF only\n220 ready\n"),
+    # [5] a reply one byte at a time
+    "byte_at_a_time": lambda: [
+        {"send": "220-slow\r\n 220 greeting\r\n220 ready\r\n", "chunk": 1,
+         "delay": 0.005},
+        {"expect": "USER", "reply": "331 Password required.\r\n",
+         "chunk": 1},
+        {"expect": "PASS", "reply": "230 Logged in.\r\n"},
+    ],
+    # [7] non-numeric code, code outside 100..599
+    "bad_code": lambda: [{"send": "2x0 hello\r\n"}, {"sleep": 5},
+                         {"close": True}],
+    "code_600": lambda: [{"send": "600 hello\r\n"}, {"sleep": 5},
+                         {"close": True}],
+    # [8] 421 at greeting
+    "greeting_421": lambda: [{"send": "421 Too many users.\r\n"},
+                             {"close": True}],
+    # [10] bad SIZE replies
+    "size_garbage": lambda: login() + [{"auto": {"SIZE": "213 12ab\r\n"}}],
+    "size_huge": lambda: login() + [
+        {"auto": {"SIZE": "213 99999999999999999999\r\n"}}],
+    # [11] 227 naming 10.0.0.1; EPSV refused so PASV is used
+    "pasv_foreign": lambda: download({"data": 100000, "seed": 11},
+                                     size=100000,
+                                     pasv={"address": "10.0.0.1",
+                                           "epsv": False}),
+    # [12] malformed 227s
+    "pasv_octet": lambda: login() + [{"pasv": True, "epsv": False,
+        "reply": "227 Entering Passive Mode (127,0,0,1,300,{p2}).\r\n"}],
+    "pasv_port0": lambda: login() + [{"pasv": True, "epsv": False,
+        "reply": "227 Entering Passive Mode (127,0,0,1,0,0).\r\n"}],
+    "pasv_short": lambda: login() + [{"pasv": True, "epsv": False,
+        "reply": "227 Entering Passive Mode (127,0,0,1,{p1}).\r\n"}],
+    "epsv_bad_port": lambda: login() + [{"pasv": True,
+        "epsv_reply": "229 Entering Extended Passive Mode (|||70000|).\r\n",
+        "reply": "227 Entering Passive Mode (127,0,0,1,0,0).\r\n"}],
+    # [14] 150 and 226 together, before any data
+    "150_226_together": lambda: download(
+        {"data": BIG, "seed": 14, "delay": 0.3}, size=BIG,
+        reply_150="150 Opening data connection.\r\n"
+                  "226 Transfer complete.\r\n",
+        reply_226=None),
+    # [15] data shorter than announced in 150 and SIZE, server says 226
+    "short_data": lambda: download(
+        {"data": BIG, "seed": 15, "limit": BIG // 2}, size=BIG,
+        reply_150="150 Opening BINARY mode data connection for f "
+                  "(%d bytes).\r\n" % BIG),
+    # [16] data connection stalls without closing
+    "stall": lambda: download({"data": BIG, "seed": 16, "limit": 4096,
+                               "end": "stall", "stall": 120}, size=BIG),
+    # [17] final 426 / 552
+    "retr_426": lambda: download({"data": 1000, "seed": 17},
+                                 reply_226="426 Connection closed; "
+                                           "transfer aborted.\r\n"),
+    "stor_552": lambda: upload("552 Requested file action aborted. "
+                               "Exceeded storage allocation.\r\n"),
+    # a normal upload; the log gets its sha256
+    "upload_ok": lambda: upload(),
+    # a normal download of 100000 bytes, seed 1
+    "download_ok": lambda: download({"data": 100000, "seed": 1},
+                                    size=100000),
+}
+
+
+# ---- the server -----------------------------------------------------------
+
+class Log:
+    def __init__(self, path):
+        self.f = open(path, "a", encoding="utf-8") if path else None
+        self.t0 = time.monotonic()
+        self.lock = threading.Lock()
+
+    def __call__(self, conn, ev, **kw):
+        rec = {"t": round(time.monotonic() - self.t0, 4), "conn": conn,
+               "ev": ev}
+        rec.update(kw)
+        line = json.dumps(rec, ensure_ascii=True)
+        with self.lock:
+            if self.f:
+                self.f.write(line + "\n")
+                self.f.flush()
+            else:
+                sys.stderr.write(line + "\n")
+
+
+class Closed(Exception):
+    pass
+
+
+class DataListener:
+    """A passive-mode listener accepting one data connection in a thread."""
+
+    def __init__(self, host, family):
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, 0))
+        self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.conn = None
+        self.peer = None
+        self.ready = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        try:
+            self.conn, self.peer = self.sock.accept()
+        except OSError:
+            pass
+        self.ready.set()
+
+    def wait(self, timeout):
+        self.ready.wait(timeout)
+        return self.conn
+
+    def close(self):
+        for s in (self.sock, self.conn):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+class ActiveTarget:
+    """Where PORT/EPRT told us to connect."""
+
+    def __init__(self, host, port, source=None, connect=True):
+        self.host, self.port = host, port
+        self.source, self.connect_ok = source, connect
+        self.conn = None
+        self.peer = None
+
+    def wait(self, timeout):
+        if self.conn is None and self.connect_ok:
+            fam = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            s.settimeout(timeout)
+            if self.source:
+                s.bind((self.source, 0))
+            s.connect((self.host, self.port))
+            s.settimeout(None)
+            self.conn, self.peer = s, (self.host, self.port)
+        return self.conn
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+
+
+class Session:
+    def __init__(self, server, sock, idx, steps, auto):
+        self.server, self.sock, self.idx = server, sock, idx
+        self.steps = steps
+        self.auto = dict(DEFAULT_AUTO)
+        self.auto.update(auto)
+        self.buf = b""
+        self.data = None
+        self.last_cmd = None
+        self.closed = False
+
+    def log(self, ev, **kw):
+        self.server.log(self.idx, ev, **kw)
+
+    # -- control connection I/O
+    def send(self, data, chunk=None, delay=None):
+        data = to_bytes(data)
+        if not chunk:
+            self.sock.sendall(data)
+        else:
+            if delay is None:
+                delay = 0.01
+            for i in range(0, len(data), chunk):
+                self.sock.sendall(data[i:i + chunk])
+                if delay:
+                    time.sleep(delay)
+        self.log("send", text=data[:2000].decode("latin-1"), bytes=len(data))
+
+    def readline(self, timeout, soft=False):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            if len(self.buf) > MAX_LINE:
+                self.log("error", msg="command line too long")
+                raise Closed()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if soft:
+                    return None
+                self.log("timeout", waiting="command")
+                raise Closed()
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError as e:
+                self.log("error", msg=str(e))
+                raise Closed()
+            if not chunk:
+                if self.buf:
+                    self.log("recv", line=self.buf.decode("latin-1"), eol="")
+                self.log("eof")
+                raise Closed()
+            self.buf += chunk
+        raw, self.buf = self.buf.split(b"\n", 1)
+        eol = "\n"
+        if raw.endswith(b"\r"):
+            raw, eol = raw[:-1], "\r\n"
+        line = raw.decode("latin-1")
+        self.log("recv", line=line, eol=eol)
+        return line
+
+    def verb(self, line):
+        return line.split(" ", 1)[0].upper()
+
+    def answer_auto(self, line, fallback=None):
+        """Answers a line the script was not waiting for."""
+        v = self.verb(line)
+        reply = self.auto.get(v)
+        if reply is None:
+            reply = fallback or "500 Unknown command.\r\n"
+        if reply == "<close>":
+            self.do_close(True)
+        self.send(reply)
+        if v == "QUIT" and self.auto.get("QUIT") is not None:
+            self.do_close(True)
+
+    def wait_for(self, pattern, step):
+        timeout = step.get("timeout", self.server.idle)
+        while True:
+            line = self.readline(timeout)
+            if matches(pattern, line):
+                self.last_cmd = line
+                return line
+            self.log("mismatch", expected=pattern, got=line)
+            self.answer_auto(line, step.get("else"))
+
+    def do_close(self, how):
+        self.log("close", how="reset" if how == "reset" else "close")
+        if how == "reset":
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 struct.pack("ii", 1, 0))
+        self.close_data()
+        self.sock.close()
+        self.closed = True
+        raise Closed()
+
+    def close_data(self):
+        if self.data is not None:
+            self.data.close()
+            self.data = None
+
+    # -- steps
+    def step_send(self, st):
+        if st.get("after"):
+            time.sleep(st["after"])
+        data = to_bytes(st["send"]) * int(st.get("repeat", 1))
+        self.send(data, st.get("chunk", st.get("chunks")), st.get("delay"))
+
+    def step_expect(self, st):
+        self.wait_for(st["expect"], st)
+        if "reply" in st:
+            self.send(st["reply"], st.get("chunk"), st.get("delay"))
+
+    def step_pasv(self, st):
+        opts = dict(st)
+        if isinstance(st["pasv"], dict):
+            opts.update(st["pasv"])
+        cmd = "PASV"
+        if opts.get("expect", True):
+            while True:
+                line = self.wait_for("PASV|EPSV", opts)
+                cmd = self.verb(line)
+                if cmd == "EPSV" and opts.get("epsv", True) is False:
+                    self.send(opts.get("epsv_refuse",
+                                       "500 EPSV not understood.\r\n"))
+                    continue
+                break
+        self.close_data()
+        local = self.sock.getsockname()[0]
+        self.data = DataListener(local, self.sock.family)
+        port = int(opts.get("port", self.data.port))
+        addr = opts.get("address")
+        if addr is None:
+            addr = local if self.sock.family == socket.AF_INET else "127.0.0.1"
+        h = addr.split(".")
+        fill = {"h1": h[0], "h2": h[1], "h3": h[2], "h4": h[3],
+                "p1": port >> 8, "p2": port & 255, "port": port}
+        if cmd == "EPSV":
+            reply = opts.get("epsv_reply",
+                             "229 Entering Extended Passive Mode (|||{port}|).\r\n")
+        else:
+            reply = opts.get("reply",
+                             "227 Entering Passive Mode ({h1},{h2},{h3},{h4},{p1},{p2}).\r\n")
+        self.log("data_listen", port=self.data.port, announced=addr,
+                 announced_port=port, cmd=cmd)
+        self.send(reply.format(**fill))
+
+    def step_active(self, st):
+        line = self.wait_for("PORT|EPRT", st)
+        arg = line.split(" ", 1)[1] if " " in line else ""
+        try:
+            if self.verb(line) == "PORT":
+                n = [int(x) for x in arg.split(",")]
+                host = "%d.%d.%d.%d" % tuple(n[:4])
+                port = n[4] * 256 + n[5]
+            else:
+                d = arg[0]
+                _, _, host, port, _ = arg.split(d)
+                port = int(port)
+        except (ValueError, IndexError, TypeError):
+            self.send("501 Bad address.\r\n")
+            return
+        self.close_data()
+        self.data = ActiveTarget(host, port, st.get("source"),
+                                 st.get("connect", True))
+        self.log("data_connect", host=host, port=port)
+        self.send(st.get("reply", "200 PORT command successful.\r\n"))
+
+    def data_conn(self, st):
+        if self.data is None:
+            self.log("error", msg="data step without pasv/active step")
+            return None
+        c = self.data.wait(st.get("timeout", 30))
+        if c is None:
+            self.log("error", msg="no data connection")
+            return None
+        peer = self.data.peer
+        if isinstance(self.data, DataListener) and not getattr(
+                self.data, "logged", False):
+            self.data.logged = True
+            self.log("data_accept", peer=peer[0], port=peer[1])
+        return c
+
+    def step_data(self, st):
+        c = self.data_conn(st)
+        if c is None:
+            return
+        body = st["data"]
+        if isinstance(body, bool):
+            body = b""
+        if isinstance(body, int):
+            body = payload(body, st.get("seed", 0))
+        else:
+            body = to_bytes(body)
+        full = len(body)
+        if "limit" in st:
+            body = body[:int(st["limit"])]
+        if st.get("delay"):
+            time.sleep(st["delay"])
+        chunk = st.get("chunk")
+        try:
+            if chunk:
+                for i in range(0, len(body), chunk):
+                    c.sendall(body[i:i + chunk])
+                    if st.get("chunk_delay"):
+                        time.sleep(st["chunk_delay"])
+            else:
+                c.sendall(body)
+        except OSError as e:
+            self.log("error", msg="data send: %s" % e)
+        self.log("data_sent", bytes=len(body), full=full,
+                 sha256=hashlib.sha256(body).hexdigest())
+        end = st.get("end", "close")
+        if end == "stall":
+            self.stall(st.get("stall", 120))
+        if end == "reset":
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
+        self.close_data()
+
+    def stall(self, secs):
+        """Holds the data connection open, still logging commands (ABOR)."""
+        deadline = time.monotonic() + secs
+        while time.monotonic() < deadline:
+            line = self.readline(min(1.0, deadline - time.monotonic()), True)
+            if line is None:
+                continue
+            if self.verb(line) == "ABOR":
+                self.log("mark", text="ABOR during stall")
+                self.close_data()
+                self.send(self.auto.get(
+                    "ABOR", "426 Transfer aborted.\r\n226 ABOR ok.\r\n"))
+                return
+            self.answer_auto(line)
+
+    def step_recv_data(self, st):
+        c = self.data_conn(st)
+        if c is None:
+            return
+        h = hashlib.sha256()
+        n = 0
+        limit = st.get("limit")
+        c.settimeout(st.get("timeout", 60))
+        try:
+            while True:
+                want = 65536 if limit is None else min(65536, limit - n)
+                if want <= 0:
+                    break
+                b = c.recv(want)
+                if not b:
+                    break
+                h.update(b)
+                n += len(b)
+        except OSError as e:
+            self.log("error", msg="data recv: %s" % e)
+        self.log("data_recv", bytes=n, sha256=h.hexdigest())
+        self.close_data()
+
+    def run(self):
+        try:
+            for st in self.steps:
+                self.run_step(st)
+            while True:
+                line = self.readline(self.server.idle)
+                self.answer_auto(line)
+        except Closed:
+            pass
+        except OSError as e:
+            self.log("error", msg=str(e))
+        finally:
+            self.close_data()
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    def run_step(self, st):
+        if not isinstance(st, dict):
+            raise ValueError("step is not an object: %r" % (st,))
+        if "send" in st:
+            self.step_send(st)
+        elif "expect" in st:
+            self.step_expect(st)
+        elif "pasv" in st:
+            self.step_pasv(st)
+        elif "active" in st:
+            self.step_active(st)
+        elif "data" in st:
+            self.step_data(st)
+        elif "recv_data" in st:
+            self.step_recv_data(st)
+        elif "close_data" in st:
+            self.close_data()
+        elif "close" in st:
+            self.do_close(st["close"])
+        elif "sleep" in st:
+            time.sleep(st["sleep"])
+        elif "auto" in st:
+            for k, v in st["auto"].items():
+                if v is None:
+                    self.auto.pop(k.upper(), None)
+                else:
+                    self.auto[k.upper()] = v
+        elif "mark" in st:
+            self.log("mark", text=st["mark"])
+        else:
+            raise ValueError("unknown step: %r" % (st,))
+
+
+def matches(pattern, line):
+    if line.upper().startswith(pattern.upper()):
+        return True
+    try:
+        return re.match(pattern, line, re.I | re.S) is not None
+    except re.error:
+        return False
+
+
+class Server:
+    def __init__(self, script, host, port, log, idle):
+        if isinstance(script, list):
+            script = {"steps": script}
+        self.script = script
+        self.log = log
+        self.idle = idle
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(fam, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+
+    def steps_for(self, idx):
+        conns = self.script.get("connections") or []
+        if idx < len(conns):
+            return conns[idx]
+        return self.script.get("steps", [])
+
+    def serve(self):
+        self.log(None, "listen", port=self.port)
+        idx = 0
+        while True:
+            c, peer = self.sock.accept()
+            self.log(idx, "accept", peer=peer[0], port=peer[1])
+            s = Session(self, c, idx, self.steps_for(idx),
+                        {k.upper(): v for k, v in
+                         (self.script.get("auto") or {}).items()})
+            threading.Thread(target=s.run, daemon=True).start()
+            idx += 1
+
+
+def load_script(path):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return ast.literal_eval(text)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--script", help="JSON or Python-literal script file")
+    g.add_argument("--scenario", help="a built-in scenario")
+    g.add_argument("--list-scenarios", action="store_true")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--log", help="JSON-lines log of what happened")
+    ap.add_argument("--idle", type=float, default=120,
+                    help="seconds to wait for a command before closing")
+    a = ap.parse_args()
+    if a.list_scenarios:
+        print("\n".join(sorted(SCENARIOS)))
+        return 0
+    if a.scenario:
+        if a.scenario not in SCENARIOS:
+            ap.error("unknown scenario %r (see --list-scenarios)" % a.scenario)
+        script = SCENARIOS[a.scenario]()
+    else:
+        script = load_script(a.script)
+    srv = Server(script, a.host, a.port, Log(a.log), a.idle)
+    print(srv.port, flush=True)
+    try:
+        srv.serve()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

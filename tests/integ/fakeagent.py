@@ -1,0 +1,392 @@
+#!/usr/bin/python3
+"""Scripted stand-in for ftpd-agent, for testing libftpagent without the
+daemon: canned replies over the real wire protocol (NDJSON JSON-RPC 2.0 on
+a Unix socket, fds with SCM_RIGHTS).
+
+    fakeagent.py [--user] [-f] -S SOCKET     (the daemon's own options, so
+                                              it can stand in for autostart)
+
+Besides the real method names it answers test.* methods that misbehave on
+purpose. Stdlib only. Exits when idle for IDLE_EXIT seconds, on SIGTERM or
+on test.shutdown.
+"""
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+IDLE_EXIT = 60
+FILE_DATA = bytes(range(256)) * 40          # "/file": 10240 bytes
+
+state_lock = threading.Lock()
+cancelled_jobs = []                          # jobs cancelled by any client
+job_counter = [0]
+last_activity = [time.monotonic()]
+
+
+def new_job():
+    with state_lock:
+        job_counter[0] += 1
+        return "j%d" % job_counter[0]
+
+
+def err_obj(code, message, kind, **extra):
+    data = {"kind": kind}
+    data.update(extra)
+    return {"code": code, "message": message, "data": data}
+
+
+class Conn:
+    def __init__(self, sock, server):
+        self.sock = sock
+        self.server = server
+        self.wlock = threading.Lock()
+        self.last_params = None
+        self.cancel = {}                     # job -> threading.Event
+        self.closed = False
+
+    # -- output ----------------------------------------------------------
+    def send_raw(self, b):
+        with self.wlock:
+            if self.closed:
+                return
+            try:
+                self.sock.sendall(b)
+            except OSError:
+                self.closed = True
+
+    def send(self, obj):
+        self.send_raw((json.dumps(obj, separators=(",", ":")) + "\n").encode())
+
+    def result(self, rid, res):
+        self.send({"jsonrpc": "2.0", "id": rid, "result": res})
+
+    def error(self, rid, e):
+        self.send({"jsonrpc": "2.0", "id": rid, "error": e})
+
+    def notify(self, method, params):
+        self.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def close(self):
+        with self.wlock:
+            self.closed = True
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    # -- input -----------------------------------------------------------
+    def run(self):
+        buf = b""
+        fdq = []
+        try:
+            while not self.closed:
+                try:
+                    data, fds, _flags, _addr = socket.recv_fds(
+                        self.sock, 65536, 16)
+                except OSError:
+                    break
+                if not data:
+                    break
+                last_activity[0] = time.monotonic()
+                fdq.extend(fds)
+                buf += data
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    # fds ride with a message's first byte; the client
+                    # sends one fd-carrying request at a time.
+                    mine, fdq = fdq, []
+                    self.dispatch(line, mine)
+        finally:
+            for fd in fdq:
+                os.close(fd)
+            self.close()
+            self.sock.close()
+
+    def dispatch(self, line, fds):
+        try:
+            req = json.loads(line)
+        except ValueError:
+            self.error(None, err_obj(-32700, "Parse error", "parse"))
+            self.close()
+            return
+        method = req.get("method")
+        rid = req.get("id")
+        params = req.get("params", {})
+        if method == "job.cancel":
+            ev = self.cancel.get(params.get("job"))
+            if ev is None:
+                self.error(rid, err_obj(-32010, "no such job", "no_job"))
+            else:
+                ev.set()
+                self.result(rid, {})
+            return
+        if method != "test.last_params":
+            self.last_params = {"method": method, "params": params,
+                                "nfds": len(fds)}
+        t = threading.Thread(target=self.handle,
+                             args=(method, rid, params, fds), daemon=True)
+        t.start()
+
+    # -- methods ---------------------------------------------------------
+    def handle(self, method, rid, params, fds):
+        try:
+            self.handle2(method, rid, params, fds)
+        finally:
+            for fd in fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    def handle2(self, method, rid, params, fds):
+        if method == "agent.ping":
+            self.result(rid, {})
+        elif method == "rpc.info":
+            self.result(rid, {"name": "ftpd-agent", "version": "fake",
+                              "protocol": 1, "methods": ["agent.ping"]})
+        elif method == "test.last_params":
+            self.result(rid, self.last_params)
+        elif method == "test.echo":
+            self.result(rid, params)
+        elif method == "test.ftp_error":
+            self.error(rid, err_obj(-32000, "550 Permission denied", "ftp",
+                                    ftp_code=550,
+                                    ftp_text="550 Permission denied"))
+        elif method == "test.never":
+            pass
+        elif method == "test.slow":
+            time.sleep(float(params.get("delay", 1.0)))
+            self.result(rid, {"slow": True})
+        elif method == "test.close":
+            self.close()
+        elif method == "test.close_after_reply":
+            self.result(rid, {})
+            time.sleep(0.05)
+            self.close()
+        elif method == "test.garbage":
+            self.send_raw(b"this is not json\n")
+        elif method == "test.ooo":
+            self.result(rid + 1000, {"wrong": True})
+            self.notify("session.state", {"session": "x", "state": "ready"})
+            self.result(rid, {"right": True})
+        elif method == "test.fds":
+            for fd in fds:
+                os.write(fd, b"x")
+            self.result(rid, {"nfds": len(fds)})
+        elif method == "test.cancelled":
+            with state_lock:
+                self.result(rid, list(cancelled_jobs))
+        elif method == "test.shutdown":
+            self.result(rid, {})
+            self.server.stop()
+        elif method == "session.open":
+            if "badauth" in params.get("url", ""):
+                self.error(rid, err_obj(-32003, "530 Login incorrect",
+                                        "auth", ftp_code=530,
+                                        ftp_text="530 Login incorrect"))
+                return
+            self.result(rid, {"session": params.get("name", "s1"),
+                              "welcome": "220 fake", "features": [],
+                              "system": "UNIX", "reused": False})
+        elif method in ("session.close", "fs.mkdir", "fs.remove",
+                        "fs.rmdir", "fs.rename"):
+            self.result(rid, {})
+        elif method == "ftp.quote":
+            self.result(rid, {"code": 257, "text": "257 \"/home\""})
+        elif method == "fs.list":
+            self.result(rid, {"source": "mlsd", "entries": [
+                {"name": "a.txt", "type": "file", "size": 12,
+                 "mtime": 1700000000, "perm": 420, "target": None},
+                {"name": "dir", "type": "dir", "size": None,
+                 "mtime": None, "perm": None, "target": None},
+                {"name": "ln", "type": "link", "size": None,
+                 "mtime": None, "perm": None, "target": "a.txt"},
+                {"name": "dev", "type": "other"},
+            ]})
+        elif method == "fs.stat":
+            path = params.get("path")
+            if path in ("/missing", "/up-missing"):
+                self.error(rid, err_obj(-32005, "550 No such file",
+                                        "not_found", ftp_code=550,
+                                        ftp_text="550 No such file"))
+            elif path == "/fail":
+                self.error(rid, err_obj(-32000, "451 Aborted", "ftp",
+                                        ftp_code=451, ftp_text="451 Aborted"))
+            else:
+                self.result(rid, {"name": os.path.basename(path),
+                                  "type": "file", "size": 100,
+                                  "mtime": None, "perm": None,
+                                  "target": None})
+        elif method == "transfer.get":
+            self.transfer_get(rid, params, fds)
+        elif method == "transfer.put":
+            self.transfer_put(rid, params, fds)
+        else:
+            self.error(rid, err_obj(-32601, "Method not found", "method"))
+
+    def job_obj(self, job, params, direction, bytes_, total, state):
+        return {"job": job, "state": state, "direction": direction,
+                "session": params.get("session"), "path": params.get("path"),
+                "bytes": bytes_, "total": total, "rate": 0 if not bytes_
+                else 1024.0 * 1024.0, "error": None}
+
+    def fd_param(self, rid, params, fds):
+        idx = params.get("fd")
+        if not isinstance(idx, int) or idx < 0 or idx >= len(fds):
+            self.error(rid, err_obj(-32602, "fd: no such fd", "params"))
+            return None
+        if params.get("progress") is not True:
+            self.error(rid, err_obj(-32602, "test wants progress", "params"))
+            return None
+        return fds[idx]
+
+    def cancelled(self, rid, job, params, direction, done):
+        with state_lock:
+            cancelled_jobs.append(job)
+        jo = self.job_obj(job, params, direction, done, None, "cancelled")
+        self.error(rid, err_obj(-32008, "cancelled", "cancelled", job=jo))
+
+    def transfer_get(self, rid, params, fds):
+        fd = self.fd_param(rid, params, fds)
+        if fd is None:
+            return
+        path = params["path"]
+        off = params.get("offset", 0)
+        job = new_job()
+        ev = threading.Event()
+        self.cancel[job] = ev
+        # Someone else's job first: the library must not report it.
+        self.notify("job.progress", self.job_obj("other", {
+            "session": "other", "path": "/x"}, "get", 999999, 999999,
+            "running"))
+        if path == "/file":
+            data = FILE_DATA
+            pos = off
+            while pos < len(data):
+                n = os.pwrite(fd, data[pos:pos + 4096], pos)
+                pos += n
+                self.notify("job.progress", self.job_obj(
+                    job, params, "get", pos - off, len(data), "running"))
+            self.result(rid, self.job_obj(job, params, "get", pos - off,
+                                          len(data), "done"))
+        elif path == "/fail":
+            os.pwrite(fd, FILE_DATA[:1000], off)
+            self.notify("job.progress", self.job_obj(
+                job, params, "get", 1000, len(FILE_DATA), "running"))
+            jo = self.job_obj(job, params, "get", 1000, len(FILE_DATA),
+                              "failed")
+            self.error(rid, err_obj(-32000, "426 Connection closed", "ftp",
+                                    ftp_code=426,
+                                    ftp_text="426 Connection closed",
+                                    job=jo))
+        elif path == "/slow":
+            for i in range(100):
+                self.notify("job.progress", self.job_obj(
+                    job, params, "get", i * 10, None, "running"))
+                if ev.wait(0.05):
+                    self.cancelled(rid, job, params, "get", i * 10)
+                    return
+            self.result(rid, self.job_obj(job, params, "get", 1000, None,
+                                          "done"))
+        elif path == "/heartbeat":
+            # 1.5 s in all, a heartbeat every 0.2 s: an inactivity
+            # timeout of 0.5 s must not fire.
+            for i in range(8):
+                time.sleep(0.2)
+                self.notify("job.progress", self.job_obj(
+                    job, params, "get", 0, None, "queued"))
+            self.result(rid, self.job_obj(job, params, "get", 0, None,
+                                          "done"))
+        elif path == "/stall":
+            self.notify("job.progress", self.job_obj(
+                job, params, "get", 0, None, "running"))
+            if ev.wait(10):
+                self.cancelled(rid, job, params, "get", 0)
+        else:
+            self.error(rid, err_obj(-32005, "550 No such file", "not_found",
+                                    ftp_code=550))
+
+    def transfer_put(self, rid, params, fds):
+        fd = self.fd_param(rid, params, fds)
+        if fd is None:
+            return
+        off = params.get("offset", 0)
+        job = new_job()
+        got = b""
+        while True:
+            b = os.pread(fd, 65536, off + len(got))
+            if not b:
+                break
+            got += b
+            self.notify("job.progress", self.job_obj(
+                job, params, "put", len(got), None, "running"))
+        self.last_params["received"] = got.decode("latin-1")
+        self.result(rid, self.job_obj(job, params, "put", len(got), None,
+                                      "done"))
+
+
+class Server:
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        self.sock.bind(path)
+        self.sock.listen(16)
+        self.sock.settimeout(0.5)
+        self.running = True
+
+    def stop(self):
+        self.running = False
+
+    def serve(self):
+        try:
+            while self.running:
+                if time.monotonic() - last_activity[0] > IDLE_EXIT:
+                    break
+                try:
+                    s, _ = self.sock.accept()
+                except socket.timeout:
+                    continue
+                last_activity[0] = time.monotonic()
+                c = Conn(s, self)
+                threading.Thread(target=c.run, daemon=True).start()
+        finally:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+
+def main(argv):
+    path = None
+    i = 1
+    while i < len(argv):
+        if argv[i] == "-S" and i + 1 < len(argv):
+            path = argv[i + 1]
+            i += 2
+        elif argv[i] in ("--user", "-f", "--foreground"):
+            i += 1
+        elif not argv[i].startswith("-"):
+            path = argv[i]
+            i += 1
+        else:
+            sys.stderr.write("fakeagent: unknown option %s\n" % argv[i])
+            return 2
+    if path is None:
+        sys.stderr.write("usage: fakeagent.py [--user] -S SOCKET\n")
+        return 2
+    server = Server(path)
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    server.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

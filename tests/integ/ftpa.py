@@ -1,0 +1,639 @@
+"""Helpers for ftpd-agent's integration tests (Python 3 stdlib only).
+
+Every test file is a unittest module that runs on its own:
+
+    FTPA_BUILDDIR=/path/to/build /usr/bin/python3 tests/integ/test_rpc.py
+
+and exits 0 on success, 77 when every test was skipped (Automake's SKIP),
+1 otherwise. FTPA_BUILDDIR (the build tree: ftpd-agent, ftpctl) and
+FTPA_SRCDIR (the source tree) are set by Makefile.am; without them the
+source tree is the one this file lives in and the build tree its build/.
+
+Each process a test starts is stopped by pid in a cleanup (also when the
+test fails). The agent's stderr log is checked for sanitizer reports when
+it stops.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import pwd
+import random
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.environ.get("FTPA_SRCDIR") or os.path.dirname(os.path.dirname(HERE))
+BUILDDIR = os.environ.get("FTPA_BUILDDIR") or os.path.join(SRCDIR, "build")
+PYTHON = "/usr/bin/python3"
+AGENT = os.path.join(BUILDDIR, "ftpd-agent")
+FTPCTL = os.path.join(BUILDDIR, "ftpctl")
+FTPMOCK = os.path.join(SRCDIR, "tests", "ftpmock.py")
+PYFTPD = os.path.join(SRCDIR, "tests", "integ", "pyftpd_server.py")
+VSFTPD = "/usr/sbin/vsftpd"
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(SRCDIR, "tests"))
+import ftpmock  # noqa: E402  (payload() tells what a mock data step sends)
+
+# Error codes of docs/protocol.md.
+E_PARSE, E_REQUEST, E_METHOD, E_PARAMS = -32700, -32600, -32601, -32602
+KIND_CODES = {
+    "ftp": -32000, "connect": -32001, "tls": -32002, "auth": -32003,
+    "timeout": -32004, "not_found": -32005, "exists": -32006,
+    "permission": -32007, "cancelled": -32008, "no_session": -32009,
+    "no_job": -32010, "limit": -32011, "local_io": -32012,
+    "protocol": -32013,
+}
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:", "WARNING: ThreadSanitizer")
+
+
+# ---- small utilities ---------------------------------------------------
+
+def free_port(host="127.0.0.1"):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def free_port_range(n, host="127.0.0.1"):
+    """n consecutive ports that are free now (for passive port ranges)."""
+    for _ in range(200):
+        base = random.randint(30000, 60000 - n)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(s)
+                s.bind((host, p))
+            return base, base + n - 1
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range of %d" % n)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                return h.hexdigest()
+            h.update(b)
+
+
+def sha256_bytes(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def make_file(path, size):
+    """Writes size random bytes to path quickly; returns their sha256."""
+    h = hashlib.sha256()
+    with open(path, "wb") as f:
+        left = size
+        while left > 0:
+            b = os.urandom(min(left, 4 << 20))
+            f.write(b)
+            h.update(b)
+            left -= len(b)
+    return h.hexdigest()
+
+
+def wait_until(pred, timeout, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %gs waiting for %s"
+                                 % (timeout, what))
+        time.sleep(interval)
+
+
+def read_line_from(proc, timeout, what):
+    """First stdout line of proc, or an AssertionError after timeout."""
+    fd = proc.stdout.fileno()
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while b"\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("%s did not become ready in %gs (exit %s)"
+                                 % (what, timeout, proc.poll()))
+        r, _, _ = select.select([fd], [], [], min(left, 0.2))
+        if r:
+            b = os.read(fd, 4096)
+            if not b:
+                raise AssertionError("%s exited early (%s)"
+                                     % (what, proc.wait()))
+            buf += b
+    return buf.split(b"\n", 1)[0].decode()
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Stops one process by pid; returns its exit status and whether it
+    needed SIGKILL."""
+    if proc.poll() is not None:
+        return proc.returncode, False
+    try:
+        os.kill(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    try:
+        return proc.wait(timeout), False
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        return proc.wait(), True
+
+
+# ---- JSON-RPC client -----------------------------------------------------
+
+class RpcError(Exception):
+    def __init__(self, err):
+        self.error = err
+        self.code = err.get("code")
+        self.message = err.get("message")
+        self.data = err.get("data") or {}
+        self.kind = self.data.get("kind")
+        Exception.__init__(self, "%s %s (%s)" % (self.code, self.message,
+                                                 self.kind))
+
+
+class Rpc:
+    """A minimal JSON-RPC 2.0 client over the agent's Unix socket."""
+
+    def __init__(self, path, timeout=30):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.timeout = timeout
+        self.buf = b""
+        self.next_id = 1
+        self.pending = {}       # replies that came while waiting for others
+        self.notifications = []
+
+    def close(self):
+        self.sock.close()
+
+    def send_raw(self, data, fds=()):
+        if fds:
+            n = socket.send_fds(self.sock, [data], list(fds))
+            data = data[n:]
+        if data:
+            self.sock.sendall(data)
+
+    def send(self, method, params=None, id=None, fds=()):
+        """Sends a request; returns its id."""
+        if id is None:
+            id = self.next_id
+            self.next_id += 1
+        msg = {"jsonrpc": "2.0", "method": method, "id": id}
+        if params is not None:
+            msg["params"] = params
+        self.send_raw(json.dumps(msg, separators=(",", ":")).encode() + b"\n",
+                      fds)
+        return id
+
+    def recv(self, timeout=None):
+        """The next message, or None on EOF."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("no reply from the agent")
+            self.sock.settimeout(left)
+            b = self.sock.recv(65536)
+            if not b:
+                return None
+            self.buf += b
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def wait_reply(self, id, timeout=None):
+        if id in self.pending:
+            return self.pending.pop(id)
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            m = self.recv(max(0.01, deadline - time.monotonic()))
+            if m is None:
+                raise EOFError("the agent closed the connection")
+            if "id" not in m:
+                self.notifications.append(m)
+                continue
+            if m["id"] == id:
+                return m
+            self.pending[m["id"]] = m
+
+    def call_raw(self, method, params=None, fds=(), timeout=None):
+        return self.wait_reply(self.send(method, params, fds=fds), timeout)
+
+    def call(self, method, params=None, fds=(), timeout=None):
+        """The result, or RpcError."""
+        m = self.call_raw(method, params, fds, timeout)
+        if "error" in m:
+            raise RpcError(m["error"])
+        return m["result"]
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def unb64(s):
+    return base64.b64decode(s)
+
+
+# ---- processes -------------------------------------------------------------
+
+class Agent:
+    def __init__(self, proc, sock, log):
+        self.proc, self.sock, self.log = proc, sock, log
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def log_text(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def rpc(self, timeout=30):
+        return Rpc(self.sock, timeout)
+
+    def answers(self):
+        try:
+            r = Rpc(self.sock, 2)
+            try:
+                return "result" in r.call_raw("agent.ping", timeout=2)
+            finally:
+                r.close()
+        except (OSError, ValueError, EOFError):
+            return False
+
+
+class Server:
+    """An FTP server the tests started: url, port, home, user, password."""
+
+    def __init__(self, proc, host, port, user=None, password=None,
+                 home=None, log=None):
+        self.proc, self.host, self.port = proc, host, port
+        self.user, self.password, self.home, self.log = user, password, home, log
+
+    def url(self, path="/", scheme="ftp", with_password=False):
+        auth = ""
+        if self.user:
+            auth = self.user
+            if with_password:
+                auth += ":" + self.password
+            auth += "@"
+        host = "[%s]" % self.host if ":" in self.host else self.host
+        return "%s://%s%s:%d%s" % (scheme, auth, host, self.port, path)
+
+
+class Mock(Server):
+    def events(self, ev=None):
+        out = []
+        if not os.path.exists(self.log):
+            return out
+        with open(self.log, encoding="utf-8") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                e = json.loads(line)
+                if ev is None or e["ev"] == ev:
+                    out.append(e)
+        return out
+
+    def received(self):
+        """Command lines the mock received, in order."""
+        return [e["line"] for e in self.events("recv")]
+
+
+class Result:
+    def __init__(self, rc, out, err):
+        self.rc, self.out, self.err = rc, out, err
+        self.text = out.decode("utf-8", "replace")
+        self.errtext = err.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return "<exit %s stdout=%r stderr=%r>" % (
+            self.rc, self.text[:400], self.errtext[:400])
+
+    def json(self):
+        return json.loads(self.text)
+
+
+def run_as(user, func, timeout=60):
+    """Runs func() in a forked child with user's uid/gid (root only) and
+    returns what it returned (must be JSON-serialisable). An exception in
+    the child is raised here as an AssertionError with its text."""
+    pw = pwd.getpwnam(user)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.setgroups([])
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+            out = {"ok": func()}
+        except BaseException as e:  # report everything to the parent
+            out = {"exc": "%s: %s" % (type(e).__name__, e)}
+        os.write(w, json.dumps(out).encode())
+        os._exit(0)
+    os.close(w)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                raise AssertionError("child as %s timed out" % user)
+            b = os.read(r, 65536)
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    out = json.loads(b"".join(chunks) or b'{"exc": "child died"}')
+    if "exc" in out:
+        raise AssertionError("as %s: %s" % (user, out["exc"]))
+    return out["ok"]
+
+
+def vsftpd_available():
+    return os.path.exists(VSFTPD) and os.geteuid() == 0
+
+
+TEST_USER = "ftpatest"
+
+
+def ensure_system_user(name, password):
+    """Creates a local user for vsftpd (root only) and sets its password."""
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home",
+                        "--home-dir", "/nonexistent", "--shell", "/bin/bash",
+                        name], check=True)
+    subprocess.run(["chpasswd"], input=("%s:%s\n" % (name, password)).encode(),
+                   check=True)
+    return pwd.getpwnam(name)
+
+
+class TestCase(unittest.TestCase):
+    """Base class with process management; everything started is stopped
+    by pid in a cleanup."""
+
+    # Agent exit status after SIGTERM: must be 0 (clean shutdown).
+    check_agent_exit = True
+
+    def setUp(self):
+        for prog in (AGENT, FTPCTL):
+            if not os.access(prog, os.X_OK):
+                self.fail("%s is not built (FTPA_BUILDDIR=%s)"
+                          % (prog, BUILDDIR))
+
+    def tmpdir(self, mode=0o700, prefix="ftpa-"):
+        d = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(d, mode)
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
+    def _track(self, proc, what, on_stop=None):
+        def stop():
+            rc, killed = stop_process(proc)
+            if on_stop:
+                on_stop(rc, killed)
+        self.addCleanup(stop)
+
+    # -- the agent
+    def start_agent(self, socket_mode=None, extra=(), env=None, sockdir=None):
+        d = sockdir or self.tmpdir()
+        sock = os.path.join(d, "agent.sock")
+        log = os.path.join(self.tmpdir(), "agent.log")
+        cmd = [AGENT, "--user", "-f", "-S", sock, "-v"]
+        if socket_mode is not None:
+            cmd += ["--socket-mode", "%04o" % socket_mode]
+        cmd += list(extra)
+        e = dict(os.environ)
+        e.pop("FTPCTL_PASSWORD", None)
+        e["XDG_RUNTIME_DIR"] = d
+        e.update(env or {})
+        with open(log, "wb") as lf:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                    stdout=lf, stderr=subprocess.STDOUT,
+                                    env=e, start_new_session=True)
+        agent = Agent(proc, sock, log)
+
+        def on_stop(rc, killed):
+            text = agent.log_text()
+            for mark in SANITIZER_MARKS:
+                if mark in text:
+                    raise AssertionError("sanitizer report in the agent log:\n"
+                                         + text[-6000:])
+            if killed:
+                raise AssertionError("the agent did not exit within 10 s "
+                                     "of SIGTERM")
+            if self.check_agent_exit and rc != 0:
+                raise AssertionError("the agent exited with %s after SIGTERM;"
+                                     " log:\n%s" % (rc, text[-3000:]))
+        self._track(proc, "agent", on_stop)
+
+        def ready():
+            if proc.poll() is not None:
+                raise AssertionError("ftpd-agent exited with %s:\n%s"
+                                     % (proc.returncode, agent.log_text()))
+            return agent.answers()
+        wait_until(ready, 15, what="the agent to answer on " + sock)
+        return agent
+
+    # -- FTP servers
+    def start_pyftpd(self, user="user", password="secret", tls="none",
+                     home=None):
+        home = home or self.tmpdir(0o755, "ftpa-home-")
+        lo, hi = free_port_range(20)
+        log = os.path.join(self.tmpdir(), "pyftpd.log")
+        cmd = [PYTHON, PYFTPD, "--user", user, "--home", home,
+               "--passive-ports", "%d-%d" % (lo, hi), "--tls", tls,
+               "--log", log]
+        if tls != "none":
+            cert, key = self.make_cert()
+            cmd += ["--cert", cert, "--key", key]
+        env = dict(os.environ, PYFTPD_PASSWORD=password)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, env=env,
+                                start_new_session=True)
+        self._track(proc, "pyftpdlib")
+        line = read_line_from(proc, 15, "pyftpdlib")
+        if not line.startswith("ready "):
+            self.fail("pyftpdlib said %r" % line)
+        return Server(proc, "127.0.0.1", int(line.split()[1]), user, password,
+                      home, log)
+
+    def make_cert(self):
+        d = self.tmpdir()
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                        "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        return cert, key
+
+    def start_vsftpd(self, password="vsftpd-Secret-1"):
+        if not vsftpd_available():
+            self.skipTest("vsftpd tests need root and /usr/sbin/vsftpd")
+        pw = ensure_system_user(TEST_USER, password)
+        root = tempfile.mkdtemp(prefix="ftpa-vsftpd-")
+        self.addCleanup(shutil.rmtree, root, True)
+        os.chmod(root, 0o755)
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        conf_dir = self.tmpdir()
+        port = free_port()
+        lo, hi = free_port_range(20)
+        os.makedirs("/var/run/vsftpd/empty", mode=0o755, exist_ok=True)
+        log = os.path.join(conf_dir, "vsftpd.log")
+        conf = os.path.join(conf_dir, "vsftpd.conf")
+        with open(conf, "w") as f:
+            f.write("\n".join([
+                "listen=YES", "listen_ipv6=NO",
+                "listen_address=127.0.0.1", "listen_port=%d" % port,
+                "background=NO", "seccomp_sandbox=NO",
+                "anonymous_enable=NO", "local_enable=YES",
+                "write_enable=YES", "local_umask=022",
+                "local_root=%s" % root,
+                "chroot_local_user=YES", "allow_writeable_chroot=YES",
+                "secure_chroot_dir=/var/run/vsftpd/empty",
+                "pam_service_name=vsftpd", "userlist_enable=NO",
+                "pasv_enable=YES", "pasv_min_port=%d" % lo,
+                "pasv_max_port=%d" % hi, "port_enable=YES",
+                "utf8_filesystem=YES", "ssl_enable=NO",
+                "xferlog_enable=YES", "vsftpd_log_file=%s" % log,
+                "dual_log_enable=NO", "syslog_enable=NO",
+                "max_clients=0", "max_per_ip=0",
+                "idle_session_timeout=600", "data_connection_timeout=120",
+                ""]))
+        os.chmod(conf, 0o600)
+        proc = subprocess.Popen([VSFTPD, conf], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE,
+                                start_new_session=True)
+        self._track(proc, "vsftpd")
+
+        def greets():
+            if proc.poll() is not None:
+                raise AssertionError("vsftpd exited with %s: %s" % (
+                    proc.returncode, proc.stderr.read().decode()))
+            try:
+                with socket.create_connection(("127.0.0.1", port), 1) as s:
+                    return s.recv(100).startswith(b"220")
+            except OSError:
+                return False
+        wait_until(greets, 15, what="vsftpd to greet")
+        return Server(proc, "127.0.0.1", port, TEST_USER, password, root, log)
+
+    def start_mock(self, scenario=None, script=None, host="127.0.0.1",
+                   idle=60):
+        d = self.tmpdir()
+        log = os.path.join(d, "mock.log")
+        cmd = [PYTHON, FTPMOCK, "--host", host, "--log", log,
+               "--idle", str(idle)]
+        if scenario:
+            cmd += ["--scenario", scenario]
+        else:
+            path = os.path.join(d, "script")
+            with open(path, "w") as f:
+                try:
+                    f.write(json.dumps(script))
+                except TypeError:      # bytes in it: write a Python literal
+                    f.write(repr(script))
+            cmd += ["--script", path]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE,
+                                start_new_session=True)
+        self._track(proc, "ftpmock")
+        port = int(read_line_from(proc, 15, "ftpmock"))
+        return Mock(proc, host, port, "test", "mockpw", None, log)
+
+    # -- clients
+    def ftpctl(self, agent, *args, input=None, password=None, env=None,
+               timeout=300, user=None, cwd=None, socket=True):
+        """Runs ftpctl -S SOCK ARGS...; returns a Result."""
+        cmd = [FTPCTL]
+        if socket:
+            sock = agent if isinstance(agent, str) else agent.sock
+            cmd += ["-S", sock]
+        cmd += [str(a) for a in args]
+        e = {k: v for k, v in os.environ.items()
+             if k not in ("FTPCTL_PASSWORD", "FTPAGENT_SOCKET")}
+        e["HOME"] = self._home()
+        if password is not None:
+            e["FTPCTL_PASSWORD"] = password
+        e.update(env or {})
+        pre = None
+        if user is not None:
+            pw = pwd.getpwnam(user)
+
+            def pre():
+                os.setgroups([])
+                os.setgid(pw.pw_gid)
+                os.setuid(pw.pw_uid)
+        try:
+            p = subprocess.run(cmd, input=input, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=e, cwd=cwd,
+                               timeout=timeout, preexec_fn=pre)
+        except subprocess.TimeoutExpired as ex:
+            self.fail("ftpctl %s: no exit within %ss (stderr %r)"
+                      % (" ".join(cmd[1:]), timeout, ex.stderr))
+        return Result(p.returncode, p.stdout, p.stderr)
+
+    def _home(self):
+        # An empty home, so no ~/.netrc of the machine's user gets in.
+        if not hasattr(self, "_home_dir"):
+            self._home_dir = self.tmpdir(0o755)
+        return self._home_dir
+
+    def ok(self, res, msg=""):
+        """Asserts a Result exited 0."""
+        self.assertEqual(res.rc, 0, "%s%r" % (msg and msg + ": ", res))
+        return res
+
+    def assertRpcError(self, reply, code=None, kind=None):
+        """reply is a raw reply dict; checks it is an error."""
+        self.assertIn("error", reply, "expected an error, got %r" % (reply,))
+        err = reply["error"]
+        if code is not None:
+            self.assertEqual(err.get("code"), code, err)
+        if kind is not None:
+            self.assertEqual((err.get("data") or {}).get("kind"), kind, err)
+        return err
+
+
+def main():
+    """unittest.main, with Automake's exit codes (77 when all skipped)."""
+    prog = unittest.main(exit=False, verbosity=2)
+    r = prog.result
+    if not r.wasSuccessful():
+        sys.exit(1)
+    if r.testsRun and len(r.skipped) == r.testsRun:
+        sys.exit(77)
+    sys.exit(0)

@@ -1,0 +1,264 @@
+#!/usr/bin/python3
+"""JSON-RPC framing and error handling, over the raw socket (TEST-CASES 32)."""
+import json
+import os
+import socket
+import time
+
+import ftpa
+
+CORE_METHODS = ["rpc.info", "agent.ping", "agent.stats", "session.open",
+                "session.close", "session.list", "fs.list", "fs.stat",
+                "transfer.get", "transfer.put"]
+
+
+def nfds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+class RpcTest(ftpa.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.agent = self.start_agent()
+        self.rpc = self.agent.rpc(timeout=15)
+        self.addCleanup(self.rpc.close)
+
+    def assertServing(self):
+        """A new connection gets answers: the agent survived."""
+        r = self.agent.rpc(timeout=10)
+        try:
+            self.assertEqual(r.call("agent.ping"), {})
+        finally:
+            r.close()
+
+    def test_info(self):
+        info = self.rpc.call("rpc.info")
+        self.assertEqual(info["name"], "ftpd-agent")
+        self.assertEqual(info["protocol"], 1)
+        self.assertIsInstance(info["version"], str)
+        for m in CORE_METHODS:
+            self.assertIn(m, info["methods"])
+
+    def test_ping(self):
+        self.assertEqual(self.rpc.call("agent.ping"), {})
+        # params may be given as an empty object too
+        self.assertEqual(self.rpc.call("agent.ping", {}), {})
+
+    def test_stats(self):
+        st = self.rpc.call("agent.stats")
+        for k in ("connections", "sessions", "jobs", "bytes_in", "bytes_out",
+                  "uptime_s"):
+            self.assertIn(k, st)
+            self.assertIsInstance(st[k], (int, float))
+        self.assertGreaterEqual(st["connections"], 1)
+        self.assertEqual(st["sessions"], 0)
+
+    def test_string_id(self):
+        rep = self.rpc.wait_reply(self.rpc.send("agent.ping", id="abc-1"))
+        self.assertEqual(rep["id"], "abc-1")
+        self.assertEqual(rep["jsonrpc"], "2.0")
+        self.assertEqual(rep["result"], {})
+
+    def test_malformed_json(self):
+        other = self.agent.rpc(timeout=10)
+        self.addCleanup(other.close)
+        bad = self.agent.rpc(timeout=10)
+        self.addCleanup(bad.close)
+        bad.send_raw(b'{"jsonrpc":"2.0","method":"agent.ping","id":1,\n')
+        rep = bad.recv()
+        self.assertIsNotNone(rep, "no error reply before the close")
+        self.assertRpcError(rep, ftpa.E_PARSE)
+        self.assertIsNone(rep.get("id"))
+        self.assertIsNone(bad.recv(), "connection not closed after -32700")
+        self.assertEqual(other.call("agent.ping"), {})
+        self.assertServing()
+
+    def test_not_json_at_all(self):
+        bad = self.agent.rpc(timeout=10)
+        self.addCleanup(bad.close)
+        bad.send_raw(b"\xff\xfe hello\n")
+        rep = bad.recv()
+        self.assertRpcError(rep, ftpa.E_PARSE)
+        self.assertIsNone(bad.recv())
+        self.assertServing()
+
+    def test_oversized_message(self):
+        big = self.agent.rpc(timeout=20)
+        self.addCleanup(big.close)
+        msg = (b'{"jsonrpc":"2.0","method":"agent.ping","id":1,"params":{"x":"'
+               + b"a" * (2 << 20) + b'"}}\n')
+        try:
+            big.send_raw(msg)
+        except (BrokenPipeError, ConnectionResetError):
+            pass    # the agent gave up reading: fine, the reply is queued
+        except socket.timeout:
+            self.fail("the agent neither read the big message nor closed")
+        try:
+            rep = big.recv()
+            self.assertIsNotNone(rep, "closed without an error reply")
+            self.assertRpcError(rep, ftpa.E_PARSE)
+            self.assertIsNone(big.recv(), "connection not closed")
+        except ConnectionResetError:
+            self.fail("connection reset before the error reply was read")
+        self.assertEqual(self.rpc.call("agent.ping"), {})
+        self.assertServing()
+
+    def test_invalid_request(self):
+        # wrong jsonrpc version, method not a string: -32600, stays open
+        self.rpc.send_raw(b'{"jsonrpc":"1.0","method":"agent.ping","id":7}\n')
+        self.assertRpcError(self.rpc.wait_reply(7), ftpa.E_REQUEST)
+        self.rpc.send_raw(b'{"jsonrpc":"2.0","method":5,"id":8}\n')
+        self.assertRpcError(self.rpc.wait_reply(8), ftpa.E_REQUEST)
+        self.assertEqual(self.rpc.call("agent.ping"), {})
+
+    def test_unknown_method(self):
+        rep = self.rpc.call_raw("no.such_method", {})
+        err = self.assertRpcError(rep, ftpa.E_METHOD)
+        self.assertEqual(err["data"]["kind"], "method")
+        # the connection stays usable
+        self.assertEqual(self.rpc.call("agent.ping"), {})
+
+    def test_wrong_param_types(self):
+        cases = [
+            ("session.open", {"url": 5}),
+            ("session.open", {"url": "ftp://127.0.0.1:1/", "verify": "yes"}),
+            ("session.open", {}),
+            ("session.close", {"session": 12}),
+            ("fs.list", {"session": ["x"], "path": "/"}),
+            ("fs.stat", {"session": "x", "path": 3}),
+            ("transfer.get", {"session": "x", "path": "/a", "fd": "zero"}),
+            ("job.wait", {"job": "j1", "timeout": "soon"}),
+        ]
+        for method, params in cases:
+            with self.subTest(method=method, params=params):
+                rep = self.rpc.call_raw(method, params)
+                err = self.assertRpcError(rep, ftpa.E_PARAMS)
+                self.assertEqual(err["data"]["kind"], "params")
+        self.rpc.send_raw(b'{"jsonrpc":"2.0","method":"fs.list",'
+                          b'"params":"notanobject","id":99}\n')
+        err = self.assertRpcError(self.rpc.wait_reply(99))
+        self.assertIn(err["code"], (ftpa.E_PARAMS, ftpa.E_REQUEST))
+        self.assertEqual(self.rpc.call("agent.ping"), {})
+
+    def test_control_chars_refused(self):
+        # TEST-CASES 18: refused before anything goes to a server
+        for params in ({"url": "ftp://127.0.0.1:1/", "name": "a\r\nb"},
+                       {"url": "ftp://u%0d%0aDELE@127.0.0.1:1/"},
+                       {"url": "ftp://u@127.0.0.1:1/", "password": "p\nQUIT"}):
+            with self.subTest(params=params):
+                rep = self.rpc.call_raw("session.open", params)
+                self.assertRpcError(rep, ftpa.E_PARAMS)
+
+    def test_unused_fd_is_closed(self):
+        r, w = os.pipe()
+        self.addCleanup(os.close, w)
+        try:
+            rep = self.rpc.call_raw("agent.ping", {}, fds=[r])
+        finally:
+            os.close(r)
+        self.assertEqual(rep.get("result"), {}, rep)
+
+        # Once the agent closed its copy of the read end, nobody reads.
+        def broken():
+            try:
+                os.write(w, b"x")
+                return False
+            except BrokenPipeError:
+                return True
+        ftpa.wait_until(broken, 5, what="the agent to close the unused fd")
+
+    def test_fd_needed_but_not_sent(self):
+        rep = self.rpc.call_raw("transfer.get",
+                                {"session": "nosuch", "path": "/a", "fd": 0})
+        err = self.assertRpcError(rep)
+        # either check may come first, but it must not succeed
+        self.assertIn(err["data"]["kind"], ("params", "no_session"))
+
+    def test_pipelined(self):
+        reqs = {}
+        for i in range(30):
+            method = ["agent.ping", "rpc.info", "agent.stats",
+                      "no.such"][i % 4]
+            rid = i if i % 2 else "s%d" % i
+            self.rpc.send(method, id=rid)
+            reqs[rid] = method
+        seen = {}
+        while len(seen) < len(reqs):
+            m = self.rpc.recv()
+            self.assertIsNotNone(m, "closed with %d replies missing"
+                                 % (len(reqs) - len(seen)))
+            if "id" not in m:
+                continue
+            self.assertIn(m["id"], reqs)
+            self.assertNotIn(m["id"], seen, "two replies for one id")
+            seen[m["id"]] = m
+        for rid, method in reqs.items():
+            m = seen[rid]
+            if method == "no.such":
+                self.assertRpcError(m, ftpa.E_METHOD)
+            elif method == "agent.ping":
+                self.assertEqual(m["result"], {})
+            elif method == "rpc.info":
+                self.assertEqual(m["result"]["name"], "ftpd-agent")
+            else:
+                self.assertIn("uptime_s", m["result"])
+
+    def test_pipelined_in_one_write(self):
+        blob = b"".join(
+            json.dumps({"jsonrpc": "2.0", "method": "agent.ping",
+                        "id": i}).encode() + b"\n" for i in range(100))
+        self.rpc.send_raw(blob)
+        for i in range(100):
+            self.assertEqual(self.rpc.wait_reply(i)["result"], {})
+
+    def test_many_connections(self):
+        base = nfds(self.agent.pid)
+        conns = []
+        for _ in range(200):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(15)
+            s.connect(self.agent.sock)
+            conns.append(s)
+        for i, s in enumerate(conns):
+            s.sendall(json.dumps({"jsonrpc": "2.0", "method": "agent.ping",
+                                  "id": i}).encode() + b"\n")
+        answered = 0
+        for i, s in enumerate(conns):
+            buf = b""
+            try:
+                while b"\n" not in buf:
+                    b = s.recv(4096)
+                    if not b:
+                        break
+                    buf += b
+            except ConnectionResetError:
+                buf = b""
+            if not buf:
+                continue    # closed by a per-uid connection limit
+            m = json.loads(buf.split(b"\n")[0])
+            if "error" in m:
+                self.assertEqual(m["error"]["data"]["kind"], "limit", m)
+            else:
+                self.assertEqual(m, {"jsonrpc": "2.0", "id": i, "result": {}})
+                answered += 1
+        self.assertGreater(answered, 0)
+        for s in conns:
+            s.close()
+        self.assertServing()
+        # every connection is gone from the agent: stats and its fd table
+        ftpa.wait_until(lambda: self.rpc.call("agent.stats")["connections"]
+                        == 1, 10, what="connections to drop back to 1")
+        ftpa.wait_until(lambda: nfds(self.agent.pid) <= base, 10,
+                        what="the agent's fd count to go back to %d" % base)
+
+    def test_client_vanishes_mid_message(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.agent.sock)
+        s.sendall(b'{"jsonrpc":"2.0","meth')
+        s.close()
+        time.sleep(0.2)
+        self.assertServing()
+
+
+if __name__ == "__main__":
+    ftpa.main()
