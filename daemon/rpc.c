@@ -52,9 +52,6 @@ call_free(struct rpc_call *call)
 				break;
 			}
 	}
-	for (size_t i = 0; i < call->nfds; i++)
-		if (call->fds[i] != -1)
-			close(call->fds[i]);
 	if (call->client)
 		client_unref(call->client);
 	if (call->id)
@@ -439,6 +436,7 @@ m_session_open(struct rpc_call *call, json_t *params)
 		p.user = u.user;
 		p.password = u.password;
 		p.tls = u.tls;
+		free(u.path);
 		memset(&u, 0, sizeof(u));
 		if (port)
 			p.port = port;
@@ -821,8 +819,9 @@ rpc_handle(struct client *c, char *line, size_t len, int *fds, size_t nfds)
 	call->client = c;
 	client_ref(c);
 	call->uid = c->uid;
-	for (size_t i = 0; i < nfds && i < 4; i++)
-		call->fds[call->nfds++] = fds[i];
+	/* the method takes what it uses; the rest is closed below */
+	call->fds = fds;
+	call->nfds = nfds;
 
 	if ((code = jsonrpc_parse(line, len, &msg, &errmsg, &bad_id)) != 0) {
 		call->id = bad_id ? bad_id : json_null();
@@ -830,16 +829,16 @@ rpc_handle(struct client *c, char *line, size_t len, int *fds, size_t nfds)
 			/* the stream cannot be trusted after garbage */
 			rpc_error(call, code, "parse", NULL, "%s", errmsg);
 			client_close_after_flush(c);
-			return;
+			goto out;
 		}
 		rpc_error(call, code, "request", NULL, "%s", errmsg);
-		return;
+		goto out;
 	}
 	if (msg.type != JSONRPC_REQUEST && msg.type != JSONRPC_NOTIFICATION) {
 		/* replies from a client mean nothing to us */
 		jsonrpc_msg_clear(&msg);
 		call_free(call);
-		return;
+		goto out;
 	}
 	call->id = msg.id ? json_incref(msg.id) : NULL;
 	for (m = methods; m->name; m++)
@@ -858,19 +857,17 @@ rpc_handle(struct client *c, char *line, size_t len, int *fds, size_t nfds)
 
 		if (params == NULL)
 			params = empty = json_object();
+		/* the call may be answered and freed inside */
 		m->fn(call, params);
 		if (empty)
 			json_decref(empty);
-		/* fds the method did not take are closed now, not when it ends */
-		if (call->pending) {
-			for (size_t i = 0; i < call->nfds; i++)
-				if (call->fds[i] != -1) {
-					close(call->fds[i]);
-					call->fds[i] = -1;
-				}
-		}
 	}
 	jsonrpc_msg_clear(&msg);
+out:
+	/* fds the method did not take are closed now, not when it ends */
+	for (size_t i = 0; i < nfds; i++)
+		if (fds[i] != -1)
+			close(fds[i]);
 }
 
 void

@@ -20,8 +20,8 @@ struct rpc_call {
 	struct client	*client;	/* NULL once the client is gone */
 	json_t		*id;
 	uid_t		 uid;
-	int		 fds[4];
-	size_t		 nfds;
+	int		*fds;		/* only while the method runs: take with */
+	size_t		 nfds;		/* fds[i] = -1; the rest is closed after */
 	bool		 pending;
 	void		(*on_gone)(struct rpc_call *, void *arg);
 	void		*gone_arg;

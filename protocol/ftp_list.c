@@ -505,7 +505,11 @@ ftp_list_parse_unix(const char *line, size_t len, time_t now,
 	if (i >= n)
 		return FTP_LIST_BAD;
 
-	/* the name is the rest of the line after the date's last column */
+	/*
+	 * The name is the rest of the line after the date's last column.
+	 * Servers pad that column inconsistently, so all blanks are skipped
+	 * (as curl and FileZilla do): a name's own leading blanks are lost.
+	 */
 	p = t[last].s + t[last].len;
 	while (p < end && is_space(*p))
 		p++;

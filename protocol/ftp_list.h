@@ -37,6 +37,9 @@ enum ftp_list_result {
 const char *ftp_entry_type_name(enum ftp_entry_type);
 void	ftp_entry_clear(struct ftp_entry *);
 
+/* The line parsers write *out only when they return FTP_LIST_ENTRY (free
+ * with ftp_entry_clear); FTP_LIST_BAD also covers running out of memory. */
+
 /* One MLSD line: "fact=value;fact=value; name". Facts are case-insensitive;
  * type=file|dir|cdir|pdir|OS.unix=slink:target, size/sizd, modify,
  * UNIX.mode (octal). */
@@ -54,8 +57,8 @@ enum ftp_list_result ftp_list_parse_unix(const char *line, size_t len,
  * line with the MLSD parser (mlsd true) or the Unix parser, and collects
  * entries. Unparseable lines become entries of type OTHER whose name is
  * the raw line. At most max_entries entries (more: returns -1).
- * On success returns 0 and a malloc'd array in *out (free with
- * ftp_entries_free); on failure -1 and nothing to free.
+ * On success returns 0 and a malloc'd array in *out, never NULL even when
+ * *n is 0 (free with ftp_entries_free); on failure -1 and nothing to free.
  */
 int	ftp_list_parse_buffer(const char *buf, size_t len, bool mlsd,
 	    time_t now, size_t max_entries, struct ftp_entry **out, size_t *n);

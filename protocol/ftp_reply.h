@@ -3,14 +3,16 @@
  *
  * A reply is one line "DDD text" or a multi-line reply that opens with
  * "DDD-text" and ends at the first line that starts with three digits and a
- * space. Lines in between may hold anything (digits, other codes followed by
- * '-', nothing). Like curl, a closing line whose code differs from the
- * opening one still ends the reply (glftpd does this); the reply's code is
- * then the closing line's code.
+ * space (or is exactly three digits). Lines in between may hold anything
+ * (digits, other codes followed by '-', nothing). Like curl, a closing line
+ * whose code differs from the opening one still ends the reply (glftpd does
+ * this); the reply's code is then the closing line's code, which must also
+ * be in 100..599.
  * Lines end in CRLF or a bare LF. A NUL byte, a first line that does not
- * start with a code in 100..599 followed by ' ' or '-', a line longer than
- * FTP_REPLY_LINE_MAX or a reply of more than FTP_REPLY_LINES_MAX lines or
- * FTP_REPLY_TEXT_MAX bytes is an error, and the reader stays in error.
+ * start with a code in 100..599 followed by ' ', '-' or its line end, a line
+ * longer than FTP_REPLY_LINE_MAX or a reply of more than FTP_REPLY_LINES_MAX
+ * lines or FTP_REPLY_TEXT_MAX bytes is an error, and the reader stays in
+ * error.
  */
 #ifndef FTPA_FTP_REPLY_H
 #define FTPA_FTP_REPLY_H

@@ -9,8 +9,7 @@ FTPA_PACKAGES=(build-essential autoconf automake libtool pkg-config
 	libev-dev libssl-dev libjansson-dev check vsftpd python3-pyftpdlib
 	python3-openssl socat tmux valgrind openssl)
 
-# shellcheck disable=SC2048,SC2086
-ftpa_say() { printf '==> %s\n' "$(echo $*)" >&2; }
+ftpa_say() { printf '==> %s\n' "$*" >&2; }
 ftpa_die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 
 # Runs a command as root: directly when we are root, else through sudo.
@@ -54,16 +53,16 @@ ftpa_stop_system_vsftpd() {
 # Installs whatever is missing; does nothing (and needs no root) otherwise.
 ftpa_install_deps() {
 	local missing
-	missing=$(ftpa_missing_packages)
+	missing=$(ftpa_missing_packages | tr '\n' ' ')
 	[ -n "$missing" ] || return 0
 	command -v apt-get >/dev/null 2>&1 ||
-		ftpa_die "missing packages and no apt-get:" $missing
-	ftpa_say "installing:" $missing
+		ftpa_die "missing packages and no apt-get: $missing"
+	ftpa_say "installing: $missing"
 	ftpa_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	# shellcheck disable=SC2086
 	ftpa_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 		--no-install-recommends $missing
-	if printf '%s\n' "$missing" | grep -qx vsftpd; then
+	if [[ " $missing " == *" vsftpd "* ]]; then
 		ftpa_stop_system_vsftpd
 	fi
 }

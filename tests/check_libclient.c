@@ -901,8 +901,17 @@ START_TEST(test_autostart)
 	struct ftpagent *a;
 	int64_t t0;
 	pid_t w;
+	char wrapper[400];
+	FILE *f;
 
-	setenv("FTPD_AGENT_BIN", fake_script(), 1);
+	/* a wrapper, so that neither the script's mode nor its #! matter */
+	snprintf(wrapper, sizeof(wrapper), "%s/ftpd-agent", tmpdir);
+	ck_assert_ptr_nonnull(f = fopen(wrapper, "w"));
+	fprintf(f, "#!/bin/sh\nexec '%s' '%s' \"$@\"\n", python(),
+	    fake_script());
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(wrapper, 0755), 0);
+	setenv("FTPD_AGENT_BIN", wrapper, 1);
 	/* without the flag: no agent */
 	a = ftpagent_connect_opts(sockpath, 0, 2000);
 	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_AGENT);
@@ -924,6 +933,24 @@ START_TEST(test_autostart)
 	while (answers(sockpath) && now_ms() - t0 < 5000)
 		poll(NULL, 0, 50);
 	ck_assert(!answers(sockpath));
+
+	/* found through $PATH */
+	{
+		char *oldpath = strdup(getenv("PATH") ? getenv("PATH") : "");
+
+		unsetenv("FTPD_AGENT_BIN");
+		setenv("PATH", tmpdir, 1);
+		a = ftpagent_connect_opts(sockpath, FTPAGENT_AUTOSTART, 2000);
+		setenv("PATH", oldpath, 1);
+		free(oldpath);
+		ck_assert_msg(ftpagent_error(a) == FTPAGENT_OK, "%s",
+		    ftpagent_error_message(a));
+		ck_assert(ftpagent_call(a, "test.shutdown", NULL, NULL));
+		ftpagent_free(a);
+		t0 = now_ms();
+		while (answers(sockpath) && now_ms() - t0 < 5000)
+			poll(NULL, 0, 50);
+	}
 
 	/* the system socket is never autostarted */
 	if (!answers("/run/ftpd-agent/ftpd-agent.sock")) {
