@@ -845,6 +845,9 @@ pump_in(struct ftp_conn *c)
 			op->data_eof = true;
 			io_free(c->data);
 			c->data = NULL;
+			/* the final reply may still be on its way: bounded wait */
+			if (!op->final_seen && c->io)
+				io_set_timeout(c->io, c->p->reply_timeout);
 			xfer_maybe_finish(c);
 			return;
 		}

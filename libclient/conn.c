@@ -297,7 +297,7 @@ conn_read(struct conn *c, int64_t deadline)
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
 			c->err = errno;
 			conn_close(c);
-			return errno == ECONNRESET ? CONN_CLOSED : CONN_IO;
+			return c->err == ECONNRESET ? CONN_CLOSED : CONN_IO;
 		}
 		r = wait_fd(c->fd, POLLIN, deadline);
 		if (r == 0)
