@@ -589,9 +589,25 @@ pwd_reply(struct ftp_conn *c, int code, const char *text)
 }
 
 static void
-opts_reply(struct ftp_conn *c, int code, const char *text)
+opts_utf8_reply(struct ftp_conn *c, int code, const char *text)
 {
+	/* 200 or 202 alike; a refusal changes nothing we rely on */
 	send_cmd(c, pwd_reply, "PWD");
+}
+
+static void
+after_opts_mlst(struct ftp_conn *c)
+{
+	if (ftp_feat_has(c->feat, "UTF8"))
+		send_cmd(c, opts_utf8_reply, "OPTS UTF8 ON");
+	else
+		send_cmd(c, pwd_reply, "PWD");
+}
+
+static void
+opts_mlst_reply(struct ftp_conn *c, int code, const char *text)
+{
+	after_opts_mlst(c);
 }
 
 static void
@@ -599,12 +615,14 @@ feat_reply(struct ftp_conn *c, int code, const char *text)
 {
 	if (code == 211 && ftp_parse_feat(text, &c->feat) >= 0) {
 		c->has_mlst = ftp_feat_has(c->feat, "MLST");
-		if (ftp_feat_has(c->feat, "UTF8")) {
-			send_cmd(c, opts_reply, "OPTS UTF8 ON");
+		if (c->has_mlst) {
+			/* ask for the facts entries are made of (RFC 3659 7.9) */
+			send_cmd(c, opts_mlst_reply,
+			    "OPTS MLST type;size;modify;UNIX.mode;");
 			return;
 		}
 	}
-	send_cmd(c, pwd_reply, "PWD");
+	after_opts_mlst(c);
 }
 
 static void

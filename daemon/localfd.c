@@ -37,9 +37,17 @@ localfd_open(struct localfd *lf, int fd, bool for_write, int64_t offset,
 			*err = "negative offset";
 			goto fail;
 		}
+		/*
+		 * The shared file position is used, as cat would: output
+		 * appended after what the shell already wrote, O_APPEND
+		 * honoured. Only a resume moves it.
+		 */
+		if (offset > 0 && lseek(fd, offset, SEEK_SET) == -1) {
+			*err = "cannot seek in the passed file";
+			goto fail;
+		}
 		lf->kind = LFD_FILE;
 		lf->fd = fd;
-		lf->pos = offset;
 		return 0;
 	}
 	if (S_ISSOCK(st.st_mode)) {
@@ -96,14 +104,8 @@ localfd_open_mem_source(struct localfd *lf, char *data, size_t len)
 ssize_t
 localfd_write(struct localfd *lf, const void *p, size_t n)
 {
-	ssize_t	r;
-
 	switch (lf->kind) {
 	case LFD_FILE:
-		r = pwrite(lf->fd, p, n, lf->pos);
-		if (r > 0)
-			lf->pos += r;
-		return r;
 	case LFD_STREAM:
 		return write(lf->fd, p, n);
 	case LFD_SOCKET:
@@ -133,14 +135,8 @@ localfd_write(struct localfd *lf, const void *p, size_t n)
 ssize_t
 localfd_read(struct localfd *lf, void *p, size_t n)
 {
-	ssize_t	r;
-
 	switch (lf->kind) {
 	case LFD_FILE:
-		r = pread(lf->fd, p, n, lf->pos);
-		if (r > 0)
-			lf->pos += r;
-		return r;
 	case LFD_STREAM:
 		return read(lf->fd, p, n);
 	case LFD_SOCKET:

@@ -1,8 +1,8 @@
 /*
  * The local end of a transfer: an fd passed by the client, or a memory
  * buffer for inline data. The daemon must never block on it: regular
- * files are accessed with pread/pwrite at an explicit offset (page-cache
- * speed, no shared file position games), pipes, FIFOs and terminals are
+ * files are read and written at their shared file position (page-cache
+ * speed; a resume seeks to the offset first), pipes, FIFOs and terminals are
  * reopened through /proc/self/fd with O_NONBLOCK (a new open file
  * description, so the client's own fd keeps its flags), sockets use
  * MSG_DONTWAIT.
@@ -20,7 +20,6 @@ enum localfd_kind { LFD_NONE, LFD_FILE, LFD_STREAM, LFD_SOCKET, LFD_MEMORY };
 struct localfd {
 	enum localfd_kind kind;
 	int		 fd;		/* the fd we use (may be a reopened one) */
-	off_t		 pos;		/* LFD_FILE: next offset */
 	/* LFD_MEMORY */
 	char		*mem;
 	size_t		 mem_len;

@@ -199,6 +199,11 @@ mlsd_fact(struct ftp_entry *e, bool *skip, struct span *target,
 		if (ftp_parse_time14(val, vlen, &v) == 0)
 			e->mtime = v;
 	} else if (span_eq(key, klen, "UNIX.mode")) {
+		/* pyftpdlib writes Python's oct(): "0o644" */
+		if (vlen > 2 && val[0] == '0' && (val[1] == 'o' || val[1] == 'O')) {
+			val += 2;
+			vlen -= 2;
+		}
 		if (vlen == 0 || vlen > 5)
 			return;
 		for (i = 0, mode = 0; i < vlen; i++) {

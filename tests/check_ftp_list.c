@@ -278,6 +278,11 @@ START_TEST(mlsd_facts)
 	    FTP_ENTRY_FILE, "y", 1, INT64_MIN, -1, NULL);
 	mlsd_ok("type=file;UNIX.mode=4755; suid",
 	    FTP_ENTRY_FILE, "suid", -1, INT64_MIN, 04755, NULL);
+	/* pyftpdlib's Python-style octal */
+	mlsd_ok("modify=20261121221229;size=3;type=file;unix.mode=0o644; py",
+	    FTP_ENTRY_FILE, "py", 3, 1795299149, 0644, NULL);
+	mlsd_ok("type=file;unix.mode=0o; bad", FTP_ENTRY_FILE, "bad", -1,
+	    INT64_MIN, -1, NULL);
 }
 END_TEST
 

@@ -184,8 +184,11 @@ SCENARIOS = {
         " 220 indented, not the end\r\n"
         "220-still the greeting\r\n"
         "220 ftpmock ready\r\n"),
-    # [2] closing line with another code: ends the reply (use ftp.quote)
+    # [2] closing line with another code ends the reply: FEAT at login, and
+    # SITE (for ftp.quote)
     "glftpd": lambda: login() + [
+        {"auto": {"FEAT": "211-Features:\r\n SIZE\r\n MDTM\r\n"
+                          "214 End of glFTPd features.\r\n"}},
         {"expect": "SITE", "reply":
             "200-glFTPd site command\r\n200-second line\r\n"
             "211 End of status.\r\n"},

@@ -180,7 +180,11 @@ class Rpc:
     def __init__(self, path, timeout=30):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
-        self.sock.connect(path)
+        try:
+            self.sock.connect(path)
+        except OSError:
+            self.sock.close()
+            raise
         self.timeout = timeout
         self.buf = b""
         self.next_id = 1
@@ -420,6 +424,9 @@ class TestCase(unittest.TestCase):
     def _track(self, proc, what, on_stop=None):
         def stop():
             rc, killed = stop_process(proc)
+            for f in (proc.stdout, proc.stderr):
+                if f is not None:
+                    f.close()
             if on_stop:
                 on_stop(rc, killed)
         self.addCleanup(stop)

@@ -55,8 +55,14 @@ class PyftpdTest(ftpa.TestCase):
         self.assertEqual(ents["a.txt"]["type"], "file")
         self.assertEqual(ents["a.txt"]["size"], 5)
         self.assertEqual(ents["sub"]["type"], "dir")
-        if isinstance(doc, dict):
-            self.assertEqual(doc.get("source"), "mlsd")
+        if isinstance(doc, dict) and "source" in doc:
+            self.assertEqual(doc["source"], "mlsd")
+        # the same through the protocol: pyftpdlib has MLSD
+        rpc = self.agent.rpc()
+        self.addCleanup(rpc.close)
+        res = rpc.call("fs.list", {"session": "s", "path": "/"})
+        self.assertEqual(res["source"], "mlsd")
+        self.assertEqual({e["name"] for e in res["entries"]}, {"a.txt", "sub"})
 
         r = self.ok(self.ctl("stat", "s:/a.txt"))
         self.assertIn("5", r.text)

@@ -57,8 +57,12 @@ class VsftpdTest(ftpa.TestCase):
         self.ok(self.ctl("open", "s", self.srv.url("/"),
                          password=self.srv.password))
         doc = self.ok(self.ctl("--json", "ls", "s:/")).json()
-        if isinstance(doc, dict):
-            self.assertEqual(doc.get("source"), "list")
+        if isinstance(doc, dict) and "source" in doc:
+            self.assertEqual(doc["source"], "list")
+        rpc = self.agent.rpc()
+        self.addCleanup(rpc.close)
+        self.assertEqual(rpc.call("fs.list", {"session": "s", "path": "/"})
+                         ["source"], "list")
         ents = {e["name"]: e for e in entries_of(doc)}
         self.assertIn("file one.txt", ents)
         f = ents["file one.txt"]

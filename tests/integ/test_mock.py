@@ -45,6 +45,14 @@ class MockTest(ftpa.TestCase):
 
     def test_02_glftpd_closing_code(self):
         mock = self.start_mock("glftpd")
+        t0 = time.monotonic()
+        res = self.open(mock)
+        self.assertLess(time.monotonic() - t0, 10)
+        # FEAT ended at "214 ...": the replies after it are still in step
+        self.assertEqual(res["system"], "UNIX Type: L8")
+
+    def test_02_glftpd_closing_code_quote(self):
+        mock = self.start_mock("glftpd")
         sid = self.open(mock)["session"]
         t0 = time.monotonic()
         res = self.rpc.call("ftp.quote", {"session": sid,
