@@ -1312,6 +1312,26 @@ find_command(const char *name)
 	return NULL;
 }
 
+/*
+ * ps shows our argv: work on copies of URLs that carry a password and
+ * blank the password in the originals.
+ */
+static void
+hide_passwords(int argc, char **argv)
+{
+	size_t off, len;
+	char *copy;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!target_password_span(argv[i], &off, &len) || len == 0 ||
+		    (copy = strdup(argv[i])) == NULL)
+			continue;
+		memset(argv[i] + off, '*', len);
+		argv[i] = copy;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1381,6 +1401,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	hide_passwords(argc, argv);
 	if ((cmd = find_command(argv[optind])) == NULL)
 		return usage_error(&c, NULL, "unknown command '%s'",
 		    argv[optind]);

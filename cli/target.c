@@ -277,3 +277,25 @@ target_get_path(const char *remote_path, const char *local, bool is_dir,
 	free(name);
 	return s;
 }
+
+bool
+target_password_span(const char *s, size_t *off, size_t *len)
+{
+	const char *auth, *end, *at, *colon;
+
+	if (!ftp_url_is_url(s) || (auth = strstr(s, "://")) == NULL)
+		return false;
+	auth += 3;
+	end = auth + strcspn(auth, "/");
+	at = NULL;
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL)
+		return false;
+	if ((colon = memchr(auth, ':', at - auth)) == NULL)
+		return false;
+	*off = colon + 1 - s;
+	*len = at - (colon + 1);
+	return true;
+}

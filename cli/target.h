@@ -6,6 +6,7 @@
 #define FTPCTL_TARGET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "url.h"
 
@@ -66,5 +67,12 @@ char	*target_put_path(const char *remote_path, const char *local,
  */
 char	*target_get_path(const char *remote_path, const char *local,
 	    bool is_dir, const char **err);
+
+/*
+ * Where the password of URL s is, so that the caller can blank it in
+ * its argv (ps shows argv): true with *off and *len when s has
+ * "user:password@" in its authority.
+ */
+bool	 target_password_span(const char *s, size_t *off, size_t *len);
 
 #endif

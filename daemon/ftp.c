@@ -134,10 +134,10 @@ op_error_json(const struct op_error *e)
 	if (e->ftp_code) {
 		json_object_set_new(data, "ftp_code", json_integer(e->ftp_code));
 		json_object_set_new(data, "ftp_text",
-		    json_string(e->ftp_text ? e->ftp_text : ""));
+		    json_text(e->ftp_text ? e->ftp_text : ""));
 	}
-	return json_pack("{s:i,s:s,s:o}", "code", ftpa_err_code(e->kind),
-	    "message", e->msg, "data", data);
+	return json_pack("{s:i,s:o,s:o}", "code", ftpa_err_code(e->kind),
+	    "message", json_text(e->msg), "data", data);
 }
 
 /* ---- operations --------------------------------------------------------- */
@@ -693,12 +693,12 @@ login_done(struct ftp_conn *c)
 	json_t		*feat = json_array();
 
 	for (char **f = c->feat; f && *f; f++)
-		json_array_append_new(feat, json_string(*f));
+		json_array_append_new(feat, json_text(*f));
 	set_state(c, FTP_S_READY);
 	if (op != NULL) {
-		op->result = json_pack("{s:s,s:o,s:s?,s:s?}", "welcome",
-		    c->welcome ? c->welcome : "", "features", feat,
-		    "system", c->system, "home", c->home);
+		op->result = json_pack("{s:o,s:o,s:o,s:o}", "welcome",
+		    json_text(c->welcome ? c->welcome : ""), "features", feat,
+		    "system", json_text(c->system), "home", json_text(c->home));
 		op_complete(c, op);
 		if (c->dead)
 			return;
@@ -1170,16 +1170,13 @@ entry_json(const struct ftp_entry *e)
 {
 	json_t	*o = json_object();
 
-	json_object_set_new(o, "name", json_string(e->name));
+	json_object_set_new(o, "name", json_text(e->name));
 	json_object_set_new(o, "type", json_string(ftp_entry_type_name(e->type)));
 	json_object_set_new(o, "size", e->size >= 0 ? json_integer(e->size) : json_null());
 	json_object_set_new(o, "mtime", e->mtime != INT64_MIN ?
 	    json_integer(e->mtime) : json_null());
 	json_object_set_new(o, "perm", e->perm >= 0 ? json_integer(e->perm) : json_null());
-	json_object_set_new(o, "target", e->target ? json_string(e->target) : json_null());
-	if (json_object_get(o, "name") == NULL)
-		/* not UTF-8: keep the entry, escaped */
-		json_object_set_new(o, "name", json_string("?"));
+	json_object_set_new(o, "target", json_text(e->target));
 	return o;
 }
 

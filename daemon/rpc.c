@@ -130,7 +130,7 @@ rpc_fail_op(struct rpc_call *call, const struct op_error *e, json_t *extra)
 	if (e->ftp_code) {
 		json_object_set_new(data, "ftp_code", json_integer(e->ftp_code));
 		json_object_set_new(data, "ftp_text",
-		    json_string(e->ftp_text ? e->ftp_text : ""));
+		    json_text(e->ftp_text ? e->ftp_text : ""));
 	}
 	rpc_error(call, ftpa_err_code(e->kind), ftpa_err_name(e->kind), data,
 	    "%s", e->msg);
@@ -362,10 +362,10 @@ m_stats(struct rpc_call *call, json_t *params)
 static json_t *
 open_result(struct session *s, bool reused)
 {
-	return json_pack("{s:s,s:s,s:O,s:s?,s:b}", "session", s->id,
-	    "welcome", s->welcome ? s->welcome : "",
-	    "features", s->features ? s->features : json_array(),
-	    "system", s->system, "reused", reused);
+	return json_pack("{s:s,s:o,s:o,s:o,s:b}", "session", s->id,
+	    "welcome", json_text(s->welcome ? s->welcome : ""),
+	    "features", s->features ? json_incref(s->features) : json_array(),
+	    "system", json_text(s->system), "reused", reused);
 }
 
 static void

@@ -39,11 +39,11 @@ first_login_done(struct ftp_op *op, void *arg)
 {
 	struct session	*s = arg;
 
-	if (!op->failed && op->result != NULL) {
+	if (!op->failed) {
 		json_t	*v;
 
 		s->opened = true;
-		if ((v = json_object_get(op->result, "welcome")))
+		if ((v = json_object_get(op->result, "welcome")) && json_is_string(v))
 			s->welcome = xstrdup(json_string_value(v));
 		if ((v = json_object_get(op->result, "system")) && json_is_string(v))
 			s->system = xstrdup(json_string_value(v));

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "log.h"
 #include "util.h"
 
@@ -208,4 +210,62 @@ defer_run(void)
 			d = next;
 		}
 	}
+}
+
+/* Length of the valid UTF-8 sequence at s, 0 when invalid. */
+static size_t
+utf8_seq(const unsigned char *s)
+{
+	unsigned int	c = s[0], need, cp, min;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 1;
+		cp = c & 0x1f;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		cp = c & 0x0f;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		cp = c & 0x07;
+		min = 0x10000;
+	} else
+		return 0;
+	for (unsigned int i = 1; i <= need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return need + 1;
+}
+
+json_t *
+json_text(const char *s)
+{
+	struct buf	 b = { 0 };
+	json_t		*j;
+	size_t		 n;
+
+	if (s == NULL)
+		return json_null();
+	if ((j = json_string(s)) != NULL)
+		return j;
+	for (const unsigned char *p = (const unsigned char *)s; *p; ) {
+		if ((n = utf8_seq(p)) == 0) {
+			buf_append(&b, "\xef\xbf\xbd", 3);
+			p++;
+		} else {
+			buf_append(&b, p, n);
+			p += n;
+		}
+	}
+	buf_append(&b, "", 1);
+	j = json_string(b.data);
+	buf_free(&b);
+	return j ? j : json_string("");
 }

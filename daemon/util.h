@@ -32,6 +32,11 @@ int	 set_cloexec(int);
 double	 now_mono(void);	/* seconds, monotonic */
 double	 now_real(void);	/* seconds since the epoch */
 
+/* A JSON string from server text that may not be UTF-8: invalid bytes
+ * become U+FFFD, so a quirky server never loses us a reply. */
+struct json_t;
+struct json_t *json_text(const char *);
+
 /* The loop of the daemon (one loop, set once at start). */
 extern struct ev_loop *main_loop;
 

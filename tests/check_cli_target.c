@@ -269,6 +269,27 @@ START_TEST(test_get_path)
 }
 END_TEST
 
+START_TEST(test_password_span)
+{
+	static const char *const none[] = { "ftp://h/a", "ftp://u@h/a:b@c",
+	    "mirror:path", "ftp://h:21/", "ftp://u@h" };
+	size_t off, len, i;
+
+	ck_assert(target_password_span("ftp://u:secret@h/p", &off, &len));
+	ck_assert_int_eq(off, 8);
+	ck_assert_int_eq(len, 6);
+	/* The last '@' of the authority ends the user info. */
+	ck_assert(target_password_span("ftps://u:p@ss@h:990/x@y", &off, &len));
+	ck_assert_int_eq(off, 9);
+	ck_assert_int_eq(len, 4);
+	ck_assert(target_password_span("ftp://u:@h", &off, &len));
+	ck_assert_int_eq(len, 0);
+	for (i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+		ck_assert_msg(!target_password_span(none[i], &off, &len), "%s",
+		    none[i]);
+}
+END_TEST
+
 /* ---- output formats ---- */
 
 START_TEST(test_mode_string)
@@ -410,6 +431,7 @@ cli_target_suite(void)
 	tcase_add_test(tc, test_local_name);
 	tcase_add_test(tc, test_put_path);
 	tcase_add_test(tc, test_get_path);
+	tcase_add_test(tc, test_password_span);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("output");

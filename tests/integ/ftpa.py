@@ -391,12 +391,19 @@ TEST_USER = "ftpatest"
 
 def ensure_system_user(name, password):
     """Creates a local user for vsftpd (root only) and sets its password."""
+    home = "/srv/" + name     # vsftpd changes into it before local_root
     try:
-        pwd.getpwnam(name)
+        pw = pwd.getpwnam(name)
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home",
-                        "--home-dir", "/nonexistent", "--shell", "/bin/bash",
+                        "--home-dir", home, "--shell", "/bin/bash",
                         name], check=True)
+        pw = pwd.getpwnam(name)
+    if not os.path.isdir(pw.pw_dir):
+        if pw.pw_dir != home:
+            subprocess.run(["usermod", "--home", home, name], check=True)
+        os.makedirs(home, mode=0o755, exist_ok=True)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
     subprocess.run(["chpasswd"], input=("%s:%s\n" % (name, password)).encode(),
                    check=True)
     return pwd.getpwnam(name)
