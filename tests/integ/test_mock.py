@@ -152,6 +152,18 @@ class MockTest(ftpa.TestCase):
             with self.subTest(path=params["path"]):
                 rep = self.rpc.call_raw("fs.list", params)
                 self.assertRpcError(rep, ftpa.E_PARAMS)
+        for path in ("a\r\nDELE x", "a\nDELE x"):
+            with self.subTest(path=path):
+                rep = self.rpc.call_raw("transfer.get", {
+                    "session": sid, "path": path, "inline": True})
+                self.assertRpcError(rep, ftpa.E_PARAMS)
+        time.sleep(0.2)
+        got = mock.received()
+        self.assertFalse([l for l in got if "DELE" in l or "\r" in l], got)
+
+    def test_18_no_injection_quote(self):
+        mock = self.start_mock("ok")
+        sid = self.open(mock)["session"]
         rep = self.rpc.call_raw("ftp.quote", {"session": sid,
                                               "command": "NOOP\r\nDELE x"})
         self.assertRpcError(rep, ftpa.E_PARAMS)

@@ -34,7 +34,10 @@ class UidTest(ftpa.TestCase):
 
         def child():
             r = ftpa.Rpc(sock, 20)
-            return [r.call_raw(m, p) for m, p in calls]
+            try:
+                return [r.call_raw(m, p) for m, p in calls]
+            finally:
+                r.close()
         return ftpa.run_as(OTHER, child)
 
     def test_other_uid_cannot_see_or_use(self):
