@@ -437,7 +437,13 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		fdp = (int *)CMSG_DATA(cm);
 		g = xcalloc(1, sizeof(*g));
-		g->offset = at;
+		/*
+		 * Linux returns earlier fd-less bytes in the same read and stops
+		 * right after the buffer that carried the fds, so they belong
+		 * to the message holding the last byte read (clients send a
+		 * message's fds with that message's bytes only).
+		 */
+		g->offset = at + (n > 0 ? (uint64_t)n - 1 : 0);
 		for (size_t i = 0; i < nfd; i++) {
 			if (g->nfds < CLIENT_MAX_FDS)
 				g->fds[g->nfds++] = fdp[i];

@@ -82,6 +82,7 @@ struct ftp_conn {
 	size_t		 xoff;
 	ev_io		 lw;		/* local fd readiness */
 	ev_timer	 quit_timer;
+	ev_timer	 ready_timer;
 };
 
 static void conn_drop(struct ftp_conn *, enum ftpa_err, int, const char *,
@@ -91,6 +92,8 @@ static void op_fail(struct ftp_conn *, enum ftpa_err, int, const char *,
 static void send_cmd(struct ftp_conn *, reply_fn, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 static void data_io_cb(struct io *, enum io_event, void *);
+static void ready_cb(struct ev_loop *, ev_timer *, int);
+static void op_complete(struct ftp_conn *, struct ftp_op *);
 static void xfer_pump(struct ftp_conn *);
 static void xfer_maybe_finish(struct ftp_conn *);
 
@@ -143,7 +146,7 @@ op_error_json(const struct op_error *e)
 /* ---- operations --------------------------------------------------------- */
 
 static const char *op_kind_names[OP_KIND_LAST] = {
-	"login", "list", "stat", "get", "put",
+	"login", "list", "stat", "get", "put", "quote",
 };
 
 const char *
@@ -219,6 +222,8 @@ ftp_conn_new(const struct ftp_params *p, ftp_conn_cb cb, void *arg)
 	ftp_reply_init(&c->rr);
 	ev_init(&c->lw, NULL);
 	ev_init(&c->quit_timer, NULL);
+	ev_init(&c->ready_timer, ready_cb);
+	c->ready_timer.data = c;
 	return c;
 }
 
@@ -260,11 +265,21 @@ conn_release(void *p)
 void
 ftp_conn_free(struct ftp_conn *c)
 {
+	struct ftp_op	*op;
+
 	if (c == NULL || c->dead)
 		return;
 	c->dead = true;
+	/* whoever waits on what ran here must hear of it */
+	if ((op = c->op ? c->op : c->login) != NULL) {
+		op->failed = true;
+		op_error_set(&op->err, FTPA_ERR_CANCELLED, 0, NULL,
+		    "connection closed");
+		op_complete(c, op);
+	}
 	data_close(c);
 	ev_timer_stop(main_loop, &c->quit_timer);
+	ev_timer_stop(main_loop, &c->ready_timer);
 	if (c->res)
 		resolve_cancel(c->res);
 	c->res = NULL;
@@ -307,6 +322,7 @@ conn_drop(struct ftp_conn *c, enum ftpa_err kind, int code, const char *text,
 	set_state(c, FTP_S_CLOSED);
 	data_close(c);
 	ev_timer_stop(main_loop, &c->quit_timer);
+	ev_timer_stop(main_loop, &c->ready_timer);
 	if (c->io) {
 		io_free(c->io);
 		c->io = NULL;
@@ -322,6 +338,29 @@ conn_drop(struct ftp_conn *c, enum ftpa_err kind, int code, const char *text,
 	c->cb(c, FTP_CONN_CLOSED, c->arg);
 }
 
+static void
+ready_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ftp_conn	*c = w->data;
+
+	if (!c->dead && c->state == FTP_S_READY)
+		c->cb(c, FTP_CONN_READY, c->arg);
+}
+
+/*
+ * The owner hears of an idle connection from the loop, not from inside
+ * the reply that ended the op: replies still buffered behind it must not
+ * be taken as answers to the owner's next command.
+ */
+static void
+announce_ready(struct ftp_conn *c)
+{
+	if (c->dead || c->state != FTP_S_READY)
+		return;
+	ev_timer_set(&c->ready_timer, 0., 0.);
+	ev_timer_start(main_loop, &c->ready_timer);
+}
+
 /* The op failed but the connection is in a known state and stays usable. */
 static void
 op_fail(struct ftp_conn *c, enum ftpa_err kind, int code, const char *text,
@@ -329,7 +368,16 @@ op_fail(struct ftp_conn *c, enum ftpa_err kind, int code, const char *text,
 {
 	struct ftp_op	*op = c->op;
 	va_list		 ap;
+	char		 msg[256];
 
+	if (c->on_reply != NULL) {
+		/* a reply is still owed: the connection's state is unknown */
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		conn_drop(c, kind, code, text, "%s", msg);
+		return;
+	}
 	data_close(c);
 	if (op == NULL)
 		return;
@@ -343,8 +391,7 @@ op_fail(struct ftp_conn *c, enum ftpa_err kind, int code, const char *text,
 	va_end(ap);
 	set_state(c, FTP_S_READY);
 	op_complete(c, op);
-	if (!c->dead && c->state == FTP_S_READY)
-		c->cb(c, FTP_CONN_READY, c->arg);
+	announce_ready(c);
 }
 
 static void
@@ -352,12 +399,16 @@ op_succeed(struct ftp_conn *c)
 {
 	struct ftp_op	*op = c->op;
 
+	if (c->on_reply != NULL) {
+		conn_drop(c, FTPA_ERR_PROTOCOL, 0, NULL,
+		    "operation ended with a reply still owed");
+		return;
+	}
 	data_close(c);
 	set_state(c, FTP_S_READY);
 	if (op != NULL)
 		op_complete(c, op);
-	if (!c->dead && c->state == FTP_S_READY)
-		c->cb(c, FTP_CONN_READY, c->arg);
+	announce_ready(c);
 }
 
 /* First line of a reply, for messages. */
@@ -395,6 +446,9 @@ send_cmd(struct ftp_conn *c, reply_fn fn, const char *fmt, ...)
 	io_set_timeout(c->io, c->p->reply_timeout);
 }
 
+static void greeting_reply(struct ftp_conn *, int, const char *);
+static void xfer_reply(struct ftp_conn *, int, const char *);
+
 static void
 handle_reply(struct ftp_conn *c, int code, const char *text)
 {
@@ -403,14 +457,20 @@ handle_reply(struct ftp_conn *c, int code, const char *text)
 
 	log_debug("<- %d %s", code, first_line(text, line, sizeof(line)));
 	if (code == 421) {
-		conn_drop(c, c->op || c->login ? FTPA_ERR_CONNECT : FTPA_ERR_CONNECT,
-		    code, text, "server closed the connection: 421 %s", line);
+		conn_drop(c, FTPA_ERR_CONNECT, code, text,
+		    "server closed the connection: 421 %s", line);
 		return;
 	}
 	fn = c->on_reply;
 	if (fn == NULL) {
 		log_debug("%s:%u: unexpected reply %d ignored", c->p->host,
 		    c->p->port, code);
+		return;
+	}
+	/* only the greeting and transfer commands have preliminary replies */
+	if (code < 200 && fn != greeting_reply && fn != xfer_reply) {
+		conn_drop(c, FTPA_ERR_PROTOCOL, code, text,
+		    "unexpected preliminary reply %d %s", code, line);
 		return;
 	}
 	if (code >= 200) {
@@ -504,8 +564,6 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 		break;
 	}
 }
-
-static void greeting_reply(struct ftp_conn *, int, const char *);
 
 static void
 try_connect(struct ftp_conn *c)
@@ -704,8 +762,7 @@ login_done(struct ftp_conn *c)
 			return;
 	} else
 		json_decref(feat);
-	if (c->state == FTP_S_READY)
-		c->cb(c, FTP_CONN_READY, c->arg);
+	announce_ready(c);
 }
 
 /* ---- data connections ------------------------------------------------------ */
@@ -800,9 +857,11 @@ local_ready_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	local_watch_stop(c);
 	if (c->data) {
-		io_resume(c->data);
+		io_set_timeout(c->data, c->p->data_timeout);
 		if (c->op && c->op->kind == OP_PUT)
 			io_set_want_write(c->data, true);
+		else
+			io_resume(c->data);
 	}
 	xfer_pump(c);
 }
@@ -812,6 +871,10 @@ local_wait(struct ftp_conn *c, int events)
 {
 	int	fd = localfd_pollfd(&c->op->lfd);
 
+	/* the user's side may be slow (a pager, tail -f): not the server's fault */
+	if (c->data)
+		io_set_timeout(c->data, 0);
+	local_watch_stop(c);
 	ev_io_set(&c->lw, fd, events);
 	ev_set_cb(&c->lw, local_ready_cb);
 	c->lw.data = c;
@@ -840,6 +903,10 @@ pump_in(struct ftp_conn *c)
 					conn_drop(c, FTPA_ERR_LIMIT, 0, NULL,
 					    "directory listing larger than %d MiB",
 					    LISTING_MAX >> 20);
+				else if (errno == EFBIG && op->lfd.kind == LFD_MEMORY)
+					conn_drop(c, FTPA_ERR_LIMIT, 0, NULL,
+					    "file larger than the %zu MiB allowed inline",
+					    op->lfd.mem_max >> 20);
 				else
 					conn_drop(c, FTPA_ERR_LOCAL_IO, 0, NULL,
 					    "cannot write the local file: %s",
@@ -958,7 +1025,8 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 	case IO_CONNECTED:
 		then = c->then;
 		c->then = NULL;
-		/* downloads read as soon as bytes come; uploads wait for 1xx */
+		/* downloads read as soon as bytes come; uploads only write,
+		 * after the 1xx, and never watch for input */
 		if (c->op->kind == OP_PUT)
 			io_pause(io);
 		io_set_timeout(io, c->p->data_timeout);
@@ -1035,15 +1103,16 @@ xfer_reply(struct ftp_conn *c, int code, const char *text)
 	first_line(text, line, sizeof(line));
 	if (code / 100 == 1) {
 		op->prelim_seen = true;
-		/* the data connection has its own idle timeout meanwhile */
-		io_set_timeout(c->io, 0);
-		if (op->kind == OP_GET && op->total < 0 &&
+		/* the data connection has its own idle timeout meanwhile;
+		 * once it is gone, the final reply keeps its deadline */
+		if (c->data != NULL)
+			io_set_timeout(c->io, 0);
+		/* after REST servers disagree on what the 150 size means */
+		if (op->kind == OP_GET && op->total < 0 && op->offset == 0 &&
 		    ftp_parse_150_size(text, &sz) == 0)
-			op->total = op->offset + sz;
-		if (op->kind == OP_PUT && c->data) {
-			io_resume(c->data);
+			op->total = sz;
+		if (op->kind == OP_PUT && c->data)
 			io_set_want_write(c->data, true);
-		}
 		return;
 	}
 	if (code / 100 == 2) {
@@ -1329,6 +1398,44 @@ mlst_reply(struct ftp_conn *c, int code, const char *text)
 	conn_drop(c, FTPA_ERR_PROTOCOL, code, text, "malformed MLST reply");
 }
 
+/* ---- raw commands ------------------------------------------------------------ */
+
+/*
+ * Commands that need a data connection, change the TLS layer, or move
+ * the state the agent relies on (working directory, restart offset,
+ * login) are refused: the agent owns those.
+ */
+const char *
+ftp_quote_refusal(const char *cmd)
+{
+	static const char *data[] = { "LIST", "NLST", "MLSD", "RETR", "STOR",
+	    "STOU", "APPE", "PASV", "EPSV", "PORT", "EPRT", "LPSV", "LPRT", NULL };
+	static const char *state[] = { "CWD", "CDUP", "XCWD", "XCUP", "REST",
+	    "USER", "PASS", "ACCT", "REIN", "AUTH", "PBSZ", "PROT", "CCC", "ABOR",
+	    NULL };
+	size_t		n = strcspn(cmd, " ");
+
+	if (n == 0)
+		return "empty command";
+	for (const char **p = data; *p; p++)
+		if (strlen(*p) == n && strncasecmp(cmd, *p, n) == 0)
+			return "commands that open a data connection cannot be "
+			    "quoted; use fs.list or transfer.get/put";
+	for (const char **p = state; *p; p++)
+		if (strlen(*p) == n && strncasecmp(cmd, *p, n) == 0)
+			return "this command changes the session state the agent "
+			    "manages and cannot be quoted";
+	return NULL;
+}
+
+static void
+quote_reply(struct ftp_conn *c, int code, const char *text)
+{
+	c->op->result = json_pack("{s:i,s:o}", "code", code, "text",
+	    json_text(text));
+	op_succeed(c);
+}
+
 /* ---- running operations ---------------------------------------------------- */
 
 void
@@ -1357,6 +1464,12 @@ ftp_conn_run(struct ftp_conn *c, struct ftp_op *op)
 		break;
 	case OP_PUT:
 		with_type(c, op->ascii ? 'A' : 'I', put_typed);
+		break;
+	case OP_QUOTE:
+		/* TYPE, MODE and the like may change what we assume */
+		if (strncasecmp(op->path, "TYPE", 4) == 0)
+			c->cur_type = 0;
+		send_cmd(c, quote_reply, "%s", op->path);
 		break;
 	default:
 		op_fail(c, FTPA_ERR_PROTOCOL, 0, NULL, "unknown operation");

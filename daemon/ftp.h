@@ -41,7 +41,7 @@ void	 op_error_copy(struct op_error *dst, const struct op_error *src);
 /* {code, message, data:{kind, ftp_code?, ftp_text?}} */
 json_t	*op_error_json(const struct op_error *);
 
-enum op_kind { OP_LOGIN, OP_LIST, OP_STAT, OP_GET, OP_PUT, OP_KIND_LAST };
+enum op_kind { OP_LOGIN, OP_LIST, OP_STAT, OP_GET, OP_PUT, OP_QUOTE, OP_KIND_LAST };
 
 struct ftp_op;
 typedef void (*op_done_cb)(struct ftp_op *, void *arg);
@@ -77,7 +77,10 @@ struct ftp_op {
 	struct ftp_op	*next;		/* session queue */
 };
 
+/* path is the raw command for OP_QUOTE. */
 struct ftp_op	*ftp_op_new(enum op_kind, const char *path);
+/* NULL when a raw command may be sent, else why not (static text). */
+const char	*ftp_quote_refusal(const char *command);
 void		 ftp_op_free(struct ftp_op *);
 const char	*ftp_op_kind_name(enum op_kind);
 

@@ -190,7 +190,7 @@ io_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t		 n;
 
 	if (io->raw) {
-		io_touch(io);
+		/* readiness alone is no progress: io_recv re-arms the timer */
 		io_fire(io, IO_DATAIN);
 		return;
 	}
@@ -208,7 +208,8 @@ io_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	io->bytes_in += n;
-	io_touch(io);
+	/* buffered (control) connections have a deadline per command: a
+	 * server trickling bytes does not extend it */
 	buf_append(&io->in, tmp, n);
 	io_fire(io, IO_DATAIN);
 }
@@ -306,9 +307,10 @@ io_recv(struct io *io, void *p, size_t n)
 {
 	ssize_t	r = recv(io->fd, p, n, MSG_DONTWAIT);
 
-	if (r > 0)
+	if (r > 0) {
 		io->bytes_in += r;
-	else if (r == 0) {
+		io_touch(io);
+	} else if (r == 0) {
 		io->eof = true;
 		io_update(io);
 	}

@@ -55,7 +55,13 @@ localfd_open(struct localfd *lf, int fd, bool for_write, int64_t offset,
 		lf->fd = fd;
 		return 0;
 	}
-	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+	if (S_ISCHR(st.st_mode)) {
+		/* reopening a terminal or device through /proc would open the
+		 * daemon's own tty or a new pty: not what the client passed */
+		*err = "terminals and devices cannot be passed; pass a pipe or a file";
+		goto fail;
+	}
+	if (S_ISFIFO(st.st_mode)) {
 		int	nfd;
 
 		if (fl & O_NONBLOCK) {
@@ -64,6 +70,7 @@ localfd_open(struct localfd *lf, int fd, bool for_write, int64_t offset,
 			return 0;
 		}
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		/* a new open file description: the client's flags stay */
 		nfd = open(path, (for_write ? O_WRONLY : O_RDONLY) |
 		    O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 		if (nfd == -1) {

@@ -116,6 +116,9 @@ shutdown_start(void)
 	ev_timer_start(main_loop, &shutdown_timer);
 	ev_check_init(&shutdown_check, shutdown_check_cb);
 	ev_check_start(main_loop, &shutdown_check);
+	/* nothing to wait for: do not sit out the grace period */
+	if (sessions == NULL)
+		shutdown_finish();
 }
 
 static void

@@ -594,6 +594,30 @@ m_fs_stat(struct rpc_call *call, json_t *params)
 	fs_op(call, params, OP_STAT, true);
 }
 
+static void
+m_quote(struct rpc_call *call, json_t *params)
+{
+	struct session	*s;
+	const char	*cmd, *why;
+	struct ftp_op	*op;
+
+	if ((s = p_session(call, params)) == NULL)
+		return;
+	if (p_str(call, params, "command", true, &cmd) == -1)
+		return;
+	if ((why = ftp_quote_refusal(cmd)) != NULL) {
+		params_error(call, "%s", why);
+		return;
+	}
+	op = ftp_op_new(OP_QUOTE, cmd);
+	op->done = fs_done;
+	op->arg = call;
+	rpc_defer(call);
+	call->on_gone = fs_gone;
+	call->gone_arg = op;
+	session_submit(s, op);
+}
+
 /* ---- transfers ----------------------------------------------------------------- */
 
 static int
@@ -650,6 +674,11 @@ transfer(struct rpc_call *call, json_t *params, bool put)
 			    "version yet");
 		else
 			params_error(call, "parameter \"type\" must be binary or ascii");
+		return;
+	}
+	if (!put && inl && !wait) {
+		params_error(call, "\"inline\": true needs \"wait\": true (the data "
+		    "comes back in the reply)");
 		return;
 	}
 	if (put && append && offset) {
@@ -788,6 +817,7 @@ static const struct method methods[] = {
 	{ "session.list",	m_session_list },
 	{ "fs.list",		m_fs_list },
 	{ "fs.stat",		m_fs_stat },
+	{ "ftp.quote",		m_quote },
 	{ "transfer.get",	m_get },
 	{ "transfer.put",	m_put },
 	{ "job.status",		m_job_status },
@@ -873,10 +903,11 @@ out:
 void
 rpc_client_gone(struct client *c)
 {
-	struct rpc_call	*call, *next;
+	struct rpc_call	*call;
 
-	for (call = c->calls, c->calls = NULL; call; call = next) {
-		next = call->next;
+	/* one at a time: an on_gone may answer a sibling call */
+	while ((call = c->calls) != NULL) {
+		c->calls = call->next;
 		call->next = NULL;
 		call->pending = false;
 		client_unref(call->client);
