@@ -401,6 +401,7 @@ m_session_open(struct rpc_call *call, json_t *params)
 	struct session		*s;
 	json_int_t		 port;
 	bool			 passive, reuse, verify;
+	double			 t_conn, t_reply, t_data;
 	char			 id[SESSION_ID_MAX + 1];
 	int			 mode;
 
@@ -415,8 +416,15 @@ m_session_open(struct rpc_call *call, json_t *params)
 	    p_int(call, params, "port", 0, 1, 65535, &port) == -1 ||
 	    p_bool(call, params, "passive", true, &passive) == -1 ||
 	    p_bool(call, params, "verify", true, &verify) == -1 ||
-	    p_bool(call, params, "reuse", false, &reuse) == -1)
+	    p_bool(call, params, "reuse", false, &reuse) == -1 ||
+	    p_num(call, params, "connect_timeout", DEF_CONNECT_TIMEOUT, &t_conn) == -1 ||
+	    p_num(call, params, "reply_timeout", DEF_REPLY_TIMEOUT, &t_reply) == -1 ||
+	    p_num(call, params, "data_timeout", DEF_DATA_TIMEOUT, &t_data) == -1)
 		return;
+	if (t_conn <= 0 || t_reply <= 0 || t_data <= 0) {
+		params_error(call, "timeouts must be greater than zero");
+		return;
+	}
 	if ((url == NULL) == (host == NULL)) {
 		params_error(call, "give either \"url\" or \"host\"");
 		return;
@@ -465,9 +473,9 @@ m_session_open(struct rpc_call *call, json_t *params)
 			p.password = xstrdup("ftpd-agent@");
 	}
 	p.passive = passive;
-	p.connect_timeout = DEF_CONNECT_TIMEOUT;
-	p.reply_timeout = DEF_REPLY_TIMEOUT;
-	p.data_timeout = DEF_DATA_TIMEOUT;
+	p.connect_timeout = t_conn;
+	p.reply_timeout = t_reply;
+	p.data_timeout = t_data;
 	if (p.tls != FTP_TLS_NONE) {
 		rpc_fail(call, FTPA_ERR_TLS, "FTPS (tls %s) is not supported by this "
 		    "version of ftpd-agent yet", ftp_tls_mode_name(p.tls));

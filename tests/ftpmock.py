@@ -65,6 +65,8 @@ Steps run in order; each is an object with one action key:
                           Options: "limit": N (close after N bytes),
                           "timeout": S.
   {"close_data": true}    close the data connection and listener.
+  {"halfclose_data": S}   shut the data connection for writing, read
+                          nothing from it for S seconds, then close it.
   {"close": true}         close the control connection (ends the script).
                           {"close": "reset"} sends a RST instead.
   {"sleep": S}            sleep S seconds.
@@ -254,6 +256,29 @@ SCENARIOS = {
         {"data": BIG, "seed": 15, "limit": BIG // 2}, size=BIG,
         reply_150="150 Opening BINARY mode data connection for f "
                   "(%d bytes).\r\n" % BIG),
+    # a 1xx to a command that has none (REST), then its real reply: the
+    # connection is out of step and must be dropped, never reused
+    "rest_1xx": lambda: login() + [
+        {"auto": {"SIZE": "213 100\r\n"}},
+        {"pasv": True},
+        {"expect": "REST", "reply": "150 Bogus.\r\n350 Restarting.\r\n"},
+        {"sleep": 10}],
+    # data sent and closed first, then a 150, then silence: the final
+    # reply must still be waited for with a deadline
+    "prelim_after_eof": lambda: login() + [
+        {"auto": {"SIZE": "213 1000\r\n"}},
+        {"pasv": True},
+        {"expect": "RETR"},
+        {"data": 1000, "seed": 3},
+        {"sleep": 0.3},
+        {"send": "150 Opening data connection.\r\n"},
+        {"sleep": 30}],
+    # the server takes a little of an upload, then half-closes the data
+    # connection and stops reading
+    "upload_halfclose": lambda: login() + [
+        {"pasv": True},
+        {"expect": "STOR", "reply": "150 Ok to send data.\r\n"},
+        {"halfclose_data": 30}],
     # [16] data connection stalls without closing
     "stall": lambda: download({"data": BIG, "seed": 16, "limit": 4096,
                                "end": "stall", "stall": 120}, size=BIG),
@@ -592,6 +617,19 @@ class Session:
                 return
             self.answer_auto(line)
 
+    def step_halfclose_data(self, st):
+        """Shuts the data connection for writing and stops reading."""
+        c = self.data_conn(st)
+        if c is None:
+            return
+        try:
+            c.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            self.log("error", msg="data shutdown: %s" % e)
+        self.log("mark", text="data half-closed")
+        self.stall(st["halfclose_data"])
+        self.close_data()
+
     def step_recv_data(self, st):
         c = self.data_conn(st)
         if c is None:
@@ -648,6 +686,8 @@ class Session:
             self.step_data(st)
         elif "recv_data" in st:
             self.step_recv_data(st)
+        elif "halfclose_data" in st:
+            self.step_halfclose_data(st)
         elif "close_data" in st:
             self.close_data()
         elif "close" in st:

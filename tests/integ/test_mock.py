@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Misbehaving servers (tests/ftpmock.py); numbers are TEST-CASES.md's."""
 import os
+import signal
 import time
 
 import ftpa
@@ -170,6 +171,85 @@ class MockTest(ftpa.TestCase):
         time.sleep(0.2)
         got = mock.received()
         self.assertFalse([l for l in got if "DELE" in l or "\r" in l], got)
+
+    # ---- regressions (each crashed, hung or spun before its fix) ----
+
+    def test_1xx_to_rest_drops_connection(self):
+        # a 150 to REST left a stale reply handler that later ran with
+        # no operation and crashed the agent
+        mock = self.start_mock("rest_1xx")
+        sid = self.open(mock)["session"]
+        rep = self.rpc.call_raw("transfer.get", {
+            "session": sid, "path": "/f", "inline": True, "offset": 3},
+            timeout=20)
+        self.assertRpcError(rep, ftpa.KIND_CODES["protocol"], "protocol")
+        time.sleep(0.5)          # the late 350 arrives on a dead connection
+        self.assertServing()
+
+    def test_1xx_after_data_eof_times_out(self):
+        # data closed, then a 150, then silence: the final reply keeps
+        # its deadline instead of waiting forever
+        mock = self.start_mock("prelim_after_eof")
+        rep = self.rpc.call_raw("session.open", {
+            "url": mock.url("/"), "password": MOCK_PW, "reply_timeout": 2})
+        sid = rep["result"]["session"]
+        t0 = time.monotonic()
+        rep = self.rpc.call_raw("transfer.get", {
+            "session": sid, "path": "/f", "inline": True}, timeout=20)
+        self.assertRpcError(rep, ftpa.KIND_CODES["timeout"], "timeout")
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertServing()
+
+    def test_upload_to_halfclosed_data_times_out(self):
+        # the server half-closes the data connection and stops reading:
+        # the upload stalls and the data timeout ends it (the read watcher
+        # used to spin and re-arm the timer forever)
+        mock = self.start_mock("upload_halfclose")
+        rep = self.rpc.call_raw("session.open", {
+            "url": mock.url("/"), "password": MOCK_PW, "data_timeout": 2})
+        sid = rep["result"]["session"]
+        src = os.path.join(self.tmpdir(), "src")
+        ftpa.make_file(src, 64 * MIB)
+        fd = os.open(src, os.O_RDONLY)
+        t0 = time.monotonic()
+        cpu0 = self.agent_cpu()
+        try:
+            rep = self.rpc.call_raw("transfer.put", {
+                "session": sid, "path": "/up", "fd": 0}, fds=[fd],
+                timeout=30)
+        finally:
+            os.close(fd)
+        self.assertRpcError(rep, ftpa.KIND_CODES["timeout"], "timeout")
+        self.assertLess(time.monotonic() - t0, 15)
+        # a stalled upload costs the agent next to no CPU
+        self.assertLess(self.agent_cpu() - cpu0, 1.5)
+        self.assertServing()
+
+    def test_fds_belong_to_their_message(self):
+        # a message without fds and one with an fd, read by the agent in
+        # one go: the fd belongs to the second
+        mock = self.start_mock("download_ok")
+        sid = self.open(mock)["session"]
+        out = os.path.join(self.tmpdir(), "out")
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.kill(self.agent.pid, signal.SIGSTOP)
+        try:
+            self.rpc.send("agent.ping", id=101)
+            self.rpc.send("transfer.get", {"session": sid, "path": "/file",
+                                           "fd": 0}, id=102, fds=[fd])
+        finally:
+            os.kill(self.agent.pid, signal.SIGCONT)
+            os.close(fd)
+        self.assertIn("result", self.rpc.wait_reply(101, timeout=10))
+        rep = self.rpc.wait_reply(102, timeout=30)
+        self.assertIn("result", rep, rep)
+        self.assertEqual(rep["result"]["state"], "done")
+        self.assertGreater(os.path.getsize(out), 0)
+
+    def agent_cpu(self):
+        with open("/proc/%d/stat" % self.agent.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":
