@@ -835,7 +835,9 @@ cmd_ls(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		goto out;
 	}
 	free(session);
-	qsort(ents, n, sizeof(*ents), entry_cmp);
+	/* an empty listing may come back as NULL, which qsort must not get */
+	if (n > 1)
+		qsort(ents, n, sizeof(*ents), entry_cmp);
 	if (c->json) {
 		if ((arr = json_array()) != NULL)
 			for (i = 0; i < n; i++)

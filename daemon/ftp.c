@@ -881,6 +881,17 @@ local_wait(struct ftp_conn *c, int events)
 	ev_io_start(main_loop, &c->lw);
 }
 
+/* Counts n bytes moved; false when the op ended or the budget is spent. */
+static bool
+xfer_moved(struct ftp_conn *c, struct ftp_op *op, ssize_t n, size_t *budget)
+{
+	op->bytes += n;
+	*budget -= (size_t)n < *budget ? (size_t)n : *budget;
+	if (op->progress)
+		op->progress(op, op->arg);
+	return !c->dead && c->op == op && *budget > 0;
+}
+
 /* Download direction (get, list): data socket -> local sink. */
 static void
 pump_in(struct ftp_conn *c)
@@ -938,11 +949,7 @@ pump_in(struct ftp_conn *c)
 		}
 		c->xlen = n;
 		c->xoff = 0;
-		op->bytes += n;
-		budget -= (size_t)n < budget ? (size_t)n : budget;
-		if (op->progress)
-			op->progress(op, op->arg);
-		if (c->dead || c->op != op)
+		if (!xfer_moved(c, op, n, &budget))
 			return;
 	}
 }
@@ -994,11 +1001,7 @@ pump_out(struct ftp_conn *c)
 			return;
 		}
 		c->xoff += n;
-		op->bytes += n;
-		budget -= (size_t)n < budget ? (size_t)n : budget;
-		if (op->progress)
-			op->progress(op, op->arg);
-		if (c->dead || c->op != op)
+		if (!xfer_moved(c, op, n, &budget))
 			return;
 	}
 }

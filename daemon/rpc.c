@@ -566,22 +566,28 @@ fs_gone(struct rpc_call *call, void *arg)
 	op->arg = NULL;
 }
 
+/* Queues an op whose result answers the call. key names its argument. */
 static void
-fs_op(struct rpc_call *call, json_t *params, enum op_kind kind, bool need_path)
+fs_op(struct rpc_call *call, json_t *params, enum op_kind kind,
+    const char *key, bool required)
 {
 	struct session	*s;
-	const char	*path;
+	const char	*arg, *why;
 	struct ftp_op	*op;
 
 	if ((s = p_session(call, params)) == NULL)
 		return;
-	if (p_str(call, params, "path", need_path, &path) == -1)
+	if (p_str(call, params, key, required, &arg) == -1)
 		return;
-	if (need_path && path[0] == '\0') {
-		params_error(call, "parameter \"path\" must not be empty");
+	if (required && arg[0] == '\0') {
+		params_error(call, "parameter \"%s\" must not be empty", key);
 		return;
 	}
-	op = ftp_op_new(kind, path);
+	if (kind == OP_QUOTE && (why = ftp_quote_refusal(arg)) != NULL) {
+		params_error(call, "%s", why);
+		return;
+	}
+	op = ftp_op_new(kind, arg);
 	op->done = fs_done;
 	op->arg = call;
 	rpc_defer(call);
@@ -593,37 +599,19 @@ fs_op(struct rpc_call *call, json_t *params, enum op_kind kind, bool need_path)
 static void
 m_fs_list(struct rpc_call *call, json_t *params)
 {
-	fs_op(call, params, OP_LIST, false);
+	fs_op(call, params, OP_LIST, "path", false);
 }
 
 static void
 m_fs_stat(struct rpc_call *call, json_t *params)
 {
-	fs_op(call, params, OP_STAT, true);
+	fs_op(call, params, OP_STAT, "path", true);
 }
 
 static void
 m_quote(struct rpc_call *call, json_t *params)
 {
-	struct session	*s;
-	const char	*cmd, *why;
-	struct ftp_op	*op;
-
-	if ((s = p_session(call, params)) == NULL)
-		return;
-	if (p_str(call, params, "command", true, &cmd) == -1)
-		return;
-	if ((why = ftp_quote_refusal(cmd)) != NULL) {
-		params_error(call, "%s", why);
-		return;
-	}
-	op = ftp_op_new(OP_QUOTE, cmd);
-	op->done = fs_done;
-	op->arg = call;
-	rpc_defer(call);
-	call->on_gone = fs_gone;
-	call->gone_arg = op;
-	session_submit(s, op);
+	fs_op(call, params, OP_QUOTE, "command", true);
 }
 
 /* ---- transfers ----------------------------------------------------------------- */

@@ -110,25 +110,43 @@ session_find_equal(uid_t uid, const struct ftp_params *p)
 	return NULL;
 }
 
+/* Ends every queued op with err; their owners hear of it at once. */
+static void
+session_fail_queue(struct session *s, const struct op_error *err)
+{
+	struct ftp_op	*q;
+
+	while ((q = s->q_head) != NULL) {
+		s->q_head = q->next;
+		if (s->q_head == NULL)
+			s->q_tail = NULL;
+		q->next = NULL;
+		q->failed = true;
+		op_error_copy(&q->err, err);
+		q->done(q, q->arg);
+	}
+}
+
+static void
+session_cancel_queue(struct session *s)
+{
+	struct op_error	err = { 0 };
+
+	op_error_set(&err, FTPA_ERR_CANCELLED, 0, NULL, "session closed");
+	session_fail_queue(s, &err);
+	op_error_clear(&err);
+}
+
 static void
 relogin_done(struct ftp_op *op, void *arg)
 {
 	struct session	*s = arg;
-	struct ftp_op	*q;
 
 	s->relogin = NULL;
 	if (op->failed) {
 		/* the queued operations cannot run: fail them with the reason */
 		log_warnx("session %s: reconnect failed: %s", s->id, op->err.msg);
-		while ((q = s->q_head) != NULL) {
-			s->q_head = q->next;
-			if (s->q_head == NULL)
-				s->q_tail = NULL;
-			q->next = NULL;
-			q->failed = true;
-			op_error_copy(&q->err, &op->err);
-			q->done(q, q->arg);
-		}
+		session_fail_queue(s, &op->err);
 	}
 	ftp_op_free(op);
 }
@@ -250,7 +268,6 @@ void
 session_destroy(struct session *s)
 {
 	struct session	**pp;
-	struct ftp_op	 *q;
 
 	for (pp = &sessions; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
@@ -260,14 +277,7 @@ session_destroy(struct session *s)
 	s->closing = true;
 	session_set_state(s, SESS_CLOSED);
 	job_session_gone(s);
-	while ((q = s->q_head) != NULL) {
-		s->q_head = q->next;
-		q->next = NULL;
-		q->failed = true;
-		op_error_set(&q->err, FTPA_ERR_CANCELLED, 0, NULL, "session closed");
-		q->done(q, q->arg);
-	}
-	s->q_tail = NULL;
+	session_cancel_queue(s);
 	if (s->conn) {
 		struct ftp_conn	*c = s->conn;
 
@@ -280,20 +290,11 @@ session_destroy(struct session *s)
 void
 session_close(struct session *s)
 {
-	struct ftp_op	*q;
-
 	if (s->closing)
 		return;
 	s->closing = true;
 	log_info("session %s (uid %u) closed", s->id, (unsigned)s->uid);
-	while ((q = s->q_head) != NULL) {
-		s->q_head = q->next;
-		q->next = NULL;
-		q->failed = true;
-		op_error_set(&q->err, FTPA_ERR_CANCELLED, 0, NULL, "session closed");
-		q->done(q, q->arg);
-	}
-	s->q_tail = NULL;
+	session_cancel_queue(s);
 	if (s->conn != NULL && ftp_conn_alive(s->conn))
 		ftp_conn_quit(s->conn);		/* CLOSED event destroys it */
 	else
