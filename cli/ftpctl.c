@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -947,6 +948,98 @@ out:
 	return r;
 }
 
+/*
+ * The agent refuses terminals and other devices as local files (it must
+ * never block on them), so ftpctl relays between such a stdin/stdout and
+ * a pipe on a thread of its own.
+ */
+struct relay {
+	pthread_t	 thread;
+	int		 from;
+	int		 to;
+	bool		 running;
+};
+
+static void *
+relay_main(void *arg)
+{
+	struct relay	*r = arg;
+	char		 buf[65536];
+	ssize_t		 n, off, w;
+
+	while ((n = read(r->from, buf, sizeof(buf))) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (off = 0; off < n; off += w)
+			if ((w = write(r->to, buf + off, n - off)) == -1) {
+				if (errno == EINTR) {
+					w = 0;
+					continue;
+				}
+				goto out;
+			}
+	}
+out:
+	/* input: the end of the terminal's data is the end of the upload */
+	if (r->to != STDOUT_FILENO) {
+		int	fd = r->to;
+
+		r->to = -1;	/* before close, a cancellation point */
+		close(fd);
+	}
+	return NULL;
+}
+
+/* The fd to hand the agent for stdio fd: fd itself, or a relayed pipe end. */
+static int
+relay_start(struct relay *r, int fd, bool output)
+{
+	struct stat	st;
+	int		p[2];
+
+	memset(r, 0, sizeof(*r));
+	if (fstat(fd, &st) == -1 || !S_ISCHR(st.st_mode))
+		return fd;
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	r->from = output ? p[0] : fd;
+	r->to = output ? fd : p[1];
+	if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	r->running = true;
+	/* the relay keeps one end of the pipe, the agent gets the other */
+	return output ? p[1] : p[0];
+}
+
+/* After the transfer: close the end we passed and let the relay finish. */
+static void
+relay_finish(struct relay *r, int passed, bool ok)
+{
+	if (!r->running)
+		return;
+	close(passed);
+	if (r->from != r->to && r->from == STDIN_FILENO) {
+		/* input from a terminal: nobody reads any more */
+		pthread_cancel(r->thread);
+		pthread_join(r->thread, NULL);
+		if (r->to != -1)
+			close(r->to);
+	} else {
+		/* output: drain what the agent wrote, up to its EOF */
+		if (!ok)
+			pthread_cancel(r->thread);
+		pthread_join(r->thread, NULL);
+		close(r->from);
+	}
+	r->running = false;
+}
+
 static int
 cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
 {
@@ -1024,10 +1117,19 @@ cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	}
 	had_part = part != NULL && lstat(part, &st) == 0;
 	xfer_begin(c, &ui, &o, to_stdout ? t.path : local);
-	if (to_stdout)
-		ok = ftpagent_get_fd(c->fa, session, t.path, STDOUT_FILENO, &o,
-		    &res);
-	else
+	if (to_stdout) {
+		struct relay	rl;
+		int		pfd = relay_start(&rl, STDOUT_FILENO, true);
+
+		if (pfd == -1) {
+			status = cmd_error(c, EXIT_LOCAL_IO, "local_io",
+			    "cannot relay to the terminal: %s", strerror(errno));
+			xfer_end(&ui);
+			goto out;
+		}
+		ok = ftpagent_get_fd(c->fa, session, t.path, pfd, &o, &res);
+		relay_finish(&rl, pfd, ok);
+	} else
 		ok = ftpagent_get_file(c->fa, session, t.path, local, &o, &res);
 	xfer_end(&ui);
 	/* A failure before any data came leaves no empty .part behind. */
@@ -1134,10 +1236,19 @@ cmd_put(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	if (cont)
 		o.offset = -1;
 	xfer_begin(c, &ui, &o, from_stdin ? remote : local);
-	if (from_stdin)
-		ok = ftpagent_put_fd(c->fa, session, remote, STDIN_FILENO, &o,
-		    &res);
-	else
+	if (from_stdin) {
+		struct relay	rl;
+		int		pfd = relay_start(&rl, STDIN_FILENO, false);
+
+		if (pfd == -1) {
+			status = cmd_error(c, EXIT_LOCAL_IO, "local_io",
+			    "cannot relay from the terminal: %s", strerror(errno));
+			xfer_end(&ui);
+			goto out;
+		}
+		ok = ftpagent_put_fd(c->fa, session, remote, pfd, &o, &res);
+		relay_finish(&rl, pfd, ok);
+	} else
 		ok = ftpagent_put_file(c->fa, session, remote, local, &o, &res);
 	xfer_end(&ui);
 	if (!ok)

@@ -2,6 +2,9 @@
 """ftpctl against pyftpdlib (MLSD) through a real agent."""
 import json
 import os
+import select
+import subprocess
+import time
 
 import ftpa
 
@@ -126,6 +129,48 @@ class PyftpdTest(ftpa.TestCase):
             self.assertEqual(f.read(), data)
         r = self.ok(self.ctl("get", "s:/stdin.bin", "-"))
         self.assertEqual(r.out, data)
+
+    def run_on_pty(self, args, feed=b""):
+        """Runs ftpctl with stdin and stdout on a terminal; returns
+        (exit status, what it wrote to the terminal)."""
+        master, slave = os.openpty()
+        env = dict(os.environ, HOME=self._home())
+        env.pop("FTPCTL_PASSWORD", None)
+        p = subprocess.Popen([ftpa.FTPCTL, "-q", "-S", self.agent.sock] +
+                             list(args), stdin=slave, stdout=slave,
+                             stderr=subprocess.PIPE, env=env)
+        os.close(slave)
+        if feed:
+            os.write(master, feed)
+        out = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 0.1)
+            if r:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:        # EIO: the terminal's last user left
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif p.poll() is not None:
+                break
+        rc = p.wait(timeout=30)
+        os.close(master)
+        return rc, out, p.stderr.read()
+
+    def test_terminal_stdin_stdout(self):
+        # the agent never touches a terminal: ftpctl relays through a pipe
+        self.open_s()
+        rc, out, err = self.run_on_pty(["put", "-", "s:/typed.txt"],
+                                       feed=b"typed line\n\x04")
+        self.assertEqual(rc, 0, err)
+        with open(os.path.join(self.srv.home, "typed.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"typed line\n")
+        rc, out, err = self.run_on_pty(["get", "s:/typed.txt", "-"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn(b"typed line", out)
 
     def test_url_targets_reuse_session(self):
         src = self.local("u.bin")
