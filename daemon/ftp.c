@@ -17,6 +17,7 @@
 #include "io.h"
 #include "log.h"
 #include "resolver.h"
+#include "tls.h"
 #include "util.h"
 
 #define XBUF_SIZE	(256 * 1024)
@@ -29,6 +30,7 @@ enum ftp_state {
 	FTP_S_NEW,
 	FTP_S_RESOLVING,
 	FTP_S_CONNECTING,
+	FTP_S_TLS,
 	FTP_S_GREETING,
 	FTP_S_LOGIN,
 	FTP_S_SETUP,
@@ -40,7 +42,7 @@ enum ftp_state {
 };
 
 static const char *ftp_state_names[FTP_S_LAST] = {
-	"new", "resolving", "connecting", "greeting", "login", "setup",
+	"new", "resolving", "connecting", "tls", "greeting", "login", "setup",
 	"ready", "busy", "quit", "closed",
 };
 
@@ -72,6 +74,14 @@ struct ftp_conn {
 	bool		 epsv_off;
 	char		 cur_type;
 
+	/* TLS */
+	SSL_CTX		*tls_ctx;
+	struct tls_sessions tls_sess;
+	char		 tls_version[16];
+	int		 tls_reuse;	/* 1 yes, 0 no, -1 unknown */
+	bool		 data_tls_ready;
+	bool		 data_truncated;
+
 	struct ftp_op	*op;
 	struct ftp_op	*login;
 
@@ -93,6 +103,9 @@ static void send_cmd(struct ftp_conn *, reply_fn, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 static void data_io_cb(struct io *, enum io_event, void *);
 static void ready_cb(struct ev_loop *, ev_timer *, int);
+static void ctrl_start_tls(struct ftp_conn *);
+static void ctrl_tls_ready(struct ftp_conn *);
+static void put_maybe_start(struct ftp_conn *);
 static void op_complete(struct ftp_conn *, struct ftp_op *);
 static void xfer_pump(struct ftp_conn *);
 static void xfer_maybe_finish(struct ftp_conn *);
@@ -224,6 +237,7 @@ ftp_conn_new(const struct ftp_params *p, ftp_conn_cb cb, void *arg)
 	ev_init(&c->quit_timer, NULL);
 	ev_init(&c->ready_timer, ready_cb);
 	c->ready_timer.data = c;
+	c->tls_reuse = -1;
 	return c;
 }
 
@@ -245,6 +259,20 @@ data_close(struct ftp_conn *c)
 	free(c->xbuf);
 	c->xbuf = NULL;
 	c->xlen = c->xoff = 0;
+	c->data_tls_ready = false;
+	c->data_truncated = false;
+}
+
+const char *
+ftp_conn_tls_version(const struct ftp_conn *c)
+{
+	return c->tls_version[0] ? c->tls_version : NULL;
+}
+
+int
+ftp_conn_tls_reuse(const struct ftp_conn *c)
+{
+	return c->tls_reuse;
 }
 
 static void
@@ -253,6 +281,9 @@ conn_release(void *p)
 	struct ftp_conn	*c = p;
 
 	ftp_reply_free(&c->rr);
+	tls_sessions_clear(&c->tls_sess);
+	if (c->tls_ctx)
+		SSL_CTX_free(c->tls_ctx);
 	free(c->welcome);
 	free(c->system);
 	free(c->home);
@@ -512,8 +543,14 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 	switch (ev) {
 	case IO_CONNECTED:
 		io_peer(io, &c->peer, &c->peerlen);
-		set_state(c, FTP_S_GREETING);
 		io_set_timeout(io, c->p->reply_timeout);
+		if (c->p->tls == FTP_TLS_IMPLICIT)
+			ctrl_start_tls(c);	/* TLS from the first byte */
+		else
+			set_state(c, FTP_S_GREETING);
+		break;
+	case IO_TLS_READY:
+		ctrl_tls_ready(c);
 		break;
 	case IO_DATAIN:
 		read_replies(c);
@@ -523,6 +560,9 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 	case IO_DISCONNECTED:
 		if (c->state == FTP_S_QUIT)
 			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL, "closed after QUIT");
+		else if (c->state == FTP_S_TLS)
+			conn_drop(c, FTPA_ERR_TLS, 0, NULL,
+			    "the server closed the connection during the TLS handshake");
 		else
 			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
 			    "the server closed the control connection");
@@ -540,12 +580,20 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 				conn_drop(c, FTPA_ERR_TIMEOUT, 0, NULL,
 				    "connect to %s port %u timed out",
 				    c->p->host, c->p->port);
-		} else
+		} else if (c->state == FTP_S_TLS)
+			conn_drop(c, FTPA_ERR_TLS, 0, NULL,
+			    "TLS handshake timed out after %.0f s (is this a TLS port?)",
+			    c->p->reply_timeout);
+		else
 			conn_drop(c, FTPA_ERR_TIMEOUT, 0, NULL,
 			    "no reply from the server within %.0f s",
 			    c->p->reply_timeout);
 		break;
 	case IO_ERROR:
+		if (io->tls_failed) {
+			conn_drop(c, FTPA_ERR_TLS, 0, NULL, "%s", io->error);
+			break;
+		}
 		if (c->state == FTP_S_CONNECTING) {
 			c->ai_cur = c->ai_cur->ai_next;
 			if (c->ai_cur != NULL) {
@@ -563,6 +611,65 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 	default:
 		break;
 	}
+}
+
+/* ---- TLS on the control connection -------------------------------------- */
+
+static void user_reply(struct ftp_conn *, int, const char *);
+
+static void
+ctrl_start_tls(struct ftp_conn *c)
+{
+	char	 err[256];
+	SSL	*ssl;
+
+	ssl = tls_new(c->tls_ctx, c->io->fd, c->p->host, c->p->verify,
+	    &c->tls_sess, true, err, sizeof(err));
+	if (ssl == NULL) {
+		conn_drop(c, FTPA_ERR_TLS, 0, NULL, "%s", err);
+		return;
+	}
+	set_state(c, FTP_S_TLS);
+	io_start_tls(c->io, ssl);
+}
+
+static void
+ctrl_tls_ready(struct ftp_conn *c)
+{
+	snprintf(c->tls_version, sizeof(c->tls_version), "%s",
+	    SSL_get_version(c->io->ssl));
+	log_debug("%s:%u: TLS %s %s%s", c->p->host, c->p->port, c->tls_version,
+	    SSL_get_cipher_name(c->io->ssl),
+	    c->p->verify ? "" : " (certificate not verified)");
+	if (c->p->tls == FTP_TLS_IMPLICIT) {
+		set_state(c, FTP_S_GREETING);
+		io_set_timeout(c->io, c->p->reply_timeout);
+		return;
+	}
+	set_state(c, FTP_S_LOGIN);
+	send_cmd(c, user_reply, "USER %s", c->p->user);
+}
+
+static void
+auth_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (code != 234) {
+		conn_drop(c, FTPA_ERR_TLS, code, text,
+		    "the server refused AUTH TLS: %d %s (TLS was asked for; "
+		    "not continuing in cleartext)", code,
+		    first_line(text, line, sizeof(line)));
+		return;
+	}
+	/* anything behind the 234 was sent before TLS: an injection */
+	if (buf_used(&c->io->in) > 0) {
+		conn_drop(c, FTPA_ERR_TLS, code, text,
+		    "the server sent data after accepting AUTH TLS "
+		    "(possible STARTTLS injection)");
+		return;
+	}
+	ctrl_start_tls(c);
 }
 
 static void
@@ -588,11 +695,19 @@ static void
 resolved(struct addrinfo *res, const char *error, void *arg)
 {
 	struct ftp_conn	*c = arg;
+	char		 err[256];
 
 	c->res = NULL;
 	if (res == NULL) {
 		conn_drop(c, FTPA_ERR_CONNECT, 0, NULL, "cannot resolve %s: %s",
 		    c->p->host, error);
+		return;
+	}
+	if (c->p->tls != FTP_TLS_NONE && c->tls_ctx == NULL &&
+	    (c->tls_ctx = tls_ctx_new(c->p->verify, c->p->ca_file, err,
+	    sizeof(err))) == NULL) {
+		freeaddrinfo(res);
+		conn_drop(c, FTPA_ERR_TLS, 0, NULL, "%s", err);
 		return;
 	}
 	c->ai_list = c->ai_cur = res;
@@ -604,13 +719,6 @@ ftp_conn_start(struct ftp_conn *c, struct ftp_op *login)
 {
 	c->login = login;
 	login->conn = c;
-	if (c->p->tls != FTP_TLS_NONE) {
-		/* TLS arrives with its own issue; never fall back to cleartext */
-		set_state(c, FTP_S_RESOLVING);
-		conn_drop(c, FTPA_ERR_TLS, 0, NULL,
-		    "FTPS (TLS) is not supported by this version of ftpd-agent");
-		return;
-	}
 	set_state(c, FTP_S_RESOLVING);
 	c->res = resolve_start(c->p->host, c->p->port, resolved, c);
 }
@@ -618,6 +726,7 @@ ftp_conn_start(struct ftp_conn *c, struct ftp_op *login)
 /* ---- login -------------------------------------------------------------- */
 
 static void login_done(struct ftp_conn *);
+static void feat_reply(struct ftp_conn *, int, const char *);
 
 static void
 type_login_reply(struct ftp_conn *c, int code, const char *text)
@@ -684,10 +793,40 @@ feat_reply(struct ftp_conn *c, int code, const char *text)
 }
 
 static void
+prot_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (code / 100 != 2) {
+		conn_drop(c, FTPA_ERR_TLS, code, text,
+		    "the server refused to protect data connections (PROT P): "
+		    "%d %s", code, first_line(text, line, sizeof(line)));
+		return;
+	}
+	send_cmd(c, feat_reply, "FEAT");
+}
+
+static void
+pbsz_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (code / 100 != 2) {
+		conn_drop(c, FTPA_ERR_TLS, code, text, "PBSZ 0 refused: %d %s",
+		    code, first_line(text, line, sizeof(line)));
+		return;
+	}
+	send_cmd(c, prot_reply, "PROT P");
+}
+
+static void
 logged_in(struct ftp_conn *c)
 {
 	set_state(c, FTP_S_SETUP);
-	send_cmd(c, feat_reply, "FEAT");
+	if (c->p->tls != FTP_TLS_NONE)
+		send_cmd(c, pbsz_reply, "PBSZ 0");	/* RFC 4217 9 */
+	else
+		send_cmd(c, feat_reply, "FEAT");
 }
 
 static void
@@ -733,6 +872,12 @@ greeting_reply(struct ftp_conn *c, int code, const char *text)
 
 	if (code / 100 == 1)
 		return;		/* 120: ready in a while */
+	if (code == 230 && c->p->tls == FTP_TLS_EXPLICIT) {
+		conn_drop(c, FTPA_ERR_TLS, code, text,
+		    "the server logged us in before TLS (230 greeting); "
+		    "not continuing in cleartext");
+		return;
+	}
 	if (code != 220) {
 		conn_drop(c, FTPA_ERR_CONNECT, code, text,
 		    "the server refused the connection: %d %s", code,
@@ -740,6 +885,10 @@ greeting_reply(struct ftp_conn *c, int code, const char *text)
 		return;
 	}
 	c->welcome = xstrdup(text);
+	if (c->p->tls == FTP_TLS_EXPLICIT) {
+		send_cmd(c, auth_reply, "AUTH TLS");
+		return;
+	}
 	set_state(c, FTP_S_LOGIN);
 	send_cmd(c, user_reply, "USER %s", c->p->user);
 }
@@ -757,6 +906,13 @@ login_done(struct ftp_conn *c)
 		op->result = json_pack("{s:o,s:o,s:o,s:o}", "welcome",
 		    json_text(c->welcome ? c->welcome : ""), "features", feat,
 		    "system", json_text(c->system), "home", json_text(c->home));
+		if (c->io && c->io->ssl)
+			json_object_set_new(op->result, "tls", json_pack(
+			    "{s:s,s:s,s:b}", "version", c->tls_version,
+			    "cipher", SSL_get_cipher_name(c->io->ssl),
+			    "verified", c->p->verify));
+		else
+			json_object_set_new(op->result, "tls", json_null());
 		op_complete(c, op);
 		if (c->dead)
 			return;
@@ -933,12 +1089,19 @@ pump_in(struct ftp_conn *c)
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
-			    "data connection: %s", strerror(errno));
+			conn_drop(c, errno == EPROTO ? FTPA_ERR_TLS : FTPA_ERR_CONNECT,
+			    0, NULL, "data connection: %s", c->data->error[0] ?
+			    c->data->error : strerror(errno));
 			return;
 		}
 		if (n == 0) {
 			op->data_eof = true;
+			/* a TLS data stream must end with close_notify; we answer
+			 * with ours, or servers drop the session (and the ticket
+			 * they just issued) as unclean */
+			c->data_truncated = c->data->tls_truncated;
+			if (c->data->ssl != NULL && !c->data_truncated)
+				(void)io_tls_close(c->data);
 			io_free(c->data);
 			c->data = NULL;
 			/* the final reply may still be on its way: bounded wait */
@@ -965,7 +1128,21 @@ pump_out(struct ftp_conn *c)
 	while (budget > 0 && c->data != NULL) {
 		if (c->xoff == c->xlen) {
 			if (op->src_eof) {
-				/* all sent: closing the data connection ends the file */
+				/* all sent: close_notify (TLS), then closing the
+				 * data connection ends the file */
+				if (c->data->ssl != NULL) {
+					int	r;
+
+					io_tls_poll(c->data);	/* tickets */
+					if ((r = io_tls_close(c->data)) == 0)
+						return;		/* when writable */
+					if (r == -1) {
+						conn_drop(c, FTPA_ERR_TLS, 0, NULL,
+						    "data connection: cannot send "
+						    "close_notify");
+						return;
+					}
+				}
 				io_free(c->data);
 				c->data = NULL;
 				op->data_eof = true;
@@ -996,8 +1173,9 @@ pump_out(struct ftp_conn *c)
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
-			    "data connection: %s", strerror(errno));
+			conn_drop(c, errno == EPROTO ? FTPA_ERR_TLS : FTPA_ERR_CONNECT,
+			    0, NULL, "data connection: %s", c->data->error[0] ?
+			    c->data->error : strerror(errno));
 			return;
 		}
 		c->xoff += n;
@@ -1010,6 +1188,8 @@ static void
 xfer_pump(struct ftp_conn *c)
 {
 	if (c->op == NULL || c->data == NULL)
+		return;
+	if (c->data->ssl != NULL && !c->data_tls_ready)
 		return;
 	if (c->op->kind == OP_PUT) {
 		if (c->op->prelim_seen)
@@ -1035,6 +1215,13 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 		io_set_timeout(io, c->p->data_timeout);
 		then(c);
 		break;
+	case IO_TLS_READY:
+		c->data_tls_ready = true;
+		c->tls_reuse = SSL_session_reused(io->ssl) ? 1 : 0;
+		log_debug("data connection: TLS %s, session %s",
+		    SSL_get_version(io->ssl), c->tls_reuse ? "resumed" : "NOT resumed");
+		put_maybe_start(c);
+		break;
 	case IO_DATAIN:
 	case IO_LOWAT:
 		xfer_pump(c);
@@ -1050,13 +1237,44 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 			    c->p->data_timeout);
 		break;
 	case IO_ERROR:
-		conn_drop(c, FTPA_ERR_CONNECT, 0, NULL, "data connection: %s",
-		    io->error);
+		conn_drop(c, io->tls_failed ? FTPA_ERR_TLS : FTPA_ERR_CONNECT, 0,
+		    NULL, "data connection: %s", io->error);
 		break;
 	case IO_DISCONNECTED:
 	default:
 		break;
 	}
+}
+
+/* Data connections are protected (PROT P): TLS starts once the transfer
+ * command is out, resuming the control connection's session. */
+static void
+data_start_tls(struct ftp_conn *c)
+{
+	char	 err[256];
+	SSL	*ssl;
+
+	/* data connections' tickets count too: servers with single-use
+	 * tickets hand out the next one there */
+	ssl = tls_new(c->tls_ctx, c->data->fd, c->p->host, c->p->verify,
+	    &c->tls_sess, true, err, sizeof(err));
+	if (ssl == NULL) {
+		conn_drop(c, FTPA_ERR_TLS, 0, NULL, "data connection: %s", err);
+		return;
+	}
+	io_start_tls(c->data, ssl);
+}
+
+/* Uploads start once the server said 1xx and the data channel is ready. */
+static void
+put_maybe_start(struct ftp_conn *c)
+{
+	if (c->op == NULL || c->op->kind != OP_PUT || c->data == NULL ||
+	    !c->op->prelim_seen)
+		return;
+	if (c->data->ssl != NULL && !c->data_tls_ready)
+		return;
+	io_set_want_write(c->data, true);
 }
 
 /* ---- transfers (get, put, list) --------------------------------------- */
@@ -1072,6 +1290,12 @@ xfer_maybe_finish(struct ftp_conn *c)
 
 	if (op == NULL || !op->data_eof || !op->final_seen)
 		return;
+	if (c->data_truncated) {
+		op_fail(c, FTPA_ERR_PROTOCOL, 0, NULL,
+		    "the TLS data connection ended without close_notify: the "
+		    "transfer may be truncated");
+		return;
+	}
 	if (op->kind == OP_LIST) {
 		list_finish(c);
 		return;
@@ -1114,8 +1338,17 @@ xfer_reply(struct ftp_conn *c, int code, const char *text)
 		if (op->kind == OP_GET && op->total < 0 && op->offset == 0 &&
 		    ftp_parse_150_size(text, &sz) == 0)
 			op->total = sz;
-		if (op->kind == OP_PUT && c->data)
-			io_set_want_write(c->data, true);
+		/*
+		 * TLS on the data connection starts after the server's 1xx,
+		 * as curl and ftplib do: servers such as pyftpdlib reset a
+		 * ClientHello that comes before they answered the command.
+		 */
+		if (c->p->tls != FTP_TLS_NONE && c->data != NULL &&
+		    c->data->ssl == NULL) {
+			data_start_tls(c);
+			return;
+		}
+		put_maybe_start(c);
 		return;
 	}
 	if (code / 100 == 2) {

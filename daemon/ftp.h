@@ -21,6 +21,8 @@ struct ftp_params {
 	char		*user;
 	char		*password;
 	enum ftp_tls_mode tls;
+	bool		 verify;	/* TLS: check the certificate and host */
+	char		*ca_file;	/* TLS: extra trusted CAs, or NULL */
 	bool		 passive;
 	double		 connect_timeout;
 	double		 reply_timeout;
@@ -108,5 +110,9 @@ void		 ftp_conn_quit(struct ftp_conn *);
 /* Immediate close without events; safe in callbacks. */
 void		 ftp_conn_free(struct ftp_conn *);
 const char	*ftp_conn_state_name(const struct ftp_conn *);
+/* TLS facts of a connection: protocol version or NULL when plain, and
+ * whether data connections resumed its session (1 yes, 0 no, -1 unknown). */
+const char	*ftp_conn_tls_version(const struct ftp_conn *);
+int		 ftp_conn_tls_reuse(const struct ftp_conn *);
 
 #endif

@@ -9,13 +9,17 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <openssl/err.h>
+
 #include "io.h"
 #include "log.h"
+#include "tls.h"
 
 #define IO_READ_CHUNK	16384
 
 static const char *io_event_names[IO_EVENT_LAST] = {
 	"CONNECTED", "DATAIN", "LOWAT", "DISCONNECTED", "TIMEOUT", "ERROR",
+	"TLS_READY",
 };
 
 const char *
@@ -51,6 +55,8 @@ io_release(void *p)
 
 	buf_free(&io->in);
 	buf_free(&io->out);
+	if (io->ssl)
+		SSL_free(io->ssl);
 	free(io);
 }
 
@@ -125,9 +131,13 @@ io_update(struct io *io)
 	if (io->connecting) {
 		rd = false;
 		wr = true;
+	} else if (io->tls_handshake) {
+		rd = !io->tls_hs_want_write;
+		wr = io->tls_hs_want_write;
 	} else {
-		rd = !io->paused && !io->eof;
-		wr = buf_used(&io->out) > 0 || (io->raw && io->want_write);
+		rd = (!io->paused && !io->eof) || io->tls_wr_wants_read;
+		wr = buf_used(&io->out) > 0 || (io->raw && io->want_write) ||
+		    io->tls_rd_wants_write;
 	}
 	if (rd && !ev_is_active(&io->rw))
 		ev_io_start(main_loop, &io->rw);
@@ -182,6 +192,9 @@ io_connected(struct io *io)
 	io_fire(io, IO_CONNECTED);
 }
 
+static void io_handshake(struct io *);
+static void io_tls_read_buffered(struct io *);
+
 static void
 io_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -189,6 +202,24 @@ io_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	char		 tmp[IO_READ_CHUNK];
 	ssize_t		 n;
 
+	if (io->tls_handshake) {
+		io_handshake(io);
+		return;
+	}
+	if (io->tls_wr_wants_read) {
+		/* the pending SSL_write can go on now */
+		io->tls_wr_wants_read = false;
+		io_update(io);
+		if (io->raw)
+			io_fire(io, IO_LOWAT);
+		else
+			io_write_cb(loop, &io->ww, EV_WRITE);
+		return;
+	}
+	if (io->ssl && !io->raw) {
+		io_tls_read_buffered(io);
+		return;
+	}
 	if (io->raw) {
 		/* readiness alone is no progress: io_recv re-arms the timer */
 		io_fire(io, IO_DATAIN);
@@ -222,6 +253,35 @@ io_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (io->connecting) {
 		io_connected(io);
+		return;
+	}
+	if (io->tls_handshake) {
+		io_handshake(io);
+		return;
+	}
+	if (io->tls_rd_wants_write) {
+		io->tls_rd_wants_write = false;
+		io_update(io);
+		if (io->raw)
+			io_fire(io, IO_DATAIN);
+		else
+			io_tls_read_buffered(io);
+		return;
+	}
+	if (buf_used(&io->out) > 0 && io->ssl) {
+		n = io_send(io, io->out.data + io->out.off, buf_used(&io->out));
+		if (n == -1) {
+			if (errno == EAGAIN)
+				return;
+			io_fail(io, IO_ERROR, "TLS write: %s", io->error[0] ?
+			    io->error : strerror(errno));
+			return;
+		}
+		buf_drop(&io->out, n);
+		if (buf_used(&io->out) > 0)
+			return;
+		io_update(io);
+		io_fire(io, IO_LOWAT);
 		return;
 	}
 	if (buf_used(&io->out) > 0) {
@@ -302,10 +362,80 @@ io_resume(struct io *io)
 	io_update(io);
 }
 
+/* Maps an SSL_read/SSL_write result to the socket conventions. */
+static ssize_t
+io_tls_result(struct io *io, int r, bool reading)
+{
+	int		err = SSL_get_error(io->ssl, r);
+	unsigned long	e;
+
+	switch (err) {
+	case SSL_ERROR_WANT_READ:
+		if (!reading) {
+			io->tls_wr_wants_read = true;
+			io_update(io);
+		}
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		if (reading) {
+			io->tls_rd_wants_write = true;
+			io_update(io);
+		}
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		/* close_notify: a clean end */
+		ERR_clear_error();
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (reading && ERR_peek_error() == 0 && errno == 0) {
+			io->tls_truncated = true;
+			return 0;
+		}
+		if (errno != 0) {
+			int	saved = errno;
+
+			snprintf(io->error, sizeof(io->error), "%s", strerror(saved));
+			ERR_clear_error();
+			errno = saved;
+			return -1;
+		}
+		break;
+	case SSL_ERROR_SSL:
+		e = ERR_peek_error();
+		if (reading && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			ERR_clear_error();
+			io->tls_truncated = true;
+			return 0;
+		}
+		break;
+	}
+	if ((e = ERR_get_error()) != 0) {
+		char	tmp[200];
+
+		ERR_error_string_n(e, tmp, sizeof(tmp));
+		snprintf(io->error, sizeof(io->error), "TLS error: %s", tmp);
+	} else
+		snprintf(io->error, sizeof(io->error), "TLS error %d", err);
+	ERR_clear_error();
+	errno = EPROTO;
+	return -1;
+}
+
 ssize_t
 io_recv(struct io *io, void *p, size_t n)
 {
-	ssize_t	r = recv(io->fd, p, n, MSG_DONTWAIT);
+	ssize_t	r;
+
+	if (io->ssl) {
+		int	k;
+
+		errno = 0;
+		k = SSL_read(io->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+		r = k > 0 ? k : io_tls_result(io, k, true);
+	} else
+		r = recv(io->fd, p, n, MSG_DONTWAIT);
 
 	if (r > 0) {
 		io->bytes_in += r;
@@ -320,7 +450,16 @@ io_recv(struct io *io, void *p, size_t n)
 ssize_t
 io_send(struct io *io, const void *p, size_t n)
 {
-	ssize_t	r = send(io->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	ssize_t	r;
+
+	if (io->ssl) {
+		int	k;
+
+		errno = 0;
+		k = SSL_write(io->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+		r = k > 0 ? k : io_tls_result(io, k, false);
+	} else
+		r = send(io->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 	if (r > 0) {
 		io->bytes_out += r;
@@ -345,6 +484,115 @@ io_shutdown_write(struct io *io)
 		io->shut_wr_pending = true;
 	else
 		shutdown(io->fd, SHUT_WR);
+}
+
+/* ---- TLS ---------------------------------------------------------------- */
+
+static void
+io_handshake(struct io *io)
+{
+	int	r, err;
+
+	errno = 0;
+	r = SSL_do_handshake(io->ssl);
+
+	if (r == 1) {
+		io->tls_handshake = false;
+		io_touch(io);
+		io_update(io);
+		io_fire(io, IO_TLS_READY);
+		return;
+	}
+	switch ((err = SSL_get_error(io->ssl, r))) {
+	case SSL_ERROR_WANT_READ:
+		io->tls_hs_want_write = false;
+		io_update(io);
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		io->tls_hs_want_write = true;
+		io_update(io);
+		return;
+	default:
+		io->tls_failed = true;
+		if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+			snprintf(io->error, sizeof(io->error),
+			    "TLS handshake failed: %s", errno ? strerror(errno) :
+			    "the server closed the connection");
+		else
+			tls_error(io->ssl, io->error, sizeof(io->error));
+		io_stop(io);
+		io_fire(io, IO_ERROR);
+		return;
+	}
+}
+
+void
+io_start_tls(struct io *io, SSL *ssl)
+{
+	io->ssl = ssl;
+	io->tls_handshake = true;
+	io->tls_hs_want_write = true;	/* the ClientHello goes first */
+	io_handshake(io);
+}
+
+static void
+io_tls_read_buffered(struct io *io)
+{
+	char	tmp[IO_READ_CHUNK];
+	ssize_t	n;
+	bool	got = false;
+
+	for (;;) {
+		n = io_recv(io, tmp, sizeof(tmp));
+		if (n > 0) {
+			buf_append(&io->in, tmp, n);
+			got = true;
+			continue;
+		}
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (got)
+			io_fire(io, IO_DATAIN);
+		if (io->dead)
+			return;
+		if (n == 0) {
+			io->eof = true;
+			io_stop(io);
+			io_fire(io, IO_DISCONNECTED);
+		} else
+			io_fail(io, IO_ERROR, "%s", io->error);
+		return;
+	}
+	if (got)
+		io_fire(io, IO_DATAIN);
+}
+
+int
+io_tls_close(struct io *io)
+{
+	int	r;
+
+	if (io->ssl == NULL)
+		return 1;
+	r = SSL_shutdown(io->ssl);
+	if (r >= 0)
+		return 1;
+	if (SSL_get_error(io->ssl, r) == SSL_ERROR_WANT_WRITE) {
+		io_set_want_write(io, true);
+		return 0;
+	}
+	ERR_clear_error();
+	return -1;
+}
+
+void
+io_tls_poll(struct io *io)
+{
+	char	c;
+
+	/* a peek processes the records already received, consuming nothing */
+	if (io->ssl && !io->tls_handshake && SSL_peek(io->ssl, &c, 1) <= 0)
+		ERR_clear_error();
 }
 
 int

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <ev.h>
+#include <openssl/ssl.h>
 
 #include "util.h"
 
@@ -25,6 +26,7 @@ enum io_event {
 	IO_DISCONNECTED,	/* the peer closed (EOF) */
 	IO_TIMEOUT,		/* no activity for the set timeout */
 	IO_ERROR,		/* io->error says what */
+	IO_TLS_READY,		/* io_start_tls's handshake finished */
 	IO_EVENT_LAST
 };
 
@@ -42,7 +44,15 @@ struct io {
 	bool		 want_write;	/* raw mode: report IO_LOWAT when writable */
 	bool		 paused;
 	bool		 shut_wr_pending;
-	char		 error[128];
+	/* TLS */
+	SSL		*ssl;
+	bool		 tls_handshake;		/* under way */
+	bool		 tls_hs_want_write;
+	bool		 tls_rd_wants_write;	/* SSL_read said WANT_WRITE */
+	bool		 tls_wr_wants_read;	/* SSL_write said WANT_READ */
+	bool		 tls_failed;		/* the handshake failed */
+	bool		 tls_truncated;		/* EOF without close_notify */
+	char		 error[256];
 	double		 timeout;
 	struct buf	 in;
 	struct buf	 out;
@@ -71,6 +81,15 @@ ssize_t		 io_send(struct io *, const void *, size_t);
 void		 io_set_want_write(struct io *, bool);
 /* Half-close once the output buffer is drained. */
 void		 io_shutdown_write(struct io *);
+/* Starts a TLS client handshake over the connected socket with ssl
+ * (taken); IO_TLS_READY or IO_ERROR (tls_failed set) follows. From then on
+ * all I/O goes through TLS. */
+void		 io_start_tls(struct io *, SSL *);
+/* Sends close_notify. 1 sent, 0 retry when writable (IO_LOWAT), -1 error. */
+int		 io_tls_close(struct io *);
+/* Reads what is already buffered, without blocking, so that session
+ * tickets sent after the handshake are seen even on upload connections. */
+void		 io_tls_poll(struct io *);
 /* Local and peer addresses. */
 int		 io_peer(struct io *, struct sockaddr_storage *, socklen_t *);
 

@@ -362,10 +362,18 @@ m_stats(struct rpc_call *call, json_t *params)
 static json_t *
 open_result(struct session *s, bool reused)
 {
-	return json_pack("{s:s,s:o,s:o,s:o,s:b}", "session", s->id,
+	json_t	*o;
+
+	o = json_pack("{s:s,s:o,s:o,s:o,s:b,s:O}", "session", s->id,
 	    "welcome", json_text(s->welcome ? s->welcome : ""),
 	    "features", s->features ? json_incref(s->features) : json_array(),
-	    "system", json_text(s->system), "reused", reused);
+	    "system", json_text(s->system), "reused", reused,
+	    "tls", s->tls ? s->tls : json_null());
+	if (s->p.tls != FTP_TLS_NONE && !s->p.verify)
+		json_object_set_new(o, "warning", json_string(
+		    "the server's certificate was not verified: the connection "
+		    "is encrypted but its peer is not authenticated"));
+	return o;
 }
 
 static void
@@ -396,6 +404,7 @@ static void
 m_session_open(struct rpc_call *call, json_t *params)
 {
 	const char		*url, *host, *user, *password, *name, *tls, *err;
+	const char		*ca_file;
 	struct ftp_url		 u;
 	struct ftp_params	 p;
 	struct session		*s;
@@ -413,6 +422,7 @@ m_session_open(struct rpc_call *call, json_t *params)
 	    p_str(call, params, "password", false, &password) == -1 ||
 	    p_str(call, params, "name", false, &name) == -1 ||
 	    p_str(call, params, "tls", false, &tls) == -1 ||
+	    p_str(call, params, "ca_file", false, &ca_file) == -1 ||
 	    p_int(call, params, "port", 0, 1, 65535, &port) == -1 ||
 	    p_bool(call, params, "passive", true, &passive) == -1 ||
 	    p_bool(call, params, "verify", true, &verify) == -1 ||
@@ -473,14 +483,11 @@ m_session_open(struct rpc_call *call, json_t *params)
 			p.password = xstrdup("ftpd-agent@");
 	}
 	p.passive = passive;
+	p.verify = verify;
+	p.ca_file = ca_file ? xstrdup(ca_file) : NULL;
 	p.connect_timeout = t_conn;
 	p.reply_timeout = t_reply;
 	p.data_timeout = t_data;
-	if (p.tls != FTP_TLS_NONE) {
-		rpc_fail(call, FTPA_ERR_TLS, "FTPS (tls %s) is not supported by this "
-		    "version of ftpd-agent yet", ftp_tls_mode_name(p.tls));
-		goto fail;
-	}
 	if (reuse && (s = session_find_equal(call->uid, &p)) != NULL &&
 	    (name == NULL || strcmp(name, s->id) == 0)) {
 		rpc_reply(call, open_result(s, true));
@@ -514,6 +521,7 @@ m_session_open(struct rpc_call *call, json_t *params)
 fail:
 	free(p.host);
 	free(p.user);
+	free(p.ca_file);
 	free_secret(p.password);
 }
 

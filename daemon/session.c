@@ -48,6 +48,7 @@ first_login_done(struct ftp_op *op, void *arg)
 		if ((v = json_object_get(op->result, "system")) && json_is_string(v))
 			s->system = xstrdup(json_string_value(v));
 		s->features = json_incref(json_object_get(op->result, "features"));
+		s->tls = json_incref(json_object_get(op->result, "tls"));
 		log_info("session %s (uid %u) opened: %s@%s:%u", s->id,
 		    (unsigned)s->uid, s->p.user, s->p.host, s->p.port);
 	}
@@ -104,7 +105,8 @@ session_find_equal(uid_t uid, const struct ftp_params *p)
 			continue;
 		if (strcasecmp(s->p.host, p->host) == 0 && s->p.port == p->port &&
 		    streq(s->p.user, p->user) && streq(s->p.password, p->password) &&
-		    s->p.tls == p->tls && s->p.passive == p->passive)
+		    s->p.tls == p->tls && s->p.passive == p->passive &&
+		    s->p.verify == p->verify && streq(s->p.ca_file, p->ca_file))
 			return s;
 	}
 	return NULL;
@@ -261,6 +263,9 @@ session_release(void *p)
 	free(s->system);
 	if (s->features)
 		json_decref(s->features);
+	if (s->tls)
+		json_decref(s->tls);
+	free(s->p.ca_file);
 	free(s);
 }
 
@@ -347,5 +352,16 @@ session_json(const struct session *s)
 	    "idle_s", s->state == SESS_BUSY ? 0.0 : now_mono() - s->last_used,
 	    "uid", (int)s->uid);
 	free(url);
+	if (s->conn != NULL && ftp_conn_tls_version(s->conn) != NULL) {
+		int	r = ftp_conn_tls_reuse(s->conn);
+
+		json_object_set_new(o, "tls_version",
+		    json_string(ftp_conn_tls_version(s->conn)));
+		json_object_set_new(o, "tls_reuse", json_string(
+		    r == 1 ? "yes" : r == 0 ? "no" : "unknown"));
+	} else {
+		json_object_set_new(o, "tls_version", json_null());
+		json_object_set_new(o, "tls_reuse", json_null());
+	}
 	return o;
 }

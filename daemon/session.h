@@ -33,6 +33,7 @@ struct session {
 	char		*welcome;
 	char		*system;
 	json_t		*features;
+	json_t		*tls;		/* {version, cipher, verified} or null */
 	struct ftp_conn	*conn;
 	struct ftp_op	*q_head;
 	struct ftp_op	*q_tail;

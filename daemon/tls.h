@@ -1,0 +1,35 @@
+/*
+ * TLS for FTPS client connections (OpenSSL): contexts that verify by
+ * default, per-connection SSL objects with host name checks and SNI, and
+ * capture of the newest session (TLS 1.2 session, TLS 1.3 ticket) so that
+ * data connections can resume the control connection's session, as
+ * strict servers (vsftpd require_ssl_reuse) demand.
+ */
+#ifndef FTPA_TLS_H
+#define FTPA_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <openssl/ssl.h>
+
+/* Holds the newest resumable session seen on any connection using it. */
+struct tls_sessions {
+	SSL_SESSION	*newest;
+};
+
+/* A client context: TLS 1.2 minimum; system CA store, plus ca_file when
+ * given; verify false skips verification. NULL with *err set on failure. */
+SSL_CTX		*tls_ctx_new(bool verify, const char *ca_file, char *err, size_t errlen);
+/* An SSL for fd, checking host (a name or an IP literal) when verifying,
+ * sending SNI for names, resuming holder's newest session if any, and,
+ * when store is true, storing new sessions in holder. NULL with *err set
+ * on failure. */
+SSL		*tls_new(SSL_CTX *, int fd, const char *host, bool verify,
+		    struct tls_sessions *holder, bool store, char *err,
+		    size_t errlen);
+/* Why a handshake failed, in words: the verification result when it is
+ * the cause, else OpenSSL's error queue. */
+void		 tls_error(SSL *, char *buf, size_t len);
+void		 tls_sessions_clear(struct tls_sessions *);
+
+#endif
