@@ -583,6 +583,9 @@ cmd_open(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		creds_clear(&cr);
 		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
 	}
+	if (o.insecure && !c->quiet)
+		fprintf(stderr, "ftpctl: warning: the server's certificate will "
+		    "not be verified (--insecure)\n");
 	o.name = argv[0];
 	o.password = cr.password;
 	/* Opening the same thing twice is not an error. */
@@ -754,8 +757,9 @@ cmd_sessions(struct ctl *c, const struct command *cmd, int argc, char **argv)
 			wurl = w;
 	}
 	if (json_array_size(list) > 0 && !c->quiet)
-		printf("%-*s  %-*s  %-8s  %-10s  %5s  %8s\n", wid, "SESSION",
-		    wurl, "URL", "TLS", "STATE", "CONNS", "IDLE");
+		printf("%-*s  %-*s  %-16s  %-7s  %-10s  %5s  %8s\n", wid,
+		    "SESSION", wurl, "URL", "TLS", "REUSE", "STATE", "CONNS",
+		    "IDLE");
 	json_array_foreach(list, i, s) {
 		json_t *idle_j = json_object_get(s, "idle_s");
 
@@ -766,7 +770,12 @@ cmd_sessions(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		v = json_string_value(json_object_get(s, "url"));
 		printf("%-*s  ", wurl, v ? v : "?");
 		v = json_string_value(json_object_get(s, "tls"));
-		printf("%-8s  ", v ? v : "?");
+		w = (int)json_string_length(json_object_get(s, "tls_version"));
+		printf("%s%s%-*s  ", v ? v : "?", w ? " " : "", 16 -
+		    (int)strlen(v ? v : "?") - (w ? 1 : 0), w ? json_string_value(
+		    json_object_get(s, "tls_version")) : "");
+		v = json_string_value(json_object_get(s, "tls_reuse"));
+		printf("%-7s  ", v ? v : "-");
 		v = json_string_value(json_object_get(s, "state"));
 		printf("%-10s  ", v ? v : "?");
 		printf("%5lld  %8s\n", (long long)json_integer_value(

@@ -97,6 +97,21 @@ streq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/*
+ * A session serves a request that verifies no more strictly than it was
+ * verified: an unverified session never serves a verifying request, and
+ * a request naming its own CA file gets a session checked with that file.
+ */
+static bool
+verified_enough(const struct session *s, const struct ftp_params *p)
+{
+	if (s->p.tls == FTP_TLS_NONE)
+		return true;
+	if (p->verify && !s->p.verify)
+		return false;
+	return p->ca_file == NULL || streq(s->p.ca_file, p->ca_file);
+}
+
 struct session *
 session_find_equal(uid_t uid, const struct ftp_params *p)
 {
@@ -106,7 +121,7 @@ session_find_equal(uid_t uid, const struct ftp_params *p)
 		if (strcasecmp(s->p.host, p->host) == 0 && s->p.port == p->port &&
 		    streq(s->p.user, p->user) && streq(s->p.password, p->password) &&
 		    s->p.tls == p->tls && s->p.passive == p->passive &&
-		    s->p.verify == p->verify && streq(s->p.ca_file, p->ca_file))
+		    verified_enough(s, p))
 			return s;
 	}
 	return NULL;
