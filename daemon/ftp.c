@@ -25,6 +25,7 @@
 #define LISTING_MAX	(64 * 1024 * 1024)
 #define LIST_ENTRIES_MAX 1000000
 #define QUIT_WAIT	2.0
+#define PUT_DRAIN_WAIT	5.0	/* for the server's close_notify after an upload */
 
 enum ftp_state {
 	FTP_S_NEW,
@@ -81,6 +82,7 @@ struct ftp_conn {
 	int		 tls_reuse;	/* 1 yes, 0 no, -1 unknown */
 	bool		 data_tls_ready;
 	bool		 data_truncated;
+	bool		 data_draining;	/* upload sent; reading to the peer's end */
 
 	struct ftp_op	*op;
 	struct ftp_op	*login;
@@ -106,6 +108,9 @@ static void ready_cb(struct ev_loop *, ev_timer *, int);
 static void ctrl_start_tls(struct ftp_conn *);
 static void ctrl_tls_ready(struct ftp_conn *);
 static void put_maybe_start(struct ftp_conn *);
+static void put_drain_start(struct ftp_conn *);
+static void put_drain(struct ftp_conn *);
+static void put_data_done(struct ftp_conn *);
 static void op_complete(struct ftp_conn *, struct ftp_op *);
 static void xfer_pump(struct ftp_conn *);
 static void xfer_maybe_finish(struct ftp_conn *);
@@ -261,6 +266,7 @@ data_close(struct ftp_conn *c)
 	c->xlen = c->xoff = 0;
 	c->data_tls_ready = false;
 	c->data_truncated = false;
+	c->data_draining = false;
 }
 
 const char *
@@ -1117,6 +1123,53 @@ pump_in(struct ftp_conn *c)
 	}
 }
 
+/* The upload's data connection is finished with: the file is complete. */
+static void
+put_data_done(struct ftp_conn *c)
+{
+	io_free(c->data);
+	c->data = NULL;
+	c->data_draining = false;
+	c->op->data_eof = true;
+	if (c->io)
+		io_set_timeout(c->io, c->p->reply_timeout);
+	xfer_maybe_finish(c);
+}
+
+/*
+ * After a TLS upload's close_notify the connection is half-closed and
+ * read until the server's own end, for a bounded time. Closing at once
+ * would leave the server's session tickets unread, so the kernel answers
+ * with a reset that can discard the last unsent data, and the server
+ * takes the session (and the ticket the next data connection needs) as
+ * unclean.
+ */
+static void
+put_drain_start(struct ftp_conn *c)
+{
+	c->data_draining = true;
+	shutdown(c->data->fd, SHUT_WR);
+	io_set_want_write(c->data, false);
+	io_set_timeout(c->data, c->p->data_timeout < PUT_DRAIN_WAIT ?
+	    c->p->data_timeout : PUT_DRAIN_WAIT);
+	io_resume(c->data);
+	put_drain(c);
+}
+
+static void
+put_drain(struct ftp_conn *c)
+{
+	char	scratch[4096];
+	ssize_t	n;
+
+	while ((n = io_recv(c->data, scratch, sizeof(scratch))) > 0)
+		;	/* nothing is expected; tickets are taken by OpenSSL */
+	if (n == -1 && errno == EAGAIN)
+		return;
+	/* EOF, close_notify or a reset: the server is done either way */
+	put_data_done(c);
+}
+
 /* Upload direction: local source -> data socket. */
 static void
 pump_out(struct ftp_conn *c)
@@ -1128,12 +1181,11 @@ pump_out(struct ftp_conn *c)
 	while (budget > 0 && c->data != NULL) {
 		if (c->xoff == c->xlen) {
 			if (op->src_eof) {
-				/* all sent: close_notify (TLS), then closing the
-				 * data connection ends the file */
+				/* all sent: close_notify (TLS), then the end of
+				 * the data connection ends the file */
 				if (c->data->ssl != NULL) {
 					int	r;
 
-					io_tls_poll(c->data);	/* tickets */
 					if ((r = io_tls_close(c->data)) == 0)
 						return;		/* when writable */
 					if (r == -1) {
@@ -1142,13 +1194,10 @@ pump_out(struct ftp_conn *c)
 						    "close_notify");
 						return;
 					}
+					put_drain_start(c);
+					return;
 				}
-				io_free(c->data);
-				c->data = NULL;
-				op->data_eof = true;
-				if (c->io)
-					io_set_timeout(c->io, c->p->reply_timeout);
-				xfer_maybe_finish(c);
+				put_data_done(c);
 				return;
 			}
 			n = localfd_read(&op->lfd, c->xbuf, XBUF_SIZE);
@@ -1191,6 +1240,10 @@ xfer_pump(struct ftp_conn *c)
 		return;
 	if (c->data->ssl != NULL && !c->data_tls_ready)
 		return;
+	if (c->data_draining) {
+		put_drain(c);
+		return;
+	}
 	if (c->op->kind == OP_PUT) {
 		if (c->op->prelim_seen)
 			pump_out(c);
@@ -1227,6 +1280,11 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 		xfer_pump(c);
 		break;
 	case IO_TIMEOUT:
+		if (c->data_draining) {
+			/* the server's close_notify is not required */
+			put_data_done(c);
+			break;
+		}
 		if (c->then != NULL)
 			conn_drop(c, FTPA_ERR_TIMEOUT, 0, NULL,
 			    "the data connection did not open within %.0f s",
@@ -1354,7 +1412,8 @@ xfer_reply(struct ftp_conn *c, int code, const char *text)
 	if (code / 100 == 2) {
 		op->final_seen = true;
 		op->final_code = code;
-		if (op->kind == OP_PUT && !op->data_eof) {
+		/* while draining after close_notify everything has been sent */
+		if (op->kind == OP_PUT && !op->data_eof && !c->data_draining) {
 			conn_drop(c, FTPA_ERR_PROTOCOL, code, text,
 			    "the server ended the upload before all data was sent: %d %s",
 			    code, line);

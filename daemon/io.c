@@ -585,16 +585,6 @@ io_tls_close(struct io *io)
 	return -1;
 }
 
-void
-io_tls_poll(struct io *io)
-{
-	char	c;
-
-	/* a peek processes the records already received, consuming nothing */
-	if (io->ssl && !io->tls_handshake && SSL_peek(io->ssl, &c, 1) <= 0)
-		ERR_clear_error();
-}
-
 int
 io_peer(struct io *io, struct sockaddr_storage *ss, socklen_t *len)
 {

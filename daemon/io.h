@@ -87,9 +87,6 @@ void		 io_shutdown_write(struct io *);
 void		 io_start_tls(struct io *, SSL *);
 /* Sends close_notify. 1 sent, 0 retry when writable (IO_LOWAT), -1 error. */
 int		 io_tls_close(struct io *);
-/* Reads what is already buffered, without blocking, so that session
- * tickets sent after the handshake are seen even on upload connections. */
-void		 io_tls_poll(struct io *);
 /* Local and peer addresses. */
 int		 io_peer(struct io *, struct sockaddr_storage *, socklen_t *);
 

@@ -2,7 +2,7 @@
 """ftpmock: a scripted, misbehaving FTP server for tests (stdlib only).
 
     ftpmock.py (--script FILE | --scenario NAME) [--host 127.0.0.1] [--port 0]
-               [--log FILE] [--idle SECS]
+               [--log FILE] [--idle SECS] [--cert PEM --key PEM]
     ftpmock.py --list-scenarios
 
 It listens on --host (127.0.0.1 or ::1), prints the port it listens on as
@@ -14,7 +14,9 @@ list of steps, or an object:
 
     {"steps": [...],            # default steps for every control connection
      "connections": [[...], [...]],  # steps of the 1st, 2nd... connection
-     "auto": {"SIZE": "213 5\\r\\n"}} # extra automatic replies (see below)
+     "auto": {"SIZE": "213 5\\r\\n"}}, # extra automatic replies (see below)
+     "cert": PEM, "key": PEM,    # TLS certificate (else --cert/--key)
+     "tls_version": "1.2"|"1.3"} # pin the TLS version (default: 1.2 or 1.3)
 
 Steps run in order; each is an object with one action key:
 
@@ -56,15 +58,39 @@ Steps run in order; each is an object with one action key:
                           "seed" (default 0), "limit": N (send only the
                           first N bytes: a short transfer), "delay": S
                           (before sending), "chunk", "chunk_delay", "end":
-                          "close" (default) | "reset" (RST) | "stall"
-                          (keep it open without sending more),
+                          "close" (default; under TLS with close_notify) |
+                          "reset" (RST) | "truncate" (under TLS: a TCP
+                          close without close_notify; without TLS like
+                          "close") | "stall" (keep it open without sending
+                          more),
                           "stall": S (how long to stall; default until the
                           control connection closes, at most 120 s),
                           "timeout": S (wait for the data connection).
-  {"recv_data": true}     read an upload to EOF and log its size and sha256.
+  {"recv_data": true}     read an upload to EOF and log its size and sha256
+                          (under TLS also "close_notify": whether the
+                          upload ended with one rather than a bare EOF).
+                          Options: "delay": S (wait S seconds after the
+                          connection, and its TLS handshake, before
+                          reading: a slow server).
                           Options: "limit": N (close after N bytes),
                           "timeout": S.
   {"close_data": true}    close the data connection and listener.
+  {"starttls": true}      TLS on the control connection from here on
+                          (server side, Python's ssl, --cert/--key): send
+                          the 234 first with a send or expect step; as the
+                          first step it makes an implicit-TLS server. Bytes
+                          the client sent in cleartext behind its AUTH are
+                          logged (event "cleartext_pipelined") and dropped.
+                          A failed handshake logs "tls_error" and closes.
+                          Options: "timeout": S (handshake, default 10).
+                          Once TLS is on, "recv" events carry "tls": true.
+  {"tls_data": BOOL}      TLS on data connections (server side, after the
+                          TCP connection is made) from here on, or not. A
+                          2xx reply to "PROT P" (scripted or automatic)
+                          turns it on, one to "PROT C" off. Each data
+                          handshake logs "data_tls" with "version" and
+                          "reused" (the client resumed the control
+                          connection's TLS session).
   {"halfclose_data": S}   shut the data connection for writing, read
                           nothing from it for S seconds, then close it.
   {"close": true}         close the control connection (ends the script).
@@ -84,13 +110,17 @@ The log (--log) is JSON lines: {"t": seconds, "conn": N, "ev": EVENT, ...}.
 Events: listen, accept, recv (with "line" = the command as latin-1 text
 without its line end, and "eol"), send, mismatch, data_listen, data_accept
 (with "peer"), data_connect, data_sent / data_recv (with "bytes" and
-"sha256"), close, eof, timeout, error, mark.
+"sha256"), close, eof, timeout, error, mark, tls (with "version",
+"cipher"), data_tls, tls_error (with "msg", "where": "control"/"data"),
+cleartext_pipelined.
 """
 
 import argparse
 import ast
 import hashlib
 import json
+import select
+import ssl
 import os
 import random
 import re
@@ -171,6 +201,42 @@ def upload(reply_final="226 Transfer complete.\r\n", limit=None):
         rd,
         {"send": reply_final},
     ]
+
+
+TLS_AUTO = {
+    "FEAT": "211-Features:\r\n AUTH TLS\r\n PBSZ\r\n PROT\r\n SIZE\r\n"
+            " MDTM\r\n UTF8\r\n EPSV\r\n211 End\r\n",
+    "PBSZ": "200 PBSZ=0\r\n",
+    "PROT": "200 Data protection level set.\r\n",
+}
+
+
+def tls_login(implicit=False, auto=None):
+    """Explicit (AUTH TLS, 234, handshake) or implicit (handshake, then the
+    greeting) TLS, then USER/PASS; PBSZ and PROT are answered
+    automatically (in any order), a 200 to PROT P turns on TLS on data
+    connections."""
+    a = dict(TLS_AUTO)
+    a.update(auto or {})
+    if implicit:
+        a["AUTH"] = "503 Already using TLS.\r\n"
+        steps = [{"starttls": True}, {"auto": a},
+                 {"send": "220 ftpmock (implicit TLS) ready\r\n"}]
+    else:
+        steps = [{"send": "220 ftpmock ready\r\n"}, {"auto": a},
+                 {"expect": "AUTH TLS", "reply": "234 AUTH TLS OK.\r\n"},
+                 {"starttls": True}]
+    return steps + [
+        {"expect": "USER", "reply": "331 Password required.\r\n"},
+        {"expect": "PASS", "reply": "230 Logged in.\r\n"},
+    ]
+
+
+def download_steps(data_step, size=None, reply_150=None,
+                   reply_226="226 Transfer complete.\r\n"):
+    """download() without its login."""
+    return download(data_step, size=size, reply_150=reply_150,
+                    reply_226=reply_226)[len(login()):]
 
 
 BIG = 1 << 20
@@ -291,6 +357,67 @@ SCENARIOS = {
     # a normal upload; the log gets its sha256
     "upload_ok": lambda: upload(),
     # a normal download of 100000 bytes, seed 1
+    # ---- FTPS (--cert/--key needed) ----
+    "tls_ok": lambda: tls_login(),
+    "tls_implicit_ok": lambda: tls_login(implicit=True),
+    # a 1 MiB download and an upload over TLS data connections
+    "tls_download_ok": lambda: tls_login() + download_steps(
+        {"data": BIG, "seed": 24}, size=BIG),
+    "tls_upload_ok": lambda: tls_login() + [
+        {"pasv": True},
+        {"expect": "STOR|APPE", "reply": "150 Ok to send data.\r\n"},
+        {"recv_data": True},
+        {"send": "226 Transfer complete.\r\n"},
+    ],
+    # [24] a server that reads the upload late: under TLS 1.3 it sent
+    # session tickets after the handshake, which the client must have read
+    # (or drained) before closing, else its close is a RST that destroys
+    # the upload's unread tail
+    "tls_upload_slow_reader": lambda: tls_login() + [
+        {"pasv": True},
+        {"expect": "STOR|APPE", "reply": "150 Ok to send data.\r\n"},
+        {"recv_data": True, "delay": 0.5},
+        {"send": "226 Transfer complete.\r\n"},
+    ],
+    # [6] STARTTLS injection: a reply queued behind the 234, in one write
+    "tls_injection": lambda: [
+        {"send": "220 ftpmock ready\r\n"},
+        {"auto": TLS_AUTO},
+        {"expect": "AUTH", "reply": "234 OK\r\n220 injected\r\n"},
+        {"starttls": True, "timeout": 5},
+        {"expect": "USER", "reply": "331 Password required.\r\n"},
+        {"expect": "PASS", "reply": "230 Logged in.\r\n"},
+    ],
+    # [22] AUTH TLS refused: a client that goes on sends USER in clear
+    "tls_auth_refused": lambda: [
+        {"send": "220 ftpmock ready\r\n"},
+        {"auto": dict(TLS_AUTO, AUTH="500 AUTH not understood.\r\n")},
+        {"expect": "AUTH", "reply": "500 AUTH not understood.\r\n"},
+        {"expect": "USER", "reply": "331 Password required.\r\n"},
+        {"expect": "PASS", "reply": "230 Logged in.\r\n"},
+    ],
+    # [22] logged in by the greeting: no chance to start TLS before login
+    "tls_greeting_230": lambda: [
+        {"auto": dict(TLS_AUTO, AUTH="503 Already logged in.\r\n")},
+        {"send": "230 Welcome, you are logged in.\r\n"},
+        {"expect": "USER", "reply": "331 Password required.\r\n"},
+        {"expect": "PASS", "reply": "230 Logged in.\r\n"},
+    ],
+    # [22] PROT P refused: data would go in clear
+    "tls_prot_refused": lambda: tls_login(
+        auto={"PROT": "536 PROT P not supported here.\r\n"}) + [
+        {"pasv": True},
+        {"expect": "LIST|NLST|MLSD|RETR|STOR",
+         "reply": "150 Here it comes, in the clear.\r\n"},
+        {"data": "cleartext listing\r\n"},
+        {"send": "226 Done.\r\n"},
+    ],
+    # [24] a download over TLS whose data connection ends without
+    # close_notify (all bytes sent, SIZE and 150 agree, then 226)
+    "tls_truncated_download": lambda: tls_login() + download_steps(
+        {"data": BIG, "seed": 24, "end": "truncate"}, size=BIG,
+        reply_150="150 Opening BINARY mode data connection for file "
+                  "(%d bytes).\r\n" % BIG),
     "download_ok": lambda: download({"data": 100000, "seed": 1},
                                     size=100000),
 }
@@ -391,6 +518,8 @@ class Session:
         self.data = None
         self.last_cmd = None
         self.closed = False
+        self.tls = False          # control connection under TLS
+        self.tls_data = False     # wrap data connections
 
     def log(self, ev, **kw):
         self.server.log(self.idx, ev, **kw)
@@ -440,7 +569,10 @@ class Session:
         if raw.endswith(b"\r"):
             raw, eol = raw[:-1], "\r\n"
         line = raw.decode("latin-1")
-        self.log("recv", line=line, eol=eol)
+        if self.tls:
+            self.log("recv", line=line, eol=eol, tls=True)
+        else:
+            self.log("recv", line=line, eol=eol)
         return line
 
     def verb(self, line):
@@ -455,6 +587,7 @@ class Session:
         if reply == "<close>":
             self.do_close(True)
         self.send(reply)
+        self.note_reply(line, reply)
         if v == "QUIT" and self.auto.get("QUIT") is not None:
             self.do_close(True)
 
@@ -491,9 +624,73 @@ class Session:
         self.send(data, st.get("chunk", st.get("chunks")), st.get("delay"))
 
     def step_expect(self, st):
-        self.wait_for(st["expect"], st)
+        line = self.wait_for(st["expect"], st)
         if "reply" in st:
             self.send(st["reply"], st.get("chunk"), st.get("delay"))
+            self.note_reply(line, st["reply"])
+
+    def note_reply(self, line, reply):
+        """A 2xx to PROT P/C switches TLS on data connections."""
+        words = line.upper().split()
+        if (len(words) == 2 and words[0] == "PROT"
+                and to_bytes(reply).startswith(b"2")):
+            self.tls_data = words[1] == "P"
+
+    # -- TLS
+    def tls_context(self):
+        return self.server.tls_context()
+
+    def step_starttls(self, st):
+        if self.buf:
+            self.log("cleartext_pipelined",
+                     text=self.buf[:2000].decode("latin-1"))
+            self.buf = b""
+        try:
+            ctx = self.tls_context()
+            self.sock.settimeout(st.get("timeout", 10))
+            self.sock = ctx.wrap_socket(self.sock, server_side=True,
+                                        suppress_ragged_eofs=False)
+            self.sock.settimeout(None)
+        except (OSError, ssl.SSLError, ValueError) as e:
+            self.log("tls_error", where="control", msg=str(e))
+            self.closed = True
+            raise Closed()
+        self.tls = True
+        self.log("tls", version=self.sock.version(),
+                 cipher=self.sock.cipher()[0])
+
+    def wrap_data(self, c, st):
+        """Server side of a data connection's TLS handshake."""
+        try:
+            c.settimeout(st.get("timeout", 30))
+            t = self.tls_context().wrap_socket(c, server_side=True,
+                                               suppress_ragged_eofs=False)
+        except (OSError, ssl.SSLError, ValueError) as e:
+            self.log("tls_error", where="data", msg=str(e))
+            return None
+        t.settimeout(None)
+        self.log("data_tls", version=t.version(), reused=t.session_reused)
+        return t
+
+    @staticmethod
+    def tls_close(c, wait=2.0):
+        """Sends close_notify, waits at most `wait` for the peer's one
+        (not needed), then closes."""
+        deadline = time.monotonic() + wait
+        try:
+            c.setblocking(False)
+            while time.monotonic() < deadline:
+                try:
+                    c.unwrap()
+                    break
+                except ssl.SSLWantWriteError:
+                    select.select([], [c], [], 0.1)
+                except ssl.SSLWantReadError:
+                    break                  # ours went out; not waiting
+        except (OSError, ValueError):
+            pass
+        finally:
+            c.close()
 
     def step_pasv(self, st):
         opts = dict(st)
@@ -563,6 +760,12 @@ class Session:
                 self.data, "logged", False):
             self.data.logged = True
             self.log("data_accept", peer=peer[0], port=peer[1])
+        if self.tls_data and not isinstance(c, ssl.SSLSocket):
+            t = self.wrap_data(c, st)
+            if t is None:
+                self.close_data()
+                return None
+            self.data.conn = c = t
         return c
 
     def step_data(self, st):
@@ -600,6 +803,19 @@ class Session:
         if end == "reset":
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                          struct.pack("ii", 1, 0))
+        elif isinstance(c, ssl.SSLSocket) and self.data is not None:
+            if end == "truncate":
+                # SSLSocket.shutdown drops the TLS layer and shuts the TCP
+                # connection: a FIN with no close_notify before it
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                c.close()
+                self.log("mark", text="data truncated (no close_notify)")
+            else:
+                self.tls_close(c)
+            self.data.conn = None
         self.close_data()
 
     def stall(self, secs):
@@ -634,10 +850,14 @@ class Session:
         c = self.data_conn(st)
         if c is None:
             return
+        if st.get("delay"):
+            time.sleep(st["delay"])
         h = hashlib.sha256()
         n = 0
         limit = st.get("limit")
         c.settimeout(st.get("timeout", 60))
+        tls = isinstance(c, ssl.SSLSocket)
+        notify = False
         try:
             while True:
                 want = 65536 if limit is None else min(65536, limit - n)
@@ -645,12 +865,26 @@ class Session:
                     break
                 b = c.recv(want)
                 if not b:
+                    notify = tls       # a bare EOF raises SSLEOFError
                     break
                 h.update(b)
                 n += len(b)
+        except ssl.SSLError as e:
+            # 3.11: SSLError UNEXPECTED_EOF_WHILE_READING (or SSLEOFError)
+            if isinstance(e, ssl.SSLEOFError) or "EOF" in str(e).upper():
+                self.log("mark", text="upload ended without close_notify")
+            else:
+                self.log("error", msg="data recv: %s" % e)
         except OSError as e:
             self.log("error", msg="data recv: %s" % e)
-        self.log("data_recv", bytes=n, sha256=h.hexdigest())
+        if tls:
+            self.log("data_recv", bytes=n, sha256=h.hexdigest(),
+                     close_notify=notify)
+            self.tls_close(c, 0.5)
+            if self.data is not None:
+                self.data.conn = None
+        else:
+            self.log("data_recv", bytes=n, sha256=h.hexdigest())
         self.close_data()
 
     def run(self):
@@ -690,6 +924,10 @@ class Session:
             self.step_halfclose_data(st)
         elif "close_data" in st:
             self.close_data()
+        elif "starttls" in st:
+            self.step_starttls(st)
+        elif "tls_data" in st:
+            self.tls_data = bool(st["tls_data"])
         elif "close" in st:
             self.do_close(st["close"])
         elif "sleep" in st:
@@ -716,18 +954,43 @@ def matches(pattern, line):
 
 
 class Server:
-    def __init__(self, script, host, port, log, idle):
+    def __init__(self, script, host, port, log, idle, cert=None, key=None):
         if isinstance(script, list):
             script = {"steps": script}
         self.script = script
         self.log = log
         self.idle = idle
+        self.cert = script.get("cert") or cert
+        self.key = script.get("key") or key
+        self._ctx = None
+        self._ctx_lock = threading.Lock()
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(fam, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
+
+    def tls_context(self):
+        """One server context for all connections, so that data
+        connections can resume the control connection's session."""
+        with self._ctx_lock:
+            if self._ctx is None:
+                if not self.cert:
+                    raise ValueError("TLS step without --cert")
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                ctx.load_cert_chain(self.cert, self.key)
+                ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+                # Python sets this by default: a bare EOF would then look
+                # like close_notify, and truncated uploads go unnoticed
+                ctx.options &= ~getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
+                v = self.script.get("tls_version")
+                if v:
+                    v = {"1.2": ssl.TLSVersion.TLSv1_2,
+                         "1.3": ssl.TLSVersion.TLSv1_3}[v]
+                    ctx.minimum_version = ctx.maximum_version = v
+                self._ctx = ctx
+            return self._ctx
 
     def steps_for(self, idx):
         conns = self.script.get("connections") or []
@@ -768,6 +1031,8 @@ def main():
     ap.add_argument("--log", help="JSON-lines log of what happened")
     ap.add_argument("--idle", type=float, default=120,
                     help="seconds to wait for a command before closing")
+    ap.add_argument("--cert", help="PEM certificate for TLS steps")
+    ap.add_argument("--key", help="PEM private key (default: in --cert)")
     a = ap.parse_args()
     if a.list_scenarios:
         print("\n".join(sorted(SCENARIOS)))
@@ -778,7 +1043,7 @@ def main():
         script = SCENARIOS[a.scenario]()
     else:
         script = load_script(a.script)
-    srv = Server(script, a.host, a.port, Log(a.log), a.idle)
+    srv = Server(script, a.host, a.port, Log(a.log), a.idle, a.cert, a.key)
     print(srv.port, flush=True)
     try:
         srv.serve()

@@ -14,6 +14,7 @@ test fails). The agent's stderr log is checked for sanitizer reports when
 it stops.
 """
 
+import atexit
 import base64
 import hashlib
 import json
@@ -159,6 +160,184 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=10):
     except subprocess.TimeoutExpired:
         os.kill(proc.pid, signal.SIGKILL)
         return proc.wait(), True
+
+
+# ---- certificates ------------------------------------------------------------
+
+_CA_CONF = """\
+[ca]
+default_ca = test_ca
+[test_ca]
+dir = %(dir)s
+database = %(dir)s/index.txt
+new_certs_dir = %(dir)s/issued
+serial = %(dir)s/serial
+default_md = sha256
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+[policy_any]
+commonName = supplied
+[server_ok]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1
+[server_wronghost]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:wrong.example
+"""
+
+
+class Certs:
+    """Test certificates, made once per process with the openssl CLI in a
+    temporary directory removed at exit. Attributes are paths:
+
+      ca            the test CA's certificate (give it as ca_file)
+      server        (cert, key) signed by the CA for DNS:localhost,
+                    IP:127.0.0.1 and IP:::1, valid now
+      selfsigned    (cert, key) self-signed, same names, valid now
+      expired       (cert, key) signed by the CA, same names, valid only
+                    in January 2020
+      wronghost     (cert, key) signed by the CA for DNS:wrong.example only
+      other_ca      another CA's certificate (trusts none of the above)
+
+    by_name(NAME) gives the (cert, key) pair of one of them.
+    """
+
+    NAMES = ("server", "selfsigned", "expired", "wronghost")
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="ftpa-certs-")
+        atexit.register(shutil.rmtree, self.dir, True)
+        d = self.dir
+        os.makedirs(os.path.join(d, "issued"))
+        open(os.path.join(d, "index.txt"), "w").close()
+        with open(os.path.join(d, "serial"), "w") as f:
+            f.write("1000\n")
+        self.conf = os.path.join(d, "ca.cnf")
+        with open(self.conf, "w") as f:
+            f.write(_CA_CONF % {"dir": d})
+        self.ca, self.ca_key = self._selfsigned("ca", "ftpd-agent test CA",
+                                                ca=True)
+        self.other_ca, _ = self._selfsigned("other-ca", "some other CA",
+                                            ca=True)
+        self.selfsigned = self._selfsigned("selfsigned", "localhost")
+        self.server = self._signed("server", "server_ok")
+        self.wronghost = self._signed("wronghost", "server_wronghost",
+                                      cn="wrong.example")
+        self.expired = self._signed("expired", "server_ok",
+                                    dates=("20200101000000Z",
+                                           "20200201000000Z"))
+
+    def by_name(self, name):
+        if name not in self.NAMES:
+            raise ValueError("no test certificate %r" % name)
+        return getattr(self, name)
+
+    def _openssl(self, *args):
+        p = subprocess.run(["openssl"] + list(args), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if p.returncode != 0:
+            raise RuntimeError("openssl %s failed:\n%s"
+                               % (" ".join(args), p.stdout.decode()))
+
+    def _selfsigned(self, name, cn, ca=False):
+        cert = os.path.join(self.dir, name + ".pem")
+        key = os.path.join(self.dir, name + ".key")
+        args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                "-keyout", key, "-out", cert, "-days", "7", "-subj",
+                "/CN=" + cn]
+        if ca:
+            args += ["-addext", "basicConstraints=critical,CA:TRUE",
+                     "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+        else:
+            args += ["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1,"
+                     "IP:::1",
+                     "-addext", "extendedKeyUsage=serverAuth"]
+        self._openssl(*args)
+        return cert, key
+
+    def _signed(self, name, ext, cn="localhost", dates=None):
+        cert = os.path.join(self.dir, name + ".pem")
+        key = os.path.join(self.dir, name + ".key")
+        csr = os.path.join(self.dir, name + ".csr")
+        self._openssl("req", "-new", "-newkey", "rsa:2048", "-nodes",
+                      "-keyout", key, "-out", csr, "-subj", "/CN=" + cn)
+        args = ["ca", "-batch", "-notext", "-config", self.conf,
+                "-cert", self.ca, "-keyfile", self.ca_key,
+                "-extensions", ext, "-in", csr, "-out", cert]
+        if dates:   # OpenSSL 3.0's x509 cannot backdate; ca can
+            args += ["-startdate", dates[0], "-enddate", dates[1]]
+        else:
+            args += ["-days", "7"]
+        self._openssl(*args)
+        return cert, key
+
+
+_certs = None
+
+
+def certs():
+    """The process's test certificates (a Certs), made on first use."""
+    global _certs
+    if _certs is None:
+        _certs = Certs()
+    return _certs
+
+
+def ftps_client(host, port, user, password, ca_file=None, implicit=False,
+                reuse=True, tls_version=None, timeout=15):
+    """A logged-in Python ftplib FTPS client (PBSZ 0 and PROT P done), to
+    check the test servers themselves. reuse: data connections resume the
+    control connection's TLS session (what strict servers demand).
+    tls_version "1.2"/"1.3" pins the client. .tls_info() tells the control
+    connection's version; .data_log lists (version, session_reused) of
+    every data connection."""
+    import ftplib
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=ca_file)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.options &= ~getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
+    if tls_version:
+        v = {"1.2": ssl.TLSVersion.TLSv1_2,
+             "1.3": ssl.TLSVersion.TLSv1_3}[tls_version]
+        ctx.minimum_version = ctx.maximum_version = v
+
+    class Client(ftplib.FTP_TLS):
+        data_log = []
+
+        def ntransfercmd(self, cmd, rest=None):
+            conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+            if self._prot_p:
+                session = self.sock.session if reuse else None
+                conn = self.context.wrap_socket(conn, server_hostname=host,
+                                                session=session)
+                self.data_log.append((conn.version(), conn.session_reused))
+            return conn, size
+
+        def tls_info(self):
+            return self.sock.version()
+
+    c = Client(context=ctx, timeout=timeout)
+    c.data_log = []
+    if implicit:
+        raw = socket.create_connection((host, port), timeout)
+        c.sock = ctx.wrap_socket(raw, server_hostname=host)
+        c.af = c.sock.family
+        c.host, c.port = host, port
+        c.file = c.sock.makefile("r", encoding=c.encoding)
+        c.welcome = c.getresp()
+        c.login(user, password, secure=False)
+    else:
+        c.connect(host, port, timeout)
+        c.login(user, password)
+    c.prot_p()
+    return c
 
 
 # ---- JSON-RPC client -----------------------------------------------------
@@ -481,7 +660,11 @@ class TestCase(unittest.TestCase):
 
     # -- FTP servers
     def start_pyftpd(self, user="user", password="secret", tls="none",
-                     home=None):
+                     home=None, cert="server", tls_version=None):
+        """pyftpdlib on a free port. tls: "none", "explicit" or "implicit";
+        cert: a Certs name ("server", "selfsigned", "expired",
+        "wronghost") or a (cert, key) pair; tls_version "1.2"/"1.3" pins
+        the server's protocol version."""
         home = home or self.tmpdir(0o755, "ftpa-home-")
         lo, hi = free_port_range(20)
         log = os.path.join(self.tmpdir(), "pyftpd.log")
@@ -489,8 +672,10 @@ class TestCase(unittest.TestCase):
                "--passive-ports", "%d-%d" % (lo, hi), "--tls", tls,
                "--log", log]
         if tls != "none":
-            cert, key = self.make_cert()
-            cmd += ["--cert", cert, "--key", key]
+            c, k = certs().by_name(cert) if isinstance(cert, str) else cert
+            cmd += ["--cert", c, "--key", k]
+            if tls_version:
+                cmd += ["--tls-version", tls_version]
         env = dict(os.environ, PYFTPD_PASSWORD=password)
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, env=env,
@@ -513,7 +698,16 @@ class TestCase(unittest.TestCase):
                        stderr=subprocess.DEVNULL)
         return cert, key
 
-    def start_vsftpd(self, password="vsftpd-Secret-1"):
+    def start_vsftpd(self, password="vsftpd-Secret-1", tls=None,
+                     cert="server", tls_version=None, strict=True):
+        """vsftpd on a free port (root only). tls: None (plain), "explicit"
+        (AUTH TLS) or "implicit" (implicit_ssl=YES). With TLS, logins and
+        data must use TLS and, when strict, data connections must resume
+        the control connection's TLS session (require_ssl_reuse=YES) and
+        uploads must end with close_notify (strict_ssl_read_eof=YES).
+        tls_version "1.2"/"1.3" pins the protocol version: Debian's vsftpd
+        3.0.3 has no switch for it (only ssl_tlsv1 for TLS 1.0), so an
+        OPENSSL_CONF with MinProtocol/MaxProtocol is given to it."""
         if not vsftpd_available():
             self.skipTest("vsftpd tests need root and /usr/sbin/vsftpd")
         pw = ensure_system_user(TEST_USER, password)
@@ -540,16 +734,20 @@ class TestCase(unittest.TestCase):
                 "pam_service_name=vsftpd", "userlist_enable=NO",
                 "pasv_enable=YES", "pasv_min_port=%d" % lo,
                 "pasv_max_port=%d" % hi, "port_enable=YES",
-                "utf8_filesystem=YES", "ssl_enable=NO",
+                "utf8_filesystem=YES",
                 "xferlog_enable=YES", "vsftpd_log_file=%s" % log,
                 "dual_log_enable=NO", "syslog_enable=NO",
                 "max_clients=0", "max_per_ip=0",
                 "idle_session_timeout=600", "data_connection_timeout=120",
-                ""]))
+                ] + self._vsftpd_tls_conf(tls, cert, strict) + [""]))
         os.chmod(conf, 0o600)
+        env = dict(os.environ)
+        if tls_version:
+            env["OPENSSL_CONF"] = self._openssl_conf_pinning(conf_dir,
+                                                             tls_version)
         proc = subprocess.Popen([VSFTPD, conf], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env,
                                 start_new_session=True)
         self._track(proc, "vsftpd")
 
@@ -559,18 +757,62 @@ class TestCase(unittest.TestCase):
                     proc.returncode, proc.stderr.read().decode()))
             try:
                 with socket.create_connection(("127.0.0.1", port), 1) as s:
+                    if tls == "implicit":   # accepts: good enough
+                        return True
                     return s.recv(100).startswith(b"220")
             except OSError:
                 return False
         wait_until(greets, 15, what="vsftpd to greet")
         return Server(proc, "127.0.0.1", port, TEST_USER, password, root, log)
 
+    @staticmethod
+    def _vsftpd_tls_conf(tls, cert, strict):
+        if not tls or tls == "none":
+            return ["ssl_enable=NO"]
+        if tls not in ("explicit", "implicit"):
+            raise ValueError("tls must be None, explicit or implicit")
+        c, k = certs().by_name(cert) if isinstance(cert, str) else cert
+        return [
+            "ssl_enable=YES", "rsa_cert_file=%s" % c,
+            "rsa_private_key_file=%s" % k,
+            "implicit_ssl=%s" % ("YES" if tls == "implicit" else "NO"),
+            "allow_anon_ssl=NO", "force_local_logins_ssl=YES",
+            "force_local_data_ssl=YES",
+            "ssl_sslv2=NO", "ssl_sslv3=NO", "ssl_tlsv1=NO",
+            # 3.0.3's default is DES-CBC3-SHA, which OpenSSL 3 refuses
+            "ssl_ciphers=HIGH:!aNULL:!MD5",
+            "ssl_request_cert=NO", "require_cert=NO",
+            "require_ssl_reuse=%s" % ("YES" if strict else "NO"),
+            "strict_ssl_read_eof=%s" % ("YES" if strict else "NO"),
+            "strict_ssl_write_shutdown=NO", "debug_ssl=YES",
+        ]
+
+    @staticmethod
+    def _openssl_conf_pinning(d, version):
+        v = {"1.2": "TLSv1.2", "1.3": "TLSv1.3"}[version]
+        path = os.path.join(d, "openssl-pin.cnf")
+        with open(path, "w") as f:
+            f.write("openssl_conf = pin_init\n"
+                    "[pin_init]\nssl_conf = pin_ssl\n"
+                    "[pin_ssl]\nsystem_default = pin_proto\n"
+                    "[pin_proto]\nMinProtocol = %s\nMaxProtocol = %s\n"
+                    % (v, v))
+        return path
+
     def start_mock(self, scenario=None, script=None, host="127.0.0.1",
-                   idle=60):
+                   idle=60, cert=None):
+        """tests/ftpmock.py playing a scenario or a script. cert: a Certs
+        name or (cert, key) pair for TLS steps; scenarios named tls_* get
+        the CA-signed "server" certificate by default."""
         d = self.tmpdir()
         log = os.path.join(d, "mock.log")
         cmd = [PYTHON, FTPMOCK, "--host", host, "--log", log,
                "--idle", str(idle)]
+        if cert is None and scenario and scenario.startswith("tls_"):
+            cert = "server"
+        if cert is not None:
+            c, k = certs().by_name(cert) if isinstance(cert, str) else cert
+            cmd += ["--cert", c, "--key", k]
         if scenario:
             cmd += ["--scenario", scenario]
         else:

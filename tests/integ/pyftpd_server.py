@@ -3,11 +3,19 @@
 
     pyftpd_server.py --user U --password P --home DIR [--host 127.0.0.1]
                      [--port N] [--passive-ports LO-HI]
-                     [--tls none|explicit|implicit --cert PEM --key PEM]
+                     [--tls none|explicit|implicit --cert PEM --key PEM
+                      [--tls-version 1.2|1.3]]
 
 Prints "ready PORT" on stdout once it listens (PORT is the real port, useful
 with --port 0). Serves MLSD/MLST as pyftpdlib does. The password is read
 from --password or, to keep it out of ps, from $PYFTPD_PASSWORD.
+
+TLS (python3-openssl): explicit is pyftpdlib's TLS_FTPHandler (AUTH TLS,
+PBSZ, PROT; TLS required on control and data connections). Implicit wraps
+every accepted control connection in TLS before the greeting (pyftpdlib
+has no implicit mode of its own); AUTH is then refused with 503, PBSZ and
+PROT work as usual. --tls-version pins the protocol version (default: any
+of TLS 1.2 and 1.3).
 """
 import argparse
 import logging
@@ -31,6 +39,7 @@ def main():
                     default="none")
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--tls-version", choices=("1.2", "1.3"))
     ap.add_argument("--log", help="pyftpdlib's log file (default: none)")
     a = ap.parse_args()
     if a.password is None:
@@ -58,6 +67,18 @@ def main():
             handler = TLS_FTPHandler
         handler.certfile = a.cert
         handler.keyfile = a.key
+        from OpenSSL import SSL
+        ctx = SSL.Context(SSL.TLS_METHOD)
+        ctx.use_certificate_chain_file(a.cert)
+        ctx.use_privatekey_file(a.key or a.cert)
+        ctx.set_options(SSL.OP_NO_COMPRESSION)
+        ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+        if a.tls_version:
+            v = (SSL.TLS1_2_VERSION if a.tls_version == "1.2"
+                 else SSL.TLS1_3_VERSION)
+            ctx.set_min_proto_version(v)
+            ctx.set_max_proto_version(v)
+        handler.ssl_context = ctx
         handler.tls_control_required = True
         handler.tls_data_required = True
     handler.authorizer = auth
