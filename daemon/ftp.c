@@ -1541,6 +1541,8 @@ entry_json(const struct ftp_entry *e)
 	    json_integer(e->mtime) : json_null());
 	json_object_set_new(o, "perm", e->perm >= 0 ? json_integer(e->perm) : json_null());
 	json_object_set_new(o, "target", json_text(e->target));
+	if (e->raw != NULL)
+		json_object_set_new(o, "raw", json_text(e->raw));
 	return o;
 }
 
@@ -1553,7 +1555,8 @@ list_finish(struct ftp_conn *c)
 	json_t			*arr;
 
 	if (ftp_list_parse_buffer(op->lfd.mem ? op->lfd.mem : "", op->lfd.mem_len,
-	    c->has_mlst, time(NULL), LIST_ENTRIES_MAX, &ents, &n) == -1) {
+	    c->has_mlst, time(NULL), c->p->list_tz, LIST_ENTRIES_MAX, &ents,
+	    &n) == -1) {
 		op_fail(c, FTPA_ERR_LIMIT, 0, NULL, "directory listing too large");
 		return;
 	}

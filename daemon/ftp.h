@@ -24,6 +24,7 @@ struct ftp_params {
 	bool		 verify;	/* TLS: check the certificate and host */
 	char		*ca_file;	/* TLS: extra trusted CAs, or NULL */
 	bool		 passive;
+	long		 list_tz;	/* LIST dates: seconds east of UTC */
 	double		 connect_timeout;
 	double		 reply_timeout;
 	double		 data_timeout;

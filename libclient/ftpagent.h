@@ -124,6 +124,8 @@ struct ftpagent_open_opts {
 	bool		 active;	/* active mode instead of passive */
 	int		 max_connections; /* 0: agent default */
 	bool		 reuse;		/* return an equal live session if any */
+	const char	*list_tz;	/* zone of LIST dates: "UTC", "+HH:MM",
+					   "-HH:MM"; NULL: UTC */
 };
 
 /*
@@ -172,6 +174,13 @@ FTPAGENT_API bool ftpagent_rmdir(struct ftpagent *, const char *session,
     const char *path);
 FTPAGENT_API bool ftpagent_rename(struct ftpagent *, const char *session,
     const char *from, const char *to);
+/* SITE CHMOD: mode holds permission bits (e.g. 0644). */
+FTPAGENT_API bool ftpagent_chmod(struct ftpagent *, const char *session,
+    const char *path, int mode);
+/* Sets the modification time (seconds since the epoch, UTC): MFMT, else
+ * the two-argument MDTM. */
+FTPAGENT_API bool ftpagent_set_mtime(struct ftpagent *, const char *session,
+    const char *path, int64_t mtime);
 /* Sends a raw command. *code receives the reply code and, when text is not
  * NULL, *text the reply text (caller frees with free()). */
 FTPAGENT_API bool ftpagent_quote(struct ftpagent *, const char *session,
@@ -189,6 +198,8 @@ struct ftpagent_xfer_opts {
 	int64_t		 offset;	/* resume at this byte (REST) */
 	bool		 append;	/* put: APPE instead of STOR */
 	bool		 ascii;		/* TYPE A instead of TYPE I */
+	bool		 rest_restart;	/* REST refused: restart from zero
+					   instead of failing */
 	ftpagent_progress_cb progress;	/* may be NULL */
 	void		*progress_arg;
 };

@@ -25,6 +25,8 @@ struct ftp_entry {
 	int64_t		 mtime;		/* seconds since epoch UTC; INT64_MIN: unknown */
 	int		 perm;		/* permission bits 07777; -1: unknown */
 	char		*target;	/* symlink target or NULL */
+	char		*raw;		/* the line as sent, for entries no parser
+					   could read (type OTHER); else NULL */
 };
 
 enum ftp_list_result {
@@ -51,17 +53,29 @@ enum ftp_list_result ftp_list_parse_mlsd(const char *line, size_t len,
  * files ("c" and "b" with "major, minor") and names with spaces. */
 enum ftp_list_result ftp_list_parse_unix(const char *line, size_t len,
 	    time_t now, struct ftp_entry *out);
+/* One DOS/IIS line: "MM-DD-YY  HH:MMAM  <DIR>  name" or with a size,
+ * 2- or 4-digit years (2-digit: 70-99 -> 19xx), 12- or 24-hour times. */
+enum ftp_list_result ftp_list_parse_dos(const char *line, size_t len,
+	    struct ftp_entry *out);
+/* One EPLF line (http://cr.yp.to/ftp/list/eplf.html): "+facts<TAB>name",
+ * facts "/" dir, "r" file, "s<size>", "m<mtime>", "up<octal mode>". */
+enum ftp_list_result ftp_list_parse_eplf(const char *line, size_t len,
+	    struct ftp_entry *out);
 
 /*
  * A whole listing: splits buf on LF (CR before it dropped), parses every
- * line with the MLSD parser (mlsd true) or the Unix parser, and collects
- * entries. Unparseable lines become entries of type OTHER whose name is
- * the raw line. At most max_entries entries (more: returns -1).
- * On success returns 0 and a malloc'd array in *out, never NULL even when
- * *n is 0 (free with ftp_entries_free); on failure -1 and nothing to free.
+ * line with the MLSD parser (mlsd true) or, for LIST, with the first of
+ * the Unix, DOS/IIS and EPLF parsers that reads it, and collects entries.
+ * LIST dates without a zone are taken as tz_offset seconds east of UTC
+ * (MLSD times are UTC). Unparseable lines become entries of type OTHER
+ * whose name and raw are the line. At most max_entries entries (more:
+ * returns -1). On success returns 0 and a malloc'd array in *out, never
+ * NULL even when *n is 0 (free with ftp_entries_free); on failure -1 and
+ * nothing to free.
  */
 int	ftp_list_parse_buffer(const char *buf, size_t len, bool mlsd,
-	    time_t now, size_t max_entries, struct ftp_entry **out, size_t *n);
+	    time_t now, long tz_offset, size_t max_entries,
+	    struct ftp_entry **out, size_t *n);
 void	ftp_entries_free(struct ftp_entry *, size_t n);
 
 #endif
