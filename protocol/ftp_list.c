@@ -47,6 +47,7 @@ entry_reset(struct ftp_entry *e)
 	e->mtime = INT64_MIN;
 	e->perm = -1;
 	e->target = NULL;
+	e->raw = NULL;
 }
 
 void
@@ -54,6 +55,7 @@ ftp_entry_clear(struct ftp_entry *e)
 {
 	free(e->name);
 	free(e->target);
+	free(e->raw);
 	entry_reset(e);
 }
 
@@ -563,12 +565,17 @@ raw_entry(struct ftp_entry *e, const char *line, size_t len)
 	for (i = 0; i < len; i++)
 		if (e->name[i] == '\0')
 			e->name[i] = '?';
+	if ((e->raw = strdup(e->name)) == NULL) {
+		free(e->name);
+		e->name = NULL;
+		return -1;
+	}
 	return 0;
 }
 
 int
 ftp_list_parse_buffer(const char *buf, size_t len, bool mlsd, time_t now,
-    size_t max_entries, struct ftp_entry **out, size_t *nout)
+    long tz_offset, size_t max_entries, struct ftp_entry **out, size_t *nout)
 {
 	struct ftp_entry	*v = NULL, *nv;
 	size_t			 n = 0, cap = 0, ncap, llen;
@@ -604,6 +611,9 @@ ftp_list_parse_buffer(const char *buf, size_t len, bool mlsd, time_t now,
 		 */
 		if (r == FTP_LIST_BAD && raw_entry(&v[n], line, llen) == -1)
 			goto fail;
+		/* LIST dates are the server's local time */
+		if (!mlsd && r == FTP_LIST_ENTRY && v[n].mtime != INT64_MIN)
+			v[n].mtime -= tz_offset;
 		n++;
 	}
 	if (v == NULL && (v = calloc(1, sizeof(*v))) == NULL)

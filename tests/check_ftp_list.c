@@ -342,7 +342,7 @@ parse_buffer(const char *buf, size_t len, bool mlsd, size_t max,
 	char	*p = span_copy(buf, len);
 	int	 rc;
 
-	rc = ftp_list_parse_buffer(p, len, mlsd, NOW_2024_03_15, max, out, n);
+	rc = ftp_list_parse_buffer(p, len, mlsd, NOW_2024_03_15, 0, max, out, n);
 	free(p);
 	return rc;
 }
