@@ -164,7 +164,7 @@ op_error_json(const struct op_error *e)
 /* ---- operations --------------------------------------------------------- */
 
 static const char *op_kind_names[OP_KIND_LAST] = {
-	"login", "list", "stat", "get", "put", "quote",
+	"login", "list", "stat", "get", "put", "quote", "command",
 };
 
 const char *
@@ -191,6 +191,7 @@ ftp_op_free(struct ftp_op *op)
 	if (op == NULL)
 		return;
 	free(op->path);
+	free(op->cmd2);
 	free(op->final_text);
 	localfd_close(&op->lfd);
 	op_error_clear(&op->err);
@@ -1726,6 +1727,30 @@ ftp_quote_refusal(const char *cmd)
 	return NULL;
 }
 
+/* One command, or two (RNFR then RNTO): success is a final 2xx. */
+static void
+cmd_reply(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_op	*op = c->op;
+	char		 line[200];
+
+	first_line(text, line, sizeof(line));
+	if (op->cmd2 != NULL && op->step == 0 && code / 100 == 3) {
+		op->step = 1;
+		send_cmd(c, cmd_reply, "%s", op->cmd2);
+		return;
+	}
+	/* tolerance: any 2xx will do (200 where 250 is due, and so on) */
+	if (code / 100 == 2 && (op->cmd2 == NULL || op->step == 1)) {
+		op->result = json_pack("{s:i,s:o}", "code", code, "text",
+		    json_text(text));
+		op_succeed(c);
+		return;
+	}
+	op_fail(c, code == 550 && op->step == 0 && op->notfound_550 ?
+	    FTPA_ERR_NOT_FOUND : FTPA_ERR_FTP, code, text, "%d %s", code, line);
+}
+
 static void
 quote_reply(struct ftp_conn *c, int code, const char *text)
 {
@@ -1762,6 +1787,10 @@ ftp_conn_run(struct ftp_conn *c, struct ftp_op *op)
 		break;
 	case OP_PUT:
 		with_type(c, op->ascii ? 'A' : 'I', put_typed);
+		break;
+	case OP_CMD:
+		op->step = 0;
+		send_cmd(c, cmd_reply, "%s", op->path);
 		break;
 	case OP_QUOTE:
 		/* TYPE, MODE and the like may change what we assume */

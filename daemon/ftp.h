@@ -44,7 +44,8 @@ void	 op_error_copy(struct op_error *dst, const struct op_error *src);
 /* {code, message, data:{kind, ftp_code?, ftp_text?}} */
 json_t	*op_error_json(const struct op_error *);
 
-enum op_kind { OP_LOGIN, OP_LIST, OP_STAT, OP_GET, OP_PUT, OP_QUOTE, OP_KIND_LAST };
+enum op_kind { OP_LOGIN, OP_LIST, OP_STAT, OP_GET, OP_PUT, OP_QUOTE, OP_CMD,
+	OP_KIND_LAST };
 
 struct ftp_op;
 typedef void (*op_done_cb)(struct ftp_op *, void *arg);
@@ -59,6 +60,12 @@ struct ftp_op {
 	bool		 append;
 	bool		 ascii;
 	int64_t		 bytes;		/* moved so far */
+	bool		 rest_restart;	/* REST refused: start from zero */
+	/* OP_CMD: path is the first command, cmd2 an optional second one sent
+	 * after a 3xx (RNFR/RNTO); a 550 to the first is kind not_found when
+	 * notfound_550 */
+	char		*cmd2;
+	bool		 notfound_550;
 	int64_t		 total;		/* -1: unknown */
 	/* outcome */
 	bool		 failed;

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "control.h"
+#include "fsops.h"
 #include "ftp.h"
 #include "job.h"
 #include "jsonrpc.h"
@@ -616,6 +617,121 @@ m_fs_stat(struct rpc_call *call, json_t *params)
 	fs_op(call, params, OP_STAT, "path", true);
 }
 
+/* The session and a non-empty path, or NULL after an error reply. */
+static struct session *
+p_session_path(struct rpc_call *call, json_t *params, const char *key,
+    const char **path)
+{
+	struct session	*s;
+
+	if ((s = p_session(call, params)) == NULL)
+		return NULL;
+	if (p_str(call, params, key, true, path) == -1)
+		return NULL;
+	if ((*path)[0] == '\0') {
+		params_error(call, "parameter \"%s\" must not be empty", key);
+		return NULL;
+	}
+	return s;
+}
+
+static void
+m_mkdir(struct rpc_call *call, json_t *params)
+{
+	struct session	*s;
+	const char	*path;
+	bool		 parents;
+
+	if ((s = p_session_path(call, params, "path", &path)) == NULL ||
+	    p_bool(call, params, "parents", false, &parents) == -1)
+		return;
+	fsops_mkdir(call, s, path, parents);
+}
+
+static void
+m_rmdir(struct rpc_call *call, json_t *params)
+{
+	struct session	*s;
+	const char	*path;
+
+	if ((s = p_session_path(call, params, "path", &path)) == NULL)
+		return;
+	fsops_rmdir(call, s, path);
+}
+
+static void
+m_remove(struct rpc_call *call, json_t *params)
+{
+	struct session	*s;
+	const char	*path;
+	bool		 recursive;
+
+	if ((s = p_session_path(call, params, "path", &path)) == NULL ||
+	    p_bool(call, params, "recursive", false, &recursive) == -1)
+		return;
+	fsops_remove(call, s, path, recursive);
+}
+
+static void
+m_rename(struct rpc_call *call, json_t *params)
+{
+	struct session	*s;
+	const char	*from, *to;
+
+	if ((s = p_session_path(call, params, "from", &from)) == NULL ||
+	    p_str(call, params, "to", true, &to) == -1)
+		return;
+	if (to[0] == '\0') {
+		params_error(call, "parameter \"to\" must not be empty");
+		return;
+	}
+	fsops_rename(call, s, from, to);
+}
+
+static void
+m_chmod(struct rpc_call *call, json_t *params)
+{
+	struct session	*s;
+	const char	*path;
+	json_t		*m;
+	long		 mode = -1;
+	char		*end;
+
+	if ((s = p_session_path(call, params, "path", &path)) == NULL)
+		return;
+	m = json_object_get(params, "mode");
+	if (json_is_integer(m))
+		mode = (long)json_integer_value(m);
+	else if (json_is_string(m) && json_string_value(m)[0] != '\0') {
+		mode = strtol(json_string_value(m), &end, 8);
+		if (*end != '\0')
+			mode = -1;
+	}
+	if (mode < 0 || mode > 07777) {
+		params_error(call, "parameter \"mode\" must be permission bits "
+		    "(an integer, or an octal string such as \"0644\")");
+		return;
+	}
+	fsops_chmod(call, s, path, (int)mode);
+}
+
+static void
+m_set_mtime(struct rpc_call *call, json_t *params)
+{
+	struct session	*s;
+	const char	*path;
+	json_int_t	 mtime;
+
+	if ((s = p_session_path(call, params, "path", &path)) == NULL ||
+	    p_int(call, params, "mtime", -1, 0, 253402300799LL, &mtime) == -1)
+		return;
+	if (mtime < 0) {
+		params_error(call, "missing parameter \"mtime\"");
+		return;
+	}
+	fsops_set_mtime(call, s, path, mtime);
+}
+
 static void
 m_quote(struct rpc_call *call, json_t *params)
 {
@@ -821,6 +937,12 @@ static const struct method methods[] = {
 	{ "session.list",	m_session_list },
 	{ "fs.list",		m_fs_list },
 	{ "fs.stat",		m_fs_stat },
+	{ "fs.mkdir",		m_mkdir },
+	{ "fs.rmdir",		m_rmdir },
+	{ "fs.remove",		m_remove },
+	{ "fs.rename",		m_rename },
+	{ "fs.chmod",		m_chmod },
+	{ "fs.set_mtime",	m_set_mtime },
 	{ "ftp.quote",		m_quote },
 	{ "transfer.get",	m_get },
 	{ "transfer.put",	m_put },

@@ -1,0 +1,402 @@
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fsops.h"
+#include "ftp.h"
+#include "rpc.h"
+#include "session.h"
+#include "util.h"
+
+enum fs_kind { FS_MKDIR, FS_SIMPLE, FS_REMOVE, FS_MTIME };
+
+struct frame {
+	char		*dir;
+	json_t		*entries;	/* fs.list entries of dir */
+	size_t		 idx;
+};
+
+struct fsop {
+	enum fs_kind	 kind;
+	struct rpc_call	*call;		/* NULL once the client left */
+	struct session	*sess;
+	char		*path;
+	/* mkdir -p: the components done so far */
+	size_t		 done_len;
+	bool		 parents;
+	/* remove */
+	bool		 recursive;
+	struct frame	 stack[FSOPS_MAX_DEPTH];
+	int		 depth;
+	size_t		 seen;
+	bool		 listing;	/* the op in flight is a listing */
+	/* set_mtime */
+	int64_t		 mtime;
+	bool		 tried_mdtm;
+};
+
+static void fs_step_done(struct ftp_op *, void *);
+
+static void
+fs_free(struct fsop *f)
+{
+	for (int i = 0; i < f->depth; i++) {
+		free(f->stack[i].dir);
+		json_decref(f->stack[i].entries);
+	}
+	free(f->path);
+	free(f);
+}
+
+static void
+fs_gone(struct rpc_call *call, void *arg)
+{
+	struct fsop	*f = arg;
+
+	f->call = NULL;
+}
+
+static void
+fs_finish_ok(struct fsop *f)
+{
+	if (f->call)
+		rpc_reply(f->call, json_object());
+	fs_free(f);
+}
+
+static void
+fs_finish_err(struct fsop *f, const struct op_error *e)
+{
+	if (f->call)
+		rpc_fail_op(f->call, e, NULL);
+	fs_free(f);
+}
+
+static struct fsop *
+fs_new(enum fs_kind kind, struct rpc_call *call, struct session *s,
+    const char *path)
+{
+	struct fsop	*f = xcalloc(1, sizeof(*f));
+
+	f->kind = kind;
+	f->call = call;
+	f->sess = s;
+	f->path = xstrdup(path);
+	rpc_defer(call);
+	call->on_gone = fs_gone;
+	call->gone_arg = f;
+	return f;
+}
+
+/* Queues one step; its end comes back through fs_step_done. */
+static void
+fs_submit(struct fsop *f, enum op_kind kind, const char *arg, const char *arg2,
+    bool notfound)
+{
+	struct ftp_op	*op = ftp_op_new(kind, arg);
+
+	if (arg2 != NULL)
+		op->cmd2 = xstrdup(arg2);
+	op->notfound_550 = notfound;
+	op->done = fs_step_done;
+	op->arg = f;
+	f->listing = kind == OP_LIST;
+	session_submit(f->sess, op);
+}
+
+static void
+fs_cmd(struct fsop *f, bool notfound, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+fs_cmd(struct fsop *f, bool notfound, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*cmd;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	fs_submit(f, OP_CMD, cmd, NULL, notfound);
+	free(cmd);
+}
+
+/* ---- mkdir -------------------------------------------------------------- */
+
+/* Length of path up to and including the next component after done_len. */
+static size_t
+next_prefix(const char *path, size_t from)
+{
+	size_t	i = from;
+
+	while (path[i] == '/')
+		i++;
+	while (path[i] != '\0' && path[i] != '/')
+		i++;
+	return i;
+}
+
+static void
+mkdir_next(struct fsop *f)
+{
+	size_t	n = next_prefix(f->path, f->done_len);
+
+	f->done_len = n;
+	fs_cmd(f, false, "MKD %.*s", (int)n, f->path);
+}
+
+static bool
+mkdir_last(const struct fsop *f)
+{
+	size_t	i = f->done_len;
+
+	while (f->path[i] == '/')
+		i++;
+	return f->path[i] == '\0';
+}
+
+/* ---- remove -------------------------------------------------------------- */
+
+static bool
+safe_name(const char *n)
+{
+	/* a server's name never leaves the directory it was listed in */
+	return n[0] != '\0' && strchr(n, '/') == NULL && strcmp(n, ".") != 0 &&
+	    strcmp(n, "..") != 0;
+}
+
+static void
+remove_next(struct fsop *f)
+{
+	struct frame	*fr;
+	json_t		*e;
+	const char	*name, *type;
+	char		*child;
+
+	if (f->depth == 0) {
+		fs_finish_ok(f);
+		return;
+	}
+	fr = &f->stack[f->depth - 1];
+	while (fr->idx < json_array_size(fr->entries)) {
+		e = json_array_get(fr->entries, fr->idx++);
+		name = json_string_value(json_object_get(e, "name"));
+		type = json_string_value(json_object_get(e, "type"));
+		if (name == NULL || !safe_name(name) ||
+		    json_object_get(e, "raw") != NULL)
+			continue;	/* the RMD below then says why */
+		child = xasprintf("%s%s%s", fr->dir, fr->dir[0] &&
+		    fr->dir[strlen(fr->dir) - 1] != '/' ? "/" : "", name);
+		if (type && strcmp(type, "dir") == 0) {
+			if (f->depth >= FSOPS_MAX_DEPTH) {
+				struct op_error	err = { 0 };
+
+				op_error_set(&err, FTPA_ERR_LIMIT, 0, NULL,
+				    "directory tree deeper than %d levels",
+				    FSOPS_MAX_DEPTH);
+				free(child);
+				fs_finish_err(f, &err);
+				op_error_clear(&err);
+				return;
+			}
+			fs_submit(f, OP_LIST, child, NULL, true);
+		} else
+			fs_cmd(f, true, "DELE %s", child);
+		free(child);
+		return;
+	}
+	/* empty now: the directory itself goes */
+	fs_cmd(f, true, "RMD %s", fr->dir);
+	free(fr->dir);
+	json_decref(fr->entries);
+	f->depth--;
+}
+
+static void
+remove_push(struct fsop *f, const char *dir, json_t *entries)
+{
+	struct frame	*fr = &f->stack[f->depth++];
+
+	fr->dir = xstrdup(dir);
+	fr->entries = json_incref(entries);
+	fr->idx = 0;
+	f->seen += json_array_size(entries);
+}
+
+/* ---- steps ----------------------------------------------------------------- */
+
+static void
+fs_step_done(struct ftp_op *op, void *arg)
+{
+	struct fsop	*f = arg;
+	struct op_error	 err = { 0 };
+
+	switch (f->kind) {
+	case FS_SIMPLE:
+		if (op->failed)
+			fs_finish_err(f, &op->err);
+		else
+			fs_finish_ok(f);
+		break;
+	case FS_MKDIR:
+		if (!mkdir_last(f)) {
+			/* parents that exist already answer 550: fine */
+			mkdir_next(f);
+			break;
+		}
+		if (!op->failed) {
+			fs_finish_ok(f);
+			break;
+		}
+		if (f->parents && op->kind == OP_CMD) {
+			/* the last one failed: fine if it is a directory */
+			fs_submit(f, OP_STAT, f->path, NULL, false);
+			break;
+		}
+		if (op->kind == OP_STAT && !op->failed && op->result != NULL &&
+		    strcmp(json_string_value(json_object_get(op->result,
+		    "type")) ? json_string_value(json_object_get(op->result,
+		    "type")) : "", "dir") == 0) {
+			fs_finish_ok(f);
+			break;
+		}
+		if (op->kind == OP_STAT) {
+			op_error_set(&err, FTPA_ERR_FTP, 0, NULL,
+			    "cannot create directory %s", f->path);
+			fs_finish_err(f, &err);
+			op_error_clear(&err);
+			break;
+		}
+		fs_finish_err(f, &op->err);
+		break;
+	case FS_REMOVE:
+		if (f->listing) {
+			if (op->failed) {
+				fs_finish_err(f, &op->err);
+				break;
+			}
+			if (f->seen + json_array_size(json_object_get(op->result,
+			    "entries")) > FSOPS_MAX_ENTRIES) {
+				op_error_set(&err, FTPA_ERR_LIMIT, 0, NULL,
+				    "more than %d entries to remove",
+				    FSOPS_MAX_ENTRIES);
+				fs_finish_err(f, &err);
+				op_error_clear(&err);
+				break;
+			}
+			remove_push(f, op->path, json_object_get(op->result,
+			    "entries"));
+			remove_next(f);
+			break;
+		}
+		if (f->depth == 0 && op->failed && f->recursive &&
+		    strncmp(op->path, "DELE ", 5) == 0) {
+			/* not a file: a directory to empty first */
+			fs_submit(f, OP_LIST, f->path, NULL, true);
+			break;
+		}
+		if (op->failed) {
+			fs_finish_err(f, &op->err);
+			break;
+		}
+		remove_next(f);
+		break;
+	case FS_MTIME:
+		if (!op->failed) {
+			fs_finish_ok(f);
+			break;
+		}
+		if (!f->tried_mdtm && op->err.ftp_code >= 500 &&
+		    op->err.ftp_code <= 504) {
+			struct tm	tm;
+			time_t		t = (time_t)f->mtime;
+
+			/* no MFMT: the two-argument MDTM of older servers */
+			f->tried_mdtm = true;
+			gmtime_r(&t, &tm);
+			fs_cmd(f, true, "MDTM %04d%02d%02d%02d%02d%02d %s",
+			    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			    tm.tm_hour, tm.tm_min, tm.tm_sec, f->path);
+			break;
+		}
+		fs_finish_err(f, &op->err);
+		break;
+	}
+	ftp_op_free(op);
+}
+
+/* ---- entry points ------------------------------------------------------------ */
+
+void
+fsops_mkdir(struct rpc_call *call, struct session *s, const char *path,
+    bool parents)
+{
+	struct fsop	*f = fs_new(FS_MKDIR, call, s, path);
+
+	f->parents = parents;
+	if (parents) {
+		mkdir_next(f);
+		return;
+	}
+	f->done_len = strlen(path);	/* one MKD of the whole path */
+	fs_cmd(f, false, "MKD %s", path);
+}
+
+void
+fsops_rmdir(struct rpc_call *call, struct session *s, const char *path)
+{
+	struct fsop	*f = fs_new(FS_SIMPLE, call, s, path);
+
+	fs_cmd(f, true, "RMD %s", path);
+}
+
+void
+fsops_remove(struct rpc_call *call, struct session *s, const char *path,
+    bool recursive)
+{
+	struct fsop	*f = fs_new(FS_REMOVE, call, s, path);
+
+	f->recursive = recursive;
+	fs_cmd(f, true, "DELE %s", path);
+}
+
+void
+fsops_rename(struct rpc_call *call, struct session *s, const char *from,
+    const char *to)
+{
+	struct fsop	*f = fs_new(FS_SIMPLE, call, s, from);
+	char		*a = xasprintf("RNFR %s", from);
+	char		*b = xasprintf("RNTO %s", to);
+
+	fs_submit(f, OP_CMD, a, b, true);
+	free(a);
+	free(b);
+}
+
+void
+fsops_chmod(struct rpc_call *call, struct session *s, const char *path, int mode)
+{
+	struct fsop	*f = fs_new(FS_SIMPLE, call, s, path);
+
+	fs_cmd(f, true, "SITE CHMOD %o %s", (unsigned)mode, path);
+}
+
+void
+fsops_set_mtime(struct rpc_call *call, struct session *s, const char *path,
+    int64_t mtime)
+{
+	struct fsop	*f = fs_new(FS_MTIME, call, s, path);
+	struct tm	 tm;
+	time_t		 t = (time_t)mtime;
+
+	f->mtime = mtime;
+	gmtime_r(&t, &tm);
+	fs_cmd(f, true, "MFMT %04d%02d%02d%02d%02d%02d %s", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, path);
+}
