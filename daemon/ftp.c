@@ -83,6 +83,10 @@ struct ftp_conn {
 	bool		 data_tls_ready;
 	bool		 data_truncated;
 	bool		 data_draining;	/* upload sent; reading to the peer's end */
+	/* ASCII conversion state across reads */
+	char		*abuf;
+	bool		 cr_pending;	/* download: a CR ended the last read */
+	char		 last_byte;	/* upload: the last byte read */
 
 	struct ftp_op	*op;
 	struct ftp_op	*login;
@@ -264,6 +268,10 @@ data_close(struct ftp_conn *c)
 	}
 	free(c->xbuf);
 	c->xbuf = NULL;
+	free(c->abuf);
+	c->abuf = NULL;
+	c->cr_pending = false;
+	c->last_byte = 0;
 	c->xlen = c->xoff = 0;
 	c->data_tls_ready = false;
 	c->data_truncated = false;
@@ -1044,6 +1052,59 @@ local_wait(struct ftp_conn *c, int events)
 	ev_io_start(main_loop, &c->lw);
 }
 
+/*
+ * TYPE A (TEST-CASES 30). Downloads: CRLF becomes LF, also when the CR
+ * ends one read and the LF starts the next; a lone CR stays.
+ */
+static void
+ascii_from_net(struct ftp_conn *c)
+{
+	char	*in = c->xbuf, *out, *tmp;
+	size_t	 i, m = 0;
+
+	if (c->abuf == NULL)
+		c->abuf = xmalloc(XBUF_SIZE + 1);
+	out = c->abuf;
+	for (i = 0; i < c->xlen; i++) {
+		if (c->cr_pending) {
+			c->cr_pending = false;
+			if (in[i] != '\n')
+				out[m++] = '\r';
+		}
+		if (in[i] == '\r')
+			c->cr_pending = true;
+		else
+			out[m++] = in[i];
+	}
+	tmp = c->xbuf;
+	c->xbuf = c->abuf;
+	c->abuf = tmp;
+	c->xlen = m;
+}
+
+/* Uploads: LF becomes CRLF, an existing CRLF is left alone. n bytes read
+ * into xbuf (at most XBUF_SIZE / 2), converted into it. */
+static void
+ascii_to_net(struct ftp_conn *c, size_t n)
+{
+	char	*in = c->xbuf, *out, *tmp;
+	size_t	 i, m = 0;
+
+	if (c->abuf == NULL)
+		c->abuf = xmalloc(XBUF_SIZE + 1);
+	out = c->abuf;
+	for (i = 0; i < n; i++) {
+		if (in[i] == '\n' && c->last_byte != '\r')
+			out[m++] = '\r';
+		out[m++] = in[i];
+		c->last_byte = in[i];
+	}
+	tmp = c->xbuf;
+	c->xbuf = c->abuf;
+	c->abuf = tmp;
+	c->xlen = m;
+}
+
 /* Counts n bytes moved; false when the op ended or the budget is spent. */
 static bool
 xfer_moved(struct ftp_conn *c, struct ftp_op *op, ssize_t n, size_t *budget)
@@ -1101,6 +1162,14 @@ pump_in(struct ftp_conn *c)
 			    c->data->error : strerror(errno));
 			return;
 		}
+		if (n == 0 && c->cr_pending) {
+			/* a lone CR at the very end is data */
+			c->cr_pending = false;
+			c->xbuf[0] = '\r';
+			c->xlen = 1;
+			c->xoff = 0;
+			continue;
+		}
 		if (n == 0) {
 			op->data_eof = true;
 			/* a TLS data stream must end with close_notify; we answer
@@ -1119,6 +1188,8 @@ pump_in(struct ftp_conn *c)
 		}
 		c->xlen = n;
 		c->xoff = 0;
+		if (op->ascii && op->kind == OP_GET)
+			ascii_from_net(c);
 		if (!xfer_moved(c, op, n, &budget))
 			return;
 	}
@@ -1201,7 +1272,8 @@ pump_out(struct ftp_conn *c)
 				put_data_done(c);
 				return;
 			}
-			n = localfd_read(&op->lfd, c->xbuf, XBUF_SIZE);
+			n = localfd_read(&op->lfd, c->xbuf, op->ascii ?
+			    XBUF_SIZE / 2 : XBUF_SIZE);
 			if (n == -1) {
 				if (errno == EAGAIN || errno == EINTR) {
 					io_set_want_write(c->data, false);
@@ -1218,6 +1290,8 @@ pump_out(struct ftp_conn *c)
 			}
 			c->xlen = n;
 			c->xoff = 0;
+			if (op->ascii)
+				ascii_to_net(c, n);
 		}
 		n = io_send(c->data, c->xbuf + c->xoff, c->xlen - c->xoff);
 		if (n == -1) {
@@ -1359,7 +1433,8 @@ xfer_maybe_finish(struct ftp_conn *c)
 		list_finish(c);
 		return;
 	}
-	if (op->kind == OP_GET && op->total >= 0) {
+	/* in ASCII the byte counts of the two ends differ */
+	if (op->kind == OP_GET && op->total >= 0 && !op->ascii) {
 		expect = op->total - op->offset;
 		if (expect >= 0 && op->bytes != expect) {
 			op_fail(c, FTPA_ERR_PROTOCOL, 0, NULL,
@@ -1462,6 +1537,15 @@ rest_reply(struct ftp_conn *c, int code, const char *text)
 	char	line[200];
 
 	if (code != 350) {
+		if (c->op->rest_restart && localfd_rewind(&c->op->lfd,
+		    c->op->kind == OP_GET) == 0) {
+			/* asked for: start over from the first byte */
+			log_debug("REST refused; restarting %s from zero",
+			    c->op->path);
+			c->op->offset = 0;
+			retr_send(c);
+			return;
+		}
 		op_fail(c, FTPA_ERR_FTP, code, text,
 		    "the server cannot resume (REST refused): %d %s", code,
 		    first_line(text, line, sizeof(line)));
@@ -1484,10 +1568,24 @@ xfer_data_ready(struct ftp_conn *c)
 static void
 size_reply(struct ftp_conn *c, int code, const char *text)
 {
-	int64_t	sz;
+	struct ftp_op	*op = c->op;
+	int64_t		 sz;
 
 	if (code == 213 && ftp_parse_size(text, &sz) == 0)
-		c->op->total = sz;
+		op->total = sz;
+	/* a resume is checked against the size first (TEST-CASES 27) */
+	if (op->offset > 0 && op->total >= 0 && !op->ascii) {
+		if (op->offset > op->total) {
+			op_fail(c, FTPA_ERR_FTP, 0, NULL, "cannot resume %s at byte "
+			    "%" PRId64 ": the file has only %" PRId64 " bytes",
+			    op->path, op->offset, op->total);
+			return;
+		}
+		if (op->offset == op->total) {
+			op_succeed(c);		/* complete already: nothing to move */
+			return;
+		}
+	}
 	data_open(c, xfer_data_ready);
 }
 

@@ -178,6 +178,21 @@ localfd_size(const struct localfd *lf)
 	return -1;
 }
 
+int
+localfd_rewind(struct localfd *lf, bool truncate)
+{
+	if (lf->kind == LFD_MEMORY) {
+		lf->mem_len = truncate ? 0 : lf->mem_len;
+		lf->mem_pos = 0;
+		return 0;
+	}
+	if (lf->kind != LFD_FILE || lseek(lf->fd, 0, SEEK_SET) == -1)
+		return -1;
+	if (truncate && ftruncate(lf->fd, 0) == -1)
+		return -1;
+	return 0;
+}
+
 void
 localfd_close(struct localfd *lf)
 {

@@ -45,6 +45,9 @@ ssize_t	 localfd_read(struct localfd *, void *, size_t);
 int	 localfd_pollfd(const struct localfd *);
 /* Size of a regular file source, -1 otherwise. */
 int64_t	 localfd_size(const struct localfd *);
+/* Back to the start (a restart): regular files only; truncate for a
+ * download. 0, or -1 when the fd cannot go back. */
+int	 localfd_rewind(struct localfd *, bool truncate);
 void	 localfd_close(struct localfd *);
 
 #endif

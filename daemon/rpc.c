@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,6 +361,27 @@ m_stats(struct rpc_call *call, json_t *params)
 
 /* ---- sessions ---------------------------------------------------------------- */
 
+/* "UTC", "Z", "+HH:MM", "-HHMM" -> seconds east of UTC; LONG_MIN if bad. */
+static long
+parse_tz(const char *s)
+{
+	int	h, m = 0, sign;
+	char	rest;
+
+	if (strcasecmp(s, "UTC") == 0 || strcmp(s, "Z") == 0)
+		return 0;
+	if (s[0] != '+' && s[0] != '-')
+		return LONG_MIN;
+	sign = s[0] == '-' ? -1 : 1;
+	if (sscanf(s + 1, "%2d:%2d%c", &h, &m, &rest) != 2 &&
+	    sscanf(s + 1, "%2d%2d%c", &h, &m, &rest) != 2 &&
+	    !(strlen(s) == 3 && sscanf(s + 1, "%2d%c", &h, &rest) == 1))
+		return LONG_MIN;
+	if (h > 14 || m > 59)
+		return LONG_MIN;
+	return sign * (h * 3600L + m * 60L);
+}
+
 static json_t *
 open_result(struct session *s, bool reused)
 {
@@ -405,7 +427,8 @@ static void
 m_session_open(struct rpc_call *call, json_t *params)
 {
 	const char		*url, *host, *user, *password, *name, *tls, *err;
-	const char		*ca_file;
+	const char		*ca_file, *list_tz;
+	long			 tz = 0;
 	struct ftp_url		 u;
 	struct ftp_params	 p;
 	struct session		*s;
@@ -424,6 +447,7 @@ m_session_open(struct rpc_call *call, json_t *params)
 	    p_str(call, params, "name", false, &name) == -1 ||
 	    p_str(call, params, "tls", false, &tls) == -1 ||
 	    p_str(call, params, "ca_file", false, &ca_file) == -1 ||
+	    p_str(call, params, "list_tz", false, &list_tz) == -1 ||
 	    p_int(call, params, "port", 0, 1, 65535, &port) == -1 ||
 	    p_bool(call, params, "passive", true, &passive) == -1 ||
 	    p_bool(call, params, "verify", true, &verify) == -1 ||
@@ -432,6 +456,10 @@ m_session_open(struct rpc_call *call, json_t *params)
 	    p_num(call, params, "reply_timeout", DEF_REPLY_TIMEOUT, &t_reply) == -1 ||
 	    p_num(call, params, "data_timeout", DEF_DATA_TIMEOUT, &t_data) == -1)
 		return;
+	if (list_tz != NULL && (tz = parse_tz(list_tz)) == LONG_MIN) {
+		params_error(call, "parameter \"list_tz\" must be UTC, +HH:MM or -HH:MM");
+		return;
+	}
 	if (t_conn <= 0 || t_reply <= 0 || t_data <= 0) {
 		params_error(call, "timeouts must be greater than zero");
 		return;
@@ -485,6 +513,7 @@ m_session_open(struct rpc_call *call, json_t *params)
 	}
 	p.passive = passive;
 	p.verify = verify;
+	p.list_tz = tz;
 	p.ca_file = ca_file ? xstrdup(ca_file) : NULL;
 	p.connect_timeout = t_conn;
 	p.reply_timeout = t_reply;
@@ -767,7 +796,7 @@ static void
 transfer(struct rpc_call *call, json_t *params, bool put)
 {
 	struct session	*s;
-	const char	*path, *type, *data, *err;
+	const char	*path, *type, *data, *err, *fallback;
 	json_int_t	 offset;
 	bool		 wait, inl, append, progress;
 	int		 fd = -2;
@@ -788,12 +817,16 @@ transfer(struct rpc_call *call, json_t *params, bool put)
 		params_error(call, "parameter \"path\" must not be empty");
 		return;
 	}
-	if (type != NULL && strcmp(type, "binary") != 0) {
-		if (strcmp(type, "ascii") == 0)
-			params_error(call, "ASCII transfers are not supported by this "
-			    "version yet");
-		else
-			params_error(call, "parameter \"type\" must be binary or ascii");
+	if (type != NULL && strcmp(type, "binary") != 0 &&
+	    strcmp(type, "ascii") != 0) {
+		params_error(call, "parameter \"type\" must be binary or ascii");
+		return;
+	}
+	if (p_str(call, params, "rest_fallback", false, &fallback) == -1)
+		return;
+	if (fallback != NULL && strcmp(fallback, "fail") != 0 &&
+	    strcmp(fallback, "restart") != 0) {
+		params_error(call, "parameter \"rest_fallback\" must be fail or restart");
 		return;
 	}
 	if (!put && inl && !wait) {
@@ -841,6 +874,8 @@ transfer(struct rpc_call *call, json_t *params, bool put)
 	op = ftp_op_new(put ? OP_PUT : OP_GET, path);
 	op->offset = offset;
 	op->append = append;
+	op->ascii = type != NULL && strcmp(type, "ascii") == 0;
+	op->rest_restart = fallback != NULL && strcmp(fallback, "restart") == 0;
 	if (fd >= 0) {
 		if (localfd_open(&op->lfd, fd, !put, offset, &err) == -1) {
 			ftp_op_free(op);
