@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -93,6 +94,9 @@ struct ftp_conn {
 
 	/* data connection of the running op */
 	struct io	*data;
+	int		 lsn_fd;	/* active mode: our listener, or -1 */
+	ev_io		 lsn_w;
+	ev_timer	 lsn_timer;
 	char		*xbuf;
 	size_t		 xlen;
 	size_t		 xoff;
@@ -113,6 +117,7 @@ static void ctrl_start_tls(struct ftp_conn *);
 static void ctrl_tls_ready(struct ftp_conn *);
 static void put_maybe_start(struct ftp_conn *);
 static void put_drain_start(struct ftp_conn *);
+static void data_start_tls(struct ftp_conn *);
 static void put_drain(struct ftp_conn *);
 static void put_data_done(struct ftp_conn *);
 static void op_complete(struct ftp_conn *, struct ftp_op *);
@@ -248,6 +253,7 @@ ftp_conn_new(const struct ftp_params *p, ftp_conn_cb cb, void *arg)
 	ev_init(&c->ready_timer, ready_cb);
 	c->ready_timer.data = c;
 	c->tls_reuse = -1;
+	c->lsn_fd = -1;
 	return c;
 }
 
@@ -259,9 +265,21 @@ local_watch_stop(struct ftp_conn *c)
 }
 
 static void
+listener_close(struct ftp_conn *c)
+{
+	if (c->lsn_fd == -1)
+		return;
+	ev_io_stop(main_loop, &c->lsn_w);
+	ev_timer_stop(main_loop, &c->lsn_timer);
+	close(c->lsn_fd);
+	c->lsn_fd = -1;
+}
+
+static void
 data_close(struct ftp_conn *c)
 {
 	local_watch_stop(c);
+	listener_close(c);
 	if (c->data) {
 		io_free(c->data);
 		c->data = NULL;
@@ -316,6 +334,7 @@ ftp_conn_free(struct ftp_conn *c)
 	if (c == NULL || c->dead)
 		return;
 	c->dead = true;
+	listener_close(c);
 	/* whoever waits on what ran here must hear of it */
 	if ((op = c->op ? c->op : c->login) != NULL) {
 		op->failed = true;
@@ -1004,17 +1023,165 @@ epsv_reply(struct ftp_conn *c, int code, const char *text)
 }
 
 /* Opens a data connection; c->then runs once it is connected. */
+/* ---- active mode ------------------------------------------------------------ */
+
+static bool
+same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+		    &((const struct sockaddr_in *)b)->sin_addr,
+		    sizeof(struct in_addr)) == 0;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+	    &((const struct sockaddr_in6 *)b)->sin6_addr,
+	    sizeof(struct in6_addr)) == 0;
+}
+
+static void
+lsn_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ftp_conn		*c = w->data;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	int			 fd;
+
+	fd = accept4(c->lsn_fd, (struct sockaddr *)&ss, &len,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd == -1)
+		return;
+	/* only the server may connect (TEST-CASES 13) */
+	if (!same_host(&ss, &c->peer)) {
+		log_warnx("%s:%u: data connection from another address refused",
+		    c->p->host, c->p->port);
+		close(fd);
+		return;
+	}
+	listener_close(c);
+	c->data = io_new(data_io_cb, c, true);
+	io_attach(c->data, fd);
+	io_set_timeout(c->data, c->p->data_timeout);
+	if (c->op->kind == OP_PUT)
+		io_pause(c->data);
+	if (c->op->prelim_seen) {
+		io_set_timeout(c->io, 0);
+		if (c->p->tls != FTP_TLS_NONE) {
+			data_start_tls(c);
+			return;
+		}
+		put_maybe_start(c);
+	}
+}
+
+static void
+lsn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ftp_conn	*c = w->data;
+
+	conn_drop(c, FTPA_ERR_TIMEOUT, 0, NULL, "the server did not open the "
+	    "data connection within %.0f s (active mode)", c->p->connect_timeout);
+}
+
+static void
+port_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+	step_fn	then;
+
+	if (code / 100 != 2) {
+		op_fail(c, FTPA_ERR_FTP, code, text, "PORT refused: %d %s", code,
+		    first_line(text, line, sizeof(line)));
+		return;
+	}
+	/* the transfer command goes now; the server connects after it */
+	then = c->then;
+	c->then = NULL;
+	then(c);
+}
+
+static void
+send_port(struct ftp_conn *c, const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in	*sin = (const struct sockaddr_in *)ss;
+	const unsigned char		*a = (const unsigned char *)&sin->sin_addr;
+	unsigned			 port = ntohs(sin->sin_port);
+
+	send_cmd(c, port_reply, "PORT %u,%u,%u,%u,%u,%u", a[0], a[1], a[2], a[3],
+	    port >> 8, port & 0xff);
+}
+
+static void
+eprt_reply(struct ftp_conn *c, int code, const char *text)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+
+	if (code / 100 != 2 && (code == 500 || code == 502) &&
+	    c->peer.ss_family == AF_INET &&
+	    getsockname(c->lsn_fd, (struct sockaddr *)&ss, &len) == 0) {
+		send_port(c, &ss);
+		return;
+	}
+	port_reply(c, code, text);
+}
+
+static void
+active_open(struct ftp_conn *c)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+	char			host[INET6_ADDRSTRLEN];
+	int			fd;
+
+	/* listen where the control connection reaches the server from */
+	if (getsockname(c->io->fd, (struct sockaddr *)&ss, &len) == -1)
+		goto fail;
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, 1) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		close(fd);
+		goto fail;
+	}
+	c->lsn_fd = fd;
+	ev_io_init(&c->lsn_w, lsn_cb, fd, EV_READ);
+	c->lsn_w.data = c;
+	ev_io_start(main_loop, &c->lsn_w);
+	ev_timer_init(&c->lsn_timer, lsn_timeout_cb, c->p->connect_timeout, 0.);
+	c->lsn_timer.data = c;
+	ev_timer_start(main_loop, &c->lsn_timer);
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+		    sizeof(host));
+	else
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    host, sizeof(host));
+	send_cmd(c, eprt_reply, "EPRT |%d|%s|%u|", ss.ss_family == AF_INET ? 1 : 2,
+	    host, ss.ss_family == AF_INET ?
+	    ntohs(((struct sockaddr_in *)&ss)->sin_port) :
+	    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+	return;
+fail:
+	conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
+	    "cannot listen for the data connection: %s", strerror(errno));
+}
+
 static void
 data_open(struct ftp_conn *c, step_fn then)
 {
 	c->then = then;
-	if (!c->p->passive) {
-		op_fail(c, FTPA_ERR_FTP, 0, NULL,
-		    "active mode is not supported by this version yet");
-		return;
-	}
 	c->xbuf = xmalloc(XBUF_SIZE);
 	c->xlen = c->xoff = 0;
+	if (!c->p->passive) {
+		active_open(c);
+		return;
+	}
 	if (c->epsv_off)
 		send_cmd(c, pasv_reply, "PASV");
 	else
@@ -1495,7 +1662,8 @@ xfer_reply(struct ftp_conn *c, int code, const char *text)
 			    code, line);
 			return;
 		}
-		if (!op->data_eof && c->data == NULL) {
+		/* in active mode the accept may still be on its way */
+		if (!op->data_eof && c->data == NULL && c->lsn_fd == -1) {
 			conn_drop(c, FTPA_ERR_PROTOCOL, code, text,
 			    "transfer reply without a data connection");
 			return;

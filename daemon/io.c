@@ -174,6 +174,18 @@ io_connect(struct io *io, const struct sockaddr *sa, socklen_t salen, double tim
 	return 0;
 }
 
+void
+io_attach(struct io *io, int fd)
+{
+	int	one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	io->fd = fd;
+	ev_io_set(&io->rw, fd, EV_READ);
+	ev_io_set(&io->ww, fd, EV_WRITE);
+	io_update(io);
+}
+
 static void
 io_connected(struct io *io)
 {

@@ -70,6 +70,8 @@ struct io	*io_new(io_cb, void *arg, bool raw);
 void		 io_free(struct io *);
 /* Starts a non-blocking connect; IO_CONNECTED or IO_ERROR/IO_TIMEOUT follow. */
 int		 io_connect(struct io *, const struct sockaddr *, socklen_t, double timeout);
+/* Takes a connected socket (e.g. accepted). */
+void		 io_attach(struct io *, int fd);
 void		 io_set_timeout(struct io *, double seconds);	/* 0: none */
 void		 io_write(struct io *, const void *, size_t);
 void		 io_printf(struct io *, const char *, ...) __attribute__((format(printf, 2, 3)));
