@@ -2070,11 +2070,42 @@ ftp_conn_run(struct ftp_conn *c, struct ftp_op *op)
 	}
 }
 
+static void quit_timer_cb(struct ev_loop *, ev_timer *, int);
+
+static void
+abor_reply(struct ftp_conn *c, int code, const char *text)
+{
+	/* 426 then 226, or only 226: either way this connection ends here */
+	conn_drop(c, FTPA_ERR_CANCELLED, 0, NULL, "transfer aborted");
+}
+
+/*
+ * A running transfer is told to stop with ABOR and its data connection
+ * closed; the op ends at once as cancelled. Servers answer ABOR in
+ * different ways (426 and 226, only 226, nothing), so the connection is
+ * not trusted again: it is closed after the first reply or a bounded wait.
+ */
 void
 ftp_conn_cancel(struct ftp_conn *c, struct ftp_op *op)
 {
 	if (c->op != op && c->login != op)
 		return;
+	if (c->op == op && c->io != NULL && c->state == FTP_S_BUSY &&
+	    (op->kind == OP_GET || op->kind == OP_PUT || op->kind == OP_LIST) &&
+	    (op->prelim_seen || c->data != NULL)) {
+		data_close(c);
+		op->failed = true;
+		op_error_set(&op->err, FTPA_ERR_CANCELLED, 0, NULL, "cancelled");
+		op_complete(c, op);
+		if (c->dead)
+			return;
+		set_state(c, FTP_S_QUIT);
+		send_cmd(c, abor_reply, "ABOR");
+		ev_timer_init(&c->quit_timer, quit_timer_cb, QUIT_WAIT, 0);
+		c->quit_timer.data = c;
+		ev_timer_start(main_loop, &c->quit_timer);
+		return;
+	}
 	conn_drop(c, FTPA_ERR_CANCELLED, 0, NULL, "cancelled");
 }
 
