@@ -539,6 +539,226 @@ ftp_list_parse_unix(const char *line, size_t len, time_t now,
 	return entry_fill(out, &e, name, target);
 }
 
+/* ---- DOS / IIS ------------------------------------------------------------ */
+
+/* The first blank-delimited token at or after *p; false at the end. */
+static bool
+next_token(const char **p, const char *end, struct span *t)
+{
+	const char	*s = *p;
+
+	while (s < end && is_space(*s))
+		s++;
+	if (s == end)
+		return false;
+	t->s = s;
+	while (s < end && !is_space(*s))
+		s++;
+	t->len = (size_t)(s - t->s);
+	*p = s;
+	return true;
+}
+
+/* "MM-DD-YY" or "MM-DD-YYYY"; 2-digit years 70-99 are 19xx, else 20xx. */
+static bool
+dos_date(struct span t, int *year, int *mon, int *day)
+{
+	if ((t.len != 8 && t.len != 10) || t.s[2] != '-' || t.s[5] != '-')
+		return false;
+	*mon = small_number((struct span){ t.s, 2 }, 2);
+	*day = small_number((struct span){ t.s + 3, 2 }, 2);
+	*year = small_number((struct span){ t.s + 6, t.len - 6 }, 4);
+	if (*mon < 0 || *day < 0 || *year < 0)
+		return false;
+	if (t.len == 8)
+		*year += *year >= 70 ? 1900 : 2000;
+	return true;
+}
+
+/* "HH:MM" (24-hour), "HH:MMAM"/"HH:MMPM", or the suffix as its own token. */
+static bool
+dos_time(struct span t, const char **p, const char *end, int *hour,
+    int *min, int *sec)
+{
+	struct span	 ampm = { NULL, 0 };
+	const char	*q = *p;
+	char		 c;
+
+	if (t.len > 2 && (t.s[t.len - 1] == 'M' || t.s[t.len - 1] == 'm')) {
+		ampm.s = t.s + t.len - 2;
+		ampm.len = 2;
+		t.len -= 2;
+	} else if (next_token(&q, end, &ampm) &&
+	    (span_eq(ampm.s, ampm.len, "AM") || span_eq(ampm.s, ampm.len, "PM")))
+		*p = q;
+	else
+		ampm.s = NULL;
+	if (!parse_clock(t, hour, min, sec))
+		return false;
+	if (ampm.s == NULL)
+		return true;
+	c = ampm.s[0];
+	if (!span_eq(ampm.s, ampm.len, "AM") && !span_eq(ampm.s, ampm.len, "PM"))
+		return false;
+	if (*hour < 1 || *hour > 12)
+		return false;
+	/* 12:xxAM is just after midnight, 12:xxPM just after noon */
+	if (*hour == 12)
+		*hour = 0;
+	if (c == 'P' || c == 'p')
+		*hour += 12;
+	return true;
+}
+
+/* Digits, optionally grouped by thousands: "1234", "1,234", "12,345,678". */
+static bool
+dos_size(struct span t, int64_t *size)
+{
+	int64_t	 v = 0;
+	size_t	 i, group = 0;
+	bool	 first = true;
+
+	if (memchr(t.s, ',', t.len) == NULL)
+		return span_int64(t.s, t.len, size) == 0;
+	for (i = 0; i < t.len; i++) {
+		if (t.s[i] == ',') {
+			/* the first group has 1-3 digits, every later one 3 */
+			if (group == 0 || group > 3 || (!first && group != 3))
+				return false;
+			first = false;
+			group = 0;
+			continue;
+		}
+		if (!is_digit(t.s[i]) || v > (INT64_MAX - (t.s[i] - '0')) / 10)
+			return false;
+		v = v * 10 + (t.s[i] - '0');
+		group++;
+	}
+	if (group != 3)
+		return false;
+	*size = v;
+	return true;
+}
+
+enum ftp_list_result
+ftp_list_parse_dos(const char *line, size_t len, struct ftp_entry *out)
+{
+	struct ftp_entry	 e;
+	struct span		 t, name, none = { NULL, 0 };
+	const char		*p, *end;
+	int			 year, mon, day, hour, min, sec;
+
+	len = trim_eol(line, len);
+	if (blank(line, len))
+		return FTP_LIST_SKIP;
+	if (memchr(line, '\0', len) != NULL)
+		return FTP_LIST_BAD;
+	entry_reset(&e);
+	p = line;
+	end = line + len;
+	if (!next_token(&p, end, &t) || t.s != line ||
+	    !dos_date(t, &year, &mon, &day))
+		return FTP_LIST_BAD;
+	if (!next_token(&p, end, &t) ||
+	    !dos_time(t, &p, end, &hour, &min, &sec) ||
+	    make_time(year, mon, day, hour, min, sec, &e.mtime) == -1)
+		return FTP_LIST_BAD;
+	if (!next_token(&p, end, &t))
+		return FTP_LIST_BAD;
+	if (span_eq(t.s, t.len, "<DIR>"))
+		e.type = FTP_ENTRY_DIR;
+	else if (dos_size(t, &e.size))
+		e.type = FTP_ENTRY_FILE;
+	else
+		return FTP_LIST_BAD;
+	/* as for Unix, the padding before the name is not part of it */
+	while (p < end && is_space(*p))
+		p++;
+	if (p == end)
+		return FTP_LIST_BAD;
+	name.s = p;
+	name.len = (size_t)(end - p);
+	if (dot_name(name.s, name.len))
+		return FTP_LIST_SKIP;
+	return entry_fill(out, &e, name, none);
+}
+
+/* ---- EPLF ------------------------------------------------------------------- */
+
+static void
+eplf_fact(struct ftp_entry *e, bool *dir, bool *file, const char *f,
+    size_t len)
+{
+	int64_t	 v;
+	size_t	 i;
+	int	 mode;
+
+	switch (f[0]) {
+	case '/':
+		*dir = true;
+		break;
+	case 'r':
+		*file = true;
+		break;
+	case 's':
+		if (span_int64(f + 1, len - 1, &v) == 0)
+			e->size = v;
+		break;
+	case 'm':
+		if (span_int64(f + 1, len - 1, &v) == 0)
+			e->mtime = v;
+		break;
+	case 'u':
+		if (len < 3 || len > 6 || f[1] != 'p')
+			break;
+		for (i = 2, mode = 0; i < len; i++) {
+			if (f[i] < '0' || f[i] > '7')
+				return;
+			mode = mode * 8 + (f[i] - '0');
+		}
+		e->perm = mode;
+		break;
+	default:
+		/* "i" (identity) and facts from later revisions */
+		break;
+	}
+}
+
+enum ftp_list_result
+ftp_list_parse_eplf(const char *line, size_t len, struct ftp_entry *out)
+{
+	struct ftp_entry	 e;
+	struct span		 name, none = { NULL, 0 };
+	const char		*tab, *seg, *comma;
+	bool			 dir = false, file = false;
+
+	len = trim_eol(line, len);
+	if (blank(line, len))
+		return FTP_LIST_SKIP;
+	if (line[0] != '+' || memchr(line, '\0', len) != NULL ||
+	    (tab = memchr(line, '\t', len)) == NULL)
+		return FTP_LIST_BAD;
+	name.s = tab + 1;
+	name.len = len - (size_t)(name.s - line);
+	if (name.len == 0)
+		return FTP_LIST_BAD;
+
+	entry_reset(&e);
+	for (seg = line + 1; seg < tab; seg = comma + 1) {
+		if ((comma = memchr(seg, ',', (size_t)(tab - seg))) == NULL)
+			comma = tab;
+		if (comma > seg)
+			eplf_fact(&e, &dir, &file, seg, (size_t)(comma - seg));
+	}
+	if (dir)
+		e.type = FTP_ENTRY_DIR;
+	else if (file)
+		e.type = FTP_ENTRY_FILE;
+	if (dot_name(name.s, name.len))
+		return FTP_LIST_SKIP;
+	return entry_fill(out, &e, name, none);
+}
+
 /* ---- whole listings ------------------------------------------------------- */
 
 void
@@ -573,6 +793,69 @@ raw_entry(struct ftp_entry *e, const char *line, size_t len)
 	return 0;
 }
 
+enum list_parser {
+	LIST_UNIX,
+	LIST_DOS,
+	LIST_EPLF,
+	LIST_PARSER_LAST
+};
+
+/*
+ * LIST output has no format marker, so each line goes to the parsers in
+ * turn, the likeliest first: their first characters rarely overlap, and
+ * the order only saves work. The first parser that does not refuse the
+ * line (an entry or a skip) wins; *which says which one.
+ */
+static enum ftp_list_result
+list_line(const char *line, size_t len, time_t now, struct ftp_entry *out,
+    enum list_parser *which)
+{
+	static const enum list_parser orders[3][LIST_PARSER_LAST] = {
+		{ LIST_UNIX, LIST_DOS, LIST_EPLF },
+		{ LIST_DOS, LIST_UNIX, LIST_EPLF },
+		{ LIST_EPLF, LIST_UNIX, LIST_DOS },
+	};
+	const enum list_parser	*order = orders[0];
+	enum ftp_list_result	 r = FTP_LIST_BAD;
+	size_t			 i;
+
+	if (len > 0 && is_digit(line[0]))
+		order = orders[1];
+	else if (len > 0 && line[0] == '+')
+		order = orders[2];
+	for (i = 0; i < LIST_PARSER_LAST; i++) {
+		*which = order[i];
+		switch (order[i]) {
+		case LIST_UNIX:
+			r = ftp_list_parse_unix(line, len, now, out);
+			break;
+		case LIST_DOS:
+			r = ftp_list_parse_dos(line, len, out);
+			break;
+		default:
+			r = ftp_list_parse_eplf(line, len, out);
+			break;
+		}
+		if (r != FTP_LIST_BAD)
+			break;
+	}
+	return r;
+}
+
+/* Local time tz_offset seconds east of UTC to UTC; unknown on overflow. */
+static int64_t
+shift_time(int64_t t, long tz_offset)
+{
+	int64_t	 off = tz_offset;
+
+	if (t == INT64_MIN)
+		return t;
+	if ((off > 0 && t < INT64_MIN + 1 + off) ||
+	    (off < 0 && t > INT64_MAX + off))
+		return INT64_MIN;
+	return t - off;
+}
+
 int
 ftp_list_parse_buffer(const char *buf, size_t len, bool mlsd, time_t now,
     long tz_offset, size_t max_entries, struct ftp_entry **out, size_t *nout)
@@ -581,6 +864,7 @@ ftp_list_parse_buffer(const char *buf, size_t len, bool mlsd, time_t now,
 	size_t			 n = 0, cap = 0, ncap, llen;
 	const char		*line, *nl, *end = buf + len;
 	enum ftp_list_result	 r;
+	enum list_parser	 which = LIST_PARSER_LAST;
 
 	for (line = buf; line < end; line = nl + 1) {
 		if ((nl = memchr(line, '\n', (size_t)(end - line))) == NULL)
@@ -597,7 +881,7 @@ ftp_list_parse_buffer(const char *buf, size_t len, bool mlsd, time_t now,
 		if (mlsd)
 			r = ftp_list_parse_mlsd(line, llen, &v[n]);
 		else
-			r = ftp_list_parse_unix(line, llen, now, &v[n]);
+			r = list_line(line, llen, now, &v[n], &which);
 		if (r == FTP_LIST_SKIP)
 			continue;
 		if (n >= max_entries) {
@@ -611,9 +895,11 @@ ftp_list_parse_buffer(const char *buf, size_t len, bool mlsd, time_t now,
 		 */
 		if (r == FTP_LIST_BAD && raw_entry(&v[n], line, llen) == -1)
 			goto fail;
-		/* LIST dates are the server's local time */
-		if (!mlsd && r == FTP_LIST_ENTRY && v[n].mtime != INT64_MIN)
-			v[n].mtime -= tz_offset;
+		/* Unix and DOS dates are the server's local time; EPLF's are
+		 * epoch seconds, like MLSD's UTC */
+		if (!mlsd && r == FTP_LIST_ENTRY &&
+		    (which == LIST_UNIX || which == LIST_DOS))
+			v[n].mtime = shift_time(v[n].mtime, tz_offset);
 		n++;
 	}
 	if (v == NULL && (v = calloc(1, sizeof(*v))) == NULL)

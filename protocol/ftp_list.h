@@ -1,6 +1,6 @@
 /*
  * Directory listing parsers: MLSD/MLST facts (RFC 3659) and Unix "ls -l"
- * LIST lines. The full set of formats (DOS/IIS, EPLF) comes later.
+ * LIST lines in Unix, DOS/IIS and EPLF formats.
  */
 #ifndef FTPA_FTP_LIST_H
 #define FTPA_FTP_LIST_H
