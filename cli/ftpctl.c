@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -214,17 +215,78 @@ type_name(enum ftpagent_entry_type t)
 	}
 }
 
-static json_t *
-entry_json(const struct ftpagent_entry *e)
+/* An entry as ftpctl shows it; the strings are borrowed. */
+struct ls_entry {
+	const char	*name;
+	enum ftpagent_entry_type type;
+	int64_t		 size;		/* -1: unknown */
+	int64_t		 mtime;		/* INT64_MIN: unknown */
+	int		 perm;		/* -1: unknown */
+	const char	*target;	/* NULL: none */
+	const char	*raw;		/* the unparsed line, NULL: none */
+};
+
+static void
+ls_entry_from(struct ls_entry *le, const struct ftpagent_entry *e)
 {
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:s?}",
-	    "name", e->name ? e->name : "",
+	memset(le, 0, sizeof(*le));
+	le->name = e->name != NULL ? e->name : "";
+	le->type = e->type;
+	le->size = e->size;
+	le->mtime = e->mtime;
+	le->perm = e->perm;
+	le->target = e->target;
+}
+
+/* From the agent's entry object o (which must outlive le); false when o
+ * is not one. */
+static bool
+ls_entry_from_json(struct ls_entry *le, json_t *o)
+{
+	const char *type;
+	json_t *v;
+
+	memset(le, 0, sizeof(*le));
+	if ((le->name = json_string_value(json_object_get(o, "name"))) == NULL)
+		return false;
+	type = json_string_value(json_object_get(o, "type"));
+	if (type != NULL && strcmp(type, "file") == 0)
+		le->type = FTPAGENT_FILE;
+	else if (type != NULL && strcmp(type, "dir") == 0)
+		le->type = FTPAGENT_DIR;
+	else if (type != NULL && strcmp(type, "link") == 0)
+		le->type = FTPAGENT_LINK;
+	else
+		le->type = FTPAGENT_OTHER;
+	v = json_object_get(o, "size");
+	le->size = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+	v = json_object_get(o, "mtime");
+	le->mtime = json_is_integer(v) ? (int64_t)json_integer_value(v) :
+	    INT64_MIN;
+	v = json_object_get(o, "perm");
+	le->perm = json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) <= INT_MAX ? (int)json_integer_value(v) : -1;
+	le->target = json_string_value(json_object_get(o, "target"));
+	le->raw = json_string_value(json_object_get(o, "raw"));
+	return true;
+}
+
+static json_t *
+entry_json(const struct ls_entry *e)
+{
+	json_t *o;
+
+	o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:s?}",
+	    "name", e->name,
 	    "type", type_name(e->type),
 	    "size", e->size >= 0 ? json_integer(e->size) : json_null(),
 	    "mtime", e->mtime != INT64_MIN ? json_integer(e->mtime) :
 	    json_null(),
 	    "perm", e->perm >= 0 ? json_integer(e->perm) : json_null(),
 	    "target", e->target);
+	if (o != NULL && e->raw != NULL)
+		json_object_set_new(o, "raw", json_string(e->raw));
+	return o;
 }
 
 /* ---- targets, credentials, sessions ------------------------------------ */
@@ -500,6 +562,7 @@ cmd_open(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		{ "active", no_argument, NULL, 'a' },
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "password-stdin", no_argument, NULL, 'p' },
+		{ "list-tz", required_argument, NULL, 'z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ftpagent_open_opts o;
@@ -545,6 +608,10 @@ cmd_open(struct ctl *c, const struct command *cmd, int argc, char **argv)
 			break;
 		case 'p':
 			pw_stdin = true;
+			break;
+		case 'z':
+			/* the agent checks the zone's spelling */
+			o.list_tz = optarg;
 			break;
 		default:
 			return bad_option(c, cmd, ch, argv);
@@ -788,16 +855,21 @@ cmd_sessions(struct ctl *c, const struct command *cmd, int argc, char **argv)
 static int
 entry_cmp(const void *a, const void *b)
 {
-	const struct ftpagent_entry *ea = a, *eb = b;
+	const struct ls_entry *ea = a, *eb = b;
 
-	return strcmp(ea->name ? ea->name : "", eb->name ? eb->name : "");
+	return strcmp(ea->name, eb->name);
 }
 
 static void
-print_long(const struct ftpagent_entry *e, int size_w, time_t now)
+print_long(const struct ls_entry *e, int size_w, time_t now)
 {
 	char mode[OUTPUT_MODE_LEN], date[OUTPUT_DATE_LEN];
 
+	/* A line no parser could read is best shown as the server sent it. */
+	if (e->type == FTPAGENT_OTHER && e->raw != NULL) {
+		printf("%s\n", e->raw);
+		return;
+	}
 	output_mode_string(mode, e->type, e->perm);
 	output_date(date, sizeof(date), e->mtime, now);
 	if (e->size >= 0)
@@ -810,6 +882,62 @@ print_long(const struct ftpagent_entry *e, int size_w, time_t now)
 	putchar('\n');
 }
 
+/*
+ * fs.list through the escape hatch: the entries' "raw" lines are not in
+ * struct ftpagent_entry. On success *res holds the reply and *ents
+ * (caller frees; NULL when empty) its *n entries, sorted by name.
+ */
+static int
+list_dir(struct ctl *c, const char *session, const char *path,
+    const char *display, json_t **res, struct ls_entry **ents, size_t *n)
+{
+	json_t *params, *arr;
+	char *ptext, *rtext = NULL;
+	size_t i;
+
+	*res = NULL;
+	*ents = NULL;
+	*n = 0;
+	if ((params = json_pack("{s:s, s:s}", "session", session,
+	    "path", path)) == NULL)
+		return cmd_error(c, EXIT_USAGE, "usage",
+		    "%s: the path is not valid UTF-8", display);
+	ptext = json_dumps(params, JSON_COMPACT);
+	json_decref(params);
+	if (ptext == NULL)
+		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	if (!ftpagent_call(c->fa, "fs.list", ptext, &rtext)) {
+		free(ptext);
+		return fail(c, display);
+	}
+	free(ptext);
+	*res = json_loads(rtext, 0, NULL);
+	free(rtext);
+	arr = json_is_array(*res) ? *res : json_object_get(*res, "entries");
+	if (!json_is_array(arr))
+		goto bad;
+	if (json_array_size(arr) > 0 &&
+	    (*ents = calloc(json_array_size(arr), sizeof(**ents))) == NULL) {
+		json_decref(*res);
+		*res = NULL;
+		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	}
+	for (i = 0; i < json_array_size(arr); i++)
+		if (!ls_entry_from_json(&(*ents)[i], json_array_get(arr, i)))
+			goto bad;
+	*n = i;
+	if (*n > 1)
+		qsort(*ents, *n, sizeof(**ents), entry_cmp);
+	return EXIT_OK;
+bad:
+	free(*ents);
+	*ents = NULL;
+	json_decref(*res);
+	*res = NULL;
+	return cmd_error(c, EXIT_REFUSED, "protocol",
+	    "fs.list: unexpected reply");
+}
+
 static int
 cmd_ls(struct ctl *c, const struct command *cmd, int argc, char **argv)
 {
@@ -817,9 +945,10 @@ cmd_ls(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		{ "long", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ftpagent_entry *ents = NULL;
+	struct ls_entry *ents = NULL;
 	struct target t;
-	json_t *arr;
+	json_t *res = NULL, *arr, *doc;
+	const char *src;
 	char *display, *session, num[32];
 	size_t n = 0, i;
 	bool llong = false;
@@ -839,20 +968,19 @@ cmd_ls(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		return status;
 	if ((status = target_session(c, &t, display, &session)) != 0)
 		goto out;
-	if (!ftpagent_list(c->fa, session, t.path, &ents, &n)) {
-		status = fail(c, display);
-		free(session);
-		goto out;
-	}
+	status = list_dir(c, session, t.path, display, &res, &ents, &n);
 	free(session);
-	/* an empty listing may come back as NULL, which qsort must not get */
-	if (n > 1)
-		qsort(ents, n, sizeof(*ents), entry_cmp);
+	if (status != EXIT_OK)
+		goto out;
 	if (c->json) {
 		if ((arr = json_array()) != NULL)
 			for (i = 0; i < n; i++)
 				json_array_append_new(arr, entry_json(&ents[i]));
-		emit_json(arr ? json_pack("{s:o}", "entries", arr) : NULL);
+		doc = arr ? json_pack("{s:o}", "entries", arr) : NULL;
+		src = json_string_value(json_object_get(res, "source"));
+		if (doc != NULL && src != NULL)
+			json_object_set_new(doc, "source", json_string(src));
+		emit_json(doc);
 	} else if (llong) {
 		for (i = 0; i < n; i++) {
 			w = snprintf(num, sizeof(num), "%lld",
@@ -866,7 +994,8 @@ cmd_ls(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		for (i = 0; i < n; i++)
 			printf("%s\n", ents[i].name);
 	}
-	ftpagent_entries_free(ents, n);
+	free(ents);
+	json_decref(res);
 out:
 	free(display);
 	target_clear(&t);
@@ -877,6 +1006,7 @@ static int
 cmd_stat(struct ctl *c, const struct command *cmd, int argc, char **argv)
 {
 	struct ftpagent_entry e;
+	struct ls_entry le;
 	struct target t;
 	struct tm tm;
 	time_t mt;
@@ -896,10 +1026,11 @@ cmd_stat(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		goto out;
 	}
 	free(session);
+	ls_entry_from(&le, &e);
 	if (c->json)
-		emit_json(entry_json(&e));
+		emit_json(entry_json(&le));
 	else {
-		printf("name: %s\n", e.name ? e.name : "");
+		printf("name: %s\n", le.name);
 		printf("type: %s\n", type_name(e.type));
 		if (e.size >= 0)
 			printf("size: %lld\n", (long long)e.size);
@@ -1272,6 +1403,300 @@ out:
 	return status;
 }
 
+/* ---- file system commands ------------------------------------------------ */
+
+/* A target resolved to its session. */
+struct resolved {
+	struct target	 t;
+	char		*display;
+	char		*session;
+	bool		 parsed;
+};
+
+static void
+resolved_clear(struct resolved *r)
+{
+	free(r->session);
+	free(r->display);
+	if (r->parsed)
+		target_clear(&r->t);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Parses arg and finds its session; 0, or the exit status after
+ * reporting (nothing to clear then). */
+static int
+resolve(struct ctl *c, const struct command *cmd, const char *arg,
+    struct resolved *r)
+{
+	int status;
+
+	memset(r, 0, sizeof(*r));
+	if ((status = parse_target(c, cmd, arg, &r->t, &r->display)) != 0)
+		return status;
+	r->parsed = true;
+	if ((status = target_session(c, &r->t, r->display, &r->session)) != 0)
+		resolved_clear(r);
+	return status;
+}
+
+/* The end of a command whose result is {}: reports a failure, or prints
+ * doc (stolen) with --json. Clears r. */
+static int
+fs_done(struct ctl *c, struct resolved *r, bool ok, json_t *doc)
+{
+	int status = EXIT_OK;
+
+	if (!ok) {
+		status = fail(c, r->display);
+		json_decref(doc);
+	} else if (c->json)
+		emit_json(doc);
+	else
+		json_decref(doc);
+	resolved_clear(r);
+	return status;
+}
+
+static int
+cmd_mkdir(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "parents", no_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct resolved r;
+	bool parents = false, ok;
+	int ch, status;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":p", longopts, NULL)) != -1) {
+		if (ch == 'p')
+			parents = true;
+		else
+			return bad_option(c, cmd, ch, argv);
+	}
+	if (argc - optind != 1)
+		return usage_error(c, cmd, "mkdir takes one TARGET");
+	if ((status = resolve(c, cmd, argv[optind], &r)) != 0)
+		return status;
+	ok = ftpagent_mkdir(c->fa, r.session, r.t.path, parents);
+	return fs_done(c, &r, ok, json_pack("{s:b, s:s}", "ok", 1, "path",
+	    r.t.path));
+}
+
+static int
+cmd_rm(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "recursive", no_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct resolved r;
+	struct target t;
+	const char *err;
+	bool recursive = false, ok;
+	int ch, status;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":rR", longopts, NULL)) != -1) {
+		if (ch == 'r' || ch == 'R')
+			recursive = true;
+		else
+			return bad_option(c, cmd, ch, argv);
+	}
+	if (argc - optind != 1)
+		return usage_error(c, cmd, "rm takes one TARGET");
+	/* Before any session is opened: never the whole login directory. */
+	if (target_parse(argv[optind], &t, &err) == 0) {
+		ok = !target_path_is_top(t.path);
+		target_clear(&t);
+		if (!ok)
+			return usage_error(c, cmd, "%s: refusing to remove the "
+			    "login directory or one above it", argv[optind]);
+	}
+	if ((status = resolve(c, cmd, argv[optind], &r)) != 0)
+		return status;
+	ok = ftpagent_remove(c->fa, r.session, r.t.path, recursive);
+	return fs_done(c, &r, ok, json_pack("{s:b, s:s}", "ok", 1, "path",
+	    r.t.path));
+}
+
+static int
+cmd_rmdir(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	struct resolved r;
+	int status;
+	bool ok;
+
+	if (argc != 2)
+		return usage_error(c, cmd, "rmdir takes one TARGET");
+	if ((status = resolve(c, cmd, argv[1], &r)) != 0)
+		return status;
+	ok = ftpagent_rmdir(c->fa, r.session, r.t.path);
+	return fs_done(c, &r, ok, json_pack("{s:b, s:s}", "ok", 1, "path",
+	    r.t.path));
+}
+
+static int
+cmd_mv(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	struct resolved r;
+	struct target t;
+	const char *err;
+	char *to, *dst;
+	size_t n;
+	int status;
+	bool ok;
+
+	if (argc != 3)
+		return usage_error(c, cmd, "mv takes TARGET and NEWPATH");
+	if (target_parse(argv[1], &t, &err) == -1)
+		return usage_error(c, cmd, "bad target: %s", err);
+	to = target_rename_path(&t, argv[2], &err);
+	/* "dir/" (or "") keeps the name, like put */
+	if (to != NULL && ((n = strlen(to)) == 0 || to[n - 1] == '/')) {
+		dst = target_put_path(to, t.path, &err);
+		free(to);
+		to = dst;
+	}
+	target_clear(&t);
+	if (to == NULL)
+		return usage_error(c, cmd, "%s: %s", argv[2], err);
+	if ((status = resolve(c, cmd, argv[1], &r)) != 0) {
+		free(to);
+		return status;
+	}
+	ok = ftpagent_rename(c->fa, r.session, r.t.path, to);
+	status = fs_done(c, &r, ok, json_pack("{s:b, s:s, s:s}", "ok", 1,
+	    "from", r.t.path, "to", to));
+	free(to);
+	return status;
+}
+
+static int
+cmd_chmod(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	struct resolved r;
+	int mode, status;
+	bool ok;
+
+	if (argc != 3)
+		return usage_error(c, cmd, "chmod takes MODE and TARGET");
+	if (target_parse_mode(argv[1], &mode) == -1)
+		return usage_error(c, cmd, "%s: MODE must be octal, like 644 "
+		    "or 0755", argv[1]);
+	if ((status = resolve(c, cmd, argv[2], &r)) != 0)
+		return status;
+	ok = ftpagent_chmod(c->fa, r.session, r.t.path, mode);
+	return fs_done(c, &r, ok, json_pack("{s:b, s:s, s:i}", "ok", 1,
+	    "path", r.t.path, "mode", mode));
+}
+
+static int
+cmd_touch(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "date", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct resolved r;
+	const char *err;
+	int64_t mtime = (int64_t)time(NULL);
+	int ch, status;
+	bool ok;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":d:", longopts, NULL)) != -1) {
+		if (ch != 'd')
+			return bad_option(c, cmd, ch, argv);
+		if (target_parse_time(optarg, &mtime, &err) == -1)
+			return usage_error(c, cmd, "%s: %s", optarg, err);
+	}
+	if (argc - optind != 1)
+		return usage_error(c, cmd, "touch takes one TARGET");
+	if ((status = resolve(c, cmd, argv[optind], &r)) != 0)
+		return status;
+	ok = ftpagent_set_mtime(c->fa, r.session, r.t.path, mtime);
+	return fs_done(c, &r, ok, json_pack("{s:b, s:s, s:I}", "ok", 1,
+	    "path", r.t.path, "mtime", (json_int_t)mtime));
+}
+
+/* "CMD ARG ARG" from the words of argv (at least one). */
+static char *
+join_words(int argc, char **argv)
+{
+	size_t len = 0;
+	char *s;
+	int i;
+
+	for (i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	if ((s = malloc(len)) == NULL)
+		return NULL;
+	s[0] = '\0';
+	for (i = 0; i < argc; i++) {
+		if (i > 0)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+static int
+cmd_quote(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	struct resolved r;
+	char *arg, *command, *text = NULL, *line;
+	int code = 0, status;
+
+	if (argc < 3)
+		return usage_error(c, cmd, "quote takes NAME or URL and a "
+		    "COMMAND");
+	/* NAME alone names a session, like NAME: */
+	if (!ftp_url_is_url(argv[1]) && strchr(argv[1], ':') == NULL) {
+		if (asprintf(&arg, "%s:", argv[1]) == -1)
+			return cmd_error(c, EXIT_REFUSED, "nomem",
+			    "out of memory");
+	} else if ((arg = strdup(argv[1])) == NULL)
+		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	if ((command = join_words(argc - 2, argv + 2)) == NULL) {
+		free(arg);
+		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	}
+	if (*command == '\0' || ftp_unsafe_string(command, strlen(command))) {
+		free(arg);
+		free(command);
+		return usage_error(c, cmd, "COMMAND must be one line of text");
+	}
+	status = resolve(c, cmd, arg, &r);
+	free(arg);
+	if (status != 0) {
+		free(command);
+		return status;
+	}
+	if (!ftpagent_quote(c->fa, r.session, command, &code, &text)) {
+		free(command);
+		resolved_clear(&r);
+		return fail(c, argv[1]);
+	}
+	free(command);
+	resolved_clear(&r);
+	if (c->json)
+		emit_json(json_pack("{s:i, s:s}", "code", code, "text",
+		    text != NULL ? text : ""));
+	else if ((line = output_ftp_reply(code, text)) != NULL) {
+		printf("%s\n", line);
+		free(line);
+	} else
+		status = cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	free(text);
+	/* The server's refusal is the command's failure. */
+	if (status == EXIT_OK && code >= 400)
+		status = EXIT_REFUSED;
+	return status;
+}
+
 static int
 cmd_call(struct ctl *c, const struct command *cmd, int argc, char **argv)
 {
@@ -1381,18 +1806,29 @@ usage(FILE *fp)
 "commands:\n"
 "  open NAME URL [--tls none|explicit|implicit] [--insecure] [--ca-file F]\n"
 "                [--active] [--max-connections N] [--password-stdin]\n"
+"                [--list-tz UTC|+HH:MM|-HH:MM]\n"
 "  close NAME|URL\n"
 "  sessions\n"
 "  ls [-l] TARGET\n"
 "  stat TARGET\n"
 "  get [-c|--continue] [--ascii] TARGET [LOCAL|-]\n"
 "  put [-c|--continue] [--append] [--ascii] LOCAL|- TARGET\n"
+"  mkdir [-p|--parents] TARGET\n"
+"  rm [-r|--recursive] TARGET\n"
+"  rmdir TARGET\n"
+"  mv TARGET NEWPATH\n"
+"  chmod MODE TARGET              (MODE in octal: 644, 0755)\n"
+"  touch [-d|--date TIME] TARGET  (TIME in UTC: @EPOCH, YYYY-MM-DD,\n"
+"                                 YYYY-MM-DDTHH:MM[:SS][Z]; default: now)\n"
+"  quote NAME|URL 'RAW COMMAND'\n"
 "  call METHOD [JSON|-]\n"
 "  ping\n"
 "  version\n"
 "\n"
 "TARGET is ftp://[user@]host[:port]/path (ftpes:// explicit TLS, ftps://\n"
 "implicit TLS) or NAME:PATH for a session opened with 'ftpctl open'.\n"
+"NEWPATH is a path on TARGET's session (or NAME:PATH or a URL of it);\n"
+"ending in '/' it keeps TARGET's name.\n"
 "Passwords come from --password-stdin, $FTPCTL_PASSWORD or ~/.netrc.\n");
 }
 
@@ -1410,13 +1846,21 @@ cmd_help(struct ctl *c, const struct command *cmd, int argc, char **argv)
 static const struct command commands[] = {
 	{ "open", cmd_open, "NAME URL [--tls none|explicit|implicit] "
 	    "[--insecure] [--ca-file F] [--active] [--max-connections N] "
-	    "[--password-stdin]" },
+	    "[--password-stdin] [--list-tz UTC|+HH:MM|-HH:MM]" },
 	{ "close", cmd_close, "NAME|URL" },
 	{ "sessions", cmd_sessions, "" },
 	{ "ls", cmd_ls, "[-l] TARGET" },
 	{ "stat", cmd_stat, "TARGET" },
 	{ "get", cmd_get, "[-c|--continue] [--ascii] TARGET [LOCAL|-]" },
 	{ "put", cmd_put, "[-c|--continue] [--append] [--ascii] LOCAL|- TARGET" },
+	{ "mkdir", cmd_mkdir, "[-p|--parents] TARGET" },
+	{ "rm", cmd_rm, "[-r|--recursive] TARGET" },
+	{ "rmdir", cmd_rmdir, "TARGET" },
+	{ "mv", cmd_mv, "TARGET NEWPATH" },
+	{ "chmod", cmd_chmod, "MODE TARGET  (MODE in octal: 644, 0755)" },
+	{ "touch", cmd_touch, "[-d|--date TIME] TARGET  (TIME in UTC: @EPOCH, "
+	    "YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z]; default: now)" },
+	{ "quote", cmd_quote, "NAME|URL 'RAW COMMAND'" },
 	{ "call", cmd_call, "METHOD [JSON|-]" },
 	{ "ping", cmd_ping, "" },
 	{ "version", cmd_version, "" },

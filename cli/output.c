@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -204,6 +205,26 @@ output_progress_line(char *buf, size_t len, int width, const char *label,
 		snprintf(buf, len, "%.*s %s", lw, label, stats);
 	else
 		snprintf(buf, len, "%s", stats);
+}
+
+char *
+output_ftp_reply(int code, const char *text)
+{
+	const char *first_end, *last;
+	char *s;
+	int n;
+
+	if (text == NULL)
+		text = "";
+	first_end = strchr(text, '\n');
+	if (first_end == NULL)
+		n = asprintf(&s, "%d %s", code, text);
+	else {
+		last = strrchr(text, '\n') + 1;
+		n = asprintf(&s, "%d-%.*s%d %s", code,
+		    (int)(last - text), text, code, last);
+	}
+	return n < 0 ? NULL : s;
 }
 
 static double

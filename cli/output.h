@@ -47,6 +47,14 @@ char	*output_duration(char *buf, size_t len, double seconds);
 void	output_progress_line(char *buf, size_t len, int width,
 	    const char *label, int64_t bytes, int64_t total, double elapsed);
 
+/*
+ * An FTP reply as the server sent it, from its code and its text (lines
+ * joined by '\n', without codes): "257 text", or for several lines
+ * "211-first\n middle\n211 last". Caller frees with free(); NULL when
+ * out of memory.
+ */
+char	*output_ftp_reply(int code, const char *text);
+
 struct output_progress {
 	const char	*label;		/* caller's; shown at the start */
 	int		 fd;		/* where to draw (stderr) */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "target.h"
 
@@ -298,4 +299,180 @@ target_password_span(const char *s, size_t *off, size_t *len)
 	*off = colon + 1 - s;
 	*len = at - (colon + 1);
 	return true;
+}
+
+/* Equal strings, or both NULL. */
+static bool
+same_opt(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+char *
+target_rename_path(const struct target *t, const char *newpath,
+    const char **err)
+{
+	struct target n;
+	const char *perr;
+	char *s;
+	bool same;
+
+	if (ftp_url_is_url(newpath)) {
+		if (target_parse(newpath, &n, &perr) == -1) {
+			*err = perr;
+			return NULL;
+		}
+		same = t->kind == TARGET_URL && n.url.tls == t->url.tls &&
+		    n.url.port == t->url.port &&
+		    strcasecmp(n.url.host, t->url.host) == 0 &&
+		    (n.url.user == NULL || same_opt(n.url.user, t->url.user));
+		s = same ? strdup(n.path) : NULL;
+		target_clear(&n);
+		if (!same)
+			*err = "NEWPATH names another session";
+		else if (s == NULL)
+			*err = "out of memory";
+		return s;
+	}
+	if (target_parse(newpath, &n, &perr) == 0) {
+		same = t->kind == TARGET_SESSION &&
+		    strcmp(n.session, t->session) == 0;
+		s = same ? strdup(n.path) : NULL;
+		target_clear(&n);
+		if (!same) {
+			*err = "NEWPATH names another session (write "
+			    "./NAME:PATH for a name with a colon)";
+			return NULL;
+		}
+	} else
+		s = strdup(newpath);
+	if (s == NULL)
+		*err = "out of memory";
+	return s;
+}
+
+bool
+target_path_is_top(const char *path)
+{
+	return path[strspn(path, "/.")] == '\0';
+}
+
+int
+target_parse_mode(const char *s, int *mode)
+{
+	size_t i;
+	int v = 0;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i >= 5 || s[i] < '0' || s[i] > '7')
+			return -1;
+		v = v * 8 + (s[i] - '0');
+	}
+	if (i == 0 || v > 07777)
+		return -1;
+	*mode = v;
+	return 0;
+}
+
+/* Exactly n decimal digits at *s; advances *s. -1 when not. */
+static int
+digits(const char **s, int n)
+{
+	int v = 0;
+
+	for (; n > 0; n--, (*s)++) {
+		if (**s < '0' || **s > '9')
+			return -1;
+		v = v * 10 + (**s - '0');
+	}
+	return v;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int
+month_days(int y, int m)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return mdays[m - 1];
+}
+
+#define TIME_MAX	INT64_C(253402300799)	/* 9999-12-31T23:59:59Z */
+
+int
+target_parse_time(const char *s, int64_t *t, const char **err)
+{
+	const char *p = s;
+	int64_t v = 0;
+	int y, mo, d, h = 0, mi = 0, sec = 0;
+
+	if (*p == '@') {
+		if (*++p == '\0') {
+			*err = "no seconds after '@'";
+			return -1;
+		}
+		for (; *p != '\0'; p++) {
+			if (*p < '0' || *p > '9') {
+				*err = "@EPOCH takes digits: seconds since "
+				    "1970";
+				return -1;
+			}
+			v = v * 10 + (*p - '0');
+			if (v > TIME_MAX) {
+				*err = "time out of range";
+				return -1;
+			}
+		}
+		*t = v;
+		return 0;
+	}
+	*err = "not @EPOCH, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z]";
+	if ((y = digits(&p, 4)) == -1 || *p++ != '-' ||
+	    (mo = digits(&p, 2)) == -1 || *p++ != '-' ||
+	    (d = digits(&p, 2)) == -1)
+		return -1;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		p++;
+		if ((h = digits(&p, 2)) == -1 || *p++ != ':' ||
+		    (mi = digits(&p, 2)) == -1)
+			return -1;
+		if (*p == ':') {
+			p++;
+			if ((sec = digits(&p, 2)) == -1)
+				return -1;
+		}
+		if (*p == 'Z' || *p == 'z')
+			p++;
+	}
+	if (*p != '\0')
+		return -1;
+	if (y < 1970) {
+		*err = "time before 1970";
+		return -1;
+	}
+	if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 ||
+	    mi > 59 || sec > 59) {
+		*err = "no such date or time";
+		return -1;
+	}
+	*t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "url.h"
 
@@ -74,5 +75,36 @@ char	*target_get_path(const char *remote_path, const char *local,
  * "user:password@" in its authority.
  */
 bool	 target_password_span(const char *s, size_t *off, size_t *len);
+
+/*
+ * The destination of "mv TARGET NEWPATH" on t's session: a plain path as
+ * it is; the path of "NAME:PATH" when NAME is t's session; the path of a
+ * URL that names t's scheme, host, port and user (a URL without a user
+ * goes with any). Caller frees with free(); NULL with *err set when
+ * newpath names another session (or is a bad URL). A path with a colon
+ * in its first component reads as NAME:PATH: spell it "./a:b".
+ */
+char	*target_rename_path(const struct target *t, const char *newpath,
+	    const char **err);
+
+/*
+ * True when path is the login directory or above it ("", "/", ".",
+ * "..", "./", "/./.." and the like): what "rm -r" must never get.
+ */
+bool	 target_path_is_top(const char *path);
+
+/*
+ * Permission bits in octal ("644", "0644", "4755"): 1-5 octal digits,
+ * at most 07777. Returns 0 with *mode, or -1.
+ */
+int	 target_parse_mode(const char *s, int *mode);
+
+/*
+ * A time for "touch -d", always UTC: "@EPOCH", "YYYY-MM-DD",
+ * "YYYY-MM-DDTHH:MM[:SS][Z]" or "YYYY-MM-DD HH:MM[:SS][Z]", from
+ * 1970-01-01 to 9999-12-31T23:59:59. Returns 0 with *t (seconds since
+ * the epoch), or -1 with *err set to a static English reason.
+ */
+int	 target_parse_time(const char *s, int64_t *t, const char **err);
 
 #endif

@@ -245,6 +245,23 @@ fs_step_done(struct ftp_op *op, void *arg)
 			fs_finish_ok(f);
 		break;
 	case FS_MKDIR:
+		if (op->kind == OP_STAT) {
+			/* mkdir -p: the path is there; it must be a directory */
+			const char *type = op->failed ? NULL : json_string_value(
+			    json_object_get(op->result, "type"));
+
+			if (type != NULL && strcmp(type, "dir") == 0)
+				fs_finish_ok(f);
+			else {
+				op_error_set(&err, FTPA_ERR_EXISTS, 0, NULL,
+				    "cannot create directory %s: %s", f->path,
+				    type ? "a file of that name exists" :
+				    "the server refused");
+				fs_finish_err(f, &err);
+				op_error_clear(&err);
+			}
+			break;
+		}
 		if (!mkdir_last(f)) {
 			/* parents that exist already answer 550: fine */
 			mkdir_next(f);
@@ -254,23 +271,9 @@ fs_step_done(struct ftp_op *op, void *arg)
 			fs_finish_ok(f);
 			break;
 		}
-		if (f->parents && op->kind == OP_CMD) {
+		if (f->parents) {
 			/* the last one failed: fine if it is a directory */
 			fs_submit(f, OP_STAT, f->path, NULL, false);
-			break;
-		}
-		if (op->kind == OP_STAT && !op->failed && op->result != NULL &&
-		    strcmp(json_string_value(json_object_get(op->result,
-		    "type")) ? json_string_value(json_object_get(op->result,
-		    "type")) : "", "dir") == 0) {
-			fs_finish_ok(f);
-			break;
-		}
-		if (op->kind == OP_STAT) {
-			op_error_set(&err, FTPA_ERR_FTP, 0, NULL,
-			    "cannot create directory %s", f->path);
-			fs_finish_err(f, &err);
-			op_error_clear(&err);
 			break;
 		}
 		fs_finish_err(f, &op->err);

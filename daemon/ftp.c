@@ -1993,6 +1993,23 @@ ftp_quote_refusal(const char *cmd)
 	return NULL;
 }
 
+/*
+ * 550 covers "no such file" as well as "not empty" or "permission
+ * denied"; only the words tell them apart.
+ */
+static bool
+says_missing(const char *text)
+{
+	static const char *words[] = { "no such", "not found", "not exist",
+	    "doesn't exist", "does not exist", "cannot find", "can't find",
+	    "not available", NULL };
+
+	for (const char **w = words; *w; w++)
+		if (strcasestr(text, *w) != NULL)
+			return true;
+	return false;
+}
+
 /* One command, or two (RNFR then RNTO): success is a final 2xx. */
 static void
 cmd_reply(struct ftp_conn *c, int code, const char *text)
@@ -2013,8 +2030,9 @@ cmd_reply(struct ftp_conn *c, int code, const char *text)
 		op_succeed(c);
 		return;
 	}
-	op_fail(c, code == 550 && op->step == 0 && op->notfound_550 ?
-	    FTPA_ERR_NOT_FOUND : FTPA_ERR_FTP, code, text, "%d %s", code, line);
+	op_fail(c, code == 550 && op->step == 0 && op->notfound_550 &&
+	    says_missing(text) ? FTPA_ERR_NOT_FOUND : FTPA_ERR_FTP, code, text,
+	    "%d %s", code, line);
 }
 
 static void

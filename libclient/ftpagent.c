@@ -787,6 +787,9 @@ ftpagent_open(struct ftpagent *a, const char *url,
 			    json_integer(opts->max_connections));
 		if (opts->reuse)
 			r |= json_object_set_new(p, "reuse", json_true());
+		if (opts->list_tz != NULL)
+			r |= json_object_set_new(p, "list_tz",
+			    json_string(opts->list_tz));
 	}
 	if (r != 0) {
 		/* json_string refuses invalid UTF-8; say which, not what. */
@@ -1005,6 +1008,31 @@ ftpagent_rename(struct ftpagent *a, const char *session, const char *from,
 }
 
 bool
+ftpagent_chmod(struct ftpagent *a, const char *session, const char *path,
+    int mode)
+{
+	if (!check_args(a, session, path))
+		return false;
+	if (mode < 0 || mode > 07777) {
+		set_error(a, FTPAGENT_ERR_ARGUMENT, "fs.chmod: invalid mode %#o",
+		    (unsigned)mode);
+		return false;
+	}
+	return rpc_void(a, "fs.chmod", json_pack("{s:s,s:s,s:i}", "session",
+	    session, "path", path, "mode", mode));
+}
+
+bool
+ftpagent_set_mtime(struct ftpagent *a, const char *session, const char *path,
+    int64_t mtime)
+{
+	if (!check_args(a, session, path))
+		return false;
+	return rpc_void(a, "fs.set_mtime", json_pack("{s:s,s:s,s:I}",
+	    "session", session, "path", path, "mtime", (json_int_t)mtime));
+}
+
+bool
 ftpagent_quote(struct ftpagent *a, const char *session, const char *command,
     int *code, char **text)
 {
@@ -1079,6 +1107,9 @@ transfer(struct ftpagent *a, const char *method, const char *direction,
 	if (p != NULL && opts != NULL && opts->append &&
 	    strcmp(direction, "put") == 0)
 		r |= json_object_set_new(p, "append", json_true());
+	if (p != NULL && opts != NULL && opts->rest_restart)
+		r |= json_object_set_new(p, "rest_fallback",
+		    json_string("restart"));
 	if (r != 0) {
 		json_decref(p);
 		p = NULL;

@@ -415,6 +415,235 @@ START_TEST(test_progress_line)
 }
 END_TEST
 
+/* ---- argument helpers: mv, rm -r, chmod, touch -d ------------------------ */
+
+static char *
+rename_path(const char *target, const char *newpath, const char **err)
+{
+	struct target t;
+	const char *perr;
+	char *s;
+
+	ck_assert_int_eq(target_parse(target, &t, &perr), 0);
+	*err = NULL;
+	s = target_rename_path(&t, newpath, err);
+	target_clear(&t);
+	if (s == NULL)
+		ck_assert_ptr_nonnull(*err);
+	return s;
+}
+
+static void
+assert_rename(const char *target, const char *newpath, const char *expect)
+{
+	const char *err;
+	char *s = rename_path(target, newpath, &err);
+
+	if (expect == NULL) {
+		ck_assert_msg(s == NULL, "%s %s: got %s", target, newpath, s);
+		return;
+	}
+	ck_assert_msg(s != NULL, "%s %s: %s", target, newpath, err);
+	ck_assert_str_eq(s, expect);
+	free(s);
+}
+
+START_TEST(test_rename_path)
+{
+	/* plain paths, as they are */
+	assert_rename("s:a", "b", "b");
+	assert_rename("s:a", "/x/y z", "/x/y z");
+	assert_rename("s:a", "", "");
+	assert_rename("ftp://h/a", "dir/b", "dir/b");
+	assert_rename("s:a", "./o:b", "./o:b");
+	assert_rename("s:a", "/o:b", "/o:b");
+	assert_rename("s:a", "d/o:b", "d/o:b");
+	/* NAME:PATH of the same session */
+	assert_rename("s:a", "s:b/c", "b/c");
+	assert_rename("s:a", "s:", "");
+	/* ... of another one */
+	assert_rename("s:a", "other:b", NULL);
+	assert_rename("ftp://h/a", "s:b", NULL);
+	/* URLs of the same server and user */
+	assert_rename("ftp://h/a", "ftp://h/b", "b");
+	assert_rename("ftp://bob@H:21/a", "ftp://bob@h//abs/b", "/abs/b");
+	assert_rename("ftp://bob@h/a", "ftp://h/b", "b");
+	assert_rename("ftp://bob@h/a", "ftp://bob:pw@h/b", "b");
+	/* ... or not */
+	assert_rename("ftp://bob@h/a", "ftp://eve@h/b", NULL);
+	assert_rename("ftp://h/a", "ftp://bob@h/b", NULL);
+	assert_rename("ftp://h/a", "ftp://h:2121/b", NULL);
+	assert_rename("ftp://h/a", "ftp://g/b", NULL);
+	assert_rename("ftp://h/a", "ftpes://h/b", NULL);
+	assert_rename("s:a", "ftp://h/b", NULL);
+	assert_rename("ftp://h/a", "ftp://", NULL);
+}
+END_TEST
+
+START_TEST(test_path_is_top)
+{
+	ck_assert(target_path_is_top(""));
+	ck_assert(target_path_is_top("/"));
+	ck_assert(target_path_is_top("//"));
+	ck_assert(target_path_is_top("."));
+	ck_assert(target_path_is_top("./"));
+	ck_assert(target_path_is_top(".."));
+	ck_assert(target_path_is_top("../.."));
+	ck_assert(target_path_is_top("/./../"));
+	ck_assert(!target_path_is_top("a"));
+	ck_assert(!target_path_is_top("/a"));
+	ck_assert(!target_path_is_top("./a/"));
+	ck_assert(!target_path_is_top(".hidden"));
+	ck_assert(!target_path_is_top("../x"));
+}
+END_TEST
+
+START_TEST(test_parse_mode)
+{
+	int m = -1;
+
+	ck_assert_int_eq(target_parse_mode("644", &m), 0);
+	ck_assert_int_eq(m, 0644);
+	ck_assert_int_eq(target_parse_mode("0644", &m), 0);
+	ck_assert_int_eq(m, 0644);
+	ck_assert_int_eq(target_parse_mode("4755", &m), 0);
+	ck_assert_int_eq(m, 04755);
+	ck_assert_int_eq(target_parse_mode("07777", &m), 0);
+	ck_assert_int_eq(m, 07777);
+	ck_assert_int_eq(target_parse_mode("0", &m), 0);
+	ck_assert_int_eq(m, 0);
+	ck_assert_int_eq(target_parse_mode("7", &m), 0);
+	ck_assert_int_eq(m, 07);
+	m = 12345;
+	ck_assert_int_eq(target_parse_mode("", &m), -1);
+	ck_assert_int_eq(target_parse_mode("u+x", &m), -1);
+	ck_assert_int_eq(target_parse_mode("a=rw", &m), -1);
+	ck_assert_int_eq(target_parse_mode("648", &m), -1);
+	ck_assert_int_eq(target_parse_mode("-644", &m), -1);
+	ck_assert_int_eq(target_parse_mode("+644", &m), -1);
+	ck_assert_int_eq(target_parse_mode(" 644", &m), -1);
+	ck_assert_int_eq(target_parse_mode("644 ", &m), -1);
+	ck_assert_int_eq(target_parse_mode("0x1a4", &m), -1);
+	ck_assert_int_eq(target_parse_mode("17777", &m), -1);
+	ck_assert_int_eq(target_parse_mode("000644", &m), -1);
+	ck_assert_int_eq(m, 12345);
+}
+END_TEST
+
+static int64_t
+parse_time_ok(const char *s)
+{
+	const char *err = NULL;
+	int64_t t = -1;
+
+	ck_assert_msg(target_parse_time(s, &t, &err) == 0, "%s: %s", s, err);
+	return t;
+}
+
+static void
+assert_time_bad(const char *s)
+{
+	const char *err = NULL;
+	int64_t t = 42;
+
+	ck_assert_msg(target_parse_time(s, &t, &err) == -1, "%s accepted", s);
+	ck_assert_ptr_nonnull(err);
+	ck_assert(t == 42);
+}
+
+START_TEST(test_parse_time)
+{
+	struct tm tm;
+	time_t tt;
+	int64_t t;
+
+	ck_assert(parse_time_ok("@0") == 0);
+	ck_assert(parse_time_ok("@1700000000") == 1700000000);
+	ck_assert(parse_time_ok("@4102444800") == INT64_C(4102444800));
+	ck_assert(parse_time_ok("1970-01-01") == 0);
+	ck_assert(parse_time_ok("2023-11-14T22:13:20Z") == 1700000000);
+	ck_assert(parse_time_ok("2023-11-14T22:13:20") == 1700000000);
+	ck_assert(parse_time_ok("2023-11-14 22:13:20") == 1700000000);
+	ck_assert(parse_time_ok("2023-11-14 22:13:20Z") == 1700000000);
+	ck_assert(parse_time_ok("2023-11-14t22:13:20z") == 1700000000);
+	ck_assert(parse_time_ok("2023-11-14T22:13") == 1700000000 - 20);
+	ck_assert(parse_time_ok("2023-11-14T22:13Z") == 1700000000 - 20);
+	ck_assert(parse_time_ok("2023-11-14") == 1700000000 - 80000);
+	/* leap years */
+	ck_assert(parse_time_ok("2000-02-29") == 951782400);
+	ck_assert(parse_time_ok("2024-02-29T12:00:00Z") == 1709208000);
+	ck_assert(parse_time_ok("2100-03-01") == INT64_C(4107542400));
+	ck_assert(parse_time_ok("9999-12-31T23:59:59Z") ==
+	    INT64_C(253402300799));
+	ck_assert(parse_time_ok("@253402300799") == INT64_C(253402300799));
+
+	/* agrees with the C library over a range of days */
+	for (t = 0; t < INT64_C(4102444800); t += 86400 * 37 + 3599) {
+		char buf[64];
+
+		tt = (time_t)t;
+		ck_assert_ptr_nonnull(gmtime_r(&tt, &tm));
+		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		ck_assert_msg(parse_time_ok(buf) == t, "%s", buf);
+		strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+		ck_assert_msg(parse_time_ok(buf) == t, "%s", buf);
+	}
+
+	assert_time_bad("");
+	assert_time_bad("@");
+	assert_time_bad("@-1");
+	assert_time_bad("@12x");
+	assert_time_bad("@ 12");
+	assert_time_bad("@253402300800");
+	assert_time_bad("@99999999999999999999999");
+	assert_time_bad("yesterday");
+	assert_time_bad("2023-11-14T");
+	assert_time_bad("2023-11-14T22");
+	assert_time_bad("2023-11-14T22:1");
+	assert_time_bad("2023-11-14T22:13:2");
+	assert_time_bad("2023-11-14T22:13:20+01:00");
+	assert_time_bad("2023-11-14T22:13:20ZZ");
+	assert_time_bad("2023-11-14Z");
+	assert_time_bad("2023-11-14  22:13");
+	assert_time_bad("2023-1-14");
+	assert_time_bad("23-11-14");
+	assert_time_bad("2023/11/14");
+	assert_time_bad("2023-00-10");
+	assert_time_bad("2023-13-10");
+	assert_time_bad("2023-02-29");
+	assert_time_bad("1900-02-29");
+	assert_time_bad("2023-04-31");
+	assert_time_bad("2023-01-00");
+	assert_time_bad("2023-01-01T24:00");
+	assert_time_bad("2023-01-01T23:60");
+	assert_time_bad("2023-01-01T23:59:60");
+	assert_time_bad("1969-12-31T23:59:59Z");
+	assert_time_bad("12345-01-01");
+}
+END_TEST
+
+START_TEST(test_ftp_reply)
+{
+	char *s;
+
+	s = output_ftp_reply(257, "\"/home\" is the current directory");
+	ck_assert_str_eq(s, "257 \"/home\" is the current directory");
+	free(s);
+	s = output_ftp_reply(211, "Features:\n MDTM\n SIZE\nEnd");
+	ck_assert_str_eq(s, "211-Features:\n MDTM\n SIZE\n211 End");
+	free(s);
+	s = output_ftp_reply(214, "a\nb");
+	ck_assert_str_eq(s, "214-a\n214 b");
+	free(s);
+	s = output_ftp_reply(500, "");
+	ck_assert_str_eq(s, "500 ");
+	free(s);
+	s = output_ftp_reply(200, NULL);
+	ck_assert_str_eq(s, "200 ");
+	free(s);
+}
+END_TEST
+
 Suite *
 cli_target_suite(void)
 {
@@ -432,6 +661,10 @@ cli_target_suite(void)
 	tcase_add_test(tc, test_put_path);
 	tcase_add_test(tc, test_get_path);
 	tcase_add_test(tc, test_password_span);
+	tcase_add_test(tc, test_rename_path);
+	tcase_add_test(tc, test_path_is_top);
+	tcase_add_test(tc, test_parse_mode);
+	tcase_add_test(tc, test_parse_time);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("output");
@@ -440,6 +673,7 @@ cli_target_suite(void)
 	tcase_add_test(tc, test_bytes);
 	tcase_add_test(tc, test_duration);
 	tcase_add_test(tc, test_progress_line);
+	tcase_add_test(tc, test_ftp_reply);
 	suite_add_tcase(s, tc);
 	return s;
 }

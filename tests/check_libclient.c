@@ -506,6 +506,16 @@ START_TEST(test_open)
 	json_decref(h);
 
 	memset(&o, 0, sizeof(o));
+	o.list_tz = "+02:00";
+	ck_assert(ftpagent_open(a, "ftp://bob@example.org/", &o, &sid));
+	free(sid);
+	p = last_params(a, &h);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "list_tz")),
+	    "+02:00");
+	ck_assert_int_eq(json_object_size(p), 2);
+	json_decref(h);
+
+	memset(&o, 0, sizeof(o));
 	o.name = "work";
 	o.password = "s3cret";
 	o.tls = FTPAGENT_TLS_EXPLICIT;
@@ -561,7 +571,7 @@ START_TEST(test_list_stat)
 	size_t n = 0;
 
 	ck_assert(ftpagent_list(a, "s1", NULL, &es, &n));
-	ck_assert_uint_eq(n, 4);
+	ck_assert_uint_eq(n, 5);
 	ck_assert_str_eq(es[0].name, "a.txt");
 	ck_assert_int_eq(es[0].type, FTPAGENT_FILE);
 	ck_assert_int_eq(es[0].size, 12);
@@ -576,6 +586,10 @@ START_TEST(test_list_stat)
 	ck_assert_str_eq(es[2].target, "a.txt");
 	ck_assert_int_eq(es[3].type, FTPAGENT_OTHER);
 	ck_assert_int_eq(es[3].size, -1);
+	/* an unparsed line: type other, its "raw" is ignored here */
+	ck_assert_str_eq(es[4].name, "weird");
+	ck_assert_int_eq(es[4].type, FTPAGENT_OTHER);
+	ck_assert_ptr_null(es[4].target);
 	ftpagent_entries_free(es, n);
 
 	ck_assert(ftpagent_stat(a, "s1", "/dir/x.bin", &e));
@@ -604,27 +618,112 @@ START_TEST(test_fs_ops)
 
 	ck_assert(ftpagent_mkdir(a, "s1", "/a/b", true));
 	p = last_params(a, &h);
+	ck_assert_str_eq(json_string_value(json_object_get(h, "method")),
+	    "fs.mkdir");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "session")),
+	    "s1");
 	ck_assert(json_is_true(json_object_get(p, "parents")));
 	ck_assert_str_eq(json_string_value(json_object_get(p, "path")), "/a/b");
+	ck_assert_int_eq(json_object_size(p), 3);
+	json_decref(h);
+	ck_assert(ftpagent_mkdir(a, "s1", "c", false));
+	p = last_params(a, &h);
+	ck_assert(json_is_false(json_object_get(p, "parents")));
 	json_decref(h);
 
 	ck_assert(ftpagent_remove(a, "s1", "/a", false));
 	p = last_params(a, &h);
+	ck_assert_str_eq(json_string_value(json_object_get(h, "method")),
+	    "fs.remove");
 	ck_assert(json_is_false(json_object_get(p, "recursive")));
+	ck_assert_str_eq(json_string_value(json_object_get(p, "path")), "/a");
+	json_decref(h);
+	ck_assert(ftpagent_remove(a, "s1", "/a", true));
+	p = last_params(a, &h);
+	ck_assert(json_is_true(json_object_get(p, "recursive")));
 	json_decref(h);
 
 	ck_assert(ftpagent_rmdir(a, "s1", "/a"));
+	p = last_params(a, &h);
+	ck_assert_str_eq(json_string_value(json_object_get(h, "method")),
+	    "fs.rmdir");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "path")), "/a");
+	ck_assert_int_eq(json_object_size(p), 2);
+	json_decref(h);
+
 	ck_assert(ftpagent_rename(a, "s1", "/x", "/y"));
 	p = last_params(a, &h);
+	ck_assert_str_eq(json_string_value(json_object_get(h, "method")),
+	    "fs.rename");
 	ck_assert_str_eq(json_string_value(json_object_get(p, "from")), "/x");
 	ck_assert_str_eq(json_string_value(json_object_get(p, "to")), "/y");
+	ck_assert_int_eq(json_object_size(p), 3);
 	json_decref(h);
+
+	ck_assert(ftpagent_chmod(a, "s1", "/x", 0644));
+	p = last_params(a, &h);
+	ck_assert_str_eq(json_string_value(json_object_get(h, "method")),
+	    "fs.chmod");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "path")), "/x");
+	ck_assert(json_is_integer(json_object_get(p, "mode")));
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "mode")), 420);
+	json_decref(h);
+	ck_assert(ftpagent_chmod(a, "s1", "/x", 04755));
+	p = last_params(a, &h);
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "mode")), 04755);
+	json_decref(h);
+	ck_assert(!ftpagent_chmod(a, "s1", "/x", 010000));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_ARGUMENT);
+	ck_assert(ftpagent_clear_error(a));
+	ck_assert(!ftpagent_chmod(a, "s1", "/x", -1));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_ARGUMENT);
+	ck_assert(ftpagent_clear_error(a));
+
+	ck_assert(ftpagent_set_mtime(a, "s1", "/x", INT64_C(1700000000)));
+	p = last_params(a, &h);
+	ck_assert_str_eq(json_string_value(json_object_get(h, "method")),
+	    "fs.set_mtime");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "path")), "/x");
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "mtime")),
+	    1700000000);
+	json_decref(h);
+	/* beyond 32 bits */
+	ck_assert(ftpagent_set_mtime(a, "s1", "/x", INT64_C(4102444800)));
+	p = last_params(a, &h);
+	ck_assert(json_integer_value(json_object_get(p, "mtime")) ==
+	    INT64_C(4102444800));
+	json_decref(h);
+
+	/* not_found from the fs methods */
+	ck_assert(!ftpagent_chmod(a, "s1", "/missing", 0600));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_NOT_FOUND);
+	ck_assert_int_eq(ftpagent_ftp_code(a), 550);
+	ck_assert(ftpagent_clear_error(a));
+	ck_assert(!ftpagent_rename(a, "s1", "/missing", "/y"));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_NOT_FOUND);
+	ck_assert(ftpagent_clear_error(a));
+	ck_assert(!ftpagent_set_mtime(a, NULL, "/x", 0));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_ARGUMENT);
+	ck_assert(ftpagent_clear_error(a));
 
 	ck_assert(ftpagent_quote(a, "s1", "PWD", &code, &text));
 	ck_assert_int_eq(code, 257);
-	ck_assert_str_eq(text, "257 \"/home\"");
+	ck_assert_str_eq(text, "\"/home\"");
 	free(text);
+	p = last_params(a, &h);
+	ck_assert_str_eq(json_string_value(json_object_get(h, "method")),
+	    "ftp.quote");
+	ck_assert_str_eq(json_string_value(json_object_get(p, "command")),
+	    "PWD");
+	json_decref(h);
 	ck_assert(ftpagent_quote(a, "s1", "PWD", &code, NULL));
+	/* a refusal is a result, not an error */
+	ck_assert(ftpagent_quote(a, "s1", "BOGUS", &code, NULL));
+	ck_assert_int_eq(code, 500);
+	ck_assert(!ftpagent_quote(a, "s1", "LIST", &code, NULL));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_RPC);
+	ck_assert_str_eq(ftpagent_error_kind(a), "params");
+	ck_assert(ftpagent_clear_error(a));
 	ftpagent_free(a);
 }
 END_TEST
@@ -738,9 +837,28 @@ START_TEST(test_get_file_atomic)
 	p = last_params(a, &h);
 	ck_assert_int_eq(json_integer_value(json_object_get(p, "offset")),
 	    1000);
+	ck_assert_ptr_null(json_object_get(p, "rest_fallback"));
+	ck_assert_ptr_null(json_object_get(p, "type"));
 	json_decref(h);
 	ck_assert_int_eq(stat(part, &st), -1);
 	assert_file_data(local, FILE_SIZE);
+
+	/* rest_restart asks the agent to restart when REST is refused */
+	fd = open(part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	buf = calloc(1, 500);
+	ck_assert_int_eq(write(fd, buf, 500), 500);
+	free(buf);
+	close(fd);
+	o.rest_restart = true;
+	ck_assert_msg(ftpagent_get_file(a, "s1", "/file", local, &o, &r),
+	    "%s", ftpagent_error_message(a));
+	p = last_params(a, &h);
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "offset")),
+	    500);
+	ck_assert_str_eq(json_string_value(json_object_get(p,
+	    "rest_fallback")), "restart");
+	json_decref(h);
+	o.rest_restart = false;
 
 	/* a fresh download truncates a stale, longer .part */
 	fd = open(part, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -826,6 +944,22 @@ START_TEST(test_put_file)
 	ck_assert(ftpagent_put_file(a, "s1", "/up.txt", local, &o, NULL));
 	p = last_params(a, &h);
 	ck_assert(json_is_true(json_object_get(p, "append")));
+	ck_assert_ptr_null(json_object_get(p, "rest_fallback"));
+	json_decref(h);
+
+	/* ascii and rest_restart on a put */
+	o.append = false;
+	o.ascii = true;
+	o.rest_restart = true;
+	o.offset = 100;
+	ck_assert(ftpagent_put_file(a, "s1", "/up.txt", local, &o, NULL));
+	p = last_params(a, &h);
+	ck_assert_str_eq(json_string_value(json_object_get(p, "type")),
+	    "ascii");
+	ck_assert_str_eq(json_string_value(json_object_get(p,
+	    "rest_fallback")), "restart");
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "offset")), 100);
+	ck_assert_ptr_null(json_object_get(p, "append"));
 	json_decref(h);
 
 	ck_assert(!ftpagent_put_file(a, "s1", "/x", "/nonexistent/file",

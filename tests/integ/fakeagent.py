@@ -193,10 +193,25 @@ class Conn:
                               "welcome": "220 fake", "features": [],
                               "system": "UNIX", "reused": False})
         elif method in ("session.close", "fs.mkdir", "fs.remove",
-                        "fs.rmdir", "fs.rename"):
+                        "fs.rmdir", "fs.rename", "fs.chmod",
+                        "fs.set_mtime"):
+            if params.get("path") == "/missing" or \
+                    params.get("from") == "/missing":
+                self.error(rid, err_obj(-32005, "550 No such file",
+                                        "not_found", ftp_code=550,
+                                        ftp_text="550 No such file"))
+                return
             self.result(rid, {})
         elif method == "ftp.quote":
-            self.result(rid, {"code": 257, "text": "257 \"/home\""})
+            cmd = params.get("command", "")
+            if cmd.upper().startswith("LIST"):
+                self.error(rid, err_obj(-32602, "command: LIST opens a data "
+                                        "connection", "params"))
+            elif cmd.upper().startswith("BOGUS"):
+                self.result(rid, {"code": 500, "text": "Unknown command"})
+            else:
+                # like the daemon: the text without the code
+                self.result(rid, {"code": 257, "text": "\"/home\""})
         elif method == "fs.list":
             self.result(rid, {"source": "mlsd", "entries": [
                 {"name": "a.txt", "type": "file", "size": 12,
@@ -206,6 +221,9 @@ class Conn:
                 {"name": "ln", "type": "link", "size": None,
                  "mtime": None, "perm": None, "target": "a.txt"},
                 {"name": "dev", "type": "other"},
+                {"name": "weird", "type": "other", "size": None,
+                 "mtime": None, "perm": None, "target": None,
+                 "raw": "?????????? weird line"},
             ]})
         elif method == "fs.stat":
             path = params.get("path")
