@@ -38,6 +38,9 @@ struct fsop {
 	/* set_mtime */
 	int64_t		 mtime;
 	bool		 tried_mdtm;
+	/* a generic 550: stat tells "missing" from "refused" */
+	bool		 probing;
+	struct op_error	 err;
 };
 
 static void fs_step_done(struct ftp_op *, void *);
@@ -49,6 +52,7 @@ fs_free(struct fsop *f)
 		free(f->stack[i].dir);
 		json_decref(f->stack[i].entries);
 	}
+	op_error_clear(&f->err);
 	free(f->path);
 	free(f);
 }
@@ -231,11 +235,45 @@ remove_push(struct fsop *f, const char *dir, json_t *entries)
 
 /* ---- steps ----------------------------------------------------------------- */
 
+/*
+ * 550 means "missing" as well as "not empty" or "not allowed", and some
+ * servers (vsftpd) do not say which: when the words did not tell, a stat
+ * of the object does. True when the probe was started.
+ */
+static bool
+fs_probe(struct fsop *f, const struct ftp_op *op)
+{
+	if (!op->failed || op->err.ftp_code != 550 ||
+	    op->err.kind != FTPA_ERR_FTP || !op->notfound_550 || f->depth > 0)
+		return false;
+	/* a recursive remove goes on to list a directory DELE refused */
+	if (f->kind == FS_REMOVE && f->recursive &&
+	    strncmp(op->path, "DELE ", 5) == 0)
+		return false;
+	op_error_copy(&f->err, &op->err);
+	f->probing = true;
+	fs_submit(f, OP_STAT, f->path, NULL, false);
+	return true;
+}
+
 static void
 fs_step_done(struct ftp_op *op, void *arg)
 {
 	struct fsop	*f = arg;
 	struct op_error	 err = { 0 };
+
+	if (f->probing) {
+		f->probing = false;
+		if (op->failed && op->err.kind == FTPA_ERR_NOT_FOUND)
+			f->err.kind = FTPA_ERR_NOT_FOUND;
+		fs_finish_err(f, &f->err);
+		ftp_op_free(op);
+		return;
+	}
+	if (fs_probe(f, op)) {
+		ftp_op_free(op);
+		return;
+	}
 
 	switch (f->kind) {
 	case FS_SIMPLE:

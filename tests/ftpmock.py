@@ -49,10 +49,13 @@ Steps run in order; each is an object with one action key:
                           fall back to PASV), "epsv_reply": TEXT, "expect":
                           false (do not read a command, just open the
                           listener and reply).
-  {"active": true}        wait for PORT or EPRT, reply 200; the next data
-                          step connects to the address given. Options:
-                          "source": "127.0.0.2" (connect from this address),
-                          "connect": false (never connect).
+  {"active": true|{...}}  wait for PORT or EPRT, reply 200; the next data
+                          step connects to the address given. Options (in
+                          the step or the object): "source": "127.0.0.2"
+                          (connect from this address; loopback allows any
+                          127.x), "connect": false (never connect), "reply":
+                          TEXT (instead of the 200). A connect that fails
+                          is logged ("error") and the data step skipped.
   {"data": PAYLOAD}       send PAYLOAD on the data connection (text/bytes, or
                           an int N: N bytes of payload(N, seed)). Options:
                           "seed" (default 0), "limit": N (send only the
@@ -95,7 +98,9 @@ Steps run in order; each is an object with one action key:
                           nothing from it for S seconds, then close it.
   {"close": true}         close the control connection (ends the script).
                           {"close": "reset"} sends a RST instead.
-  {"sleep": S}            sleep S seconds.
+  {"sleep": S}            sleep S seconds (reading nothing).
+  {"quiet": S}            answer commands from the automatic replies until
+                          none came for S seconds (an idle connection).
   {"auto": {...}}         change automatic replies from here on (a value of
                           null removes one).
   {"mark": TEXT}          write TEXT to the log.
@@ -104,12 +109,21 @@ When the steps run out, the connection keeps answering from the automatic
 replies (QUIT gets 221 and a close) until the client closes or --idle
 seconds pass without a command. The default automatic replies cover FEAT,
 SYST, PWD, TYPE, OPTS, NOOP, MODE, STRU, CWD and QUIT; an automatic reply of
-"<close>" closes the connection instead of answering.
+"<close>" closes the connection instead of answering, "<none>" sends
+nothing, and "<pasv>" (for PASV and EPSV) opens a new data listener and
+answers 227/229 as a {"pasv": true} step would, so scripts need not know how
+many data connections a client opens.
+
+A data step with "end": "stall" keeps reading commands; an ABOR then closes
+the data connection and is answered with the automatic reply for "ABOR"
+(default "426 Transfer aborted." + "226 ABOR ok."; "<none>": silence), and
+the script goes on. Telnet IP/Synch bytes (IAC IP IAC DM) in front of a
+command are logged ("telnet") and stripped.
 
 The log (--log) is JSON lines: {"t": seconds, "conn": N, "ev": EVENT, ...}.
 Events: listen, accept, recv (with "line" = the command as latin-1 text
 without its line end, and "eol"), send, mismatch, data_listen, data_accept
-(with "peer"), data_connect, data_sent / data_recv (with "bytes" and
+(with "peer"), data_connect (with "cmd", "source"), data_sent / data_recv (with "bytes" and
 "sha256"), close, eof, timeout, error, mark, tls (with "version",
 "cipher"), data_tls, tls_error (with "msg", "where": "control"/"data"),
 cleartext_pipelined.
@@ -237,6 +251,56 @@ def download_steps(data_step, size=None, reply_150=None,
     """download() without its login."""
     return download(data_step, size=size, reply_150=reply_150,
                     reply_226=reply_226)[len(login()):]
+
+
+# [30] what ascii_download sends, and what the client must make of it
+ASCII_WIRE = "l1\r\nl2\r\n\r\nlone\rcr\r\nlast\r"
+ASCII_LOCAL = "l1\nl2\n\nlone\rcr\nlast\r"
+
+# automatic replies for scripts that do not care how a client gets its
+# data connections (any number of EPSV/PASV)
+PASV_AUTO = {"EPSV": "<pasv>", "PASV": "<pasv>"}
+
+
+def retr(data_step, reply_150="150 Opening BINARY mode data connection.\r\n",
+         reply_226="226 Transfer complete.\r\n"):
+    """RETR, 150, the data step, 226 (data connection opened by
+    PASV_AUTO or an active step before)."""
+    steps = [{"expect": "RETR", "reply": reply_150}, data_step]
+    if reply_226:
+        steps.append({"send": reply_226})
+    return steps
+
+
+def rest_auto(size, rest="350 Restarting.\r\n"):
+    return dict(PASV_AUTO, SIZE="213 %d\r\n" % size,
+                MDTM="213 20240102030405\r\n", REST=rest)
+
+
+def stall_then_download(abor=None):
+    """[16] [26] A download that sends 4 KiB and stalls (until ABOR or the
+    end of the control connection); then a good 1000-byte download (seed
+    2), on this connection if it was recovered, else on the next one.
+    abor: the automatic reply to ABOR (None: 426 + 226)."""
+    auto = dict(PASV_AUTO)
+    if abor is not None:
+        auto["ABOR"] = abor
+    good = retr({"data": 1000, "seed": 2})
+    first = login() + [{"auto": auto}] + retr(
+        {"data": BIG, "seed": 16, "limit": 4096, "end": "stall",
+         "stall": 60}, reply_226=None) + good
+    again = login() + [{"auto": auto}] + good
+    return {"connections": [first], "steps": again}
+
+
+def reconnect_after(first):
+    """[8] First connection: login and `first`; every later one: login,
+    then SIZE 1000, MDTM 2024-01-02 03:04:05 and a 1000-byte download
+    (seed 8)."""
+    again = login() + [{"auto": dict(PASV_AUTO, SIZE="213 1000\r\n",
+                                     MDTM="213 20240102030405\r\n")}]
+    return {"connections": [login() + [{"auto": PASV_AUTO}] + first],
+            "steps": again + retr({"data": 1000, "seed": 8})}
 
 
 BIG = 1 << 20
@@ -420,6 +484,59 @@ SCENARIOS = {
                   "(%d bytes).\r\n" % BIG),
     "download_ok": lambda: download({"data": 100000, "seed": 1},
                                     size=100000),
+    # ---- issue 4 ----
+    # [8] 421 after a command (SIZE), during a transfer, on an idle
+    # connection; later connections work (see reconnect_after)
+    "421_after_command": lambda: reconnect_after([
+        {"expect": "SIZE", "reply": "421 Service not available, closing "
+                                    "control connection.\r\n"},
+        {"close": True}]),
+    "421_transfer": lambda: reconnect_after([
+        {"expect": "RETR", "reply": "150 Opening data connection.\r\n"},
+        {"data": 1000, "seed": 8, "limit": 500},
+        {"send": "421 Shutting down.\r\n"}, {"close": True}]),
+    "421_idle": lambda: reconnect_after([
+        {"quiet": 1.0},
+        {"send": "421 Idle timeout, closing control connection.\r\n"},
+        {"close": True}]),
+    # [13] active mode: a good one, a data connection from another
+    # address (127.0.0.2) carrying a forged download, a server that never
+    # connects, a 425
+    "active_ok": lambda: login() + [{"active": True}] + retr(
+        {"data": 100000, "seed": 13}),
+    "active_foreign": lambda: login() + [
+        {"active": {"source": "127.0.0.2"}}] + retr(
+        {"data": 100000, "seed": 13}),
+    "active_never": lambda: login() + [
+        {"active": {"connect": False}},
+        {"expect": "RETR", "reply": "150 Opening data connection.\r\n"},
+        {"quiet": 30}],
+    "active_425": lambda: login() + [
+        {"active": {"connect": False}},
+        {"expect": "RETR", "reply": "425 Can't open data connection.\r\n"}],
+    # [16] [26] stalled download; ABOR answered with 426 + 226, only 226,
+    # or not at all
+    "stall_abor": lambda: stall_then_download(),
+    "abor_426_226": lambda: stall_then_download(
+        "426 Connection closed; transfer aborted.\r\n226 ABOR ok.\r\n"),
+    "abor_226": lambda: stall_then_download("226 ABOR successful.\r\n"),
+    "abor_silent": lambda: stall_then_download("<none>"),
+    # [17] final 451 on a download (426: retr_426, 552: stor_552)
+    "retr_451": lambda: download({"data": 1000, "seed": 17},
+                                 reply_226="451 Requested action aborted: "
+                                           "local error in processing.\r\n"),
+    # [27] a 1000-byte file (seed 27) with SIZE and REST; and one of
+    # 100000 bytes whose server refuses REST
+    "rest_1000": lambda: login() + [{"auto": rest_auto(1000)}] + retr(
+        {"data": 1000, "seed": 27}),
+    "rest_refused": lambda: login() + [
+        {"auto": rest_auto(100000, "502 REST not implemented.\r\n")}] + retr(
+        {"data": 100000, "seed": 27}),
+    # [30] ASCII download sent one byte at a time: CRLF split across
+    # reads, a lone CR inside and one at the very end
+    "ascii_download": lambda: login() + [{"auto": PASV_AUTO}] + retr(
+        {"data": ASCII_WIRE, "chunk": 1, "chunk_delay": 0.002},
+        reply_150="150 Opening ASCII mode data connection.\r\n"),
 }
 
 
@@ -500,6 +617,7 @@ class ActiveTarget:
                 s.bind((self.source, 0))
             s.connect((self.host, self.port))
             s.settimeout(None)
+            self.local = s.getsockname()[0]
             self.conn, self.peer = s, (self.host, self.port)
         return self.conn
 
@@ -568,6 +686,11 @@ class Session:
         eol = "\n"
         if raw.endswith(b"\r"):
             raw, eol = raw[:-1], "\r\n"
+        telnet = b""
+        while raw[:1] in (b"\xff", b"\xf4", b"\xf2"):
+            telnet, raw = telnet + raw[:1], raw[1:]   # IAC IP IAC DM (ABOR)
+        if telnet:
+            self.log("telnet", bytes=telnet.hex())
         line = raw.decode("latin-1")
         if self.tls:
             self.log("recv", line=line, eol=eol, tls=True)
@@ -586,6 +709,12 @@ class Session:
             reply = fallback or "500 Unknown command.\r\n"
         if reply == "<close>":
             self.do_close(True)
+        if reply == "<none>":
+            self.log("mark", text="no reply to " + v)
+            return
+        if reply == "<pasv>":
+            self.open_pasv(v, {})
+            return
         self.send(reply)
         self.note_reply(line, reply)
         if v == "QUIT" and self.auto.get("QUIT") is not None:
@@ -706,6 +835,10 @@ class Session:
                                        "500 EPSV not understood.\r\n"))
                     continue
                 break
+        self.open_pasv(cmd, opts)
+
+    def open_pasv(self, cmd, opts):
+        """A new data listener, announced in the reply to cmd."""
         self.close_data()
         local = self.sock.getsockname()[0]
         self.data = DataListener(local, self.sock.family)
@@ -727,6 +860,8 @@ class Session:
         self.send(reply.format(**fill))
 
     def step_active(self, st):
+        if isinstance(st["active"], dict):
+            st = dict(st, **st["active"])
         line = self.wait_for("PORT|EPRT", st)
         arg = line.split(" ", 1)[1] if " " in line else ""
         try:
@@ -744,14 +879,20 @@ class Session:
         self.close_data()
         self.data = ActiveTarget(host, port, st.get("source"),
                                  st.get("connect", True))
-        self.log("data_connect", host=host, port=port)
+        self.log("data_connect", host=host, port=port, cmd=self.verb(line),
+                 source=st.get("source"), connect=st.get("connect", True))
         self.send(st.get("reply", "200 PORT command successful.\r\n"))
 
     def data_conn(self, st):
         if self.data is None:
             self.log("error", msg="data step without pasv/active step")
             return None
-        c = self.data.wait(st.get("timeout", 30))
+        try:
+            c = self.data.wait(st.get("timeout", 30))
+        except OSError as e:
+            self.log("error", msg="data connect: %s" % e)
+            self.close_data()
+            return None
         if c is None:
             self.log("error", msg="no data connection")
             return None
@@ -828,8 +969,20 @@ class Session:
             if self.verb(line) == "ABOR":
                 self.log("mark", text="ABOR during stall")
                 self.close_data()
-                self.send(self.auto.get(
-                    "ABOR", "426 Transfer aborted.\r\n226 ABOR ok.\r\n"))
+                reply = self.auto.get(
+                    "ABOR", "426 Transfer aborted.\r\n226 ABOR ok.\r\n")
+                if reply == "<none>":
+                    self.log("mark", text="no reply to ABOR")
+                else:
+                    self.send(reply)
+                return
+            self.answer_auto(line)
+
+    def step_quiet(self, st):
+        """Answers commands automatically until none came for S seconds."""
+        while True:
+            line = self.readline(st["quiet"], True)
+            if line is None:
                 return
             self.answer_auto(line)
 
@@ -932,6 +1085,8 @@ class Session:
             self.do_close(st["close"])
         elif "sleep" in st:
             time.sleep(st["sleep"])
+        elif "quiet" in st:
+            self.step_quiet(st)
         elif "auto" in st:
             for k, v in st["auto"].items():
                 if v is None:

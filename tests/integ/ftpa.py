@@ -21,6 +21,7 @@ import json
 import os
 import pwd
 import random
+import re
 import select
 import shutil
 import signal
@@ -458,6 +459,18 @@ class Agent:
     def rpc(self, timeout=30):
         return Rpc(self.sock, timeout)
 
+    def log_size(self):
+        return os.path.getsize(self.log)
+
+    def commands(self, since=0):
+        """FTP commands the agent sent (its -v log's "-> CMD" lines), from
+        byte `since` of the log on (a log_size() taken before)."""
+        with open(self.log, "rb") as f:
+            f.seek(since)
+            text = f.read().decode("utf-8", "replace")
+        return [m.group(1) for m in
+                re.finditer(r"^ftpd-agent: -> (.*?)\r?$", text, re.M)]
+
     def answers(self):
         try:
             r = Rpc(self.sock, 2)
@@ -660,15 +673,17 @@ class TestCase(unittest.TestCase):
 
     # -- FTP servers
     def start_pyftpd(self, user="user", password="secret", tls="none",
-                     home=None, cert="server", tls_version=None):
+                     home=None, cert="server", tls_version=None,
+                     host="127.0.0.1"):
         """pyftpdlib on a free port. tls: "none", "explicit" or "implicit";
         cert: a Certs name ("server", "selfsigned", "expired",
         "wronghost") or a (cert, key) pair; tls_version "1.2"/"1.3" pins
-        the server's protocol version."""
+        the server's protocol version; host "::1" for IPv6."""
         home = home or self.tmpdir(0o755, "ftpa-home-")
         lo, hi = free_port_range(20)
         log = os.path.join(self.tmpdir(), "pyftpd.log")
         cmd = [PYTHON, PYFTPD, "--user", user, "--home", home,
+               "--host", host,
                "--passive-ports", "%d-%d" % (lo, hi), "--tls", tls,
                "--log", log]
         if tls != "none":
@@ -684,7 +699,7 @@ class TestCase(unittest.TestCase):
         line = read_line_from(proc, 15, "pyftpdlib")
         if not line.startswith("ready "):
             self.fail("pyftpdlib said %r" % line)
-        return Server(proc, "127.0.0.1", int(line.split()[1]), user, password,
+        return Server(proc, host, int(line.split()[1]), user, password,
                       home, log)
 
     def make_cert(self):
@@ -699,7 +714,8 @@ class TestCase(unittest.TestCase):
         return cert, key
 
     def start_vsftpd(self, password="vsftpd-Secret-1", tls=None,
-                     cert="server", tls_version=None, strict=True):
+                     cert="server", tls_version=None, strict=True,
+                     host="127.0.0.1", extra_conf=()):
         """vsftpd on a free port (root only). tls: None (plain), "explicit"
         (AUTH TLS) or "implicit" (implicit_ssl=YES). With TLS, logins and
         data must use TLS and, when strict, data connections must resume
@@ -707,7 +723,9 @@ class TestCase(unittest.TestCase):
         uploads must end with close_notify (strict_ssl_read_eof=YES).
         tls_version "1.2"/"1.3" pins the protocol version: Debian's vsftpd
         3.0.3 has no switch for it (only ssl_tlsv1 for TLS 1.0), so an
-        OPENSSL_CONF with MinProtocol/MaxProtocol is given to it."""
+        OPENSSL_CONF with MinProtocol/MaxProtocol is given to it.
+        host "::1" makes it listen on IPv6 only; extra_conf lines
+        ("name=value") are added to its configuration."""
         if not vsftpd_available():
             self.skipTest("vsftpd tests need root and /usr/sbin/vsftpd")
         pw = ensure_system_user(TEST_USER, password)
@@ -716,16 +734,21 @@ class TestCase(unittest.TestCase):
         os.chmod(root, 0o755)
         os.chown(root, pw.pw_uid, pw.pw_gid)
         conf_dir = self.tmpdir()
-        port = free_port()
+        port = free_port(host)
         lo, hi = free_port_range(20)
         os.makedirs("/var/run/vsftpd/empty", mode=0o755, exist_ok=True)
+        if ":" in host:
+            listen = ["listen=NO", "listen_ipv6=YES",
+                      "listen_address6=%s" % host]
+        else:
+            listen = ["listen=YES", "listen_ipv6=NO",
+                      "listen_address=%s" % host]
         log = os.path.join(conf_dir, "vsftpd.log")
         conf = os.path.join(conf_dir, "vsftpd.conf")
         with open(conf, "w") as f:
-            f.write("\n".join([
-                "listen=YES", "listen_ipv6=NO",
-                "listen_address=127.0.0.1", "listen_port=%d" % port,
-                "background=NO", "seccomp_sandbox=NO",
+            f.write("\n".join(listen + [
+                "listen_port=%d" % port, "background=NO",
+                "seccomp_sandbox=NO",
                 "anonymous_enable=NO", "local_enable=YES",
                 "write_enable=YES", "local_umask=022",
                 "local_root=%s" % root,
@@ -739,7 +762,8 @@ class TestCase(unittest.TestCase):
                 "dual_log_enable=NO", "syslog_enable=NO",
                 "max_clients=0", "max_per_ip=0",
                 "idle_session_timeout=600", "data_connection_timeout=120",
-                ] + self._vsftpd_tls_conf(tls, cert, strict) + [""]))
+                ] + self._vsftpd_tls_conf(tls, cert, strict)
+                + list(extra_conf) + [""]))
         os.chmod(conf, 0o600)
         env = dict(os.environ)
         if tls_version:
@@ -756,14 +780,14 @@ class TestCase(unittest.TestCase):
                 raise AssertionError("vsftpd exited with %s: %s" % (
                     proc.returncode, proc.stderr.read().decode()))
             try:
-                with socket.create_connection(("127.0.0.1", port), 1) as s:
+                with socket.create_connection((host, port), 1) as s:
                     if tls == "implicit":   # accepts: good enough
                         return True
                     return s.recv(100).startswith(b"220")
             except OSError:
                 return False
         wait_until(greets, 15, what="vsftpd to greet")
-        return Server(proc, "127.0.0.1", port, TEST_USER, password, root, log)
+        return Server(proc, host, port, TEST_USER, password, root, log)
 
     @staticmethod
     def _vsftpd_tls_conf(tls, cert, strict):

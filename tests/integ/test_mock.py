@@ -5,6 +5,7 @@ import signal
 import time
 
 import ftpa
+import ftpmock
 from ftpmock import payload
 
 MOCK_PW = "mockpw"
@@ -250,6 +251,301 @@ class MockTest(ftpa.TestCase):
         with open("/proc/%d/stat" % self.agent.pid) as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    # ---- issue 4: cases 8, 13, 16, 17, 26, 27, 30 ----
+
+    def open_opts(self, mock, **opts):
+        p = {"url": mock.url("/"), "password": MOCK_PW}
+        p.update(opts)
+        rep = self.rpc.call_raw("session.open", p, timeout=30)
+        self.assertIn("result", rep, rep)
+        return rep["result"]["session"]
+
+    def get_inline(self, sid, path, timeout=30, **params):
+        p = {"session": sid, "path": path, "inline": True}
+        p.update(params)
+        return self.rpc.call_raw("transfer.get", p, timeout=timeout)
+
+    def get_fd(self, sid, path, local, timeout=30, **params):
+        fd = os.open(local, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            p = {"session": sid, "path": path, "fd": 0}
+            p.update(params)
+            return self.rpc.call_raw("transfer.get", p, fds=[fd],
+                                     timeout=timeout)
+        finally:
+            os.close(fd)
+
+    def assertFailedTransfer(self, rep, kinds=None):
+        err = self.assertRpcError(rep)
+        kind = err["data"].get("kind")
+        if kinds:
+            self.assertIn(kind, kinds, err)
+        self.assertEqual(err["code"], ftpa.KIND_CODES[kind], err)
+        job = err["data"].get("job")
+        self.assertIsNotNone(job, err)
+        self.assertEqual(job["state"], "failed", err)
+        return err
+
+    def verbs(self, mock):
+        return [l.split(" ", 1)[0].upper() for l in mock.received()]
+
+    def assertReconnected(self, mock, sid):
+        """The next calls on the session work, on a new connection."""
+        e = self.rpc.call("fs.stat", {"session": sid, "path": "/file"},
+                          timeout=20)
+        self.assertEqual((e["type"], e["size"], e["mtime"]),
+                         ("file", 1000, 1704164645), e)
+        rep = self.get_inline(sid, "/file")
+        self.assertIn("result", rep, rep)
+        self.assertEqual(ftpa.unb64(rep["result"]["data"]), payload(1000, 8))
+        self.assertEqual(len(mock.events("accept")), 2, mock.events("accept"))
+
+    def test_08_421_at_greeting(self):
+        mock = self.start_mock("greeting_421")
+        t0 = time.monotonic()
+        rep = self.open_raw(mock)
+        self.assertRpcError(rep, ftpa.KIND_CODES["connect"], "connect")
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertNotIn("PASS", self.verbs(mock))
+        self.assertEqual(self.rpc.call("session.list"), [])
+        self.assertServing()
+
+    def test_08_421_after_command(self):
+        mock = self.start_mock("421_after_command")
+        sid = self.open(mock)["session"]
+        rep = self.rpc.call_raw("fs.stat", {"session": sid, "path": "/file"},
+                                timeout=20)
+        err = self.assertRpcError(rep)
+        self.assertNotIn(err["data"].get("kind"), ("params", "no_session"))
+        self.assertReconnected(mock, sid)
+
+    def test_08_421_during_transfer(self):
+        mock = self.start_mock("421_transfer")
+        sid = self.open(mock)["session"]
+        rep = self.get_inline(sid, "/file")
+        self.assertFailedTransfer(rep)
+        self.assertReconnected(mock, sid)
+
+    def test_08_421_on_idle_connection(self):
+        mock = self.start_mock("421_idle")
+        sid = self.open(mock)["session"]
+        ftpa.wait_until(lambda: mock.events("close"), 10,
+                        what="the mock's 421 and close")
+        time.sleep(0.3)
+        self.assertReconnected(mock, sid)
+
+    def test_13_active_ok(self):
+        for host in ("127.0.0.1", "::1"):
+            with self.subTest(host=host):
+                mock = self.start_mock("active_ok", host=host)
+                sid = self.open_opts(mock, passive=False)
+                rep = self.get_inline(sid, "/file")
+                self.assertIn("result", rep, rep)
+                self.assertEqual(ftpa.unb64(rep["result"]["data"]),
+                                 payload(100000, 13))
+                conn = mock.events("data_connect")
+                self.assertEqual(len(conn), 1, conn)
+                self.assertIn(conn[0]["cmd"], ("EPRT", "PORT"))
+                self.assertEqual(conn[0]["host"], host)
+                self.assertFalse({"EPSV", "PASV"} & set(self.verbs(mock)))
+
+    def test_13_active_foreign_address_refused(self):
+        # the "server" connects from 127.0.0.2 and sends a forged file,
+        # then says 226: the agent must not take it
+        mock = self.start_mock("active_foreign")
+        sid = self.open_opts(mock, passive=False, connect_timeout=3)
+        t0 = time.monotonic()
+        rep = self.get_inline(sid, "/file")
+        self.assertFailedTransfer(rep, ("timeout", "connect"))
+        self.assertLess(time.monotonic() - t0, 3 + 5)
+        self.assertNotIn("result", rep)
+        self.assertEqual(mock.events("data_connect")[0]["source"],
+                         "127.0.0.2")
+        self.assertServing()
+
+    def test_13_active_server_never_connects(self):
+        mock = self.start_mock("active_never")
+        sid = self.open_opts(mock, passive=False, connect_timeout=2)
+        t0 = time.monotonic()
+        rep = self.get_inline(sid, "/file")
+        self.assertFailedTransfer(rep, ("timeout",))
+        took = time.monotonic() - t0
+        self.assertGreater(took, 1.5)
+        self.assertLess(took, 2 + 5)
+        self.assertServing()
+
+    def test_13_active_425(self):
+        mock = self.start_mock("active_425")
+        sid = self.open_opts(mock, passive=False, connect_timeout=5)
+        t0 = time.monotonic()
+        rep = self.get_inline(sid, "/file")
+        err = self.assertFailedTransfer(rep, ("ftp",))
+        self.assertEqual(err["data"].get("ftp_code"), 425, err)
+        self.assertLess(time.monotonic() - t0, 4)
+        res = self.rpc.call("ftp.quote", {"session": sid, "command": "NOOP"},
+                            timeout=20)
+        self.assertEqual(res["code"], 200, res)
+
+    def test_16_stalled_data_times_out(self):
+        mock = self.start_mock("stall_abor")
+        sid = self.open_opts(mock, data_timeout=2, reply_timeout=5)
+        t0 = time.monotonic()
+        rep = self.get_inline(sid, "/big")
+        self.assertFailedTransfer(rep, ("timeout",))
+        took = time.monotonic() - t0
+        self.assertGreater(took, 1.5)
+        self.assertLess(took, 2 + 6)
+        # recovered with ABOR, or dropped: the next call works either way
+        t0 = time.monotonic()
+        rep = self.get_inline(sid, "/file2", timeout=20)
+        self.assertIn("result", rep, rep)
+        self.assertEqual(ftpa.unb64(rep["result"]["data"]), payload(1000, 2))
+        self.assertLess(time.monotonic() - t0, 8)
+
+    def cancel_stalled(self, scenario):
+        mock = self.start_mock(scenario)
+        sid = self.open(mock)["session"]
+        out = os.path.join(self.tmpdir(), "out")
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            res = self.rpc.call("transfer.get", {
+                "session": sid, "path": "/big", "fd": 0, "wait": False},
+                fds=[fd])
+        finally:
+            os.close(fd)
+        job = res["job"]
+        ftpa.wait_until(lambda: self.rpc.call("job.status", {"job": job})
+                        ["bytes"] >= 4096, 10, what="the first 4 KiB")
+        t0 = time.monotonic()
+        self.assertEqual(self.rpc.call("job.cancel", {"job": job},
+                                       timeout=10), {})
+        self.assertLess(time.monotonic() - t0, 3)
+        rep = self.rpc.call_raw("job.wait", {"job": job, "timeout": 8},
+                                timeout=15)
+        self.assertIn("result", rep, rep)
+        self.assertEqual(rep["result"]["state"], "cancelled", rep)
+        self.assertLess(time.monotonic() - t0, 6)
+        # the agent told the server (ABOR, with or without Telnet IP/Synch);
+        # a stalled mock reads commands once a second, so give it time
+        ftpa.wait_until(lambda: "ABOR" in self.verbs(mock), 5,
+                        what="the mock to receive ABOR")
+        # the next call works, on this connection or a new one
+        t0 = time.monotonic()
+        rep = self.get_inline(sid, "/file2", timeout=20)
+        self.assertIn("result", rep, rep)
+        self.assertEqual(ftpa.unb64(rep["result"]["data"]), payload(1000, 2))
+        self.assertLess(time.monotonic() - t0, 10)
+        return mock
+
+    def test_26_cancel_abor_426_226(self):
+        self.cancel_stalled("abor_426_226")
+
+    def test_26_cancel_abor_226(self):
+        self.cancel_stalled("abor_226")
+
+    def test_26_cancel_abor_silent(self):
+        mock = self.cancel_stalled("abor_silent")
+        # nothing answered the ABOR: that connection is not used again
+        self.assertEqual(len(mock.events("accept")), 2)
+
+    def test_17_final_errors(self):
+        for scenario, code in (("retr_426", 426), ("retr_451", 451)):
+            with self.subTest(scenario=scenario):
+                mock = self.start_mock(scenario)
+                sid = self.open(mock)["session"]
+                rep = self.get_inline(sid, "/file")
+                err = self.assertFailedTransfer(rep, ("ftp",))
+                self.assertEqual(err["data"].get("ftp_code"), code, err)
+        mock = self.start_mock("stor_552")
+        sid = self.open(mock)["session"]
+        rep = self.rpc.call_raw("transfer.put", {
+            "session": sid, "path": "/up", "data": ftpa.b64(b"x" * 5000)},
+            timeout=30)
+        err = self.assertFailedTransfer(rep, ("ftp",))
+        self.assertEqual(err["data"].get("ftp_code"), 552, err)
+        self.assertIn("storage full", err["message"].lower(), err)
+        self.assertServing()
+
+    def test_27_rest_beyond_size_and_complete(self):
+        mock = self.start_mock("rest_1000")
+        sid = self.open(mock)["session"]
+        local = os.path.join(self.tmpdir(), "f")
+        have = payload(1000, 27)
+        with open(local, "wb") as f:
+            f.write(have)
+        rep = self.get_fd(sid, "/f", local, offset=2000)
+        err = self.assertFailedTransfer(rep, ("ftp",))
+        self.assertTrue(err["message"])
+        with open(local, "rb") as f:
+            self.assertEqual(f.read(), have)
+        self.assertFalse({"REST", "RETR"} & set(self.verbs(mock)))
+        rep = self.get_fd(sid, "/f", local, offset=1000)
+        self.assertIn("result", rep, rep)
+        self.assertEqual(rep["result"]["state"], "done")
+        self.assertEqual(rep["result"]["bytes"], 0)
+        with open(local, "rb") as f:
+            self.assertEqual(f.read(), have)
+        self.assertNotIn("RETR", self.verbs(mock))
+        self.assertIn("SIZE", self.verbs(mock))
+
+    def test_27_rest_refused(self):
+        local = os.path.join(self.tmpdir(), "f")
+        junk = b"j" * 1000
+        with open(local, "wb") as f:
+            f.write(junk)
+        mock = self.start_mock("rest_refused")
+        sid = self.open(mock)["session"]
+        rep = self.get_fd(sid, "/f", local, offset=1000)
+        self.assertFailedTransfer(rep, ("ftp",))
+        self.assertIn("REST", self.verbs(mock))
+        self.assertNotIn("RETR", self.verbs(mock))
+        with open(local, "rb") as f:
+            self.assertEqual(f.read(), junk)
+        rep = self.get_fd(sid, "/f", local, offset=1000,
+                          rest_fallback="fail")
+        self.assertFailedTransfer(rep, ("ftp",))
+        # restart from zero: the regular file is truncated and rewound
+        # (here it is longer than the download)
+        with open(local, "wb") as f:
+            f.write(b"j" * 200000)
+        mock = self.start_mock("rest_refused")
+        sid = self.open(mock)["session"]
+        rep = self.get_fd(sid, "/f", local, offset=50000,
+                          rest_fallback="restart")
+        self.assertIn("result", rep, rep)
+        self.assertEqual(rep["result"]["state"], "done")
+        with open(local, "rb") as f:
+            self.assertEqual(ftpa.sha256_bytes(f.read()),
+                             ftpa.sha256_bytes(payload(100000, 27)))
+        v = self.verbs(mock)
+        self.assertLess(v.index("REST"), v.index("RETR"), v)
+
+    def test_30_ascii_download_split_cr(self):
+        mock = self.start_mock("ascii_download")
+        sid = self.open(mock)["session"]
+        rep = self.get_inline(sid, "/t.txt", type="ascii")
+        self.assertIn("result", rep, rep)
+        self.assertEqual(ftpa.unb64(rep["result"]["data"]),
+                         ftpmock.ASCII_LOCAL.encode())
+        got = mock.received()
+        self.assertIn("TYPE A", [l.upper() for l in got])
+
+    def test_30_ascii_upload(self):
+        mock = self.start_mock("upload_ok")
+        sid = self.open(mock)["session"]
+        text = b"a\nb\r\nc\n" + b"0123456\r\n" * 20000 + b"lone\rcr\n"
+        rep = self.rpc.call_raw("transfer.put", {
+            "session": sid, "path": "/t.txt", "data": ftpa.b64(text),
+            "type": "ascii"}, timeout=30)
+        self.assertIn("result", rep, rep)
+        wire = (b"a\r\nb\r\nc\r\n" + b"0123456\r\n" * 20000
+                + b"lone\rcr\r\n")
+        recv = mock.events("data_recv")
+        self.assertEqual(recv[0]["bytes"], len(wire))
+        self.assertEqual(recv[0]["sha256"], ftpa.sha256_bytes(wire))
+        got = [l.upper() for l in mock.received()]
+        self.assertLess(got.index("TYPE A"), got.index("STOR /T.TXT"), got)
 
 
 if __name__ == "__main__":
