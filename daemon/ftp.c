@@ -52,7 +52,7 @@ typedef void (*reply_fn)(struct ftp_conn *, int code, const char *text);
 typedef void (*step_fn)(struct ftp_conn *);
 
 struct ftp_conn {
-	const struct ftp_params *p;
+	struct ftp_params *p;		/* the session's; epsv_off is shared */
 	enum ftp_state	 state;
 	ftp_conn_cb	 cb;
 	void		*arg;
@@ -73,7 +73,6 @@ struct ftp_conn {
 	char		*home;
 	char		**feat;
 	bool		 has_mlst;
-	bool		 epsv_off;
 	char		 cur_type;
 
 	/* TLS */
@@ -240,7 +239,7 @@ ftp_conn_alive(const struct ftp_conn *c)
 }
 
 struct ftp_conn *
-ftp_conn_new(const struct ftp_params *p, ftp_conn_cb cb, void *arg)
+ftp_conn_new(struct ftp_params *p, ftp_conn_cb cb, void *arg)
 {
 	struct ftp_conn	*c = xcalloc(1, sizeof(*c));
 
@@ -1013,8 +1012,8 @@ epsv_reply(struct ftp_conn *c, int code, const char *text)
 		return;
 	}
 	if (code / 100 == 5 && c->peer.ss_family == AF_INET) {
-		/* remembered for the life of this connection */
-		c->epsv_off = true;
+		/* remembered for the session, across reconnects */
+		c->p->epsv_off = true;
 		send_cmd(c, pasv_reply, "PASV");
 		return;
 	}
@@ -1182,7 +1181,7 @@ data_open(struct ftp_conn *c, step_fn then)
 		active_open(c);
 		return;
 	}
-	if (c->epsv_off)
+	if (c->p->epsv_off)
 		send_cmd(c, pasv_reply, "PASV");
 	else
 		send_cmd(c, epsv_reply, "EPSV");

@@ -25,6 +25,7 @@ struct ftp_params {
 	char		*ca_file;	/* TLS: extra trusted CAs, or NULL */
 	bool		 passive;
 	long		 list_tz;	/* LIST dates: seconds east of UTC */
+	bool		 epsv_off;	/* EPSV was refused: PASV from then on */
 	double		 connect_timeout;
 	double		 reply_timeout;
 	double		 data_timeout;
@@ -101,8 +102,9 @@ enum ftp_conn_event {
 struct ftp_conn;
 typedef void (*ftp_conn_cb)(struct ftp_conn *, enum ftp_conn_event, void *arg);
 
-/* params are borrowed and must outlive the connection. */
-struct ftp_conn	*ftp_conn_new(const struct ftp_params *, ftp_conn_cb, void *arg);
+/* params are borrowed, must outlive the connection and are shared by all
+ * the session's connections (a refused EPSV is remembered there). */
+struct ftp_conn	*ftp_conn_new(struct ftp_params *, ftp_conn_cb, void *arg);
 /* Connects and logs in; login (kind OP_LOGIN) completes with result
  * {welcome, features, system} or an error. */
 void		 ftp_conn_start(struct ftp_conn *, struct ftp_op *login);

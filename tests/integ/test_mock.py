@@ -547,6 +547,41 @@ class MockTest(ftpa.TestCase):
         got = [l.upper() for l in mock.received()]
         self.assertLess(got.index("TYPE A"), got.index("STOR /T.TXT"), got)
 
+    def test_12_epsv_refusal_remembered_for_the_session(self):
+        # EPSV refused on the first connection: after a 421 and a
+        # reconnect, the session goes straight to PASV
+        login = [{"send": "220 ftpmock ready\r\n"},
+                 {"expect": "USER", "reply": "331 Password required.\r\n"},
+                 {"expect": "PASS", "reply": "230 Logged in.\r\n"}]
+        first = login + [
+            {"pasv": True, "epsv": False},
+            {"expect": "RETR", "reply": "150 Opening.\r\n"},
+            {"data": 1000, "seed": 1},
+            {"send": "226 Done.\r\n"},
+            {"sleep": 0.2},
+            {"send": "421 Timeout.\r\n"},
+            {"close": True}]
+        second = login + [
+            {"pasv": True},
+            {"expect": "RETR", "reply": "150 Opening.\r\n"},
+            {"data": 1000, "seed": 2},
+            {"send": "226 Done.\r\n"}]
+        mock = self.start_mock(script={"connections": [first, second]})
+        sid = self.open(mock)["session"]
+        rep = self.get_inline(sid, "/a")
+        self.assertEqual(ftpa.unb64(rep["result"]["data"]), payload(1000, 1))
+        ftpa.wait_until(lambda: self.rpc.call("session.list")[0]
+                        ["connections"] == 0, 5, what="the 421 to be seen")
+        rep = self.get_inline(sid, "/b")
+        self.assertIn("result", rep, rep)
+        self.assertEqual(ftpa.unb64(rep["result"]["data"]), payload(1000, 2))
+        conns = sorted({e["conn"] for e in mock.events("recv")})
+        self.assertEqual(len(conns), 2, conns)
+        second_cmds = [e["line"].split()[0].upper()
+                       for e in mock.events("recv") if e["conn"] == conns[1]]
+        self.assertIn("PASV", second_cmds)
+        self.assertNotIn("EPSV", second_cmds)
+
 
 if __name__ == "__main__":
     ftpa.main()
