@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ftp_parse.h"
 #include "target.h"
 
 static const char *const scheme_names[] = {
@@ -390,31 +391,6 @@ digits(const char **s, int n)
 	return v;
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int
-month_days(int y, int m)
-{
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
-
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 29;
-	return mdays[m - 1];
-}
-
 #define TIME_MAX	INT64_C(253402300799)	/* 9999-12-31T23:59:59Z */
 
 int
@@ -468,11 +444,9 @@ target_parse_time(const char *s, int64_t *t, const char **err)
 		*err = "time before 1970";
 		return -1;
 	}
-	if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 ||
-	    mi > 59 || sec > 59) {
+	if (sec > 59 || ftp_time_from_parts(y, mo, d, h, mi, sec, t) == -1) {
 		*err = "no such date or time";
 		return -1;
 	}
-	*t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	return 0;
 }

@@ -276,10 +276,17 @@ ftp_parse_time14(const char *s, size_t len, int64_t *mtime)
 	hour = digits_value(s + 8, 2);
 	min = digits_value(s + 10, 2);
 	sec = digits_value(s + 12, 2);
+	return ftp_time_from_parts(year, mon, day, hour, min, sec, mtime);
+}
+
+int
+ftp_time_from_parts(int year, int mon, int day, int hour, int min, int sec,
+    int64_t *t)
+{
 	if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) ||
-	    hour > 23 || min > 59 || sec > 60)
+	    hour < 0 || hour > 23 || min < 0 || min > 59 || sec < 0 || sec > 60)
 		return -1;
-	*mtime = days_from_civil(year, mon, day) * 86400 +
+	*t = days_from_civil(year, mon, day) * 86400 +
 	    hour * 3600 + min * 60 + sec;
 	return 0;
 }

@@ -28,6 +28,10 @@ char	*ftp_parse_pwd(const char *text);
 int	ftp_parse_size(const char *text, int64_t *size);
 /* 213 "YYYYMMDDHHMMSS[.fff]", UTC; validates ranges; seconds since epoch. */
 int	ftp_parse_mdtm(const char *text, int64_t *mtime);
+/* A UTC calendar time (seconds 0..60) to seconds since the epoch, without
+ * depending on TZ; -1 when no such date or time. */
+int	ftp_time_from_parts(int year, int mon, int day, int hour, int min,
+	    int sec, int64_t *t);
 /* "YYYYMMDDHHMMSS[.fff]" as used in MLSD "modify=" facts. */
 int	ftp_parse_time14(const char *s, size_t len, int64_t *mtime);
 /* 150 "Opening BINARY mode data connection for x (1234 bytes)": the number
