@@ -215,64 +215,8 @@ type_name(enum ftpagent_entry_type t)
 	}
 }
 
-/* An entry as ftpctl shows it; the strings are borrowed. */
-struct ls_entry {
-	const char	*name;
-	enum ftpagent_entry_type type;
-	int64_t		 size;		/* -1: unknown */
-	int64_t		 mtime;		/* INT64_MIN: unknown */
-	int		 perm;		/* -1: unknown */
-	const char	*target;	/* NULL: none */
-	const char	*raw;		/* the unparsed line, NULL: none */
-};
-
-static void
-ls_entry_from(struct ls_entry *le, const struct ftpagent_entry *e)
-{
-	memset(le, 0, sizeof(*le));
-	le->name = e->name != NULL ? e->name : "";
-	le->type = e->type;
-	le->size = e->size;
-	le->mtime = e->mtime;
-	le->perm = e->perm;
-	le->target = e->target;
-}
-
-/* From the agent's entry object o (which must outlive le); false when o
- * is not one. */
-static bool
-ls_entry_from_json(struct ls_entry *le, json_t *o)
-{
-	const char *type;
-	json_t *v;
-
-	memset(le, 0, sizeof(*le));
-	if ((le->name = json_string_value(json_object_get(o, "name"))) == NULL)
-		return false;
-	type = json_string_value(json_object_get(o, "type"));
-	if (type != NULL && strcmp(type, "file") == 0)
-		le->type = FTPAGENT_FILE;
-	else if (type != NULL && strcmp(type, "dir") == 0)
-		le->type = FTPAGENT_DIR;
-	else if (type != NULL && strcmp(type, "link") == 0)
-		le->type = FTPAGENT_LINK;
-	else
-		le->type = FTPAGENT_OTHER;
-	v = json_object_get(o, "size");
-	le->size = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
-	v = json_object_get(o, "mtime");
-	le->mtime = json_is_integer(v) ? (int64_t)json_integer_value(v) :
-	    INT64_MIN;
-	v = json_object_get(o, "perm");
-	le->perm = json_is_integer(v) && json_integer_value(v) >= 0 &&
-	    json_integer_value(v) <= INT_MAX ? (int)json_integer_value(v) : -1;
-	le->target = json_string_value(json_object_get(o, "target"));
-	le->raw = json_string_value(json_object_get(o, "raw"));
-	return true;
-}
-
 static json_t *
-entry_json(const struct ls_entry *e)
+entry_json(const struct ftpagent_entry *e)
 {
 	json_t *o;
 
@@ -855,13 +799,13 @@ cmd_sessions(struct ctl *c, const struct command *cmd, int argc, char **argv)
 static int
 entry_cmp(const void *a, const void *b)
 {
-	const struct ls_entry *ea = a, *eb = b;
+	const struct ftpagent_entry *ea = a, *eb = b;
 
 	return strcmp(ea->name, eb->name);
 }
 
 static void
-print_long(const struct ls_entry *e, int size_w, time_t now)
+print_long(const struct ftpagent_entry *e, int size_w, time_t now)
 {
 	char mode[OUTPUT_MODE_LEN], date[OUTPUT_DATE_LEN];
 
@@ -882,62 +826,6 @@ print_long(const struct ls_entry *e, int size_w, time_t now)
 	putchar('\n');
 }
 
-/*
- * fs.list through the escape hatch: the entries' "raw" lines are not in
- * struct ftpagent_entry. On success *res holds the reply and *ents
- * (caller frees; NULL when empty) its *n entries, sorted by name.
- */
-static int
-list_dir(struct ctl *c, const char *session, const char *path,
-    const char *display, json_t **res, struct ls_entry **ents, size_t *n)
-{
-	json_t *params, *arr;
-	char *ptext, *rtext = NULL;
-	size_t i;
-
-	*res = NULL;
-	*ents = NULL;
-	*n = 0;
-	if ((params = json_pack("{s:s, s:s}", "session", session,
-	    "path", path)) == NULL)
-		return cmd_error(c, EXIT_USAGE, "usage",
-		    "%s: the path is not valid UTF-8", display);
-	ptext = json_dumps(params, JSON_COMPACT);
-	json_decref(params);
-	if (ptext == NULL)
-		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
-	if (!ftpagent_call(c->fa, "fs.list", ptext, &rtext)) {
-		free(ptext);
-		return fail(c, display);
-	}
-	free(ptext);
-	*res = json_loads(rtext, 0, NULL);
-	free(rtext);
-	arr = json_is_array(*res) ? *res : json_object_get(*res, "entries");
-	if (!json_is_array(arr))
-		goto bad;
-	if (json_array_size(arr) > 0 &&
-	    (*ents = calloc(json_array_size(arr), sizeof(**ents))) == NULL) {
-		json_decref(*res);
-		*res = NULL;
-		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
-	}
-	for (i = 0; i < json_array_size(arr); i++)
-		if (!ls_entry_from_json(&(*ents)[i], json_array_get(arr, i)))
-			goto bad;
-	*n = i;
-	if (*n > 1)
-		qsort(*ents, *n, sizeof(**ents), entry_cmp);
-	return EXIT_OK;
-bad:
-	free(*ents);
-	*ents = NULL;
-	json_decref(*res);
-	*res = NULL;
-	return cmd_error(c, EXIT_REFUSED, "protocol",
-	    "fs.list: unexpected reply");
-}
-
 static int
 cmd_ls(struct ctl *c, const struct command *cmd, int argc, char **argv)
 {
@@ -945,10 +833,9 @@ cmd_ls(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		{ "long", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ls_entry *ents = NULL;
+	struct ftpagent_entry *ents = NULL;
 	struct target t;
-	json_t *res = NULL, *arr, *doc;
-	const char *src;
+	json_t *arr;
 	char *display, *session, num[32];
 	size_t n = 0, i;
 	bool llong = false;
@@ -968,19 +855,20 @@ cmd_ls(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		return status;
 	if ((status = target_session(c, &t, display, &session)) != 0)
 		goto out;
-	status = list_dir(c, session, t.path, display, &res, &ents, &n);
-	free(session);
-	if (status != EXIT_OK)
+	if (!ftpagent_list(c->fa, session, t.path, &ents, &n)) {
+		status = fail(c, display);
+		free(session);
 		goto out;
+	}
+	free(session);
+	/* an empty listing may come back as NULL, which qsort must not get */
+	if (n > 1)
+		qsort(ents, n, sizeof(*ents), entry_cmp);
 	if (c->json) {
 		if ((arr = json_array()) != NULL)
 			for (i = 0; i < n; i++)
 				json_array_append_new(arr, entry_json(&ents[i]));
-		doc = arr ? json_pack("{s:o}", "entries", arr) : NULL;
-		src = json_string_value(json_object_get(res, "source"));
-		if (doc != NULL && src != NULL)
-			json_object_set_new(doc, "source", json_string(src));
-		emit_json(doc);
+		emit_json(arr ? json_pack("{s:o}", "entries", arr) : NULL);
 	} else if (llong) {
 		for (i = 0; i < n; i++) {
 			w = snprintf(num, sizeof(num), "%lld",
@@ -994,8 +882,7 @@ cmd_ls(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		for (i = 0; i < n; i++)
 			printf("%s\n", ents[i].name);
 	}
-	free(ents);
-	json_decref(res);
+	ftpagent_entries_free(ents, n);
 out:
 	free(display);
 	target_clear(&t);
@@ -1006,7 +893,6 @@ static int
 cmd_stat(struct ctl *c, const struct command *cmd, int argc, char **argv)
 {
 	struct ftpagent_entry e;
-	struct ls_entry le;
 	struct target t;
 	struct tm tm;
 	time_t mt;
@@ -1026,11 +912,10 @@ cmd_stat(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		goto out;
 	}
 	free(session);
-	ls_entry_from(&le, &e);
 	if (c->json)
-		emit_json(entry_json(&le));
+		emit_json(entry_json(&e));
 	else {
-		printf("name: %s\n", le.name);
+		printf("name: %s\n", e.name ? e.name : "");
 		printf("type: %s\n", type_name(e.type));
 		if (e.size >= 0)
 			printf("size: %lld\n", (long long)e.size);

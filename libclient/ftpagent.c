@@ -830,7 +830,7 @@ ftpagent_close(struct ftpagent *a, const char *session)
 static int
 parse_entry(const json_t *o, struct ftpagent_entry *e)
 {
-	const char *name, *type, *target;
+	const char *name, *type, *target, *raw;
 	json_t *v;
 
 	memset(e, 0, sizeof(*e));
@@ -863,6 +863,11 @@ parse_entry(const json_t *o, struct ftpagent_entry *e)
 		ftpagent_entry_clear(e);
 		return -2;
 	}
+	raw = json_string_value(json_object_get(o, "raw"));
+	if (raw != NULL && (e->raw = strdup(raw)) == NULL) {
+		ftpagent_entry_clear(e);
+		return -2;
+	}
 	return 0;
 }
 
@@ -873,7 +878,8 @@ ftpagent_entry_clear(struct ftpagent_entry *e)
 		return;
 	free(e->name);
 	free(e->target);
-	e->name = e->target = NULL;
+	free(e->raw);
+	e->name = e->target = e->raw = NULL;
 }
 
 void

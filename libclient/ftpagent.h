@@ -154,6 +154,8 @@ struct ftpagent_entry {
 	int64_t		 mtime;		/* seconds since the epoch; INT64_MIN: unknown */
 	int		 perm;		/* permission bits; -1: unknown */
 	char		*target;	/* symlink target or NULL */
+	char		*raw;		/* the line as the server sent it, for
+					   entries no parser could read; or NULL */
 };
 
 /* Lists a directory. *entries is an array of *n entries; caller frees with

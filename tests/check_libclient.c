@@ -586,10 +586,13 @@ START_TEST(test_list_stat)
 	ck_assert_str_eq(es[2].target, "a.txt");
 	ck_assert_int_eq(es[3].type, FTPAGENT_OTHER);
 	ck_assert_int_eq(es[3].size, -1);
-	/* an unparsed line: type other, its "raw" is ignored here */
+	ck_assert_ptr_null(es[3].raw);
+	/* an unparsed line: type other, with the line as the server sent it */
 	ck_assert_str_eq(es[4].name, "weird");
 	ck_assert_int_eq(es[4].type, FTPAGENT_OTHER);
 	ck_assert_ptr_null(es[4].target);
+	ck_assert_str_eq(es[4].raw, "?????????? weird line");
+	ck_assert_ptr_null(es[0].raw);
 	ftpagent_entries_free(es, n);
 
 	ck_assert(ftpagent_stat(a, "s1", "/dir/x.bin", &e));
