@@ -76,7 +76,6 @@ struct ftp_conn {
 	char		 cur_type;
 
 	/* TLS */
-	SSL_CTX		*tls_ctx;
 	struct tls_sessions tls_sess;
 	char		 tls_version[16];
 	int		 tls_reuse;	/* 1 yes, 0 no, -1 unknown */
@@ -314,8 +313,6 @@ conn_release(void *p)
 
 	ftp_reply_free(&c->rr);
 	tls_sessions_clear(&c->tls_sess);
-	if (c->tls_ctx)
-		SSL_CTX_free(c->tls_ctx);
 	free(c->welcome);
 	free(c->system);
 	free(c->home);
@@ -656,7 +653,7 @@ ctrl_start_tls(struct ftp_conn *c)
 	char	 err[256];
 	SSL	*ssl;
 
-	ssl = tls_new(c->tls_ctx, c->io->fd, c->p->host, c->p->verify,
+	ssl = tls_new(c->p->tls_ctx, c->io->fd, c->p->host, c->p->verify,
 	    &c->tls_sess, true, err, sizeof(err));
 	if (ssl == NULL) {
 		conn_drop(c, FTPA_ERR_TLS, 0, NULL, "%s", err);
@@ -736,8 +733,8 @@ resolved(struct addrinfo *res, const char *error, void *arg)
 		    c->p->host, error);
 		return;
 	}
-	if (c->p->tls != FTP_TLS_NONE && c->tls_ctx == NULL &&
-	    (c->tls_ctx = tls_ctx_new(c->p->verify, c->p->ca_file, err,
+	if (c->p->tls != FTP_TLS_NONE && c->p->tls_ctx == NULL &&
+	    (c->p->tls_ctx = tls_ctx_new(c->p->verify, c->p->ca_file, err,
 	    sizeof(err))) == NULL) {
 		freeaddrinfo(res);
 		conn_drop(c, FTPA_ERR_TLS, 0, NULL, "%s", err);
@@ -1555,7 +1552,7 @@ data_start_tls(struct ftp_conn *c)
 
 	/* data connections' tickets count too: servers with single-use
 	 * tickets hand out the next one there */
-	ssl = tls_new(c->tls_ctx, c->data->fd, c->p->host, c->p->verify,
+	ssl = tls_new(c->p->tls_ctx, c->data->fd, c->p->host, c->p->verify,
 	    &c->tls_sess, true, err, sizeof(err));
 	if (ssl == NULL) {
 		conn_drop(c, FTPA_ERR_TLS, 0, NULL, "data connection: %s", err);

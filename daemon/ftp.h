@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
 
 #include "ftpa_error.h"
 #include "localfd.h"
@@ -26,6 +27,8 @@ struct ftp_params {
 	bool		 passive;
 	long		 list_tz;	/* LIST dates: seconds east of UTC */
 	bool		 epsv_off;	/* EPSV was refused: PASV from then on */
+	SSL_CTX		*tls_ctx;	/* made by the first connection, shared:
+					   the CA store is loaded once */
 	double		 connect_timeout;
 	double		 reply_timeout;
 	double		 data_timeout;

@@ -281,6 +281,8 @@ session_release(void *p)
 	if (s->tls)
 		json_decref(s->tls);
 	free(s->p.ca_file);
+	if (s->p.tls_ctx)
+		SSL_CTX_free(s->p.tls_ctx);
 	free(s);
 }
 
