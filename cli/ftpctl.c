@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 
+#include "bytename.h"
 #include "ftpagent.h"
 #include "netrc.h"
 #include "output.h"
@@ -215,21 +216,39 @@ type_name(enum ftpagent_entry_type t)
 	}
 }
 
+/* A remote name or server text (bytes) as a JSON string: the bytes that are
+ * not UTF-8 escaped the way the agent escapes them (protocol/bytename.h). */
+static json_t *
+jbytes(const char *s)
+{
+	char	*e;
+	size_t	 n;
+	json_t	*j;
+
+	if (s == NULL)
+		return json_null();
+	if ((e = ftpa_bytes_escape(s, strlen(s), &n)) == NULL)
+		return NULL;
+	j = json_stringn(e, n);
+	free(e);
+	return j;
+}
+
 static json_t *
 entry_json(const struct ftpagent_entry *e)
 {
 	json_t *o;
 
-	o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:s?}",
-	    "name", e->name,
+	o = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o?}",
+	    "name", jbytes(e->name),
 	    "type", type_name(e->type),
 	    "size", e->size >= 0 ? json_integer(e->size) : json_null(),
 	    "mtime", e->mtime != INT64_MIN ? json_integer(e->mtime) :
 	    json_null(),
 	    "perm", e->perm >= 0 ? json_integer(e->perm) : json_null(),
-	    "target", e->target);
+	    "target", e->target != NULL ? jbytes(e->target) : NULL);
 	if (o != NULL && e->raw != NULL)
-		json_object_set_new(o, "raw", json_string(e->raw));
+		json_object_set_new(o, "raw", jbytes(e->raw));
 	return o;
 }
 
@@ -451,8 +470,8 @@ static json_t *
 xfer_json(const char *remote, const char *local,
     const struct ftpagent_xfer_result *r)
 {
-	return json_pack("{s:s, s:s, s:I, s:o, s:f}", "remote", remote,
-	    "local", local, "bytes", (json_int_t)r->bytes,
+	return json_pack("{s:o, s:o, s:I, s:o, s:f}", "remote", jbytes(remote),
+	    "local", jbytes(local), "bytes", (json_int_t)r->bytes,
 	    "total", r->total >= 0 ? json_integer(r->total) : json_null(),
 	    "seconds", r->seconds);
 }
@@ -1366,8 +1385,8 @@ cmd_mkdir(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	if ((status = resolve(c, cmd, argv[optind], &r)) != 0)
 		return status;
 	ok = ftpagent_mkdir(c->fa, r.session, r.t.path, parents);
-	return fs_done(c, &r, ok, json_pack("{s:b, s:s}", "ok", 1, "path",
-	    r.t.path));
+	return fs_done(c, &r, ok, json_pack("{s:b, s:o}", "ok", 1, "path",
+	    jbytes(r.t.path)));
 }
 
 static int
@@ -1403,8 +1422,8 @@ cmd_rm(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	if ((status = resolve(c, cmd, argv[optind], &r)) != 0)
 		return status;
 	ok = ftpagent_remove(c->fa, r.session, r.t.path, recursive);
-	return fs_done(c, &r, ok, json_pack("{s:b, s:s}", "ok", 1, "path",
-	    r.t.path));
+	return fs_done(c, &r, ok, json_pack("{s:b, s:o}", "ok", 1, "path",
+	    jbytes(r.t.path)));
 }
 
 static int
@@ -1419,8 +1438,8 @@ cmd_rmdir(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	if ((status = resolve(c, cmd, argv[1], &r)) != 0)
 		return status;
 	ok = ftpagent_rmdir(c->fa, r.session, r.t.path);
-	return fs_done(c, &r, ok, json_pack("{s:b, s:s}", "ok", 1, "path",
-	    r.t.path));
+	return fs_done(c, &r, ok, json_pack("{s:b, s:o}", "ok", 1, "path",
+	    jbytes(r.t.path)));
 }
 
 static int
@@ -1453,8 +1472,8 @@ cmd_mv(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		return status;
 	}
 	ok = ftpagent_rename(c->fa, r.session, r.t.path, to);
-	status = fs_done(c, &r, ok, json_pack("{s:b, s:s, s:s}", "ok", 1,
-	    "from", r.t.path, "to", to));
+	status = fs_done(c, &r, ok, json_pack("{s:b, s:o, s:o}", "ok", 1,
+	    "from", jbytes(r.t.path), "to", jbytes(to)));
 	free(to);
 	return status;
 }
@@ -1474,8 +1493,8 @@ cmd_chmod(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	if ((status = resolve(c, cmd, argv[2], &r)) != 0)
 		return status;
 	ok = ftpagent_chmod(c->fa, r.session, r.t.path, mode);
-	return fs_done(c, &r, ok, json_pack("{s:b, s:s, s:i}", "ok", 1,
-	    "path", r.t.path, "mode", mode));
+	return fs_done(c, &r, ok, json_pack("{s:b, s:o, s:i}", "ok", 1,
+	    "path", jbytes(r.t.path), "mode", mode));
 }
 
 static int
@@ -1503,8 +1522,8 @@ cmd_touch(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	if ((status = resolve(c, cmd, argv[optind], &r)) != 0)
 		return status;
 	ok = ftpagent_set_mtime(c->fa, r.session, r.t.path, mtime);
-	return fs_done(c, &r, ok, json_pack("{s:b, s:s, s:I}", "ok", 1,
-	    "path", r.t.path, "mtime", (json_int_t)mtime));
+	return fs_done(c, &r, ok, json_pack("{s:b, s:o, s:I}", "ok", 1,
+	    "path", jbytes(r.t.path), "mtime", (json_int_t)mtime));
 }
 
 /* "CMD ARG ARG" from the words of argv (at least one). */
@@ -1568,8 +1587,8 @@ cmd_quote(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	free(command);
 	resolved_clear(&r);
 	if (c->json)
-		emit_json(json_pack("{s:i, s:s}", "code", code, "text",
-		    text != NULL ? text : ""));
+		emit_json(json_pack("{s:i, s:o}", "code", code, "text",
+		    jbytes(text != NULL ? text : "")));
 	else if ((line = output_ftp_reply(code, text)) != NULL) {
 		printf("%s\n", line);
 		free(line);

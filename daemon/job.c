@@ -52,13 +52,15 @@ job_json(const struct job *j)
 	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:f,s:f,s:o}",
 	    "job", j->id, "state", job_state_name(j->state),
 	    "direction", j->put ? "put" : "get",
-	    "session", j->session_id, "path", j->path,
+	    "session", j->session_id, "path", "",
 	    "bytes", (json_int_t)j->bytes,
 	    "total", j->total >= 0 ? json_integer(j->total) : json_null(),
 	    "rate", el > 0 ? j->bytes / el : 0.0,
 	    "seconds", el,
 	    "error", j->state == JOB_FAILED || j->state == JOB_CANCELLED ?
 	    op_error_json(&j->err) : json_null());
+	/* the path as the server spells it, escaped where not UTF-8 */
+	json_object_set_new(o, "path", json_text(j->path));
 	return o;
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 
+#include "bytename.h"
 #include "control.h"
 #include "fsops.h"
 #include "ftp.h"
@@ -181,6 +182,31 @@ p_str(struct rpc_call *call, json_t *params, const char *key, bool required,
 		params_error(call, "parameter \"%s\" contains CR, LF or NUL", key);
 		return -1;
 	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* A remote path or name: p_str, then the byte escapes of names that are not
+ * UTF-8 (protocol/bytename.h) decoded back to the server's bytes. */
+static int
+p_path(struct rpc_call *call, json_t *params, const char *key, bool required,
+    const char **out)
+{
+	json_t	*v;
+	char	*raw;
+	size_t	 n;
+
+	if (p_str(call, params, key, required, out) == -1)
+		return -1;
+	if (*out == NULL || !ftpa_bytes_escaped(*out))
+		return 0;
+	v = json_object_get(params, key);
+	raw = xstrdup(*out);
+	n = ftpa_bytes_unescape(raw, strlen(raw));
+	/* the string keeps its bytes; nothing serialises params again */
+	if (json_string_setn_nocheck(v, raw, n) == -1)
+		fatalx("out of memory");
+	free(raw);
 	*out = json_string_value(v);
 	return 0;
 }
@@ -615,7 +641,7 @@ fs_op(struct rpc_call *call, json_t *params, enum op_kind kind,
 
 	if ((s = p_session(call, params)) == NULL)
 		return;
-	if (p_str(call, params, key, required, &arg) == -1)
+	if (p_path(call, params, key, required, &arg) == -1)
 		return;
 	if (required && arg[0] == '\0') {
 		params_error(call, "parameter \"%s\" must not be empty", key);
@@ -655,7 +681,7 @@ p_session_path(struct rpc_call *call, json_t *params, const char *key,
 
 	if ((s = p_session(call, params)) == NULL)
 		return NULL;
-	if (p_str(call, params, key, true, path) == -1)
+	if (p_path(call, params, key, true, path) == -1)
 		return NULL;
 	if ((*path)[0] == '\0') {
 		params_error(call, "parameter \"%s\" must not be empty", key);
@@ -708,7 +734,7 @@ m_rename(struct rpc_call *call, json_t *params)
 	const char	*from, *to;
 
 	if ((s = p_session_path(call, params, "from", &from)) == NULL ||
-	    p_str(call, params, "to", true, &to) == -1)
+	    p_path(call, params, "to", true, &to) == -1)
 		return;
 	if (to[0] == '\0') {
 		params_error(call, "parameter \"to\" must not be empty");
@@ -805,7 +831,7 @@ transfer(struct rpc_call *call, json_t *params, bool put)
 
 	if ((s = p_session(call, params)) == NULL)
 		return;
-	if (p_str(call, params, "path", true, &path) == -1 ||
+	if (p_path(call, params, "path", true, &path) == -1 ||
 	    p_str(call, params, "type", false, &type) == -1 ||
 	    p_int(call, params, "offset", 0, 0, INT64_MAX, &offset) == -1 ||
 	    p_bool(call, params, "wait", true, &wait) == -1 ||

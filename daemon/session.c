@@ -360,8 +360,10 @@ session_json(const struct session *s)
 	    s->p.tls == FTP_TLS_NONE ? "ftp" :
 	    s->p.tls == FTP_TLS_EXPLICIT ? "ftpes" : "ftps",
 	    s->p.user, v6 ? "[" : "", s->p.host, v6 ? "]" : "", port);
-	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:f,s:i}",
-	    "session", s->id, "url", url, "host", s->p.host, "user", s->p.user,
+	/* user and host come from a percent-decoded URL: any bytes at all */
+	o = json_pack("{s:s,s:o,s:o,s:o,s:s,s:s,s:i,s:i,s:f,s:i}",
+	    "session", s->id, "url", json_text(url), "host", json_text(s->p.host),
+	    "user", json_text(s->p.user),
 	    "tls", ftp_tls_mode_name(s->p.tls),
 	    "state", session_state_name(s->state),
 	    "port", s->p.port,

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "bytename.h"
 #include "log.h"
 #include "util.h"
 
@@ -212,60 +213,21 @@ defer_run(void)
 	}
 }
 
-/* Length of the valid UTF-8 sequence at s, 0 when invalid. */
-static size_t
-utf8_seq(const unsigned char *s)
-{
-	unsigned int	c = s[0], need, cp, min;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 1;
-		cp = c & 0x1f;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 2;
-		cp = c & 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 3;
-		cp = c & 0x07;
-		min = 0x10000;
-	} else
-		return 0;
-	for (unsigned int i = 1; i <= need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return need + 1;
-}
-
 json_t *
 json_text(const char *s)
 {
-	struct buf	 b = { 0 };
-	json_t		*j;
-	size_t		 n;
+	char	*e;
+	size_t	 n;
+	json_t	*j;
 
 	if (s == NULL)
 		return json_null();
-	if ((j = json_string(s)) != NULL)
+	n = strlen(s);
+	if (ftpa_bytes_plain(s, n) && (j = json_stringn(s, n)) != NULL)
 		return j;
-	for (const unsigned char *p = (const unsigned char *)s; *p; ) {
-		if ((n = utf8_seq(p)) == 0) {
-			buf_append(&b, "\xef\xbf\xbd", 3);
-			p++;
-		} else {
-			buf_append(&b, p, n);
-			p += n;
-		}
-	}
-	buf_append(&b, "", 1);
-	j = json_string(b.data);
-	buf_free(&b);
+	if ((e = ftpa_bytes_escape(s, n, &n)) == NULL)
+		fatalx("out of memory");
+	j = json_stringn(e, n);
+	free(e);
 	return j ? j : json_string("");
 }

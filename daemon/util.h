@@ -32,8 +32,9 @@ int	 set_cloexec(int);
 double	 now_mono(void);	/* seconds, monotonic */
 double	 now_real(void);	/* seconds since the epoch */
 
-/* A JSON string from server text that may not be UTF-8: invalid bytes
- * become U+FFFD, so a quirky server never loses us a reply. */
+/* A JSON string from server bytes that may not be UTF-8: bytes that are
+ * not become escapes (protocol/bytename.h), so a quirky server never loses
+ * us a reply and a name sent back unchanged still names the same file. */
 struct json_t;
 struct json_t *json_text(const char *);
 

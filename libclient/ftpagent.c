@@ -23,6 +23,7 @@
 
 #include "ftpagent.h"
 #include "conn.h"
+#include "bytename.h"
 #include "ftpa_error.h"
 
 #define DEFAULT_TIMEOUT_MS	60000
@@ -826,6 +827,38 @@ ftpagent_close(struct ftpagent *a, const char *session)
 
 /* ---- file system ------------------------------------------------------------ */
 
+/*
+ * Names are bytes to the caller and to the server; on the wire the bytes
+ * that are not UTF-8 travel escaped (protocol/bytename.h). jpath gives the
+ * wire form (NULL only when out of memory, which json_pack then reports);
+ * bytes_dup the caller's form of a string from a reply.
+ */
+static json_t *
+jpath(const char *s)
+{
+	char	*e;
+	size_t	 n;
+	json_t	*j;
+
+	if (s == NULL)
+		return NULL;
+	if ((e = ftpa_bytes_escape(s, strlen(s), &n)) == NULL)
+		return NULL;
+	j = json_stringn(e, n);
+	free(e);
+	return j;
+}
+
+static char *
+bytes_dup(const char *s)
+{
+	char	*d;
+
+	if ((d = strdup(s)) != NULL)
+		ftpa_bytes_unescape(d, strlen(d));
+	return d;
+}
+
 /* 0, -1 when o is not an entry, -2 when out of memory. */
 static int
 parse_entry(const json_t *o, struct ftpagent_entry *e)
@@ -856,15 +889,15 @@ parse_entry(const json_t *o, struct ftpagent_entry *e)
 	v = json_object_get(o, "perm");
 	e->perm = json_is_integer(v) && json_integer_value(v) >= 0 &&
 	    json_integer_value(v) <= INT_MAX ? (int)json_integer_value(v) : -1;
-	if ((e->name = strdup(name)) == NULL)
+	if ((e->name = bytes_dup(name)) == NULL)
 		return -2;
 	target = json_string_value(json_object_get(o, "target"));
-	if (target != NULL && (e->target = strdup(target)) == NULL) {
+	if (target != NULL && (e->target = bytes_dup(target)) == NULL) {
 		ftpagent_entry_clear(e);
 		return -2;
 	}
 	raw = json_string_value(json_object_get(o, "raw"));
-	if (raw != NULL && (e->raw = strdup(raw)) == NULL) {
+	if (raw != NULL && (e->raw = bytes_dup(raw)) == NULL) {
 		ftpagent_entry_clear(e);
 		return -2;
 	}
@@ -915,8 +948,8 @@ ftpagent_list(struct ftpagent *a, const char *session, const char *path,
 		set_error(a, FTPAGENT_ERR_ARGUMENT, "fs.list: no result pointer");
 		return false;
 	}
-	if (!rpc(a, "fs.list", json_pack("{s:s,s:s}", "session", session,
-	    "path", path), NULL, 0, NULL, &res))
+	if (!rpc(a, "fs.list", json_pack("{s:s,s:o}", "session", session,
+	    "path", jpath(path)), NULL, 0, NULL, &res))
 		return false;
 	arr = json_is_array(res) ? res : json_object_get(res, "entries");
 	if (!json_is_array(arr)) {
@@ -962,8 +995,8 @@ ftpagent_stat(struct ftpagent *a, const char *session, const char *path,
 		set_error(a, FTPAGENT_ERR_ARGUMENT, "fs.stat: no result pointer");
 		return false;
 	}
-	if (!rpc(a, "fs.stat", json_pack("{s:s,s:s}", "session", session,
-	    "path", path), NULL, 0, NULL, &res))
+	if (!rpc(a, "fs.stat", json_pack("{s:s,s:o}", "session", session,
+	    "path", jpath(path)), NULL, 0, NULL, &res))
 		return false;
 	r = parse_entry(res, entry);
 	json_decref(res);
@@ -980,8 +1013,8 @@ ftpagent_mkdir(struct ftpagent *a, const char *session, const char *path,
 {
 	if (!check_args(a, session, path))
 		return false;
-	return rpc_void(a, "fs.mkdir", json_pack("{s:s,s:s,s:b}", "session",
-	    session, "path", path, "parents", parents));
+	return rpc_void(a, "fs.mkdir", json_pack("{s:s,s:o,s:b}", "session",
+	    session, "path", jpath(path), "parents", parents));
 }
 
 bool
@@ -990,8 +1023,8 @@ ftpagent_remove(struct ftpagent *a, const char *session, const char *path,
 {
 	if (!check_args(a, session, path))
 		return false;
-	return rpc_void(a, "fs.remove", json_pack("{s:s,s:s,s:b}", "session",
-	    session, "path", path, "recursive", recursive));
+	return rpc_void(a, "fs.remove", json_pack("{s:s,s:o,s:b}", "session",
+	    session, "path", jpath(path), "recursive", recursive));
 }
 
 bool
@@ -999,8 +1032,8 @@ ftpagent_rmdir(struct ftpagent *a, const char *session, const char *path)
 {
 	if (!check_args(a, session, path))
 		return false;
-	return rpc_void(a, "fs.rmdir", json_pack("{s:s,s:s}", "session",
-	    session, "path", path));
+	return rpc_void(a, "fs.rmdir", json_pack("{s:s,s:o}", "session",
+	    session, "path", jpath(path)));
 }
 
 bool
@@ -1009,8 +1042,8 @@ ftpagent_rename(struct ftpagent *a, const char *session, const char *from,
 {
 	if (!check_args(a, session, from) || !check_args(a, session, to))
 		return false;
-	return rpc_void(a, "fs.rename", json_pack("{s:s,s:s,s:s}", "session",
-	    session, "from", from, "to", to));
+	return rpc_void(a, "fs.rename", json_pack("{s:s,s:o,s:o}", "session",
+	    session, "from", jpath(from), "to", jpath(to)));
 }
 
 bool
@@ -1024,8 +1057,8 @@ ftpagent_chmod(struct ftpagent *a, const char *session, const char *path,
 		    (unsigned)mode);
 		return false;
 	}
-	return rpc_void(a, "fs.chmod", json_pack("{s:s,s:s,s:i}", "session",
-	    session, "path", path, "mode", mode));
+	return rpc_void(a, "fs.chmod", json_pack("{s:s,s:o,s:i}", "session",
+	    session, "path", jpath(path), "mode", mode));
 }
 
 bool
@@ -1034,8 +1067,8 @@ ftpagent_set_mtime(struct ftpagent *a, const char *session, const char *path,
 {
 	if (!check_args(a, session, path))
 		return false;
-	return rpc_void(a, "fs.set_mtime", json_pack("{s:s,s:s,s:I}",
-	    "session", session, "path", path, "mtime", (json_int_t)mtime));
+	return rpc_void(a, "fs.set_mtime", json_pack("{s:s,s:o,s:I}",
+	    "session", session, "path", jpath(path), "mtime", (json_int_t)mtime));
 }
 
 bool
@@ -1051,8 +1084,8 @@ ftpagent_quote(struct ftpagent *a, const char *session, const char *command,
 		*text = NULL;
 	if (!check_args(a, session, command))
 		return false;
-	if (!rpc(a, "ftp.quote", json_pack("{s:s,s:s}", "session", session,
-	    "command", command), NULL, 0, NULL, &res))
+	if (!rpc(a, "ftp.quote", json_pack("{s:s,s:o}", "session", session,
+	    "command", jpath(command)), NULL, 0, NULL, &res))
 		return false;
 	c = json_object_get(res, "code");
 	t = json_string_value(json_object_get(res, "text"));
@@ -1063,7 +1096,7 @@ ftpagent_quote(struct ftpagent *a, const char *session, const char *command,
 	}
 	if (code != NULL)
 		*code = (int)json_integer_value(c);
-	if (text != NULL && (*text = strdup(t != NULL ? t : "")) == NULL) {
+	if (text != NULL && (*text = bytes_dup(t != NULL ? t : "")) == NULL) {
 		json_decref(res);
 		set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
 		return false;
@@ -1104,7 +1137,7 @@ transfer(struct ftpagent *a, const char *method, const char *direction,
 	int r = 0;
 	bool ok;
 
-	p = json_pack("{s:s,s:s,s:i,s:b}", "session", session, "path", path,
+	p = json_pack("{s:s,s:o,s:i,s:b}", "session", session, "path", jpath(path),
 	    "fd", 0, "progress", 1);
 	if (p != NULL && offset > 0)
 		r |= json_object_set_new(p, "offset", json_integer(offset));

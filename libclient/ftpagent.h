@@ -140,6 +140,13 @@ FTPAGENT_API bool ftpagent_close(struct ftpagent *, const char *session);
 
 /* ---- file system ----------------------------------------------------- */
 
+/*
+ * Paths and names are byte strings, exactly as the server has them: a
+ * name that is not valid UTF-8 comes back with its own bytes and can be
+ * passed back as it is. (On the wire such bytes travel escaped; the
+ * library does the escaping both ways. ftpagent_call does not.)
+ */
+
 enum ftpagent_entry_type {
 	FTPAGENT_FILE,
 	FTPAGENT_DIR,

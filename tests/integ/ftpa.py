@@ -862,7 +862,7 @@ class TestCase(unittest.TestCase):
         if socket:
             sock = agent if isinstance(agent, str) else agent.sock
             cmd += ["-S", sock]
-        cmd += [str(a) for a in args]
+        cmd += [a if isinstance(a, bytes) else str(a) for a in args]
         e = {k: v for k, v in os.environ.items()
              if k not in ("FTPCTL_PASSWORD", "FTPAGENT_SOCKET")}
         e["HOME"] = self._home()

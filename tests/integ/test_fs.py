@@ -578,6 +578,62 @@ class VsftpdFsTest(FsBase, ftpa.TestCase):
         self.assertMtime(a, int(os.stat(self.disk(srv, "f")).st_mtime), True)
         self.assertEqual(a - b, 7200, (a, b))
 
+    def test_non_utf8_names(self):
+        """vsftpd sends names as the disk has them. Bytes that are not
+        UTF-8 come back as U+F700+byte, a real U+F780-U+F7FF is escaped
+        byte by byte, and a name sent back as it came names the same file
+        (fs.*, transfers, ftpctl with raw bytes in argv and on stdout)."""
+        srv = self.server()
+        latin1 = b"caf\xe9.txt"               # Latin-1, not UTF-8
+        pua = "pua\uf7a9".encode()            # a real escape character
+        good = "ok-\u00e9.txt".encode()       # plain UTF-8
+        for raw in (latin1, pua, good):
+            with open(os.path.join(srv.home.encode(), raw), "wb") as f:
+                f.write(b"data of " + raw)
+            os.chown(os.path.join(srv.home.encode(), raw),
+                     os.stat(srv.home).st_uid, os.stat(srv.home).st_gid)
+        wire = {latin1: "caf\uf7e9.txt",
+                pua: "pua\uf7ef\uf79e\uf7a9",
+                good: "ok-\u00e9.txt"}
+        sid = self.open(srv)
+        names = self.entries(sid, "")
+        self.assertEqual(set(names), set(wire.values()), names)
+        for raw, name in wire.items():
+            got, job = self.get_data(sid, name)
+            self.assertEqual(got, b"data of " + raw)
+            self.assertEqual(job["path"], name)
+            st = self.call("fs.stat", session=sid, path=name)
+            self.assertEqual(st["size"], len(b"data of " + raw), st)
+        self.call("fs.rename", session=sid, **{"from": wire[latin1],
+                                               "to": "x\uf7e9"})
+        self.assertTrue(os.path.exists(os.path.join(srv.home.encode(),
+                                                    b"x\xe9")))
+        self.put_data(sid, "new\uf7ff", b"up")
+        with open(os.path.join(srv.home.encode(), b"new\xff"), "rb") as f:
+            self.assertEqual(f.read(), b"up")
+        self.call("fs.mkdir", session=sid, path="d\uf780")
+        self.assertTrue(os.path.isdir(os.path.join(srv.home.encode(),
+                                                   b"d\x80")))
+        self.call("fs.remove", session=sid, path="d\uf780", recursive=True)
+        self.assertFalse(os.path.exists(os.path.join(srv.home.encode(),
+                                                     b"d\x80")))
+
+        # ftpctl: raw bytes on the command line and on stdout
+        def ctl(*a, **kw):
+            return self.ftpctl(self.agent, *a, **kw)
+        self.ok(ctl("open", "s", srv.url("/"), password=srv.password))
+        r = self.ok(ctl("ls", "s:/"))
+        self.assertIn(b"x\xe9\n", r.out)
+        self.assertIn(pua + b"\n", r.out)
+        r = self.ok(ctl("--json", "ls", "s:/"))
+        self.assertIn("x\uf7e9", [e["name"] for e in r.json()["entries"]])
+        out = os.path.join(self.work, "got")
+        self.ok(ctl("get", b"s:/x\xe9", out))
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), b"data of " + latin1)
+        self.ok(ctl("rm", b"s:/" + pua))
+        self.assertFalse(os.path.exists(os.path.join(srv.home.encode(), pua)))
+
 
 if __name__ == "__main__":
     ftpa.main()
