@@ -1297,7 +1297,8 @@ pump_in(struct ftp_conn *c)
 					local_wait(c, EV_WRITE);
 					return;
 				}
-				if (op->kind == OP_LIST && errno == EFBIG)
+				if ((op->kind == OP_LIST || op->kind == OP_STAT) &&
+				    errno == EFBIG)
 					conn_drop(c, FTPA_ERR_LIMIT, 0, NULL,
 					    "directory listing larger than %d MiB",
 					    LISTING_MAX >> 20);
@@ -1576,6 +1577,7 @@ put_maybe_start(struct ftp_conn *c)
 /* ---- transfers (get, put, list) --------------------------------------- */
 
 static void list_finish(struct ftp_conn *);
+static void stat_list_finish(struct ftp_conn *);
 
 /* Success needs both the end of the data and a final 2xx (TEST-CASES 14). */
 static void
@@ -1594,6 +1596,10 @@ xfer_maybe_finish(struct ftp_conn *c)
 	}
 	if (op->kind == OP_LIST) {
 		list_finish(c);
+		return;
+	}
+	if (op->kind == OP_STAT) {
+		stat_list_finish(c);
 		return;
 	}
 	/* in ASCII the byte counts of the two ends differ */
@@ -1679,6 +1685,33 @@ xfer_reply(struct ftp_conn *c, int code, const char *text)
 		    ftp_op_kind_name(op->kind), op->path, code, line);
 }
 
+static const char *path_base(const char *);
+
+/* The directory that holds path: "a/b" -> "a", "/b" -> "/", "b" -> "" (the
+ * working directory). Only for paths path_has_parent accepts. */
+static char *
+path_parent(const char *path)
+{
+	const char	*base = path_base(path);
+
+	if (base == path)
+		return xstrdup("");
+	if (base == path + 1)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(base - path - 1));
+}
+
+/* Whether path names an entry of a directory we can list: not the login
+ * directory, the root, "." or "..", nor a path ending in '/'. */
+static bool
+path_has_parent(const char *path)
+{
+	const char	*base = path_base(path);
+
+	return base[0] != '\0' && strchr(base, '/') == NULL &&
+	    strcmp(base, ".") != 0 && strcmp(base, "..") != 0;
+}
+
 static void
 retr_send(struct ftp_conn *c)
 {
@@ -1689,7 +1722,13 @@ retr_send(struct ftp_conn *c)
 	else if (op->kind == OP_PUT)
 		send_cmd(c, xfer_reply, "%s %s", op->append ? "APPE" : "STOR",
 		    op->path);
-	else if (c->has_mlst)
+	else if (op->kind == OP_STAT) {
+		/* fs.stat's last resort: the parent's LIST (never MLST here) */
+		char	*parent = path_parent(op->path);
+
+		send_cmd(c, xfer_reply, parent[0] ? "LIST %s" : "LIST%s", parent);
+		free(parent);
+	} else if (c->has_mlst)
 		send_cmd(c, xfer_reply, op->path[0] ? "MLSD %s" : "MLSD%s", op->path);
 	else
 		send_cmd(c, xfer_reply, op->path[0] ? "LIST %s" : "LIST%s", op->path);
@@ -1887,14 +1926,99 @@ cwd_reply(struct ftp_conn *c, int code, const char *text)
 	    code, first_line(text, line, sizeof(line)));
 }
 
+/* Not in a listing: a directory if we can enter it (and come back). */
+static void
+stat_by_cwd(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (c->home == NULL) {
+		op_fail(c, code == 550 ? FTPA_ERR_NOT_FOUND : FTPA_ERR_FTP, code,
+		    text, "%s: %d %s", c->op->path, code,
+		    first_line(text, line, sizeof(line)));
+		return;
+	}
+	send_cmd(c, cwd_reply, "CWD %s", c->op->path[0] ? c->op->path : ".");
+}
+
+/*
+ * Without MLST, and when SIZE or MDTM could not tell: the entry in the
+ * parent's LIST, which also gives permissions, links and directories.
+ * code and text, the reply that sent us here, name the error when there
+ * is no parent to list and no way to enter the path.
+ */
+static void
+stat_by_list(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_op	*op = c->op;
+
+	if (!path_has_parent(op->path)) {
+		if (op->total >= 0)
+			stat_result(c, FTP_ENTRY_FILE, op->total, INT64_MIN);
+		else
+			stat_by_cwd(c, code, text);
+		return;
+	}
+	op->stat_listing = true;
+	op->prelim_seen = op->final_seen = op->data_eof = false;
+	localfd_close(&op->lfd);
+	localfd_open_mem_sink(&op->lfd, LISTING_MAX);
+	data_open(c, retr_send);
+}
+
+static void
+stat_list_finish(struct ftp_conn *c)
+{
+	struct ftp_op		*op = c->op;
+	struct ftp_entry	*ents, *hit = NULL;
+	const char		*base = path_base(op->path);
+	size_t			 n;
+
+	op->stat_listing = false;
+	if (ftp_list_parse_buffer(op->lfd.mem ? op->lfd.mem : "", op->lfd.mem_len,
+	    false, time(NULL), c->p->list_tz, LIST_ENTRIES_MAX, &ents,
+	    &n) == -1) {
+		op_fail(c, FTPA_ERR_LIMIT, 0, NULL, "directory listing too large");
+		return;
+	}
+	localfd_close(&op->lfd);
+	for (size_t i = 0; i < n && hit == NULL; i++)
+		if (ents[i].type != FTP_ENTRY_OTHER && ents[i].name != NULL &&
+		    strcmp(ents[i].name, base) == 0)
+			hit = &ents[i];
+	if (hit != NULL) {
+		/* SIZE is exact where a listing may round */
+		if (op->total >= 0 && hit->type == FTP_ENTRY_FILE)
+			hit->size = op->total;
+		op->result = entry_json(hit);
+		ftp_entries_free(ents, n);
+		op_succeed(c);
+		return;
+	}
+	ftp_entries_free(ents, n);
+	if (op->total >= 0) {
+		/* a file the listing hides (a dot file, say) */
+		stat_result(c, FTP_ENTRY_FILE, op->total, INT64_MIN);
+		return;
+	}
+	stat_by_cwd(c, 550, "550 not in the parent's listing");
+}
+
 static void
 mdtm_reply(struct ftp_conn *c, int code, const char *text)
 {
 	int64_t	mtime = INT64_MIN;
 
-	if (code == 213)
-		ftp_parse_mdtm(text, &mtime);
-	stat_result(c, FTP_ENTRY_FILE, c->op->total, mtime);
+	if (code == 213 && ftp_parse_mdtm(text, &mtime) == 0) {
+		stat_result(c, FTP_ENTRY_FILE, c->op->total, mtime);
+		return;
+	}
+	if (code / 100 == 4 || code / 100 == 5) {
+		/* no MDTM: the listing has a date */
+		stat_by_list(c, code, text);
+		return;
+	}
+	stat_result(c, FTP_ENTRY_FILE, c->op->total, INT64_MIN);
 }
 
 static void
@@ -1908,18 +2032,19 @@ stat_size_reply(struct ftp_conn *c, int code, const char *text)
 		send_cmd(c, mdtm_reply, "MDTM %s", c->op->path);
 		return;
 	}
-	if (code / 100 == 5 && c->home != NULL) {
-		/* not a plain file: a directory if we can enter it */
-		send_cmd(c, cwd_reply, "CWD %s", c->op->path[0] ? c->op->path : ".");
+	if (code / 100 == 5) {
+		/* a directory, a missing file, or no SIZE at all */
+		stat_by_list(c, code, text);
 		return;
 	}
-	op_fail(c, code == 550 ? FTPA_ERR_NOT_FOUND : FTPA_ERR_FTP, code, text,
-	    "%s: %d %s", c->op->path, code, first_line(text, line, sizeof(line)));
+	op_fail(c, FTPA_ERR_FTP, code, text, "%s: %d %s", c->op->path, code,
+	    first_line(text, line, sizeof(line)));
 }
 
 static void
 stat_by_size(struct ftp_conn *c)
 {
+	c->op->total = -1;
 	send_cmd(c, stat_size_reply, "SIZE %s", c->op->path);
 }
 
@@ -2105,7 +2230,8 @@ ftp_conn_cancel(struct ftp_conn *c, struct ftp_op *op)
 	if (c->op != op && c->login != op)
 		return;
 	if (c->op == op && c->io != NULL && c->state == FTP_S_BUSY &&
-	    (op->kind == OP_GET || op->kind == OP_PUT || op->kind == OP_LIST) &&
+	    (op->kind == OP_GET || op->kind == OP_PUT || op->kind == OP_LIST ||
+	    (op->kind == OP_STAT && op->stat_listing)) &&
 	    (op->prelim_seen || c->data != NULL)) {
 		data_close(c);
 		op->failed = true;

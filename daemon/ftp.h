@@ -86,6 +86,7 @@ struct ftp_op {
 	bool		 final_seen;
 	bool		 data_eof;
 	bool		 src_eof;
+	bool		 stat_listing;	/* OP_STAT reading the parent's listing */
 	int		 final_code;
 	char		*final_text;
 	struct ftp_op	*next;		/* session queue */

@@ -46,6 +46,16 @@ xrealloc(void *p, size_t n)
 }
 
 char *
+xstrndup(const char *s, size_t n)
+{
+	char	*p = strndup(s, n);
+
+	if (p == NULL)
+		fatalx("out of memory");
+	return p;
+}
+
+char *
 xstrdup(const char *s)
 {
 	char	*p = strdup(s);

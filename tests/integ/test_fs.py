@@ -4,7 +4,7 @@ active and passive mode, IPv4 and IPv6; every result compared with what
 the server's disk shows.
 
 pyftpdlib offers MLSD/MLST and MFMT; vsftpd (root only) offers LIST only,
-no MLST (fs.stat falls back to SIZE/MDTM/CWD) and sets times with the
+no MLST (fs.stat falls back to SIZE/MDTM, then the parent's LIST, then CWD) and sets times with the
 two-argument MDTM (mdtm_write=YES). vsftpd stores TYPE A uploads as they
 arrive (ascii_upload_enable=NO), so its disk shows the bytes on the wire;
 pyftpdlib turns CRLF into LF on ASCII uploads and LF into CRLF (without
@@ -195,6 +195,10 @@ class FsBase:
         self.assertEqual((e["name"], e["type"], e["size"]), ("f2", "file", 0))
         e = self.call("fs.stat", session=sid, path="a/b")
         self.assertEqual((e["name"], e["type"]), ("b", "dir"), e)
+        st = os.stat(self.disk(srv, "a/b"))
+        # MLST has the facts; without it the parent's listing does
+        self.assertEqual(e["perm"], st.st_mode & 0o7777, e)
+        self.assertMtime(e["mtime"], int(st.st_mtime), True)
         e = self.call("fs.stat", session=sid, path="/a")
         self.assertEqual((e["name"], e["type"]), ("a", "dir"), e)
         self.error("fs.stat", ("not_found",), session=sid, path="a/nope")

@@ -301,6 +301,50 @@ class MockTest(ftpa.TestCase):
         self.assertEqual(ftpa.unb64(rep["result"]["data"]), payload(1000, 8))
         self.assertEqual(len(mock.events("accept")), 2, mock.events("accept"))
 
+    def test_stat_from_parent_listing(self):
+        """A server without FEAT, MLST, SIZE or MDTM: fs.stat finds the
+        entry in the parent's LIST (type, size, permissions, date, link
+        target); a name the listing lacks is tried with CWD, then is
+        not_found; with SIZE but no MDTM the date comes from the listing
+        and the size from SIZE."""
+        no = "500 Unknown command.\r\n"
+        listing = ("-rw-r--r--   1 owner group     1234 Jan 02  2024 f.txt\r\n"
+                   "drwxr-x---   2 owner group     4096 Mar 05  2023 sub\r\n"
+                   "lrwxrwxrwx   1 owner group        5 Mar 05  2023 ln -> f.txt"
+                   "\r\n")
+
+        def list_dir():
+            return [{"expect": "LIST", "reply": "150 Listing.\r\n"},
+                    {"data": listing}, {"send": "226 Done.\r\n"}]
+        login = ftpmock.login() + [{"auto": dict(
+            ftpmock.PASV_AUTO, FEAT=no, SIZE=no, MDTM=no)}]
+        steps = login + list_dir() * 4 + [
+            {"expect": "CWD", "reply": "550 No such directory.\r\n"},
+            {"auto": {"SIZE": "213 1230\r\n"}}] + list_dir()
+        mock = self.start_mock(script={"steps": steps})
+        sid = self.open(mock)["session"]
+
+        def stat(path):
+            return self.rpc.call("fs.stat", {"session": sid, "path": path},
+                                 timeout=20)
+        self.assertEqual(stat("/dir/f.txt"), {
+            "name": "f.txt", "type": "file", "size": 1234,
+            "mtime": 1704153600, "perm": 0o644, "target": None})
+        e = stat("/dir/sub")
+        self.assertEqual((e["type"], e["perm"], e["mtime"]),
+                         ("dir", 0o750, 1677974400), e)
+        e = stat("/dir/ln")
+        self.assertEqual((e["type"], e["target"]), ("link", "f.txt"), e)
+        rep = self.rpc.call_raw("fs.stat", {"session": sid,
+                                            "path": "/dir/nope"}, timeout=20)
+        self.assertRpcError(rep, ftpa.KIND_CODES["not_found"], "not_found")
+        e = stat("/dir/f.txt")
+        self.assertEqual((e["size"], e["mtime"]), (1230, 1704153600), e)
+        lists = [l for l in mock.received() if l.upper().startswith("LIST")]
+        self.assertEqual(lists, ["LIST /dir"] * 5)
+        self.assertIn("CWD /dir/nope", mock.received())
+        self.assertServing()
+
     def test_08_421_at_greeting(self):
         mock = self.start_mock("greeting_421")
         t0 = time.monotonic()
