@@ -301,6 +301,46 @@ class MockTest(ftpa.TestCase):
         self.assertEqual(ftpa.unb64(rep["result"]["data"]), payload(1000, 8))
         self.assertEqual(len(mock.events("accept")), 2, mock.events("accept"))
 
+    def test_tolerated_replies(self):
+        """Replies real servers send where the RFCs say otherwise: 202 to
+        OPTS UTF8, 200 where 250 or 257 is due (DELE, RMD, MKD, RNTO), 250
+        instead of 226 at the end of a download, an upload and a listing."""
+        ok200 = "200 Command okay.\r\n"
+        auto = dict(ftpmock.PASV_AUTO,
+                    FEAT="211-Features:\r\n UTF8\r\n EPSV\r\n211 End\r\n",
+                    OPTS="202 UTF8 mode is always enabled.\r\n",
+                    SIZE="213 300\r\n", DELE=ok200, RMD=ok200, MKD=ok200,
+                    RNFR="350 Ready for RNTO.\r\n", RNTO=ok200)
+        steps = ftpmock.login() + [{"auto": auto}] + [
+            {"expect": "RETR", "reply": "150 Sending.\r\n"},
+            {"data": 300, "seed": 3}, {"send": "250 Transfer OK.\r\n"},
+            {"expect": "STOR", "reply": "150 Go ahead.\r\n"},
+            {"recv_data": True}, {"send": "250 Stored.\r\n"},
+            {"expect": "LIST", "reply": "150 Listing.\r\n"},
+            {"data": "-rw-r--r-- 1 o g 3 Jan 02  2024 x\r\n"},
+            {"send": "250 Listed.\r\n"}]
+        mock = self.start_mock(script={"steps": steps})
+        sid = self.open(mock)["session"]
+
+        def call(method, **p):
+            return self.rpc.call(method, dict(p, session=sid), timeout=20)
+        job = call("transfer.get", path="/f", inline=True)
+        self.assertEqual(job["state"], "done", job)
+        self.assertEqual(ftpa.unb64(job["data"]), payload(300, 3))
+        job = call("transfer.put", path="/up", data=ftpa.b64(b"abc"))
+        self.assertEqual(job["state"], "done", job)
+        names = [e["name"] for e in call("fs.list", path="/")["entries"]]
+        self.assertEqual(names, ["x"])
+        self.assertEqual(call("fs.remove", path="/x"), {})
+        self.assertEqual(call("fs.rmdir", path="/d"), {})
+        self.assertEqual(call("fs.mkdir", path="/d"), {})
+        self.assertEqual(call("fs.rename", **{"from": "/a", "to": "/b"}), {})
+        verbs = self.verbs(mock)
+        for v in ("OPTS", "DELE", "RMD", "MKD", "RNFR", "RNTO"):
+            self.assertIn(v, verbs)
+        self.assertEqual(len(mock.events("accept")), 1)
+        self.assertServing()
+
     def test_stat_from_parent_listing(self):
         """A server without FEAT, MLST, SIZE or MDTM: fs.stat finds the
         entry in the parent's LIST (type, size, permissions, date, link
