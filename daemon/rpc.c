@@ -27,6 +27,11 @@
 #define DEF_CONNECT_TIMEOUT	30.0
 #define DEF_REPLY_TIMEOUT	60.0
 #define DEF_DATA_TIMEOUT	60.0
+#define DEF_MAX_CONNS		4
+#define DEF_KEEPALIVE		60.0
+#define DEF_IDLE_TIMEOUT	300.0
+#define DEF_RETRIES		3
+#define DEF_RETRY_DELAY		1.0
 
 unsigned long long rpc_bytes_in, rpc_bytes_out;
 double rpc_started;
@@ -463,6 +468,8 @@ m_session_open(struct rpc_call *call, json_t *params)
 	double			 t_conn, t_reply, t_data;
 	char			 id[SESSION_ID_MAX + 1];
 	int			 mode;
+	struct session_opts	 so;
+	json_int_t		 maxc, retries;
 
 	memset(&u, 0, sizeof(u));
 	memset(&p, 0, sizeof(p));
@@ -480,8 +487,18 @@ m_session_open(struct rpc_call *call, json_t *params)
 	    p_bool(call, params, "reuse", false, &reuse) == -1 ||
 	    p_num(call, params, "connect_timeout", DEF_CONNECT_TIMEOUT, &t_conn) == -1 ||
 	    p_num(call, params, "reply_timeout", DEF_REPLY_TIMEOUT, &t_reply) == -1 ||
-	    p_num(call, params, "data_timeout", DEF_DATA_TIMEOUT, &t_data) == -1)
+	    p_num(call, params, "data_timeout", DEF_DATA_TIMEOUT, &t_data) == -1 ||
+	    p_int(call, params, "max_connections", DEF_MAX_CONNS, 1,
+	    SESSION_CONNS_MAX, &maxc) == -1 ||
+	    p_int(call, params, "retries", DEF_RETRIES, 0, 100, &retries) == -1 ||
+	    p_num(call, params, "keepalive", DEF_KEEPALIVE, &so.keepalive) == -1 ||
+	    p_num(call, params, "idle_timeout", DEF_IDLE_TIMEOUT,
+	    &so.idle_timeout) == -1 ||
+	    p_num(call, params, "retry_delay", DEF_RETRY_DELAY,
+	    &so.retry_delay) == -1)
 		return;
+	so.max_conns = (int)maxc;
+	so.retries = (int)retries;
 	if (list_tz != NULL && (tz = parse_tz(list_tz)) == LONG_MIN) {
 		params_error(call, "parameter \"list_tz\" must be UTC, +HH:MM or -HH:MM");
 		return;
@@ -570,7 +587,7 @@ m_session_open(struct rpc_call *call, json_t *params)
 		goto fail;
 	}
 	rpc_defer(call);
-	s = session_new(call->uid, id, &p, open_done, call);
+	s = session_new(call->uid, id, &p, &so, open_done, call);
 	call->on_gone = open_gone;
 	call->gone_arg = s;
 	return;

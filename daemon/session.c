@@ -16,7 +16,6 @@ static const char *session_state_names[SESS_STATE_LAST] = {
 };
 
 static void session_conn_cb(struct ftp_conn *, enum ftp_conn_event, void *);
-static void session_kick(struct session *);
 
 const char *
 session_state_name(enum session_state s)
@@ -34,14 +33,19 @@ session_set_state(struct session *s, enum session_state st)
 	s->state = st;
 }
 
+static void	sconn_timer_cb(struct ev_loop *, ev_timer *, int);
+
 static void
 first_login_done(struct ftp_op *op, void *arg)
 {
-	struct session	*s = arg;
+	struct sconn	*sc = arg;
+	struct session	*s = sc->s;
 
+	sc->login = NULL;
 	if (!op->failed) {
 		json_t	*v;
 
+		sc->ready = true;
 		s->opened = true;
 		if ((v = json_object_get(op->result, "welcome")) && json_is_string(v))
 			s->welcome = xstrdup(json_string_value(v));
@@ -56,27 +60,47 @@ first_login_done(struct ftp_op *op, void *arg)
 	ftp_op_free(op);
 }
 
+static struct sconn *
+sconn_new(struct session *s, op_done_cb login_done)
+{
+	struct sconn	*sc = xcalloc(1, sizeof(*sc));
+
+	sc->s = s;
+	sc->login = ftp_op_new(OP_LOGIN, NULL);
+	sc->login->done = login_done;
+	sc->login->arg = sc;
+	ev_init(&sc->timer, sconn_timer_cb);
+	sc->timer.data = sc;
+	sc->next = s->conns;
+	s->conns = sc;
+	s->nconns++;
+	sc->conn = ftp_conn_new(&s->p, session_conn_cb, sc);
+	ftp_conn_start(sc->conn, sc->login);
+	return sc;
+}
+
 struct session *
 session_new(uid_t uid, const char *id, struct ftp_params *p,
-    session_open_cb cb, void *arg)
+    const struct session_opts *o, session_open_cb cb, void *arg)
 {
 	struct session	*s = xcalloc(1, sizeof(*s));
-	struct ftp_op	*login = ftp_op_new(OP_LOGIN, NULL);
 
 	snprintf(s->id, sizeof(s->id), "%s", id);
 	s->uid = uid;
 	s->p = *p;
 	memset(p, 0, sizeof(*p));
+	s->o = *o;
+	if (s->o.max_conns < 1)
+		s->o.max_conns = 1;
+	if (s->o.max_conns > SESSION_CONNS_MAX)
+		s->o.max_conns = SESSION_CONNS_MAX;
 	s->open_cb = cb;
 	s->open_arg = arg;
 	s->last_used = now_mono();
 	s->next = sessions;
 	sessions = s;
 	session_set_state(s, SESS_CONNECTING);
-	login->done = first_login_done;
-	login->arg = s;
-	s->conn = ftp_conn_new(&s->p, session_conn_cb, s);
-	ftp_conn_start(s->conn, login);
+	sconn_new(s, first_login_done);
 	return s;
 }
 
@@ -127,17 +151,28 @@ session_find_equal(uid_t uid, const struct ftp_params *p)
 	return NULL;
 }
 
+static struct ftp_op *
+queue_pop(struct session *s)
+{
+	struct ftp_op	*q;
+
+	if ((q = s->q_head) == NULL)
+		return NULL;
+	s->q_head = q->next;
+	if (s->q_head == NULL)
+		s->q_tail = NULL;
+	q->next = NULL;
+	s->queued--;
+	return q;
+}
+
 /* Ends every queued op with err; their owners hear of it at once. */
 static void
 session_fail_queue(struct session *s, const struct op_error *err)
 {
 	struct ftp_op	*q;
 
-	while ((q = s->q_head) != NULL) {
-		s->q_head = q->next;
-		if (s->q_head == NULL)
-			s->q_tail = NULL;
-		q->next = NULL;
+	while ((q = queue_pop(s)) != NULL) {
 		q->failed = true;
 		op_error_copy(&q->err, err);
 		q->done(q, q->arg);
@@ -154,13 +189,38 @@ session_cancel_queue(struct session *s)
 	op_error_clear(&err);
 }
 
+static int
+ready_conns(const struct session *s)
+{
+	int	n = 0;
+
+	for (struct sconn *sc = s->conns; sc; sc = sc->next)
+		if (sc->ready && ftp_conn_alive(sc->conn))
+			n++;
+	return n;
+}
+
 static void
 relogin_done(struct ftp_op *op, void *arg)
 {
-	struct session	*s = arg;
+	struct sconn	*sc = arg;
+	struct session	*s = sc->s;
 
-	s->relogin = NULL;
-	if (op->failed) {
+	sc->login = NULL;
+	if (!op->failed) {
+		sc->ready = true;
+		ftp_op_free(op);
+		return;
+	}
+	if (ready_conns(s) > 0) {
+		/*
+		 * The others work: the server will not take one more (421
+		 * "too many connections" and the like). Do with what we have.
+		 */
+		s->cap = ready_conns(s);
+		log_info("session %s: server refused connection %d (%s); "
+		    "using %d", s->id, s->nconns, op->err.msg, s->cap);
+	} else {
 		/* the queued operations cannot run: fail them with the reason */
 		log_warnx("session %s: reconnect failed: %s", s->id, op->err.msg);
 		session_fail_queue(s, &op->err);
@@ -168,65 +228,171 @@ relogin_done(struct ftp_op *op, void *arg)
 	ftp_op_free(op);
 }
 
-static void
-session_connect(struct session *s)
+static int
+conn_limit(const struct session *s)
 {
-	s->relogin = ftp_op_new(OP_LOGIN, NULL);
-	s->relogin->done = relogin_done;
-	s->relogin->arg = s;
-	s->conn = ftp_conn_new(&s->p, session_conn_cb, s);
-	session_set_state(s, SESS_CONNECTING);
-	ftp_conn_start(s->conn, s->relogin);
+	return s->cap > 0 && s->cap < s->o.max_conns ? s->cap : s->o.max_conns;
 }
 
-/* Runs the next queued op if the connection is free; reconnects if needed. */
+static void
+session_update_state(struct session *s)
+{
+	int	busy = 0, ready = 0;
+
+	for (struct sconn *sc = s->conns; sc; sc = sc->next) {
+		if (!sc->ready || !ftp_conn_alive(sc->conn))
+			continue;
+		ready++;
+		if (!ftp_conn_idle(sc->conn) && sc->noop == NULL)
+			busy++;
+	}
+	if (busy > 0 || s->q_head != NULL)
+		session_set_state(s, ready == 0 && busy == 0 ?
+		    SESS_CONNECTING : SESS_BUSY);
+	else
+		session_set_state(s, SESS_READY);
+}
+
+/* (Re)arms the connection's timer for its next keepalive or idle close. */
+static void
+sconn_arm(struct sconn *sc)
+{
+	struct session	*s = sc->s;
+	double		 now = now_mono(), at = 0;
+
+	ev_timer_stop(main_loop, &sc->timer);
+	if (!sc->ready || sc->conn == NULL || !ftp_conn_idle(sc->conn))
+		return;
+	if (s->o.idle_timeout > 0)
+		at = sc->idle_since + s->o.idle_timeout;
+	if (s->o.keepalive > 0 && (at == 0 || now + s->o.keepalive < at))
+		at = now + s->o.keepalive;
+	if (at == 0)
+		return;
+	ev_timer_set(&sc->timer, at > now ? at - now : 0.001, 0.);
+	ev_timer_start(main_loop, &sc->timer);
+}
+
+static void
+noop_done(struct ftp_op *op, void *arg)
+{
+	struct sconn	*sc = arg;
+
+	sc->noop = NULL;
+	sc->after_noop = true;
+	ftp_op_free(op);
+}
+
+static void
+sconn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sconn	*sc = w->data;
+	struct session	*s = sc->s;
+
+	if (sc->conn == NULL || !ftp_conn_idle(sc->conn) || s->closing)
+		return;
+	if (s->o.idle_timeout > 0 &&
+	    now_mono() - sc->idle_since >= s->o.idle_timeout - 0.001) {
+		log_debug("session %s: closing a connection idle for %.0f s",
+		    s->id, now_mono() - sc->idle_since);
+		ftp_conn_quit(sc->conn);	/* the CLOSED event removes it */
+		return;
+	}
+	sc->noop = ftp_op_new(OP_CMD, "NOOP");
+	sc->noop->done = noop_done;
+	sc->noop->arg = sc;
+	ftp_conn_run(sc->conn, sc->noop);
+}
+
+/*
+ * Hands queued ops to idle connections, opens connections while ops wait
+ * (up to the limit), and keeps the timers of idle ones.
+ */
 static void
 session_kick(struct session *s)
 {
 	struct ftp_op	*op;
+	struct sconn	*sc;
+	int		 logging_in;
 
 	if (s->closing || !s->opened)
 		return;
-	if (s->conn == NULL) {
-		if (s->q_head != NULL)
-			session_connect(s);
-		return;
+again:
+	for (sc = s->conns; sc && s->q_head; sc = sc->next) {
+		if (!sc->ready || sc->conn == NULL || !ftp_conn_idle(sc->conn))
+			continue;
+		op = queue_pop(s);
+		ev_timer_stop(main_loop, &sc->timer);
+		s->last_used = now_mono();
+		/* running may end in callbacks that change the list */
+		ftp_conn_run(sc->conn, op);
+		if (s->closing)
+			return;
+		goto again;
 	}
-	if (!ftp_conn_idle(s->conn))
-		return;
-	if ((op = s->q_head) == NULL) {
-		session_set_state(s, SESS_READY);
-		return;
+	logging_in = 0;
+	for (sc = s->conns; sc; sc = sc->next) {
+		if (sc->login != NULL)
+			logging_in++;
+		else if (sc->ready && sc->conn != NULL && ftp_conn_idle(sc->conn))
+			sconn_arm(sc);
 	}
-	s->q_head = op->next;
-	if (s->q_head == NULL)
-		s->q_tail = NULL;
-	op->next = NULL;
-	s->last_used = now_mono();
-	session_set_state(s, SESS_BUSY);
-	ftp_conn_run(s->conn, op);
+	while (s->queued > (size_t)logging_in && s->nconns < conn_limit(s)) {
+		sconn_new(s, relogin_done);
+		logging_in++;
+	}
+	session_update_state(s);
+}
+
+/* Removes sc from its session and frees it with its connection. */
+static void
+sconn_free(struct sconn *sc)
+{
+	struct session	*s = sc->s;
+	struct sconn	**pp;
+
+	for (pp = &s->conns; *pp; pp = &(*pp)->next)
+		if (*pp == sc) {
+			*pp = sc->next;
+			s->nconns--;
+			break;
+		}
+	ev_timer_stop(main_loop, &sc->timer);
+	if (sc->conn != NULL) {
+		struct ftp_conn	*c = sc->conn;
+
+		sc->conn = NULL;
+		ftp_conn_free(c);	/* may complete login/noop ops */
+	}
+	free(sc);
 }
 
 static void
 session_conn_cb(struct ftp_conn *c, enum ftp_conn_event ev, void *arg)
 {
-	struct session	*s = arg;
+	struct sconn	*sc = arg;
+	struct session	*s = sc->s;
 
 	switch (ev) {
 	case FTP_CONN_READY:
-		s->last_used = now_mono();
+		/* a keepalive NOOP does not make the connection less idle */
+		if (!sc->after_noop) {
+			sc->idle_since = now_mono();
+			s->last_used = sc->idle_since;
+		}
+		sc->after_noop = false;
 		session_kick(s);
 		break;
 	case FTP_CONN_CLOSED:
-		if (s->conn == c) {
-			ftp_conn_free(c);
-			s->conn = NULL;
-		}
+		sconn_free(sc);
 		if (s->closing) {
-			session_destroy(s);
+			if (s->conns == NULL)
+				session_destroy(s);
 			return;
 		}
-		session_set_state(s, SESS_READY);
+		/* everything closed: the next connections start afresh */
+		if (s->conns == NULL)
+			s->cap = 0;
 		session_kick(s);
 		break;
 	}
@@ -241,6 +407,7 @@ session_submit(struct session *s, struct ftp_op *op)
 	else
 		s->q_head = op;
 	s->q_tail = op;
+	s->queued++;
 	session_kick(s);
 }
 
@@ -256,10 +423,12 @@ session_cancel_op(struct session *s, struct ftp_op *op)
 		s->q_tail = NULL;
 		for (struct ftp_op *q = s->q_head; q; q = q->next)
 			s->q_tail = q;
+		s->queued--;
 		op->next = NULL;
 		op->failed = true;
 		op_error_set(&op->err, FTPA_ERR_CANCELLED, 0, NULL, "cancelled");
 		op->done(op, op->arg);
+		session_update_state(s);
 		return;
 	}
 	if (op->conn != NULL)
@@ -291,6 +460,10 @@ session_destroy(struct session *s)
 {
 	struct session	**pp;
 
+	/* freeing a connection may end a login whose owner destroys us */
+	if (s->destroyed)
+		return;
+	s->destroyed = true;
 	for (pp = &sessions; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
 			*pp = s->next;
@@ -300,27 +473,42 @@ session_destroy(struct session *s)
 	session_set_state(s, SESS_CLOSED);
 	job_session_gone(s);
 	session_cancel_queue(s);
-	if (s->conn) {
-		struct ftp_conn	*c = s->conn;
-
-		s->conn = NULL;
-		ftp_conn_free(c);
-	}
+	while (s->conns != NULL)
+		sconn_free(s->conns);
 	defer_free(session_release, s);
 }
 
 void
 session_close(struct session *s)
 {
+	struct sconn	*sc, *next;
+	bool		 quitting = false;
+
 	if (s->closing)
 		return;
 	s->closing = true;
 	log_info("session %s (uid %u) closed", s->id, (unsigned)s->uid);
 	session_cancel_queue(s);
-	if (s->conn != NULL && ftp_conn_alive(s->conn))
-		ftp_conn_quit(s->conn);		/* CLOSED event destroys it */
-	else
+	for (sc = s->conns; sc; sc = next) {
+		next = sc->next;
+		ev_timer_stop(main_loop, &sc->timer);
+		if (sc->conn != NULL && sc->ready && ftp_conn_alive(sc->conn)) {
+			ftp_conn_quit(sc->conn);  /* CLOSED events free them */
+			quitting = true;
+		}
+	}
+	if (!quitting)
 		session_destroy(s);
+	else {
+		/* those that were not logged in go now */
+		for (sc = s->conns; sc; sc = next) {
+			next = sc->next;
+			if (!sc->ready || !ftp_conn_alive(sc->conn))
+				sconn_free(sc);
+		}
+		if (s->conns == NULL)
+			session_destroy(s);
+	}
 }
 
 void
@@ -352,6 +540,8 @@ session_json(const struct session *s)
 	char	*url;
 	bool	 v6 = strchr(s->p.host, ':') != NULL;
 	json_t	*o;
+	struct ftp_conn	*first = NULL;
+	int	 busy = 0;
 
 	if (s->p.port != (s->p.tls == FTP_TLS_IMPLICIT ? 990 : 21))
 		snprintf(port, sizeof(port), ":%u", s->p.port);
@@ -367,15 +557,26 @@ session_json(const struct session *s)
 	    "tls", ftp_tls_mode_name(s->p.tls),
 	    "state", session_state_name(s->state),
 	    "port", s->p.port,
-	    "connections", s->conn != NULL && ftp_conn_alive(s->conn) ? 1 : 0,
+	    "connections", ready_conns(s),
 	    "idle_s", s->state == SESS_BUSY ? 0.0 : now_mono() - s->last_used,
 	    "uid", (int)s->uid);
 	free(url);
-	if (s->conn != NULL && ftp_conn_tls_version(s->conn) != NULL) {
-		int	r = ftp_conn_tls_reuse(s->conn);
+	for (struct sconn *sc = s->conns; sc; sc = sc->next) {
+		if (!sc->ready || !ftp_conn_alive(sc->conn))
+			continue;
+		if (first == NULL)
+			first = sc->conn;
+		if (!ftp_conn_idle(sc->conn) && sc->noop == NULL)
+			busy++;
+	}
+	json_object_set_new(o, "busy", json_integer(busy));
+	json_object_set_new(o, "max_connections", json_integer(s->o.max_conns));
+	json_object_set_new(o, "queued", json_integer((json_int_t)s->queued));
+	if (first != NULL && ftp_conn_tls_version(first) != NULL) {
+		int	r = ftp_conn_tls_reuse(first);
 
 		json_object_set_new(o, "tls_version",
-		    json_string(ftp_conn_tls_version(s->conn)));
+		    json_string(ftp_conn_tls_version(first)));
 		json_object_set_new(o, "tls_reuse", json_string(
 		    r == 1 ? "yes" : r == 0 ? "no" : "unknown"));
 	} else {

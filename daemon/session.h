@@ -1,13 +1,17 @@
 /*
- * Sessions: a logged-in FTP account owned by one uid, with its control
- * connection and a queue of operations that run on it one at a time.
- * A connection that dies is reopened and logged in again on demand.
+ * Sessions: a logged-in FTP account owned by one uid, with up to
+ * max_conns control connections and a queue of operations; each
+ * operation runs on the first free connection, and connections are
+ * opened (and logged in with the same settings) while operations wait.
+ * Idle connections send NOOP every keepalive seconds and are closed
+ * after idle_timeout; a connection that dies is reopened on demand.
  */
 #ifndef FTPA_SESSION_H
 #define FTPA_SESSION_H
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <ev.h>
 #include <jansson.h>
 
 #include "ftp.h"
@@ -22,8 +26,32 @@ enum session_state {
 	SESS_STATE_LAST
 };
 
+#define SESSION_CONNS_MAX	16
+
 struct session;
 typedef void (*session_open_cb)(struct session *, struct ftp_op *login, void *arg);
+
+/* Settings of a session beyond how to log in. */
+struct session_opts {
+	int		 max_conns;	/* 1..SESSION_CONNS_MAX */
+	double		 keepalive;	/* NOOP interval, 0: none */
+	double		 idle_timeout;	/* close idle connections, 0: never */
+	int		 retries;	/* transfer retries on network errors */
+	double		 retry_delay;	/* first backoff, doubled each time */
+};
+
+/* One control connection of a session. */
+struct sconn {
+	struct session	*s;
+	struct ftp_conn	*conn;
+	struct ftp_op	*login;		/* while logging in */
+	struct ftp_op	*noop;		/* keepalive NOOP in flight */
+	bool		 after_noop;	/* the next READY ends a NOOP */
+	bool		 ready;		/* logged in */
+	double		 idle_since;	/* end of the last operation */
+	ev_timer	 timer;		/* keepalive and idle timeout */
+	struct sconn	*next;
+};
 
 struct session {
 	char		 id[SESSION_ID_MAX + 1];
@@ -34,13 +62,18 @@ struct session {
 	char		*system;
 	json_t		*features;
 	json_t		*tls;		/* {version, cipher, verified} or null */
-	struct ftp_conn	*conn;
+	struct session_opts o;
+	struct sconn	*conns;
+	int		 nconns;
+	int		 cap;		/* connections the server accepted at
+					   most; 0: no refusal seen */
 	struct ftp_op	*q_head;
 	struct ftp_op	*q_tail;
-	struct ftp_op	*relogin;	/* internal login after a reconnect */
+	size_t		 queued;
 	double		 last_used;
 	bool		 opened;	/* the first login succeeded */
 	bool		 closing;
+	bool		 destroyed;
 	session_open_cb	 open_cb;
 	void		*open_arg;
 	struct session	*next;
@@ -52,7 +85,7 @@ extern struct session *sessions;
  * first login has succeeded or failed (never inside this call). On failure
  * the callback must call session_destroy. */
 struct session	*session_new(uid_t, const char *id, struct ftp_params *,
-		    session_open_cb, void *arg);
+		    const struct session_opts *, session_open_cb, void *arg);
 struct session	*session_lookup(const char *id);
 /* Another session of this uid with the same server, port, user, password
  * and TLS mode, ready for use. */
