@@ -220,6 +220,9 @@ client_release(void *p)
 
 	ndjson_free(&c->in);
 	buf_free(&c->out);
+	for (size_t i = 0; i < c->n_ev_jobs; i++)
+		free(c->ev_jobs[i]);
+	free(c->ev_jobs);
 	free(c);
 }
 
@@ -312,6 +315,36 @@ client_send(struct client *c, json_t *msg)
 	buf_append(&c->out, s, len);
 	free(s);
 	client_update(c);
+}
+
+void
+client_notify(struct client *c, json_t *msg)
+{
+	if (c->dead || c->closing) {
+		json_decref(msg);
+		return;
+	}
+	if (buf_used(&c->out) > CLIENT_OUT_HARDCAP) {
+		json_decref(msg);
+		log_warnx("client %llu (uid %u) reads none of its notifications: "
+		    "disconnected with %zu bytes unread",
+		    (unsigned long long)c->serial, (unsigned)c->uid,
+		    buf_used(&c->out));
+		/* not now: the caller may be walking the client list */
+		client_close_after_flush(c);
+		ev_io_stop(main_loop, &c->rw);
+		shutdown(c->fd, SHUT_RDWR);
+		return;
+	}
+	client_send(c, msg);
+}
+
+void
+control_each(void (*fn)(struct client *, void *), void *arg)
+{
+	for (struct client *c = clients; c; c = c->next)
+		if (!c->dead)
+			fn(c, arg);
 }
 
 static void

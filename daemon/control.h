@@ -16,6 +16,7 @@
 
 #define CLIENT_MAX_FDS		4
 #define CLIENT_OUT_HIGHWATER	(4 * 1024 * 1024)
+#define CLIENT_OUT_HARDCAP	(16 * 1024 * 1024)	/* notifications */
 
 struct fdgroup {
 	uint64_t	 offset;	/* stream offset of the byte they came with */
@@ -40,7 +41,9 @@ struct client {
 	struct fdgroup	*fdq;
 	bool		 closing;	/* close once the output is flushed */
 	bool		 dead;
-	bool		 events_all;	/* events.subscribe all */
+	bool		 events_all;	/* events.subscribe: all of its uid's jobs */
+	char		**ev_jobs;	/* events.subscribe: these job ids */
+	size_t		 n_ev_jobs;
 	int		 refs;
 	struct rpc_call	*calls;		/* pending asynchronous calls */
 	struct client	*next;
@@ -63,6 +66,12 @@ size_t	 control_count(void);
 /* Queues one message (consumes msg). Dropped when the client is gone. */
 void	 client_send(struct client *, json_t *msg);
 bool	 client_congested(const struct client *);
+/* Queues a notification (consumes msg). A client whose unread output
+ * passes CLIENT_OUT_HARDCAP is disconnected instead: notifications never
+ * grow without bound. */
+void	 client_notify(struct client *, json_t *msg);
+/* Calls fn on every connected client. fn must not close clients. */
+void	 control_each(void (*fn)(struct client *, void *), void *arg);
 /* Stop reading; close once everything queued has been sent. */
 void	 client_close_after_flush(struct client *);
 void	 client_ref(struct client *);

@@ -276,6 +276,11 @@ listener_close(struct ftp_conn *c)
 static void
 data_close(struct ftp_conn *c)
 {
+	/* bytes received but never written do not count: a retry resumes
+	 * at what the local file really has */
+	if (c->op != NULL && c->op->kind == OP_GET && !c->op->ascii &&
+	    c->xlen > c->xoff)
+		c->op->bytes -= (int64_t)(c->xlen - c->xoff);
 	local_watch_stop(c);
 	listener_close(c);
 	if (c->data) {
@@ -1746,6 +1751,7 @@ rest_reply(struct ftp_conn *c, int code, const char *text)
 			log_debug("REST refused; restarting %s from zero",
 			    c->op->path);
 			c->op->offset = 0;
+			c->op->restarted = true;
 			retr_send(c);
 			return;
 		}

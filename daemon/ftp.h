@@ -65,6 +65,7 @@ struct ftp_op {
 	bool		 ascii;
 	int64_t		 bytes;		/* moved so far */
 	bool		 rest_restart;	/* REST refused: start from zero */
+	bool		 restarted;	/* ... which happened */
 	/* OP_CMD: path is the first command, cmd2 an optional second one sent
 	 * after a 3xx (RNFR/RNTO); a 550 to the first is kind not_found when
 	 * notfound_550 */

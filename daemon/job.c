@@ -43,24 +43,58 @@ job_elapsed(const struct job *j)
 	return (j->t_end ? j->t_end : now_mono()) - j->t_start;
 }
 
+/* The smoothed rate: a moving average over about three seconds. */
+static void
+rate_update(struct job *j)
+{
+	double	now = now_mono(), dt = now - j->rate_t, inst, w;
+
+	if (j->rate_t == 0 || j->bytes < j->rate_bytes) {
+		j->rate_t = now;
+		j->rate_bytes = j->bytes;
+		return;
+	}
+	if (dt < 0.1)
+		return;
+	inst = (double)(j->bytes - j->rate_bytes) / dt;
+	w = dt / 3.0 > 1.0 ? 1.0 : dt / 3.0;
+	j->rate = j->rate == 0 ? inst : j->rate + (inst - j->rate) * w;
+	j->rate_t = now;
+	j->rate_bytes = j->bytes;
+}
+
 json_t *
 job_json(const struct job *j)
 {
-	double	el = job_elapsed(j);
+	double	el = job_elapsed(j), rate;
 	json_t	*o;
 
-	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:f,s:f,s:o}",
+	if (job_finished(j) || j->rate == 0)
+		rate = el > 0 ? (double)(j->bytes - (job_finished(j) ? 0 :
+		    j->base)) / el : 0.0;
+	else
+		rate = j->rate;
+	o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:f,s:f,s:i,s:i,s:o}",
 	    "job", j->id, "state", job_state_name(j->state),
 	    "direction", j->put ? "put" : "get",
-	    "session", j->session_id, "path", "",
+	    "session", j->session_id,
 	    "bytes", (json_int_t)j->bytes,
 	    "total", j->total >= 0 ? json_integer(j->total) : json_null(),
-	    "rate", el > 0 ? j->bytes / el : 0.0,
+	    "rate", rate,
 	    "seconds", el,
+	    "uid", (int)j->uid,
+	    "attempts", j->attempts,
 	    "error", j->state == JOB_FAILED || j->state == JOB_CANCELLED ?
 	    op_error_json(&j->err) : json_null());
 	/* the path as the server spells it, escaped where not UTF-8 */
 	json_object_set_new(o, "path", json_text(j->path));
+	json_object_set_new(o, "eta_s", !job_finished(j) && j->total >= 0 &&
+	    rate > 0 && j->total >= j->bytes ?
+	    json_real((double)(j->total - j->bytes) / rate) : json_null());
+	json_object_set_new(o, "started", j->real_start > 0 ?
+	    json_real(j->real_start) : json_null());
+	json_object_set_new(o, "ended", j->real_end > 0 ?
+	    json_real(j->real_end) : json_null());
 	return o;
 }
 
@@ -73,11 +107,13 @@ hb_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void
-expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
+job_free(struct job *j)
 {
-	struct job	*j = w->data, **pp;
+	struct job	**pp;
 
-	ev_timer_stop(loop, w);
+	ev_timer_stop(main_loop, &j->expire);
+	ev_timer_stop(main_loop, &j->hb);
+	ev_timer_stop(main_loop, &j->retry);
 	for (pp = &jobs; *pp; pp = &(*pp)->next)
 		if (*pp == j) {
 			*pp = j->next;
@@ -91,20 +127,73 @@ expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void
+expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	job_free(w->data);
+}
+
+/* ---- notifications ------------------------------------------------------- */
+
+static bool
+job_wanted(const struct client *c, const struct job *j)
+{
+	if (c->uid != 0 && c->uid != j->uid)
+		return false;
+	if (c->events_all)
+		return true;
+	for (size_t i = 0; i < c->n_ev_jobs; i++)
+		if (strcmp(c->ev_jobs[i], j->id) == 0)
+			return true;
+	return false;
+}
+
+struct notice {
+	struct job	*job;
+	const char	*method;
+	json_t		*params;
+	bool		 droppable;	/* progress: the next one supersedes it */
+};
+
+static void
+notice_one(struct client *c, void *arg)
+{
+	struct notice	*n = arg;
+
+	if (!job_wanted(c, n->job))
+		return;
+	/* the transfer's own caller gets its progress already */
+	if (n->droppable && c == n->job->progress)
+		return;
+	/* a slow reader gets the latest state later, never a growing queue */
+	if (n->droppable && client_congested(c))
+		return;
+	client_notify(c, json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0",
+	    "method", n->method, "params", n->params));
+}
+
+static void
+job_notify(struct job *j, const char *method, bool droppable)
+{
+	struct notice	n = { j, method, job_json(j), droppable };
+
+	control_each(notice_one, &n);
+	json_decref(n.params);
+}
+
+static void
 progress_send(struct job *j)
 {
-	if (j->progress == NULL)
+	if (j->state != JOB_RUNNING)
 		return;
-	if (j->progress->dead) {
+	rate_update(j);
+	if (j->progress != NULL && j->progress->dead) {
 		client_unref(j->progress);
 		j->progress = NULL;
-		ev_timer_stop(main_loop, &j->hb);
-		return;
 	}
-	/* a slow reader gets the latest state later, never a growing queue */
-	if (!client_congested(j->progress))
-		client_send(j->progress, json_pack("{s:s,s:s,s:o}", "jsonrpc", "2.0",
-		    "method", "job.progress", "params", job_json(j)));
+	if (j->progress != NULL && !client_congested(j->progress))
+		client_send(j->progress, json_pack("{s:s,s:s,s:o}", "jsonrpc",
+		    "2.0", "method", "job.progress", "params", job_json(j)));
+	job_notify(j, "job.progress", true);
 	j->last_progress = now_mono();
 	ev_timer_again(main_loop, &j->hb);
 }
@@ -113,12 +202,16 @@ static void
 op_progress(struct ftp_op *op, void *arg)
 {
 	struct job	*j = arg;
+	bool		 started = j->state == JOB_QUEUED;
 
-	if (j->state == JOB_QUEUED)
+	if (started)
 		j->state = JOB_RUNNING;
-	j->bytes = op->bytes;
-	j->total = op->total;
-	if (j->progress && now_mono() - j->last_progress >= PROGRESS_MIN_INTERVAL)
+	if (op->restarted)
+		j->base = 0;
+	j->bytes = j->base + op->bytes;
+	if (op->total >= 0)
+		j->total = op->total;
+	if (started || now_mono() - j->last_progress >= PROGRESS_MIN_INTERVAL)
 		progress_send(j);
 }
 
@@ -152,16 +245,130 @@ waiter_answer(struct job_waiter *w)
 	rpc_reply(w->call, res);
 }
 
+/* ---- retries ------------------------------------------------------------------ */
+
+/* A network failure worth another try: connection lost or refused, a
+ * timeout, a 4xx (transient) reply such as 421, 425 or 426. */
+static bool
+job_retryable(const struct job *j, const struct ftp_op *op)
+{
+	if (!op->failed || j->sess == NULL || j->sess->closing ||
+	    j->attempts > j->max_retries)
+		return false;
+	switch (op->err.kind) {
+	case FTPA_ERR_CONNECT:
+	case FTPA_ERR_TIMEOUT:
+		return true;
+	case FTPA_ERR_FTP:
+		return op->err.ftp_code / 100 == 4;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Readies op for the next attempt: a binary download goes on from what
+ * the local side has (REST); anything else starts over when its local
+ * side can be rewound. False when neither is possible.
+ */
+static bool
+job_rearm(struct job *j, struct ftp_op *op)
+{
+	if (!j->put && !op->ascii) {
+		op->offset += op->bytes;
+		j->base += op->bytes;
+		/* a server that cannot REST: start over if that loses nothing
+		 * the caller had */
+		if (j->offset0 == 0 && (op->lfd.kind == LFD_FILE ||
+		    op->lfd.kind == LFD_MEMORY))
+			op->rest_restart = true;
+	} else if (op->offset == 0 && !op->append &&
+	    localfd_rewind(&op->lfd, !j->put) == 0)
+		j->base = 0;
+	else
+		return false;
+	op->bytes = 0;
+	op->failed = false;
+	op_error_clear(&op->err);
+	if (op->result != NULL) {
+		json_decref(op->result);
+		op->result = NULL;
+	}
+	return true;
+}
+
+static void job_end(struct job *, struct ftp_op *);
+
+static void
+retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct job	*j = w->data;
+	struct ftp_op	*op = j->op;
+
+	ev_timer_stop(loop, w);
+	if (j->sess == NULL || j->sess->closing) {
+		/* the session went away while we waited: the last error stands */
+		op->failed = true;
+		op_error_copy(&op->err, &j->err);
+		job_end(j, op);
+		return;
+	}
+	j->attempts++;
+	session_submit(j->sess, op);
+}
+
+static bool
+job_retry(struct job *j, struct ftp_op *op)
+{
+	double	delay;
+
+	if (!job_retryable(j, op))
+		return false;
+	op_error_copy(&j->err, &op->err);
+	if (!job_rearm(j, op))
+		return false;
+	delay = j->retry_delay;
+	for (int i = 1; i < j->attempts && delay < JOB_RETRY_MAX_DELAY; i++)
+		delay *= 2;
+	if (delay > JOB_RETRY_MAX_DELAY)
+		delay = JOB_RETRY_MAX_DELAY;
+	log_info("job %s: attempt %d failed: %s; retrying in %.3g s from byte "
+	    "%" PRId64, j->id, j->attempts, j->err.msg, delay, op->offset);
+	j->state = JOB_QUEUED;
+	j->bytes = j->base;
+	ev_timer_stop(main_loop, &j->hb);
+	ev_timer_init(&j->retry, retry_cb, delay, 0.);
+	j->retry.data = j;
+	ev_timer_start(main_loop, &j->retry);
+	job_notify(j, "job.progress", true);
+	return true;
+}
+
+/* ---- the end ------------------------------------------------------------------- */
+
 static void
 op_done(struct ftp_op *op, void *arg)
 {
-	struct job		*j = arg;
+	struct job	*j = arg;
+
+	if (op->failed && op->err.kind != FTPA_ERR_CANCELLED && job_retry(j, op))
+		return;
+	job_end(j, op);
+}
+
+static void
+job_end(struct job *j, struct ftp_op *op)
+{
 	struct job_waiter	*w, *next;
 
-	j->bytes = op->bytes;
+	ev_timer_stop(main_loop, &j->retry);
+	if (op->restarted)
+		j->base = 0;
+	j->bytes = j->base + op->bytes;
 	if (op->total >= 0)
 		j->total = op->total;
 	j->t_end = now_mono();
+	j->real_end = now_real();
 	if (j->t_start == 0)
 		j->t_start = j->t_end;
 	if (!op->failed)
@@ -180,18 +387,20 @@ op_done(struct ftp_op *op, void *arg)
 		rpc_bytes_out += j->bytes;
 	else
 		rpc_bytes_in += j->bytes;
-	log_info("job %s %s %s %s: %s, %" PRId64 " bytes in %.3f s", j->id,
-	    j->put ? "put" : "get", j->session_id, j->path,
-	    job_state_name(j->state), j->bytes, j->t_end - j->t_start);
+	log_info("job %s %s %s %s: %s, %" PRId64 " bytes in %.3f s (%.0f B/s)%s%s",
+	    j->id, j->put ? "put" : "get", j->session_id, j->path,
+	    job_state_name(j->state), j->bytes, j->t_end - j->t_start,
+	    j->t_end > j->t_start ? j->bytes / (j->t_end - j->t_start) : 0.0,
+	    op->failed ? ": " : "", op->failed ? j->err.msg : "");
 	j->op = NULL;
 	ftp_op_free(op);
 
-	progress_send(j);
 	ev_timer_stop(main_loop, &j->hb);
 	if (j->progress) {
 		client_unref(j->progress);
 		j->progress = NULL;
 	}
+	job_notify(j, "job.finished", false);
 	for (w = j->waiters, j->waiters = NULL; w; w = next) {
 		next = w->next;
 		if (w->call) {
@@ -219,6 +428,7 @@ job_new(uid_t uid, struct session *s, struct ftp_op *op, bool put)
 	j->sess = s;
 	j->session_id = xstrdup(s->id);
 	j->path = xstrdup(op->path);
+	j->offset0 = op->offset;
 	j->op = op;
 	j->total = -1;
 	j->state = JOB_QUEUED;
@@ -227,6 +437,10 @@ job_new(uid_t uid, struct session *s, struct ftp_op *op, bool put)
 	op->arg = j;
 	ev_timer_init(&j->hb, hb_cb, 0., PROGRESS_HEARTBEAT);
 	j->hb.data = j;
+	ev_init(&j->retry, retry_cb);
+	j->retry.data = j;
+	j->max_retries = s->o.retries;
+	j->retry_delay = s->o.retry_delay;
 	j->next = jobs;
 	jobs = j;
 	return j;
@@ -236,6 +450,9 @@ void
 job_start(struct job *j)
 {
 	j->t_start = now_mono();
+	j->real_start = now_real();
+	j->attempts = 1;
+	ev_timer_again(main_loop, &j->hb);
 	session_submit(j->sess, j->op);
 }
 
@@ -253,6 +470,13 @@ job_cancel(struct job *j)
 {
 	if (job_finished(j) || j->op == NULL)
 		return;
+	if (ev_is_active(&j->retry)) {
+		/* between attempts: nothing runs, it just ends */
+		j->op->failed = true;
+		op_error_set(&j->op->err, FTPA_ERR_CANCELLED, 0, NULL, "cancelled");
+		job_end(j, j->op);
+		return;
+	}
 	if (j->sess)
 		session_cancel_op(j->sess, j->op);
 }
@@ -329,8 +553,27 @@ job_set_progress(struct job *j, struct client *c)
 		return;
 	client_ref(c);
 	j->progress = c;
-	j->last_progress = now_mono();
-	ev_timer_again(main_loop, &j->hb);
+}
+
+void
+job_subscribe(struct client *c, const char **ids, size_t n)
+{
+	if (ids == NULL) {
+		c->events_all = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t	k;
+
+		for (k = 0; k < c->n_ev_jobs; k++)
+			if (strcmp(c->ev_jobs[k], ids[i]) == 0)
+				break;
+		if (k < c->n_ev_jobs)
+			continue;
+		c->ev_jobs = xrealloc(c->ev_jobs, (c->n_ev_jobs + 1) *
+		    sizeof(*c->ev_jobs));
+		c->ev_jobs[c->n_ev_jobs++] = xstrdup(ids[i]);
+	}
 }
 
 size_t

@@ -15,6 +15,7 @@
 #include "ftp.h"
 
 #define JOB_RETENTION	600.0	/* seconds a finished job is kept */
+#define JOB_RETRY_MAX_DELAY 60.0
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED,
 	JOB_STATE_LAST };
@@ -43,8 +44,19 @@ struct job {
 	struct ftp_op	*op;		/* while queued or running */
 	int64_t		 bytes;
 	int64_t		 total;
+	int64_t		 base;		/* bytes kept from earlier attempts */
+	int64_t		 offset0;	/* the offset asked for */
 	double		 t_start;
 	double		 t_end;
+	double		 real_start;	/* epoch seconds */
+	double		 real_end;
+	double		 rate;		/* bytes/s, smoothed */
+	double		 rate_t;	/* when rate was last updated */
+	int64_t		 rate_bytes;	/* bytes at rate_t */
+	int		 attempts;
+	int		 max_retries;
+	double		 retry_delay;
+	ev_timer	 retry;		/* backoff before the next attempt */
 	struct op_error	 err;
 	char		*data;		/* inline get result */
 	size_t		 data_len;
@@ -69,6 +81,10 @@ void		 job_cancel(struct job *);
 void		 job_wait(struct job *, struct rpc_call *, double timeout,
 		    bool with_data, bool transfer);
 void		 job_set_progress(struct job *, struct client *);
+/* events.subscribe: ids NULL subscribes c to all of its uid's jobs (root:
+ * all jobs). At most JOB_SUBSCRIBE_MAX ids per client. */
+#define JOB_SUBSCRIBE_MAX	4096
+void		 job_subscribe(struct client *c, const char **ids, size_t n);
 size_t		 job_count(uid_t, bool all, bool active_only);
 const char	*job_state_name(enum job_state);
 /* A session goes away: forget the pointers to it. */

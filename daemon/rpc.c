@@ -1006,6 +1006,62 @@ m_job_list(struct rpc_call *call, json_t *params)
 	rpc_reply(call, arr);
 }
 
+/* ---- events ------------------------------------------------------------------ */
+
+static void
+m_events_subscribe(struct rpc_call *call, json_t *params)
+{
+	json_t		*v = json_object_get(params, "jobs");
+	const char	**ids;
+	size_t		 i, n;
+	struct job	*j;
+
+	if (call->client == NULL) {
+		rpc_reply(call, json_object());
+		return;
+	}
+	if (v == NULL || json_is_null(v) ||
+	    (json_is_string(v) && strcmp(json_string_value(v), "all") == 0)) {
+		job_subscribe(call->client, NULL, 0);
+		rpc_reply(call, json_object());
+		return;
+	}
+	if (!json_is_array(v)) {
+		params_error(call, "parameter \"jobs\" must be \"all\" or an "
+		    "array of job ids");
+		return;
+	}
+	n = json_array_size(v);
+	if (call->client->n_ev_jobs + n > JOB_SUBSCRIBE_MAX) {
+		rpc_fail(call, FTPA_ERR_LIMIT, "at most %d subscribed jobs per "
+		    "connection (subscribe to \"all\" instead)", JOB_SUBSCRIBE_MAX);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const char *id = json_string_value(json_array_get(v, i));
+
+		if (id == NULL) {
+			params_error(call, "parameter \"jobs\" must hold strings");
+			return;
+		}
+		if ((j = job_lookup(id)) == NULL) {
+			rpc_fail(call, FTPA_ERR_NO_JOB, "no job %s", id);
+			return;
+		}
+		if (call->uid != 0 && j->uid != call->uid) {
+			rpc_fail(call, FTPA_ERR_PERMISSION, "job %s belongs to "
+			    "another user", id);
+			return;
+		}
+	}
+	ids = xcalloc(n ? n : 1, sizeof(*ids));
+	for (i = 0; i < n; i++)
+		ids[i] = json_string_value(json_array_get(v, i));
+	job_subscribe(call->client, ids, n);
+	free(ids);
+	rpc_reply(call, json_object());
+}
+
 static const struct method methods[] = {
 	{ "rpc.info",		m_rpc_info },
 	{ "agent.ping",		m_ping },
@@ -1028,6 +1084,7 @@ static const struct method methods[] = {
 	{ "job.wait",		m_job_wait },
 	{ "job.cancel",		m_job_cancel },
 	{ "job.list",		m_job_list },
+	{ "events.subscribe",	m_events_subscribe },
 	{ NULL, NULL }
 };
 

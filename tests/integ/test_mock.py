@@ -20,7 +20,8 @@ class MockTest(ftpa.TestCase):
         self.addCleanup(self.rpc.close)
 
     def open_raw(self, mock, name=None, timeout=20):
-        params = {"url": mock.url("/"), "password": MOCK_PW}
+        # one fault, one attempt: retries are tested in test_jobs.py
+        params = {"url": mock.url("/"), "password": MOCK_PW, "retries": 0}
         if name:
             params["name"] = name
         return self.rpc.call_raw("session.open", params, timeout=timeout)
@@ -192,7 +193,8 @@ class MockTest(ftpa.TestCase):
         # its deadline instead of waiting forever
         mock = self.start_mock("prelim_after_eof")
         rep = self.rpc.call_raw("session.open", {
-            "url": mock.url("/"), "password": MOCK_PW, "reply_timeout": 2})
+            "url": mock.url("/"), "password": MOCK_PW, "reply_timeout": 2,
+            "retries": 0})
         sid = rep["result"]["session"]
         t0 = time.monotonic()
         rep = self.rpc.call_raw("transfer.get", {
@@ -207,7 +209,8 @@ class MockTest(ftpa.TestCase):
         # used to spin and re-arm the timer forever)
         mock = self.start_mock("upload_halfclose")
         rep = self.rpc.call_raw("session.open", {
-            "url": mock.url("/"), "password": MOCK_PW, "data_timeout": 2})
+            "url": mock.url("/"), "password": MOCK_PW, "data_timeout": 2,
+            "retries": 0})
         sid = rep["result"]["session"]
         src = os.path.join(self.tmpdir(), "src")
         ftpa.make_file(src, 64 * MIB)
@@ -255,7 +258,7 @@ class MockTest(ftpa.TestCase):
     # ---- issue 4: cases 8, 13, 16, 17, 26, 27, 30 ----
 
     def open_opts(self, mock, **opts):
-        p = {"url": mock.url("/"), "password": MOCK_PW}
+        p = {"url": mock.url("/"), "password": MOCK_PW, "retries": 0}
         p.update(opts)
         rep = self.rpc.call_raw("session.open", p, timeout=30)
         self.assertIn("result", rep, rep)
