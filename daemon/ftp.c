@@ -101,6 +101,8 @@ struct ftp_conn {
 	ev_io		 lw;		/* local fd readiness */
 	ev_timer	 quit_timer;
 	ev_timer	 ready_timer;
+	ev_timer	 ka_timer;	/* NOOPs during a transfer */
+	int		 noop_out;	/* their replies still to come */
 };
 
 static void conn_drop(struct ftp_conn *, enum ftpa_err, int, const char *,
@@ -111,6 +113,7 @@ static void send_cmd(struct ftp_conn *, reply_fn, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 static void data_io_cb(struct io *, enum io_event, void *);
 static void ready_cb(struct ev_loop *, ev_timer *, int);
+static void ka_cb(struct ev_loop *, ev_timer *, int);
 static void ctrl_start_tls(struct ftp_conn *);
 static void ctrl_tls_ready(struct ftp_conn *);
 static void put_maybe_start(struct ftp_conn *);
@@ -248,6 +251,8 @@ ftp_conn_new(struct ftp_params *p, ftp_conn_cb cb, void *arg)
 	ftp_reply_init(&c->rr);
 	ev_init(&c->lw, NULL);
 	ev_init(&c->quit_timer, NULL);
+	ev_init(&c->ka_timer, ka_cb);
+	c->ka_timer.data = c;
 	ev_init(&c->ready_timer, ready_cb);
 	c->ready_timer.data = c;
 	c->tls_reuse = -1;
@@ -344,6 +349,7 @@ ftp_conn_free(struct ftp_conn *c)
 		op_complete(c, op);
 	}
 	data_close(c);
+	ev_timer_stop(main_loop, &c->ka_timer);
 	ev_timer_stop(main_loop, &c->quit_timer);
 	ev_timer_stop(main_loop, &c->ready_timer);
 	if (c->res)
@@ -359,8 +365,10 @@ ftp_conn_free(struct ftp_conn *c)
 static void
 op_complete(struct ftp_conn *c, struct ftp_op *op)
 {
-	if (op == c->op)
+	if (op == c->op) {
 		c->op = NULL;
+		ev_timer_stop(main_loop, &c->ka_timer);
+	}
 	if (op == c->login)
 		c->login = NULL;
 	op->conn = NULL;
@@ -387,6 +395,7 @@ conn_drop(struct ftp_conn *c, enum ftpa_err kind, int code, const char *text,
 		log_debug("%s:%u: connection dropped: %s", c->p->host, c->p->port, msg);
 	set_state(c, FTP_S_CLOSED);
 	data_close(c);
+	ev_timer_stop(main_loop, &c->ka_timer);
 	ev_timer_stop(main_loop, &c->quit_timer);
 	ev_timer_stop(main_loop, &c->ready_timer);
 	if (c->io) {
@@ -515,6 +524,34 @@ send_cmd(struct ftp_conn *c, reply_fn fn, const char *fmt, ...)
 static void greeting_reply(struct ftp_conn *, int, const char *);
 static void xfer_reply(struct ftp_conn *, int, const char *);
 
+/*
+ * TEST-CASES 29: a long transfer sends NOOP on its control connection so
+ * that nothing on the way (or the server) takes it for dead. Servers
+ * answer during the transfer or only after its final reply; either way
+ * the replies are counted off here and never taken for another's.
+ */
+static void
+ka_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ftp_conn	*c = w->data;
+
+	if (c->dead || c->io == NULL || c->op == NULL || c->op->final_seen ||
+	    c->noop_out >= 16)
+		return;
+	log_debug("-> NOOP (keepalive)");
+	io_printf(c->io, "NOOP\r\n");
+	c->noop_out++;
+}
+
+static void
+ka_start(struct ftp_conn *c)
+{
+	if (c->p->keepalive <= 0 || ev_is_active(&c->ka_timer))
+		return;
+	ev_timer_set(&c->ka_timer, c->p->keepalive, c->p->keepalive);
+	ev_timer_start(main_loop, &c->ka_timer);
+}
+
 static void
 handle_reply(struct ftp_conn *c, int code, const char *text)
 {
@@ -526,6 +563,18 @@ handle_reply(struct ftp_conn *c, int code, const char *text)
 		conn_drop(c, FTPA_ERR_CONNECT, code, text,
 		    "server closed the connection: 421 %s", line);
 		return;
+	}
+	if (c->noop_out > 0) {
+		/* during the transfer only a 200 is a NOOP's; after its final
+		 * reply the next ones are, whatever they say */
+		bool in_xfer = c->on_reply == xfer_reply && c->op != NULL &&
+		    !c->op->final_seen;
+
+		if (!in_xfer || code == 200) {
+			c->noop_out--;
+			log_debug("(the reply to a keepalive NOOP)");
+			return;
+		}
 	}
 	fn = c->on_reply;
 	if (fn == NULL) {
@@ -1638,6 +1687,7 @@ xfer_reply(struct ftp_conn *c, int code, const char *text)
 	first_line(text, line, sizeof(line));
 	if (code / 100 == 1) {
 		op->prelim_seen = true;
+		ka_start(c);
 		/* the data connection has its own idle timeout meanwhile;
 		 * once it is gone, the final reply keeps its deadline */
 		if (c->data != NULL)

@@ -29,6 +29,7 @@ struct ftp_params {
 	bool		 epsv_off;	/* EPSV was refused: PASV from then on */
 	SSL_CTX		*tls_ctx;	/* made by the first connection, shared:
 					   the CA store is loaded once */
+	double		 keepalive;	/* NOOP interval during transfers */
 	double		 connect_timeout;
 	double		 reply_timeout;
 	double		 data_timeout;

@@ -23,7 +23,9 @@
 
 #define INLINE_MAX		(16 * 1024 * 1024)
 #define SESSIONS_PER_UID	64
-#define JOBS_PER_UID		1000
+#define SESSIONS_MAX		2048	/* all users together */
+#define JOBS_PER_UID		1000	/* queued or running */
+#define JOBS_MAX		10000
 #define DEF_CONNECT_TIMEOUT	30.0
 #define DEF_REPLY_TIMEOUT	60.0
 #define DEF_DATA_TIMEOUT	60.0
@@ -586,6 +588,11 @@ m_session_open(struct rpc_call *call, json_t *params)
 		    SESSIONS_PER_UID);
 		goto fail;
 	}
+	if (session_count(call->uid, true) >= SESSIONS_MAX) {
+		rpc_fail(call, FTPA_ERR_LIMIT, "too many sessions (at most %d in "
+		    "all)", SESSIONS_MAX);
+		goto fail;
+	}
 	rpc_defer(call);
 	s = session_new(call->uid, id, &p, &so, open_done, call);
 	call->on_gone = open_gone;
@@ -912,6 +919,13 @@ transfer(struct rpc_call *call, json_t *params, bool put)
 			close(fd);
 		rpc_fail(call, FTPA_ERR_LIMIT, "too many jobs (at most %d per user)",
 		    JOBS_PER_UID);
+		return;
+	}
+	if (job_count(call->uid, true, true) >= JOBS_MAX) {
+		if (fd >= 0)
+			close(fd);
+		rpc_fail(call, FTPA_ERR_LIMIT, "too many jobs (at most %d in all)",
+		    JOBS_MAX);
 		return;
 	}
 	op = ftp_op_new(put ? OP_PUT : OP_GET, path);

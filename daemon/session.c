@@ -90,6 +90,7 @@ session_new(uid_t uid, const char *id, struct ftp_params *p,
 	s->p = *p;
 	memset(p, 0, sizeof(*p));
 	s->o = *o;
+	s->p.keepalive = o->keepalive;
 	if (s->o.max_conns < 1)
 		s->o.max_conns = 1;
 	if (s->o.max_conns > SESSION_CONNS_MAX)
