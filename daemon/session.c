@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "log.h"
 #include "job.h"
 #include "session.h"
@@ -23,14 +24,42 @@ session_state_name(enum session_state s)
 	return s < SESS_STATE_LAST ? session_state_names[s] : "?";
 }
 
+struct state_notice {
+	const struct session	*s;
+	json_t			*params;
+};
+
+static void
+state_notice_one(struct client *c, void *arg)
+{
+	struct state_notice	*n = arg;
+
+	if (!c->events_all || (c->uid != 0 && c->uid != n->s->uid))
+		return;
+	client_notify(c, json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0",
+	    "method", "session.state", "params", n->params));
+}
+
+static int	ready_conns(const struct session *);
+static int	busy_conns(const struct session *);
+
 static void
 session_set_state(struct session *s, enum session_state st)
 {
+	struct state_notice	n;
+
 	if (s->state == st)
 		return;
 	log_debug("%s: session %s %s -> %s", __func__, s->id,
 	    session_state_names[s->state], session_state_names[st]);
 	s->state = st;
+	/* subscribers to everything hear of it */
+	n.s = s;
+	n.params = json_pack("{s:s,s:s,s:i,s:i}", "session", s->id,
+	    "state", session_state_names[st], "connections", ready_conns(s),
+	    "busy", busy_conns(s));
+	control_each(state_notice_one, &n);
+	json_decref(n.params);
 }
 
 static void	sconn_timer_cb(struct ev_loop *, ev_timer *, int);
@@ -201,6 +230,18 @@ ready_conns(const struct session *s)
 	return n;
 }
 
+static int
+busy_conns(const struct session *s)
+{
+	int	n = 0;
+
+	for (struct sconn *sc = s->conns; sc; sc = sc->next)
+		if (sc->ready && ftp_conn_alive(sc->conn) &&
+		    !ftp_conn_idle(sc->conn) && sc->noop == NULL)
+			n++;
+	return n;
+}
+
 static void
 relogin_done(struct ftp_op *op, void *arg)
 {
@@ -238,15 +279,10 @@ conn_limit(const struct session *s)
 static void
 session_update_state(struct session *s)
 {
-	int	busy = 0, ready = 0;
+	int	busy, ready;
 
-	for (struct sconn *sc = s->conns; sc; sc = sc->next) {
-		if (!sc->ready || !ftp_conn_alive(sc->conn))
-			continue;
-		ready++;
-		if (!ftp_conn_idle(sc->conn) && sc->noop == NULL)
-			busy++;
-	}
+	ready = ready_conns(s);
+	busy = busy_conns(s);
 	if (busy > 0 || s->q_head != NULL)
 		session_set_state(s, ready == 0 && busy == 0 ?
 		    SESS_CONNECTING : SESS_BUSY);
@@ -542,7 +578,6 @@ session_json(const struct session *s)
 	bool	 v6 = strchr(s->p.host, ':') != NULL;
 	json_t	*o;
 	struct ftp_conn	*first = NULL;
-	int	 busy = 0;
 
 	if (s->p.port != (s->p.tls == FTP_TLS_IMPLICIT ? 990 : 21))
 		snprintf(port, sizeof(port), ":%u", s->p.port);
@@ -562,15 +597,10 @@ session_json(const struct session *s)
 	    "idle_s", s->state == SESS_BUSY ? 0.0 : now_mono() - s->last_used,
 	    "uid", (int)s->uid);
 	free(url);
-	for (struct sconn *sc = s->conns; sc; sc = sc->next) {
-		if (!sc->ready || !ftp_conn_alive(sc->conn))
-			continue;
-		if (first == NULL)
+	for (struct sconn *sc = s->conns; sc && first == NULL; sc = sc->next)
+		if (sc->ready && ftp_conn_alive(sc->conn))
 			first = sc->conn;
-		if (!ftp_conn_idle(sc->conn) && sc->noop == NULL)
-			busy++;
-	}
-	json_object_set_new(o, "busy", json_integer(busy));
+	json_object_set_new(o, "busy", json_integer(busy_conns(s)));
 	json_object_set_new(o, "max_connections", json_integer(s->o.max_conns));
 	json_object_set_new(o, "queued", json_integer((json_int_t)s->queued));
 	if (first != NULL && ftp_conn_tls_version(first) != NULL) {
