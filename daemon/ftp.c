@@ -1879,9 +1879,36 @@ get_typed(struct ftp_conn *c)
 	send_cmd(c, size_reply, "SIZE %s", c->op->path);
 }
 
+/* An upload tried again goes on from what the server has, if it says. */
+static void
+put_size_reply(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_op	*op = c->op;
+	int64_t		 sz;
+
+	op->put_resume = false;
+	if (code == 213 && ftp_parse_size(text, &sz) == 0 && sz > 0 &&
+	    localfd_seek(&op->lfd, sz) == 0) {
+		log_debug("resuming the upload of %s at byte %" PRId64,
+		    op->path, sz);
+		op->offset = sz;
+	} else if (localfd_rewind(&op->lfd, false) == 0)
+		op->offset = 0;
+	else {
+		op_fail(c, FTPA_ERR_LOCAL_IO, 0, NULL, "cannot go back in the "
+		    "local file to retry the upload");
+		return;
+	}
+	data_open(c, xfer_data_ready);
+}
+
 static void
 put_typed(struct ftp_conn *c)
 {
+	if (c->op->put_resume) {
+		send_cmd(c, put_size_reply, "SIZE %s", c->op->path);
+		return;
+	}
 	data_open(c, xfer_data_ready);
 }
 

@@ -67,6 +67,8 @@ struct ftp_op {
 	int64_t		 bytes;		/* moved so far */
 	bool		 rest_restart;	/* REST refused: start from zero */
 	bool		 restarted;	/* ... which happened */
+	bool		 put_resume;	/* an upload's retry: SIZE, then REST
+					   at what the server has */
 	/* OP_CMD: path is the first command, cmd2 an optional second one sent
 	 * after a 3xx (RNFR/RNTO); a 550 to the first is kind not_found when
 	 * notfound_550 */

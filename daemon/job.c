@@ -198,6 +198,19 @@ progress_send(struct job *j)
 	ev_timer_again(main_loop, &j->hb);
 }
 
+/* The job's bytes: this attempt's and what earlier ones left in place. */
+static void
+job_account(struct job *j, struct ftp_op *op)
+{
+	if (op->restarted)
+		j->base = 0;
+	else if (j->put && op->offset > j->offset0)
+		j->base = op->offset - j->offset0;	/* the server had these */
+	j->bytes = j->base + op->bytes;
+	if (op->total >= 0)
+		j->total = op->total;
+}
+
 static void
 op_progress(struct ftp_op *op, void *arg)
 {
@@ -206,11 +219,7 @@ op_progress(struct ftp_op *op, void *arg)
 
 	if (started)
 		j->state = JOB_RUNNING;
-	if (op->restarted)
-		j->base = 0;
-	j->bytes = j->base + op->bytes;
-	if (op->total >= 0)
-		j->total = op->total;
+	job_account(j, op);
 	if (started || now_mono() - j->last_progress >= PROGRESS_MIN_INTERVAL)
 		progress_send(j);
 }
@@ -282,12 +291,20 @@ job_rearm(struct job *j, struct ftp_op *op)
 		if (j->offset0 == 0 && (op->lfd.kind == LFD_FILE ||
 		    op->lfd.kind == LFD_MEMORY))
 			op->rest_restart = true;
+	} else if (j->put && !op->ascii && !op->append && j->offset0 == 0 &&
+	    (op->lfd.kind == LFD_FILE || op->lfd.kind == LFD_MEMORY)) {
+		/* the engine asks SIZE and goes on from there (REST), or
+		 * starts over when the server cannot */
+		op->put_resume = true;
+		op->rest_restart = true;
+		j->base = 0;
 	} else if (op->offset == 0 && !op->append &&
 	    localfd_rewind(&op->lfd, !j->put) == 0)
 		j->base = 0;
 	else
 		return false;
 	op->bytes = 0;
+	op->restarted = false;
 	op->failed = false;
 	op_error_clear(&op->err);
 	if (op->result != NULL) {
@@ -362,11 +379,7 @@ job_end(struct job *j, struct ftp_op *op)
 	struct job_waiter	*w, *next;
 
 	ev_timer_stop(main_loop, &j->retry);
-	if (op->restarted)
-		j->base = 0;
-	j->bytes = j->base + op->bytes;
-	if (op->total >= 0)
-		j->total = op->total;
+	job_account(j, op);
 	j->t_end = now_mono();
 	j->real_end = now_real();
 	if (j->t_start == 0)

@@ -193,6 +193,25 @@ localfd_rewind(struct localfd *lf, bool truncate)
 	return 0;
 }
 
+int
+localfd_seek(struct localfd *lf, int64_t off)
+{
+	struct stat	st;
+
+	if (off < 0)
+		return -1;
+	if (lf->kind == LFD_MEMORY) {
+		if ((uint64_t)off > lf->mem_len)
+			return -1;
+		lf->mem_pos = (size_t)off;
+		return 0;
+	}
+	if (lf->kind != LFD_FILE || fstat(lf->fd, &st) == -1 ||
+	    off > st.st_size || lseek(lf->fd, off, SEEK_SET) == -1)
+		return -1;
+	return 0;
+}
+
 void
 localfd_close(struct localfd *lf)
 {

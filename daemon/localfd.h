@@ -48,6 +48,9 @@ int64_t	 localfd_size(const struct localfd *);
 /* Back to the start (a restart): regular files only; truncate for a
  * download. 0, or -1 when the fd cannot go back. */
 int	 localfd_rewind(struct localfd *, bool truncate);
+/* To byte off of a regular file or memory source (an upload that resumes).
+ * 0, or -1 when the fd cannot seek or off is past its end. */
+int	 localfd_seek(struct localfd *, int64_t off);
 void	 localfd_close(struct localfd *);
 
 #endif
