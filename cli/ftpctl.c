@@ -5,7 +5,9 @@
  */
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +47,9 @@ enum {
 };
 
 #define STDIN_MAX	(16 * 1024 * 1024)
+#define WAIT_POLL_MS	500	/* wait: ask for the job's state when no
+				   event came for this long */
+#define FOLLOWER_WAIT_MS 30000	/* wait: for a follower's rename */
 
 struct ctl {
 	const char	*socket;	/* NULL: the library's default lookup */
@@ -116,12 +121,11 @@ usage_error(struct ctl *c, const struct command *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* The exit status for an error and its protocol kind. */
 static int
-exit_status(struct ftpagent *fa)
+status_of(enum ftpagent_error e, const char *kind)
 {
-	const char *kind;
-
-	switch (ftpagent_error(fa)) {
+	switch (e) {
 	case FTPAGENT_OK:
 		return EXIT_OK;
 	case FTPAGENT_ERR_CONNECT:
@@ -142,7 +146,6 @@ exit_status(struct ftpagent *fa)
 		return EXIT_USAGE;
 	case FTPAGENT_ERR_RPC:
 		/* Bad params or an unknown method are the caller's fault. */
-		kind = ftpagent_error_kind(fa);
 		if (kind != NULL && (strcmp(kind, "params") == 0 ||
 		    strcmp(kind, "method") == 0 || strcmp(kind, "request") == 0))
 			return EXIT_USAGE;
@@ -150,6 +153,12 @@ exit_status(struct ftpagent *fa)
 	default:
 		return EXIT_REFUSED;
 	}
+}
+
+static int
+exit_status(struct ftpagent *fa)
+{
+	return status_of(ftpagent_error(fa), ftpagent_error_kind(fa));
 }
 
 /*
@@ -440,23 +449,37 @@ xfer_progress(void *arg, int64_t bytes, int64_t total)
 	return true;
 }
 
+/* The first ^C sets interrupted, a second one kills us. */
 static void
-xfer_begin(struct ctl *c, struct xfer_ui *ui, struct ftpagent_xfer_opts *o,
-    const char *label)
+catch_sigint(void)
 {
 	struct sigaction sa;
 
-	memset(ui, 0, sizeof(*ui));
-	ui->bar = !c->quiet && isatty(STDERR_FILENO);
-	output_progress_init(&ui->progress, STDERR_FILENO, label);
-	o->progress = xfer_progress;
-	o->progress_arg = ui;
-	/* The first ^C cancels the job cleanly, a second one kills us. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = sigint_handler;
 	sa.sa_flags = SA_RESETHAND;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
+}
+
+/* Progress bars: on stderr, only when it is a terminal, never with -q. */
+static bool
+want_bar(const struct ctl *c)
+{
+	return !c->quiet && isatty(STDERR_FILENO);
+}
+
+static void
+xfer_begin(struct ctl *c, struct xfer_ui *ui, struct ftpagent_xfer_opts *o,
+    const char *label)
+{
+	memset(ui, 0, sizeof(*ui));
+	ui->bar = want_bar(c);
+	output_progress_init(&ui->progress, STDERR_FILENO, label);
+	o->progress = xfer_progress;
+	o->progress_arg = ui;
+	/* ^C cancels the job cleanly */
+	catch_sigint();
 }
 
 static void
@@ -752,11 +775,31 @@ cmd_close(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	return status;
 }
 
+/* A session's connections: "BUSY/MAX", those in use of the most it may
+ * open, or the open ones from an agent that tells nothing else. */
+static const char *
+conns_text(json_t *s, char *buf, size_t len)
+{
+	json_t *busy = json_object_get(s, "busy");
+	json_t *open = json_object_get(s, "connections");
+	json_t *max = json_object_get(s, "max_connections");
+
+	if (json_is_integer(max))
+		snprintf(buf, len, "%lld/%lld",
+		    (long long)json_integer_value(busy),
+		    (long long)json_integer_value(max));
+	else if (json_is_integer(open))
+		snprintf(buf, len, "%lld", (long long)json_integer_value(open));
+	else
+		snprintf(buf, len, "?");
+	return buf;
+}
+
 static int
 cmd_sessions(struct ctl *c, const struct command *cmd, int argc, char **argv)
 {
 	json_t *list, *s;
-	char *res = NULL, idle[32];
+	char *res = NULL, idle[32], conns[48];
 	const char *v;
 	size_t i;
 	int wid = 7, wurl = 3, w;
@@ -787,7 +830,7 @@ cmd_sessions(struct ctl *c, const struct command *cmd, int argc, char **argv)
 			wurl = w;
 	}
 	if (json_array_size(list) > 0 && !c->quiet)
-		printf("%-*s  %-*s  %-16s  %-7s  %-10s  %5s  %8s\n", wid,
+		printf("%-*s  %-*s  %-16s  %-7s  %-10s  %7s  %8s\n", wid,
 		    "SESSION", wurl, "URL", "TLS", "REUSE", "STATE", "CONNS",
 		    "IDLE");
 	json_array_foreach(list, i, s) {
@@ -808,8 +851,7 @@ cmd_sessions(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		printf("%-7s  ", v ? v : "-");
 		v = json_string_value(json_object_get(s, "state"));
 		printf("%-10s  ", v ? v : "?");
-		printf("%5lld  %8s\n", (long long)json_integer_value(
-		    json_object_get(s, "connections")), idle);
+		printf("%7s  %8s\n", conns_text(s, conns, sizeof(conns)), idle);
 	}
 	json_decref(list);
 	return EXIT_OK;
@@ -1084,12 +1126,241 @@ relay_finish(struct relay *r, int passed, bool ok)
 	r->running = false;
 }
 
+/* ---- background jobs ------------------------------------------------------ */
+
+/*
+ * get --background to a file: the agent writes LOCAL.part and never
+ * renames a user's file, and ftpctl exits at once, so a detached
+ * follower process waits for the job's end and renames LOCAL.part on
+ * success (a failure leaves it for get -c). While it lives it holds a
+ * lock on a file named for the agent and the job, which "ftpctl wait"
+ * takes after the job's end: the rename is done when wait returns.
+ */
+
+/* FNV-1a, to name an agent's socket path in a file name. */
+static uint64_t
+fnv1a(const char *s)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+/*
+ * The follower's lock file for job on the agent at sock: next to the
+ * socket when that directory is writable, else in $XDG_RUNTIME_DIR.
+ * NULL when neither (the rename then goes unannounced) or out of memory.
+ */
+static char *
+follow_lock_path(const char *sock, const char *job)
+{
+	const char *dir = NULL, *xdg, *slash;
+	char *real, *d = NULL, *path = NULL;
+
+	if (!target_name_valid(job))
+		return NULL;
+	if ((real = realpath(sock, NULL)) == NULL && (real = strdup(sock)) ==
+	    NULL)
+		return NULL;
+	if ((slash = strrchr(real, '/')) == NULL)
+		d = strdup(".");
+	else
+		d = strndup(real, slash == real ? 1 : (size_t)(slash - real));
+	if (d != NULL && access(d, W_OK) == 0)
+		dir = d;
+	else if ((xdg = getenv("XDG_RUNTIME_DIR")) != NULL && *xdg == '/' &&
+	    access(xdg, W_OK) == 0)
+		dir = xdg;
+	if (dir != NULL && asprintf(&path, "%s/.ftpctl-%016llx-%s.lock", dir,
+	    (unsigned long long)fnv1a(real), job) == -1)
+		path = NULL;
+	free(d);
+	free(real);
+	return path;
+}
+
+/* Waits (a while) until the follower of job, if any, has renamed. */
+static void
+wait_follower(const char *sock, const char *job)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	char *lock = follow_lock_path(sock, job);
+	int fd, n;
+
+	if (lock == NULL)
+		return;
+	if ((fd = open(lock, O_RDONLY | O_CLOEXEC)) != -1) {
+		for (n = 0; n < FOLLOWER_WAIT_MS / 20; n++) {
+			if (flock(fd, LOCK_SH | LOCK_NB) == 0 ||
+			    errno != EWOULDBLOCK)
+				break;
+			nanosleep(&ts, NULL);
+		}
+		close(fd);
+	}
+	free(lock);
+}
+
+/* In the detached follower: waits for the job's end, renames on success;
+ * a failure before any data came leaves no new empty .part behind.
+ * Takes lock (the lock file's path, or NULL). */
+static void __attribute__((noreturn))
+follow_download(struct ctl *c, const char *job, const char *part,
+    const char *local, bool had_part, char *lock)
+{
+	struct ftpagent *fa;
+	struct ftpagent_job j;
+	struct stat st;
+	char *sock;
+	bool done = false;
+	int fd;
+
+	sock = strdup(ftpagent_socket_path(c->fa));
+	ftpagent_free(c->fa);
+	c->fa = NULL;
+	if (sock == NULL)
+		_exit(1);
+
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	fa = ftpagent_connect_opts(sock, 0, c->timeout_ms);
+	while (fa != NULL && ftpagent_error(fa) == FTPAGENT_OK) {
+		if (ftpagent_job_wait(fa, job, 0, &j)) {
+			done = j.state == FTPAGENT_JOB_DONE;
+			ftpagent_job_clear(&j);
+			break;
+		}
+		/* only our own patience ran out: ask again */
+		if (ftpagent_error(fa) != FTPAGENT_ERR_TIMEOUT ||
+		    !ftpagent_clear_error(fa))
+			break;
+	}
+	ftpagent_free(fa);
+	free(sock);
+	if (done)
+		(void)rename(part, local);
+	else if (!had_part && stat(part, &st) == 0 && st.st_size == 0)
+		unlink(part);
+	if (lock != NULL)
+		unlink(lock);
+	free(lock);
+	_exit(0);
+}
+
+/*
+ * Starts the follower of a background download, detached (double fork,
+ * setsid: no zombie, no terminal). The lock is taken here, before
+ * ftpctl prints the job id, and kept by the follower's inherited copy.
+ */
+static bool
+spawn_follower(struct ctl *c, const char *job, const char *part,
+    const char *local, bool had_part)
+{
+	const char *sock = ftpagent_socket_path(c->fa);
+	char *lock;
+	pid_t pid;
+	int lockfd = -1, st;
+
+	if ((lock = follow_lock_path(sock, job)) != NULL &&
+	    ((lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
+	    flock(lockfd, LOCK_EX) == -1)) {
+		free(lock);
+		lock = NULL;
+	}
+	fflush(NULL);
+	if ((pid = fork()) == -1) {
+		if (lock != NULL)
+			unlink(lock);
+		free(lock);
+		if (lockfd != -1)
+			close(lockfd);
+		return false;
+	}
+	if (pid == 0) {
+		setsid();
+		if ((pid = fork()) != 0) {
+			free(lock);
+			_exit(pid == -1);
+		}
+		/* the parent's connection stays the parent's (this only
+		 * closes our copy of the socket); sock lives in c->fa */
+		follow_download(c, job, part, local, had_part, lock);
+	}
+	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+		;
+	free(lock);
+	if (lockfd != -1)
+		close(lockfd);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* Prints a background job's id (or the --json document). */
+static void
+print_job_started(struct ctl *c, const char *job, const char *remote,
+    const char *local)
+{
+	if (c->json)
+		emit_json(json_pack("{s:s, s:o, s:o}", "job", job, "remote",
+		    jbytes(remote), "local", jbytes(local)));
+	else
+		printf("%s\n", job);
+}
+
+/*
+ * get --background to LOCAL: LOCAL.part (resumed with -c, else
+ * truncated) is handed to the agent and a follower renames it at the
+ * job's end.
+ */
+static int
+get_background(struct ctl *c, const char *session, const char *path,
+    const char *display, const char *local, const char *part,
+    struct ftpagent_xfer_opts *o)
+{
+	struct stat st;
+	char *job = NULL;
+	bool had_part = lstat(part, &st) == 0;
+	int fd, status = EXIT_OK;
+
+	fd = open(part, O_WRONLY | O_CREAT | O_CLOEXEC |
+	    (o->offset < 0 ? 0 : O_TRUNC), 0644);
+	if (fd == -1)
+		return cmd_error(c, EXIT_LOCAL_IO, "local_io", "%s: %s", part,
+		    strerror(errno));
+	if (!ftpagent_get_fd_background(c->fa, session, path, fd, o, &job)) {
+		close(fd);
+		/* nothing came: no empty .part behind */
+		if (!had_part && stat(part, &st) == 0 && st.st_size == 0)
+			unlink(part);
+		return fail(c, display);
+	}
+	close(fd);
+	if (!spawn_follower(c, job, part, local, had_part)) {
+		status = cmd_error(c, EXIT_LOCAL_IO, "local_io",
+		    "%s: cannot start the process that renames %s; "
+		    "cancelling %s", display, part, job);
+		(void)ftpagent_job_cancel(c->fa, job);
+	} else
+		print_job_started(c, job, path, local);
+	free(job);
+	return status;
+}
+
 static int
 cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "continue", no_argument, NULL, 'c' },
 		{ "ascii", no_argument, NULL, 'A' },
+		{ "background", no_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ftpagent_xfer_opts o;
@@ -1099,7 +1370,7 @@ cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	struct stat st;
 	const char *err, *larg;
 	char *display, *session = NULL, *local = NULL, *part = NULL;
-	bool cont = false, to_stdout, had_part, ok;
+	bool cont = false, bg = false, to_stdout, had_part, ok;
 	int ch, status, r;
 
 	memset(&o, 0, sizeof(o));
@@ -1114,6 +1385,9 @@ cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		case 'A':
 			o.ascii = true;
 			break;
+		case 'B':
+			bg = true;
+			break;
 		default:
 			return bad_option(c, cmd, ch, argv);
 		}
@@ -1126,6 +1400,9 @@ cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	to_stdout = larg != NULL && strcmp(larg, "-") == 0;
 	if (to_stdout && cont)
 		return usage_error(c, cmd, "cannot resume on stdout");
+	if (to_stdout && bg)
+		return usage_error(c, cmd, "--background writes a file, not "
+		    "stdout");
 	if ((status = parse_target(c, cmd, argv[0], &t, &display)) != 0)
 		return status;
 	if (!to_stdout) {
@@ -1157,6 +1434,11 @@ cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	if (!to_stdout && asprintf(&part, "%s.part", local) == -1) {
 		part = NULL;
 		status = cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+		goto out;
+	}
+	if (bg) {
+		status = get_background(c, session, t.path, display, local,
+		    part, &o);
 		goto out;
 	}
 	had_part = part != NULL && lstat(part, &st) == 0;
@@ -1193,6 +1475,29 @@ out:
 	return status;
 }
 
+/* put --background: the agent gets the open LOCAL (or stdin) and reads
+ * it after we are gone. */
+static int
+put_background(struct ctl *c, const char *session, const char *remote,
+    const char *display, const char *local, struct ftpagent_xfer_opts *o)
+{
+	char *job = NULL;
+	bool from_stdin = strcmp(local, "-") == 0, ok;
+	int fd = STDIN_FILENO;
+
+	if (!from_stdin && (fd = open(local, O_RDONLY | O_CLOEXEC)) == -1)
+		return cmd_error(c, EXIT_LOCAL_IO, "local_io", "%s: %s", local,
+		    strerror(errno));
+	ok = ftpagent_put_fd_background(c->fa, session, remote, fd, o, &job);
+	if (!from_stdin)
+		close(fd);
+	if (!ok)
+		return fail(c, display);
+	print_job_started(c, job, remote, local);
+	free(job);
+	return EXIT_OK;
+}
+
 static int
 cmd_put(struct ctl *c, const struct command *cmd, int argc, char **argv)
 {
@@ -1200,6 +1505,7 @@ cmd_put(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		{ "continue", no_argument, NULL, 'c' },
 		{ "append", no_argument, NULL, 'a' },
 		{ "ascii", no_argument, NULL, 'A' },
+		{ "background", no_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ftpagent_xfer_opts o;
@@ -1209,7 +1515,7 @@ cmd_put(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	struct stat st;
 	const char *err, *local;
 	char *display, *session = NULL, *remote = NULL;
-	bool cont = false, from_stdin, ok;
+	bool cont = false, bg = false, from_stdin, ok;
 	int ch, fd, status;
 
 	memset(&o, 0, sizeof(o));
@@ -1226,6 +1532,9 @@ cmd_put(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		case 'A':
 			o.ascii = true;
 			break;
+		case 'B':
+			bg = true;
+			break;
 		default:
 			return bad_option(c, cmd, ch, argv);
 		}
@@ -1238,6 +1547,10 @@ cmd_put(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	from_stdin = strcmp(local, "-") == 0;
 	if (from_stdin && cont)
 		return usage_error(c, cmd, "cannot resume from stdin");
+	/* a terminal needs our relay, which ends with us */
+	if (from_stdin && bg && fstat(STDIN_FILENO, &st) == 0 &&
+	    S_ISCHR(st.st_mode))
+		return usage_error(c, cmd, "--background cannot read a terminal");
 	if (cont && o.append)
 		return usage_error(c, cmd, "--continue and --append exclude "
 		    "each other");
@@ -1279,6 +1592,10 @@ cmd_put(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		goto out;
 	if (cont)
 		o.offset = -1;
+	if (bg) {
+		status = put_background(c, session, remote, display, local, &o);
+		goto out;
+	}
 	xfer_begin(c, &ui, &o, from_stdin ? remote : local);
 	if (from_stdin) {
 		struct relay	rl;
@@ -1601,6 +1918,227 @@ cmd_quote(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	return status;
 }
 
+/* ---- jobs ---------------------------------------------------------------- */
+
+static const char *
+dir_name(enum ftpagent_xfer_dir d)
+{
+	return d == FTPAGENT_XFER_GET ? "get" : d == FTPAGENT_XFER_PUT ? "put" :
+	    "?";
+}
+
+static json_t *
+job_json(const struct ftpagent_job *j)
+{
+	json_t *o, *err = json_null();
+
+	if (j->error_message != NULL) {
+		err = json_pack("{s:s, s:s}", "kind", j->error_kind != NULL ?
+		    j->error_kind : "unknown", "message", j->error_message);
+		if (err != NULL && j->ftp_code > 0)
+			json_object_set_new(err, "ftp_code",
+			    json_integer(j->ftp_code));
+	}
+	o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:o, s:f, s:o, s:o}",
+	    "job", j->id, "state", ftpagent_job_state_name(j->state),
+	    "direction", dir_name(j->direction),
+	    "session", j->session != NULL ? json_string(j->session) :
+	    json_null(),
+	    "path", jbytes(j->path),
+	    "bytes", (json_int_t)j->bytes,
+	    "total", j->total >= 0 ? json_integer(j->total) : json_null(),
+	    "rate", j->rate,
+	    "eta_s", j->eta >= 0 ? json_real(j->eta) : json_null(),
+	    "error", err);
+	if (o != NULL && j->attempts > 0)
+		json_object_set_new(o, "attempts", json_integer(j->attempts));
+	return o;
+}
+
+static bool
+job_ended(const struct ftpagent_job *j)
+{
+	return j->state == FTPAGENT_JOB_DONE ||
+	    j->state == FTPAGENT_JOB_FAILED ||
+	    j->state == FTPAGENT_JOB_CANCELLED;
+}
+
+/* j2 before j10: shorter ids first, then in byte order. */
+static int
+job_cmp(const void *a, const void *b)
+{
+	const struct ftpagent_job *ja = a, *jb = b;
+	size_t la = strlen(ja->id), lb = strlen(jb->id);
+
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return strcmp(ja->id, jb->id);
+}
+
+static int
+cmd_jobs(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	struct ftpagent_job *js = NULL;
+	json_t *arr;
+	char b[OUTPUT_BYTES_LEN], t[OUTPUT_BYTES_LEN], r[OUTPUT_BYTES_LEN + 2];
+	size_t n = 0, i;
+	int wid = 3, w;
+
+	(void)argv;
+	if (argc != 1)
+		return usage_error(c, cmd, "jobs takes no arguments");
+	if (!agent(c) || !ftpagent_job_list(c->fa, &js, &n))
+		return fail(c, NULL);
+	if (n > 1)
+		qsort(js, n, sizeof(*js), job_cmp);
+	if (c->json) {
+		if ((arr = json_array()) != NULL)
+			for (i = 0; i < n; i++)
+				json_array_append_new(arr, job_json(&js[i]));
+		emit_json(arr);
+		ftpagent_jobs_free(js, n);
+		return EXIT_OK;
+	}
+	for (i = 0; i < n; i++)
+		if ((w = (int)strlen(js[i].id)) > wid)
+			wid = w;
+	if (n > 0 && !c->quiet)
+		printf("%-*s  %-9s  %-3s  %10s  %10s  %12s  %s\n", wid, "JOB",
+		    "STATE", "DIR", "BYTES", "TOTAL", "RATE", "PATH");
+	for (i = 0; i < n; i++) {
+		output_bytes(b, sizeof(b), js[i].bytes);
+		output_bytes(t, sizeof(t), js[i].total);
+		if (js[i].rate > 0) {
+			output_bytes(r, sizeof(r) - 2, (int64_t)js[i].rate);
+			strcat(r, "/s");
+		} else
+			snprintf(r, sizeof(r), "-");
+		printf("%-*s  %-9s  %-3s  %10s  %10s  %12s  %s:%s\n", wid,
+		    js[i].id, ftpagent_job_state_name(js[i].state),
+		    dir_name(js[i].direction), b, t, r,
+		    js[i].session != NULL ? js[i].session : "?",
+		    js[i].path != NULL ? js[i].path : "?");
+	}
+	ftpagent_jobs_free(js, n);
+	return EXIT_OK;
+}
+
+/* Subscribes to job's events; false (error reported) unless that worked
+ * or the agent is one without events, which wait then polls. */
+static bool
+subscribe_job(struct ctl *c, const char *job)
+{
+	const char *jobs[2] = { job, NULL };
+
+	if (ftpagent_subscribe(c->fa, jobs))
+		return true;
+	return ftpagent_error(c->fa) == FTPAGENT_ERR_RPC &&
+	    strcmp(ftpagent_error_kind(c->fa), "method") == 0 &&
+	    ftpagent_clear_error(c->fa);
+}
+
+/*
+ * Follows job until it ends, drawing the bar on a terminal: from its
+ * job.progress events, and from job.status whenever none came for
+ * WAIT_POLL_MS (an agent without events, or one that went quiet).
+ * Returns false with the error set, or when interrupted (^C).
+ */
+static bool
+follow_job(struct ctl *c, const char *job, struct ftpagent_job *j)
+{
+	struct output_progress prog;
+	struct ftpagent_event ev;
+	const char *base;
+	char label[256];
+	bool bar = want_bar(c), ok = true;
+
+	if (!ftpagent_job_status(c->fa, job, j))
+		return false;
+	/* the remote file's name, as a foreground get shows the local one */
+	base = j->path != NULL ? j->path : job;
+	if (strrchr(base, '/') != NULL && strrchr(base, '/')[1] != '\0')
+		base = strrchr(base, '/') + 1;
+	snprintf(label, sizeof(label), "%s", base);
+	output_progress_init(&prog, STDERR_FILENO, label);
+	catch_sigint();
+	while (!job_ended(j) && !interrupted) {
+		if (bar)
+			output_progress_rate(&prog, j->bytes, j->total, j->rate);
+		if (ftpagent_next_event(c->fa, &ev, WAIT_POLL_MS)) {
+			if (ev.job.id != NULL && strcmp(ev.job.id, job) == 0) {
+				ftpagent_job_clear(j);
+				*j = ev.job;
+				memset(&ev.job, 0, sizeof(ev.job));
+			}
+			ftpagent_event_clear(&ev);
+			continue;
+		}
+		if (ftpagent_error(c->fa) != FTPAGENT_OK) {
+			ok = false;
+			break;
+		}
+		ftpagent_job_clear(j);
+		if (!ftpagent_job_status(c->fa, job, j)) {
+			ok = false;
+			break;
+		}
+	}
+	output_progress_done(&prog);
+	return ok && !interrupted;
+}
+
+static int
+cmd_wait(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	struct ftpagent_job j;
+	const char *job;
+	int status = EXIT_OK;
+
+	if (argc != 2)
+		return usage_error(c, cmd, "wait takes one JOB");
+	job = argv[1];
+	memset(&j, 0, sizeof(j));
+	if (!agent(c) || !subscribe_job(c, job))
+		return fail(c, job);
+	if (!follow_job(c, job, &j)) {
+		ftpagent_job_clear(&j);
+		if (interrupted) {
+			/* the job runs on; we die of the ^C as usual */
+			signal(SIGINT, SIG_DFL);
+			raise(SIGINT);
+		}
+		return fail(c, job);
+	}
+	signal(SIGINT, SIG_DFL);
+	/* a get --background's file is renamed once its follower is done */
+	if (j.direction == FTPAGENT_XFER_GET)
+		wait_follower(ftpagent_socket_path(c->fa), job);
+	if (j.state == FTPAGENT_JOB_CANCELLED)
+		status = EXIT_CANCELLED;
+	else if (j.state != FTPAGENT_JOB_DONE)
+		status = status_of(j.error, j.error_kind);
+	if (status != EXIT_OK)
+		output_warnx("%s: %s", job, j.error_message != NULL ?
+		    j.error_message : ftpagent_job_state_name(j.state));
+	if (c->json)
+		emit_json(job_json(&j));
+	ftpagent_job_clear(&j);
+	return status;
+}
+
+static int
+cmd_cancel(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	if (argc != 2)
+		return usage_error(c, cmd, "cancel takes one JOB");
+	if (!agent(c) || !ftpagent_job_cancel(c->fa, argv[1]))
+		return fail(c, argv[1]);
+	if (c->json)
+		emit_json(json_pack("{s:s, s:b}", "job", argv[1], "cancelled",
+		    1));
+	return EXIT_OK;
+}
+
 static int
 cmd_call(struct ctl *c, const struct command *cmd, int argc, char **argv)
 {
@@ -1715,8 +2253,8 @@ usage(FILE *fp)
 "  sessions\n"
 "  ls [-l] TARGET\n"
 "  stat TARGET\n"
-"  get [-c|--continue] [--ascii] TARGET [LOCAL|-]\n"
-"  put [-c|--continue] [--append] [--ascii] LOCAL|- TARGET\n"
+"  get [-c|--continue] [--ascii] [--background] TARGET [LOCAL|-]\n"
+"  put [-c|--continue] [--append] [--ascii] [--background] LOCAL|- TARGET\n"
 "  mkdir [-p|--parents] TARGET\n"
 "  rm [-r|--recursive] TARGET\n"
 "  rmdir TARGET\n"
@@ -1725,6 +2263,9 @@ usage(FILE *fp)
 "  touch [-d|--date TIME] TARGET  (TIME in UTC: @EPOCH, YYYY-MM-DD,\n"
 "                                 YYYY-MM-DDTHH:MM[:SS][Z]; default: now)\n"
 "  quote NAME|URL 'RAW COMMAND'\n"
+"  jobs\n"
+"  wait JOB\n"
+"  cancel JOB\n"
 "  call METHOD [JSON|-]\n"
 "  ping\n"
 "  version\n"
@@ -1733,7 +2274,14 @@ usage(FILE *fp)
 "implicit TLS) or NAME:PATH for a session opened with 'ftpctl open'.\n"
 "NEWPATH is a path on TARGET's session (or NAME:PATH or a URL of it);\n"
 "ending in '/' it keeps TARGET's name.\n"
-"Passwords come from --password-stdin, $FTPCTL_PASSWORD or ~/.netrc.\n");
+"Passwords come from --password-stdin, $FTPCTL_PASSWORD or ~/.netrc.\n"
+"\n"
+"get/put --background start the transfer in the agent, print the job id and\n"
+"exit; the job runs on. A background get writes LOCAL.part and a detached\n"
+"ftpctl process renames it to LOCAL when the job is done (a failed or\n"
+"cancelled one leaves LOCAL.part for 'get -c'). 'wait JOB' follows a job\n"
+"with a progress bar and exits like the transfer would have (0 done,\n"
+"8 cancelled); after a background get it returns once LOCAL is in place.\n");
 }
 
 static int
@@ -1755,8 +2303,11 @@ static const struct command commands[] = {
 	{ "sessions", cmd_sessions, "" },
 	{ "ls", cmd_ls, "[-l] TARGET" },
 	{ "stat", cmd_stat, "TARGET" },
-	{ "get", cmd_get, "[-c|--continue] [--ascii] TARGET [LOCAL|-]" },
-	{ "put", cmd_put, "[-c|--continue] [--append] [--ascii] LOCAL|- TARGET" },
+	{ "get", cmd_get, "[-c|--continue] [--ascii] [--background] TARGET "
+	    "[LOCAL|-]  (--background: print the job id and exit; LOCAL.part "
+	    "is renamed to LOCAL when the job is done)" },
+	{ "put", cmd_put, "[-c|--continue] [--append] [--ascii] [--background] "
+	    "LOCAL|- TARGET" },
 	{ "mkdir", cmd_mkdir, "[-p|--parents] TARGET" },
 	{ "rm", cmd_rm, "[-r|--recursive] TARGET" },
 	{ "rmdir", cmd_rmdir, "TARGET" },
@@ -1765,6 +2316,9 @@ static const struct command commands[] = {
 	{ "touch", cmd_touch, "[-d|--date TIME] TARGET  (TIME in UTC: @EPOCH, "
 	    "YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z]; default: now)" },
 	{ "quote", cmd_quote, "NAME|URL 'RAW COMMAND'" },
+	{ "jobs", cmd_jobs, "" },
+	{ "wait", cmd_wait, "JOB" },
+	{ "cancel", cmd_cancel, "JOB" },
 	{ "call", cmd_call, "METHOD [JSON|-]" },
 	{ "ping", cmd_ping, "" },
 	{ "version", cmd_version, "" },

@@ -263,10 +263,11 @@ write_all(int fd, const char *s, size_t n)
 	}
 }
 
-bool
-output_progress_cb(void *arg, int64_t bytes, int64_t total)
+/* Redraws the bar; elapsed is what the rate is computed over. */
+static void
+progress_draw(struct output_progress *p, int64_t bytes, int64_t total,
+    double elapsed)
 {
-	struct output_progress *p = arg;
 	struct winsize ws;
 	char line[LINE_MAX_COLS + 8];
 	double t = since(&p->start);
@@ -274,19 +275,36 @@ output_progress_cb(void *arg, int64_t bytes, int64_t total)
 
 	if (p->last_draw >= 0 && t - p->last_draw < REDRAW_EVERY &&
 	    !(total >= 0 && bytes >= total))
-		return true;
+		return;
 	p->last_draw = t;
 	if (ioctl(p->fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
 		width = ws.ws_col;
 	/* The last column would make some terminals wrap. */
 	line[0] = '\r';
 	output_progress_line(line + 1, sizeof(line) - 1, width - 1,
-	    p->label != NULL ? p->label : "", bytes, total, t);
+	    p->label != NULL ? p->label : "", bytes, total, elapsed);
 	write_all(p->fd, line, strlen(line));
 	/* Erase what a longer previous line left behind. */
 	write_all(p->fd, "\033[K", 3);
 	p->drawn = true;
+}
+
+bool
+output_progress_cb(void *arg, int64_t bytes, int64_t total)
+{
+	struct output_progress *p = arg;
+
+	progress_draw(p, bytes, total, since(&p->start));
 	return true;
+}
+
+void
+output_progress_rate(struct output_progress *p, int64_t bytes, int64_t total,
+    double rate)
+{
+	/* output_progress_line takes the rate as bytes over elapsed time */
+	progress_draw(p, bytes, total, rate > 0 && bytes > 0 ?
+	    (double)bytes / rate : 0);
 }
 
 void

@@ -69,6 +69,11 @@ void	output_progress_init(struct output_progress *, int fd,
 /* An ftpagent_progress_cb: arg is the struct output_progress. Redraws at
  * most ten times a second, and when the transfer completes. */
 bool	output_progress_cb(void *arg, int64_t bytes, int64_t total);
+/* The same for a job followed from outside (ftpctl wait): rate is the
+ * agent's (bytes/s; <= 0 when unknown), since the bar's start says
+ * nothing about how fast the job went before. */
+void	output_progress_rate(struct output_progress *, int64_t bytes,
+	    int64_t total, double rate);
 /* Erases the line if anything was drawn. */
 void	output_progress_done(struct output_progress *);
 

@@ -19,6 +19,12 @@
 
 #define CONN_READ_CHUNK	65536
 
+struct conn_note {
+	struct jsonrpc_msg msg;		/* holds a reference to its root */
+	char		*key;		/* NULL: never replaced */
+	struct conn_note *next;
+};
+
 void
 conn_init(struct conn *c)
 {
@@ -26,6 +32,8 @@ conn_init(struct conn *c)
 	ndjson_init(&c->in, CONN_MAX_MSG);
 	c->next_id = 1;
 	c->err = 0;
+	c->notes = c->notes_tail = NULL;
+	c->nnotes = 0;
 }
 
 int64_t
@@ -388,5 +396,120 @@ conn_wait(struct conn *c, json_int_t id, int timeout_ms, conn_notify_cb cb,
 			}
 		}
 		jsonrpc_msg_clear(out);
+	}
+}
+
+/* ---- kept notifications ---------------------------------------------- */
+
+static void
+note_free(struct conn_note *n)
+{
+	jsonrpc_msg_clear(&n->msg);
+	free(n->key);
+	free(n);
+}
+
+/* Unlinks n, whose predecessor is prev (NULL: n is the first). */
+static void
+note_unlink(struct conn *c, struct conn_note *prev, struct conn_note *n)
+{
+	if (prev == NULL)
+		c->notes = n->next;
+	else
+		prev->next = n->next;
+	if (c->notes_tail == n)
+		c->notes_tail = prev;
+	c->nnotes--;
+}
+
+/* Room for one more: the oldest keyed note goes, else the oldest. */
+static void
+note_make_room(struct conn *c)
+{
+	struct conn_note *n, *prev = NULL;
+
+	for (n = c->notes; n != NULL; prev = n, n = n->next)
+		if (n->key != NULL)
+			break;
+	if (n == NULL) {
+		prev = NULL;
+		n = c->notes;
+	}
+	note_unlink(c, prev, n);
+	note_free(n);
+}
+
+enum conn_status
+conn_note_keep(struct conn *c, const struct jsonrpc_msg *m, const char *key)
+{
+	struct conn_note *n;
+
+	if (key != NULL) {
+		for (n = c->notes; n != NULL; n = n->next) {
+			if (n->key == NULL || strcmp(n->key, key) != 0 ||
+			    strcmp(n->msg.method, m->method) != 0)
+				continue;
+			jsonrpc_msg_clear(&n->msg);
+			n->msg = *m;
+			json_incref(n->msg.root);
+			return CONN_OK;
+		}
+	}
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return CONN_NOMEM;
+	if (key != NULL && (n->key = strdup(key)) == NULL) {
+		free(n);
+		return CONN_NOMEM;
+	}
+	if (c->nnotes >= CONN_NOTES_MAX)
+		note_make_room(c);
+	n->msg = *m;
+	json_incref(n->msg.root);
+	if (c->notes_tail != NULL)
+		c->notes_tail->next = n;
+	else
+		c->notes = n;
+	c->notes_tail = n;
+	c->nnotes++;
+	return CONN_OK;
+}
+
+void
+conn_notes_clear(struct conn *c)
+{
+	struct conn_note *n;
+
+	while ((n = c->notes) != NULL) {
+		note_unlink(c, NULL, n);
+		note_free(n);
+	}
+}
+
+enum conn_status
+conn_next_note(struct conn *c, int64_t deadline, struct jsonrpc_msg *out)
+{
+	struct conn_note *n;
+	enum conn_status st;
+	bool have;
+
+	if ((n = c->notes) != NULL) {
+		note_unlink(c, NULL, n);
+		*out = n->msg;
+		free(n->key);
+		free(n);
+		return CONN_OK;
+	}
+	for (;;) {
+		st = conn_next(c, out, &have);
+		if (st != CONN_OK)
+			return st;
+		if (have) {
+			if (out->type == JSONRPC_NOTIFICATION)
+				return CONN_OK;
+			jsonrpc_msg_clear(out);
+			continue;
+		}
+		if ((st = conn_read(c, deadline)) != CONN_OK)
+			return st;
 	}
 }

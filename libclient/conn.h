@@ -32,11 +32,18 @@ enum conn_status {
 	CONN_ABORTED,	/* the notification callback asked to stop */
 };
 
+/* Notifications kept for the caller, oldest first. */
+#define CONN_NOTES_MAX	4096
+struct conn_note;
+
 struct conn {
 	int		 fd;		/* -1 when closed */
 	struct ndjson	 in;
 	json_int_t	 next_id;
 	int		 err;		/* errno behind CONN_IO */
+	struct conn_note *notes;	/* oldest first */
+	struct conn_note *notes_tail;
+	size_t		 nnotes;
 };
 
 /* Callback for notifications that arrive while conn_wait waits. Returns
@@ -93,5 +100,24 @@ enum conn_status conn_next(struct conn *, struct jsonrpc_msg *out, bool *have);
  */
 enum conn_status conn_wait(struct conn *, json_int_t id, int timeout_ms,
 		    conn_notify_cb cb, void *arg, struct jsonrpc_msg *out);
+
+/*
+ * Keeps a copy of notification m for conn_next_note. With key not NULL, a
+ * kept notification of the same method and key is replaced where it
+ * stands (the latest state wins, the order of the others is kept). When
+ * CONN_NOTES_MAX are kept already, the oldest keyed one goes, else the
+ * oldest. Returns CONN_OK or CONN_NOMEM.
+ */
+enum conn_status conn_note_keep(struct conn *, const struct jsonrpc_msg *m,
+		    const char *key);
+/* Drops every kept notification. */
+void		 conn_notes_clear(struct conn *);
+/*
+ * The next notification: a kept one, else one read from the socket
+ * until deadline (replies are dropped: they belong to calls that gave
+ * up). CONN_TIMEOUT when none came; *out then holds nothing.
+ */
+enum conn_status conn_next_note(struct conn *, int64_t deadline,
+		    struct jsonrpc_msg *out);
 
 #endif

@@ -42,6 +42,7 @@ struct ftpagent {
 	char		*errkind;	/* NULL: the table name of err */
 	char		*errdata;
 	int		 ftp_code;
+	bool		 subscribed;	/* keep notifications for next_event */
 };
 
 /* Indexed by enum ftpagent_error. */
@@ -196,36 +197,58 @@ dump_json(const json_t *v)
 	return s;
 }
 
+/* What a JSON-RPC error object {code, message, data} says: the error,
+ * its data.kind (NULL when none), message and FTP reply code. */
+struct wire_error {
+	enum ftpagent_error err;
+	const char	*kind;
+	const char	*message;
+	int		 ftp_code;
+};
+
+static void
+wire_error_read(const json_t *error, struct wire_error *we)
+{
+	json_t *data, *v;
+	enum ftpa_err k = FTPA_ERR_NONE;
+
+	data = json_object_get(error, "data");
+	we->kind = json_string_value(json_object_get(data, "kind"));
+	if (we->kind != NULL)
+		k = ftpa_err_from_name(we->kind);
+	if (k == FTPA_ERR_NONE && (v = json_object_get(error, "code")) != NULL)
+		k = ftpa_err_from_code((int)json_integer_value(v));
+	if (k <= FTPA_ERR_NONE || k >= FTPA_ERR_LAST)
+		k = FTPA_ERR_NONE;
+	we->err = wire_errors[k];
+	we->message = json_string_value(json_object_get(error, "message"));
+	if (we->message == NULL || *we->message == '\0')
+		we->message = "the agent reported an error";
+	v = json_object_get(data, "ftp_code");
+	we->ftp_code = json_is_integer(v) ? (int)json_integer_value(v) : 0;
+}
+
 static void
 set_reply_error(struct ftpagent *a, const struct jsonrpc_msg *m)
 {
-	json_t *data, *v;
-	const char *kind, *msg;
-	enum ftpa_err k = FTPA_ERR_NONE;
+	struct wire_error we;
+	json_t *data;
 
-	data = json_object_get(m->error, "data");
-	kind = json_string_value(json_object_get(data, "kind"));
-	if (kind != NULL)
-		k = ftpa_err_from_name(kind);
-	if (k == FTPA_ERR_NONE)
-		k = ftpa_err_from_code(m->error_code);
-	if (k <= FTPA_ERR_NONE || k >= FTPA_ERR_LAST)
-		k = FTPA_ERR_NONE;
-
-	msg = m->error_message;
-	if (msg == NULL || *msg == '\0')
-		msg = json_string_value(json_object_get(m->error, "message"));
-	if (msg == NULL || *msg == '\0')
-		msg = "the agent reported an error";
-	set_error(a, wire_errors[k], "%s", msg);
-
-	if (kind != NULL)
-		a->errkind = strdup(kind);
-	if ((v = json_object_get(data, "ftp_code")) != NULL &&
-	    json_is_integer(v))
-		a->ftp_code = (int)json_integer_value(v);
-	if (data != NULL)
+	wire_error_read(m->error, &we);
+	set_error(a, we.err, "%s", we.message);
+	if (we.kind != NULL)
+		a->errkind = strdup(we.kind);
+	a->ftp_code = we.ftp_code;
+	if ((data = json_object_get(m->error, "data")) != NULL)
 		a->errdata = dump_json(data);
+}
+
+/* Whether the sticky error is the agent's own reply of kind e (not this
+ * library's, such as a timeout waiting for that reply). */
+static bool
+agent_said(const struct ftpagent *a, enum ftpagent_error e)
+{
+	return a->err == e && a->errkind != NULL;
 }
 
 /* ---- connection ---------------------------------------------------------- */
@@ -484,6 +507,7 @@ ftpagent_free(struct ftpagent *a)
 	if (a == NULL)
 		return;
 	conn_close(&a->conn);
+	conn_notes_clear(&a->conn);
 	ndjson_free(&a->conn.in);
 	reset_error(a);
 	free(a->path);
@@ -565,6 +589,7 @@ struct xfer {
 	const struct ftpagent_xfer_opts *opts;
 	const char	*session;
 	const char	*direction;	/* "get" / "put" */
+	json_t		*path;		/* the wire form */
 	char		*job;		/* id learnt from job.progress */
 	bool		 cancelled;
 	enum conn_status cancel_st;	/* why sending job.cancel failed */
@@ -601,13 +626,17 @@ xfer_notify(void *arg, const struct jsonrpc_msg *m)
 		if (strcmp(job, x->job) != 0)
 			return CONN_NOTIFY_IGNORE;
 	} else {
-		/* Only our transfer runs on this connection, but events
-		 * asked for with ftpagent_call may bring other jobs. */
+		/* Only our transfer waits on this connection, but a
+		 * subscription brings other jobs too. */
 		s = json_string_value(json_object_get(p, "session"));
 		if (s != NULL && strcmp(s, x->session) != 0)
 			return CONN_NOTIFY_IGNORE;
 		s = json_string_value(json_object_get(p, "direction"));
 		if (s != NULL && strcmp(s, x->direction) != 0)
+			return CONN_NOTIFY_IGNORE;
+		v = json_object_get(p, "path");
+		if (json_is_string(v) && x->path != NULL &&
+		    !json_equal(v, x->path))
 			return CONN_NOTIFY_IGNORE;
 		if ((x->job = strdup(job)) == NULL)
 			return CONN_NOTIFY_ACTIVE;
@@ -640,15 +669,46 @@ usable(struct ftpagent *a)
 	return true;
 }
 
+/* The key under which a kept notification is replaced by a newer one. */
+static const char *
+note_key(const struct jsonrpc_msg *m)
+{
+	if (strcmp(m->method, "job.progress") != 0)
+		return NULL;
+	return json_string_value(json_object_get(m->params, "job"));
+}
+
+/* Every notification that arrives while a call waits comes here. */
+struct waiting {
+	struct ftpagent	*a;
+	struct xfer	*x;		/* NULL: not a transfer */
+};
+
+static int
+call_notify(void *arg, const struct jsonrpc_msg *m)
+{
+	struct waiting *w = arg;
+	int r = CONN_NOTIFY_IGNORE;
+
+	if (w->x != NULL)
+		r = xfer_notify(w->x, m);
+	/* Out of memory loses the event, not the call. */
+	if (w->a->subscribed && r != CONN_NOTIFY_ABORT)
+		(void)conn_note_keep(&w->a->conn, m, note_key(m));
+	return r;
+}
+
 /*
- * Calls method with params (stolen) and fds. On success *result (when not
+ * Calls method with params (stolen) and fds, waiting wait_ms (restarted
+ * by a transfer's progress) for the reply. On success *result (when not
  * NULL) receives a new reference to the result. x is set for transfers.
  */
 static bool
-rpc(struct ftpagent *a, const char *method, json_t *params, const int *fds,
-    size_t nfds, struct xfer *x, json_t **result)
+rpc_wait(struct ftpagent *a, const char *method, json_t *params,
+    const int *fds, size_t nfds, struct xfer *x, int wait_ms, json_t **result)
 {
 	struct jsonrpc_msg m;
+	struct waiting w;
 	enum conn_status st;
 	json_int_t id;
 
@@ -668,8 +728,9 @@ rpc(struct ftpagent *a, const char *method, json_t *params, const int *fds,
 		set_conn_error(a, st, method);
 		return false;
 	}
-	st = conn_wait(&a->conn, id, a->timeout_ms, x != NULL ? xfer_notify :
-	    NULL, x, &m);
+	w.a = a;
+	w.x = x;
+	st = conn_wait(&a->conn, id, wait_ms, call_notify, &w, &m);
 	if (st == CONN_ABORTED) {
 		set_conn_error(a, x->cancel_st, "job.cancel");
 		return false;
@@ -691,6 +752,14 @@ rpc(struct ftpagent *a, const char *method, json_t *params, const int *fds,
 		*result = json_incref(m.result);
 	jsonrpc_msg_clear(&m);
 	return true;
+}
+
+static bool
+rpc(struct ftpagent *a, const char *method, json_t *params, const int *fds,
+    size_t nfds, struct xfer *x, json_t **result)
+{
+	return rpc_wait(a, method, params, fds, nfds, x, a->timeout_ms,
+	    result);
 }
 
 static void
@@ -927,14 +996,69 @@ ftpagent_entries_free(struct ftpagent_entry *e, size_t n)
 	free(e);
 }
 
+/*
+ * Parses the array arr of a reply to method into a new array of
+ * elements of size bytes each (*out NULL when empty), with parse (0,
+ * -1: not what it should be, -2: out of memory) and clear. False with
+ * the error set.
+ */
+static bool
+parse_array(struct ftpagent *a, const char *method, const json_t *arr,
+    size_t size, int (*parse)(const json_t *, void *),
+    void (*clear)(void *), void **out, size_t *n)
+{
+	char *els = NULL;
+	size_t i, j, count;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if (!json_is_array(arr)) {
+		set_bad_reply(a, method);
+		return false;
+	}
+	count = json_array_size(arr);
+	if (count > 0 && (els = calloc(count, size)) == NULL) {
+		set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
+		return false;
+	}
+	for (i = 0; i < count; i++) {
+		if ((r = parse(json_array_get(arr, i), els + i * size)) == 0)
+			continue;
+		for (j = 0; j < i; j++)
+			clear(els + j * size);
+		free(els);
+		if (r == -2)
+			set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
+		else
+			set_bad_reply(a, method);
+		return false;
+	}
+	*out = els;
+	*n = count;
+	return true;
+}
+
+static int
+parse_entry_cb(const json_t *o, void *e)
+{
+	return parse_entry(o, e);
+}
+
+static void
+clear_entry_cb(void *e)
+{
+	ftpagent_entry_clear(e);
+}
+
 bool
 ftpagent_list(struct ftpagent *a, const char *session, const char *path,
     struct ftpagent_entry **entries, size_t *n)
 {
 	struct ftpagent_entry *es = NULL;
 	json_t *res, *arr;
-	size_t i, count;
-	int r;
+	size_t count;
+	bool ok;
 
 	if (entries != NULL)
 		*entries = NULL;
@@ -952,32 +1076,14 @@ ftpagent_list(struct ftpagent *a, const char *session, const char *path,
 	    "path", jpath(path)), NULL, 0, NULL, &res))
 		return false;
 	arr = json_is_array(res) ? res : json_object_get(res, "entries");
-	if (!json_is_array(arr)) {
-		json_decref(res);
-		set_bad_reply(a, "fs.list");
-		return false;
-	}
-	count = json_array_size(arr);
-	if (count > 0 && (es = calloc(count, sizeof(*es))) == NULL) {
-		json_decref(res);
-		set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
-		return false;
-	}
-	for (i = 0; i < count; i++) {
-		if ((r = parse_entry(json_array_get(arr, i), &es[i])) != 0) {
-			ftpagent_entries_free(es, i);
-			json_decref(res);
-			if (r == -2)
-				set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
-			else
-				set_bad_reply(a, "fs.list");
-			return false;
-		}
-	}
+	ok = parse_array(a, "fs.list", arr, sizeof(*es), parse_entry_cb,
+	    clear_entry_cb, (void **)&es, &count);
 	json_decref(res);
-	*entries = es;
-	*n = count;
-	return true;
+	if (ok) {
+		*entries = es;
+		*n = count;
+	}
+	return ok;
 }
 
 bool
@@ -1126,19 +1232,29 @@ fill_result(struct ftpagent_xfer_result *r, const json_t *job, int64_t t0)
 		r->seconds = (double)(conn_now_ms() - t0) / 1000.0;
 }
 
+/*
+ * One transfer of fd. With job NULL it waits for the end (progress on);
+ * else it starts the job in the background and *job receives its id.
+ */
 static bool
 transfer(struct ftpagent *a, const char *method, const char *direction,
     const char *session, const char *path, int fd, int64_t offset,
-    const struct ftpagent_xfer_opts *opts, struct ftpagent_xfer_result *result)
+    const struct ftpagent_xfer_opts *opts, struct ftpagent_xfer_result *result,
+    char **job)
 {
 	struct xfer x;
 	json_t *p, *res;
+	const char *id;
 	int64_t t0;
 	int r = 0;
 	bool ok;
 
-	p = json_pack("{s:s,s:o,s:i,s:b}", "session", session, "path", jpath(path),
-	    "fd", 0, "progress", 1);
+	if (job == NULL)
+		p = json_pack("{s:s,s:o,s:i,s:b}", "session", session, "path",
+		    jpath(path), "fd", 0, "progress", 1);
+	else
+		p = json_pack("{s:s,s:o,s:i,s:b}", "session", session, "path",
+		    jpath(path), "fd", 0, "wait", 0);
 	if (p != NULL && offset > 0)
 		r |= json_object_set_new(p, "offset", json_integer(offset));
 	if (p != NULL && opts != NULL && opts->ascii)
@@ -1154,14 +1270,34 @@ transfer(struct ftpagent *a, const char *method, const char *direction,
 		p = NULL;
 	}
 
+	if (job != NULL) {
+		if (!rpc(a, method, p, &fd, 1, NULL, &res))
+			return false;
+		if ((id = json_string_value(json_object_get(res, "job"))) ==
+		    NULL) {
+			json_decref(res);
+			set_bad_reply(a, method);
+			return false;
+		}
+		*job = strdup(id);
+		json_decref(res);
+		if (*job == NULL) {
+			set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
+			return false;
+		}
+		return true;
+	}
+
 	memset(&x, 0, sizeof(x));
 	x.a = a;
 	x.opts = opts;
 	x.session = session;
 	x.direction = direction;
+	x.path = json_incref(json_object_get(p, "path"));
 	t0 = conn_now_ms();
 	ok = rpc(a, method, p, &fd, 1, &x, &res);
 	free(x.job);
+	json_decref(x.path);
 	if (!ok)
 		return false;
 	if (result != NULL)
@@ -1202,10 +1338,23 @@ check_xfer_args(struct ftpagent *a, const char *session, const char *path,
 	return true;
 }
 
-bool
-ftpagent_get_fd(struct ftpagent *a, const char *session, const char *path,
-    int fd, const struct ftpagent_xfer_opts *opts,
-    struct ftpagent_xfer_result *result)
+/* A background start needs somewhere to put the job id. */
+static bool
+job_out_ok(struct ftpagent *a, char **job)
+{
+	if (job != NULL)
+		*job = NULL;
+	if (a != NULL && a->err == FTPAGENT_OK && job == NULL) {
+		set_error(a, FTPAGENT_ERR_ARGUMENT, "no job pointer");
+		return false;
+	}
+	return true;
+}
+
+static bool
+get_fd(struct ftpagent *a, const char *session, const char *path, int fd,
+    const struct ftpagent_xfer_opts *opts, struct ftpagent_xfer_result *result,
+    char **job)
 {
 	int64_t offset = opts != NULL ? opts->offset : 0;
 
@@ -1214,7 +1363,25 @@ ftpagent_get_fd(struct ftpagent *a, const char *session, const char *path,
 	if (offset < 0 && !local_resume_offset(a, fd, &offset))
 		return false;
 	return transfer(a, "transfer.get", "get", session, path, fd, offset,
-	    opts, result);
+	    opts, result, job);
+}
+
+bool
+ftpagent_get_fd(struct ftpagent *a, const char *session, const char *path,
+    int fd, const struct ftpagent_xfer_opts *opts,
+    struct ftpagent_xfer_result *result)
+{
+	return get_fd(a, session, path, fd, opts, result, NULL);
+}
+
+bool
+ftpagent_get_fd_background(struct ftpagent *a, const char *session,
+    const char *path, int fd, const struct ftpagent_xfer_opts *opts,
+    char **job)
+{
+	if (!job_out_ok(a, job))
+		return false;
+	return get_fd(a, session, path, fd, opts, NULL, job);
 }
 
 bool
@@ -1254,7 +1421,7 @@ ftpagent_get_file(struct ftpagent *a, const char *session, const char *path,
 		goto fail;
 	}
 	ok = transfer(a, "transfer.get", "get", session, path, fd, offset,
-	    opts, result);
+	    opts, result, NULL);
 	if (close(fd) == -1 && ok) {
 		set_local_error(a, "cannot write", part, errno);
 		ok = false;
@@ -1271,10 +1438,10 @@ fail:
 	return false;
 }
 
-bool
-ftpagent_put_fd(struct ftpagent *a, const char *session, const char *path,
-    int fd, const struct ftpagent_xfer_opts *opts,
-    struct ftpagent_xfer_result *result)
+static bool
+put_fd(struct ftpagent *a, const char *session, const char *path, int fd,
+    const struct ftpagent_xfer_opts *opts, struct ftpagent_xfer_result *result,
+    char **job)
 {
 	int64_t offset = opts != NULL ? opts->offset : 0;
 	struct ftpagent_entry e;
@@ -1292,7 +1459,25 @@ ftpagent_put_fd(struct ftpagent *a, const char *session, const char *path,
 			return false;
 	}
 	return transfer(a, "transfer.put", "put", session, path, fd, offset,
-	    opts, result);
+	    opts, result, job);
+}
+
+bool
+ftpagent_put_fd(struct ftpagent *a, const char *session, const char *path,
+    int fd, const struct ftpagent_xfer_opts *opts,
+    struct ftpagent_xfer_result *result)
+{
+	return put_fd(a, session, path, fd, opts, result, NULL);
+}
+
+bool
+ftpagent_put_fd_background(struct ftpagent *a, const char *session,
+    const char *path, int fd, const struct ftpagent_xfer_opts *opts,
+    char **job)
+{
+	if (!job_out_ok(a, job))
+		return false;
+	return put_fd(a, session, path, fd, opts, NULL, job);
 }
 
 bool
@@ -1318,6 +1503,379 @@ ftpagent_put_file(struct ftpagent *a, const char *session, const char *path,
 	ok = ftpagent_put_fd(a, session, path, fd, opts, result);
 	close(fd);
 	return ok;
+}
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+/* Indexed by enum ftpagent_job_state. */
+static const char *const job_state_names[] = {
+	[FTPAGENT_JOB_UNKNOWN] = "unknown",
+	[FTPAGENT_JOB_QUEUED] = "queued",
+	[FTPAGENT_JOB_RUNNING] = "running",
+	[FTPAGENT_JOB_DONE] = "done",
+	[FTPAGENT_JOB_FAILED] = "failed",
+	[FTPAGENT_JOB_CANCELLED] = "cancelled",
+};
+
+#define NSTATES	(sizeof(job_state_names) / sizeof(job_state_names[0]))
+
+const char *
+ftpagent_job_state_name(enum ftpagent_job_state st)
+{
+	if ((size_t)st >= NSTATES)
+		return job_state_names[FTPAGENT_JOB_UNKNOWN];
+	return job_state_names[st];
+}
+
+static enum ftpagent_job_state
+job_state_from_name(const char *name)
+{
+	size_t i;
+
+	for (i = 1; name != NULL && i < NSTATES; i++)
+		if (strcmp(name, job_state_names[i]) == 0)
+			return (enum ftpagent_job_state)i;
+	return FTPAGENT_JOB_UNKNOWN;
+}
+
+void
+ftpagent_job_clear(struct ftpagent_job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->id);
+	free(j->session);
+	free(j->path);
+	free(j->error_kind);
+	free(j->error_message);
+	memset(j, 0, sizeof(*j));
+}
+
+void
+ftpagent_jobs_free(struct ftpagent_job *jobs, size_t n)
+{
+	size_t i;
+
+	if (jobs == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		ftpagent_job_clear(&jobs[i]);
+	free(jobs);
+}
+
+static double
+num_or(const json_t *o, const char *name, double dflt)
+{
+	json_t *v = json_object_get(o, name);
+
+	return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+/* A copy of the string member name (bytes when unescape), or NULL; false
+ * only when out of memory. */
+static bool
+str_member(const json_t *o, const char *name, bool unescape, char **out)
+{
+	const char *v = json_string_value(json_object_get(o, name));
+
+	*out = NULL;
+	if (v == NULL)
+		return true;
+	*out = unescape ? bytes_dup(v) : strdup(v);
+	return *out != NULL;
+}
+
+/* 0, -1 when o is not a job object, -2 when out of memory. */
+static int
+parse_job(const json_t *o, struct ftpagent_job *j)
+{
+	struct wire_error we;
+	const char *dir;
+	json_t *err, *v;
+
+	memset(j, 0, sizeof(*j));
+	if (!json_is_string(json_object_get(o, "job")))
+		return -1;
+	j->state = job_state_from_name(json_string_value(json_object_get(o,
+	    "state")));
+	dir = json_string_value(json_object_get(o, "direction"));
+	if (dir != NULL && strcmp(dir, "get") == 0)
+		j->direction = FTPAGENT_XFER_GET;
+	else if (dir != NULL && strcmp(dir, "put") == 0)
+		j->direction = FTPAGENT_XFER_PUT;
+	v = json_object_get(o, "bytes");
+	j->bytes = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+	v = json_object_get(o, "total");
+	j->total = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+	j->rate = num_or(o, "rate", 0);
+	j->eta = num_or(o, "eta_s", -1);
+	j->started = num_or(o, "started", -1);
+	j->ended = num_or(o, "ended", -1);
+	v = json_object_get(o, "attempts");
+	j->attempts = json_is_integer(v) && json_integer_value(v) > 0 &&
+	    json_integer_value(v) <= INT_MAX ? (int)json_integer_value(v) : 0;
+	if (!str_member(o, "job", false, &j->id) ||
+	    !str_member(o, "session", false, &j->session) ||
+	    !str_member(o, "path", true, &j->path))
+		goto nomem;
+	if (json_is_object(err = json_object_get(o, "error"))) {
+		wire_error_read(err, &we);
+		j->error = we.err;
+		j->ftp_code = we.ftp_code;
+		if ((j->error_message = strdup(we.message)) == NULL)
+			goto nomem;
+		if (we.kind != NULL && (j->error_kind = strdup(we.kind)) == NULL)
+			goto nomem;
+	}
+	return 0;
+nomem:
+	ftpagent_job_clear(j);
+	return -2;
+}
+
+static int
+parse_job_cb(const json_t *o, void *j)
+{
+	return parse_job(o, j);
+}
+
+static void
+clear_job_cb(void *j)
+{
+	ftpagent_job_clear(j);
+}
+
+/* Fills *j from res (released here); false with the error set. */
+static bool
+job_result(struct ftpagent *a, const char *method, json_t *res,
+    struct ftpagent_job *j)
+{
+	int r = parse_job(res, j);
+
+	json_decref(res);
+	if (r == -2)
+		set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
+	else if (r != 0)
+		set_bad_reply(a, method);
+	return r == 0;
+}
+
+static bool
+check_job_args(struct ftpagent *a, const char *id, struct ftpagent_job *j)
+{
+	if (j != NULL)
+		memset(j, 0, sizeof(*j));
+	if (!check_args(a, "", id))
+		return false;
+	if (j == NULL || *id == '\0') {
+		set_error(a, FTPAGENT_ERR_ARGUMENT, "%s",
+		    j == NULL ? "no job pointer" : "empty job id");
+		return false;
+	}
+	return true;
+}
+
+bool
+ftpagent_job_status(struct ftpagent *a, const char *id,
+    struct ftpagent_job *j)
+{
+	json_t *res;
+
+	if (!check_job_args(a, id, j))
+		return false;
+	if (!rpc(a, "job.status", json_pack("{s:s}", "job", id), NULL, 0,
+	    NULL, &res))
+		return false;
+	return job_result(a, "job.status", res, j);
+}
+
+bool
+ftpagent_job_wait(struct ftpagent *a, const char *id, int timeout_ms,
+    struct ftpagent_job *j)
+{
+	json_t *res;
+	int slice;
+
+	if (!check_job_args(a, id, j))
+		return false;
+	for (;;) {
+		/* Our own wait outlasts the agent's by a connection timeout,
+		 * so that its answer, not our impatience, ends the call. */
+		slice = timeout_ms > 0 ? timeout_ms : a->timeout_ms;
+		if (rpc_wait(a, "job.wait", json_pack("{s:s,s:f}", "job", id,
+		    "timeout", slice / 1000.0), NULL, 0, NULL,
+		    slice > INT_MAX - a->timeout_ms ? INT_MAX :
+		    slice + a->timeout_ms, &res))
+			return job_result(a, "job.wait", res, j);
+		if (timeout_ms > 0 || !agent_said(a, FTPAGENT_ERR_TIMEOUT))
+			return false;
+		reset_error(a);
+	}
+}
+
+bool
+ftpagent_job_cancel(struct ftpagent *a, const char *id)
+{
+	if (!check_args(a, "", id))
+		return false;
+	return rpc_void(a, "job.cancel", json_pack("{s:s}", "job", id));
+}
+
+bool
+ftpagent_job_list(struct ftpagent *a, struct ftpagent_job **jobs, size_t *n)
+{
+	struct ftpagent_job *js = NULL;
+	json_t *res;
+	size_t count;
+	bool ok;
+
+	if (jobs != NULL)
+		*jobs = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (!check_args(a, "", ""))
+		return false;
+	if (jobs == NULL || n == NULL) {
+		set_error(a, FTPAGENT_ERR_ARGUMENT, "job.list: no result pointer");
+		return false;
+	}
+	if (!rpc(a, "job.list", json_object(), NULL, 0, NULL, &res))
+		return false;
+	ok = parse_array(a, "job.list", res, sizeof(*js), parse_job_cb,
+	    clear_job_cb, (void **)&js, &count);
+	json_decref(res);
+	if (ok) {
+		*jobs = js;
+		*n = count;
+	}
+	return ok;
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+bool
+ftpagent_subscribe(struct ftpagent *a, const char *const *jobs)
+{
+	json_t *which, *res;
+	bool was;
+	size_t i;
+
+	if (!check_args(a, "", ""))
+		return false;
+	if (jobs == NULL)
+		which = json_string("all");
+	else if ((which = json_array()) != NULL) {
+		for (i = 0; jobs[i] != NULL; i++) {
+			if (json_array_append_new(which, json_string(jobs[i])) ==
+			    -1) {
+				json_decref(which);
+				set_error(a, FTPAGENT_ERR_ARGUMENT,
+				    "events.subscribe: a job id is not UTF-8");
+				return false;
+			}
+		}
+	}
+	/* Notifications may come before the reply: keep them already. */
+	was = a->subscribed;
+	a->subscribed = true;
+	if (!rpc(a, "events.subscribe", json_pack("{s:o}", "jobs", which),
+	    NULL, 0, NULL, &res)) {
+		a->subscribed = was;
+		return false;
+	}
+	json_decref(res);
+	return true;
+}
+
+void
+ftpagent_event_clear(struct ftpagent_event *ev)
+{
+	if (ev == NULL)
+		return;
+	ftpagent_job_clear(&ev->job);
+	free(ev->session);
+	free(ev->state);
+	memset(ev, 0, sizeof(*ev));
+}
+
+static int
+int_or_minus1(const json_t *o, const char *name)
+{
+	json_t *v = json_object_get(o, name);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > INT_MAX)
+		return -1;
+	return (int)json_integer_value(v);
+}
+
+/* 1 with *ev filled, 0 for a notification to skip, -2 when out of
+ * memory. */
+static int
+parse_event(const struct jsonrpc_msg *m, struct ftpagent_event *ev)
+{
+	const json_t *p = m->params;
+	int r;
+
+	memset(ev, 0, sizeof(*ev));
+	if (strcmp(m->method, "job.progress") == 0 ||
+	    strcmp(m->method, "job.finished") == 0) {
+		if ((r = parse_job(p, &ev->job)) != 0)
+			return r == -2 ? -2 : 0;
+		ev->type = m->method[4] == 'p' ? FTPAGENT_EVENT_JOB_PROGRESS :
+		    FTPAGENT_EVENT_JOB_FINISHED;
+		return 1;
+	}
+	if (strcmp(m->method, "session.state") != 0 ||
+	    !json_is_string(json_object_get(p, "session")))
+		return 0;
+	ev->type = FTPAGENT_EVENT_SESSION_STATE;
+	ev->connections = int_or_minus1(p, "connections");
+	ev->busy = int_or_minus1(p, "busy");
+	if (!str_member(p, "session", false, &ev->session) ||
+	    !str_member(p, "state", false, &ev->state)) {
+		ftpagent_event_clear(ev);
+		return -2;
+	}
+	return 1;
+}
+
+bool
+ftpagent_next_event(struct ftpagent *a, struct ftpagent_event *ev,
+    int timeout_ms)
+{
+	struct jsonrpc_msg m;
+	enum conn_status st;
+	int64_t deadline;
+	int r;
+
+	if (ev != NULL)
+		memset(ev, 0, sizeof(*ev));
+	if (a == NULL || !usable(a))
+		return false;
+	if (ev == NULL) {
+		set_error(a, FTPAGENT_ERR_ARGUMENT, "no event pointer");
+		return false;
+	}
+	deadline = conn_now_ms() + (timeout_ms < 0 ? a->timeout_ms :
+	    timeout_ms);
+	for (;;) {
+		st = conn_next_note(&a->conn, deadline, &m);
+		if (st == CONN_TIMEOUT && conn_is_open(&a->conn))
+			return false;
+		if (st != CONN_OK) {
+			set_conn_error(a, st, "events");
+			return false;
+		}
+		r = parse_event(&m, ev);
+		jsonrpc_msg_clear(&m);
+		if (r == 1)
+			return true;
+		if (r == -2) {
+			set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
+			return false;
+		}
+	}
 }
 
 /* ---- escape hatch ------------------------------------------------------ */

@@ -251,6 +251,148 @@ FTPAGENT_API bool ftpagent_put_file(struct ftpagent *, const char *session,
     const char *path, const char *local, const struct ftpagent_xfer_opts *opts,
     struct ftpagent_xfer_result *result);
 
+/*
+ * Starts a download into fd in the background (wait:false) and returns at
+ * once: *job receives the job id (caller frees with free()). The agent
+ * holds its own copy of fd; the job belongs to the caller's uid and runs
+ * on when this connection closes. Follow it with ftpagent_job_wait, the
+ * other job functions or events. opts as for ftpagent_get_fd (offset < 0
+ * resumes at the regular file's size); opts->progress is not used.
+ */
+FTPAGENT_API bool ftpagent_get_fd_background(struct ftpagent *,
+    const char *session, const char *path, int fd,
+    const struct ftpagent_xfer_opts *opts, char **job);
+/* The same for an upload from fd (see ftpagent_put_fd for opts). */
+FTPAGENT_API bool ftpagent_put_fd_background(struct ftpagent *,
+    const char *session, const char *path, int fd,
+    const struct ftpagent_xfer_opts *opts, char **job);
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+/* Every transfer is a job. DONE, FAILED and CANCELLED are final. */
+enum ftpagent_job_state {
+	FTPAGENT_JOB_UNKNOWN = 0,	/* a state this library does not know */
+	FTPAGENT_JOB_QUEUED,
+	FTPAGENT_JOB_RUNNING,
+	FTPAGENT_JOB_DONE,
+	FTPAGENT_JOB_FAILED,
+	FTPAGENT_JOB_CANCELLED,
+};
+
+enum ftpagent_xfer_dir {
+	FTPAGENT_XFER_UNKNOWN = 0,
+	FTPAGENT_XFER_GET,
+	FTPAGENT_XFER_PUT,
+};
+
+/*
+ * A job as the agent last described it. Strings are owned by the struct:
+ * release them with ftpagent_job_clear (or ftpagent_jobs_free for an
+ * array). Unknown numbers are -1 unless said otherwise.
+ */
+struct ftpagent_job {
+	char		*id;		/* "j12" */
+	enum ftpagent_job_state state;
+	enum ftpagent_xfer_dir direction;
+	char		*session;	/* may be NULL */
+	char		*path;		/* the remote path (bytes); may be NULL */
+	int64_t		 bytes;		/* moved so far (0 when unknown) */
+	int64_t		 total;		/* size of the file, or -1 */
+	double		 rate;		/* bytes/s: current, the average once
+					   finished; 0 when unknown */
+	double		 eta;		/* seconds left, or -1 */
+	double		 started;	/* epoch seconds, or -1 */
+	double		 ended;		/* epoch seconds, or -1 */
+	int		 attempts;	/* tries so far; 0 when unknown */
+	/* Why a FAILED or CANCELLED job ended; FTPAGENT_OK and NULLs
+	 * otherwise. */
+	enum ftpagent_error error;
+	char		*error_kind;	/* protocol name: "ftp", "cancelled", ... */
+	char		*error_message;
+	int		 ftp_code;	/* the server's reply code, or 0 */
+};
+
+/* "queued", "running", "done", "failed", "cancelled"; "unknown". Static. */
+FTPAGENT_API const char *ftpagent_job_state_name(enum ftpagent_job_state);
+/* Frees the strings of *job and zeroes it. NULL is allowed. */
+FTPAGENT_API void ftpagent_job_clear(struct ftpagent_job *job);
+/* Frees an array from ftpagent_job_list. NULL is allowed. */
+FTPAGENT_API void ftpagent_jobs_free(struct ftpagent_job *jobs, size_t n);
+
+/* The job's current state into *job (caller clears with
+ * ftpagent_job_clear). FTPAGENT_ERR_NO_JOB when the agent does not know
+ * it (or has forgotten it, 10 minutes after it ended). */
+FTPAGENT_API bool ftpagent_job_status(struct ftpagent *, const char *job_id,
+    struct ftpagent_job *job);
+/*
+ * Waits until the job has ended and fills *job (caller clears with
+ * ftpagent_job_clear). A failed or cancelled job is a success of this
+ * call: look at job->state and job->error. timeout_ms > 0: at most that
+ * long, then FTPAGENT_ERR_TIMEOUT (the job runs on; clear the error to
+ * go on). timeout_ms <= 0: until the job ends, however long, asking the
+ * agent again every connection timeout, so a dead agent is still noticed.
+ */
+FTPAGENT_API bool ftpagent_job_wait(struct ftpagent *, const char *job_id,
+    int timeout_ms, struct ftpagent_job *job);
+/* Cancels a queued or running job (ABOR for a running one; a download
+ * keeps what it wrote). Cancelling a finished job changes nothing. */
+FTPAGENT_API bool ftpagent_job_cancel(struct ftpagent *, const char *job_id);
+/* All jobs of the caller's uid (root: all), running and recently ended.
+ * *jobs is an array of *n (NULL when 0); caller frees with
+ * ftpagent_jobs_free(*jobs, *n). */
+FTPAGENT_API bool ftpagent_job_list(struct ftpagent *,
+    struct ftpagent_job **jobs, size_t *n);
+
+/* ---- events ---------------------------------------------------------------- */
+
+enum ftpagent_event_type {
+	FTPAGENT_EVENT_NONE = 0,
+	FTPAGENT_EVENT_JOB_PROGRESS,	/* job holds the job's state */
+	FTPAGENT_EVENT_JOB_FINISHED,	/* job holds its final state; once */
+	FTPAGENT_EVENT_SESSION_STATE,	/* session, state, connections, busy */
+};
+
+/* One notification from the agent. Release with ftpagent_event_clear. */
+struct ftpagent_event {
+	enum ftpagent_event_type type;
+	struct ftpagent_job job;	/* JOB_PROGRESS, JOB_FINISHED */
+	char		*session;	/* SESSION_STATE: the session id */
+	char		*state;		/* SESSION_STATE: "connecting", "ready",
+					   "busy", "closed", ... */
+	int		 connections;	/* SESSION_STATE: open control
+					   connections, or -1 */
+	int		 busy;		/* SESSION_STATE: those running an
+					   operation, or -1 */
+};
+
+/*
+ * Asks the agent for notifications on this connection: about the jobs
+ * named in the NULL-terminated array jobs, or with jobs NULL about all
+ * jobs of the caller's uid (later ones too) and its sessions' states.
+ * Subscribing again adds to the set. From then on notifications that
+ * arrive while another call on this connection waits for its reply are
+ * kept for ftpagent_next_event, oldest first: a newer job.progress of a
+ * job replaces the one still unread (so a slow reader gets the latest
+ * state), and at most 4096 are kept (beyond that the oldest unread
+ * job.progress, else the oldest event, is dropped). An agent without
+ * events answers FTPAGENT_ERR_RPC with ftpagent_error_kind() "method".
+ */
+FTPAGENT_API bool ftpagent_subscribe(struct ftpagent *,
+    const char *const *jobs);
+/*
+ * The next notification: a kept one, else one read from the agent
+ * within timeout_ms (0: only what has arrived already; < 0: the
+ * connection's timeout). Returns true with *ev filled (caller clears with
+ * ftpagent_event_clear); false with ftpagent_error() == FTPAGENT_OK when
+ * none came in time (no error is set then); false with the sticky error
+ * set when the connection failed. Replies to calls that gave up earlier
+ * are skipped; notifications of kinds this library does not know too.
+ */
+FTPAGENT_API bool ftpagent_next_event(struct ftpagent *,
+    struct ftpagent_event *ev, int timeout_ms);
+/* Frees what *ev holds and zeroes it. NULL is allowed. */
+FTPAGENT_API void ftpagent_event_clear(struct ftpagent_event *ev);
+
 /* ---- escape hatch ------------------------------------------------------ */
 
 /*

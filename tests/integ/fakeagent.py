@@ -3,11 +3,15 @@
 daemon: canned replies over the real wire protocol (NDJSON JSON-RPC 2.0 on
 a Unix socket, fds with SCM_RIGHTS).
 
-    fakeagent.py [--user] [-f] -S SOCKET     (the daemon's own options, so
-                                              it can stand in for autostart)
+    fakeagent.py [--user] [-f] [--no-events] -S SOCKET
+                 (the daemon's own options, so it can stand in for
+                 autostart; --no-events: answer events.subscribe like an
+                 agent older than events, -32601)
 
 Besides the real method names it answers test.* methods that misbehave on
-purpose. Stdlib only. Exits when idle for IDLE_EXIT seconds, on SIGTERM or
+purpose. Background transfers (wait:false) become jobs that every
+connection can follow with job.* and events.subscribe; test.no_events
+makes a connection answer events.subscribe like an old agent (-32601). Stdlib only. Exits when idle for IDLE_EXIT seconds, on SIGTERM or
 on test.shutdown.
 """
 import json
@@ -25,6 +29,9 @@ state_lock = threading.Lock()
 cancelled_jobs = []                          # jobs cancelled by any client
 job_counter = [0]
 last_activity = [time.monotonic()]
+no_events = [False]                          # --no-events
+bg_jobs = {}                                 # id -> BgJob
+subscribers = []                             # [Conn, set of ids or None]
 
 
 def new_job():
@@ -39,6 +46,53 @@ def err_obj(code, message, kind, **extra):
     return {"code": code, "message": message, "data": data}
 
 
+def publish(method, obj):
+    """Sends a job notification to the connections that subscribed."""
+    with state_lock:
+        subs = list(subscribers)
+    for conn, which in subs:
+        if which is None or obj["job"] in which:
+            conn.notify(method, obj)
+
+
+class BgJob:
+    """A wait:false transfer: runs on a thread of its own."""
+
+    def __init__(self, job, params, direction):
+        self.obj = {"job": job, "state": "running", "direction": direction,
+                    "session": params.get("session"),
+                    "path": params.get("path"), "uid": os.getuid(),
+                    "bytes": 0, "total": None, "rate": 0.0, "eta_s": None,
+                    "started": time.time(), "ended": None, "attempts": 1,
+                    "error": None}
+        self.lock = threading.Lock()
+        self.ended = threading.Event()
+        self.cancel = threading.Event()
+
+    def snapshot(self):
+        with self.lock:
+            return dict(self.obj)
+
+    def progress(self, nbytes, total):
+        with self.lock:
+            self.obj["bytes"] = nbytes
+            self.obj["total"] = total
+            self.obj["rate"] = 1024.0 * 1024.0
+            if total is not None:
+                self.obj["eta_s"] = (total - nbytes) / (1024.0 * 1024.0)
+        publish("job.progress", self.snapshot())
+
+    def end(self, state, error=None):
+        with self.lock:
+            self.obj["state"] = state
+            self.obj["error"] = error
+            self.obj["eta_s"] = None
+            self.obj["ended"] = time.time()
+        publish("job.progress", self.snapshot())
+        publish("job.finished", self.snapshot())
+        self.ended.set()
+
+
 class Conn:
     def __init__(self, sock, server):
         self.sock = sock
@@ -47,6 +101,7 @@ class Conn:
         self.last_params = None
         self.cancel = {}                     # job -> threading.Event
         self.closed = False
+        self.no_events = no_events[0]        # test.no_events: an old agent
 
     # -- output ----------------------------------------------------------
     def send_raw(self, b):
@@ -118,6 +173,8 @@ class Conn:
         params = req.get("params", {})
         if method == "job.cancel":
             ev = self.cancel.get(params.get("job"))
+            if ev is None and params.get("job") in bg_jobs:
+                ev = bg_jobs[params.get("job")].cancel
             if ev is None:
                 self.error(rid, err_obj(-32010, "no such job", "no_job"))
             else:
@@ -239,10 +296,74 @@ class Conn:
                                   "type": "file", "size": 100,
                                   "mtime": None, "perm": None,
                                   "target": None})
+        elif method in ("transfer.get", "transfer.put") and \
+                params.get("wait") is False:
+            self.transfer_bg(rid, params, fds, method == "transfer.put")
         elif method == "transfer.get":
             self.transfer_get(rid, params, fds)
         elif method == "transfer.put":
             self.transfer_put(rid, params, fds)
+        elif method in ("job.status", "job.wait"):
+            j = bg_jobs.get(params.get("job"))
+            if j is None:
+                self.error(rid, err_obj(-32010, "no such job", "no_job"))
+                return
+            t = params.get("timeout", 0)
+            if method == "job.wait" and \
+                    not j.ended.wait(t if t and t > 0 else None):
+                self.error(rid, err_obj(-32004, "job %s has not ended"
+                                        % params["job"], "timeout"))
+                return
+            self.result(rid, j.snapshot())
+        elif method == "job.list":
+            self.result(rid, [j.snapshot() for j in list(bg_jobs.values())])
+        elif method == "events.subscribe":
+            if self.no_events:
+                self.error(rid, err_obj(-32601, "unknown method "
+                                        "events.subscribe", "method"))
+                return
+            which = params.get("jobs", "all")
+            with state_lock:
+                subscribers.append([self, None if which == "all"
+                                    else set(which)])
+            self.result(rid, {})
+        elif method == "test.no_events":
+            self.no_events = True
+            self.result(rid, {})
+        elif method == "test.notify_then_reply":
+            # Notifications that arrive while the caller waits for this
+            # reply: three states of j90 (only the last is news), a
+            # session, j90's end and another job.
+            for n in (1, 2, 3):
+                self.notify("job.progress", {
+                    "job": "j90", "state": "running", "direction": "get",
+                    "session": "s1", "path": "/a", "bytes": n,
+                    "total": 3, "rate": 1.0, "error": None})
+            self.notify("session.state", {"session": "s1",
+                                          "state": "busy",
+                                          "connections": 2, "busy": 1})
+            self.notify("job.finished", {
+                "job": "j90", "state": "done", "direction": "get",
+                "session": "s1", "path": "/a", "bytes": 3, "total": 3,
+                "rate": 1.0, "error": None})
+            self.notify("job.progress", {
+                "job": "j91", "state": "queued", "direction": "put",
+                "session": "s1", "path": "/b", "bytes": 0,
+                "total": None, "rate": 0, "error": None})
+            self.notify("some.future_event", {"x": 1})
+            self.result(rid, {"replied": True})
+        elif method == "test.flood":
+            for i in range(int(params.get("n", 5000))):
+                self.notify("job.progress", {
+                    "job": "f%d" % i, "state": "running", "bytes": i})
+            self.notify("session.state", {"session": "s1",
+                                          "state": "ready"})
+            self.result(rid, {})
+        elif method == "test.notify_later":
+            self.result(rid, {})
+            time.sleep(float(params.get("delay", 0.5)))
+            self.notify("session.state", {"session": "later",
+                                          "state": "closed"})
         else:
             self.error(rid, err_obj(-32601, "Method not found", "method"))
 
@@ -328,6 +449,71 @@ class Conn:
             self.error(rid, err_obj(-32005, "550 No such file", "not_found",
                                     ftp_code=550))
 
+    def transfer_bg(self, rid, params, fds, put):
+        fd = params.get("fd")
+        if not isinstance(fd, int) or fd < 0 or fd >= len(fds):
+            self.error(rid, err_obj(-32602, "fd: no such fd", "params"))
+            return
+        if "progress" in params:
+            self.error(rid, err_obj(-32602, "test wants no progress with "
+                                    "wait:false", "params"))
+            return
+        job = BgJob(new_job(), params, "put" if put else "get")
+        bg_jobs[job.obj["job"]] = job
+        # handle() closes the passed fds when this returns: keep a copy
+        myfd = os.dup(fds[fd])
+        threading.Thread(target=self.run_bg, args=(job, params, myfd, put),
+                         daemon=True).start()
+        self.result(rid, {"job": job.obj["job"]})
+
+    def run_bg(self, job, params, fd, put):
+        try:
+            self.run_bg2(job, params, fd, put)
+        finally:
+            os.close(fd)
+
+    def run_bg2(self, job, params, fd, put):
+        off = params.get("offset", 0)
+        path = params.get("path")
+        if put:
+            got = 0
+            while True:
+                b = os.pread(fd, 4096, off + got)
+                if not b:
+                    break
+                got += len(b)
+                job.progress(got, None)
+            job.end("done")
+        elif path in ("/file", "/second"):
+            # "/file" takes about 0.3 s, "/second" about 1 s
+            step = 1024 if path == "/file" else 512
+            pos = off
+            while pos < len(FILE_DATA):
+                if job.cancel.wait(0.03 if path == "/file" else 0.05):
+                    job.end("cancelled", err_obj(-32008, "cancelled",
+                                                 "cancelled"))
+                    return
+                pos += os.pwrite(fd, FILE_DATA[pos:pos + step], pos)
+                job.progress(pos - off, len(FILE_DATA))
+            job.end("done")
+        elif path == "/fail":
+            os.pwrite(fd, FILE_DATA[:1000], off)
+            job.progress(1000, len(FILE_DATA))
+            job.end("failed", err_obj(-32000, "426 Connection closed", "ftp",
+                                      ftp_code=426,
+                                      ftp_text="426 Connection closed"))
+        elif path == "/slow":
+            for i in range(200):
+                job.progress(i * 10, None)
+                if job.cancel.wait(0.05):
+                    job.end("cancelled", err_obj(-32008, "cancelled",
+                                                 "cancelled"))
+                    return
+            job.end("done")
+        else:
+            job.end("failed", err_obj(-32005, "550 No such file",
+                                      "not_found", ftp_code=550))
+
     def transfer_put(self, rid, params, fds):
         fd = self.fd_param(rid, params, fds)
         if fd is None:
@@ -390,6 +576,9 @@ def main(argv):
             path = argv[i + 1]
             i += 2
         elif argv[i] in ("--user", "-f", "--foreground"):
+            i += 1
+        elif argv[i] == "--no-events":
+            no_events[0] = True
             i += 1
         elif not argv[i].startswith("-"):
             path = argv[i]
