@@ -587,9 +587,9 @@ cmd_open(struct ctl *c, const struct command *cmd, int argc, char **argv)
 			errno = 0;
 			v = strtol(optarg, &end, 10);
 			if (errno != 0 || *optarg == '\0' || *end != '\0' ||
-			    v < 1 || v > 1000)
+			    v < 1 || v > 16)
 				return usage_error(c, cmd,
-				    "--max-connections takes 1-1000");
+				    "--max-connections takes 1-16");
 			o.max_connections = (int)v;
 			break;
 		case 'p':
