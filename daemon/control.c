@@ -223,6 +223,9 @@ client_release(void *p)
 	for (size_t i = 0; i < c->n_ev_jobs; i++)
 		free(c->ev_jobs[i]);
 	free(c->ev_jobs);
+	for (size_t i = 0; i < c->n_owed; i++)
+		free(c->owed[i]);
+	free(c->owed);
 	free(c);
 }
 
@@ -339,6 +342,14 @@ client_notify(struct client *c, json_t *msg)
 	client_send(c, msg);
 }
 
+static void	(*drain_hook)(struct client *);
+
+void
+control_set_drain_hook(void (*fn)(struct client *))
+{
+	drain_hook = fn;
+}
+
 void
 control_each(void (*fn)(struct client *, void *), void *arg)
 {
@@ -365,6 +376,8 @@ client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		client_close(c);
 		return;
 	}
+	if (buf_used(&c->out) == 0 && c->n_owed > 0 && drain_hook != NULL)
+		drain_hook(c);
 	client_update(c);
 	/* messages held back while the client was not reading its replies */
 	if (!c->closing && !client_congested(c) && ndjson_pending(&c->in) > 0)

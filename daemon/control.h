@@ -44,6 +44,9 @@ struct client {
 	bool		 events_all;	/* events.subscribe: all of its uid's jobs */
 	char		**ev_jobs;	/* events.subscribe: these job ids */
 	size_t		 n_ev_jobs;
+	char		**owed;		/* job ids whose progress waits for the
+					   output to drain (coalesced) */
+	size_t		 n_owed;
 	int		 refs;
 	struct rpc_call	*calls;		/* pending asynchronous calls */
 	struct client	*next;
@@ -70,6 +73,9 @@ bool	 client_congested(const struct client *);
  * passes CLIENT_OUT_HARDCAP is disconnected instead: notifications never
  * grow without bound. */
 void	 client_notify(struct client *, json_t *msg);
+/* fn runs when a client with owed progress (c->owed) has sent all its
+ * output. */
+void	 control_set_drain_hook(void (*fn)(struct client *));
 /* Calls fn on every connected client. fn must not close clients. */
 void	 control_each(void (*fn)(struct client *, void *), void *arg);
 /* Stop reading; close once everything queued has been sent. */

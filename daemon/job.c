@@ -154,6 +154,53 @@ struct notice {
 	bool		 droppable;	/* progress: the next one supersedes it */
 };
 
+/*
+ * Progress is coalesced: while a client still has output waiting, the
+ * job is only noted as owed, and once everything has gone out the client
+ * gets the job's state as it is then. A reader that falls behind never
+ * has a queue of stale states, and one that never reads costs nothing.
+ */
+static bool
+progress_owed(struct client *c, const struct job *j)
+{
+	if (buf_used(&c->out) == 0)
+		return false;
+	for (size_t i = 0; i < c->n_owed; i++)
+		if (strcmp(c->owed[i], j->id) == 0)
+			return true;
+	c->owed = xrealloc(c->owed, (c->n_owed + 1) * sizeof(*c->owed));
+	c->owed[c->n_owed++] = xstrdup(j->id);
+	return true;
+}
+
+static json_t *
+progress_msg(json_t *params)
+{
+	return json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0", "method",
+	    "job.progress", "params", params);
+}
+
+static void
+progress_drained(struct client *c)
+{
+	char		**owed = c->owed;
+	size_t		  n = c->n_owed;
+	struct job	 *j;
+	json_t		 *params;
+
+	c->owed = NULL;
+	c->n_owed = 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((j = job_lookup(owed[i])) != NULL && j->state == JOB_RUNNING) {
+			params = job_json(j);
+			client_notify(c, progress_msg(params));
+			json_decref(params);
+		}
+		free(owed[i]);
+	}
+	free(owed);
+}
+
 static void
 notice_one(struct client *c, void *arg)
 {
@@ -164,8 +211,7 @@ notice_one(struct client *c, void *arg)
 	/* the transfer's own caller gets its progress already */
 	if (n->droppable && c == n->job->progress)
 		return;
-	/* a slow reader gets the latest state later, never a growing queue */
-	if (n->droppable && client_congested(c))
+	if (n->droppable && progress_owed(c, n->job))
 		return;
 	client_notify(c, json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0",
 	    "method", n->method, "params", n->params));
@@ -190,9 +236,12 @@ progress_send(struct job *j)
 		client_unref(j->progress);
 		j->progress = NULL;
 	}
-	if (j->progress != NULL && !client_congested(j->progress))
-		client_send(j->progress, json_pack("{s:s,s:s,s:o}", "jsonrpc",
-		    "2.0", "method", "job.progress", "params", job_json(j)));
+	if (j->progress != NULL && !progress_owed(j->progress, j)) {
+		json_t	*params = job_json(j);
+
+		client_notify(j->progress, progress_msg(params));
+		json_decref(params);
+	}
 	job_notify(j, "job.progress", true);
 	j->last_progress = now_mono();
 	ev_timer_again(main_loop, &j->hb);
@@ -428,6 +477,12 @@ job_end(struct job *j, struct ftp_op *op)
 	ev_timer_init(&j->expire, expire_cb, JOB_RETENTION, 0.);
 	j->expire.data = j;
 	ev_timer_start(main_loop, &j->expire);
+}
+
+void
+job_init(void)
+{
+	control_set_drain_hook(progress_drained);
 }
 
 struct job *

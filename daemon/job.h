@@ -70,6 +70,7 @@ struct job {
 
 extern struct job *jobs;
 
+void		 job_init(void);
 /* op's done/progress callbacks are taken over by the job. */
 struct job	*job_new(uid_t, struct session *, struct ftp_op *, bool put);
 void		 job_start(struct job *);

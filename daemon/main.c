@@ -292,6 +292,7 @@ main(int argc, char *argv[])
 	defer_init(main_loop);
 	resolver_init(main_loop);
 	rpc_init();
+	job_init();
 	if (control_listen(&co) == -1)
 		return 1;
 	if (!user && co.listen_fd < 0) {

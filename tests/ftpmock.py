@@ -68,7 +68,17 @@ Steps run in order; each is an object with one action key:
                           more),
                           "stall": S (how long to stall; default until the
                           control connection closes, at most 120 s),
-                          "timeout": S (wait for the data connection).
+                          "timeout": S (wait for the data connection),
+                          "rest": true (start at the offset of the last
+                          REST command of this connection, as a server
+                          resuming a download would; "limit" then counts
+                          from there; the offset is used up),
+                          "answer": true (between chunks, answer control
+                          commands such as NOOP from the automatic
+                          replies while the data flows, as servers that
+                          read their control connection during a transfer
+                          do; without it they wait, vsftpd-like, until the
+                          script reads again; "chunk" defaults to 65536).
   {"recv_data": true}     read an upload to EOF and log its size and sha256
                           (under TLS also "close_notify": whether the
                           upload ended with one rather than a bare EOF).
@@ -638,6 +648,7 @@ class Session:
         self.closed = False
         self.tls = False          # control connection under TLS
         self.tls_data = False     # wrap data connections
+        self.rest_offset = 0      # the last REST's argument
 
     def log(self, ev, **kw):
         self.server.log(self.idx, ev, **kw)
@@ -692,6 +703,11 @@ class Session:
         if telnet:
             self.log("telnet", bytes=telnet.hex())
         line = raw.decode("latin-1")
+        if self.verb(line) == "REST":
+            try:
+                self.rest_offset = max(0, int(line.split(" ", 1)[1]))
+            except (IndexError, ValueError):
+                pass
         if self.tls:
             self.log("recv", line=line, eol=eol, tls=True)
         else:
@@ -921,17 +937,25 @@ class Session:
         else:
             body = to_bytes(body)
         full = len(body)
+        if st.get("rest"):
+            off = self.rest_offset
+            self.rest_offset = 0
+            body = body[off:]
+            self.log("mark", text="data from REST offset %d" % off)
         if "limit" in st:
             body = body[:int(st["limit"])]
         if st.get("delay"):
             time.sleep(st["delay"])
-        chunk = st.get("chunk")
+        answer = st.get("answer", False)
+        chunk = st.get("chunk") or (65536 if answer else None)
         try:
             if chunk:
                 for i in range(0, len(body), chunk):
                     c.sendall(body[i:i + chunk])
                     if st.get("chunk_delay"):
                         time.sleep(st["chunk_delay"])
+                    if answer:
+                        self.answer_pending()
             else:
                 c.sendall(body)
         except OSError as e:
@@ -958,6 +982,24 @@ class Session:
                 self.tls_close(c)
             self.data.conn = None
         self.close_data()
+
+    def answer_pending(self):
+        """Answers, from the automatic replies, the commands that have
+        arrived on the control connection, without waiting for more."""
+        while True:
+            ready = b"\n" in self.buf
+            if not ready:
+                if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+                    ready = True
+                else:
+                    ready = bool(select.select([self.sock], [], [], 0)[0])
+            if not ready:
+                return
+            line = self.readline(0.05, True)
+            if line is None:
+                return
+            self.log("mark", text="answered during data: " + self.verb(line))
+            self.answer_auto(line)
 
     def stall(self, secs):
         """Holds the data connection open, still logging commands (ABOR)."""

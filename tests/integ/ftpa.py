@@ -501,6 +501,35 @@ class Server:
         return "%s://%s%s:%d%s" % (scheme, auth, host, self.port, path)
 
 
+class Pyftpd(Server):
+    """A pyftpdlib server (start_pyftpd); events() reads its --events log
+    when it was started with events=True."""
+
+    events_log = None
+    start_args = None
+
+    def events(self, ev=None):
+        out = []
+        if not self.events_log or not os.path.exists(self.events_log):
+            return out
+        with open(self.events_log, encoding="utf-8") as f:
+            for line in f:
+                if not line.endswith("\n"):
+                    break            # being written
+                e = json.loads(line)
+                if ev is None or e["ev"] == ev:
+                    out.append(e)
+        return out
+
+    def commands(self):
+        """Command lines the server received, in order."""
+        return [e["line"] for e in self.events("cmd")]
+
+    def max_connections(self):
+        """The most control connections that were open at once."""
+        return max([e["count"] for e in self.events("connect")] or [0])
+
+
 class Mock(Server):
     def events(self, ev=None):
         out = []
@@ -674,18 +703,32 @@ class TestCase(unittest.TestCase):
     # -- FTP servers
     def start_pyftpd(self, user="user", password="secret", tls="none",
                      home=None, cert="server", tls_version=None,
-                     host="127.0.0.1"):
+                     host="127.0.0.1", port=0, rate=None, events=False,
+                     passive_count=20):
         """pyftpdlib on a free port. tls: "none", "explicit" or "implicit";
         cert: a Certs name ("server", "selfsigned", "expired",
         "wronghost") or a (cert, key) pair; tls_version "1.2"/"1.3" pins
-        the server's protocol version; host "::1" for IPv6."""
+        the server's protocol version; host "::1" for IPv6.
+        port: a fixed port (0: a free one); rate: bytes/s per data
+        connection (plain only); events: write pyftpd_server.py's
+        --events log (read it with .events()); passive_count: how many
+        passive ports. Returns a Pyftpd; restart_pyftpd(srv) starts the
+        same server again on the same port."""
         home = home or self.tmpdir(0o755, "ftpa-home-")
-        lo, hi = free_port_range(20)
+        lo, hi = free_port_range(passive_count)
         log = os.path.join(self.tmpdir(), "pyftpd.log")
         cmd = [PYTHON, PYFTPD, "--user", user, "--home", home,
                "--host", host,
                "--passive-ports", "%d-%d" % (lo, hi), "--tls", tls,
                "--log", log]
+        if port:
+            cmd += ["--port", str(port)]
+        if rate:
+            cmd += ["--rate", str(int(rate))]
+        events_log = None
+        if events:
+            events_log = os.path.join(self.tmpdir(), "pyftpd-events.log")
+            cmd += ["--events", events_log]
         if tls != "none":
             c, k = certs().by_name(cert) if isinstance(cert, str) else cert
             cmd += ["--cert", c, "--key", k]
@@ -699,8 +742,28 @@ class TestCase(unittest.TestCase):
         line = read_line_from(proc, 15, "pyftpdlib")
         if not line.startswith("ready "):
             self.fail("pyftpdlib said %r" % line)
-        return Server(proc, host, int(line.split()[1]), user, password,
-                      home, log)
+        srv = Pyftpd(proc, host, int(line.split()[1]), user, password,
+                     home, log)
+        srv.events_log = events_log
+        srv.start_args = dict(user=user, password=password, tls=tls,
+                              home=home, cert=cert, tls_version=tls_version,
+                              host=host, rate=rate, events=events,
+                              passive_count=passive_count)
+        return srv
+
+    def restart_pyftpd(self, srv, kill=True, tries=50):
+        """Kills srv (SIGKILL unless kill is False: SIGTERM) if it still
+        runs and starts the same server on the same port, retrying while
+        the port is busy. Returns the new Pyftpd (its own events log)."""
+        stop_process(srv.proc, signal.SIGKILL if kill else signal.SIGTERM)
+        args = dict(srv.start_args, port=srv.port)
+        for i in range(tries):
+            try:
+                return self.start_pyftpd(**args)
+            except AssertionError:
+                if i == tries - 1:
+                    raise
+                time.sleep(0.1)
 
     def make_cert(self):
         d = self.tmpdir()
