@@ -32,6 +32,13 @@ static void client_write_cb(struct ev_loop *, ev_io *, int);
 static void client_close(struct client *);
 static void client_dispatch(struct client *);
 
+void
+control_set_limits(unsigned max_conns, unsigned max_conns_per_uid)
+{
+	opts.max_conns = max_conns;
+	opts.max_conns_per_uid = max_conns_per_uid;
+}
+
 size_t
 control_count(void)
 {

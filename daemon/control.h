@@ -66,6 +66,8 @@ int	 control_listen(const struct control_opts *);
 void	 control_shutdown(void);	/* stop accepting, close the socket */
 void	 control_close_all(void);	/* close every client connection */
 size_t	 control_count(void);
+/* New limits on client connections (SIGHUP); existing ones stay. */
+void	 control_set_limits(unsigned max_conns, unsigned max_conns_per_uid);
 /* Queues one message (consumes msg). Dropped when the client is gone. */
 void	 client_send(struct client *, json_t *msg);
 bool	 client_congested(const struct client *);

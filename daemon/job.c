@@ -6,6 +6,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 
+#include "conf.h"
 #include "control.h"
 #include "job.h"
 #include "log.h"
@@ -474,7 +475,8 @@ job_end(struct job *j, struct ftp_op *op)
 	/* inline data is only for the waiting caller */
 	free(j->data);
 	j->data = NULL;
-	ev_timer_init(&j->expire, expire_cb, JOB_RETENTION, 0.);
+	/* kept for job.status and job.wait, then forgotten */
+	ev_timer_init(&j->expire, expire_cb, conf.job_retention, 0.);
 	j->expire.data = j;
 	ev_timer_start(main_loop, &j->expire);
 }

@@ -14,7 +14,6 @@
 
 #include "ftp.h"
 
-#define JOB_RETENTION	600.0	/* seconds a finished job is kept */
 #define JOB_RETRY_MAX_DELAY 60.0
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED,

@@ -10,18 +10,27 @@
 
 static int	log_verbose = 0;	/* 0: info, 1+: debug */
 static bool	log_prefix;
+static int	log_level = LOG_LVL_INFO;
 
 void
 log_init(int verbosity, bool prefix)
 {
 	log_verbose = verbosity;
 	log_prefix = prefix;
+	log_level = verbosity > 0 ? LOG_LVL_DEBUG : LOG_LVL_INFO;
 }
 
 void
 log_setverbose(int verbosity)
 {
 	log_verbose = verbosity;
+}
+
+void
+log_setlevel(int level)
+{
+	log_level = level;
+	log_verbose = level >= LOG_LVL_DEBUG ? 1 : 0;
 }
 
 int
@@ -36,6 +45,8 @@ vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 	char	msg[2048];
 
 	if (pri == LOG_LVL_DEBUG && log_verbose < 1)
+		return;
+	if (pri > log_level && pri != LOG_LVL_DEBUG)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_prefix)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "conf.h"
 #include "control.h"
 #include "job.h"
 #include "log.h"
@@ -28,6 +29,9 @@
 #define SHUTDOWN_GRACE		3.0
 
 static ev_signal	sig_term, sig_int, sig_hup;
+static char		*conf_path;		/* the file read, for SIGHUP */
+static bool		 conf_given;		/* -c: it must exist */
+static int		 verbose_flag;		/* -v given: logging stays debug */
 static ev_timer		shutdown_timer;
 static ev_check		shutdown_check;
 static bool		shutting_down;
@@ -36,11 +40,14 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: ftpd-agent [--user | --system] [-S SOCKET] [-f] [-v...]\n"
-	    "                  [--socket-mode MODE]\n"
+	    "usage: ftpd-agent [--user | --system] [-S SOCKET] [-c CONFIG] [-f]\n"
+	    "                  [-v...] [--socket-mode MODE]\n"
 	    "  --user           per-user agent: $XDG_RUNTIME_DIR/ftpd-agent.sock, mode 0600\n"
 	    "  --system         system agent: " SYSTEM_SOCKET ", mode 0660\n"
 	    "  -S, --socket     listen on this path instead\n"
+	    "  -c, --config     configuration file (default: " SYSCONFDIR
+	    "/ftpd-agent.conf,\n"
+	    "                   --user: ~/.config/ftpd-agent/ftpd-agent.conf)\n"
 	    "  -f, --foreground do not detach; log to stderr\n"
 	    "  -v, --verbose    more logging (debug)\n"
 	    "  --socket-mode    permission bits of the socket (octal)\n"
@@ -121,14 +128,66 @@ shutdown_start(void)
 		shutdown_finish();
 }
 
+/* What may change while running takes effect now (limits, logging); the
+ * rest is read when a session or job starts. */
+static void
+conf_apply(void)
+{
+	control_set_limits(conf.max_clients, conf.max_clients_per_uid);
+	log_setlevel(verbose_flag ? LOG_LVL_DEBUG : conf.log_level);
+}
+
+static void
+conf_reload(void)
+{
+	struct agent_conf	 c;
+	char			 err[512], keys[256];
+
+	if (conf_load(&c, conf_path, conf_given, err, sizeof(err)) == -1) {
+		log_warnx("SIGHUP: %s; the configuration in use stays", err);
+		return;
+	}
+	conf_restart_keys(&conf, &c, keys, sizeof(keys));
+	if (keys[0] != '\0')
+		log_warnx("SIGHUP: %s changed: takes effect at the next start",
+		    keys);
+	/* those keep their values until then */
+	free(c.socket);
+	free(c.socket_group);
+	c.socket = conf.socket;
+	c.socket_group = conf.socket_group;
+	c.socket_mode = conf.socket_mode;
+	c.max_message = conf.max_message;
+	conf.socket = conf.socket_group = NULL;
+	conf_free(&conf);
+	conf = c;
+	conf_apply();
+	log_info("SIGHUP: %s reloaded", conf_path);
+}
+
 static void
 signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	if (w->signum == SIGHUP) {
-		log_info("SIGHUP: nothing to reload (no configuration file in use)");
+		conf_reload();
 		return;
 	}
 	shutdown_start();
+}
+
+/* -c, else the mode's file: SYSCONFDIR or $XDG_CONFIG_HOME (~/.config). */
+static char *
+default_conf_path(bool user)
+{
+	const char	*xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+
+	if (!user)
+		return xstrdup(SYSCONFDIR "/ftpd-agent.conf");
+	if (xdg != NULL && xdg[0] == '/')
+		return xasprintf("%s/ftpd-agent/ftpd-agent.conf", xdg);
+	if (home != NULL && home[0] == '/')
+		return xasprintf("%s/.config/ftpd-agent/ftpd-agent.conf", home);
+	return NULL;
 }
 
 static int
@@ -228,14 +287,16 @@ main(int argc, char *argv[])
 			path = optarg;
 			break;
 		case 'c':
-			fprintf(stderr, "ftpd-agent: configuration files are not "
-			    "supported by this version yet\n");
-			return 2;
+			free(conf_path);
+			conf_path = xstrdup(optarg);
+			conf_given = true;
+			break;
 		case 'f':
 			foreground = true;
 			break;
 		case 'v':
 			verbose++;
+			verbose_flag = verbose;
 			break;
 		case 'V':
 			printf("ftpd-agent %s\n", PACKAGE_VERSION);
@@ -261,6 +322,23 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	log_init(verbose, getenv("JOURNAL_STREAM") != NULL);
+	if (conf_path == NULL)
+		conf_path = default_conf_path(user);
+	if (conf_path == NULL)
+		conf_defaults(&conf);
+	else {
+		char	err[512];
+
+		if (conf_load(&conf, conf_path, conf_given, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "ftpd-agent: %s\n", err);
+			return 1;
+		}
+	}
+	if (path == NULL)
+		path = conf.socket;
+	if (mode < 0)
+		mode = conf.socket_mode;
 
 	memset(&co, 0, sizeof(co));
 	co.listen_fd = inherited_socket();
@@ -279,9 +357,9 @@ main(int argc, char *argv[])
 	}
 	co.path = path;
 	co.mode = mode >= 0 ? (mode_t)mode : user ? 0600 : 0660;
-	co.max_msg = NDJSON_DEFAULT_MAX;
-	co.max_conns = 4096;
-	co.max_conns_per_uid = 1024;
+	co.max_msg = conf.max_message;
+	co.max_conns = conf.max_clients;
+	co.max_conns_per_uid = conf.max_clients_per_uid;
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
@@ -295,9 +373,14 @@ main(int argc, char *argv[])
 	job_init();
 	if (control_listen(&co) == -1)
 		return 1;
-	if (!user && co.listen_fd < 0) {
-		struct group	*gr = getgrnam("ftpd-agent");
+	conf_apply();
+	if (co.listen_fd < 0 && (!user || conf.socket_group != NULL)) {
+		const char	*gname = conf.socket_group ? conf.socket_group :
+		    "ftpd-agent";
+		struct group	*gr = getgrnam(gname);
 
+		if (gr == NULL && conf.socket_group != NULL)
+			log_warnx("socket_group %s: no such group", gname);
 		if (gr != NULL && chown(path, (uid_t)-1, gr->gr_gid) == -1)
 			log_warn("chown %s", path);
 	}
@@ -320,5 +403,7 @@ main(int argc, char *argv[])
 	defer_run();
 	log_info("stopped");
 	free(userpath);
+	free(conf_path);
+	conf_free(&conf);
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "bytename.h"
+#include "conf.h"
 #include "control.h"
 #include "fsops.h"
 #include "ftp.h"
@@ -22,18 +23,7 @@
 #include "util.h"
 
 #define INLINE_MAX		(16 * 1024 * 1024)
-#define SESSIONS_PER_UID	64
-#define SESSIONS_MAX		2048	/* all users together */
-#define JOBS_PER_UID		1000	/* queued or running */
-#define JOBS_MAX		10000
-#define DEF_CONNECT_TIMEOUT	30.0
-#define DEF_REPLY_TIMEOUT	60.0
-#define DEF_DATA_TIMEOUT	60.0
-#define DEF_MAX_CONNS		4
-#define DEF_KEEPALIVE		60.0
-#define DEF_IDLE_TIMEOUT	300.0
-#define DEF_RETRIES		3
-#define DEF_RETRY_DELAY		1.0
+/* limits and the defaults of session.open: conf.h (ftpd-agent.conf) */
 
 unsigned long long rpc_bytes_in, rpc_bytes_out;
 double rpc_started;
@@ -487,16 +477,16 @@ m_session_open(struct rpc_call *call, json_t *params)
 	    p_bool(call, params, "passive", true, &passive) == -1 ||
 	    p_bool(call, params, "verify", true, &verify) == -1 ||
 	    p_bool(call, params, "reuse", false, &reuse) == -1 ||
-	    p_num(call, params, "connect_timeout", DEF_CONNECT_TIMEOUT, &t_conn) == -1 ||
-	    p_num(call, params, "reply_timeout", DEF_REPLY_TIMEOUT, &t_reply) == -1 ||
-	    p_num(call, params, "data_timeout", DEF_DATA_TIMEOUT, &t_data) == -1 ||
-	    p_int(call, params, "max_connections", DEF_MAX_CONNS, 1,
+	    p_num(call, params, "connect_timeout", conf.connect_timeout, &t_conn) == -1 ||
+	    p_num(call, params, "reply_timeout", conf.reply_timeout, &t_reply) == -1 ||
+	    p_num(call, params, "data_timeout", conf.data_timeout, &t_data) == -1 ||
+	    p_int(call, params, "max_connections", conf.max_connections, 1,
 	    SESSION_CONNS_MAX, &maxc) == -1 ||
-	    p_int(call, params, "retries", DEF_RETRIES, 0, 100, &retries) == -1 ||
-	    p_num(call, params, "keepalive", DEF_KEEPALIVE, &so.keepalive) == -1 ||
-	    p_num(call, params, "idle_timeout", DEF_IDLE_TIMEOUT,
+	    p_int(call, params, "retries", conf.retries, 0, 100, &retries) == -1 ||
+	    p_num(call, params, "keepalive", conf.keepalive, &so.keepalive) == -1 ||
+	    p_num(call, params, "idle_timeout", conf.idle_timeout,
 	    &so.idle_timeout) == -1 ||
-	    p_num(call, params, "retry_delay", DEF_RETRY_DELAY,
+	    p_num(call, params, "retry_delay", conf.retry_delay,
 	    &so.retry_delay) == -1)
 		return;
 	so.max_conns = (int)maxc;
@@ -583,14 +573,14 @@ m_session_open(struct rpc_call *call, json_t *params)
 			snprintf(id, sizeof(id), "s%llu", ++session_serial);
 		while (session_lookup(id) != NULL);
 	}
-	if (call->uid != 0 && session_count(call->uid, false) >= SESSIONS_PER_UID) {
+	if (call->uid != 0 && session_count(call->uid, false) >= conf.max_sessions_per_uid) {
 		rpc_fail(call, FTPA_ERR_LIMIT, "too many sessions (at most %d per user)",
-		    SESSIONS_PER_UID);
+		    conf.max_sessions_per_uid);
 		goto fail;
 	}
-	if (session_count(call->uid, true) >= SESSIONS_MAX) {
+	if (session_count(call->uid, true) >= conf.max_sessions) {
 		rpc_fail(call, FTPA_ERR_LIMIT, "too many sessions (at most %d in "
-		    "all)", SESSIONS_MAX);
+		    "all)", conf.max_sessions);
 		goto fail;
 	}
 	rpc_defer(call);
@@ -914,18 +904,18 @@ transfer(struct rpc_call *call, json_t *params, bool put)
 		    "give exactly one of \"fd\" and \"inline\": true");
 		return;
 	}
-	if (call->uid != 0 && job_count(call->uid, false, true) >= JOBS_PER_UID) {
+	if (call->uid != 0 && job_count(call->uid, false, true) >= conf.max_jobs_per_uid) {
 		if (fd >= 0)
 			close(fd);
 		rpc_fail(call, FTPA_ERR_LIMIT, "too many jobs (at most %d per user)",
-		    JOBS_PER_UID);
+		    conf.max_jobs_per_uid);
 		return;
 	}
-	if (job_count(call->uid, true, true) >= JOBS_MAX) {
+	if (job_count(call->uid, true, true) >= conf.max_jobs) {
 		if (fd >= 0)
 			close(fd);
 		rpc_fail(call, FTPA_ERR_LIMIT, "too many jobs (at most %d in all)",
-		    JOBS_MAX);
+		    conf.max_jobs);
 		return;
 	}
 	op = ftp_op_new(put ? OP_PUT : OP_GET, path);

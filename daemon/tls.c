@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "conf.h"
 #include "log.h"
 #include "tls.h"
 
@@ -52,7 +53,8 @@ tls_ctx_new(bool verify, const char *ca_file, char *err, size_t errlen)
 		queue_error(err, errlen, "cannot create a TLS context");
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_min_proto_version(ctx, conf.tls_min_version >= 13 ?
+	    TLS1_3_VERSION : TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* the client side cache is ours (new_session_cb), not OpenSSL's */
@@ -63,6 +65,14 @@ tls_ctx_new(bool verify, const char *ca_file, char *err, size_t errlen)
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 		if (SSL_CTX_set_default_verify_paths(ctx) != 1)
 			log_debug("tls: no default CA store");
+		/* the configured CA file, then the session's own */
+		if (conf.ca_file != NULL &&
+		    SSL_CTX_load_verify_locations(ctx, conf.ca_file, NULL) != 1) {
+			queue_error(err, errlen, "cannot load the CA file of the "
+			    "configuration (ca_file)");
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
 		if (ca_file != NULL &&
 		    SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
 			queue_error(err, errlen, "cannot load the CA file");

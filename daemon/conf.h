@@ -1,0 +1,64 @@
+/*
+ * ftpd-agent.conf: "key = value" lines, '#' starts a comment. Every key,
+ * its type and range is in the table of conf.c; ftpd-agent.conf(5)
+ * describes them. Unknown keys and bad values are errors naming the file
+ * and line. The parser is pure (no I/O beyond reading the file, no
+ * logging), so the unit suite can drive it.
+ */
+#ifndef FTPA_CONF_H
+#define FTPA_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct agent_conf {
+	/* the socket (read at start; a change needs a restart) */
+	char		*socket;		/* NULL: the mode's default */
+	int		 socket_mode;		/* -1: the mode's default */
+	char		*socket_group;		/* NULL: "ftpd-agent" if it exists
+						   (system mode) */
+	size_t		 max_message;		/* bytes of one JSON message */
+	/* limits */
+	unsigned	 max_clients;		/* client connections, all users */
+	unsigned	 max_clients_per_uid;
+	unsigned	 max_sessions;
+	unsigned	 max_sessions_per_uid;
+	unsigned	 max_jobs;		/* queued or running */
+	unsigned	 max_jobs_per_uid;
+	/* defaults of session.open */
+	int		 max_connections;	/* per session */
+	double		 connect_timeout;
+	double		 reply_timeout;
+	double		 data_timeout;
+	double		 keepalive;
+	double		 idle_timeout;
+	int		 retries;
+	double		 retry_delay;
+	char		*ca_file;		/* NULL: the system store only */
+	int		 tls_min_version;	/* 12 or 13 */
+	/* jobs and logging */
+	double		 job_retention;		/* seconds a finished job is kept */
+	int		 log_level;		/* LOG_LVL_* of log.h */
+};
+
+/* The settings in force (defaults until a file is loaded). */
+extern struct agent_conf conf;
+
+void	conf_defaults(struct agent_conf *);
+void	conf_free(struct agent_conf *);
+/* Parses text (len bytes) over the values already in *c. name is the
+ * file's name for messages. 0, or -1 with "name:line: reason" in err. */
+int	conf_parse(struct agent_conf *c, const char *name, const char *text,
+	    size_t len, char *err, size_t errlen);
+/* Defaults, then the file. A missing file is an error only when
+ * must_exist. 0, or -1 with the reason in err. */
+int	conf_load(struct agent_conf *c, const char *path, bool must_exist,
+	    char *err, size_t errlen);
+/* Keys whose values differ between a and b among those that only take
+ * effect at start (the socket): a comma-separated list in buf, "" when
+ * none. */
+void	conf_restart_keys(const struct agent_conf *a, const struct agent_conf *b,
+	    char *buf, size_t len);
+
+#endif
