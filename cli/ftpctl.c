@@ -230,17 +230,7 @@ type_name(enum ftpagent_entry_type t)
 static json_t *
 jbytes(const char *s)
 {
-	char	*e;
-	size_t	 n;
-	json_t	*j;
-
-	if (s == NULL)
-		return json_null();
-	if ((e = ftpa_bytes_escape(s, strlen(s), &n)) == NULL)
-		return NULL;
-	j = json_stringn(e, n);
-	free(e);
-	return j;
+	return ftpa_bytes_json(s);
 }
 
 static json_t *

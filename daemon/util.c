@@ -226,18 +226,9 @@ defer_run(void)
 json_t *
 json_text(const char *s)
 {
-	char	*e;
-	size_t	 n;
 	json_t	*j;
 
-	if (s == NULL)
-		return json_null();
-	n = strlen(s);
-	if (ftpa_bytes_plain(s, n) && (j = json_stringn(s, n)) != NULL)
-		return j;
-	if ((e = ftpa_bytes_escape(s, n, &n)) == NULL)
+	if ((j = ftpa_bytes_json(s)) == NULL)
 		fatalx("out of memory");
-	j = json_stringn(e, n);
-	free(e);
-	return j ? j : json_string("");
+	return j;
 }

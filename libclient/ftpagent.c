@@ -905,17 +905,7 @@ ftpagent_close(struct ftpagent *a, const char *session)
 static json_t *
 jpath(const char *s)
 {
-	char	*e;
-	size_t	 n;
-	json_t	*j;
-
-	if (s == NULL)
-		return NULL;
-	if ((e = ftpa_bytes_escape(s, strlen(s), &n)) == NULL)
-		return NULL;
-	j = json_stringn(e, n);
-	free(e);
-	return j;
+	return s != NULL ? ftpa_bytes_json(s) : NULL;
 }
 
 static char *

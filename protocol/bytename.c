@@ -1,3 +1,5 @@
+#include <jansson.h>
+
 #include "bytename.h"
 
 #include <stdint.h>
@@ -133,4 +135,23 @@ ftpa_bytes_escaped(const char *s)
 		    (p[2] & 0xc0) == 0x80)
 			return true;
 	return false;
+}
+
+json_t *
+ftpa_bytes_json(const char *s)
+{
+	char	*e;
+	size_t	 n;
+	json_t	*j;
+
+	if (s == NULL)
+		return json_null();
+	n = strlen(s);
+	if (ftpa_bytes_plain(s, n))
+		return json_stringn(s, n);
+	if ((e = ftpa_bytes_escape(s, n, &n)) == NULL)
+		return NULL;
+	j = json_stringn(e, n);
+	free(e);
+	return j;
 }
