@@ -1196,10 +1196,11 @@ START_TEST(test_job_wait_cancel_fail)
 	ftpagent_job_clear(&j);
 	free(job);
 
-	/* no timeout: on through the agent's timeouts (a 1 s job, 300 ms
-	 * slices) until the end */
-	ftpagent_set_timeout(a, 300);
+	/* no timeout: on through the agent's timeouts (a 1 s job, 450 ms
+	 * slices, each with as much again for the reply: room for a loaded
+	 * machine) until the end */
 	job = start_bg_get(a, "/second", "second.bin");
+	ftpagent_set_timeout(a, 450);
 	ck_assert_msg(ftpagent_job_wait(a, job, 0, &j), "%s",
 	    ftpagent_error_message(a));
 	ck_assert_int_eq(j.state, FTPAGENT_JOB_DONE);

@@ -71,7 +71,9 @@ class TcpCounter:
         self._t.start()
 
     def count(self):
-        n = 0
+        # by the peer's address: /proc/net/tcp is read in pieces while
+        # the table changes, and may list one connection twice
+        peers = set()
         for path in ("/proc/net/tcp", "/proc/net/tcp6"):
             try:
                 with open(path) as f:
@@ -79,10 +81,10 @@ class TcpCounter:
                     for line in f:
                         p = line.split()
                         if p[1].rsplit(":", 1)[1] == self.port and p[3] == "01":
-                            n += 1
+                            peers.add(p[2])
             except OSError:
                 pass
-        return n
+        return len(peers)
 
     def _run(self):
         while not self._stop.is_set():
