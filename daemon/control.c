@@ -511,7 +511,16 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		log_debug("client %llu: truncated control data",
 		    (unsigned long long)c->serial);
 	if (n == 0) {
-		client_close(c);
+		/*
+		 * The client has sent all it will. Replies already queued
+		 * still go out (a half-close, as socat and nc -N do); a call
+		 * still pending is a disconnect mid-call and is cancelled
+		 * (TEST-CASES 31).
+		 */
+		if (c->calls == NULL && buf_used(&c->out) > 0)
+			client_close_after_flush(c);
+		else
+			client_close(c);
 		return;
 	}
 	if (ndjson_feed(&c->in, buf, n) == -1) {

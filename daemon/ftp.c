@@ -2181,7 +2181,7 @@ ftp_quote_refusal(const char *cmd)
 	    "STOU", "APPE", "PASV", "EPSV", "PORT", "EPRT", "LPSV", "LPRT", NULL };
 	static const char *state[] = { "CWD", "CDUP", "XCWD", "XCUP", "REST",
 	    "USER", "PASS", "ACCT", "REIN", "AUTH", "PBSZ", "PROT", "CCC", "ABOR",
-	    NULL };
+	    "QUIT", NULL };
 	size_t		n = strcspn(cmd, " ");
 
 	if (n == 0)

@@ -294,7 +294,7 @@ class FsBase:
         r = self.call("ftp.quote", session=sid, command="XYZZY")
         self.assertGreaterEqual(r["code"], 500, r)
         # commands that open data connections or change managed state
-        for cmd in ("LIST", "list", "CWD x", "cwd x", "RETR f", "PASV",
+        for cmd in ("LIST", "list", "CWD x", "cwd x", "RETR f", "PASV", "QUIT",
                     "REST 10", "USER someone"):
             with self.subTest(command=cmd):
                 self.error("ftp.quote", ("params",), session=sid,

@@ -220,6 +220,25 @@ class RpcTest(ftpa.TestCase):
         for i in range(100):
             self.assertEqual(self.rpc.wait_reply(i)["result"], {})
 
+    def test_half_close_still_answered(self):
+        """A client that sends its requests and shuts its side for writing
+        (socat, nc -N) still gets the replies."""
+        for _ in range(5):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(10)
+                s.connect(self.agent.sock)
+                s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"agent.ping"}\n'
+                          b'{"jsonrpc":"2.0","id":2,"method":"session.list"}\n')
+                s.shutdown(socket.SHUT_WR)
+                data = b""
+                while True:
+                    b = s.recv(65536)
+                    if not b:
+                        break
+                    data += b
+            replies = [json.loads(l) for l in data.splitlines()]
+            self.assertEqual(sorted(r["id"] for r in replies), [1, 2], data)
+
     def test_many_connections(self):
         base = nfds(self.agent.pid)
         conns = []
