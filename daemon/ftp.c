@@ -2294,11 +2294,21 @@ ftp_conn_run(struct ftp_conn *c, struct ftp_op *op)
 
 static void quit_timer_cb(struct ev_loop *, ev_timer *, int);
 
+static void quit_reply(struct ftp_conn *, int, const char *);
+
 static void
 abor_reply(struct ftp_conn *c, int code, const char *text)
 {
-	/* 426 then 226, or only 226: either way this connection ends here */
-	conn_drop(c, FTPA_ERR_CANCELLED, 0, NULL, "transfer aborted");
+	/*
+	 * 426 then 226, or only 226: either way this connection ends here,
+	 * politely: QUIT, closed at its reply (whichever comes) or when the
+	 * quit timer already running says so.
+	 */
+	if (c->io == NULL) {
+		conn_drop(c, FTPA_ERR_CANCELLED, 0, NULL, "transfer aborted");
+		return;
+	}
+	send_cmd(c, quit_reply, "QUIT");
 }
 
 /*

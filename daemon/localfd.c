@@ -73,6 +73,19 @@ localfd_open(struct localfd *lf, int fd, bool for_write, int64_t offset,
 		/* a new open file description: the client's flags stay */
 		nfd = open(path, (for_write ? O_WRONLY : O_RDONLY) |
 		    O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (nfd == -1 && (errno == EACCES || errno == EPERM) &&
+		    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0) {
+			/*
+			 * The pipe is another user's (a system agent): /proc
+			 * will not reopen it. Non-blocking on the client's own
+			 * description then, put back as it was at the end.
+			 */
+			lf->kind = LFD_STREAM;
+			lf->fd = fd;
+			lf->restore = true;
+			lf->restore_fl = fl;
+			return 0;
+		}
 		if (nfd == -1) {
 			*err = "cannot reopen the passed pipe without blocking";
 			goto fail;
@@ -215,9 +228,13 @@ localfd_seek(struct localfd *lf, int64_t off)
 void
 localfd_close(struct localfd *lf)
 {
-	if (lf->fd != -1)
+	if (lf->fd != -1) {
+		if (lf->restore)
+			(void)fcntl(lf->fd, F_SETFL, lf->restore_fl);
 		close(lf->fd);
+	}
 	lf->fd = -1;
+	lf->restore = false;
 	free(lf->mem);
 	lf->mem = NULL;
 	lf->kind = LFD_NONE;

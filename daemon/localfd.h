@@ -19,6 +19,9 @@ enum localfd_kind { LFD_NONE, LFD_FILE, LFD_STREAM, LFD_SOCKET, LFD_MEMORY };
 
 struct localfd {
 	enum localfd_kind kind;
+	bool		 restore;	/* put restore_fl back on the client's
+					   description at close */
+	int		 restore_fl;
 	int		 fd;		/* the fd we use (may be a reopened one) */
 	/* LFD_MEMORY */
 	char		*mem;

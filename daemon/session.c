@@ -518,34 +518,35 @@ session_destroy(struct session *s)
 void
 session_close(struct session *s)
 {
-	struct sconn	*sc, *next;
-	bool		 quitting = false;
+	struct sconn	*sc;
 
 	if (s->closing)
 		return;
 	s->closing = true;
 	log_info("session %s (uid %u) closed", s->id, (unsigned)s->uid);
 	session_cancel_queue(s);
-	for (sc = s->conns; sc; sc = next) {
-		next = sc->next;
+	/*
+	 * Idle logged-in connections get QUIT and go when it is answered (the
+	 * CLOSED events free them and, with the last, the session). The rest
+	 * go now; each may call back into us, so start over after each.
+	 */
+again:
+	for (sc = s->conns; sc; sc = sc->next) {
+		if (sc->quitting)
+			continue;
+		sc->quitting = true;
 		ev_timer_stop(main_loop, &sc->timer);
-		if (sc->conn != NULL && sc->ready && ftp_conn_alive(sc->conn)) {
-			ftp_conn_quit(sc->conn);  /* CLOSED events free them */
-			quitting = true;
+		if (sc->ready && sc->conn != NULL && ftp_conn_idle(sc->conn)) {
+			ftp_conn_quit(sc->conn);
+			continue;
 		}
+		sconn_free(sc);
+		if (s->destroyed)
+			return;
+		goto again;
 	}
-	if (!quitting)
+	if (s->conns == NULL)
 		session_destroy(s);
-	else {
-		/* those that were not logged in go now */
-		for (sc = s->conns; sc; sc = next) {
-			next = sc->next;
-			if (!sc->ready || !ftp_conn_alive(sc->conn))
-				sconn_free(sc);
-		}
-		if (s->conns == NULL)
-			session_destroy(s);
-	}
 }
 
 void

@@ -47,6 +47,7 @@ struct sconn {
 	struct ftp_op	*login;		/* while logging in */
 	struct ftp_op	*noop;		/* keepalive NOOP in flight */
 	bool		 after_noop;	/* the next READY ends a NOOP */
+	bool		 quitting;	/* session_close dealt with it */
 	bool		 ready;		/* logged in */
 	double		 idle_since;	/* end of the last operation */
 	ev_timer	 timer;		/* keepalive and idle timeout */

@@ -1,6 +1,10 @@
 #!/usr/bin/python3
 """Sessions belong to the uid that opened them (TEST-CASES 33)."""
+import fcntl
 import os
+import pwd
+import subprocess
+import threading
 
 import ftpa
 
@@ -86,6 +90,71 @@ class UidTest(ftpa.TestCase):
         if "uid" in ids[other_sid]:
             self.assertEqual(ids[other_sid]["uid"], uid)
             self.assertEqual(ids[self.root_sid]["uid"], 0)
+
+
+class AgentAsOtherUidTest(ftpa.TestCase):
+    """The system unit runs the agent as its own user: pipes a client
+    passes belong to someone else, and /proc cannot reopen them."""
+
+    def test_pipes_of_another_uid(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run the agent as another uid")
+        pw = pwd.getpwnam(OTHER)
+        d = self.tmpdir(0o755)
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+        sock = os.path.join(d, "agent.sock")
+
+        def drop():
+            os.setgroups([])
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+        proc = subprocess.Popen(
+            [ftpa.AGENT, "--user", "-f", "-S", sock, "--socket-mode", "0666"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, preexec_fn=drop,
+            env=dict(os.environ, XDG_RUNTIME_DIR=d, HOME=d),
+            start_new_session=True)
+        self.addCleanup(ftpa.stop_process, proc)
+        ftpa.wait_until(lambda: os.path.exists(sock), 10, what="the socket")
+        srv = self.start_pyftpd(password=PASSWORD)
+        rpc = ftpa.Rpc(sock, 30)
+        self.addCleanup(rpc.close)
+        sid = rpc.call("session.open", {"url": srv.url(),
+                                        "password": PASSWORD})["session"]
+        data = os.urandom(3 << 20)
+        r, w = os.pipe()
+
+        def feed():
+            with os.fdopen(w, "wb") as f:
+                f.write(data)
+        t = threading.Thread(target=feed)
+        t.start()
+        try:
+            job = rpc.call("transfer.put", {"session": sid, "path": "up",
+                                            "fd": 0}, fds=[r], timeout=60)
+        finally:
+            t.join(30)
+        self.assertEqual(job["state"], "done", job)
+        with open(os.path.join(srv.home, "up"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        # the description the agent shared is blocking again
+        self.assertFalse(fcntl.fcntl(r, fcntl.F_GETFL) & os.O_NONBLOCK)
+        os.close(r)
+        # and a download into a pipe
+        r, w = os.pipe()
+        got = []
+
+        def drain():
+            with os.fdopen(r, "rb") as f:
+                got.append(f.read())
+        t = threading.Thread(target=drain)
+        t.start()
+        job = rpc.call("transfer.get", {"session": sid, "path": "up",
+                                        "fd": 0}, fds=[w], timeout=60)
+        os.close(w)
+        t.join(30)
+        self.assertEqual(job["state"], "done", job)
+        self.assertEqual(got, [data])
 
 
 if __name__ == "__main__":
