@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "control.h"
+#include "ftp.h"
 #include "job.h"
 #include "log.h"
 #include "ndjson.h"
@@ -27,14 +28,20 @@
 #define SYSTEM_SOCKET_DIR	"/run/ftpd-agent"
 #define SYSTEM_SOCKET		SYSTEM_SOCKET_DIR "/ftpd-agent.sock"
 #define SHUTDOWN_GRACE		3.0
+#define SHUTDOWN_ABORT_WAIT	1.5	/* of the grace: for ABOR replies */
+#define STATUS_INTERVAL		1.0	/* seconds between STATUS= checks */
 
 static ev_signal	sig_term, sig_int, sig_hup;
 static char		*conf_path;		/* the file read, for SIGHUP */
 static bool		 conf_given;		/* -c: it must exist */
 static int		 verbose_flag;		/* -v given: logging stays debug */
 static ev_timer		shutdown_timer;
+static ev_timer		shutdown_abort_timer;
 static ev_check		shutdown_check;
 static bool		shutting_down;
+static bool		sessions_closed;	/* shutdown: QUIT sent */
+static ev_timer		status_timer;
+static char		status_sent[128];
 
 static void
 usage(FILE *f)
@@ -80,13 +87,49 @@ notify(const char *msg)
 	close(fd);
 }
 
+/* "STATUS=2 sessions, 1 job running, 3 queued" for systemctl status. */
+static void
+status_format(char *buf, size_t len)
+{
+	size_t	nsess = session_count(0, true), running = 0, queued = 0;
+
+	for (struct job *j = jobs; j; j = j->next) {
+		if (j->state == JOB_RUNNING)
+			running++;
+		else if (j->state == JOB_QUEUED)
+			queued++;
+	}
+	snprintf(buf, len, "STATUS=%zu session%s, %zu job%s running, %zu queued",
+	    nsess, nsess == 1 ? "" : "s", running, running == 1 ? "" : "s",
+	    queued);
+}
+
+/*
+ * Counts change in many places; rather than hook them all, look once a
+ * second and tell systemd only when the line differs (throttled by
+ * construction).
+ */
+static void
+status_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	char	buf[sizeof(status_sent)];
+
+	status_format(buf, sizeof(buf));
+	if (strcmp(buf, status_sent) == 0)
+		return;
+	memcpy(status_sent, buf, sizeof(status_sent));
+	notify(buf);
+}
+
 static void
 shutdown_finish(void)
 {
+	ev_timer_stop(main_loop, &status_timer);
 	ev_signal_stop(main_loop, &sig_term);
 	ev_signal_stop(main_loop, &sig_int);
 	ev_signal_stop(main_loop, &sig_hup);
 	ev_timer_stop(main_loop, &shutdown_timer);
+	ev_timer_stop(main_loop, &shutdown_abort_timer);
 	ev_check_stop(main_loop, &shutdown_check);
 	ev_break(main_loop, EVBREAK_ALL);
 }
@@ -98,13 +141,50 @@ shutdown_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	shutdown_finish();
 }
 
+/* Second step of the drain: QUIT on every connection that is logged in. */
+static void
+shutdown_close_sessions(void)
+{
+	if (sessions_closed)
+		return;
+	sessions_closed = true;
+	ev_timer_stop(main_loop, &shutdown_abort_timer);
+	session_close_all();
+}
+
+static void
+shutdown_abort_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	log_debug("shutdown: ABOR unanswered, closing sessions");
+	shutdown_close_sessions();
+}
+
+/* A connection that is winding down: ABOR (or QUIT) sent, reply awaited. */
+static bool
+aborts_pending(void)
+{
+	for (struct session *s = sessions; s; s = s->next)
+		for (struct sconn *sc = s->conns; sc; sc = sc->next)
+			if (sc->conn != NULL && !ftp_conn_alive(sc->conn))
+				return true;
+	return false;
+}
+
 static void
 shutdown_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
+	if (!sessions_closed && !aborts_pending())
+		shutdown_close_sessions();
 	if (sessions == NULL)
 		shutdown_finish();
 }
 
+/*
+ * SIGTERM: stop accepting, cancel the jobs (a running transfer gets ABOR
+ * and its .part stays for a resume), wait a little for the ABOR replies,
+ * then QUIT every session; exit when they are closed or SHUTDOWN_GRACE
+ * has passed, whichever comes first.
+ */
 static void
 shutdown_start(void)
 {
@@ -114,15 +194,20 @@ shutdown_start(void)
 	}
 	shutting_down = true;
 	log_info("shutting down");
-	notify("STOPPING=1");
+	ev_timer_stop(main_loop, &status_timer);
+	notify("STOPPING=1\nSTATUS=shutting down");
 	control_shutdown();
 	job_cancel_all();
-	session_close_all();
 	control_close_all();
 	ev_timer_init(&shutdown_timer, shutdown_timer_cb, SHUTDOWN_GRACE, 0.);
 	ev_timer_start(main_loop, &shutdown_timer);
+	ev_timer_init(&shutdown_abort_timer, shutdown_abort_timer_cb,
+	    SHUTDOWN_ABORT_WAIT, 0.);
+	ev_timer_start(main_loop, &shutdown_abort_timer);
 	ev_check_init(&shutdown_check, shutdown_check_cb);
 	ev_check_start(main_loop, &shutdown_check);
+	if (!aborts_pending())
+		shutdown_close_sessions();
 	/* nothing to wait for: do not sit out the grace period */
 	if (sessions == NULL)
 		shutdown_finish();
@@ -169,7 +254,10 @@ static void
 signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	if (w->signum == SIGHUP) {
+		/* systemctl reload returns once READY=1 follows */
+		notify("RELOADING=1");
 		conf_reload();
+		notify("READY=1");
 		return;
 	}
 	shutdown_start();
@@ -190,18 +278,49 @@ default_conf_path(bool user)
 	return NULL;
 }
 
+/*
+ * sd_listen_fds(3) by hand. The first passed fd must be a listening Unix
+ * stream socket; it stays systemd's: the agent never unlinks, chmods or
+ * chowns it. Returns the fd, or -1 when nothing was passed to us; *name
+ * gets its path for the log (caller frees).
+ */
 static int
-inherited_socket(void)
+inherited_socket(char **name)
 {
-	const char	*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	const char		*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	struct sockaddr_un	 sun;
+	socklen_t		 len = sizeof(int);
+	int			 fd = 3, n, type = 0, domain = 0, acc = 0;
 
-	if (pid == NULL || fds == NULL || atol(pid) != (long)getpid() ||
-	    atoi(fds) < 1)
-		return -1;
+	*name = NULL;
+	n = pid && fds && atol(pid) == (long)getpid() ? atoi(fds) : 0;
+	/* not for children, whoever they were meant for */
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
-	return 3;	/* SD_LISTEN_FDS_START */
+	if (n < 1)
+		return -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    (len = sizeof(int), getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain,
+	    &len)) == -1 ||
+	    (len = sizeof(int), getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc,
+	    &len)) == -1 ||
+	    type != SOCK_STREAM || domain != AF_UNIX || !acc)
+		fatalx("LISTEN_FDS: fd 3 is not a listening Unix stream socket "
+		    "(ListenStream= with a path in the socket unit)");
+	/* one socket is all we use; do not keep the others open */
+	for (int i = 1; i < n; i++) {
+		log_warnx("LISTEN_FDS: ignoring extra socket fd %d", fd + i);
+		close(fd + i);
+	}
+	len = sizeof(sun);
+	memset(&sun, 0, sizeof(sun));
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) == 0 &&
+	    len > offsetof(struct sockaddr_un, sun_path) && sun.sun_path[0] != '\0')
+		*name = xstrndup(sun.sun_path, sizeof(sun.sun_path));
+	else
+		*name = xstrdup("(inherited socket)");
+	return fd;
 }
 
 static void
@@ -270,7 +389,7 @@ main(int argc, char *argv[])
 	};
 	struct control_opts	 co;
 	const char		*path = NULL, *xdg;
-	char			*userpath = NULL, *end;
+	char			*userpath = NULL, *inherited = NULL, *end;
 	int			 ch, mode = -1, verbose = 0, readyfd = -1;
 	bool			 user = getuid() != 0, foreground = false;
 	long			 m = -1;
@@ -341,8 +460,10 @@ main(int argc, char *argv[])
 		mode = conf.socket_mode;
 
 	memset(&co, 0, sizeof(co));
-	co.listen_fd = inherited_socket();
-	if (path == NULL) {
+	co.listen_fd = inherited_socket(&inherited);
+	if (co.listen_fd >= 0)
+		path = inherited;	/* -S and the socket key do not apply */
+	else if (path == NULL) {
 		if (user) {
 			if ((xdg = getenv("XDG_RUNTIME_DIR")) == NULL || *xdg == '\0')
 				fatalx("--user needs $XDG_RUNTIME_DIR or -S SOCKET");
@@ -350,7 +471,7 @@ main(int argc, char *argv[])
 			path = userpath;
 		} else {
 			path = SYSTEM_SOCKET;
-			if (co.listen_fd < 0 && mkdir(SYSTEM_SOCKET_DIR, 0755) == -1 &&
+			if (mkdir(SYSTEM_SOCKET_DIR, 0755) == -1 &&
 			    errno != EEXIST)
 				fatal("mkdir %s", SYSTEM_SOCKET_DIR);
 		}
@@ -391,8 +512,20 @@ main(int argc, char *argv[])
 	ev_signal_start(main_loop, &sig_int);
 	ev_signal_start(main_loop, &sig_hup);
 
-	log_info("listening on %s (%s mode)", path, user ? "user" : "system");
-	notify("READY=1");
+	log_info("listening on %s (%s mode%s)", path, user ? "user" : "system",
+	    co.listen_fd >= 0 ? ", socket activated" : "");
+	status_format(status_sent, sizeof(status_sent));
+	{
+		char	ready[sizeof(status_sent) + 16];
+
+		snprintf(ready, sizeof(ready), "READY=1\n%s", status_sent);
+		notify(ready);
+	}
+	if (getenv("NOTIFY_SOCKET") != NULL) {
+		ev_timer_init(&status_timer, status_timer_cb, STATUS_INTERVAL,
+		    STATUS_INTERVAL);
+		ev_timer_start(main_loop, &status_timer);
+	}
 	if (readyfd != -1) {
 		if (write(readyfd, "R", 1) != 1)
 			log_warn("ready pipe");
@@ -403,6 +536,7 @@ main(int argc, char *argv[])
 	defer_run();
 	log_info("stopped");
 	free(userpath);
+	free(inherited);
 	free(conf_path);
 	conf_free(&conf);
 	return 0;
