@@ -225,29 +225,23 @@ type_name(enum ftpagent_entry_type t)
 	}
 }
 
-/* A remote name or server text (bytes) as a JSON string: the bytes that are
- * not UTF-8 escaped the way the agent escapes them (protocol/bytename.h). */
-static json_t *
-jbytes(const char *s)
-{
-	return ftpa_bytes_json(s);
-}
-
+/* Names and server texts are bytes: ftpa_bytes_json escapes them the way
+ * the agent does (protocol/bytename.h). */
 static json_t *
 entry_json(const struct ftpagent_entry *e)
 {
 	json_t *o;
 
-	o = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o?}",
-	    "name", jbytes(e->name),
+	o = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o}",
+	    "name", ftpa_bytes_json(e->name),
 	    "type", type_name(e->type),
 	    "size", e->size >= 0 ? json_integer(e->size) : json_null(),
 	    "mtime", e->mtime != INT64_MIN ? json_integer(e->mtime) :
 	    json_null(),
 	    "perm", e->perm >= 0 ? json_integer(e->perm) : json_null(),
-	    "target", e->target != NULL ? jbytes(e->target) : NULL);
+	    "target", ftpa_bytes_json(e->target));
 	if (o != NULL && e->raw != NULL)
-		json_object_set_new(o, "raw", jbytes(e->raw));
+		json_object_set_new(o, "raw", ftpa_bytes_json(e->raw));
 	return o;
 }
 
@@ -483,8 +477,8 @@ static json_t *
 xfer_json(const char *remote, const char *local,
     const struct ftpagent_xfer_result *r)
 {
-	return json_pack("{s:o, s:o, s:I, s:o, s:f}", "remote", jbytes(remote),
-	    "local", jbytes(local), "bytes", (json_int_t)r->bytes,
+	return json_pack("{s:o, s:o, s:I, s:o, s:f}", "remote", ftpa_bytes_json(remote),
+	    "local", ftpa_bytes_json(local), "bytes", (json_int_t)r->bytes,
 	    "total", r->total >= 0 ? json_integer(r->total) : json_null(),
 	    "seconds", r->seconds);
 }
@@ -1300,7 +1294,7 @@ print_job_started(struct ctl *c, const char *job, const char *remote,
 {
 	if (c->json)
 		emit_json(json_pack("{s:s, s:o, s:o}", "job", job, "remote",
-		    jbytes(remote), "local", jbytes(local)));
+		    ftpa_bytes_json(remote), "local", ftpa_bytes_json(local)));
 	else
 		printf("%s\n", job);
 }
@@ -1693,7 +1687,7 @@ cmd_mkdir(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		return status;
 	ok = ftpagent_mkdir(c->fa, r.session, r.t.path, parents);
 	return fs_done(c, &r, ok, json_pack("{s:b, s:o}", "ok", 1, "path",
-	    jbytes(r.t.path)));
+	    ftpa_bytes_json(r.t.path)));
 }
 
 static int
@@ -1730,7 +1724,7 @@ cmd_rm(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		return status;
 	ok = ftpagent_remove(c->fa, r.session, r.t.path, recursive);
 	return fs_done(c, &r, ok, json_pack("{s:b, s:o}", "ok", 1, "path",
-	    jbytes(r.t.path)));
+	    ftpa_bytes_json(r.t.path)));
 }
 
 static int
@@ -1746,7 +1740,7 @@ cmd_rmdir(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		return status;
 	ok = ftpagent_rmdir(c->fa, r.session, r.t.path);
 	return fs_done(c, &r, ok, json_pack("{s:b, s:o}", "ok", 1, "path",
-	    jbytes(r.t.path)));
+	    ftpa_bytes_json(r.t.path)));
 }
 
 static int
@@ -1780,7 +1774,7 @@ cmd_mv(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	}
 	ok = ftpagent_rename(c->fa, r.session, r.t.path, to);
 	status = fs_done(c, &r, ok, json_pack("{s:b, s:o, s:o}", "ok", 1,
-	    "from", jbytes(r.t.path), "to", jbytes(to)));
+	    "from", ftpa_bytes_json(r.t.path), "to", ftpa_bytes_json(to)));
 	free(to);
 	return status;
 }
@@ -1801,7 +1795,7 @@ cmd_chmod(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		return status;
 	ok = ftpagent_chmod(c->fa, r.session, r.t.path, mode);
 	return fs_done(c, &r, ok, json_pack("{s:b, s:o, s:i}", "ok", 1,
-	    "path", jbytes(r.t.path), "mode", mode));
+	    "path", ftpa_bytes_json(r.t.path), "mode", mode));
 }
 
 static int
@@ -1830,7 +1824,7 @@ cmd_touch(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		return status;
 	ok = ftpagent_set_mtime(c->fa, r.session, r.t.path, mtime);
 	return fs_done(c, &r, ok, json_pack("{s:b, s:o, s:I}", "ok", 1,
-	    "path", jbytes(r.t.path), "mtime", (json_int_t)mtime));
+	    "path", ftpa_bytes_json(r.t.path), "mtime", (json_int_t)mtime));
 }
 
 /* "CMD ARG ARG" from the words of argv (at least one). */
@@ -1895,7 +1889,7 @@ cmd_quote(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	resolved_clear(&r);
 	if (c->json)
 		emit_json(json_pack("{s:i, s:o}", "code", code, "text",
-		    jbytes(text != NULL ? text : "")));
+		    ftpa_bytes_json(text != NULL ? text : "")));
 	else if ((line = output_ftp_reply(code, text)) != NULL) {
 		printf("%s\n", line);
 		free(line);
@@ -1934,7 +1928,7 @@ job_json(const struct ftpagent_job *j)
 	    "direction", dir_name(j->direction),
 	    "session", j->session != NULL ? json_string(j->session) :
 	    json_null(),
-	    "path", jbytes(j->path),
+	    "path", ftpa_bytes_json(j->path),
 	    "bytes", (json_int_t)j->bytes,
 	    "total", j->total >= 0 ? json_integer(j->total) : json_null(),
 	    "rate", j->rate,

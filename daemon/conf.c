@@ -308,16 +308,8 @@ conf_load(struct agent_conf *c, const char *path, bool must_exist,
 	return rv;
 }
 
-static bool
-str_differs(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a != b;
-	return strcmp(a, b) != 0;
-}
-
 void
-conf_restart_keys(const struct agent_conf *a, const struct agent_conf *b,
+conf_keep_restart_keys(struct agent_conf *next, struct agent_conf *cur,
     char *buf, size_t len)
 {
 	size_t	used = 0;
@@ -325,18 +317,26 @@ conf_restart_keys(const struct agent_conf *a, const struct agent_conf *b,
 	buf[0] = '\0';
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const struct conf_key	*k = &keys[i];
-		const char		*pa = (const char *)a + k->off;
-		const char		*pb = (const char *)b + k->off;
+		char			*pn = (char *)next + k->off;
+		char			*pc = (char *)cur + k->off;
+		size_t			 size;
 		bool			 diff;
 
 		if (!k->restart)
 			continue;
-		if (k->type == T_PATH || k->type == T_STR)
-			diff = str_differs(*(char *const *)pa, *(char *const *)pb);
-		else if (k->type == T_SIZE)
-			diff = *(const size_t *)pa != *(const size_t *)pb;
-		else
-			diff = *(const int *)pa != *(const int *)pb;
+		if (k->type == T_PATH || k->type == T_STR) {
+			char	**sn = (char **)pn, **sc = (char **)pc;
+
+			diff = (*sn == NULL || *sc == NULL) ? *sn != *sc :
+			    strcmp(*sn, *sc) != 0;
+			free(*sn);
+			*sn = *sc;
+			*sc = NULL;
+		} else {
+			size = k->type == T_SIZE ? sizeof(size_t) : sizeof(int);
+			diff = memcmp(pn, pc, size) != 0;
+			memcpy(pn, pc, size);
+		}
 		if (diff && used + strlen(k->name) + 3 < len)
 			used += (size_t)snprintf(buf + used, len - used, "%s%s",
 			    used ? ", " : "", k->name);

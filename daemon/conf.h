@@ -55,10 +55,10 @@ int	conf_parse(struct agent_conf *c, const char *name, const char *text,
  * must_exist. 0, or -1 with the reason in err. */
 int	conf_load(struct agent_conf *c, const char *path, bool must_exist,
 	    char *err, size_t errlen);
-/* Keys whose values differ between a and b among those that only take
- * effect at start (the socket): a comma-separated list in buf, "" when
- * none. */
-void	conf_restart_keys(const struct agent_conf *a, const struct agent_conf *b,
+/* A reload: the keys read only at start (the socket) keep in *next the
+ * values of *cur (which gives up their strings); those whose values the
+ * file changed are listed, comma-separated, in buf ("" when none). */
+void	conf_keep_restart_keys(struct agent_conf *next, struct agent_conf *cur,
 	    char *buf, size_t len);
 
 #endif

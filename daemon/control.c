@@ -340,9 +340,9 @@ client_notify(struct client *c, json_t *msg)
 		    "disconnected with %zu bytes unread",
 		    (unsigned long long)c->serial, (unsigned)c->uid,
 		    buf_used(&c->out));
-		/* not now: the caller may be walking the client list */
+		/* not now: the caller may be walking the client list; the
+		 * shutdown makes the pending write fail, which closes it */
 		client_close_after_flush(c);
-		ev_io_stop(main_loop, &c->rw);
 		shutdown(c->fd, SHUT_RDWR);
 		return;
 	}

@@ -71,8 +71,7 @@ job_json(const struct job *j)
 	json_t	*o;
 
 	if (job_finished(j) || j->rate == 0)
-		rate = el > 0 ? (double)(j->bytes - (job_finished(j) ? 0 :
-		    j->base)) / el : 0.0;
+		rate = el > 0 ? (double)j->bytes / el : 0.0;
 	else
 		rate = j->rate;
 	o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:f,s:f,s:i,s:i,s:o}",
@@ -135,17 +134,34 @@ expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- notifications ------------------------------------------------------- */
 
+/* A client's list of job ids (subscribed, or owed progress). */
 static bool
-job_wanted(const struct client *c, const struct job *j)
+ids_have(char *const *ids, size_t n, const char *id)
 {
-	if (c->uid != 0 && c->uid != j->uid)
-		return false;
-	if (c->events_all)
-		return true;
-	for (size_t i = 0; i < c->n_ev_jobs; i++)
-		if (strcmp(c->ev_jobs[i], j->id) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ids[i], id) == 0)
 			return true;
 	return false;
+}
+
+static void
+ids_add(char ***ids, size_t *n, const char *id)
+{
+	if (ids_have(*ids, *n, id))
+		return;
+	*ids = xrealloc(*ids, (*n + 1) * sizeof(**ids));
+	(*ids)[(*n)++] = xstrdup(id);
+}
+
+/* Subscribed, or the transfer's own caller that asked for progress. */
+static bool
+job_wanted(const struct client *c, const struct job *j, bool progress)
+{
+	if (progress && c == j->progress)
+		return true;
+	if (c->uid != 0 && c->uid != j->uid)
+		return false;
+	return c->events_all || ids_have(c->ev_jobs, c->n_ev_jobs, j->id);
 }
 
 struct notice {
@@ -166,11 +182,7 @@ progress_owed(struct client *c, const struct job *j)
 {
 	if (buf_used(&c->out) == 0)
 		return false;
-	for (size_t i = 0; i < c->n_owed; i++)
-		if (strcmp(c->owed[i], j->id) == 0)
-			return true;
-	c->owed = xrealloc(c->owed, (c->n_owed + 1) * sizeof(*c->owed));
-	c->owed[c->n_owed++] = xstrdup(j->id);
+	ids_add(&c->owed, &c->n_owed, j->id);
 	return true;
 }
 
@@ -207,13 +219,13 @@ notice_one(struct client *c, void *arg)
 {
 	struct notice	*n = arg;
 
-	if (!job_wanted(c, n->job))
-		return;
-	/* the transfer's own caller gets its progress already */
-	if (n->droppable && c == n->job->progress)
+	if (!job_wanted(c, n->job, n->droppable))
 		return;
 	if (n->droppable && progress_owed(c, n->job))
 		return;
+	/* built for the first client that takes it: most events have none */
+	if (n->params == NULL)
+		n->params = job_json(n->job);
 	client_notify(c, json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0",
 	    "method", n->method, "params", n->params));
 }
@@ -221,10 +233,11 @@ notice_one(struct client *c, void *arg)
 static void
 job_notify(struct job *j, const char *method, bool droppable)
 {
-	struct notice	n = { j, method, job_json(j), droppable };
+	struct notice	n = { j, method, NULL, droppable };
 
 	control_each(notice_one, &n);
-	json_decref(n.params);
+	if (n.params != NULL)
+		json_decref(n.params);
 }
 
 static void
@@ -233,30 +246,20 @@ progress_send(struct job *j)
 	if (j->state != JOB_RUNNING)
 		return;
 	rate_update(j);
-	if (j->progress != NULL && j->progress->dead) {
-		client_unref(j->progress);
-		j->progress = NULL;
-	}
-	if (j->progress != NULL && !progress_owed(j->progress, j)) {
-		json_t	*params = job_json(j);
-
-		client_notify(j->progress, progress_msg(params));
-		json_decref(params);
-	}
 	job_notify(j, "job.progress", true);
 	j->last_progress = now_mono();
 	ev_timer_again(main_loop, &j->hb);
 }
 
-/* The job's bytes: this attempt's and what earlier ones left in place. */
+/*
+ * The job's bytes: this attempt's, and what earlier attempts left in
+ * place, which is how far the offset has moved past the one asked for
+ * (a download's REST, an upload's SIZE); nothing after a restart.
+ */
 static void
 job_account(struct job *j, struct ftp_op *op)
 {
-	if (op->restarted)
-		j->base = 0;
-	else if (j->put && op->offset > j->offset0)
-		j->base = op->offset - j->offset0;	/* the server had these */
-	j->bytes = j->base + op->bytes;
+	j->bytes = op->bytes + (op->restarted ? 0 : op->offset - j->offset0);
 	if (op->total >= 0)
 		j->total = op->total;
 }
@@ -335,7 +338,6 @@ job_rearm(struct job *j, struct ftp_op *op)
 {
 	if (!j->put && !op->ascii) {
 		op->offset += op->bytes;
-		j->base += op->bytes;
 		/* a server that cannot REST: start over if that loses nothing
 		 * the caller had */
 		if (j->offset0 == 0 && (op->lfd.kind == LFD_FILE ||
@@ -347,11 +349,8 @@ job_rearm(struct job *j, struct ftp_op *op)
 		 * starts over when the server cannot */
 		op->put_resume = true;
 		op->rest_restart = true;
-		j->base = 0;
-	} else if (op->offset == 0 && !op->append &&
-	    localfd_rewind(&op->lfd, !j->put) == 0)
-		j->base = 0;
-	else
+	} else if (op->offset != 0 || op->append ||
+	    localfd_rewind(&op->lfd, !j->put) == -1)
 		return false;
 	op->bytes = 0;
 	op->restarted = false;
@@ -402,7 +401,7 @@ job_retry(struct job *j, struct ftp_op *op)
 	log_info("job %s: attempt %d failed: %s; retrying in %.3g s from byte "
 	    "%" PRId64, j->id, j->attempts, j->err.msg, delay, op->offset);
 	j->state = JOB_QUEUED;
-	j->bytes = j->base;
+	job_account(j, op);
 	ev_timer_stop(main_loop, &j->hb);
 	ev_timer_init(&j->retry, retry_cb, delay, 0.);
 	j->retry.data = j;
@@ -626,24 +625,12 @@ job_set_progress(struct job *j, struct client *c)
 }
 
 void
-job_subscribe(struct client *c, const char **ids, size_t n)
+job_subscribe(struct client *c, const char *id)
 {
-	if (ids == NULL) {
+	if (id == NULL)
 		c->events_all = true;
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		size_t	k;
-
-		for (k = 0; k < c->n_ev_jobs; k++)
-			if (strcmp(c->ev_jobs[k], ids[i]) == 0)
-				break;
-		if (k < c->n_ev_jobs)
-			continue;
-		c->ev_jobs = xrealloc(c->ev_jobs, (c->n_ev_jobs + 1) *
-		    sizeof(*c->ev_jobs));
-		c->ev_jobs[c->n_ev_jobs++] = xstrdup(ids[i]);
-	}
+	else
+		ids_add(&c->ev_jobs, &c->n_ev_jobs, id);
 }
 
 size_t

@@ -43,7 +43,6 @@ struct job {
 	struct ftp_op	*op;		/* while queued or running */
 	int64_t		 bytes;
 	int64_t		 total;
-	int64_t		 base;		/* bytes kept from earlier attempts */
 	int64_t		 offset0;	/* the offset asked for */
 	double		 t_start;
 	double		 t_end;
@@ -81,10 +80,10 @@ void		 job_cancel(struct job *);
 void		 job_wait(struct job *, struct rpc_call *, double timeout,
 		    bool with_data, bool transfer);
 void		 job_set_progress(struct job *, struct client *);
-/* events.subscribe: ids NULL subscribes c to all of its uid's jobs (root:
- * all jobs). At most JOB_SUBSCRIBE_MAX ids per client. */
+/* events.subscribe: id NULL subscribes c to all of its uid's jobs (root:
+ * all jobs), later ones too. At most JOB_SUBSCRIBE_MAX ids per client. */
 #define JOB_SUBSCRIBE_MAX	4096
-void		 job_subscribe(struct client *c, const char **ids, size_t n);
+void		 job_subscribe(struct client *c, const char *id);
 size_t		 job_count(uid_t, bool all, bool active_only);
 const char	*job_state_name(enum job_state);
 /* A session goes away: forget the pointers to it. */

@@ -16,7 +16,6 @@
 
 #include "conf.h"
 #include "control.h"
-#include "ftp.h"
 #include "job.h"
 #include "log.h"
 #include "ndjson.h"
@@ -159,21 +158,10 @@ shutdown_abort_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	shutdown_close_sessions();
 }
 
-/* A connection that is winding down: ABOR (or QUIT) sent, reply awaited. */
-static bool
-aborts_pending(void)
-{
-	for (struct session *s = sessions; s; s = s->next)
-		for (struct sconn *sc = s->conns; sc; sc = sc->next)
-			if (sc->conn != NULL && !ftp_conn_alive(sc->conn))
-				return true;
-	return false;
-}
-
 static void
 shutdown_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
-	if (!sessions_closed && !aborts_pending())
+	if (!sessions_closed && !session_winding_down())
 		shutdown_close_sessions();
 	if (sessions == NULL)
 		shutdown_finish();
@@ -206,7 +194,7 @@ shutdown_start(void)
 	ev_timer_start(main_loop, &shutdown_abort_timer);
 	ev_check_init(&shutdown_check, shutdown_check_cb);
 	ev_check_start(main_loop, &shutdown_check);
-	if (!aborts_pending())
+	if (!session_winding_down())
 		shutdown_close_sessions();
 	/* nothing to wait for: do not sit out the grace period */
 	if (sessions == NULL)
@@ -232,18 +220,10 @@ conf_reload(void)
 		log_warnx("SIGHUP: %s; the configuration in use stays", err);
 		return;
 	}
-	conf_restart_keys(&conf, &c, keys, sizeof(keys));
+	conf_keep_restart_keys(&c, &conf, keys, sizeof(keys));
 	if (keys[0] != '\0')
 		log_warnx("SIGHUP: %s changed: takes effect at the next start",
 		    keys);
-	/* those keep their values until then */
-	free(c.socket);
-	free(c.socket_group);
-	c.socket = conf.socket;
-	c.socket_group = conf.socket_group;
-	c.socket_mode = conf.socket_mode;
-	c.max_message = conf.max_message;
-	conf.socket = conf.socket_group = NULL;
 	conf_free(&conf);
 	conf = c;
 	conf_apply();

@@ -1016,7 +1016,6 @@ static void
 m_events_subscribe(struct rpc_call *call, json_t *params)
 {
 	json_t		*v = json_object_get(params, "jobs");
-	const char	**ids;
 	size_t		 i, n;
 	struct job	*j;
 
@@ -1026,7 +1025,7 @@ m_events_subscribe(struct rpc_call *call, json_t *params)
 	}
 	if (v == NULL || json_is_null(v) ||
 	    (json_is_string(v) && strcmp(json_string_value(v), "all") == 0)) {
-		job_subscribe(call->client, NULL, 0);
+		job_subscribe(call->client, NULL);
 		rpc_reply(call, json_object());
 		return;
 	}
@@ -1058,11 +1057,9 @@ m_events_subscribe(struct rpc_call *call, json_t *params)
 			return;
 		}
 	}
-	ids = xcalloc(n ? n : 1, sizeof(*ids));
 	for (i = 0; i < n; i++)
-		ids[i] = json_string_value(json_array_get(v, i));
-	job_subscribe(call->client, ids, n);
-	free(ids);
+		job_subscribe(call->client,
+		    json_string_value(json_array_get(v, i)));
 	rpc_reply(call, json_object());
 }
 

@@ -549,6 +549,16 @@ again:
 		session_destroy(s);
 }
 
+bool
+session_winding_down(void)
+{
+	for (struct session *s = sessions; s; s = s->next)
+		for (struct sconn *sc = s->conns; sc; sc = sc->next)
+			if (sc->conn != NULL && !ftp_conn_alive(sc->conn))
+				return true;
+	return false;
+}
+
 void
 session_close_all(void)
 {

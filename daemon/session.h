@@ -101,6 +101,8 @@ void		 session_destroy(struct session *);
 size_t		 session_count(uid_t, bool all);
 json_t		*session_json(const struct session *);
 const char	*session_state_name(enum session_state);
+/* True while a connection waits for the reply to its ABOR or QUIT. */
+bool		 session_winding_down(void);
 /* QUIT every session (shutdown). */
 void		 session_close_all(void);
 

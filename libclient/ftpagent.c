@@ -898,16 +898,11 @@ ftpagent_close(struct ftpagent *a, const char *session)
 
 /*
  * Names are bytes to the caller and to the server; on the wire the bytes
- * that are not UTF-8 travel escaped (protocol/bytename.h). jpath gives the
- * wire form (NULL only when out of memory, which json_pack then reports);
- * bytes_dup the caller's form of a string from a reply.
+ * that are not UTF-8 travel escaped (protocol/bytename.h).
+ * ftpa_bytes_json gives the wire form (NULL only when out of memory, which
+ * json_pack then reports); bytes_dup the caller's form of a string from a
+ * reply.
  */
-static json_t *
-jpath(const char *s)
-{
-	return s != NULL ? ftpa_bytes_json(s) : NULL;
-}
-
 static char *
 bytes_dup(const char *s)
 {
@@ -1063,7 +1058,7 @@ ftpagent_list(struct ftpagent *a, const char *session, const char *path,
 		return false;
 	}
 	if (!rpc(a, "fs.list", json_pack("{s:s,s:o}", "session", session,
-	    "path", jpath(path)), NULL, 0, NULL, &res))
+	    "path", ftpa_bytes_json(path)), NULL, 0, NULL, &res))
 		return false;
 	arr = json_is_array(res) ? res : json_object_get(res, "entries");
 	ok = parse_array(a, "fs.list", arr, sizeof(*es), parse_entry_cb,
@@ -1092,7 +1087,7 @@ ftpagent_stat(struct ftpagent *a, const char *session, const char *path,
 		return false;
 	}
 	if (!rpc(a, "fs.stat", json_pack("{s:s,s:o}", "session", session,
-	    "path", jpath(path)), NULL, 0, NULL, &res))
+	    "path", ftpa_bytes_json(path)), NULL, 0, NULL, &res))
 		return false;
 	r = parse_entry(res, entry);
 	json_decref(res);
@@ -1110,7 +1105,7 @@ ftpagent_mkdir(struct ftpagent *a, const char *session, const char *path,
 	if (!check_args(a, session, path))
 		return false;
 	return rpc_void(a, "fs.mkdir", json_pack("{s:s,s:o,s:b}", "session",
-	    session, "path", jpath(path), "parents", parents));
+	    session, "path", ftpa_bytes_json(path), "parents", parents));
 }
 
 bool
@@ -1120,7 +1115,7 @@ ftpagent_remove(struct ftpagent *a, const char *session, const char *path,
 	if (!check_args(a, session, path))
 		return false;
 	return rpc_void(a, "fs.remove", json_pack("{s:s,s:o,s:b}", "session",
-	    session, "path", jpath(path), "recursive", recursive));
+	    session, "path", ftpa_bytes_json(path), "recursive", recursive));
 }
 
 bool
@@ -1129,7 +1124,7 @@ ftpagent_rmdir(struct ftpagent *a, const char *session, const char *path)
 	if (!check_args(a, session, path))
 		return false;
 	return rpc_void(a, "fs.rmdir", json_pack("{s:s,s:o}", "session",
-	    session, "path", jpath(path)));
+	    session, "path", ftpa_bytes_json(path)));
 }
 
 bool
@@ -1139,7 +1134,7 @@ ftpagent_rename(struct ftpagent *a, const char *session, const char *from,
 	if (!check_args(a, session, from) || !check_args(a, session, to))
 		return false;
 	return rpc_void(a, "fs.rename", json_pack("{s:s,s:o,s:o}", "session",
-	    session, "from", jpath(from), "to", jpath(to)));
+	    session, "from", ftpa_bytes_json(from), "to", ftpa_bytes_json(to)));
 }
 
 bool
@@ -1154,7 +1149,7 @@ ftpagent_chmod(struct ftpagent *a, const char *session, const char *path,
 		return false;
 	}
 	return rpc_void(a, "fs.chmod", json_pack("{s:s,s:o,s:i}", "session",
-	    session, "path", jpath(path), "mode", mode));
+	    session, "path", ftpa_bytes_json(path), "mode", mode));
 }
 
 bool
@@ -1164,7 +1159,7 @@ ftpagent_set_mtime(struct ftpagent *a, const char *session, const char *path,
 	if (!check_args(a, session, path))
 		return false;
 	return rpc_void(a, "fs.set_mtime", json_pack("{s:s,s:o,s:I}",
-	    "session", session, "path", jpath(path), "mtime", (json_int_t)mtime));
+	    "session", session, "path", ftpa_bytes_json(path), "mtime", (json_int_t)mtime));
 }
 
 bool
@@ -1181,7 +1176,7 @@ ftpagent_quote(struct ftpagent *a, const char *session, const char *command,
 	if (!check_args(a, session, command))
 		return false;
 	if (!rpc(a, "ftp.quote", json_pack("{s:s,s:o}", "session", session,
-	    "command", jpath(command)), NULL, 0, NULL, &res))
+	    "command", ftpa_bytes_json(command)), NULL, 0, NULL, &res))
 		return false;
 	c = json_object_get(res, "code");
 	t = json_string_value(json_object_get(res, "text"));
@@ -1241,10 +1236,10 @@ transfer(struct ftpagent *a, const char *method, const char *direction,
 
 	if (job == NULL)
 		p = json_pack("{s:s,s:o,s:i,s:b}", "session", session, "path",
-		    jpath(path), "fd", 0, "progress", 1);
+		    ftpa_bytes_json(path), "fd", 0, "progress", 1);
 	else
 		p = json_pack("{s:s,s:o,s:i,s:b}", "session", session, "path",
-		    jpath(path), "fd", 0, "wait", 0);
+		    ftpa_bytes_json(path), "fd", 0, "wait", 0);
 	if (p != NULL && offset > 0)
 		r |= json_object_set_new(p, "offset", json_integer(offset));
 	if (p != NULL && opts != NULL && opts->ascii)

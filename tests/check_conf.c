@@ -171,18 +171,27 @@ END_TEST
 
 START_TEST(test_restart_keys)
 {
-	struct agent_conf a, b;
+	struct agent_conf cur, next, again;
 	char keys[256];
 
-	ck_assert(parse(&a, "socket = /a.sock\nretries = 1\n") == 0);
-	ck_assert(parse(&b, "socket = /b.sock\nretries = 2\nsocket_mode = 0600\n")
-	    == 0);
-	conf_restart_keys(&a, &b, keys, sizeof(keys));
+	ck_assert(parse(&cur, "socket = /a.sock\nretries = 1\n") == 0);
+	ck_assert(parse(&next, "socket = /b.sock\nretries = 2\n"
+	    "socket_mode = 0600\n") == 0);
+	conf_keep_restart_keys(&next, &cur, keys, sizeof(keys));
 	ck_assert_str_eq(keys, "socket, socket_mode");
-	conf_restart_keys(&a, &a, keys, sizeof(keys));
+	/* the socket keys keep what is in use; the others take the file's */
+	ck_assert_str_eq(next.socket, "/a.sock");
+	ck_assert_ptr_null(cur.socket);
+	ck_assert_int_eq(next.socket_mode, -1);
+	ck_assert_int_eq(next.retries, 2);
+	/* nothing changed: nothing named */
+	ck_assert(parse(&again, "socket = /a.sock\nretries = 3\n") == 0);
+	conf_keep_restart_keys(&again, &next, keys, sizeof(keys));
 	ck_assert_str_eq(keys, "");
-	conf_free(&a);
-	conf_free(&b);
+	ck_assert_str_eq(again.socket, "/a.sock");
+	conf_free(&cur);
+	conf_free(&next);
+	conf_free(&again);
 }
 END_TEST
 

@@ -130,28 +130,26 @@ class JobsTest(ftpa.TestCase):
             os.chown(p, st.st_uid, st.st_gid)
         return out
 
-    def get_nowait(self, sid, path, local, rpc=None, **kw):
-        """transfer.get wait:false into local; returns the job id."""
-        fd = open_w(local)
+    def start_nowait(self, method, fd, sid, path, rpc=None, **kw):
+        """method (transfer.get/put) wait:false on fd (closed here);
+        returns the job id."""
         try:
             p = dict({"session": sid, "path": path, "fd": 0, "wait": False},
                      **kw)
-            res = (rpc or self.rpc).call("transfer.get", p, fds=[fd])
+            res = (rpc or self.rpc).call(method, p, fds=[fd])
         finally:
             os.close(fd)
         self.assertIsInstance(res.get("job"), str, res)
         return res["job"]
 
+    def get_nowait(self, sid, path, local, rpc=None, **kw):
+        """transfer.get wait:false into local; returns the job id."""
+        return self.start_nowait("transfer.get", open_w(local), sid, path,
+                                 rpc, **kw)
+
     def put_nowait(self, sid, path, local, rpc=None, **kw):
-        fd = os.open(local, os.O_RDONLY)
-        try:
-            p = dict({"session": sid, "path": path, "fd": 0, "wait": False},
-                     **kw)
-            res = (rpc or self.rpc).call("transfer.put", p, fds=[fd])
-        finally:
-            os.close(fd)
-        self.assertIsInstance(res.get("job"), str, res)
-        return res["job"]
+        return self.start_nowait("transfer.put", os.open(local, os.O_RDONLY),
+                                 sid, path, rpc, **kw)
 
     def wait_job(self, job, timeout=30, rpc=None):
         """job.wait; the job object once it has ended."""
@@ -636,6 +634,33 @@ class JobsTest(ftpa.TestCase):
                          "to: %r" % others[:3])
         self.assertEqual(len([1 for _, m in msgs
                               if m.get("method") == "job.finished"]), 1)
+
+    def test_progress_to_the_caller(self):
+        """transfer.get with progress:true, on a connection that did not
+        subscribe: job.progress for that job before the reply, spaced like
+        a subscriber's, and no job.finished (the reply says it)."""
+        srv = self.start_pyftpd(rate=MIB)
+        ftpa.make_file(os.path.join(srv.home, "p.bin"), 2 * MIB)
+        sid = self.sid(srv)
+        caller = self.client()
+        fd = os.open(os.path.join(self.tmpdir(), "p"),
+                     os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            rid = caller.send("transfer.get", {"session": sid,
+                                               "path": "p.bin", "fd": 0,
+                                               "progress": True}, fds=[fd])
+        finally:
+            os.close(fd)
+        msgs = self.drain(caller, lambda m: m.get("id") == rid, 30)
+        self.assertEqual(msgs[-1][1]["result"]["state"], "done", msgs[-1])
+        job = msgs[-1][1]["result"]["job"]
+        notes = [(t, m) for t, m in msgs[:-1] if "id" not in m]
+        self.assertTrue(notes)
+        self.assertEqual({m["method"] for _, m in notes}, {"job.progress"})
+        self.assertEqual({m["params"]["job"] for _, m in notes}, {job})
+        self.check_progress_spacing(
+            [t for t, m in notes if m["params"]["state"] == "running"],
+            "progress:true")
 
     def test_events_subscriber_that_never_reads(self):
         # many jobs with progress; one subscriber never reads, another
