@@ -48,6 +48,9 @@ struct client {
 					   output to drain (coalesced) */
 	size_t		 n_owed;
 	int		 refs;
+	bool		 flush_queued;	/* on the list written before the
+					   loop sleeps */
+	struct client	*flush_next;
 	struct rpc_call	*calls;		/* pending asynchronous calls */
 	struct client	*next;
 };

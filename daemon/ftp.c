@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/sendfile.h>
 #include <netinet/in.h>
 
 #include "ftp.h"
@@ -22,7 +24,15 @@
 #include "util.h"
 
 #define XBUF_SIZE	(256 * 1024)
-#define XFER_BUDGET	(4 * 1024 * 1024)	/* bytes per event before yielding */
+#define ZPIPE_SIZE	(1024 * 1024)	/* the splice pipe, when the kernel allows */
+/*
+ * Fair sharing: an event moves at most XFER_BUDGET divided among the
+ * transfers under way, but never less than XFER_SLICE. The event loop thus
+ * comes back to the RPC socket after a bounded amount of work, whatever the
+ * number and speed of transfers.
+ */
+#define XFER_BUDGET	(4 * 1024 * 1024)
+#define XFER_SLICE	(64 * 1024)
 #define LISTING_MAX	(64 * 1024 * 1024)
 #define LIST_ENTRIES_MAX 1000000
 #define QUIT_WAIT	2.0
@@ -46,6 +56,13 @@ enum ftp_state {
 static const char *ftp_state_names[FTP_S_LAST] = {
 	"new", "resolving", "connecting", "tls", "greeting", "login", "setup",
 	"ready", "busy", "quit", "closed",
+};
+
+/* How a transfer moves its bytes (chosen in data_open). */
+enum xfer_mode {
+	XM_COPY,	/* read/write through xbuf: TLS, ASCII, memory, sockets */
+	XM_SPLICE,	/* download: socket -> pipe -> local fd, in the kernel */
+	XM_SENDFILE,	/* upload: regular file -> socket, in the kernel */
 };
 
 typedef void (*reply_fn)(struct ftp_conn *, int code, const char *text);
@@ -95,13 +112,19 @@ struct ftp_conn {
 	int		 lsn_fd;	/* active mode: our listener, or -1 */
 	ev_io		 lsn_w;
 	ev_timer	 lsn_timer;
-	char		*xbuf;
+	enum xfer_mode	 xmode;
+	bool		 xcounted;	/* in xfer_active */
+	char		*xbuf;		/* XM_COPY */
 	size_t		 xlen;
 	size_t		 xoff;
+	int		 zp[2];		/* XM_SPLICE: the pipe */
+	size_t		 zfill;		/* bytes in it */
+	size_t		 zcap;		/* its capacity */
 	ev_io		 lw;		/* local fd readiness */
 	ev_timer	 quit_timer;
 	ev_timer	 ready_timer;
 	ev_timer	 ka_timer;	/* NOOPs during a transfer */
+	ev_timer	 yield_timer;	/* a transfer goes on next iteration */
 	int		 noop_out;	/* their replies still to come */
 };
 
@@ -114,6 +137,7 @@ static void send_cmd(struct ftp_conn *, reply_fn, const char *, ...)
 static void data_io_cb(struct io *, enum io_event, void *);
 static void ready_cb(struct ev_loop *, ev_timer *, int);
 static void ka_cb(struct ev_loop *, ev_timer *, int);
+static void yield_cb(struct ev_loop *, ev_timer *, int);
 static void ctrl_start_tls(struct ftp_conn *);
 static void ctrl_tls_ready(struct ftp_conn *);
 static void put_maybe_start(struct ftp_conn *);
@@ -255,8 +279,11 @@ ftp_conn_new(struct ftp_params *p, ftp_conn_cb cb, void *arg)
 	c->ka_timer.data = c;
 	ev_init(&c->ready_timer, ready_cb);
 	c->ready_timer.data = c;
+	ev_init(&c->yield_timer, yield_cb);
+	c->yield_timer.data = c;
 	c->tls_reuse = -1;
 	c->lsn_fd = -1;
+	c->zp[0] = c->zp[1] = -1;
 	return c;
 }
 
@@ -278,6 +305,64 @@ listener_close(struct ftp_conn *c)
 	c->lsn_fd = -1;
 }
 
+static unsigned	xfer_active;	/* transfers with a data connection open */
+
+static size_t
+xfer_budget(void)
+{
+	size_t	b = XFER_BUDGET / (xfer_active > 0 ? xfer_active : 1);
+
+	return b < XFER_SLICE ? XFER_SLICE : b;
+}
+
+static void
+zpipe_close(struct ftp_conn *c)
+{
+	if (c->zp[0] != -1) {
+		close(c->zp[0]);
+		close(c->zp[1]);
+	}
+	c->zp[0] = c->zp[1] = -1;
+	c->zfill = c->zcap = 0;
+}
+
+static bool
+zpipe_open(struct ftp_conn *c)
+{
+	int	sz;
+
+	if (pipe2(c->zp, O_NONBLOCK | O_CLOEXEC) == -1) {
+		c->zp[0] = c->zp[1] = -1;
+		return false;
+	}
+	/* larger is fewer system calls; the per-user pipe quota may say no */
+	if ((sz = fcntl(c->zp[1], F_SETPIPE_SZ, ZPIPE_SIZE)) == -1)
+		sz = fcntl(c->zp[1], F_GETPIPE_SZ);
+	c->zcap = sz > 0 ? (size_t)sz : 65536;
+	c->zfill = 0;
+	return true;
+}
+
+/*
+ * The kernel moves the bytes where both ends allow it: plain downloads
+ * into files and pipes (splice through a pipe of ours), plain uploads from
+ * regular files (sendfile). TLS and ASCII need the bytes in our hands.
+ */
+static void
+xfer_choose_mode(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+
+	zpipe_close(c);
+	c->xmode = XM_COPY;
+	if (c->p->tls != FTP_TLS_NONE || op->ascii)
+		return;
+	if (op->kind == OP_GET && localfd_splice_sink(&op->lfd) && zpipe_open(c))
+		c->xmode = XM_SPLICE;
+	else if (op->kind == OP_PUT && localfd_sendfile_source(&op->lfd))
+		c->xmode = XM_SENDFILE;
+}
+
 static void
 data_close(struct ftp_conn *c)
 {
@@ -288,12 +373,19 @@ data_close(struct ftp_conn *c)
 		c->op->bytes -= (int64_t)(c->xlen - c->xoff);
 	local_watch_stop(c);
 	listener_close(c);
+	ev_timer_stop(main_loop, &c->yield_timer);
 	if (c->data) {
 		io_free(c->data);
 		c->data = NULL;
 	}
 	free(c->xbuf);
 	c->xbuf = NULL;
+	zpipe_close(c);
+	if (c->xcounted) {
+		xfer_active--;
+		c->xcounted = false;
+	}
+	c->xmode = XM_COPY;
 	free(c->abuf);
 	c->abuf = NULL;
 	c->cr_pending = false;
@@ -713,6 +805,7 @@ ctrl_start_tls(struct ftp_conn *c)
 		conn_drop(c, FTPA_ERR_TLS, 0, NULL, "%s", err);
 		return;
 	}
+	tls_for_control(ssl);
 	set_state(c, FTP_S_TLS);
 	io_start_tls(c->io, ssl);
 }
@@ -1226,8 +1319,14 @@ static void
 data_open(struct ftp_conn *c, step_fn then)
 {
 	c->then = then;
-	c->xbuf = xmalloc(XBUF_SIZE);
 	c->xlen = c->xoff = 0;
+	xfer_choose_mode(c);
+	if (c->xmode == XM_COPY)
+		c->xbuf = xmalloc(XBUF_SIZE);
+	if (!c->xcounted) {
+		c->xcounted = true;
+		xfer_active++;
+	}
 	if (!c->p->passive) {
 		active_open(c);
 		return;
@@ -1333,14 +1432,160 @@ xfer_moved(struct ftp_conn *c, struct ftp_op *op, ssize_t n, size_t *budget)
 	return !c->dead && c->op == op && *budget > 0;
 }
 
+/* Goes on in the next loop iteration, after the other watchers had theirs. */
+static void
+xfer_yield(struct ftp_conn *c)
+{
+	ev_timer_set(&c->yield_timer, 0., 0.);
+	ev_timer_start(main_loop, &c->yield_timer);
+}
+
+static void xfer_pump(struct ftp_conn *);
+
+static void
+yield_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	xfer_pump(w->data);
+}
+
+/* The server ended the download's data connection. */
+static void
+get_data_eof(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+
+	op->data_eof = true;
+	/* a TLS data stream must end with close_notify; we answer with
+	 * ours, or servers drop the session (and the ticket they just
+	 * issued) as unclean */
+	c->data_truncated = c->data->tls_truncated;
+	if (c->data->ssl != NULL && !c->data_truncated)
+		(void)io_tls_close(c->data);
+	io_free(c->data);
+	c->data = NULL;
+	/* the final reply may still be on its way: bounded wait */
+	if (!op->final_seen && c->io)
+		io_set_timeout(c->io, c->p->reply_timeout);
+	xfer_maybe_finish(c);
+}
+
+static void
+local_write_failed(struct ftp_conn *c, int err)
+{
+	struct ftp_op	*op = c->op;
+
+	if ((op->kind == OP_LIST || op->kind == OP_STAT) && err == EFBIG)
+		conn_drop(c, FTPA_ERR_LIMIT, 0, NULL,
+		    "directory listing larger than %d MiB", LISTING_MAX >> 20);
+	else if (err == EFBIG && op->lfd.kind == LFD_MEMORY)
+		conn_drop(c, FTPA_ERR_LIMIT, 0, NULL,
+		    "file larger than the %zu MiB allowed inline",
+		    op->lfd.mem_max >> 20);
+	else
+		conn_drop(c, FTPA_ERR_LOCAL_IO, 0, NULL,
+		    "cannot write the local file: %s", strerror(err));
+}
+
+static void pump_in(struct ftp_conn *);
+
+/*
+ * The local fd refused splice (a file system without it): what the pipe
+ * holds goes through xbuf, and so does the rest of the transfer.
+ */
+static void
+splice_fall_back(struct ftp_conn *c)
+{
+	ssize_t	n;
+
+	log_debug("splice refused by the local file (%s): copying instead",
+	    strerror(errno));
+	/* xbuf takes what the pipe holds (up to its capacity) */
+	c->xbuf = xmalloc(c->zcap > XBUF_SIZE ? c->zcap : XBUF_SIZE);
+	c->xlen = c->xoff = 0;
+	while (c->zfill > 0) {
+		n = read(c->zp[0], c->xbuf + c->xlen, c->zfill);
+		if (n <= 0)
+			break;
+		c->xlen += n;
+		c->zfill -= n;
+	}
+	/* received but not yet written: counted as the copy loop counts */
+	c->op->bytes += c->xlen;
+	if (c->zfill > 0) {
+		conn_drop(c, FTPA_ERR_LOCAL_IO, 0, NULL,
+		    "cannot move buffered data to the local file");
+		return;
+	}
+	zpipe_close(c);
+	c->xmode = XM_COPY;
+	pump_in(c);
+}
+
+/*
+ * Download, XM_SPLICE: socket -> our pipe -> local fd. The pipe is filled
+ * only when empty, so EAGAIN names its side: reading, the socket has
+ * nothing; writing, the local reader is slow. EOF finds the pipe empty.
+ */
+static void
+pump_in_splice(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+	size_t		 budget = xfer_budget();
+	ssize_t		 n;
+
+	while (budget > 0 && c->data != NULL) {
+		if (c->zfill > 0) {
+			n = splice(c->zp[0], NULL, op->lfd.fd, NULL, c->zfill,
+			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n == -1) {
+				if (errno == EAGAIN || errno == EINTR) {
+					io_pause(c->data);
+					local_wait(c, EV_WRITE);
+					return;
+				}
+				if (errno == EINVAL || errno == ENOSYS) {
+					splice_fall_back(c);
+					return;
+				}
+				local_write_failed(c, errno);
+				return;
+			}
+			c->zfill -= n;
+			if (!xfer_moved(c, op, n, &budget))
+				return;
+			continue;
+		}
+		n = splice(c->data->fd, NULL, c->zp[1], NULL,
+		    c->zcap < budget ? c->zcap : budget,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
+			    "data connection: %s", strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			get_data_eof(c);
+			return;
+		}
+		c->data->bytes_in += n;
+		c->zfill = n;
+	}
+}
+
 /* Download direction (get, list): data socket -> local sink. */
 static void
 pump_in(struct ftp_conn *c)
 {
 	struct ftp_op	*op = c->op;
-	size_t		 budget = XFER_BUDGET;
+	size_t		 budget = xfer_budget();
 	ssize_t		 n;
 
+	if (c->xmode == XM_SPLICE) {
+		pump_in_splice(c);
+		return;
+	}
 	while (budget > 0 && c->data != NULL) {
 		if (c->xoff < c->xlen) {
 			n = localfd_write(&op->lfd, c->xbuf + c->xoff,
@@ -1351,19 +1596,7 @@ pump_in(struct ftp_conn *c)
 					local_wait(c, EV_WRITE);
 					return;
 				}
-				if ((op->kind == OP_LIST || op->kind == OP_STAT) &&
-				    errno == EFBIG)
-					conn_drop(c, FTPA_ERR_LIMIT, 0, NULL,
-					    "directory listing larger than %d MiB",
-					    LISTING_MAX >> 20);
-				else if (errno == EFBIG && op->lfd.kind == LFD_MEMORY)
-					conn_drop(c, FTPA_ERR_LIMIT, 0, NULL,
-					    "file larger than the %zu MiB allowed inline",
-					    op->lfd.mem_max >> 20);
-				else
-					conn_drop(c, FTPA_ERR_LOCAL_IO, 0, NULL,
-					    "cannot write the local file: %s",
-					    strerror(errno));
+				local_write_failed(c, errno);
 				return;
 			}
 			c->xoff += n;
@@ -1389,19 +1622,7 @@ pump_in(struct ftp_conn *c)
 			continue;
 		}
 		if (n == 0) {
-			op->data_eof = true;
-			/* a TLS data stream must end with close_notify; we answer
-			 * with ours, or servers drop the session (and the ticket
-			 * they just issued) as unclean */
-			c->data_truncated = c->data->tls_truncated;
-			if (c->data->ssl != NULL && !c->data_truncated)
-				(void)io_tls_close(c->data);
-			io_free(c->data);
-			c->data = NULL;
-			/* the final reply may still be on its way: bounded wait */
-			if (!op->final_seen && c->io)
-				io_set_timeout(c->io, c->p->reply_timeout);
-			xfer_maybe_finish(c);
+			get_data_eof(c);
 			return;
 		}
 		c->xlen = n;
@@ -1409,8 +1630,12 @@ pump_in(struct ftp_conn *c)
 		if (op->ascii && op->kind == OP_GET)
 			ascii_from_net(c);
 		if (!xfer_moved(c, op, n, &budget))
-			return;
+			break;
 	}
+	/* records read ahead wait in OpenSSL, not in the socket */
+	if (budget == 0 && !c->dead && c->op == op && c->data != NULL &&
+	    c->data->ssl != NULL && SSL_has_pending(c->data->ssl))
+		xfer_yield(c);
 }
 
 /* The upload's data connection is finished with: the file is complete. */
@@ -1460,14 +1685,65 @@ put_drain(struct ftp_conn *c)
 	put_data_done(c);
 }
 
+static void pump_out(struct ftp_conn *);
+
+/*
+ * Upload, XM_SENDFILE: regular file -> socket, from the file's own
+ * position (where a resume put it).
+ */
+static void
+pump_out_sendfile(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+	size_t		 budget = xfer_budget();
+	ssize_t		 n;
+
+	while (budget > 0 && c->data != NULL) {
+		n = sendfile(c->data->fd, op->lfd.fd, NULL, budget);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			if (errno == EINVAL || errno == ENOSYS) {
+				log_debug("sendfile refused (%s): copying instead",
+				    strerror(errno));
+				c->xmode = XM_COPY;
+				c->xbuf = xmalloc(XBUF_SIZE);
+				pump_out(c);
+				return;
+			}
+			if (errno == EPIPE || errno == ECONNRESET ||
+			    errno == ENOTCONN || errno == ETIMEDOUT)
+				conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
+				    "data connection: %s", strerror(errno));
+			else
+				conn_drop(c, FTPA_ERR_LOCAL_IO, 0, NULL,
+				    "cannot read the local file: %s",
+				    strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			op->src_eof = true;
+			put_data_done(c);
+			return;
+		}
+		c->data->bytes_out += n;
+		if (!xfer_moved(c, op, n, &budget))
+			return;
+	}
+}
+
 /* Upload direction: local source -> data socket. */
 static void
 pump_out(struct ftp_conn *c)
 {
 	struct ftp_op	*op = c->op;
-	size_t		 budget = XFER_BUDGET;
+	size_t		 budget = xfer_budget();
 	ssize_t		 n;
 
+	if (c->xmode == XM_SENDFILE) {
+		pump_out_sendfile(c);
+		return;
+	}
 	while (budget > 0 && c->data != NULL) {
 		if (c->xoff == c->xlen) {
 			if (op->src_eof) {
@@ -1613,6 +1889,7 @@ data_start_tls(struct ftp_conn *c)
 		conn_drop(c, FTPA_ERR_TLS, 0, NULL, "data connection: %s", err);
 		return;
 	}
+	tls_for_data(ssl);
 	io_start_tls(c->data, ssl);
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "localfd.h"
 #include "util.h"
@@ -32,6 +33,14 @@ localfd_open(struct localfd *lf, int fd, bool for_write, int64_t offset,
 		    "the passed file descriptor is not open for reading";
 		goto fail;
 	}
+	lf->append = (fl & O_APPEND) != 0;
+	if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
+	    minor(st.st_rdev) == 3 && for_write) {
+		/* /dev/null never blocks: a download only to count or test */
+		lf->kind = LFD_FILE;
+		lf->fd = fd;
+		return 0;
+	}
 	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
 		if (offset < 0) {
 			*err = "negative offset";
@@ -47,6 +56,7 @@ localfd_open(struct localfd *lf, int fd, bool for_write, int64_t offset,
 			goto fail;
 		}
 		lf->kind = LFD_FILE;
+		lf->regular = S_ISREG(st.st_mode);
 		lf->fd = fd;
 		return 0;
 	}
@@ -171,6 +181,19 @@ localfd_read(struct localfd *lf, void *p, size_t n)
 		errno = EBADF;
 		return -1;
 	}
+}
+
+bool
+localfd_splice_sink(const struct localfd *lf)
+{
+	/* splice(2) refuses files opened for appending (EINVAL) */
+	return (lf->kind == LFD_FILE && !lf->append) || lf->kind == LFD_STREAM;
+}
+
+bool
+localfd_sendfile_source(const struct localfd *lf)
+{
+	return lf->kind == LFD_FILE && lf->regular;
 }
 
 int

@@ -21,6 +21,8 @@ struct localfd {
 	enum localfd_kind kind;
 	bool		 restore;	/* put restore_fl back on the client's
 					   description at close */
+	bool		 regular;	/* LFD_FILE: a regular file */
+	bool		 append;	/* opened O_APPEND */
 	int		 restore_fl;
 	int		 fd;		/* the fd we use (may be a reopened one) */
 	/* LFD_MEMORY */
@@ -44,6 +46,13 @@ void	 localfd_open_mem_source(struct localfd *, char *data, size_t len);
 /* -1 with errno EAGAIN when it would block (then watch localfd_pollfd). */
 ssize_t	 localfd_write(struct localfd *, const void *, size_t);
 ssize_t	 localfd_read(struct localfd *, void *, size_t);
+/*
+ * The zero-copy data path: whether splice(2) may write into the fd (files
+ * not opened O_APPEND, /dev/null, pipes), and whether sendfile(2) may read
+ * from it (regular files). Others use localfd_read/localfd_write.
+ */
+bool	 localfd_splice_sink(const struct localfd *);
+bool	 localfd_sendfile_source(const struct localfd *);
 /* fd to watch for readiness, or -1 when it never blocks. */
 int	 localfd_pollfd(const struct localfd *);
 /* Size of a regular file source, -1 otherwise. */

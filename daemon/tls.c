@@ -132,6 +132,22 @@ fail:
 	return NULL;
 }
 
+#define TLS_DATA_READ_BUF	(256 * 1024)
+
+void
+tls_for_control(SSL *ssl)
+{
+	SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+}
+
+void
+tls_for_data(SSL *ssl)
+{
+	SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+	SSL_set_default_read_buffer_len(ssl, TLS_DATA_READ_BUF);
+	SSL_set_read_ahead(ssl, 1);
+}
+
 void
 tls_error(SSL *ssl, char *buf, size_t len)
 {

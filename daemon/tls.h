@@ -27,6 +27,16 @@ SSL_CTX		*tls_ctx_new(bool verify, const char *ca_file, char *err, size_t errlen
 SSL		*tls_new(SSL_CTX *, int fd, const char *host, bool verify,
 		    struct tls_sessions *holder, bool store, char *err,
 		    size_t errlen);
+/*
+ * Buffers by use. A control connection idles most of its life: its
+ * buffers go back to the allocator between records (1,000 idle sessions
+ * stay small). A data connection keeps one large read buffer for the whole
+ * transfer and reads ahead into it: several records per read(2), no
+ * allocation per record. Whoever reads a data connection must then come
+ * back while SSL_has_pending(), not only when the socket is readable.
+ */
+void		 tls_for_control(SSL *);
+void		 tls_for_data(SSL *);
 /* Why a handshake failed, in words: the verification result when it is
  * the cause, else OpenSSL's error queue. */
 void		 tls_error(SSL *, char *buf, size_t len);
