@@ -255,6 +255,8 @@ io_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	 * server trickling bytes does not extend it */
 	buf_append(&io->in, tmp, n);
 	io_fire(io, IO_DATAIN);
+	if (buf_used(&io->in) == 0)
+		buf_free(&io->in);
 }
 
 static void
@@ -292,6 +294,7 @@ io_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		buf_drop(&io->out, n);
 		if (buf_used(&io->out) > 0)
 			return;
+		buf_free(&io->out);	/* idle sessions keep no buffers */
 		io_update(io);
 		io_fire(io, IO_LOWAT);
 		return;
@@ -310,6 +313,7 @@ io_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		buf_drop(&io->out, n);
 		if (buf_used(&io->out) > 0)
 			return;
+		buf_free(&io->out);
 		if (io->shut_wr_pending) {
 			io->shut_wr_pending = false;
 			shutdown(io->fd, SHUT_WR);
@@ -577,6 +581,8 @@ io_tls_read_buffered(struct io *io)
 	}
 	if (got)
 		io_fire(io, IO_DATAIN);
+	if (buf_used(&io->in) == 0)
+		buf_free(&io->in);
 }
 
 int
