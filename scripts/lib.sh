@@ -8,7 +8,7 @@ FTPA_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FTPA_PACKAGES=(build-essential autoconf automake libtool pkg-config
 	libev-dev libssl-dev libjansson-dev check vsftpd python3-pyftpdlib
 	python3-openssl socat tmux valgrind openssl systemd bash-completion
-	mandoc)
+	mandoc strace)
 
 ftpa_say() { printf '==> %s\n' "$*" >&2; }
 ftpa_die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
