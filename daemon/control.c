@@ -124,6 +124,10 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_init(&c->rw, client_read_cb, fd, EV_READ);
 	ev_io_init(&c->ww, client_write_cb, fd, EV_WRITE);
 	c->rw.data = c->ww.data = c;
+	/* clients before transfers in each loop iteration: the socket stays
+	 * responsive however many transfers run */
+	ev_set_priority(&c->rw, EV_MAXPRI);
+	ev_set_priority(&c->ww, EV_MAXPRI);
 	ev_io_start(loop, &c->rw);
 	c->next = clients;
 	clients = c;
@@ -193,6 +197,7 @@ control_listen(const struct control_opts *o)
 		listen_path = xstrdup(o->path);
 	}
 	ev_io_init(&accept_w, accept_cb, listen_fd, EV_READ);
+	ev_set_priority(&accept_w, EV_MAXPRI);
 	ev_io_start(main_loop, &accept_w);
 	ev_timer_init(&accept_pause, accept_resume_cb, 1.0, 0.);
 	if (!ev_is_active(&flush_w)) {
@@ -575,4 +580,7 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	client_dispatch(c);
+	/* answered now, not after this iteration's transfers had their turn */
+	if (!c->dead && buf_used(&c->out) > 0 && !ev_is_active(&c->ww))
+		client_write_cb(loop, &c->ww, EV_WRITE);
 }

@@ -31,8 +31,8 @@
  * comes back to the RPC socket after a bounded amount of work, whatever the
  * number and speed of transfers.
  */
-#define XFER_BUDGET	(4 * 1024 * 1024)
-#define XFER_SLICE	(64 * 1024)
+#define XFER_BUDGET	(1024 * 1024)
+#define XFER_SLICE	(8 * 1024)
 #define LISTING_MAX	(64 * 1024 * 1024)
 #define LIST_ENTRIES_MAX 1000000
 #define QUIT_WAIT	2.0
