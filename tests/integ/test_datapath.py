@@ -964,6 +964,87 @@ class ConcurrentTest(DataTestCase):
         self.run8(self.start_pyftpd())
 
 
+class FairShareTest(DataTestCase):
+    """100 downloads at once (10 sessions of 10 connections, vsftpd) into
+    /dev/null: each gets a share while they all run (none waits for the
+    others to finish), every one ends with all its bytes, and agent.ping
+    keeps answering. Shares are checked when about a third of all bytes
+    have moved; only loose bounds are asserted (the figures are the
+    benchmark's, tests/bench/run P5)."""
+
+    N = 100
+    SIZE = 48 * MIB
+
+    def jobs(self, r):
+        res = r.call("job.list", {}, timeout=60)
+        return res.get("jobs", res) if isinstance(res, dict) else res
+
+    def test_hundred_transfers_share(self):
+        lo, hi = ftpa.free_port_range(4 * self.N)  # warm-up ports sit in TIME_WAIT
+        srv = self.start_vsftpd(extra_conf=["pasv_min_port=%d" % lo,
+                                            "pasv_max_port=%d" % hi,
+                                            "max_per_ip=0", "max_clients=0"])
+        self.write_remote(srv, "big", data_of(self.SIZE))
+        self.write_remote(srv, "tiny", b"x")
+        sids = [self.open(srv, max_connections=10) for _ in range(10)]
+        # every connection logged in first: the shares are the data
+        # path's, not the order in which logins finished
+        ids = []
+        for i in range(self.N):
+            rfd = os.open("/dev/null", os.O_WRONLY)
+            ids.append(self.rpc.send("transfer.get", {
+                "session": sids[i % 10], "path": "tiny", "fd": 0},
+                fds=[rfd]))
+            os.close(rfd)
+        for i in ids:
+            self.done(self.rpc.wait_reply(i, XFER_TIMEOUT), "warm-up", 1)
+        pinger = Pinger(self.agent.sock)
+        pinger.start()
+        self.addCleanup(pinger.stop.set)
+        watch = self.agent.rpc(timeout=60)
+        self.addCleanup(watch.close)
+        before = {j["job"] for j in self.jobs(watch)}
+        for i in range(self.N):
+            fd = os.open("/dev/null", os.O_WRONLY)
+            try:
+                self.rpc.call("transfer.get", {
+                    "session": sids[i % 10], "path": "big", "fd": 0,
+                    "wait": False}, fds=[fd], timeout=60)
+            finally:
+                os.close(fd)
+        total = self.N * self.SIZE
+        sample = None
+        deadline = time.monotonic() + XFER_TIMEOUT
+        while time.monotonic() < deadline:
+            jobs = [j for j in self.jobs(watch) if j["job"] not in before]
+            self.assertEqual(len(jobs), self.N, jobs[:3])
+            moved = sum(j.get("bytes", 0) for j in jobs)
+            if sample is None and moved >= total // 3:
+                sample = sorted(j.get("bytes", 0) for j in jobs)
+            if all(j["state"] in ("done", "failed", "cancelled")
+                   for j in jobs):
+                break
+            time.sleep(0.02)
+        else:
+            self.fail("the 100 downloads did not end")
+        pinger.stop.set()
+        pinger.join(30)
+        for j in jobs:
+            self.assertEqual(j["state"], "done", j)
+            self.assertEqual(j.get("bytes"), self.SIZE, j)
+        self.assertIsNotNone(sample, "no sample taken")
+        sys.stderr.write("[at a third: fewest %d, most %d bytes; %d pings, "
+                         "worst %.3f s] " % (
+                             sample[0], sample[-1], len(pinger.latencies),
+                             max(l for _, l in pinger.latencies)))
+        # each had a share: none still at zero, none far behind
+        self.assertGreater(sample[0], 0, sample[:10])
+        self.assertGreaterEqual(sample[0], sample[-1] // 50, sample[:10])
+        self.assertFalse(pinger.errors, pinger.errors)
+        self.assertTrue(pinger.latencies, "no agent.ping answered")
+        self.assertLess(max(l for _, l in pinger.latencies), PING_LIMIT)
+
+
 # ---- zero-copy, seen by strace ---------------------------------------------------
 
 READS = ("read", "readv", "pread64", "preadv", "preadv2", "recvfrom",
