@@ -24,7 +24,7 @@
 #include "util.h"
 
 #define XBUF_SIZE	(256 * 1024)
-#define ZPIPE_SIZE	(1024 * 1024)	/* the splice pipe, when the kernel allows */
+#define ZPIPE_SIZE	(256 * 1024)	/* the splice pipe, when the kernel allows */
 /*
  * Fair sharing: an event moves at most XFER_BUDGET divided among the
  * transfers under way, but never less than XFER_SLICE. The event loop thus

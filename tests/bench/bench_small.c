@@ -5,21 +5,21 @@
  *	bench_small -S SOCK small [-n COUNT] [-C CA] URL REMOTE_DIR LOCAL_DIR
  *	    opens one session, then (timed) downloads REMOTE_DIR/f000 ...
  *	    into LOCAL_DIR/f000 ... one after the other with ftpagent_get_fd
- *	bench_small -S SOCK load [-n COUNT] [-C CA] [-H] URL REMOTE LOCAL_DIR
+ *	bench_small -S SOCK load [-n COUNT] [-C CA] URL REMOTE KEEP_FILE
  *	    opens COUNT sessions and starts COUNT background downloads of
- *	    REMOTE into LOCAL_DIR/l000 ...; prints "running" once every one
- *	    is under way, then waits for them and checks their sizes. -H
- *	    punches holes behind the agent in all files but l000, so that
- *	    long downloads to tmpfs take little memory.
+ *	    REMOTE, each into a pipe that this program drains: the first
+ *	    into KEEP_FILE (to be checked), the others into /dev/null, so
+ *	    that long downloads take no memory. Prints "running" once every
+ *	    one is under way, then waits for them and checks their sizes.
  *
  * The password comes from $BENCH_PASSWORD. Results go to stdout as
  * key=value pairs; errors to stderr, exit 1.
  */
-#define _GNU_SOURCE		/* fallocate */
-#include <sys/stat.h>
+#define _GNU_SOURCE		/* pipe2, splice, F_SETPIPE_SZ */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,9 +32,8 @@
 
 #define MAX_FILES	100000
 #define TIMEOUT_MS	120000
-#define POLL_NS		20000000L	/* load: job list every 20 ms ... */
-#define WAIT_MS		200		/* ... then job.wait this long */
-#define KEEP		(4 << 20)	/* load -H: bytes left before holes */
+#define POLL_MS		20		/* load: job list every 20 ms */
+#define PIPE_SIZE	(1 << 20)
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 die(const char *fmt, ...)
@@ -141,47 +140,57 @@ job_final(enum ftpagent_job_state s)
 	    s == FTPAGENT_JOB_CANCELLED;
 }
 
-/*
- * Frees the tmpfs pages of what the agent has written to fd but the last
- * KEEP bytes or so, so that many long downloads fit in memory; *done is how far
- * holes were punched already. The file keeps its size.
- */
-static void
-punch(int fd, off_t *done)
-{
-	struct stat	st;
-	off_t		end;
-
-	if (fstat(fd, &st) == -1)
-		die("fstat: %s", strerror(errno));
-	end = (st.st_size - KEEP) & ~(off_t)0xfffff;
-	if (end <= *done)
-		return;
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, *done,
-	    end - *done) == -1)
-		die("fallocate: %s", strerror(errno));
-	*done = end;
-}
-
 struct load {
 	unsigned	  n;
 	char		**sessions;
 	char		**ids;
-	int		 *fds;
-	off_t		 *punched;
-	bool		  holes;	/* punch: all files but the first */
+	int		 *fds;		/* read ends of the pipes, -1 at EOF */
+	long long	 *got;		/* bytes drained from each */
+	struct pollfd	 *pfds;
+	int		  devnull;
+	int		  keep;		/* where pipe 0's bytes go */
 };
 
-static void
-punch_all(struct load *l)
+/*
+ * Drains what the agent has written into the pipes: pipe 0 into the file
+ * kept for the checksum, the others into /dev/null, with splice, so the
+ * drain costs next to nothing. Waits at most timeout_ms for data; returns
+ * how many pipes are still open.
+ */
+static unsigned
+drain(struct load *l, int timeout_ms)
 {
-	unsigned	i;
+	unsigned	i, open_pipes = 0;
+	ssize_t		n;
 
-	if (!l->holes)
-		return;
-	for (i = 1; i < l->n; i++)
+	for (i = 0; i < l->n; i++) {
+		l->pfds[i].fd = l->fds[i];
+		l->pfds[i].events = POLLIN;
+		l->pfds[i].revents = 0;
+	}
+	if (poll(l->pfds, l->n, timeout_ms) == -1 && errno != EINTR)
+		die("poll: %s", strerror(errno));
+	for (i = 0; i < l->n; i++) {
+		if (l->fds[i] == -1)
+			continue;
+		for (;;) {
+			n = splice(l->fds[i], NULL, i == 0 ? l->keep :
+			    l->devnull, NULL, PIPE_SIZE, SPLICE_F_NONBLOCK);
+			if (n > 0) {
+				l->got[i] += n;
+				continue;
+			}
+			if (n == 0) {
+				close(l->fds[i]);
+				l->fds[i] = -1;
+			} else if (errno != EAGAIN && errno != EINTR)
+				die("splice: %s", strerror(errno));
+			break;
+		}
 		if (l->fds[i] != -1)
-			punch(l->fds[i], &l->punched[i]);
+			open_pipes++;
+	}
+	return open_pipes;
 }
 
 /* Polls the job list until each job is running with bytes moved, or over;
@@ -189,7 +198,6 @@ punch_all(struct load *l)
 static unsigned
 wait_running(struct ftpagent *fa, struct load *l)
 {
-	struct timespec		 pause = { 0, POLL_NS };
 	struct ftpagent_job	*jobs;
 	size_t			 njobs, j;
 	double			 deadline;
@@ -215,71 +223,66 @@ wait_running(struct ftpagent *fa, struct load *l)
 		if (now(CLOCK_MONOTONIC) > deadline)
 			die("only %u of %u jobs got under way", going + over,
 			    l->n);
-		punch_all(l);
-		nanosleep(&pause, NULL);
-	}
-}
-
-/* Waits for job i to end (punching holes meanwhile) into *job. */
-static void
-wait_job(struct ftpagent *fa, struct load *l, unsigned i,
-    struct ftpagent_job *job)
-{
-	double	deadline;
-
-	deadline = now(CLOCK_MONOTONIC) + TIMEOUT_MS / 1000.0;
-	while (!ftpagent_job_wait(fa, l->ids[i], WAIT_MS, job)) {
-		if (ftpagent_error(fa) != FTPAGENT_ERR_TIMEOUT ||
-		    now(CLOCK_MONOTONIC) > deadline)
-			die_fa(fa, l->ids[i]);
-		if (!ftpagent_clear_error(fa))
-			die_fa(fa, l->ids[i]);
-		punch_all(l);
+		drain(l, POLL_MS);
 	}
 }
 
 static int
 cmd_load(const char *sock, unsigned count, const char *ca_file,
-    const char *url, const char *remote, const char *ldir, bool holes)
+    const char *url, const char *remote, const char *keep_path)
 {
 	struct ftpagent		*fa;
 	struct ftpagent_job	 job;
 	struct load		 l;
-	struct stat		 st;
-	char			 local[4096];
-	double			 t0, first_end = 0, last_end = 0;
+	double			 t0, deadline, first_end = 0, last_end = 0;
 	long long		 bytes = 0, size = -1;
 	unsigned		 i, early, bad = 0;
+	int			 p[2];
 
 	memset(&l, 0, sizeof(l));
 	l.n = count;
-	l.holes = holes;
 	if ((l.sessions = calloc(count, sizeof(*l.sessions))) == NULL ||
 	    (l.ids = calloc(count, sizeof(*l.ids))) == NULL ||
 	    (l.fds = calloc(count, sizeof(*l.fds))) == NULL ||
-	    (l.punched = calloc(count, sizeof(*l.punched))) == NULL)
+	    (l.got = calloc(count, sizeof(*l.got))) == NULL ||
+	    (l.pfds = calloc(count, sizeof(*l.pfds))) == NULL)
 		die("out of memory");
+	if ((l.devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+		die("/dev/null: %s", strerror(errno));
+	l.keep = open(keep_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644);
+	if (l.keep == -1)
+		die("%s: %s", keep_path, strerror(errno));
 	fa = connect_agent(sock);
 	for (i = 0; i < count; i++)
 		l.sessions[i] = open_session(fa, url, ca_file);
 	t0 = now(CLOCK_REALTIME);
 	for (i = 0; i < count; i++) {
-		snprintf(local, sizeof(local), "%s/l%03u", ldir, i);
-		l.fds[i] = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0644);
-		if (l.fds[i] == -1)
-			die("%s: %s", local, strerror(errno));
+		if (pipe2(p, O_CLOEXEC) == -1)
+			die("pipe: %s", strerror(errno));
+		/* fewer wake-ups; a smaller pipe is fine too */
+		(void)fcntl(p[1], F_SETPIPE_SZ, PIPE_SIZE);
+		if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1)
+			die("fcntl: %s", strerror(errno));
 		if (!ftpagent_get_fd_background(fa, l.sessions[i], remote,
-		    l.fds[i], NULL, &l.ids[i]))
+		    p[1], NULL, &l.ids[i]))
 			die_fa(fa, remote);
+		close(p[1]);	/* the agent's copy is the only writer */
+		l.fds[i] = p[0];
 	}
 	early = wait_running(fa, &l);
 	printf("running=%u early_end=%u at=%.6f\n", count - early, early,
 	    now(CLOCK_REALTIME));
 	fflush(stdout);
 
+	deadline = now(CLOCK_MONOTONIC) + TIMEOUT_MS / 1000.0;
+	while (drain(&l, POLL_MS) > 0)
+		if (now(CLOCK_MONOTONIC) > deadline)
+			die("the downloads did not end in %d s",
+			    TIMEOUT_MS / 1000);
 	for (i = 0; i < count; i++) {
-		wait_job(fa, &l, i, &job);
+		if (!ftpagent_job_wait(fa, l.ids[i], TIMEOUT_MS, &job))
+			die_fa(fa, l.ids[i]);
 		if (job.state != FTPAGENT_JOB_DONE) {
 			fprintf(stderr, "bench_small: %s: %s: %s\n", l.ids[i],
 			    ftpagent_job_state_name(job.state),
@@ -294,15 +297,11 @@ cmd_load(const char *sock, unsigned count, const char *ca_file,
 			size = job.total;
 		bytes += job.bytes;
 		ftpagent_job_clear(&job);
-		if (fstat(l.fds[i], &st) == -1)
-			die("fstat: %s", strerror(errno));
-		if (st.st_size != size) {
-			fprintf(stderr, "bench_small: l%03u: %lld bytes, not "
-			    "%lld\n", i, (long long)st.st_size, size);
+		if (l.got[i] != size) {
+			fprintf(stderr, "bench_small: pipe %u: %lld bytes, not "
+			    "%lld\n", i, l.got[i], size);
 			bad++;
 		}
-		close(l.fds[i]);
-		l.fds[i] = -1;
 	}
 	printf("jobs=%u bad=%u bytes=%lld first_end=%.6f last_end=%.6f "
 	    "seconds=%.3f rate=%.0f\n", count, bad, bytes, first_end, last_end,
@@ -313,10 +312,13 @@ cmd_load(const char *sock, unsigned count, const char *ca_file,
 		free(l.sessions[i]);
 		free(l.ids[i]);
 	}
+	close(l.keep);
+	close(l.devnull);
 	free(l.sessions);
 	free(l.ids);
 	free(l.fds);
-	free(l.punched);
+	free(l.got);
+	free(l.pfds);
 	ftpagent_free(fa);
 	return bad == 0 ? 0 : 1;
 }
@@ -327,8 +329,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: bench_small -S SOCKET small [-n COUNT] [-C CA_FILE] URL "
 	    "REMOTE_DIR LOCAL_DIR\n"
-	    "       bench_small -S SOCKET load [-n COUNT] [-C CA_FILE] [-H] "
-	    "URL REMOTE LOCAL_DIR\n");
+	    "       bench_small -S SOCKET load [-n COUNT] [-C CA_FILE] URL "
+	    "REMOTE KEEP_FILE\n");
 	exit(2);
 }
 
@@ -338,7 +340,6 @@ main(int argc, char *argv[])
 	const char	*sock = NULL, *ca_file = NULL, *cmd;
 	unsigned long	 count = 200;
 	char		*end;
-	bool		 holes = false;
 	int		 ch;
 
 	while ((ch = getopt(argc, argv, "+S:")) != -1) {
@@ -356,7 +357,7 @@ main(int argc, char *argv[])
 		usage();
 	cmd = argv[0];
 	optind = 1;
-	while ((ch = getopt(argc, argv, "n:C:H")) != -1) {
+	while ((ch = getopt(argc, argv, "n:C:")) != -1) {
 		switch (ch) {
 		case 'n':
 			errno = 0;
@@ -367,9 +368,6 @@ main(int argc, char *argv[])
 			break;
 		case 'C':
 			ca_file = optarg;
-			break;
-		case 'H':
-			holes = true;
 			break;
 		default:
 			usage();
@@ -384,6 +382,6 @@ main(int argc, char *argv[])
 		    argv[1], argv[2]);
 	if (strcmp(cmd, "load") == 0)
 		return cmd_load(sock, (unsigned)count, ca_file, argv[0],
-		    argv[1], argv[2], holes);
+		    argv[1], argv[2]);
 	usage();
 }
