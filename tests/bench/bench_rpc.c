@@ -7,6 +7,9 @@
  *	    agent.ping one at a time: median, p99 in microseconds
  *	bench_rpc -S SOCK flood [-c CLIENTS] [-d DEPTH] [-T SECONDS]
  *	    agent.ping from CLIENTS processes, each keeping DEPTH in flight
+ *	bench_rpc echo [-n COUNT] [-T SECONDS]
+ *	    like latency, against a child process that answers each line
+ *	    with a fixed reply over a socket pair: the floor of a round trip
  *	bench_rpc -S SOCK sessions [-n COUNT] [-w WINDOW] URL
  *	    session.open COUNT times (WINDOW at once), password from
  *	    $BENCH_PASSWORD; the sessions stay open
@@ -15,11 +18,11 @@
  * exit 1. Every wait has a timeout (-t, default 60 s).
  */
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -39,7 +42,6 @@ struct conn {
 	int	 fd;
 	char	*buf;		/* bytes read, not yet framed */
 	size_t	 len, cap;
-	int	 timeout_ms;
 };
 
 static int timeout_ms = 60000;
@@ -67,6 +69,27 @@ now(clockid_t clock)
 }
 
 static void
+conn_init(struct conn *c, int fd)
+{
+	struct timeval	tv;
+
+	c->fd = fd;
+	/*
+	 * Blocking calls with kernel timeouts: a round trip is one send and
+	 * one recv here, so that the client adds as little as it can.
+	 */
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
+		die("setsockopt: %s", strerror(errno));
+	c->cap = READ_CHUNK * 2;
+	if ((c->buf = malloc(c->cap)) == NULL)
+		die("out of memory");
+	c->len = 0;
+}
+
+static void
 conn_open(struct conn *c, const char *path)
 {
 	struct sockaddr_un	sun;
@@ -80,11 +103,7 @@ conn_open(struct conn *c, const char *path)
 		die("socket: %s", strerror(errno));
 	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		die("%s: %s", path, strerror(errno));
-	c->cap = READ_CHUNK * 2;
-	if ((c->buf = malloc(c->cap)) == NULL)
-		die("out of memory");
-	c->len = 0;
-	c->timeout_ms = timeout_ms;
+	conn_init(c, c->fd);
 }
 
 static void
@@ -93,21 +112,6 @@ conn_close(struct conn *c)
 	close(c->fd);
 	free(c->buf);
 	c->buf = NULL;
-}
-
-/* Waits for fd to become ready for events; dies on timeout. */
-static void
-wait_fd(const struct conn *c, short events, const char *what)
-{
-	struct pollfd	pfd = { .fd = c->fd, .events = events };
-	int		n;
-
-	while ((n = poll(&pfd, 1, c->timeout_ms)) == -1 && errno == EINTR)
-		;
-	if (n == -1)
-		die("poll: %s", strerror(errno));
-	if (n == 0)
-		die("no %s from the agent in %d ms", what, c->timeout_ms);
 }
 
 static void
@@ -120,10 +124,9 @@ conn_write(struct conn *c, const char *p, size_t len)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN) {
-				wait_fd(c, POLLOUT, "room to write");
-				continue;
-			}
+			if (errno == EAGAIN)
+				die("the agent took no data for %d ms",
+				    timeout_ms);
 			die("write to the agent: %s", strerror(errno));
 		}
 		p += n;
@@ -131,7 +134,8 @@ conn_write(struct conn *c, const char *p, size_t len)
 	}
 }
 
-/* Reads what is there (waiting for at least one byte); dies on EOF. */
+/* Reads what is there (waiting for at least one byte); dies on EOF and
+ * on timeout. */
 static void
 conn_fill(struct conn *c)
 {
@@ -143,16 +147,16 @@ conn_fill(struct conn *c)
 			die("out of memory");
 	}
 	for (;;) {
-		n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
+		n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
 		if (n > 0)
 			break;
 		if (n == 0)
 			die("the agent closed the connection");
 		if (errno == EINTR)
 			continue;
-		if (errno != EAGAIN)
-			die("read from the agent: %s", strerror(errno));
-		wait_fd(c, POLLIN, "reply");
+		if (errno == EAGAIN)
+			die("no reply from the agent in %d ms", timeout_ms);
+		die("read from the agent: %s", strerror(errno));
 	}
 	c->len += (size_t)n;
 }
@@ -211,6 +215,39 @@ quantile(const double *v, size_t n, double q)
 	return v[i];
 }
 
+/*
+ * The floor of a round trip on this machine: a child process that answers
+ * every line at once with a fixed reply, over a socket pair. It exits at
+ * EOF.
+ */
+static int
+echo_child(void)
+{
+	static const char	 reply[] =
+	    "{\"jsonrpc\":\"2.0\",\"result\":{},\"id\":1}\n";
+	char			 buf[READ_CHUNK];
+	ssize_t			 n, i;
+	int			 sv[2];
+	pid_t			 pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		die("socketpair: %s", strerror(errno));
+	if ((pid = fork()) == -1)
+		die("fork: %s", strerror(errno));
+	if (pid != 0) {
+		close(sv[1]);
+		return sv[0];
+	}
+	close(sv[0]);
+	while ((n = read(sv[1], buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; i++)
+			if (buf[i] == '\n' && write(sv[1], reply,
+			    sizeof(reply) - 1) != (ssize_t)sizeof(reply) - 1)
+				_exit(1);
+	_exit(0);
+}
+
+/* sock NULL: against echo_child instead of the agent. */
 static int
 cmd_latency(const char *sock, unsigned count, double max_s)
 {
@@ -223,7 +260,10 @@ cmd_latency(const char *sock, unsigned count, double max_s)
 
 	if ((us = calloc(count, sizeof(*us))) == NULL)
 		die("out of memory");
-	conn_open(&c, sock);
+	if (sock != NULL)
+		conn_open(&c, sock);
+	else
+		conn_init(&c, echo_child());
 	/* a few unmeasured pings: connection set-up, caches */
 	for (i = 0; i < 10; i++) {
 		len = snprintf(req, sizeof(req), PING_FMT, i);
@@ -438,7 +478,8 @@ usage(void)
 	    "[-T SECONDS]\n"
 	    "       bench_rpc -S SOCKET flood [-c CLIENTS] [-d DEPTH] "
 	    "[-T SECONDS]\n"
-	    "       bench_rpc -S SOCKET sessions [-n COUNT] [-w WINDOW] URL\n");
+	    "       bench_rpc -S SOCKET sessions [-n COUNT] [-w WINDOW] URL\n"
+	    "       bench_rpc echo [-n COUNT] [-T SECONDS]\n");
 	exit(2);
 }
 
@@ -490,7 +531,7 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (sock == NULL || argc < 1)
+	if (argc < 1 || (sock == NULL && strcmp(argv[0], "echo") != 0))
 		usage();
 	cmd = argv[0];
 	optind = 1;
@@ -519,6 +560,8 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (strcmp(cmd, "latency") == 0 && argc == 0)
 		return cmd_latency(sock, count, max_s);
+	if (strcmp(cmd, "echo") == 0 && argc == 0)
+		return cmd_latency(NULL, count, max_s);
 	if (strcmp(cmd, "flood") == 0 && argc == 0)
 		return cmd_flood(sock, clients, depth, max_s > 0 ? max_s : 3);
 	if (strcmp(cmd, "sessions") == 0 && argc == 1)
