@@ -1142,6 +1142,16 @@ class ZeroCopyTest(DataTestCase):
             self.skipTest("%s is missing (Debian package strace)" % STRACE)
         super().setUp()
 
+    @staticmethod
+    def remote_file(srv, name, size):
+        """A random file of size bytes in the server's home, owned like
+        it; returns its sha256."""
+        path = os.path.join(srv.home, name)
+        digest = ftpa.make_file(path, size)
+        st = os.stat(srv.home)
+        os.chown(path, st.st_uid, st.st_gid)
+        return digest
+
     def trace(self):
         t = Strace(self, self.agent.pid)
         # the agent is traced and answers (a read and a write it makes)
@@ -1151,10 +1161,7 @@ class ZeroCopyTest(DataTestCase):
     def test_plain_get_splices(self):
         srv = self.any_server()
         sid = self.open(srv)
-        src = os.path.join(srv.home, "zc")
-        digest = ftpa.make_file(src, ZC_SIZE)
-        st = os.stat(srv.home)
-        os.chown(src, st.st_uid, st.st_gid)
+        digest = self.remote_file(srv, "zc", ZC_SIZE)
         dest = os.path.join(self.work, "zc-down")
         t = self.trace()
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -1201,10 +1208,7 @@ class ZeroCopyTest(DataTestCase):
         srv = self.any_server(tls="explicit")
         sid = self.open(srv, scheme="ftpes")
         size = 16 * MIB + 3
-        src = os.path.join(srv.home, "zc-tls")
-        digest = ftpa.make_file(src, size)
-        st = os.stat(srv.home)
-        os.chown(src, st.st_uid, st.st_gid)
+        digest = self.remote_file(srv, "zc-tls", size)
         dest = os.path.join(self.work, "zc-tls-down")
         t = self.trace()
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
