@@ -968,9 +968,9 @@ class FairShareTest(DataTestCase):
     """100 downloads at once (10 sessions of 10 connections, vsftpd) into
     /dev/null: each gets a share while they all run (none waits for the
     others to finish), every one ends with all its bytes, and agent.ping
-    keeps answering. Shares are checked when about a third of all bytes
-    have moved; only loose bounds are asserted (the figures are the
-    benchmark's, tests/bench/run P5)."""
+    keeps answering. Shares are checked when the first download ends;
+    only loose bounds are asserted (the figures are the benchmark's,
+    tests/bench/run P5)."""
 
     N = 100
     SIZE = 48 * MIB
@@ -1004,22 +1004,27 @@ class FairShareTest(DataTestCase):
         watch = self.agent.rpc(timeout=60)
         self.addCleanup(watch.close)
         before = {j["job"] for j in self.jobs(watch)}
+        # all sent at once (pipelined), so that they start together
+        ids = []
         for i in range(self.N):
             fd = os.open("/dev/null", os.O_WRONLY)
             try:
-                self.rpc.call("transfer.get", {
+                ids.append(self.rpc.send("transfer.get", {
                     "session": sids[i % 10], "path": "big", "fd": 0,
-                    "wait": False}, fds=[fd], timeout=60)
+                    "wait": False}, fds=[fd]))
             finally:
                 os.close(fd)
-        total = self.N * self.SIZE
+        for i in ids:
+            self.assertIn("job", self.rpc.wait_reply(i, 60).get("result", {}))
         sample = None
         deadline = time.monotonic() + XFER_TIMEOUT
         while time.monotonic() < deadline:
             jobs = [j for j in self.jobs(watch) if j["job"] not in before]
             self.assertEqual(len(jobs), self.N, jobs[:3])
-            moved = sum(j.get("bytes", 0) for j in jobs)
-            if sample is None and moved >= total // 3:
+            if sample is None and any(
+                    j["state"] in ("done", "failed", "cancelled")
+                    for j in jobs):
+                # the first one ended: had every other one had a share?
                 sample = sorted(j.get("bytes", 0) for j in jobs)
             if all(j["state"] in ("done", "failed", "cancelled")
                    for j in jobs):
@@ -1033,13 +1038,16 @@ class FairShareTest(DataTestCase):
             self.assertEqual(j["state"], "done", j)
             self.assertEqual(j.get("bytes"), self.SIZE, j)
         self.assertIsNotNone(sample, "no sample taken")
-        sys.stderr.write("[at a third: fewest %d, most %d bytes; %d pings, "
+        sys.stderr.write("[when the first ended: fewest %d, most %d bytes; "
+                         "%d pings, "
                          "worst %.3f s] " % (
                              sample[0], sample[-1], len(pinger.latencies),
                              max(l for _, l in pinger.latencies)))
-        # each had a share: none still at zero, none far behind
+        # each had a share before any finished: none still at zero, none
+        # far behind (a transfer that starts late, its server slow to
+        # answer EPSV on a loaded machine, is still well past 1 %)
         self.assertGreater(sample[0], 0, sample[:10])
-        self.assertGreaterEqual(sample[0], sample[-1] // 50, sample[:10])
+        self.assertGreaterEqual(sample[0], sample[-1] // 100, sample[:10])
         self.assertFalse(pinger.errors, pinger.errors)
         self.assertTrue(pinger.latencies, "no agent.ping answered")
         self.assertLess(max(l for _, l in pinger.latencies), PING_LIMIT)
