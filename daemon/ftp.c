@@ -1970,9 +1970,18 @@ xfer_reply(struct ftp_conn *c, int code, const char *text)
 		if (c->data != NULL)
 			io_set_timeout(c->io, 0);
 		/* after REST servers disagree on what the 150 size means */
-		if (op->kind == OP_GET && op->total < 0 && op->offset == 0 &&
-		    ftp_parse_150_size(text, &sz) == 0)
-			op->total = sz;
+		if (op->kind == OP_GET && op->offset == 0 && !op->ascii &&
+		    ftp_parse_150_size(text, &sz) == 0) {
+			/* it agrees with SIZE: later downloads save that
+			 * round trip (one per file in a loop of small ones) */
+			if (op->total == sz && !c->p->size_in_150) {
+				log_debug("the 150 reply gives the size: no SIZE "
+				    "before downloads from now on");
+				c->p->size_in_150 = true;
+			}
+			if (op->total < 0)
+				op->total = sz;
+		}
 		/*
 		 * TLS on the data connection starts after the server's 1xx,
 		 * as curl and ftplib do: servers such as pyftpdlib reset a
@@ -2153,7 +2162,14 @@ with_type(struct ftp_conn *c, char want, step_fn then)
 static void
 get_typed(struct ftp_conn *c)
 {
-	send_cmd(c, size_reply, "SIZE %s", c->op->path);
+	struct ftp_op	*op = c->op;
+
+	/* the size is needed first only to check a resume */
+	if (c->p->size_in_150 && op->offset == 0 && !op->ascii) {
+		data_open(c, xfer_data_ready);
+		return;
+	}
+	send_cmd(c, size_reply, "SIZE %s", op->path);
 }
 
 /* An upload tried again goes on from what the server has, if it says. */

@@ -27,6 +27,9 @@ struct ftp_params {
 	bool		 passive;
 	long		 list_tz;	/* LIST dates: seconds east of UTC */
 	bool		 epsv_off;	/* EPSV was refused: PASV from then on */
+	bool		 size_in_150;	/* the server's 150 to RETR gave the size
+					   SIZE gave: no SIZE before a download
+					   from the first byte */
 	SSL_CTX		*tls_ctx;	/* made by the first connection, shared:
 					   the CA store is loaded once */
 	double		 keepalive;	/* NOOP interval during transfers */

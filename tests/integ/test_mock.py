@@ -255,6 +255,35 @@ class MockTest(ftpa.TestCase):
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def test_size_from_150(self):
+        """Once a server's 150 to RETR has given the size SIZE gave, later
+        downloads from the first byte skip SIZE (a round trip per file);
+        the 150's size still catches a short file."""
+        r150 = "150 Opening BINARY mode data connection for f (1000 bytes).\r\n"
+        steps = ftpmock.login() + [
+            {"auto": dict(ftpmock.PASV_AUTO, SIZE="213 1000\r\n",
+                          REST="350 Restarting.\r\n")}]
+        steps += ftpmock.retr({"data": 1000, "seed": 31}, reply_150=r150)
+        steps += ftpmock.retr({"data": 1000, "seed": 32}, reply_150=r150)
+        steps += ftpmock.retr({"data": 1000, "seed": 33, "limit": 400},
+                              reply_150=r150)
+        mock = self.start_mock(script={"steps": steps})
+        sid = self.open_opts(mock)
+        for seed in (31, 32):
+            rep = self.get_inline(sid, "/f")
+            self.assertIn("result", rep, rep)
+            self.assertEqual(ftpa.unb64(rep["result"]["data"]),
+                             payload(1000, seed))
+        self.assertEqual(self.verbs(mock).count("SIZE"), 1,
+                         self.verbs(mock))
+        # short of the 150's size, though the server says 226
+        rep = self.get_inline(sid, "/f")
+        err = self.assertRpcError(rep)
+        self.assertEqual(err["data"]["kind"], "protocol", err)
+        self.assertEqual(self.verbs(mock).count("SIZE"), 1,
+                         self.verbs(mock))
+        self.assertServing()
+
     # ---- issue 4: cases 8, 13, 16, 17, 26, 27, 30 ----
 
     def open_opts(self, mock, **opts):
