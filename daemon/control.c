@@ -320,6 +320,14 @@ client_queue_flush(struct client *c)
 	flushq = c;
 }
 
+/* Writes what is queued now, unless EV_WRITE already waits for room. */
+static void
+client_flush(struct client *c)
+{
+	if (!c->dead && buf_used(&c->out) > 0 && !ev_is_active(&c->ww))
+		client_write_cb(main_loop, &c->ww, EV_WRITE);
+}
+
 static void
 flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
@@ -329,8 +337,7 @@ flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	while ((c = flushq) != NULL) {
 		flushq = c->flush_next;
 		c->flush_queued = false;
-		if (!c->dead && buf_used(&c->out) > 0 && !ev_is_active(&c->ww))
-			client_write_cb(loop, &c->ww, EV_WRITE);
+		client_flush(c);
 		client_unref(c);
 	}
 }
@@ -581,6 +588,5 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	client_dispatch(c);
 	/* answered now, not after this iteration's transfers had their turn */
-	if (!c->dead && buf_used(&c->out) > 0 && !ev_is_active(&c->ww))
-		client_write_cb(loop, &c->ww, EV_WRITE);
+	client_flush(c);
 }

@@ -25,6 +25,8 @@
 
 #define XBUF_SIZE	(256 * 1024)
 #define ZPIPE_SIZE	(256 * 1024)	/* the splice pipe, when the kernel allows */
+/* what a splice left in the pipe fits in xbuf when falling back to copying */
+_Static_assert(ZPIPE_SIZE <= XBUF_SIZE, "the splice pipe outgrows xbuf");
 /*
  * Fair sharing: an event moves at most XFER_BUDGET divided among the
  * transfers under way, but never less than XFER_SLICE. The event loop thus
@@ -338,7 +340,7 @@ zpipe_open(struct ftp_conn *c)
 	/* larger is fewer system calls; the per-user pipe quota may say no */
 	if ((sz = fcntl(c->zp[1], F_SETPIPE_SZ, ZPIPE_SIZE)) == -1)
 		sz = fcntl(c->zp[1], F_GETPIPE_SZ);
-	c->zcap = sz > 0 ? (size_t)sz : 65536;
+	c->zcap = sz > 0 && sz < ZPIPE_SIZE ? (size_t)sz : ZPIPE_SIZE;
 	c->zfill = 0;
 	return true;
 }
@@ -1321,8 +1323,6 @@ data_open(struct ftp_conn *c, step_fn then)
 	c->then = then;
 	c->xlen = c->xoff = 0;
 	xfer_choose_mode(c);
-	if (c->xmode == XM_COPY)
-		c->xbuf = xmalloc(XBUF_SIZE);
 	if (!c->xcounted) {
 		c->xcounted = true;
 		xfer_active++;
@@ -1421,6 +1421,14 @@ ascii_to_net(struct ftp_conn *c, size_t n)
 	c->xlen = m;
 }
 
+/* The copy loop's buffer, made when a transfer first copies. */
+static void
+xbuf_alloc(struct ftp_conn *c)
+{
+	if (c->xbuf == NULL)
+		c->xbuf = xmalloc(XBUF_SIZE);
+}
+
 /* Counts n bytes moved; false when the op ended or the budget is spent. */
 static bool
 xfer_moved(struct ftp_conn *c, struct ftp_op *op, ssize_t n, size_t *budget)
@@ -1499,8 +1507,7 @@ splice_fall_back(struct ftp_conn *c)
 
 	log_debug("splice refused by the local file (%s): copying instead",
 	    strerror(errno));
-	/* xbuf takes what the pipe holds (up to its capacity) */
-	c->xbuf = xmalloc(c->zcap > XBUF_SIZE ? c->zcap : XBUF_SIZE);
+	xbuf_alloc(c);		/* holds what the pipe holds: zcap <= XBUF_SIZE */
 	c->xlen = c->xoff = 0;
 	while (c->zfill > 0) {
 		n = read(c->zp[0], c->xbuf + c->xlen, c->zfill);
@@ -1569,7 +1576,7 @@ pump_in_splice(struct ftp_conn *c)
 			get_data_eof(c);
 			return;
 		}
-		c->data->bytes_in += n;
+		io_touch(c->data);
 		c->zfill = n;
 	}
 }
@@ -1582,10 +1589,7 @@ pump_in(struct ftp_conn *c)
 	size_t		 budget = xfer_budget();
 	ssize_t		 n;
 
-	if (c->xmode == XM_SPLICE) {
-		pump_in_splice(c);
-		return;
-	}
+	xbuf_alloc(c);
 	while (budget > 0 && c->data != NULL) {
 		if (c->xoff < c->xlen) {
 			n = localfd_write(&op->lfd, c->xbuf + c->xoff,
@@ -1707,7 +1711,6 @@ pump_out_sendfile(struct ftp_conn *c)
 				log_debug("sendfile refused (%s): copying instead",
 				    strerror(errno));
 				c->xmode = XM_COPY;
-				c->xbuf = xmalloc(XBUF_SIZE);
 				pump_out(c);
 				return;
 			}
@@ -1726,7 +1729,7 @@ pump_out_sendfile(struct ftp_conn *c)
 			put_data_done(c);
 			return;
 		}
-		c->data->bytes_out += n;
+		io_touch(c->data);
 		if (!xfer_moved(c, op, n, &budget))
 			return;
 	}
@@ -1740,10 +1743,7 @@ pump_out(struct ftp_conn *c)
 	size_t		 budget = xfer_budget();
 	ssize_t		 n;
 
-	if (c->xmode == XM_SENDFILE) {
-		pump_out_sendfile(c);
-		return;
-	}
+	xbuf_alloc(c);
 	while (budget > 0 && c->data != NULL) {
 		if (c->xoff == c->xlen) {
 			if (op->src_eof) {
@@ -1814,9 +1814,15 @@ xfer_pump(struct ftp_conn *c)
 		return;
 	}
 	if (c->op->kind == OP_PUT) {
-		if (c->op->prelim_seen)
+		if (!c->op->prelim_seen)
+			return;
+		if (c->xmode == XM_SENDFILE)
+			pump_out_sendfile(c);
+		else
 			pump_out(c);
-	} else
+	} else if (c->xmode == XM_SPLICE)
+		pump_in_splice(c);
+	else
 		pump_in(c);
 }
 

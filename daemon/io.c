@@ -100,7 +100,7 @@ io_fail(struct io *io, enum io_event ev, const char *fmt, ...)
 	io_fire(io, ev);
 }
 
-static void
+void
 io_touch(struct io *io)
 {
 	if (io->timeout > 0) {
@@ -250,7 +250,6 @@ io_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		io_fire(io, IO_DISCONNECTED);
 		return;
 	}
-	io->bytes_in += n;
 	/* buffered (control) connections have a deadline per command: a
 	 * server trickling bytes does not extend it */
 	buf_append(&io->in, tmp, n);
@@ -308,7 +307,6 @@ io_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 			io_fail(io, IO_ERROR, "write: %s", strerror(errno));
 			return;
 		}
-		io->bytes_out += n;
 		io_touch(io);
 		buf_drop(&io->out, n);
 		if (buf_used(&io->out) > 0)
@@ -453,10 +451,9 @@ io_recv(struct io *io, void *p, size_t n)
 	} else
 		r = recv(io->fd, p, n, MSG_DONTWAIT);
 
-	if (r > 0) {
-		io->bytes_in += r;
+	if (r > 0)
 		io_touch(io);
-	} else if (r == 0) {
+	else if (r == 0) {
 		io->eof = true;
 		io_update(io);
 	}
@@ -477,10 +474,8 @@ io_send(struct io *io, const void *p, size_t n)
 	} else
 		r = send(io->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 
-	if (r > 0) {
-		io->bytes_out += r;
+	if (r > 0)
 		io_touch(io);
-	}
 	return r;
 }
 

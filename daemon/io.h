@@ -59,8 +59,6 @@ struct io {
 	ev_io		 rw;
 	ev_io		 ww;
 	ev_timer	 tw;
-	uint64_t	 bytes_in;
-	uint64_t	 bytes_out;
 };
 
 const char	*io_event_name(enum io_event);
@@ -81,6 +79,9 @@ void		 io_resume(struct io *);
 ssize_t		 io_recv(struct io *, void *, size_t);
 ssize_t		 io_send(struct io *, const void *, size_t);
 void		 io_set_want_write(struct io *, bool);
+/* Progress: re-arms the idle timeout. io_recv/io_send do it; raw-mode
+ * owners that move bytes on io->fd themselves (splice, sendfile) call it. */
+void		 io_touch(struct io *);
 /* Half-close once the output buffer is drained. */
 void		 io_shutdown_write(struct io *);
 /* Starts a TLS client handshake over the connected socket with ssl

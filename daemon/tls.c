@@ -143,7 +143,6 @@ tls_for_control(SSL *ssl)
 void
 tls_for_data(SSL *ssl)
 {
-	SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
 	SSL_set_default_read_buffer_len(ssl, TLS_DATA_READ_BUF);
 	SSL_set_read_ahead(ssl, 1);
 }

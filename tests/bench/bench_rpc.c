@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define READ_CHUNK	65536
 #define PING_FMT	"{\"jsonrpc\":\"2.0\",\"method\":\"agent.ping\",\"id\":%u}\n"
 #define MAX_CLIENTS	256
@@ -45,28 +47,6 @@ struct conn {
 };
 
 static int timeout_ms = 60000;
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-die(const char *fmt, ...)
-{
-	va_list	ap;
-
-	fputs("bench_rpc: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static double
-now(clockid_t clock)
-{
-	struct timespec	ts;
-
-	clock_gettime(clock, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 conn_init(struct conn *c, int fd)
@@ -481,19 +461,6 @@ usage(void)
 	    "       bench_rpc -S SOCKET sessions [-n COUNT] [-w WINDOW] URL\n"
 	    "       bench_rpc echo [-n COUNT] [-T SECONDS]\n");
 	exit(2);
-}
-
-static unsigned
-number(const char *s, unsigned min, unsigned max)
-{
-	char		*end;
-	unsigned long	 v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		usage();
-	return (unsigned)v;
 }
 
 static double

@@ -29,39 +29,18 @@
 #include <unistd.h>
 
 #include "ftpagent.h"
+#include "bench.h"
 
 #define MAX_FILES	100000
 #define TIMEOUT_MS	120000
 #define POLL_MS		20		/* load: job list every 20 ms */
 #define PIPE_SIZE	(1 << 20)
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
-die(const char *fmt, ...)
-{
-	va_list	ap;
-
-	fputs("bench_small: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 static void __attribute__((noreturn))
 die_fa(const struct ftpagent *fa, const char *what)
 {
 	die("%s: %s [%s] (ftp %d)", what, ftpagent_error_message(fa),
 	    ftpagent_error_kind(fa), ftpagent_ftp_code(fa));
-}
-
-static double
-now(clockid_t clock)
-{
-	struct timespec	ts;
-
-	clock_gettime(clock, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static struct ftpagent *
@@ -338,8 +317,7 @@ int
 main(int argc, char *argv[])
 {
 	const char	*sock = NULL, *ca_file = NULL, *cmd;
-	unsigned long	 count = 200;
-	char		*end;
+	unsigned	 count = 200;
 	int		 ch;
 
 	while ((ch = getopt(argc, argv, "+S:")) != -1) {
@@ -360,11 +338,7 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, "n:C:")) != -1) {
 		switch (ch) {
 		case 'n':
-			errno = 0;
-			count = strtoul(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || count < 1 ||
-			    count > MAX_FILES)
-				usage();
+			count = number(optarg, 1, MAX_FILES);
 			break;
 		case 'C':
 			ca_file = optarg;

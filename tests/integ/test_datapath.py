@@ -916,6 +916,32 @@ class CutTest(DataTestCase):
 
 # ---- concurrency ------------------------------------------------------------------
 
+class SlowTransferTest(DataTestCase):
+    """A spliced download and a sendfile upload that take three times the
+    data connection's idle timeout (pyftpdlib paced at 512 KiB/s,
+    data_timeout 1 s) finish: moving bytes outside io_recv/io_send still
+    counts as activity."""
+
+    RATE = 512 * 1024
+    SIZE = 3 * RATE
+
+    def test_slow_get_and_put(self):
+        srv = self.start_pyftpd(rate=self.RATE)
+        # no retries: a timeout must not be hidden by a resumed attempt
+        sid = self.open(srv, data_timeout=1, retries=0)
+        data = data_of(self.SIZE)
+        self.write_remote(srv, "slow", data)
+        dest = os.path.join(self.work, "slow-down")
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self.done(self.xfer("transfer.get", sid, "slow", fd),
+                  "slow spliced get", self.SIZE)
+        self.assertEqual(read_file(dest), data)
+        fd = os.open(dest, os.O_RDONLY)
+        self.done(self.xfer("transfer.put", sid, "slow-up", fd),
+                  "slow sendfile put", self.SIZE)
+        self.assertEqual(self.read_remote(srv, "slow-up"), data)
+
+
 class ConcurrentTest(DataTestCase):
     """8 downloads of a 20 MiB file at once (two sessions of 4
     connections) into regular files, all byte exact, while agent.ping on
@@ -1166,19 +1192,24 @@ class ZeroCopyTest(DataTestCase):
         self.ping_ok("under strace")
         return t
 
-    def test_plain_get_splices(self):
-        srv = self.any_server()
-        sid = self.open(srv)
-        digest = self.remote_file(srv, "zc", ZC_SIZE)
-        dest = os.path.join(self.work, "zc-down")
+    def traced_get(self, srv, scheme, name, size):
+        """A download of a new random file under strace, checked byte for
+        byte; returns the bytes moved by system call and their summary."""
+        sid = self.open(srv, scheme=scheme)
+        digest = self.remote_file(srv, name, size)
+        dest = os.path.join(self.work, name + "-down")
         t = self.trace()
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        rep = self.xfer("transfer.get", sid, "zc", fd)
+        rep = self.xfer("transfer.get", sid, name, fd)
         moved, calls = t.stop()
-        self.done(rep, "plain get under strace", ZC_SIZE)
+        self.done(rep, "%s get under strace" % scheme, size)
         self.assertEqual(ftpa.sha256_file(dest), digest)
         seen = summary(moved, calls)
         sys.stderr.write("[%s] " % seen)
+        return moved, seen
+
+    def test_plain_get_splices(self):
+        moved, seen = self.traced_get(self.any_server(), "ftp", "zc", ZC_SIZE)
         read = sum(moved[n] for n in READS)
         spliced = moved["splice"]
         self.assertGreaterEqual(read + spliced, ZC_SIZE,
@@ -1213,19 +1244,9 @@ class ZeroCopyTest(DataTestCase):
                         "user space: " + seen)
 
     def test_ftps_get_does_not_splice(self):
-        srv = self.any_server(tls="explicit")
-        sid = self.open(srv, scheme="ftpes")
         size = 16 * MIB + 3
-        digest = self.remote_file(srv, "zc-tls", size)
-        dest = os.path.join(self.work, "zc-tls-down")
-        t = self.trace()
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        rep = self.xfer("transfer.get", sid, "zc-tls", fd)
-        moved, calls = t.stop()
-        self.done(rep, "FTPS get under strace", size)
-        self.assertEqual(ftpa.sha256_file(dest), digest)
-        seen = summary(moved, calls)
-        sys.stderr.write("[%s] " % seen)
+        moved, seen = self.traced_get(self.any_server(tls="explicit"),
+                                      "ftpes", "zc-tls", size)
         self.assertEqual(moved["splice"], 0, "FTPS data cannot be "
                          "spliced: " + seen)
         # TLS records are read into user space and decrypted there
