@@ -278,8 +278,20 @@ class RpcTest(ftpa.TestCase):
         # every connection is gone from the agent: stats and its fd table
         ftpa.wait_until(lambda: self.rpc.call("agent.stats")["connections"]
                         == 1, 10, what="connections to drop back to 1")
-        ftpa.wait_until(lambda: nfds(self.agent.pid) <= base, 10,
-                        what="the agent's fd count to go back to %d" % base)
+        try:
+            ftpa.wait_until(lambda: nfds(self.agent.pid) <= base, 10,
+                            what="the agent's fd count to go back to %d"
+                            % base)
+        except AssertionError as e:
+            fds = sorted(os.listdir("/proc/%d/fd" % self.agent.pid), key=int)
+            links = []
+            for fd in fds:
+                try:
+                    links.append("%s -> %s" % (fd, os.readlink(
+                        "/proc/%d/fd/%s" % (self.agent.pid, fd))))
+                except OSError:
+                    pass
+            raise AssertionError("%s; open: %s" % (e, ", ".join(links)))
 
     def test_client_vanishes_mid_message(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
