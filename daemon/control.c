@@ -10,18 +10,27 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "budget.h"
 #include "control.h"
 #include "jsonrpc.h"
 #include "log.h"
 #include "rpc.h"
 
 #define READ_CHUNK	65536
+/* A message carries at most CLIENT_MAX_FDS; a read may bring several. */
+#define READ_MAX_FDS	16
+#define ACCEPT_PAUSE	1.0	/* seconds without accept() when out of fds */
 
 static int		 listen_fd = -1;
 static bool		 listen_owned;
 static char		*listen_path;
+static dev_t		 listen_dev;	/* the socket file we made */
+static ino_t		 listen_ino;
 static ev_io		 accept_w;
 static ev_timer		 accept_pause;
+static int		 reserve_fd = -1;	/* freed to answer when out of fds */
+static bool		 fds_exhausted;		/* a pause episode is under way */
+static unsigned long	 accept_refused;	/* connections turned away in it */
 static struct client	*clients;
 static size_t		 nclients;
 static uint64_t		 client_serial;
@@ -39,6 +48,8 @@ static void client_read_cb(struct ev_loop *, ev_io *, int);
 static void client_write_cb(struct ev_loop *, ev_io *, int);
 static void client_close(struct client *);
 static void client_dispatch(struct client *);
+static void client_update(struct client *);
+static void client_out_drop(struct client *, size_t);
 static void flush_cb(struct ev_loop *, ev_prepare *, int);
 
 void
@@ -72,45 +83,119 @@ socket_answers(const char *path)
 	return r == 0;
 }
 
+/*
+ * Nothing answers on path: a socket there is a leftover of a dead agent
+ * and goes. Anything else (a file, a directory, a symlink, even one to a
+ * socket) is somebody's and stays: -S names a socket, never a victim.
+ */
+static int
+remove_stale_socket(const char *path)
+{
+	struct stat	st;
+
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		log_warn("%s", path);
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		log_warnx("%s exists and is not a socket; not removed (choose "
+		    "another path or remove it)", path);
+		return -1;
+	}
+	if (unlink(path) == -1 && errno != ENOENT) {
+		log_warn("cannot remove the stale socket %s", path);
+		return -1;
+	}
+	log_info("removed stale socket %s", path);
+	return 0;
+}
+
+/* Answers once, so the client sees why, then hangs up. */
+static void
+refuse_connection(int fd, const char *why)
+{
+	char	*msg;
+	json_t	*e = jsonrpc_error(NULL, -32011, why,
+	    json_pack("{s:s}", "kind", "limit"));
+
+	msg = jsonrpc_dump(e, NULL);
+	json_decref(e);
+	if (msg && send(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("limit reply: %s", strerror(errno));
+	free(msg);
+	close(fd);
+}
+
+static void
+reserve_open(void)
+{
+	if (reserve_fd == -1)
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * Out of descriptors: the reserve one is given up to take the waiting
+ * connection and tell it so, then taken back, and accept() pauses (a
+ * listening socket stays readable: accepting on would spin). One log line
+ * when an episode starts, one when it ends.
+ */
+static void
+accept_exhausted(struct ev_loop *loop, int err)
+{
+	int	fd;
+
+	if (reserve_fd != -1) {
+		close(reserve_fd);
+		reserve_fd = -1;
+		fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd != -1) {
+			refuse_connection(fd, "the agent is out of file descriptors");
+			accept_refused++;
+		}
+		reserve_open();
+	}
+	if (!fds_exhausted)
+		log_warnx("accept: %s: pausing new connections (retried every "
+		    "%.0f s)", strerror(err), ACCEPT_PAUSE);
+	fds_exhausted = true;
+	ev_io_stop(loop, &accept_w);
+	/* set each time: a restarted timer keeps what it last had */
+	ev_timer_set(&accept_pause, ACCEPT_PAUSE, 0.);
+	ev_timer_start(loop, &accept_pause);
+}
+
 static void
 accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client	*c;
+	struct budget	*b;
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
-	unsigned	 peruid = 0;
 	int		 fd;
 
 	fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1) {
-		if (errno == EMFILE || errno == ENFILE) {
-			/* out of fds: stop accepting for a moment */
-			log_warn("accept");
-			ev_io_stop(loop, &accept_w);
-			ev_timer_start(loop, &accept_pause);
-		}
+		if (errno == EMFILE || errno == ENFILE)
+			accept_exhausted(loop, errno);
 		return;
+	}
+	if (fds_exhausted) {
+		log_info("accepting connections again (%lu turned away while "
+		    "out of descriptors)", accept_refused);
+		fds_exhausted = false;
+		accept_refused = 0;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		close(fd);
 		return;
 	}
-	for (c = clients; c; c = c->next)
-		if (c->uid == cred.uid)
-			peruid++;
+	b = budget_get(cred.uid);
 	if (nclients >= opts.max_conns ||
-	    (cred.uid != 0 && peruid >= opts.max_conns_per_uid)) {
-		/* answer once, so the client sees why, then hang up */
-		char	*msg;
-		json_t	*e = jsonrpc_error(NULL, -32011, "too many connections",
-		    json_pack("{s:s}", "kind", "limit"));
-
-		msg = jsonrpc_dump(e, NULL);
-		json_decref(e);
-		if (msg && send(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-			log_debug("limit reply: %s", strerror(errno));
-		free(msg);
-		close(fd);
+	    (cred.uid != 0 && b->conns >= opts.max_conns_per_uid)) {
+		budget_put(b);
+		refuse_connection(fd, "too many connections");
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
@@ -120,6 +205,8 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	c->gid = cred.gid;
 	c->pid = cred.pid;
 	c->refs = 1;
+	c->b = b;
+	b->conns++;
 	ndjson_init(&c->in, opts.max_msg);
 	ev_io_init(&c->rw, client_read_cb, fd, EV_READ);
 	ev_io_init(&c->ww, client_write_cb, fd, EV_WRITE);
@@ -148,9 +235,12 @@ int
 control_listen(const struct control_opts *o)
 {
 	struct sockaddr_un	sun;
+	struct stat		st;
 	mode_t			old;
 
 	opts = *o;
+	budget_init();
+	reserve_open();
 	if (o->listen_fd >= 0) {
 		listen_fd = o->listen_fd;
 		listen_owned = false;
@@ -165,9 +255,8 @@ control_listen(const struct control_opts *o)
 			log_warnx("another agent already answers on %s", o->path);
 			return -1;
 		}
-		/* nothing answers: a leftover file from a dead agent */
-		if (unlink(o->path) == 0)
-			log_info("removed stale socket %s", o->path);
+		if (remove_stale_socket(o->path) == -1)
+			return -1;
 		listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0);
 		if (listen_fd == -1) {
@@ -195,11 +284,15 @@ control_listen(const struct control_opts *o)
 		}
 		listen_owned = true;
 		listen_path = xstrdup(o->path);
+		if (lstat(o->path, &st) == 0) {
+			listen_dev = st.st_dev;
+			listen_ino = st.st_ino;
+		}
 	}
 	ev_io_init(&accept_w, accept_cb, listen_fd, EV_READ);
 	ev_set_priority(&accept_w, EV_MAXPRI);
 	ev_io_start(main_loop, &accept_w);
-	ev_timer_init(&accept_pause, accept_resume_cb, 1.0, 0.);
+	ev_timer_init(&accept_pause, accept_resume_cb, ACCEPT_PAUSE, 0.);
 	if (!ev_is_active(&flush_w)) {
 		ev_prepare_init(&flush_w, flush_cb);
 		ev_prepare_start(main_loop, &flush_w);
@@ -211,12 +304,17 @@ control_listen(const struct control_opts *o)
 void
 control_shutdown(void)
 {
+	struct stat	st;
+
 	ev_io_stop(main_loop, &accept_w);
 	ev_timer_stop(main_loop, &accept_pause);
 	if (listen_fd != -1)
 		close(listen_fd);
 	listen_fd = -1;
-	if (listen_owned && listen_path)
+	/* only the socket we made: not what somebody put in its place */
+	if (listen_owned && listen_path && lstat(listen_path, &st) == 0 &&
+	    S_ISSOCK(st.st_mode) && st.st_dev == listen_dev &&
+	    st.st_ino == listen_ino)
 		unlink(listen_path);
 	free(listen_path);
 	listen_path = NULL;
@@ -246,6 +344,7 @@ client_release(void *p)
 
 	ndjson_free(&c->in);
 	buf_free(&c->out);
+	budget_put(c->b);
 	for (size_t i = 0; i < c->n_ev_jobs; i++)
 		free(c->ev_jobs[i]);
 	free(c->ev_jobs);
@@ -263,6 +362,13 @@ client_unref(struct client *c)
 }
 
 static void
+client_fds_sub(struct client *c, size_t n)
+{
+	c->nfds -= n;
+	budget_fds_sub(c->b, n);
+}
+
+static void
 fdgroups_close(struct client *c, uint64_t before)
 {
 	struct fdgroup	**pp = &c->fdq, *g;
@@ -270,8 +376,10 @@ fdgroups_close(struct client *c, uint64_t before)
 	while ((g = *pp) != NULL) {
 		if (g->offset < before) {
 			for (size_t i = 0; i < g->nfds; i++)
-				if (g->fds[i] != -1)
+				if (g->fds[i] != -1) {
 					close(g->fds[i]);
+					client_fds_sub(c, 1);
+				}
 			*pp = g->next;
 			free(g);
 		} else
@@ -293,6 +401,8 @@ client_close(struct client *c)
 	close(c->fd);
 	c->fd = -1;
 	fdgroups_close(c, UINT64_MAX);
+	c->b->conns--;
+	client_out_drop(c, buf_used(&c->out));
 	for (pp = &clients; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -307,6 +417,67 @@ bool
 client_congested(const struct client *c)
 {
 	return buf_used(&c->out) > CLIENT_OUT_HIGHWATER;
+}
+
+/*
+ * Whether the client's next request may start: it reads its replies,
+ * has fewer calls running than its share, and its uid is within its own
+ * (budget.h). Otherwise requests wait unread: backpressure, not errors.
+ */
+static bool
+client_may_start(const struct client *c)
+{
+	return !c->dead && !c->closing && !client_congested(c) &&
+	    c->ncalls < CLIENT_MAX_CALLS && c->nheavy < CLIENT_MAX_HEAVY &&
+	    budget_uid_open(c->b);
+}
+
+/* Every connection of the uid may have work to resume. */
+static void
+wake_uid(struct budget *b)
+{
+	for (struct client *c = clients; c; c = c->next)
+		if (c->b == b && !c->dead)
+			client_update(c);
+}
+
+static void
+client_out_drop(struct client *c, size_t n)
+{
+	bool	was_open = budget_uid_open(c->b);
+
+	buf_drop(&c->out, n);
+	c->b->out -= n;
+	if (!was_open && budget_uid_open(c->b))
+		wake_uid(c->b);
+}
+
+void
+control_call_started(struct client *c, bool heavy)
+{
+	c->ncalls++;
+	if (heavy) {
+		c->nheavy++;
+		c->b->heavy++;
+	}
+}
+
+void
+control_call_ended(struct client *c, struct budget *b, bool heavy)
+{
+	bool	was_open = budget_uid_open(b);
+
+	if (heavy)
+		b->heavy--;
+	if (c != NULL) {
+		c->ncalls--;
+		if (heavy)
+			c->nheavy--;
+		if (!c->dead)
+			client_update(c);
+	}
+	if (!was_open && budget_uid_open(b))
+		wake_uid(b);
 }
 
 static void
@@ -338,6 +509,10 @@ flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		flushq = c->flush_next;
 		c->flush_queued = false;
 		client_flush(c);
+		/* requests held back until a call ended or the uid's
+		 * replies were read */
+		if (client_may_start(c) && ndjson_pending(&c->in) > 0)
+			client_dispatch(c);
 		client_unref(c);
 	}
 }
@@ -351,10 +526,14 @@ client_update(struct client *c)
 		ev_io_stop(main_loop, &c->ww);
 	else if (!ev_is_active(&c->ww))
 		client_queue_flush(c);
-	/* backpressure: a client that does not read its replies stops being read */
-	if (!c->closing && !client_congested(c))
+	/* backpressure: a client that does not read its replies, or has
+	 * its share of calls running, stops being read */
+	if (client_may_start(c)) {
 		ev_io_start(main_loop, &c->rw);
-	else
+		/* held-back requests run before the loop sleeps */
+		if (ndjson_pending(&c->in) > 0)
+			client_queue_flush(c);
+	} else
 		ev_io_stop(main_loop, &c->rw);
 }
 
@@ -375,6 +554,7 @@ client_send(struct client *c, json_t *msg)
 		return;
 	}
 	buf_append(&c->out, s, len);
+	c->b->out += len;
 	free(s);
 	client_update(c);
 }
@@ -432,7 +612,7 @@ client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 			ev_io_start(main_loop, &c->ww);
 		return;
 	}
-	buf_drop(&c->out, n);
+	client_out_drop(c, n);
 	if (buf_used(&c->out) > 0)
 		ev_io_start(main_loop, &c->ww);	/* the rest when it fits */
 	if (buf_used(&c->out) == 0 && c->closing) {
@@ -443,7 +623,7 @@ client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		drain_hook(c);
 	client_update(c);
 	/* messages held back while the client was not reading its replies */
-	if (!c->closing && !client_congested(c) && ndjson_pending(&c->in) > 0)
+	if (client_may_start(c) && ndjson_pending(&c->in) > 0)
 		client_dispatch(c);
 }
 
@@ -475,10 +655,11 @@ client_dispatch(struct client *c)
 	enum ndjson_status	 st;
 
 	client_ref(c);
-	while (!c->dead && !c->closing && !client_congested(c)) {
+	while (client_may_start(c)) {
 		uint64_t	start = c->in_offset;
 		int		fds[CLIENT_MAX_FDS];
 		size_t		nfds = 0;
+		bool		dropped = false;
 
 		st = ndjson_next(&c->in, &line, &len);
 		if (st == NDJSON_AGAIN)
@@ -492,9 +673,13 @@ client_dispatch(struct client *c)
 		for (struct fdgroup *g = c->fdq; g; g = g->next) {
 			if (g->offset < start || g->offset >= c->in_offset)
 				continue;
+			dropped |= g->dropped;
 			for (size_t i = 0; i < g->nfds && nfds < CLIENT_MAX_FDS; i++) {
+				if (g->fds[i] == -1)
+					continue;
 				fds[nfds++] = g->fds[i];
 				g->fds[i] = -1;
+				client_fds_sub(c, 1);
 			}
 		}
 		fdgroups_close(c, c->in_offset);
@@ -503,9 +688,38 @@ client_dispatch(struct client *c)
 				close(fds[i]);
 			continue;
 		}
-		rpc_handle(c, line, len, fds, nfds);
+		rpc_handle(c, line, len, fds, nfds, dropped);
 	}
 	client_unref(c);
+}
+
+/* Files the descriptors of one SCM_RIGHTS header as a group; those past
+ * the budget (room) are closed and the group marked. */
+static void
+client_take_fds(struct client *c, struct cmsghdr *cm, uint64_t offset,
+    size_t *room, bool truncated)
+{
+	struct fdgroup	*g, **tail;
+	size_t		 nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+	int		*fdp = (int *)CMSG_DATA(cm);
+
+	g = xcalloc(1, sizeof(*g));
+	g->offset = offset;
+	g->dropped = truncated;
+	for (size_t i = 0; i < nfd; i++) {
+		if (g->nfds < CLIENT_MAX_FDS && *room > 0) {
+			g->fds[g->nfds++] = fdp[i];
+			(*room)--;
+			c->nfds++;
+			budget_fds_add(c->b, 1);
+		} else {
+			close(fdp[i]);	/* more than a message may carry */
+			g->dropped = true;
+		}
+	}
+	for (tail = &c->fdq; *tail; tail = &(*tail)->next)
+		;
+	*tail = g;
 }
 
 static void
@@ -515,57 +729,56 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	char		 buf[READ_CHUNK];
 	union {
 		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int) * 16)];
+		char		buf[CMSG_SPACE(sizeof(int) * READ_MAX_FDS)];
 	} cmsg;
 	struct msghdr	 msg;
 	struct iovec	 iov;
 	struct cmsghdr	*cm;
 	ssize_t		 n;
 	uint64_t	 at = c->in_offset + ndjson_pending(&c->in);
+	size_t		 room = budget_fd_room(c->b, c->nfds);
 
+	/*
+	 * Descriptors beyond the budget (per connection, per uid, in all)
+	 * are not received at all: the kernel closes what does not fit in
+	 * the control buffer and says so with MSG_CTRUNC.
+	 */
+	if (room > READ_MAX_FDS)
+		room = READ_MAX_FDS;
 	memset(&msg, 0, sizeof(msg));
 	iov.iov_base = buf;
 	iov.iov_len = sizeof(buf);
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
-	msg.msg_control = cmsg.buf;
-	msg.msg_controllen = sizeof(cmsg.buf);
+	msg.msg_control = room > 0 ? cmsg.buf : NULL;
+	msg.msg_controllen = room > 0 ? CMSG_SPACE(sizeof(int) * room) : 0;
 	n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n == -1) {
 		if (errno != EAGAIN && errno != EINTR)
 			client_close(c);
 		return;
 	}
-	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-		struct fdgroup	*g, **tail;
-		size_t		 nfd;
-		int		*fdp;
+	/*
+	 * Linux returns earlier fd-less bytes in the same read and stops
+	 * right after the buffer that carried the fds, so they belong to the
+	 * message holding the last byte read (clients send a message's fds
+	 * with that message's bytes only).
+	 */
+	at += n > 0 ? (uint64_t)n - 1 : 0;
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			client_take_fds(c, cm, at, &room,
+			    (msg.msg_flags & MSG_CTRUNC) != 0);
+	if ((msg.msg_flags & MSG_CTRUNC) && CMSG_FIRSTHDR(&msg) == NULL) {
+		struct cmsghdr	none = { .cmsg_len = CMSG_LEN(0) };
 
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		fdp = (int *)CMSG_DATA(cm);
-		g = xcalloc(1, sizeof(*g));
-		/*
-		 * Linux returns earlier fd-less bytes in the same read and stops
-		 * right after the buffer that carried the fds, so they belong
-		 * to the message holding the last byte read (clients send a
-		 * message's fds with that message's bytes only).
-		 */
-		g->offset = at + (n > 0 ? (uint64_t)n - 1 : 0);
-		for (size_t i = 0; i < nfd; i++) {
-			if (g->nfds < CLIENT_MAX_FDS)
-				g->fds[g->nfds++] = fdp[i];
-			else
-				close(fdp[i]);	/* more than a message may carry */
-		}
-		for (tail = &c->fdq; *tail; tail = &(*tail)->next)
-			;
-		*tail = g;
+		/* all refused: the message still learns it */
+		client_take_fds(c, &none, at, &room, true);
 	}
 	if (msg.msg_flags & MSG_CTRUNC)
-		log_debug("client %llu: truncated control data",
-		    (unsigned long long)c->serial);
+		log_debug("client %llu (uid %u): descriptors refused, %zu held "
+		    "(budget.h)", (unsigned long long)c->serial,
+		    (unsigned)c->uid, c->nfds);
 	if (n == 0) {
 		/*
 		 * The client has sent all it will. Replies already queued

@@ -22,10 +22,12 @@ struct fdgroup {
 	uint64_t	 offset;	/* stream offset of the byte they came with */
 	int		 fds[CLIENT_MAX_FDS];
 	size_t		 nfds;
+	bool		 dropped;	/* some were refused (over budget) */
 	struct fdgroup	*next;
 };
 
 struct rpc_call;
+struct budget;
 
 struct client {
 	uint64_t	 serial;
@@ -39,6 +41,10 @@ struct client {
 	uint64_t	 in_offset;	/* stream offset of the next message */
 	struct buf	 out;
 	struct fdgroup	*fdq;
+	size_t		 nfds;		/* descriptors held in fdq */
+	struct budget	*b;		/* its uid's holdings */
+	unsigned	 ncalls;	/* pending calls (budget.h) */
+	unsigned	 nheavy;	/* of which heavy */
 	bool		 closing;	/* close once the output is flushed */
 	bool		 dead;
 	bool		 events_all;	/* events.subscribe: all of its uid's jobs */
@@ -83,6 +89,10 @@ void	 client_notify(struct client *, json_t *msg);
 void	 control_set_drain_hook(void (*fn)(struct client *));
 /* Calls fn on every connected client. fn must not close clients. */
 void	 control_each(void (*fn)(struct client *, void *), void *arg);
+/* Pending call accounting (rpc.c): a call that will answer later, and its
+ * end. c is NULL when the client is gone. */
+void	 control_call_started(struct client *, bool heavy);
+void	 control_call_ended(struct client *, struct budget *, bool heavy);
 /* Stop reading; close once everything queued has been sent. */
 void	 client_close_after_flush(struct client *);
 void	 client_ref(struct client *);

@@ -2483,8 +2483,17 @@ ftp_quote_refusal(const char *cmd)
 	    "QUIT", NULL };
 	size_t		n = strcspn(cmd, " ");
 
+	/*
+	 * Servers cut the verb at the first space, and some at any
+	 * white space: "REST<TAB>5" would move the restart offset under
+	 * the agent's feet. No control character is quoted at all.
+	 */
+	for (const unsigned char *p = (const unsigned char *)cmd; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return "control characters (TAB, ESC, ...) cannot be quoted";
 	if (n == 0)
-		return "empty command";
+		return cmd[0] == '\0' ? "empty command" :
+		    "the command must start with its verb, not a space";
 	for (const char **p = data; *p; p++)
 		if (strlen(*p) == n && strncasecmp(cmd, *p, n) == 0)
 			return "commands that open a data connection cannot be "

@@ -19,12 +19,17 @@ localfd_open(struct localfd *lf, int fd, bool for_write, int64_t offset,
 {
 	struct stat	st;
 	int		fl, acc;
-	char		path[64];
 
 	memset(lf, 0, sizeof(*lf));
 	lf->fd = -1;
 	if (fstat(fd, &st) == -1 || (fl = fcntl(fd, F_GETFL)) == -1) {
 		*err = "cannot inspect the passed file descriptor";
+		goto fail;
+	}
+	/* a path, not an open file: it carries no access to use */
+	if (fl & O_PATH) {
+		*err = "the passed file descriptor is an O_PATH descriptor; "
+		    "pass one opened for reading or writing";
 		goto fail;
 	}
 	acc = fl & O_ACCMODE;
@@ -72,37 +77,23 @@ localfd_open(struct localfd *lf, int fd, bool for_write, int64_t offset,
 		goto fail;
 	}
 	if (S_ISFIFO(st.st_mode)) {
-		int	nfd;
-
-		if (fl & O_NONBLOCK) {
-			lf->kind = LFD_STREAM;
-			lf->fd = fd;
-			return 0;
-		}
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		/* a new open file description: the client's flags stay */
-		nfd = open(path, (for_write ? O_WRONLY : O_RDONLY) |
-		    O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-		if (nfd == -1 && (errno == EACCES || errno == EPERM) &&
-		    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0) {
-			/*
-			 * The pipe is another user's (a system agent): /proc
-			 * will not reopen it. Non-blocking on the client's own
-			 * description then, put back as it was at the end.
-			 */
-			lf->kind = LFD_STREAM;
-			lf->fd = fd;
+		/*
+		 * Never reopened (through /proc or otherwise): a new open
+		 * would be done with the agent's privileges, not with the
+		 * access the client's descriptor carries. The client's own
+		 * description is made non-blocking for the transfer and put
+		 * back as it was at the end.
+		 */
+		if (!(fl & O_NONBLOCK)) {
+			if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+				*err = "cannot make the passed pipe non-blocking";
+				goto fail;
+			}
 			lf->restore = true;
 			lf->restore_fl = fl;
-			return 0;
 		}
-		if (nfd == -1) {
-			*err = "cannot reopen the passed pipe without blocking";
-			goto fail;
-		}
-		close(fd);
 		lf->kind = LFD_STREAM;
-		lf->fd = nfd;
+		lf->fd = fd;
 		return 0;
 	}
 	*err = "unsupported kind of file descriptor";

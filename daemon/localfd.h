@@ -2,10 +2,12 @@
  * The local end of a transfer: an fd passed by the client, or a memory
  * buffer for inline data. The daemon must never block on it: regular
  * files are read and written at their shared file position (page-cache
- * speed; a resume seeks to the offset first), pipes, FIFOs and terminals are
- * reopened through /proc/self/fd with O_NONBLOCK (a new open file
- * description, so the client's own fd keeps its flags), sockets use
- * MSG_DONTWAIT.
+ * speed; a resume seeks to the offset first), pipes and FIFOs are made
+ * non-blocking on the client's own open file description for the
+ * transfer (restored at close), sockets use MSG_DONTWAIT. Only the access
+ * the descriptor carries is used: O_PATH descriptors and descriptors
+ * opened for the other direction are refused, and nothing is ever
+ * reopened with the agent's own privileges.
  */
 #ifndef FTPA_LOCALFD_H
 #define FTPA_LOCALFD_H

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 
+#include "budget.h"
 #include "bytename.h"
 #include "conf.h"
 #include "control.h"
@@ -52,6 +53,10 @@ call_free(struct rpc_call *call)
 				break;
 			}
 	}
+	if (call->budget != NULL) {
+		control_call_ended(call->client, call->budget, call->heavy);
+		budget_put(call->budget);
+	}
 	if (call->client)
 		client_unref(call->client);
 	if (call->id)
@@ -68,6 +73,9 @@ rpc_defer(struct rpc_call *call)
 	if (call->client) {
 		call->next = call->client->calls;
 		call->client->calls = call;
+		call->budget = call->client->b;
+		call->budget->refs++;
+		control_call_started(call->client, call->heavy);
 	}
 }
 
@@ -278,6 +286,14 @@ p_fd(struct rpc_call *call, json_t *params, const char *key)
 		return -1;
 	}
 	i = json_integer_value(v);
+	if ((i < 0 || (size_t)i >= call->nfds || call->fds[i] == -1) &&
+	    call->fds_dropped) {
+		rpc_fail(call, FTPA_ERR_LIMIT, "the descriptors passed with this "
+		    "message were refused: too many are held for requests not "
+		    "yet complete (at most %d a connection, %d a user)",
+		    CLIENT_MAX_PENDING_FDS, UID_MAX_PENDING_FDS);
+		return -1;
+	}
 	if (i < 0 || (size_t)i >= call->nfds || call->fds[i] == -1) {
 		params_error(call, "parameter \"%s\": no file descriptor %lld was passed "
 		    "with this message", key, (long long)i);
@@ -302,7 +318,11 @@ valid_name(const char *s)
 	return true;
 }
 
-/* The caller's session, or NULL after an error reply. */
+/*
+ * The caller's session, or NULL after an error reply. Another uid's
+ * session answers exactly as one that does not exist: ids say nothing
+ * about other users (root sees every session).
+ */
 static struct session *
 p_session(struct rpc_call *call, json_t *params)
 {
@@ -320,13 +340,20 @@ p_session(struct rpc_call *call, json_t *params)
 	}
 	if (other != NULL && call->uid == 0)
 		return other;
-	if (other != NULL) {
-		rpc_fail(call, FTPA_ERR_PERMISSION,
-		    "session %s belongs to another user", id);
-		return NULL;
-	}
 	rpc_fail(call, FTPA_ERR_NO_SESSION, "no session %s", id);
 	return NULL;
+}
+
+/* A job of the caller's (any job for root), or NULL: as with sessions,
+ * another uid's job is one that does not exist. */
+static struct job *
+job_of(const struct rpc_call *call, const char *id)
+{
+	struct job	*j = job_lookup(id);
+
+	if (j == NULL || (j->uid != call->uid && call->uid != 0))
+		return NULL;
+	return j;
 }
 
 static struct job *
@@ -337,14 +364,8 @@ p_job(struct rpc_call *call, json_t *params)
 
 	if (p_str(call, params, "job", true, &id) == -1)
 		return NULL;
-	if ((j = job_lookup(id)) == NULL) {
+	if ((j = job_of(call, id)) == NULL)
 		rpc_fail(call, FTPA_ERR_NO_JOB, "no job %s", id);
-		return NULL;
-	}
-	if (j->uid != call->uid && call->uid != 0) {
-		rpc_fail(call, FTPA_ERR_PERMISSION, "job %s belongs to another user", id);
-		return NULL;
-	}
 	return j;
 }
 
@@ -677,6 +698,7 @@ fs_op(struct rpc_call *call, json_t *params, enum op_kind kind,
 static void
 m_fs_list(struct rpc_call *call, json_t *params)
 {
+	call->heavy = true;
 	fs_op(call, params, OP_LIST, "path", false);
 }
 
@@ -942,6 +964,7 @@ transfer(struct rpc_call *call, json_t *params, bool put)
 	} else
 		localfd_open_mem_sink(&op->lfd, INLINE_MAX);
 
+	call->heavy = inl || data != NULL;
 	j = job_new(call->uid, s, op, put);
 	if (progress && call->client)
 		job_set_progress(j, call->client);
@@ -1041,19 +1064,15 @@ m_events_subscribe(struct rpc_call *call, json_t *params)
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		const char *id = json_string_value(json_array_get(v, i));
+		json_t		*e = json_array_get(v, i);
+		const char	*id = json_string_value(e);
 
-		if (id == NULL) {
-			params_error(call, "parameter \"jobs\" must hold strings");
+		if (id == NULL || strlen(id) != json_string_length(e)) {
+			params_error(call, "parameter \"jobs\" must hold job ids");
 			return;
 		}
-		if ((j = job_lookup(id)) == NULL) {
+		if ((j = job_of(call, id)) == NULL) {
 			rpc_fail(call, FTPA_ERR_NO_JOB, "no job %s", id);
-			return;
-		}
-		if (call->uid != 0 && j->uid != call->uid) {
-			rpc_fail(call, FTPA_ERR_PERMISSION, "job %s belongs to "
-			    "another user", id);
 			return;
 		}
 	}
@@ -1098,7 +1117,8 @@ rpc_init(void)
 }
 
 void
-rpc_handle(struct client *c, char *line, size_t len, int *fds, size_t nfds)
+rpc_handle(struct client *c, char *line, size_t len, int *fds, size_t nfds,
+    bool fds_dropped)
 {
 	struct jsonrpc_msg	 msg;
 	struct rpc_call		*call;
@@ -1114,6 +1134,7 @@ rpc_handle(struct client *c, char *line, size_t len, int *fds, size_t nfds)
 	/* the method takes what it uses; the rest is closed below */
 	call->fds = fds;
 	call->nfds = nfds;
+	call->fds_dropped = fds_dropped;
 
 	if ((code = jsonrpc_parse(line, len, &msg, &errmsg, &bad_id)) != 0) {
 		call->id = bad_id ? bad_id : json_null();
@@ -1133,8 +1154,10 @@ rpc_handle(struct client *c, char *line, size_t len, int *fds, size_t nfds)
 		goto out;
 	}
 	call->id = msg.id ? json_incref(msg.id) : NULL;
+	/* with the lengths: "agent.ping\u0000junk" is no agent.ping */
 	for (m = methods; m->name; m++)
-		if (strcmp(m->name, msg.method) == 0)
+		if (strlen(m->name) == msg.method_len &&
+		    memcmp(m->name, msg.method, msg.method_len) == 0)
 			break;
 	if (m->name == NULL) {
 		rpc_error(call, JSONRPC_METHOD_NOT_FOUND, "method", NULL,

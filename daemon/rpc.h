@@ -13,6 +13,7 @@
 
 #include "ftpa_error.h"
 
+struct budget;
 struct client;
 struct op_error;
 
@@ -22,18 +23,25 @@ struct rpc_call {
 	uid_t		 uid;
 	int		*fds;		/* only while the method runs: take with */
 	size_t		 nfds;		/* fds[i] = -1; the rest is closed after */
+	bool		 fds_dropped;	/* some were refused (budget.h) */
+	bool		 heavy;		/* builds a big reply (budget.h): set
+					   before rpc_defer */
 	bool		 pending;
+	struct budget	*budget;	/* its uid's, while pending */
 	void		(*on_gone)(struct rpc_call *, void *arg);
 	void		*gone_arg;
 	struct rpc_call	*next;		/* the client's pending calls */
 };
 
 void	 rpc_init(void);
-/* One message from a client, with the fds that came with it (taken). */
-void	 rpc_handle(struct client *, char *line, size_t len, int *fds, size_t nfds);
+/* One message from a client, with the fds that came with it (taken);
+ * fds_dropped: more came, and were refused. */
+void	 rpc_handle(struct client *, char *line, size_t len, int *fds,
+	    size_t nfds, bool fds_dropped);
 /* The client is gone: pending calls are orphaned. */
 void	 rpc_client_gone(struct client *);
-/* Keeps the call for a later answer. */
+/* Keeps the call for a later answer; it counts as running for its client
+ * and uid until it ends (budget.h). */
 void	 rpc_defer(struct rpc_call *);
 /* Answer and free the call. */
 void	 rpc_reply(struct rpc_call *, json_t *result /* stolen */);

@@ -98,6 +98,7 @@ jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *out,
 			    id, bad_id);
 		out->type = has_id ? JSONRPC_REQUEST : JSONRPC_NOTIFICATION;
 		out->method = json_string_value(method);
+		out->method_len = json_string_length(method);
 		out->params = v;
 	} else if (result != NULL || error != NULL) {
 		if (result != NULL && error != NULL)

@@ -25,6 +25,7 @@ struct jsonrpc_msg {
 	json_t		*root;		/* owns everything below */
 	json_t		*id;		/* borrowed; NULL for notifications */
 	const char	*method;	/* borrowed; requests and notifications */
+	size_t		 method_len;	/* its length: a name may hold a NUL */
 	json_t		*params;	/* borrowed; object or array, may be NULL */
 	json_t		*result;	/* borrowed; responses */
 	json_t		*error;		/* borrowed; error responses */
