@@ -883,7 +883,7 @@ resolved(struct addrinfo *res, const char *error, void *arg)
 		return;
 	}
 	if (c->p->tls != FTP_TLS_NONE && c->p->tls_ctx == NULL &&
-	    (c->p->tls_ctx = tls_ctx_new(c->p->verify, c->p->ca_file, err,
+	    (c->p->tls_ctx = tls_ctx_new(c->p->verify, c->p->ca_store, err,
 	    sizeof(err))) == NULL) {
 		freeaddrinfo(res);
 		conn_drop(c, FTPA_ERR_TLS, 0, NULL, "%s", err);

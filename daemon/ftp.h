@@ -23,7 +23,10 @@ struct ftp_params {
 	char		*password;
 	enum ftp_tls_mode tls;
 	bool		 verify;	/* TLS: check the certificate and host */
-	char		*ca_file;	/* TLS: extra trusted CAs, or NULL */
+	char		*ca_id;		/* TLS: the content of the session's own
+					   CA file ("sha256:..."), or NULL */
+	X509_STORE	*ca_store;	/* TLS: the default CAs plus that file's
+					   (a reference), or NULL: the default */
 	bool		 passive;
 	long		 list_tz;	/* LIST dates: seconds east of UTC */
 	bool		 epsv_off;	/* EPSV was refused: PASV from then on */

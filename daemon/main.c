@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "castore.h"
 #include "conf.h"
 #include "control.h"
 #include "job.h"
@@ -227,6 +228,7 @@ conf_reload(void)
 	conf_free(&conf);
 	conf = c;
 	conf_apply();
+	castore_reload();	/* off the loop; the old store serves meanwhile */
 	log_info("SIGHUP: %s reloaded", conf_path);
 }
 
@@ -470,6 +472,13 @@ main(int argc, char *argv[])
 	main_loop = EV_DEFAULT;
 	defer_init(main_loop);
 	resolver_init(main_loop);
+	{
+		char	err[512];
+
+		/* verifying sessions are told; the others work */
+		if (castore_init(err, sizeof(err)) == -1)
+			log_warnx("%s", err);
+	}
 	rpc_init();
 	job_init();
 	if (control_listen(&co) == -1)

@@ -11,6 +11,7 @@
 
 #include "budget.h"
 #include "bytename.h"
+#include "castore.h"
 #include "conf.h"
 #include "control.h"
 #include "fsops.h"
@@ -41,8 +42,9 @@ static const struct method methods[];
 
 /* ---- answering ----------------------------------------------------------- */
 
+/* No longer pending: off its client's list, no longer counted. */
 static void
-call_free(struct rpc_call *call)
+call_settle(struct rpc_call *call)
 {
 	struct rpc_call	**pp;
 
@@ -53,10 +55,18 @@ call_free(struct rpc_call *call)
 				break;
 			}
 	}
+	call->pending = false;
 	if (call->budget != NULL) {
 		control_call_ended(call->client, call->budget, call->heavy);
 		budget_put(call->budget);
+		call->budget = NULL;
 	}
+}
+
+static void
+call_free(struct rpc_call *call)
+{
+	call_settle(call);
 	if (call->client)
 		client_unref(call->client);
 	if (call->id)
@@ -467,153 +477,272 @@ open_gone(struct rpc_call *call, void *arg)
 	s->open_arg = NULL;
 }
 
-static void
-m_session_open(struct rpc_call *call, json_t *params)
-{
-	const char		*url, *host, *user, *password, *name, *tls, *err;
-	const char		*ca_file, *list_tz;
-	long			 tz = 0;
-	struct ftp_url		 u;
+/* session.open between its parameters and session_new: the CA file, when
+ * it has one, is read off the loop first (castore.h). */
+struct open_req {
 	struct ftp_params	 p;
-	struct session		*s;
-	json_int_t		 port;
-	bool			 passive, reuse, verify;
-	double			 t_conn, t_reply, t_data;
-	char			 id[SESSION_ID_MAX + 1];
-	int			 mode;
 	struct session_opts	 so;
-	json_int_t		 maxc, retries;
+	char			*name;
+	bool			 reuse;
+	struct ca_load		*load;
+};
 
-	memset(&u, 0, sizeof(u));
-	memset(&p, 0, sizeof(p));
-	if (p_str(call, params, "url", false, &url) == -1 ||
-	    p_str(call, params, "host", false, &host) == -1 ||
-	    p_str(call, params, "user", false, &user) == -1 ||
-	    p_str(call, params, "password", false, &password) == -1 ||
-	    p_str(call, params, "name", false, &name) == -1 ||
-	    p_str(call, params, "tls", false, &tls) == -1 ||
-	    p_str(call, params, "ca_file", false, &ca_file) == -1 ||
-	    p_str(call, params, "list_tz", false, &list_tz) == -1 ||
-	    p_int(call, params, "port", 0, 1, 65535, &port) == -1 ||
-	    p_bool(call, params, "passive", true, &passive) == -1 ||
-	    p_bool(call, params, "verify", true, &verify) == -1 ||
-	    p_bool(call, params, "reuse", false, &reuse) == -1 ||
-	    p_num(call, params, "connect_timeout", conf.connect_timeout, &t_conn) == -1 ||
-	    p_num(call, params, "reply_timeout", conf.reply_timeout, &t_reply) == -1 ||
-	    p_num(call, params, "data_timeout", conf.data_timeout, &t_data) == -1 ||
-	    p_int(call, params, "max_connections", conf.max_connections, 1,
-	    SESSION_CONNS_MAX, &maxc) == -1 ||
-	    p_int(call, params, "retries", conf.retries, 0, 100, &retries) == -1 ||
-	    p_num(call, params, "keepalive", conf.keepalive, &so.keepalive) == -1 ||
-	    p_num(call, params, "idle_timeout", conf.idle_timeout,
-	    &so.idle_timeout) == -1 ||
-	    p_num(call, params, "retry_delay", conf.retry_delay,
-	    &so.retry_delay) == -1)
-		return;
-	so.max_conns = (int)maxc;
-	so.retries = (int)retries;
-	if (list_tz != NULL && (tz = parse_tz(list_tz)) == LONG_MIN) {
-		params_error(call, "parameter \"list_tz\" must be UTC, +HH:MM or -HH:MM");
-		return;
-	}
-	if (t_conn <= 0 || t_reply <= 0 || t_data <= 0) {
-		params_error(call, "timeouts must be greater than zero");
-		return;
-	}
-	if ((url == NULL) == (host == NULL)) {
-		params_error(call, "give either \"url\" or \"host\"");
-		return;
-	}
-	if (name != NULL && !valid_name(name)) {
-		params_error(call, "parameter \"name\" must be 1-64 characters of "
-		    "A-Z a-z 0-9 . _ -");
-		return;
-	}
-	if (url != NULL) {
-		if (ftp_url_parse(url, &u, &err) == -1) {
-			params_error(call, "bad URL: %s", err);
-			return;
-		}
-		p.host = u.host;
-		p.port = u.port;
-		p.user = u.user;
-		p.password = u.password;
-		p.tls = u.tls;
-		free(u.path);
-		memset(&u, 0, sizeof(u));
-		if (port)
-			p.port = port;
-	} else {
-		p.host = xstrdup(host);
-		p.port = port ? port : 21;
-		p.user = user ? xstrdup(user) : NULL;
-	}
-	if (password != NULL) {
-		free_secret(p.password);
-		p.password = xstrdup(password);
-	}
-	if (tls != NULL) {
-		if ((mode = ftp_tls_mode_from_name(tls)) == -1) {
-			params_error(call, "parameter \"tls\" must be none, explicit or implicit");
-			goto fail;
-		}
-		p.tls = mode;
-		if (url == NULL && !port && mode == FTP_TLS_IMPLICIT)
-			p.port = 990;
-	}
-	if (p.user == NULL || p.user[0] == '\0') {
-		free(p.user);
-		p.user = xstrdup("anonymous");
-		if (p.password == NULL)
-			p.password = xstrdup("ftpd-agent@");
-	}
-	p.passive = passive;
-	p.verify = verify;
-	p.list_tz = tz;
-	p.ca_file = ca_file ? xstrdup(ca_file) : NULL;
-	p.connect_timeout = t_conn;
-	p.reply_timeout = t_reply;
-	p.data_timeout = t_data;
-	if (reuse && (s = session_find_equal(call->uid, &p)) != NULL &&
-	    (name == NULL || strcmp(name, s->id) == 0)) {
+static void
+open_req_free(struct open_req *r)
+{
+	free(r->p.host);
+	free(r->p.user);
+	free(r->p.ca_id);
+	X509_STORE_free(r->p.ca_store);
+	free_secret(r->p.password);
+	free(r->name);
+	free(r);
+}
+
+static void
+open_continue(struct rpc_call *call, struct open_req *r)
+{
+	struct session	*s;
+	char		 id[SESSION_ID_MAX + 1];
+
+	if (r->reuse && (s = session_find_equal(call->uid, &r->p)) != NULL &&
+	    (r->name == NULL || strcmp(r->name, s->id) == 0)) {
 		rpc_reply(call, open_result(s, true));
-		goto fail;
+		goto done;
 	}
-	if (name != NULL) {
+	if (r->name != NULL) {
 		for (s = sessions; s; s = s->next)
-			if (!s->closing && s->uid == call->uid && strcmp(s->id, name) == 0)
+			if (!s->closing && s->uid == call->uid &&
+			    strcmp(s->id, r->name) == 0)
 				break;
 		if (s != NULL) {
-			rpc_fail(call, FTPA_ERR_EXISTS, "a session named %s is already open",
-			    name);
-			goto fail;
+			rpc_fail(call, FTPA_ERR_EXISTS, "a session named %s is "
+			    "already open", r->name);
+			goto done;
 		}
-		snprintf(id, sizeof(id), "%s", name);
+		snprintf(id, sizeof(id), "%s", r->name);
 	} else {
 		do
 			snprintf(id, sizeof(id), "s%llu", ++session_serial);
 		while (session_lookup(id) != NULL);
 	}
-	if (call->uid != 0 && session_count(call->uid, false) >= conf.max_sessions_per_uid) {
-		rpc_fail(call, FTPA_ERR_LIMIT, "too many sessions (at most %d per user)",
-		    conf.max_sessions_per_uid);
-		goto fail;
+	if (call->uid != 0 && session_count(call->uid, false) >=
+	    conf.max_sessions_per_uid) {
+		rpc_fail(call, FTPA_ERR_LIMIT, "too many sessions (at most %d per "
+		    "user)", conf.max_sessions_per_uid);
+		goto done;
 	}
 	if (session_count(call->uid, true) >= conf.max_sessions) {
 		rpc_fail(call, FTPA_ERR_LIMIT, "too many sessions (at most %d in "
 		    "all)", conf.max_sessions);
-		goto fail;
+		goto done;
 	}
 	rpc_defer(call);
-	s = session_new(call->uid, id, &p, &so, open_done, call);
+	s = session_new(call->uid, id, &r->p, &r->so, open_done, call);
+	memset(&r->p, 0, sizeof(r->p));		/* the session's now */
 	call->on_gone = open_gone;
 	call->gone_arg = s;
+done:
+	open_req_free(r);
+}
+
+static void
+open_ca_loaded(X509_STORE *store, const char *id, const char *err, void *arg)
+{
+	struct rpc_call	*call = arg;
+	struct open_req	*r = call->gone_arg;
+
+	r->load = NULL;
+	call->on_gone = NULL;
+	call->gone_arg = NULL;
+	if (err != NULL) {
+		rpc_fail(call, FTPA_ERR_LOCAL_IO, "cannot use the CA file: %s", err);
+		open_req_free(r);
+		return;
+	}
+	X509_STORE_up_ref(store);
+	r->p.ca_store = store;
+	r->p.ca_id = xstrdup(id);
+	/* pending again, as a login, or answered now */
+	call_settle(call);
+	open_continue(call, r);
+}
+
+static void
+open_ca_gone(struct rpc_call *call, void *arg)
+{
+	struct open_req	*r = arg;
+
+	castore_cancel(r->load);
+	open_req_free(r);
+}
+
+/*
+ * The session's own CA file: a passed descriptor ("ca_fd"), or a path,
+ * read only for the agent's own uid and root: a shared agent must not
+ * read what the caller could not read itself. 0: loading (the call is
+ * pending) or nothing to load; -1: answered.
+ */
+static int
+open_ca(struct rpc_call *call, json_t *params, struct open_req *r,
+    const char *path)
+{
+	int	fd;
+
+	if ((fd = p_fd(call, params, "ca_fd")) == -1)
+		return -1;
+	if (fd >= 0 && path != NULL) {
+		close(fd);
+		params_error(call, "give \"ca_file\" or \"ca_fd\", not both");
+		return -1;
+	}
+	if (fd < 0 && path == NULL)
+		return 0;
+	if (r->p.tls == FTP_TLS_NONE || !r->p.verify) {
+		/* nothing will be verified with it */
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	if (path != NULL && call->uid != 0 && call->uid != geteuid()) {
+		rpc_fail(call, FTPA_ERR_PERMISSION, "a CA file path is read only for "
+		    "the agent's own user; pass the file as a descriptor "
+		    "(\"ca_fd\")");
+		return -1;
+	}
+	if ((r->load = castore_load(call->uid, path, fd, open_ca_loaded,
+	    call)) == NULL) {
+		rpc_fail(call, FTPA_ERR_LIMIT, "too many CA files being read (at "
+		    "most %d per user)", CASTORE_LOADS_PER_UID);
+		return -1;
+	}
+	rpc_defer(call);
+	call->on_gone = open_ca_gone;
+	call->gone_arg = r;
+	return 0;
+}
+
+/* session.open's connection parameters into r->p: 0, or -1 answered. */
+static int
+open_target(struct rpc_call *call, json_t *params, struct open_req *r)
+{
+	const char	*url, *host, *user, *password, *tls, *err;
+	struct ftp_url	 u;
+	json_int_t	 port;
+	int		 mode;
+
+	memset(&u, 0, sizeof(u));
+	if (p_str(call, params, "url", false, &url) == -1 ||
+	    p_str(call, params, "host", false, &host) == -1 ||
+	    p_str(call, params, "user", false, &user) == -1 ||
+	    p_str(call, params, "password", false, &password) == -1 ||
+	    p_str(call, params, "tls", false, &tls) == -1 ||
+	    p_int(call, params, "port", 0, 1, 65535, &port) == -1)
+		return -1;
+	if ((url == NULL) == (host == NULL)) {
+		params_error(call, "give either \"url\" or \"host\"");
+		return -1;
+	}
+	if (url != NULL) {
+		if (ftp_url_parse(url, &u, &err) == -1) {
+			params_error(call, "bad URL: %s", err);
+			return -1;
+		}
+		r->p.host = u.host;
+		r->p.port = port ? port : u.port;
+		r->p.user = u.user;
+		r->p.password = u.password;
+		r->p.tls = u.tls;
+		free(u.path);
+	} else {
+		r->p.host = xstrdup(host);
+		r->p.port = port ? port : 21;
+		r->p.user = user ? xstrdup(user) : NULL;
+	}
+	if (password != NULL) {
+		free_secret(r->p.password);
+		r->p.password = xstrdup(password);
+	}
+	if (tls != NULL) {
+		if ((mode = ftp_tls_mode_from_name(tls)) == -1) {
+			params_error(call, "parameter \"tls\" must be none, explicit "
+			    "or implicit");
+			return -1;
+		}
+		r->p.tls = mode;
+		if (url == NULL && !port && mode == FTP_TLS_IMPLICIT)
+			r->p.port = 990;
+	}
+	if (r->p.user == NULL || r->p.user[0] == '\0') {
+		free(r->p.user);
+		r->p.user = xstrdup("anonymous");
+		if (r->p.password == NULL)
+			r->p.password = xstrdup("ftpd-agent@");
+	}
+	return 0;
+}
+
+static void
+m_session_open(struct rpc_call *call, json_t *params)
+{
+	const char		*name, *ca_file, *list_tz;
+	long			 tz = 0;
+	struct open_req		*r = xcalloc(1, sizeof(*r));
+	bool			 passive, verify;
+	json_int_t		 maxc, retries;
+
+	if (p_str(call, params, "name", false, &name) == -1 ||
+	    p_str(call, params, "ca_file", false, &ca_file) == -1 ||
+	    p_str(call, params, "list_tz", false, &list_tz) == -1 ||
+	    p_bool(call, params, "passive", true, &passive) == -1 ||
+	    p_bool(call, params, "verify", true, &verify) == -1 ||
+	    p_bool(call, params, "reuse", false, &r->reuse) == -1 ||
+	    p_num(call, params, "connect_timeout", conf.connect_timeout,
+	    &r->p.connect_timeout) == -1 ||
+	    p_num(call, params, "reply_timeout", conf.reply_timeout,
+	    &r->p.reply_timeout) == -1 ||
+	    p_num(call, params, "data_timeout", conf.data_timeout,
+	    &r->p.data_timeout) == -1 ||
+	    p_int(call, params, "max_connections", conf.max_connections, 1,
+	    SESSION_CONNS_MAX, &maxc) == -1 ||
+	    p_int(call, params, "retries", conf.retries, 0, 100, &retries) == -1 ||
+	    p_num(call, params, "keepalive", conf.keepalive,
+	    &r->so.keepalive) == -1 ||
+	    p_num(call, params, "idle_timeout", conf.idle_timeout,
+	    &r->so.idle_timeout) == -1 ||
+	    p_num(call, params, "retry_delay", conf.retry_delay,
+	    &r->so.retry_delay) == -1)
+		goto fail;
+	r->so.max_conns = (int)maxc;
+	r->so.retries = (int)retries;
+	if (list_tz != NULL && (tz = parse_tz(list_tz)) == LONG_MIN) {
+		params_error(call, "parameter \"list_tz\" must be UTC, +HH:MM or "
+		    "-HH:MM");
+		goto fail;
+	}
+	if (r->p.connect_timeout <= 0 || r->p.reply_timeout <= 0 ||
+	    r->p.data_timeout <= 0) {
+		params_error(call, "timeouts must be greater than zero");
+		goto fail;
+	}
+	if (name != NULL && !valid_name(name)) {
+		params_error(call, "parameter \"name\" must be 1-64 characters of "
+		    "A-Z a-z 0-9 . _ -");
+		goto fail;
+	}
+	r->name = name ? xstrdup(name) : NULL;
+	if (open_target(call, params, r) == -1)
+		goto fail;
+	r->p.passive = passive;
+	r->p.verify = verify;
+	r->p.list_tz = tz;
+	if (open_ca(call, params, r, ca_file) == -1)
+		goto fail;
+	if (r->load == NULL)
+		open_continue(call, r);
 	return;
 fail:
-	free(p.host);
-	free(p.user);
-	free(p.ca_file);
-	free_secret(p.password);
+	open_req_free(r);
 }
 
 static void

@@ -163,7 +163,7 @@ verified_enough(const struct session *s, const struct ftp_params *p)
 		return true;
 	if (p->verify && !s->p.verify)
 		return false;
-	return p->ca_file == NULL || streq(s->p.ca_file, p->ca_file);
+	return p->ca_id == NULL || streq(s->p.ca_id, p->ca_id);
 }
 
 struct session *
@@ -486,7 +486,8 @@ session_release(void *p)
 		json_decref(s->features);
 	if (s->tls)
 		json_decref(s->tls);
-	free(s->p.ca_file);
+	free(s->p.ca_id);
+	X509_STORE_free(s->p.ca_store);
 	if (s->p.tls_ctx)
 		SSL_CTX_free(s->p.tls_ctx);
 	free(s);

@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "castore.h"
 #include "conf.h"
 #include "log.h"
 #include "tls.h"
@@ -43,9 +44,10 @@ new_session_cb(SSL *ssl, SSL_SESSION *sess)
 }
 
 SSL_CTX *
-tls_ctx_new(bool verify, const char *ca_file, char *err, size_t errlen)
+tls_ctx_new(bool verify, X509_STORE *store, char *err, size_t errlen)
 {
-	SSL_CTX	*ctx;
+	SSL_CTX		*ctx;
+	const char	*why;
 
 	if (holder_idx == -1)
 		holder_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
@@ -63,22 +65,13 @@ tls_ctx_new(bool verify, const char *ca_file, char *err, size_t errlen)
 	SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
 	if (verify) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-		if (SSL_CTX_set_default_verify_paths(ctx) != 1)
-			log_debug("tls: no default CA store");
-		/* the configured CA file, then the session's own */
-		if (conf.ca_file != NULL &&
-		    SSL_CTX_load_verify_locations(ctx, conf.ca_file, NULL) != 1) {
-			queue_error(err, errlen, "cannot load the CA file of the "
-			    "configuration (ca_file)");
+		/* built off the loop (castore.h), never parsed here */
+		if (store == NULL && (store = castore_default(&why)) == NULL) {
+			snprintf(err, errlen, "%s", why);
 			SSL_CTX_free(ctx);
 			return NULL;
 		}
-		if (ca_file != NULL &&
-		    SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
-			queue_error(err, errlen, "cannot load the CA file");
-			SSL_CTX_free(ctx);
-			return NULL;
-		}
+		SSL_CTX_set1_cert_store(ctx, store);
 	} else
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	return ctx;

@@ -17,9 +17,11 @@ struct tls_sessions {
 	SSL_SESSION	*newest;
 };
 
-/* A client context: TLS 1.2 minimum; system CA store, plus ca_file when
- * given; verify false skips verification. NULL with *err set on failure. */
-SSL_CTX		*tls_ctx_new(bool verify, const char *ca_file, char *err, size_t errlen);
+/* A client context: TLS 1.2 minimum; trusting store (shared, referenced),
+ * NULL for the default one (castore.h); verify false skips verification.
+ * NULL with *err set on failure. */
+SSL_CTX		*tls_ctx_new(bool verify, X509_STORE *store, char *err,
+		    size_t errlen);
 /* An SSL for fd, checking host (a name or an IP literal) when verifying,
  * sending SNI for names, resuming holder's newest session if any, and,
  * when store is true, storing new sessions in holder. NULL with *err set
