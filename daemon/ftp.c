@@ -2419,8 +2419,11 @@ stat_size_reply(struct ftp_conn *c, int code, const char *text)
 		stat_by_list(c, code, text);
 		return;
 	}
-	op_fail(c, FTPA_ERR_FTP, code, text, "%s: %d %s", c->op->path, code,
-	    first_line(text, line, sizeof(line)));
+	/* "213 12ab", a size past 2^63: the server broke the protocol, it did
+	 * not say no (TEST-CASES 10) */
+	op_fail(c, code == 213 ? FTPA_ERR_PROTOCOL : FTPA_ERR_FTP, code, text,
+	    "%s: %s%d %s", c->op->path, code == 213 ? "malformed SIZE reply: " :
+	    "", code, first_line(text, line, sizeof(line)));
 }
 
 static void

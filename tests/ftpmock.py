@@ -122,7 +122,9 @@ SYST, PWD, TYPE, OPTS, NOOP, MODE, STRU, CWD and QUIT; an automatic reply of
 "<close>" closes the connection instead of answering, "<none>" sends
 nothing, and "<pasv>" (for PASV and EPSV) opens a new data listener and
 answers 227/229 as a {"pasv": true} step would, so scripts need not know how
-many data connections a client opens.
+many data connections a client opens. An automatic reply may also be keyed
+by a whole command line ("DELE /dir", case-insensitive); it is preferred to
+the one of its verb.
 
 A data step with "end": "stall" keeps reading commands; an ABOR then closes
 the data connection and is answered with the automatic reply for "ABOR"
@@ -313,6 +315,68 @@ def reconnect_after(first):
             "steps": again + retr({"data": 1000, "seed": 8})}
 
 
+# [19] what hostile_list / hostile_mlsd serve for /victim and /victim/sub.
+# Names: (name, type) with type "file", "dir" or "link" (to /etc).
+HOSTILE_TOP = [(".", "dir"), ("..", "dir"), ("../x", "file"),
+               ("/etc/passwd", "file"), ("a/b", "file"), ("-rf", "file"),
+               ("../../etc", "dir"),
+               ("evil\nDELE /etc/passwd", "file"),
+               ("cr\rRMD /etc", "file"), ("nul\x00x", "file"),
+               ("good.txt", "file"), ("link", "link"), ("sub", "dir")]
+HOSTILE_SUB = [("..", "dir"), ("../../../etc/shadow", "file"),
+               ("x", "file"), ("/", "dir")]
+
+
+def hostile_listing(entries, mlsd):
+    out = []
+    for name, kind in entries:
+        if mlsd:
+            facts = {"file": "type=file;size=5;",
+                     "dir": "type=dir;",
+                     "link": "type=OS.unix=slink:/etc;"}[kind]
+            if name == ".":
+                facts = "type=cdir;"
+            elif name == "..":
+                facts = "type=pdir;"
+            out.append("%smodify=20240102030405; %s\r\n" % (facts, name))
+        else:
+            mode = {"file": "-rw-r--r--", "dir": "drwxr-xr-x",
+                    "link": "lrwxrwxrwx"}[kind]
+            tail = " -> /etc" if kind == "link" else ""
+            out.append("%s   1 owner group        5 Jan 02  2024 %s%s\r\n"
+                       % (mode, name, tail))
+    return "".join(out)
+
+
+def hostile_remove(mlsd):
+    """[19] /victim: DELE refused (a directory), then its listing, then
+    /victim/sub's; other DELE and RMD succeed, except RMD /victim (not
+    empty: the hostile entries are still there)."""
+    auto = dict(PASV_AUTO)
+    auto.update({
+        "DELE": "250 Deleted.\r\n", "RMD": "250 Directory removed.\r\n",
+        "DELE /victim": "550 /victim: Is a directory.\r\n",
+        "RMD /victim": "550 /victim: Directory not empty.\r\n"})
+    if mlsd:
+        auto["FEAT"] = ("211-Features:\r\n MLST type*;size*;modify*;\r\n"
+                        " MLSD\r\n SIZE\r\n MDTM\r\n UTF8\r\n EPSV\r\n"
+                        "211 End\r\n")
+    steps = login() + [{"auto": auto}]
+    for entries in (HOSTILE_TOP, HOSTILE_SUB):
+        steps += [{"expect": "LIST|MLSD", "reply": "150 Listing.\r\n"},
+                  {"data": hostile_listing(entries, mlsd)},
+                  {"send": "226 Done.\r\n"}]
+    return steps
+
+
+def bad_epsv(reply):
+    """[12] login, then `reply` to EPSV (and, should a client try PASV
+    after it, a 227 naming port 0)."""
+    return login() + [{"pasv": True, "epsv_reply": reply,
+                       "reply": "227 Entering Passive Mode "
+                                "(127,0,0,1,0,0).\r\n"}]
+
+
 BIG = 1 << 20
 SCENARIOS = {
     # plain login, then automatic replies
@@ -420,8 +484,10 @@ SCENARIOS = {
         {"expect": "STOR", "reply": "150 Ok to send data.\r\n"},
         {"halfclose_data": 30}],
     # [16] data connection stalls without closing
+    # (the ABOR that ends the stall gets 426 + 226: no third reply)
     "stall": lambda: download({"data": BIG, "seed": 16, "limit": 4096,
-                               "end": "stall", "stall": 120}, size=BIG),
+                               "end": "stall", "stall": 120}, size=BIG,
+                              reply_226=None),
     # [17] final 426 / 552
     "retr_426": lambda: download({"data": 1000, "seed": 17},
                                  reply_226="426 Connection closed; "
@@ -547,6 +613,36 @@ SCENARIOS = {
     "ascii_download": lambda: login() + [{"auto": PASV_AUTO}] + retr(
         {"data": ASCII_WIRE, "chunk": 1, "chunk_delay": 0.002},
         reply_150="150 Opening ASCII mode data connection.\r\n"),
+    # ---- adversarial cases (test_adversarial.py) ----
+    # [12] EPSV refused: PASV, and no EPSV again on this connection (a
+    # second one would get 500 again, and be logged); then a third
+    # download
+    "epsv_refused": lambda: login() + [
+        {"auto": {"SIZE": "213 1000\r\n"}}] + [
+        step for seed in (121, 122, 123) for step in (
+            [{"pasv": True, "epsv": False}] + retr({"data": 1000,
+                                                     "seed": seed}))],
+    # [12] both passive commands refused; PORT and EPRT would be accepted
+    # (a client must not fall back to active mode on its own)
+    "passive_refused": lambda: login() + [{"auto": {
+        "EPSV": "500 EPSV not understood.\r\n",
+        "PASV": "500 PASV not understood.\r\n",
+        "PORT": "200 PORT command successful.\r\n",
+        "EPRT": "200 EPRT command successful.\r\n",
+        "SIZE": "213 1000\r\n"}}],
+    # [12] malformed 229 replies: no port, garbage, port 0, mixed
+    # delimiters (epsv_bad_port above: a port > 65535)
+    "epsv_noport": lambda: bad_epsv(
+        "229 Entering Extended Passive Mode.\r\n"),
+    "epsv_garbage": lambda: bad_epsv(
+        "229 Entering Extended Passive Mode (|||12ab|).\r\n"),
+    "epsv_port0": lambda: bad_epsv(
+        "229 Entering Extended Passive Mode (|||0|).\r\n"),
+    "epsv_delims": lambda: bad_epsv(
+        "229 Entering Extended Passive Mode (|!|{port}|).\r\n"),
+    # [19] a directory whose listing holds hostile names (see HOSTILE_*)
+    "hostile_list": lambda: hostile_remove(False),
+    "hostile_mlsd": lambda: hostile_remove(True),
 }
 
 
@@ -720,7 +816,9 @@ class Session:
     def answer_auto(self, line, fallback=None):
         """Answers a line the script was not waiting for."""
         v = self.verb(line)
-        reply = self.auto.get(v)
+        reply = self.auto.get(line.upper())
+        if reply is None:
+            reply = self.auto.get(v)
         if reply is None:
             reply = fallback or "500 Unknown command.\r\n"
         if reply == "<close>":
