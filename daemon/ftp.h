@@ -100,6 +100,7 @@ struct ftp_op {
 	int		 final_code;
 	char		*final_text;
 	struct ftp_op	*next;		/* session queue */
+	struct session	*session;	/* the one it was submitted to */
 };
 
 /* path is the raw command for OP_QUOTE. */
@@ -114,6 +115,7 @@ enum ftp_conn_event {
 	FTP_CONN_CLOSED,	/* gone; free it with ftp_conn_free */
 };
 struct ftp_conn;
+struct session;
 typedef void (*ftp_conn_cb)(struct ftp_conn *, enum ftp_conn_event, void *arg);
 
 /* params are borrowed, must outlive the connection and are shared by all

@@ -790,8 +790,14 @@ fs_gone(struct rpc_call *call, void *arg)
 {
 	struct ftp_op	*op = arg;
 
-	/* the listing still runs; its result is dropped */
+	/*
+	 * Its result goes nowhere. Not yet started, or a listing (a big reply
+	 * being built): cancelled, so that connecting, asking and hanging up
+	 * in a loop piles up no work. A short command under way finishes.
+	 */
 	op->arg = NULL;
+	if (op->conn == NULL || op->kind == OP_LIST)
+		session_cancel_op(op->session, op);
 }
 
 /* Queues an op whose result answers the call. key names its argument. */

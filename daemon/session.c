@@ -439,6 +439,7 @@ void
 session_submit(struct session *s, struct ftp_op *op)
 {
 	op->next = NULL;
+	op->session = s;
 	if (s->q_tail)
 		s->q_tail->next = op;
 	else

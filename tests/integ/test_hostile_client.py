@@ -453,6 +453,32 @@ class UnreadRepliesTest(HostileTestCase):
                 seen += 1
 
 
+class HangUpTest(HostileTestCase):
+    """31 and 39: asking and hanging up piles up no work."""
+
+    def test_listings_of_a_gone_client_are_cancelled(self):
+        srv = self.start_pyftpd(password=PASSWORD, events=True)
+        os.mkdir(os.path.join(srv.home, "d"))
+        agent = self.agent_for_all()
+        r = agent.rpc(10)
+        self.addCleanup(r.close)
+        sid = r.call("session.open", {"url": srv.url(), "password": PASSWORD,
+                                      "max_connections": 1})["session"]
+        for _ in range(5):
+            c = agent.rpc(10)
+            for _ in range(40):
+                c.send("fs.list", {"session": sid, "path": "/d"})
+            c.close()
+        # the owner's next call runs soon, after at most a few listings
+        self.assertEqual(r.call("fs.mkdir", {"session": sid, "path": "/e"},
+                                timeout=20), {})
+        time.sleep(1)
+        ran = sum(1 for c in srv.commands()
+                  if c.upper().startswith(("MLSD", "LIST")))
+        self.assertLess(ran, 40, "%d of 200 listings ran for clients that "
+                        "had hung up" % ran)
+
+
 class QuoteTest(HostileTestCase):
     """40: no control character reaches the server through ftp.quote."""
 
