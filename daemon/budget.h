@@ -30,6 +30,9 @@
 #define CLIENT_MAX_CALLS	64
 #define CLIENT_MAX_HEAVY	4
 #define UID_MAX_HEAVY		16
+/* Inline upload data ("data") held by a uid's unfinished jobs: a put
+ * with wait false holds its data until it has run. */
+#define UID_MAX_INLINE		(64u * 1024 * 1024)
 /* Unread replies of all of a uid's connections: beyond it, none of them
  * starts new work until the client reads. */
 #define UID_MAX_OUT		(64u * 1024 * 1024)

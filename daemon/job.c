@@ -644,6 +644,18 @@ job_count(uid_t uid, bool all, bool active_only)
 	return n;
 }
 
+size_t
+job_inline_held(uid_t uid)
+{
+	size_t	n = 0;
+
+	for (struct job *j = jobs; j; j = j->next)
+		if (j->uid == uid && j->put && j->op != NULL &&
+		    j->op->lfd.kind == LFD_MEMORY)
+			n += j->op->lfd.mem_len;
+	return n;
+}
+
 void
 job_session_gone(struct session *s)
 {

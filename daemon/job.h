@@ -85,6 +85,8 @@ void		 job_set_progress(struct job *, struct client *);
 #define JOB_SUBSCRIBE_MAX	4096
 void		 job_subscribe(struct client *c, const char *id);
 size_t		 job_count(uid_t, bool all, bool active_only);
+/* Bytes of inline upload data the uid's unfinished jobs hold. */
+size_t		 job_inline_held(uid_t);
 const char	*job_state_name(enum job_state);
 /* A session goes away: forget the pointers to it. */
 void		 job_session_gone(struct session *);

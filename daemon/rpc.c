@@ -1095,6 +1095,14 @@ transfer(struct rpc_call *call, json_t *params, bool put)
 			params_error(call, "parameter \"data\" is not valid base64");
 			return;
 		}
+		if (len + job_inline_held(call->uid) > UID_MAX_INLINE) {
+			free(buf);
+			ftp_op_free(op);
+			rpc_fail(call, FTPA_ERR_LIMIT, "too much inline data waiting "
+			    "in unfinished jobs (at most %u MiB per user)",
+			    UID_MAX_INLINE >> 20);
+			return;
+		}
 		localfd_open_mem_source(&op->lfd, buf, len);
 	} else
 		localfd_open_mem_sink(&op->lfd, INLINE_MAX);

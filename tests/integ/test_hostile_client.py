@@ -453,6 +453,38 @@ class UnreadRepliesTest(HostileTestCase):
                 seen += 1
 
 
+class InlineDataTest(HostileTestCase):
+    """39: queued uploads of inline data hold a bounded amount."""
+
+    def test_inline_data_waiting_in_jobs_is_capped(self):
+        srv = self.start_pyftpd(password=PASSWORD, rate=32 * 1024)
+        agent = self.agent_for_all()
+        r = agent.rpc(30)
+        self.addCleanup(r.close)
+        sid = r.call("session.open", {"url": srv.url(), "password": PASSWORD,
+                                      "max_connections": 1})["session"]
+        chunk = ftpa.b64(os.urandom(700 * 1024))
+        jobs, refused = [], None
+        for i in range(120):
+            rep = r.call_raw("transfer.put", {"session": sid,
+                                              "path": "/u%d" % i,
+                                              "data": chunk, "wait": False})
+            if "error" in rep:
+                refused = (i, rep["error"])
+                break
+            jobs.append(rep["result"]["job"])
+        self.assertIsNotNone(refused, "120 x 700 KiB of inline data queued")
+        i, err = refused
+        self.assertEqual(err["data"]["kind"], "limit", err)
+        self.assertGreater(i, 80)     # 64 MiB: about 93 of them
+        for j in jobs:
+            r.call("job.cancel", {"job": j})
+        # room again once the jobs are gone
+        job = r.call("transfer.put", {"session": sid, "path": "/small",
+                                      "data": ftpa.b64(b"ok")})
+        self.assertEqual(job["state"], "done", job)
+
+
 class HangUpTest(HostileTestCase):
     """31 and 39: asking and hanging up piles up no work."""
 
