@@ -99,6 +99,12 @@ class TcpCounter:
 
 
 class JobsTest(ftpa.TestCase):
+    def settled_base(self):
+        """Before counting the agent's fds: connect() returns before the
+        agent accept()s, so wait until it holds exactly self.rpc."""
+        ftpa.wait_until(lambda: self.rpc.call("agent.stats")["connections"]
+                        == 1, 10, what="the agent to hold one connection")
+
     def setUp(self):
         super().setUp()
         self.agent = self.start_agent()
@@ -480,6 +486,7 @@ class JobsTest(ftpa.TestCase):
         size = 8 * MIB
         srv = self.start_pyftpd(events=True, rate=MIB // 2)
         ftpa.make_file(os.path.join(srv.home, "big.bin"), size)
+        self.settled_base()
         base = proc_fds(self.agent.pid)
         a = self.agent.rpc(timeout=30)
         try:
@@ -513,6 +520,7 @@ class JobsTest(ftpa.TestCase):
         size = 3 * MIB
         srv = self.start_pyftpd(events=True, rate=2 * MIB)
         sha = ftpa.make_file(os.path.join(srv.home, "big.bin"), size)
+        self.settled_base()
         base = proc_fds(self.agent.pid)
         local = os.path.join(self.tmpdir(), "big.bin")
         a = self.agent.rpc(timeout=30)

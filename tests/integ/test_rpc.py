@@ -240,6 +240,12 @@ class RpcTest(ftpa.TestCase):
             self.assertEqual(sorted(r["id"] for r in replies), [1, 2], data)
 
     def test_many_connections(self):
+        # connect() returns once the connection is queued in the listen
+        # backlog, before the agent accept()s it, and setUp's readiness
+        # probe may not be closed yet: count the base only when the agent
+        # holds exactly self.rpc's connection
+        ftpa.wait_until(lambda: self.rpc.call("agent.stats")["connections"]
+                        == 1, 10, what="the agent to hold one connection")
         base = nfds(self.agent.pid)
         conns = []
         for _ in range(200):
