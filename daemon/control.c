@@ -566,7 +566,10 @@ client_notify(struct client *c, json_t *msg)
 		json_decref(msg);
 		return;
 	}
-	if (buf_used(&c->out) > CLIENT_OUT_HARDCAP) {
+	/* past the uid's share, a connection that reads nothing is not
+	 * given more: per uid too, notifications stay bounded */
+	if (buf_used(&c->out) > CLIENT_OUT_HARDCAP ||
+	    (c->b->out > UID_MAX_OUT && buf_used(&c->out) > CLIENT_OUT_IDLE)) {
 		json_decref(msg);
 		log_warnx("client %llu (uid %u) reads none of its notifications: "
 		    "disconnected with %zu bytes unread",

@@ -17,6 +17,9 @@
 #define CLIENT_MAX_FDS		4
 #define CLIENT_OUT_HIGHWATER	(4 * 1024 * 1024)
 #define CLIENT_OUT_HARDCAP	(16 * 1024 * 1024)	/* notifications */
+/* A connection with more unread than this when its uid's unread replies
+ * pass UID_MAX_OUT (budget.h) is disconnected at its next notification. */
+#define CLIENT_OUT_IDLE		(64 * 1024)
 
 struct fdgroup {
 	uint64_t	 offset;	/* stream offset of the byte they came with */
@@ -81,8 +84,9 @@ void	 control_set_limits(unsigned max_conns, unsigned max_conns_per_uid);
 void	 client_send(struct client *, json_t *msg);
 bool	 client_congested(const struct client *);
 /* Queues a notification (consumes msg). A client whose unread output
- * passes CLIENT_OUT_HARDCAP is disconnected instead: notifications never
- * grow without bound. */
+ * passes CLIENT_OUT_HARDCAP, or CLIENT_OUT_IDLE while its uid is past
+ * UID_MAX_OUT, is disconnected instead: notifications never grow without
+ * bound, per connection or per uid. */
 void	 client_notify(struct client *, json_t *msg);
 /* fn runs when a client with owed progress (c->owed) has sent all its
  * output. */
