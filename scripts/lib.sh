@@ -4,11 +4,12 @@
 
 FTPA_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-# Debian packages needed to build, test and demo. Keep in sync with README.md.
+# Debian packages needed to build, test and demo (clang and its runtime:
+# the libFuzzer harnesses of tests/fuzz). Keep in sync with README.md.
 FTPA_PACKAGES=(build-essential autoconf automake libtool pkg-config
 	libev-dev libssl-dev libjansson-dev check vsftpd python3-pyftpdlib
 	python3-openssl socat tmux valgrind openssl systemd bash-completion
-	mandoc strace)
+	mandoc strace clang libclang-rt-14-dev)
 
 ftpa_say() { printf '==> %s\n' "$*" >&2; }
 ftpa_die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
