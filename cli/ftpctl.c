@@ -14,7 +14,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -29,8 +28,10 @@
 
 #include "bytename.h"
 #include "ftpagent.h"
+#include "localdest.h"
 #include "netrc.h"
 #include "output.h"
+#include "relay.h"
 #include "target.h"
 #include "url.h"
 
@@ -50,6 +51,7 @@ enum {
 #define WAIT_POLL_MS	500	/* wait: ask for the job's state when no
 				   event came for this long */
 #define FOLLOWER_WAIT_MS 30000	/* wait: for a follower's rename */
+#define DEFAULT_TIMEOUT_MS 60000 /* the library's, when no -t */
 
 struct ctl {
 	const char	*socket;	/* NULL: the library's default lookup */
@@ -73,13 +75,16 @@ static volatile sig_atomic_t interrupted;
 static void
 emit_json(json_t *doc)
 {
-	if (doc == NULL) {
+	char *text;
+
+	if (doc == NULL || (text = json_dumps(doc, JSON_COMPACT)) == NULL) {
+		json_decref(doc);
 		output_warnx("out of memory");
 		return;
 	}
-	json_dumpf(doc, stdout, JSON_COMPACT);
-	fputc('\n', stdout);
 	json_decref(doc);
+	output_json(stdout, text);
+	free(text);
 }
 
 /* Prints "ftpctl: msg" and, with --json, {"error": {kind, message}}. */
@@ -794,7 +799,7 @@ cmd_sessions(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	if (!agent(c) || !ftpagent_call(c->fa, "session.list", NULL, &res))
 		return fail(c, NULL);
 	if (c->json) {
-		printf("%s\n", res);
+		output_json(stdout, res);
 		free(res);
 		return EXIT_OK;
 	}
@@ -806,11 +811,11 @@ cmd_sessions(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		    "session.list: unexpected reply");
 	}
 	json_array_foreach(list, i, s) {
-		if ((v = json_string_value(json_object_get(s, "session"))) &&
-		    (w = (int)strlen(v)) > wid)
+		if ((w = output_text_len(stdout, json_string_value(
+		    json_object_get(s, "session")))) > wid)
 			wid = w;
-		if ((v = json_string_value(json_object_get(s, "url"))) &&
-		    (w = (int)strlen(v)) > wurl)
+		if ((w = output_text_len(stdout, json_string_value(
+		    json_object_get(s, "url")))) > wurl)
 			wurl = w;
 	}
 	if (json_array_size(list) > 0 && !c->quiet)
@@ -822,20 +827,29 @@ cmd_sessions(struct ctl *c, const struct command *cmd, int argc, char **argv)
 
 		output_duration(idle, sizeof(idle), json_is_number(idle_j) ?
 		    json_number_value(idle_j) : -1);
+		/* the agent's strings, escaped on a terminal like the rest */
 		v = json_string_value(json_object_get(s, "session"));
-		printf("%-*s  ", wid, v ? v : "?");
+		output_field(stdout, v ? v : "?", wid);
+		fputs("  ", stdout);
 		v = json_string_value(json_object_get(s, "url"));
-		printf("%-*s  ", wurl, v ? v : "?");
+		output_field(stdout, v ? v : "?", wurl);
+		fputs("  ", stdout);
 		v = json_string_value(json_object_get(s, "tls"));
-		w = (int)json_string_length(json_object_get(s, "tls_version"));
-		printf("%s%s%-*s  ", v ? v : "?", w ? " " : "", 16 -
-		    (int)strlen(v ? v : "?") - (w ? 1 : 0), w ? json_string_value(
-		    json_object_get(s, "tls_version")) : "");
+		w = output_text_len(stdout, v ? v : "?");
+		output_text(stdout, v ? v : "?");
+		if ((v = json_string_value(json_object_get(s, "tls_version"))) !=
+		    NULL && *v != '\0') {
+			fputc(' ', stdout);
+			w += 1 + output_text_len(stdout, v);
+			output_text(stdout, v);
+		}
+		printf("%*s  ", w < 16 ? 16 - w : 0, "");
 		v = json_string_value(json_object_get(s, "tls_reuse"));
-		printf("%-7s  ", v ? v : "-");
+		output_field(stdout, v ? v : "-", 7);
+		fputs("  ", stdout);
 		v = json_string_value(json_object_get(s, "state"));
-		printf("%-10s  ", v ? v : "?");
-		printf("%7s  %8s\n", conns_text(s, conns, sizeof(conns)), idle);
+		output_field(stdout, v ? v : "?", 10);
+		printf("  %7s  %8s\n", conns_text(s, conns, sizeof(conns)), idle);
 	}
 	json_decref(list);
 	return EXIT_OK;
@@ -856,18 +870,22 @@ print_long(const struct ftpagent_entry *e, int size_w, time_t now)
 
 	/* A line no parser could read is best shown as the server sent it. */
 	if (e->type == FTPAGENT_OTHER && e->raw != NULL) {
-		printf("%s\n", e->raw);
+		output_text(stdout, e->raw);
+		putchar('\n');
 		return;
 	}
 	output_mode_string(mode, e->type, e->perm);
 	output_date(date, sizeof(date), e->mtime, now);
 	if (e->size >= 0)
-		printf("%s %*lld %-12s %s", mode, size_w, (long long)e->size,
-		    date, e->name);
+		printf("%s %*lld %-12s ", mode, size_w, (long long)e->size,
+		    date);
 	else
-		printf("%s %*s %-12s %s", mode, size_w, "?", date, e->name);
-	if (e->type == FTPAGENT_LINK && e->target != NULL)
-		printf(" -> %s", e->target);
+		printf("%s %*s %-12s ", mode, size_w, "?", date);
+	output_text(stdout, e->name);
+	if (e->type == FTPAGENT_LINK && e->target != NULL) {
+		fputs(" -> ", stdout);
+		output_text(stdout, e->target);
+	}
 	putchar('\n');
 }
 
@@ -924,8 +942,10 @@ cmd_ls(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		for (i = 0; i < n; i++)
 			print_long(&ents[i], size_w, now);
 	} else {
-		for (i = 0; i < n; i++)
-			printf("%s\n", ents[i].name);
+		for (i = 0; i < n; i++) {
+			output_text(stdout, ents[i].name);
+			putchar('\n');
+		}
 	}
 	ftpagent_entries_free(ents, n);
 out:
@@ -960,7 +980,9 @@ cmd_stat(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	if (c->json)
 		emit_json(entry_json(&e));
 	else {
-		printf("name: %s\n", e.name ? e.name : "");
+		fputs("name: ", stdout);
+		output_text(stdout, e.name);
+		putchar('\n');
 		printf("type: %s\n", type_name(e.type));
 		if (e.size >= 0)
 			printf("size: %lld\n", (long long)e.size);
@@ -972,8 +994,11 @@ cmd_stat(struct ctl *c, const struct command *cmd, int argc, char **argv)
 			output_mode_string(mode, e.type, e.perm);
 			printf("perm: %04o %s\n", (unsigned)e.perm & 07777, mode);
 		}
-		if (e.target != NULL)
-			printf("target: %s\n", e.target);
+		if (e.target != NULL) {
+			fputs("target: ", stdout);
+			output_text(stdout, e.target);
+			putchar('\n');
+		}
 	}
 	ftpagent_entry_clear(&e);
 out:
@@ -1016,98 +1041,6 @@ adopt_partial(struct ctl *c, const char *session, const char *path,
 out:
 	free(part);
 	return r;
-}
-
-/*
- * The agent refuses terminals and other devices as local files (it must
- * never block on them), so ftpctl relays between such a stdin/stdout and
- * a pipe on a thread of its own.
- */
-struct relay {
-	pthread_t	 thread;
-	int		 from;
-	int		 to;
-	bool		 running;
-};
-
-static void *
-relay_main(void *arg)
-{
-	struct relay	*r = arg;
-	char		 buf[65536];
-	ssize_t		 n, off, w;
-
-	while ((n = read(r->from, buf, sizeof(buf))) != 0) {
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (off = 0; off < n; off += w)
-			if ((w = write(r->to, buf + off, n - off)) == -1) {
-				if (errno == EINTR) {
-					w = 0;
-					continue;
-				}
-				goto out;
-			}
-	}
-out:
-	/* input: the end of the terminal's data is the end of the upload */
-	if (r->to != STDOUT_FILENO) {
-		int	fd = r->to;
-
-		r->to = -1;	/* before close, a cancellation point */
-		close(fd);
-	}
-	return NULL;
-}
-
-/* The fd to hand the agent for stdio fd: fd itself, or a relayed pipe end. */
-static int
-relay_start(struct relay *r, int fd, bool output)
-{
-	struct stat	st;
-	int		p[2];
-
-	memset(r, 0, sizeof(*r));
-	if (fstat(fd, &st) == -1 || !S_ISCHR(st.st_mode))
-		return fd;
-	if (pipe2(p, O_CLOEXEC) == -1)
-		return -1;
-	r->from = output ? p[0] : fd;
-	r->to = output ? fd : p[1];
-	if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	r->running = true;
-	/* the relay keeps one end of the pipe, the agent gets the other */
-	return output ? p[1] : p[0];
-}
-
-/* After the transfer: close the end we passed and let the relay finish. */
-static void
-relay_finish(struct relay *r, int passed, bool ok)
-{
-	if (!r->running)
-		return;
-	close(passed);
-	if (r->from != r->to && r->from == STDIN_FILENO) {
-		/* input from a terminal: nobody reads any more */
-		pthread_cancel(r->thread);
-		pthread_join(r->thread, NULL);
-		if (r->to != -1)
-			close(r->to);
-	} else {
-		/* output: drain what the agent wrote, up to its EOF */
-		if (!ok)
-			pthread_cancel(r->thread);
-		pthread_join(r->thread, NULL);
-		close(r->from);
-	}
-	r->running = false;
 }
 
 /* ---- background jobs ------------------------------------------------------ */
@@ -1295,25 +1228,60 @@ print_job_started(struct ctl *c, const char *job, const char *remote,
 	if (c->json)
 		emit_json(json_pack("{s:s, s:o, s:o}", "job", job, "remote",
 		    ftpa_bytes_json(remote), "local", ftpa_bytes_json(local)));
-	else
-		printf("%s\n", job);
+	else {
+		output_text(stdout, job);
+		putchar('\n');
+	}
+}
+
+/* Opens a device or FIFO to write in place; -1 after reporting. */
+static int
+open_in_place(struct ctl *c, const struct localdest *d, int *status)
+{
+	int fd;
+
+	/* a FIFO waits for its reader as long as for the agent */
+	fd = localdest_open(d, c->timeout_ms > 0 ? c->timeout_ms :
+	    DEFAULT_TIMEOUT_MS);
+	if (fd == -1)
+		*status = cmd_error(c, EXIT_LOCAL_IO, "local_io", "%s: %s",
+		    d->path, errno == ENXIO && S_ISFIFO(d->type) ?
+		    "no reader on the FIFO" : strerror(errno));
+	return fd;
 }
 
 /*
  * get --background to LOCAL: LOCAL.part (resumed with -c, else
  * truncated) is handed to the agent and a follower renames it at the
- * job's end.
+ * job's end; a device or FIFO is handed over as it is. dest is LOCAL
+ * resolved (localdest.h): through symlinks it is the target that is
+ * replaced.
  */
 static int
 get_background(struct ctl *c, const char *session, const char *path,
-    const char *display, const char *local, const char *part,
+    const char *display, const char *local, const struct localdest *dest,
     struct ftpagent_xfer_opts *o)
 {
 	struct stat st;
+	const char *part = dest->part;
 	char *job = NULL;
-	bool had_part = lstat(part, &st) == 0;
+	bool had_part;
 	int fd, status = EXIT_OK;
 
+	if (dest->kind == LOCALDEST_INPLACE) {
+		if ((fd = open_in_place(c, dest, &status)) == -1)
+			return status;
+		if (!ftpagent_get_fd_background(c->fa, session, path, fd, o,
+		    &job)) {
+			close(fd);
+			return fail(c, display);
+		}
+		close(fd);
+		print_job_started(c, job, path, local);
+		free(job);
+		return EXIT_OK;
+	}
+	had_part = lstat(part, &st) == 0;
 	fd = open(part, O_WRONLY | O_CREAT | O_CLOEXEC |
 	    (o->offset < 0 ? 0 : O_TRUNC), 0644);
 	if (fd == -1)
@@ -1327,7 +1295,7 @@ get_background(struct ctl *c, const char *session, const char *path,
 		return fail(c, display);
 	}
 	close(fd);
-	if (!spawn_follower(c, job, part, local, had_part)) {
+	if (!spawn_follower(c, job, part, dest->path, had_part)) {
 		status = cmd_error(c, EXIT_LOCAL_IO, "local_io",
 		    "%s: cannot start the process that renames %s; "
 		    "cancelling %s", display, part, job);
@@ -1350,15 +1318,18 @@ cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	struct ftpagent_xfer_opts o;
 	struct ftpagent_xfer_result res;
 	struct xfer_ui ui;
+	struct localdest dest;
+	struct relay rl;
 	struct target t;
 	struct stat st;
-	const char *err, *larg;
-	char *display, *session = NULL, *local = NULL, *part = NULL;
-	bool cont = false, bg = false, to_stdout, had_part, ok;
-	int ch, status, r;
+	const char *err, *larg, *part = NULL;
+	char *display, *session = NULL, *local = NULL;
+	bool cont = false, bg = false, to_stdout, in_place, had_part, ok;
+	int ch, status, r, ofd, pfd;
 
 	memset(&o, 0, sizeof(o));
 	memset(&res, 0, sizeof(res));
+	memset(&dest, 0, sizeof(dest));
 	res.total = -1;
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":c", longopts, NULL)) != -1) {
@@ -1397,11 +1368,30 @@ cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
 			    display, err);
 			goto out;
 		}
+		/* only a regular file (or nothing) is replaced, through
+		 * symlinks the target; devices and FIFOs are written to */
+		if (localdest_resolve(local, &dest) == -1) {
+			status = cmd_error(c, EXIT_LOCAL_IO, "local_io",
+			    "%s: %s", local, strerror(errno));
+			goto out;
+		}
+		if (dest.kind == LOCALDEST_DIR) {
+			status = cmd_error(c, EXIT_LOCAL_IO, "local_io",
+			    "%s: %s", local, strerror(EISDIR));
+			goto out;
+		}
+		if (dest.kind == LOCALDEST_INPLACE && cont) {
+			status = usage_error(c, cmd, "%s: not a regular file, "
+			    "cannot resume", local);
+			goto out;
+		}
+		part = dest.part;
 	}
+	in_place = dest.kind == LOCALDEST_INPLACE && !to_stdout;
 	if ((status = target_session(c, &t, display, &session)) != 0)
 		goto out;
 	if (cont) {
-		r = adopt_partial(c, session, t.path, display, local);
+		r = adopt_partial(c, session, t.path, display, dest.path);
 		if (r >= 100) {
 			status = r - 100;
 			goto out;
@@ -1415,30 +1405,35 @@ cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		}
 		o.offset = -1;
 	}
-	if (!to_stdout && asprintf(&part, "%s.part", local) == -1) {
-		part = NULL;
-		status = cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
-		goto out;
-	}
 	if (bg) {
 		status = get_background(c, session, t.path, display, local,
-		    part, &o);
+		    &dest, &o);
 		goto out;
 	}
 	had_part = part != NULL && lstat(part, &st) == 0;
+	ofd = STDOUT_FILENO;
+	if (in_place && (ofd = open_in_place(c, &dest, &status)) == -1)
+		goto out;
 	xfer_begin(c, &ui, &o, to_stdout ? t.path : local);
-	if (to_stdout) {
-		struct relay	rl;
-		int		pfd = relay_start(&rl, STDOUT_FILENO, true);
-
-		if (pfd == -1) {
+	if (to_stdout || in_place) {
+		/* a terminal or other device the agent refuses: relayed */
+		if ((pfd = relay_start(&rl, ofd, true)) == -1) {
 			status = cmd_error(c, EXIT_LOCAL_IO, "local_io",
-			    "cannot relay to the terminal: %s", strerror(errno));
+			    "cannot relay to %s: %s", to_stdout ?
+			    "the terminal" : local, strerror(errno));
 			xfer_end(&ui);
+			if (in_place)
+				close(ofd);
 			goto out;
 		}
 		ok = ftpagent_get_fd(c->fa, session, t.path, pfd, &o, &res);
 		relay_finish(&rl, pfd, ok);
+		if (in_place && close(ofd) == -1 && ok) {
+			xfer_end(&ui);
+			status = cmd_error(c, EXIT_LOCAL_IO, "local_io",
+			    "%s: %s", local, strerror(errno));
+			goto out;
+		}
 	} else
 		ok = ftpagent_get_file(c->fa, session, t.path, local, &o, &res);
 	xfer_end(&ui);
@@ -1451,7 +1446,7 @@ cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	else if (c->json && !to_stdout)	/* stdout holds the file */
 		emit_json(xfer_json(t.path, local, &res));
 out:
-	free(part);
+	localdest_clear(&dest);
 	free(session);
 	free(local);
 	free(display);
@@ -1891,7 +1886,8 @@ cmd_quote(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		emit_json(json_pack("{s:i, s:o}", "code", code, "text",
 		    ftpa_bytes_json(text != NULL ? text : "")));
 	else if ((line = output_ftp_reply(code, text)) != NULL) {
-		printf("%s\n", line);
+		output_lines(stdout, line);
+		putchar('\n');
 		free(line);
 	} else
 		status = cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
@@ -1984,7 +1980,7 @@ cmd_jobs(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		return EXIT_OK;
 	}
 	for (i = 0; i < n; i++)
-		if ((w = (int)strlen(js[i].id)) > wid)
+		if ((w = output_text_len(stdout, js[i].id)) > wid)
 			wid = w;
 	if (n > 0 && !c->quiet)
 		printf("%-*s  %-9s  %-3s  %10s  %10s  %12s  %s\n", wid, "JOB",
@@ -1997,11 +1993,15 @@ cmd_jobs(struct ctl *c, const struct command *cmd, int argc, char **argv)
 			strcat(r, "/s");
 		} else
 			snprintf(r, sizeof(r), "-");
-		printf("%-*s  %-9s  %-3s  %10s  %10s  %12s  %s:%s\n", wid,
-		    js[i].id, ftpagent_job_state_name(js[i].state),
-		    dir_name(js[i].direction), b, t, r,
-		    js[i].session != NULL ? js[i].session : "?",
-		    js[i].path != NULL ? js[i].path : "?");
+		output_field(stdout, js[i].id, wid);
+		printf("  %-9s  %-3s  %10s  %10s  %12s  ",
+		    ftpagent_job_state_name(js[i].state),
+		    dir_name(js[i].direction), b, t, r);
+		output_text(stdout, js[i].session != NULL ? js[i].session :
+		    "?");
+		putchar(':');
+		output_text(stdout, js[i].path != NULL ? js[i].path : "?");
+		putchar('\n');
 	}
 	ftpagent_jobs_free(js, n);
 	return EXIT_OK;
@@ -2155,7 +2155,7 @@ cmd_call(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	if (!agent(c) || !ftpagent_call(c->fa, argv[1], text, &res))
 		status = fail(c, argv[1]);
 	else
-		printf("%s\n", res);
+		output_json(stdout, res);
 out:
 	json_decref(params);
 	free(res);
@@ -2212,11 +2212,12 @@ cmd_version(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		return status;
 	printf("ftpctl %s\n", PACKAGE_VERSION);
 	printf("libftpagent %s\n", ftpagent_version());
+	v = json_string_value(json_object_get(info, "name"));
+	output_text(stdout, v != NULL ? v : "ftpd-agent");
+	putchar(' ');
 	v = json_string_value(json_object_get(info, "version"));
-	printf("%s %s (protocol %lld)\n",
-	    json_string_value(json_object_get(info, "name")) ?
-	    json_string_value(json_object_get(info, "name")) : "ftpd-agent",
-	    v ? v : "?",
+	output_text(stdout, v != NULL ? v : "?");
+	printf(" (protocol %lld)\n",
 	    (long long)json_integer_value(json_object_get(info, "protocol")));
 	json_decref(info);
 	return EXIT_OK;
@@ -2366,6 +2367,8 @@ main(int argc, char **argv)
 		c.socket = NULL;
 	/* Writing to a closed stdout must be an error (EPIPE), not death. */
 	signal(SIGPIPE, SIG_IGN);
+	/* a server's names on a terminal: escaped (TEST-CASES 43) */
+	output_setup();
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:S:jqt:h", longopts,

@@ -3,28 +3,164 @@
 #include <sys/ioctl.h>
 
 #include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "output.h"
 
 #define SIX_MONTHS	(365.2425 * 24 * 3600 / 2)
 #define REDRAW_EVERY	0.1	/* seconds */
 #define LINE_MAX_COLS	256
 
+/* Escape what goes to stdout, to stderr; the escape_buf flags. */
+static bool	esc_out, esc_err;
+static unsigned	esc_flags;
+
+/* Does the locale name a UTF-8 charset? Asked of the C library, then of
+ * the name itself when the C library does not know the locale. The
+ * locale is put back: nothing else in ftpctl depends on it. */
+static bool
+locale_utf8(void)
+{
+	const char *cur, *env = NULL, *names[] = { "LC_ALL", "LC_CTYPE",
+	    "LANG" };
+	char *saved;
+	size_t i;
+	bool utf8 = false;
+
+	if ((cur = setlocale(LC_CTYPE, NULL)) == NULL ||
+	    (saved = strdup(cur)) == NULL)
+		return true;
+	if (setlocale(LC_CTYPE, "") != NULL)
+		utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+	else {
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if ((env = getenv(names[i])) != NULL && *env != '\0')
+				break;
+		utf8 = env != NULL && (strcasestr(env, "utf-8") != NULL ||
+		    strcasestr(env, "utf8") != NULL);
+	}
+	setlocale(LC_CTYPE, saved);
+	free(saved);
+	return utf8;
+}
+
+void
+output_setup(void)
+{
+	bool out = isatty(STDOUT_FILENO), err = isatty(STDERR_FILENO);
+
+	output_escape_set(out, err, (out || err) && !locale_utf8() ?
+	    ESCAPE_ASCII : 0);
+}
+
+void
+output_escape_set(bool out_tty, bool err_tty, unsigned flags)
+{
+	esc_out = out_tty;
+	esc_err = err_tty;
+	esc_flags = flags & ESCAPE_ASCII;
+}
+
+static bool
+escaping(FILE *fp)
+{
+	return (fp == stdout && esc_out) || (fp == stderr && esc_err);
+}
+
+/* Writes s (escaped with flags when fp is a terminal); returns the
+ * length written. */
+static int
+text_out(FILE *fp, const char *s, unsigned flags, bool write)
+{
+	char buf[1024], *big = NULL;
+	size_t len, n;
+
+	if (s == NULL)
+		return 0;
+	len = strlen(s);
+	if (!escaping(fp) || !escape_needed(s, len, esc_flags | flags)) {
+		if (write)
+			fputs(s, fp);
+		return (int)len;
+	}
+	n = escape_buf(buf, sizeof(buf), s, len, esc_flags | flags);
+	if (write && n >= sizeof(buf) && (big = malloc(n + 1)) != NULL)
+		escape_buf(big, n + 1, s, len, esc_flags | flags);
+	/* out of memory: the escaped form cut short is still safe */
+	if (write)
+		fputs(big != NULL ? big : buf, fp);
+	free(big);
+	return (int)n;
+}
+
+void
+output_text(FILE *fp, const char *s)
+{
+	text_out(fp, s, 0, true);
+}
+
+void
+output_lines(FILE *fp, const char *s)
+{
+	text_out(fp, s, ESCAPE_KEEP_NL, true);
+}
+
+void
+output_field(FILE *fp, const char *s, int width)
+{
+	int n = text_out(fp, s, 0, true);
+
+	if (width > n)
+		fprintf(fp, "%*s", width - n, "");
+}
+
+int
+output_text_len(FILE *fp, const char *s)
+{
+	return text_out(fp, s, 0, false);
+}
+
+void
+output_json(FILE *fp, const char *json)
+{
+	char *e = NULL;
+
+	if (escaping(fp) && (e = escape_json(json, esc_flags)) == NULL) {
+		fputs("{\"error\":{\"kind\":\"nomem\",\"message\":"
+		    "\"out of memory\"}}\n", fp);
+		return;
+	}
+	fputs(e != NULL ? e : json, fp);
+	fputc('\n', fp);
+	free(e);
+}
+
 static void __attribute__((format(printf, 2, 0)))
 vwarn_impl(bool with_errno, const char *fmt, va_list ap)
 {
 	int saved = errno;
+	char *msg = NULL, *full = NULL;
 
+	if (vasprintf(&msg, fmt, ap) == -1)
+		msg = NULL;
+	if (msg != NULL && with_errno &&
+	    asprintf(&full, "%s: %s", msg, strerror(saved)) == -1)
+		full = NULL;
 	fputs("ftpctl: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	if (with_errno)
-		fprintf(stderr, ": %s", strerror(saved));
+	if (msg == NULL || (with_errno && full == NULL))
+		fputs("out of memory", stderr);
+	else
+		output_lines(stderr, with_errno ? full : msg);
 	fputc('\n', stderr);
+	free(full);
+	free(msg);
 	errno = saved;
 }
 
@@ -269,7 +405,7 @@ progress_draw(struct output_progress *p, int64_t bytes, int64_t total,
     double elapsed)
 {
 	struct winsize ws;
-	char line[LINE_MAX_COLS + 8];
+	char line[LINE_MAX_COLS + 8], label[LINE_MAX_COLS];
 	double t = since(&p->start);
 	int width = 80;
 
@@ -279,10 +415,13 @@ progress_draw(struct output_progress *p, int64_t bytes, int64_t total,
 	p->last_draw = t;
 	if (ioctl(p->fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
 		width = ws.ws_col;
+	/* only ever drawn on a terminal: the name escaped, always */
+	escape_buf(label, sizeof(label), p->label != NULL ? p->label : "",
+	    p->label != NULL ? strlen(p->label) : 0, esc_flags);
 	/* The last column would make some terminals wrap. */
 	line[0] = '\r';
-	output_progress_line(line + 1, sizeof(line) - 1, width - 1,
-	    p->label != NULL ? p->label : "", bytes, total, elapsed);
+	output_progress_line(line + 1, sizeof(line) - 1, width - 1, label,
+	    bytes, total, elapsed);
 	write_all(p->fd, line, strlen(line));
 	/* Erase what a longer previous line left behind. */
 	write_all(p->fd, "\033[K", 3);

@@ -2,6 +2,11 @@
  * ftpctl output: "ftpctl: ..." messages, the text formats of ls/stat
  * and the progress bar. The formatting functions are pure and write
  * into the caller's buffer.
+ *
+ * Text that comes from a server or the agent (names, link targets,
+ * replies, error messages) goes out through output_text and friends, or
+ * output_warnx for stderr: on a terminal it is escaped (cli/escape.h),
+ * anywhere else written as it is.
  */
 #ifndef FTPCTL_OUTPUT_H
 #define FTPCTL_OUTPUT_H
@@ -9,11 +14,36 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "ftpagent.h"
 
-/* "ftpctl: <message>\n" on stderr; output_warn adds ": strerror(errno)". */
+/*
+ * Decides once whether stdout and stderr are terminals, and from the
+ * locale (LC_ALL, LC_CTYPE, LANG) whether the terminal takes UTF-8;
+ * with another charset every non-ASCII byte is escaped too, as ls shows
+ * '?' then. Without a call nothing is escaped.
+ */
+void	output_setup(void);
+/* The same decision made by the caller (unit tests). */
+void	output_escape_set(bool out_tty, bool err_tty, unsigned flags);
+
+/* s on fp (stdout or stderr), escaped when fp is a terminal; NULL
+ * prints nothing. output_lines keeps the newlines of text of several
+ * lines. */
+void	output_text(FILE *fp, const char *s);
+void	output_lines(FILE *fp, const char *s);
+/* output_text, then spaces up to width columns of the printed form. */
+void	output_field(FILE *fp, const char *s, int width);
+/* The length of s as output_text prints it on fp (0 for NULL). */
+int	output_text_len(FILE *fp, const char *s);
+/* A JSON document and a newline; on a terminal in the form of
+ * escape_json (the same JSON value). */
+void	output_json(FILE *fp, const char *json);
+
+/* "ftpctl: <message>\n" on stderr, the message escaped (newlines kept)
+ * when stderr is a terminal; output_warn adds ": strerror(errno)". */
 void	output_warnx(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
 void	output_warn(const char *fmt, ...)
@@ -40,7 +70,8 @@ char	*output_bytes(char *buf, size_t len, int64_t bytes);
 char	*output_duration(char *buf, size_t len, double seconds);
 
 /*
- * One progress line (no '\r', no newline) of at most width columns:
+ * One progress line (no '\r', no newline) of at most width columns
+ * (the bar escapes label itself before it calls this):
  * label, a bar and the percentage when total is known, bytes, rate and
  * the ETA when total is known. elapsed is the time since the start.
  */

@@ -25,6 +25,7 @@
 #include "conn.h"
 #include "bytename.h"
 #include "ftpa_error.h"
+#include "localdest.h"
 
 #define DEFAULT_TIMEOUT_MS	60000
 #define SYSTEM_SOCKET		"/run/ftpd-agent/ftpd-agent.sock"
@@ -814,13 +815,44 @@ tls_name(enum ftpagent_tls t)
 	}
 }
 
+/*
+ * The CA file goes to the agent as an open descriptor, read here with
+ * the caller's rights: a system agent must not open paths for its
+ * callers. Returns the fd, or -1 with the error set.
+ */
+static int
+open_ca_file(struct ftpagent *a, const char *path)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1) {
+		set_local_error(a, "cannot open the CA file", path, errno);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		set_local_error(a, "cannot stat the CA file", path, errno);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		set_error(a, FTPAGENT_ERR_LOCAL_IO,
+		    "the CA file %s is not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 bool
 ftpagent_open(struct ftpagent *a, const char *url,
     const struct ftpagent_open_opts *opts, char **session)
 {
 	json_t *p, *res;
 	const char *id, *tls;
-	int r = 0;
+	int r = 0, cafd = -1;
+	bool ok;
 
 	if (session != NULL)
 		*session = NULL;
@@ -848,8 +880,7 @@ ftpagent_open(struct ftpagent *a, const char *url,
 		if (opts->insecure)
 			r |= json_object_set_new(p, "verify", json_false());
 		if (opts->ca_file != NULL)
-			r |= json_object_set_new(p, "ca_file",
-			    json_string(opts->ca_file));
+			r |= json_object_set_new(p, "ca_fd", json_integer(0));
 		if (opts->active)
 			r |= json_object_set_new(p, "passive", json_false());
 		if (opts->max_connections > 0)
@@ -868,7 +899,15 @@ ftpagent_open(struct ftpagent *a, const char *url,
 		    "session.open: an option is not valid UTF-8");
 		return false;
 	}
-	if (!rpc(a, "session.open", p, NULL, 0, NULL, &res))
+	if (opts != NULL && opts->ca_file != NULL &&
+	    (cafd = open_ca_file(a, opts->ca_file)) == -1) {
+		json_decref(p);
+		return false;
+	}
+	ok = rpc(a, "session.open", p, &cafd, cafd != -1, NULL, &res);
+	if (cafd != -1)
+		close(cafd);
+	if (!ok)
 		return false;
 	id = json_string_value(json_object_get(res, "session"));
 	if (id == NULL) {
@@ -1369,15 +1408,43 @@ ftpagent_get_fd_background(struct ftpagent *a, const char *session,
 	return get_fd(a, session, path, fd, opts, NULL, job);
 }
 
+/* get_file into a device, FIFO or socket: written where it is. */
+static bool
+get_in_place(struct ftpagent *a, const char *session, const char *path,
+    const struct localdest *d, int64_t offset,
+    const struct ftpagent_xfer_opts *opts, struct ftpagent_xfer_result *result)
+{
+	int fd;
+	bool ok;
+
+	if (offset < 0) {
+		set_error(a, FTPAGENT_ERR_ARGUMENT,
+		    "cannot resume into %s: not a regular file", d->path);
+		return false;
+	}
+	if ((fd = localdest_open(d, a->timeout_ms)) == -1) {
+		set_local_error(a, "cannot open", d->path, errno);
+		return false;
+	}
+	ok = transfer(a, "transfer.get", "get", session, path, fd, offset,
+	    opts, result, NULL);
+	if (close(fd) == -1 && ok) {
+		set_local_error(a, "cannot write", d->path, errno);
+		ok = false;
+	}
+	return ok;
+}
+
 bool
 ftpagent_get_file(struct ftpagent *a, const char *session, const char *path,
     const char *local, const struct ftpagent_xfer_opts *opts,
     struct ftpagent_xfer_result *result)
 {
 	int64_t offset = opts != NULL ? opts->offset : 0;
-	char *part;
+	struct localdest d;
+	const char *part;
 	int fd, flags = O_WRONLY | O_CREAT | O_CLOEXEC;
-	bool ok;
+	bool ok = false;
 
 	if (!check_args(a, session, path))
 		return false;
@@ -1387,16 +1454,28 @@ ftpagent_get_file(struct ftpagent *a, const char *session, const char *path,
 	}
 	if (!usable(a))
 		return false;
-	if (asprintf(&part, "%s.part", local) < 0) {
-		set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
+	if (localdest_resolve(local, &d) == -1) {
+		if (errno == ENOMEM)
+			set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
+		else
+			set_local_error(a, "cannot look up", local, errno);
 		return false;
 	}
+	if (d.kind == LOCALDEST_DIR) {
+		set_local_error(a, "cannot write to", local, EISDIR);
+		goto out;
+	}
+	if (d.kind == LOCALDEST_INPLACE) {
+		ok = get_in_place(a, session, path, &d, offset, opts, result);
+		goto out;
+	}
+	/* the .part next to the file it replaces, through any symlinks */
+	part = d.part;
 	if (offset == 0)
 		flags |= O_TRUNC;
 	if ((fd = open(part, flags, 0644)) == -1) {
 		set_local_error(a, "cannot open", part, errno);
-		free(part);
-		return false;
+		goto out;
 	}
 	if (offset < 0) {
 		if (!local_resume_offset(a, fd, &offset))
@@ -1411,15 +1490,16 @@ ftpagent_get_file(struct ftpagent *a, const char *session, const char *path,
 		set_local_error(a, "cannot write", part, errno);
 		ok = false;
 	}
-	if (ok && rename(part, local) == -1) {
-		set_local_error(a, "cannot rename to", local, errno);
+	if (ok && rename(part, d.path) == -1) {
+		set_local_error(a, "cannot rename to", d.path, errno);
 		ok = false;
 	}
-	free(part);
+out:
+	localdest_clear(&d);
 	return ok;
 fail:
 	close(fd);
-	free(part);
+	localdest_clear(&d);
 	return false;
 }
 

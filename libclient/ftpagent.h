@@ -120,7 +120,12 @@ struct ftpagent_open_opts {
 	const char	*password;	/* overrides the URL's; NULL: none */
 	enum ftpagent_tls tls;
 	bool		 insecure;	/* do not verify the server certificate */
-	const char	*ca_file;
+	const char	*ca_file;	/* PEM CA certificates to trust as well:
+					   opened here with the caller's rights
+					   and passed to the agent as a
+					   descriptor (ca_fd), never as a path;
+					   not openable or not a regular file:
+					   FTPAGENT_ERR_LOCAL_IO, nothing sent */
 	bool		 active;	/* active mode instead of passive */
 	int		 max_connections; /* 0: agent default */
 	bool		 reuse;		/* return an equal live session if any */
@@ -234,6 +239,16 @@ FTPAGENT_API bool ftpagent_get_fd(struct ftpagent *, const char *session,
  * "local.part", which is renamed to local on success and left in place on
  * failure. With opts->offset < 0 an existing "local.part" is resumed from
  * its size; otherwise it is truncated first.
+ *
+ * Only a regular file or a name that does not exist yet is replaced so.
+ * A symbolic link is followed link by link (at most 40): the file at the
+ * end of the chain is replaced, its .part made next to it, and the links
+ * stay; a dangling link names the file to create. A device, FIFO or
+ * socket is opened for writing where it is (no O_CREAT, no O_TRUNC, no
+ * .part; a FIFO waits for its reader at most the connection's timeout; a
+ * socket cannot be opened, ENXIO; the agent refuses terminals and devices
+ * other than /dev/null) and cannot be resumed (FTPAGENT_ERR_ARGUMENT). A
+ * directory fails with FTPAGENT_ERR_LOCAL_IO before anything is sent.
  */
 FTPAGENT_API bool ftpagent_get_file(struct ftpagent *, const char *session,
     const char *path, const char *local, const struct ftpagent_xfer_opts *opts,

@@ -1,13 +1,17 @@
-/* ftpctl's pure helpers: targets, local/remote names, output formats. */
+/* ftpctl's pure helpers: targets, local/remote names, output formats,
+ * terminal escapes. */
 #include "config.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <check.h>
 
+#include "escape.h"
 #include "output.h"
 #include "target.h"
 
@@ -644,6 +648,235 @@ START_TEST(test_ftp_reply)
 }
 END_TEST
 
+/* ---- terminal escapes ----------------------------------------------------- */
+
+/* escape_buf of len bytes at s with flags must give want; also checks
+ * escape_needed and escape_str agree. */
+static void
+assert_esc_n(const char *s, size_t len, unsigned flags, const char *want)
+{
+	char buf[512];
+	size_t n;
+
+	n = escape_buf(buf, sizeof(buf), s, len, flags);
+	ck_assert_msg(strcmp(buf, want) == 0, "escape of %zu bytes gave "
+	    "\"%s\", want \"%s\"", len, buf, want);
+	ck_assert_uint_eq(n, strlen(want));
+	ck_assert(escape_needed(s, len, flags) == (len != n ||
+	    memcmp(s, want, len) != 0));
+}
+
+static void
+assert_esc(const char *s, unsigned flags, const char *want)
+{
+	char *e;
+
+	assert_esc_n(s, strlen(s), flags, want);
+	e = escape_str(s, flags);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_str_eq(e, want);
+	free(e);
+}
+
+START_TEST(test_escape_controls)
+{
+	/* what TEST-CASES 43 names: a window title and a screen clear */
+	assert_esc("evil\033]0;owned\007name", 0, "evil\\033]0;owned\\aname");
+	assert_esc("\033[2Jx", 0, "\\033[2Jx");
+	assert_esc("a\033]0;t\007\033[2Jb", 0, "a\\033]0;t\\a\\033[2Jb");
+	/* plain names untouched, spaces and quotes too */
+	assert_esc("report 2026 (final).pdf", 0, "report 2026 (final).pdf");
+	assert_esc("", 0, "");
+	assert_esc("~!@#$%^&*()_+{}|:\"<>?`-=[];',./", 0,
+	    "~!@#$%^&*()_+{}|:\"<>?`-=[];',./");
+	/* C's names where C has one, octal for the rest of C0 and DEL */
+	assert_esc("\a\b\t\n\v\f\r", 0, "\\a\\b\\t\\n\\v\\f\\r");
+	assert_esc("\001\002\016\037", 0, "\\001\\002\\016\\037");
+	assert_esc("del\177", 0, "del\\177");
+	assert_esc_n("a\0b", 3, 0, "a\\000b");
+	/* the backslash itself, so that the form reads back one way */
+	assert_esc("a\\b", 0, "a\\\\b");
+	assert_esc("\\033", 0, "\\\\033");
+	/* at both ends */
+	assert_esc("\033", 0, "\\033");
+	assert_esc("\033x\033", 0, "\\033x\\033");
+}
+END_TEST
+
+START_TEST(test_escape_utf8)
+{
+	/* printable UTF-8 stays: 2, 3 and 4 byte forms, NBSP (U+00A0) */
+	assert_esc("caf\303\251 \342\202\254 \360\237\230\200", 0,
+	    "caf\303\251 \342\202\254 \360\237\230\200");
+	assert_esc("\302\240", 0, "\302\240");
+	/* C1 controls U+0080-U+009F: CSI (U+009B) is ESC [ to a terminal */
+	assert_esc("\302\2332J", 0, "\\302\\2332J");
+	assert_esc("\302\200\302\237", 0, "\\302\\200\\302\\237");
+	/* bytes that are not UTF-8, one by one */
+	assert_esc("\377", 0, "\\377");
+	assert_esc("a\233[2J", 0, "a\\233[2J");	/* a raw 8-bit CSI */
+	assert_esc("\200x", 0, "\\200x");		/* stray continuation */
+	assert_esc("\342\202", 0, "\\342\\202");	/* cut short at the end */
+	assert_esc("\342\202x", 0, "\\342\\202x");	/* cut short inside */
+	assert_esc("\300\257", 0, "\\300\\257");	/* overlong '/' */
+	assert_esc("\340\200\257", 0, "\\340\\200\\257");
+	assert_esc("\355\240\200", 0, "\\355\\240\\200");	/* surrogate */
+	assert_esc("\364\220\200\200", 0, "\\364\\220\\200\\200");
+	assert_esc("\370\210\200\200\200", 0,
+	    "\\370\\210\\200\\200\\200");
+	/* a Latin-1 name: each byte that is not UTF-8 */
+	assert_esc("caf\351", 0, "caf\\351");
+	/* ESCAPE_ASCII: a terminal that is not UTF-8 gets only ASCII */
+	assert_esc("caf\303\251", ESCAPE_ASCII, "caf\\303\\251");
+	assert_esc("\360\237\230\200!", ESCAPE_ASCII,
+	    "\\360\\237\\230\\200!");
+	assert_esc("plain", ESCAPE_ASCII, "plain");
+}
+END_TEST
+
+START_TEST(test_escape_lines_and_limits)
+{
+	char buf[8];
+	size_t n;
+
+	/* ESCAPE_KEEP_NL: the lines of a reply stay lines, nothing else */
+	assert_esc("211-a\n211 b", ESCAPE_KEEP_NL, "211-a\n211 b");
+	assert_esc("x\r\ny\033", ESCAPE_KEEP_NL, "x\\r\ny\\033");
+	assert_esc("a\nb", 0, "a\\nb");
+	/* cut short like snprintf: the full length back, NUL-terminated */
+	memset(buf, 'Z', sizeof(buf));
+	n = escape_buf(buf, sizeof(buf), "\033\033\033", 3, 0);
+	ck_assert_uint_eq(n, 12);
+	ck_assert_str_eq(buf, "\\033\\03");
+	n = escape_buf(buf, 1, "abc", 3, 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(buf, "");
+	ck_assert_uint_eq(escape_buf(NULL, 0, "\302\233", 2, 0), 8);
+	/* a long name: every byte an escape */
+	{
+		char in[3000], *e;
+		size_t i;
+
+		for (i = 0; i < sizeof(in) - 1; i++)
+			in[i] = (i % 2) ? '\033' : '\377';
+		in[sizeof(in) - 1] = '\0';
+		e = escape_str(in, 0);
+		ck_assert_ptr_nonnull(e);
+		ck_assert_uint_eq(strlen(e), 4 * (sizeof(in) - 1));
+		ck_assert(strncmp(e, "\\377\\033\\377", 12) == 0);
+		ck_assert(strchr(e, '\033') == NULL);
+		free(e);
+	}
+}
+END_TEST
+
+static void
+assert_json(const char *in, unsigned flags, const char *want)
+{
+	char *e = escape_json(in, flags);
+
+	ck_assert_ptr_nonnull(e);
+	ck_assert_msg(strcmp(e, want) == 0, "escape_json gave %s, want %s", e,
+	    want);
+	free(e);
+}
+
+START_TEST(test_escape_json)
+{
+	/* JSON escapes C0 already: nothing to do */
+	assert_json("{\"name\":\"a\\u001b]0;t\\u0007\"}", 0,
+	    "{\"name\":\"a\\u001b]0;t\\u0007\"}");
+	/* DEL and C1 are raw in JSON text; on a terminal, \u escapes */
+	assert_json("[\"x\177\",\"\302\2332J\"]", 0,
+	    "[\"x\\u007f\",\"\\u009b2J\"]");
+	assert_json("\"\302\200\302\237\302\240\"", 0,
+	    "\"\\u0080\\u009f\302\240\"");
+	/* other UTF-8 stays, unless the terminal is not UTF-8 */
+	assert_json("{\"n\":\"caf\303\251\"}", 0, "{\"n\":\"caf\303\251\"}");
+	assert_json("{\"n\":\"caf\303\251\"}", ESCAPE_ASCII,
+	    "{\"n\":\"caf\\u00e9\"}");
+	assert_json("\"\342\202\254\360\237\230\200\"", ESCAPE_ASCII,
+	    "\"\\u20ac\\ud83d\\ude00\"");
+	/* what JSON cannot hold */
+	assert_json("\"\377\"", 0, "\"\\ufffd\"");
+	assert_json("\"a\033b\"\n", 0, "\"a\\u001bb\"\n");
+	assert_json("", 0, "");
+}
+END_TEST
+
+/* Reads what a test wrote to path. */
+static char *
+slurp(const char *path)
+{
+	static char buf[4096];
+	FILE *fp = fopen(path, "r");
+	size_t n;
+
+	ck_assert_ptr_nonnull(fp);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+START_TEST(test_output_on_terminal)
+{
+	char out[] = "/tmp/check_cli_out.XXXXXX", err[] =
+	    "/tmp/check_cli_err.XXXXXX";
+	int fo = mkstemp(out), fe = mkstemp(err);
+
+	ck_assert(fo != -1 && fe != -1);
+	close(fo);
+	close(fe);
+	/* a terminal on stdout and stderr, as output_setup would find */
+	ck_assert_ptr_nonnull(freopen(out, "w", stdout));
+	ck_assert_ptr_nonnull(freopen(err, "w", stderr));
+	output_escape_set(true, true, 0);
+	output_text(stdout, "n\033[2J");
+	putchar('|');
+	output_field(stdout, "\007", 5);
+	putchar('|');
+	output_lines(stdout, "211-a\033\n211 b");
+	putchar('|');
+	ck_assert_int_eq(output_text_len(stdout, "\033"), 4);
+	output_json(stdout, "[\"\302\233\"]");
+	output_warnx("s:/x: 550 %s", "no\033]0;t\007\nsecond");
+	/* not a terminal: the bytes as they are */
+	output_escape_set(false, false, 0);
+	output_text(stdout, "n\033[2J");
+	output_json(stdout, "[\"\302\233\"]");
+	output_warnx("raw \033");
+	ck_assert_int_eq(output_text_len(stdout, "\033"), 1);
+	fflush(stdout);
+	fflush(stderr);
+	ck_assert_str_eq(slurp(out), "n\\033[2J|\\a   |211-a\\033\n211 b|"
+	    "[\"\\u009b\"]\nn\033[2J[\"\302\233\"]\n");
+	ck_assert_str_eq(slurp(err), "ftpctl: s:/x: 550 no\\033]0;t\\a\n"
+	    "second\nftpctl: raw \033\n");
+	unlink(out);
+	unlink(err);
+}
+END_TEST
+
+START_TEST(test_output_locale)
+{
+	/* output_setup on files: nothing escaped, whatever the locale */
+	char out[] = "/tmp/check_cli_out.XXXXXX";
+	int fo = mkstemp(out);
+
+	ck_assert(fo != -1);
+	close(fo);
+	ck_assert_ptr_nonnull(freopen(out, "w", stdout));
+	ck_assert_ptr_nonnull(freopen("/dev/null", "w", stderr));
+	setenv("LC_ALL", "C", 1);
+	output_setup();
+	output_text(stdout, "caf\303\251\033");
+	fflush(stdout);
+	ck_assert_str_eq(slurp(out), "caf\303\251\033");
+	unlink(out);
+}
+END_TEST
+
 Suite *
 cli_target_suite(void)
 {
@@ -674,6 +907,15 @@ cli_target_suite(void)
 	tcase_add_test(tc, test_duration);
 	tcase_add_test(tc, test_progress_line);
 	tcase_add_test(tc, test_ftp_reply);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("escape");
+	tcase_add_test(tc, test_escape_controls);
+	tcase_add_test(tc, test_escape_utf8);
+	tcase_add_test(tc, test_escape_lines_and_limits);
+	tcase_add_test(tc, test_escape_json);
+	tcase_add_test(tc, test_output_on_terminal);
+	tcase_add_test(tc, test_output_locale);
 	suite_add_tcase(s, tc);
 	return s;
 }

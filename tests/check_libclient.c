@@ -521,7 +521,6 @@ START_TEST(test_open)
 	o.password = "s3cret";
 	o.tls = FTPAGENT_TLS_EXPLICIT;
 	o.insecure = true;
-	o.ca_file = "/etc/ca.pem";
 	o.active = true;
 	o.max_connections = 3;
 	o.reuse = true;
@@ -539,8 +538,6 @@ START_TEST(test_open)
 	ck_assert(json_is_true(json_object_get(p, "reuse")));
 	ck_assert_int_eq(json_integer_value(json_object_get(p,
 	    "max_connections")), 3);
-	ck_assert_str_eq(json_string_value(json_object_get(p, "ca_file")),
-	    "/etc/ca.pem");
 	json_decref(h);
 
 	ck_assert(!ftpagent_open(a, "ftp://badauth:s3cret@example.org/", &o,
@@ -560,6 +557,89 @@ START_TEST(test_open)
 	p = last_params(a, &h);
 	ck_assert_str_eq(json_string_value(json_object_get(p, "session")),
 	    "work");
+	json_decref(h);
+	ftpagent_free(a);
+}
+END_TEST
+
+/* The CA file travels as a descriptor the library opened (ca_fd), never
+ * as a path the agent would open with its own rights. */
+START_TEST(test_open_ca_fd)
+{
+	static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n"
+	    "-----END CERTIFICATE-----\n";
+	struct ftpagent *a = connect_fake();
+	struct ftpagent_open_opts o;
+	char ca[400], dir[400], *sid = NULL;
+	json_t *h, *p;
+	int fd;
+
+	snprintf(ca, sizeof(ca), "%s/ca.pem", tmpdir);
+	fd = open(ca, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, pem, strlen(pem)), (ssize_t)strlen(pem));
+	close(fd);
+
+	memset(&o, 0, sizeof(o));
+	o.name = "sec";
+	o.tls = FTPAGENT_TLS_EXPLICIT;
+	o.ca_file = ca;
+	ck_assert_msg(ftpagent_open(a, "ftpes://bob@example.org/", &o, &sid),
+	    "%s", ftpagent_error_message(a));
+	ck_assert_str_eq(sid, "sec");
+	free(sid);
+	h = last_request(a);
+	p = json_object_get(h, "params");
+	ck_assert_str_eq(json_string_value(json_object_get(h, "method")),
+	    "session.open");
+	ck_assert_ptr_null(json_object_get(p, "ca_file"));
+	ck_assert(json_is_integer(json_object_get(p, "ca_fd")));
+	ck_assert_int_eq(json_integer_value(json_object_get(p, "ca_fd")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(h, "nfds")), 1);
+	/* the descriptor is the file: the fake read it */
+	ck_assert_str_eq(json_string_value(json_object_get(h, "ca_data")),
+	    pem);
+	json_decref(h);
+
+	/* a relative path is the caller's, not the agent's */
+	ck_assert_int_eq(chdir(tmpdir), 0);
+	o.ca_file = "ca.pem";
+	ck_assert_msg(ftpagent_open(a, "ftpes://bob@example.org/", &o, &sid),
+	    "%s", ftpagent_error_message(a));
+	free(sid);
+	h = last_request(a);
+	ck_assert_str_eq(json_string_value(json_object_get(h, "ca_data")),
+	    pem);
+	json_decref(h);
+
+	/* not a regular file, or not there: a local error naming the path,
+	 * and nothing sent (the fake's last request is still the open
+	 * above: ftpagent_close would show) */
+	ck_assert(ftpagent_close(a, "sec"));
+	snprintf(dir, sizeof(dir), "%s/cadir", tmpdir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	o.ca_file = dir;
+	ck_assert(!ftpagent_open(a, "ftpes://bob@example.org/", &o, &sid));
+	ck_assert_ptr_null(sid);
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_LOCAL_IO);
+	ck_assert_ptr_nonnull(strstr(ftpagent_error_message(a), dir));
+	ck_assert_ptr_nonnull(strstr(ftpagent_error_message(a),
+	    "not a regular file"));
+	ck_assert(ftpagent_clear_error(a));
+	o.ca_file = "/dev/null";
+	ck_assert(!ftpagent_open(a, "ftpes://bob@example.org/", &o, &sid));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_LOCAL_IO);
+	ck_assert_ptr_nonnull(strstr(ftpagent_error_message(a), "/dev/null"));
+	ck_assert(ftpagent_clear_error(a));
+	o.ca_file = "/nonexistent/ca.pem";
+	ck_assert(!ftpagent_open(a, "ftpes://bob@example.org/", &o, &sid));
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_LOCAL_IO);
+	ck_assert_ptr_nonnull(strstr(ftpagent_error_message(a),
+	    "/nonexistent/ca.pem"));
+	ck_assert(ftpagent_clear_error(a));
+	h = last_request(a);
+	ck_assert_str_eq(json_string_value(json_object_get(h, "method")),
+	    "session.close");
 	json_decref(h);
 	ftpagent_free(a);
 }
@@ -1520,6 +1600,7 @@ libclient_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_open);
+	tcase_add_test(tc, test_open_ca_fd);
 	tcase_add_test(tc, test_list_stat);
 	tcase_add_test(tc, test_fs_ops);
 	suite_add_tcase(s, tc);

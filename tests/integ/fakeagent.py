@@ -246,6 +246,11 @@ class Conn:
                                         "auth", ftp_code=530,
                                         ftp_text="530 Login incorrect"))
                 return
+            ca = params.get("ca_fd")
+            if isinstance(ca, int) and 0 <= ca < len(fds):
+                # what the passed CA descriptor holds, for the test
+                self.last_params["ca_data"] = os.pread(
+                    fds[ca], 65536, 0).decode("latin-1")
             self.result(rid, {"session": params.get("name", "s1"),
                               "welcome": "220 fake", "features": [],
                               "system": "UNIX", "reused": False})

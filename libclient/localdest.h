@@ -1,0 +1,60 @@
+/*
+ * localdest: what a download to a local name may do to what is there.
+ *
+ * The atomic write (data into NAME.part, renamed onto NAME at the end)
+ * is for regular files and for names that do not exist yet. Renaming
+ * onto anything else would destroy it: /dev/null would become a regular
+ * file, a FIFO's reader would wait forever, a symbolic link would lose
+ * its target. So a symbolic link is followed (every link of a chain, by
+ * hand, as the .part must go next to the file it replaces); a device,
+ * FIFO or socket is opened and written in place; a directory is left to
+ * the caller. Used by ftpagent_get_file and by ftpctl get, which also
+ * needs the names for get -c and get --background. Never prints.
+ */
+#ifndef FTPAGENT_LOCALDEST_H
+#define FTPAGENT_LOCALDEST_H
+
+#include <sys/types.h>
+
+enum localdest_kind {
+	LOCALDEST_FILE,		/* a regular file or nothing yet: .part */
+	LOCALDEST_INPLACE,	/* a device, FIFO or socket: written as it is */
+	LOCALDEST_DIR,		/* a directory (also through links) */
+};
+
+/* Symbolic links followed before giving up with ELOOP, as the kernel. */
+#define LOCALDEST_MAX_LINKS	40
+
+struct localdest {
+	enum localdest_kind kind;
+	/* LOCALDEST_FILE: the name to replace: the local name, or for a
+	 * symbolic link the name at the end of its chain (which need not
+	 * exist: a dangling link names the file to create). Otherwise the
+	 * local name as given. */
+	char		*path;
+	char		*part;		/* LOCALDEST_FILE: path + ".part" */
+	mode_t		 type;		/* S_IFMT bits of what is there; 0
+					   when nothing is */
+};
+
+/*
+ * Looks at local and fills *d (release with localdest_clear). Returns 0,
+ * or -1 with errno: ELOOP (a chain of more than LOCALDEST_MAX_LINKS
+ * links, or a loop), ENOMEM, or what stat(2) or readlink(2) said other
+ * than ENOENT (EACCES, ENOTDIR, ...). Nothing is created or changed.
+ */
+int	localdest_resolve(const char *local, struct localdest *d);
+void	localdest_clear(struct localdest *d);
+
+/*
+ * Opens a LOCALDEST_INPLACE destination to write in place: O_WRONLY,
+ * close-on-exec, no controlling terminal, never O_CREAT nor O_TRUNC. A
+ * FIFO waits for a reader at most timeout_ms (then ENXIO) and the
+ * descriptor returned blocks as usual. Returns the fd, or -1 with errno:
+ * ENXIO for a socket (open(2) cannot open one) or a FIFO nobody reads,
+ * EAGAIN when a regular file or a directory has taken the name since
+ * localdest_resolve.
+ */
+int	localdest_open(const struct localdest *d, int timeout_ms);
+
+#endif
