@@ -1926,6 +1926,7 @@ xfer_maybe_finish(struct ftp_conn *c)
 	if (op == NULL || !op->data_eof || !op->final_seen)
 		return;
 	if (c->data_truncated) {
+		op->cut_short = true;
 		op_fail(c, FTPA_ERR_PROTOCOL, 0, NULL,
 		    "the TLS data connection ended without close_notify: the "
 		    "transfer may be truncated");
@@ -1943,6 +1944,7 @@ xfer_maybe_finish(struct ftp_conn *c)
 	if (op->kind == OP_GET && op->total >= 0 && !op->ascii) {
 		expect = op->total - op->offset;
 		if (expect >= 0 && op->bytes != expect) {
+			op->cut_short = op->bytes < expect;
 			op_fail(c, FTPA_ERR_PROTOCOL, 0, NULL,
 			    "partial transfer: received %" PRId64 " of %" PRId64
 			    " bytes", op->bytes, expect);

@@ -97,6 +97,8 @@ struct ftp_op {
 	bool		 data_eof;
 	bool		 src_eof;
 	bool		 stat_listing;	/* OP_STAT reading the parent's listing */
+	bool		 cut_short;	/* failed: the data ended early (a resume
+					   may complete it) */
 	int		 final_code;
 	char		*final_text;
 	struct ftp_op	*next;		/* session queue */

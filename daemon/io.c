@@ -499,6 +499,19 @@ io_shutdown_write(struct io *io)
 
 /* ---- TLS ---------------------------------------------------------------- */
 
+static bool
+handshake_cut(int err)
+{
+	if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+		return true;
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+	if (err == SSL_ERROR_SSL &&
+	    ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		return true;
+#endif
+	return false;
+}
+
 static void
 io_handshake(struct io *io)
 {
@@ -524,13 +537,20 @@ io_handshake(struct io *io)
 		io_update(io);
 		return;
 	default:
-		io->tls_failed = true;
-		if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+		if (handshake_cut(err)) {
+			/*
+			 * The connection broke under the handshake (a reset,
+			 * an EOF): a network failure like any other, worth a
+			 * retry; certificates and alerts are TLS failures.
+			 */
 			snprintf(io->error, sizeof(io->error),
 			    "TLS handshake failed: %s", errno ? strerror(errno) :
 			    "the server closed the connection");
-		else
+			ERR_clear_error();
+		} else {
+			io->tls_failed = true;
 			tls_error(io->ssl, io->error, sizeof(io->error));
+		}
 		io_stop(io);
 		io_fire(io, IO_ERROR);
 		return;

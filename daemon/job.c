@@ -323,6 +323,9 @@ job_retryable(const struct job *j, const struct ftp_op *op)
 		return true;
 	case FTPA_ERR_FTP:
 		return op->err.ftp_code / 100 == 4;
+	case FTPA_ERR_PROTOCOL:
+		/* a download cut short resumes where it stopped */
+		return op->cut_short;
 	default:
 		return false;
 	}

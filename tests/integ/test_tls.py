@@ -7,6 +7,7 @@ localhost/127.0.0.1/::1 signed by it, a self-signed one, an expired one and
 one for another host name), made once per run with the openssl CLI.
 """
 import ftplib
+import hashlib
 import json
 import os
 import re
@@ -447,8 +448,9 @@ class TlsTest(ftpa.TestCase):
 
     def test_24_truncated_download_rpc(self):
         mock = self.start_mock("tls_truncated_download")
+        # one attempt: the error itself is the point here
         sid = self.open_ok(mock.url("/", "ftpes"), MOCK_PW,
-                           ca_file=self.certs.ca)["session"]
+                           ca_file=self.certs.ca, retries=0)["session"]
         rep = self.rpc.call_raw("transfer.get", {"session": sid,
                                                  "path": "/file",
                                                  "inline": True},
@@ -460,14 +462,33 @@ class TlsTest(ftpa.TestCase):
         self.assertEqual(mock.events("data_sent")[0]["bytes"], MIB)
         self.assertEqual(self.rpc.call("agent.ping"), {})
 
+    def test_24_truncated_download_resumed(self):
+        # with retries, the download goes on from where the unconfirmed
+        # end left it, and the bytes are the server's
+        mock = self.start_mock("tls_truncated_download")
+        sid = self.open_ok(mock.url("/", "ftpes"), MOCK_PW,
+                           ca_file=self.certs.ca, retry_delay=0.1)["session"]
+        job = self.rpc.call("transfer.get", {"session": sid, "path": "/file",
+                                             "inline": True}, timeout=30)
+        self.assertEqual((job["state"], job["attempts"]), ("done", 2), job)
+        data = ftpa.unb64(job["data"])
+        self.assertEqual(len(data), MIB)
+        sent = mock.events("data_sent")[0]
+        self.assertEqual(hashlib.sha256(data).hexdigest(), sent["sha256"])
+
     def test_24_truncated_download_ftpctl(self):
         mock = self.start_mock("tls_truncated_download")
-        self.ok(self.ftpctl(self.agent, "open", "m", mock.url("/", "ftpes"),
+        # an agent that tries once: the error itself is the point here
+        conf = os.path.join(self.tmpdir(), "once.conf")
+        with open(conf, "w") as f:
+            f.write("retries = 0\n")
+        agent = self.start_agent(extra=["-c", conf])
+        self.ok(self.ftpctl(agent, "open", "m", mock.url("/", "ftpes"),
                             "--ca-file", self.certs.ca, password=MOCK_PW))
         dest = os.path.join(self.tmpdir(), "dest")
         with open(dest, "wb") as f:
             f.write(b"the good old file\n")
-        r = self.ftpctl(self.agent, "get", "m:/file", dest)
+        r = self.ftpctl(agent, "get", "m:/file", dest)
         self.assertNotIn(r.rc, (0, 2, 3), r)
         self.assertTrue(r.errtext.startswith("ftpctl: "), r)
         self.assertRegex(r.errtext, re.compile("truncat", re.I))
