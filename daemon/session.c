@@ -256,12 +256,19 @@ relogin_done(struct ftp_op *op, void *arg)
 	}
 	if (ready_conns(s) > 0) {
 		/*
-		 * The others work: the server will not take one more (421
-		 * "too many connections" and the like). Do with what we have.
+		 * The others work. A server that said no (421 "too many
+		 * connections", 530 and the like) will not take one more: do
+		 * with what we have. A network failure (a reset, a timeout)
+		 * says nothing about the server's limit: the next op tries
+		 * again.
 		 */
-		s->cap = ready_conns(s);
-		log_info("session %s: server refused connection %d (%s); "
-		    "using %d", s->id, s->nconns, op->err.msg, s->cap);
+		if (op->err.kind == FTPA_ERR_FTP || op->err.kind == FTPA_ERR_AUTH) {
+			s->cap = ready_conns(s);
+			log_info("session %s: server refused connection %d (%s); "
+			    "using %d", s->id, s->nconns, op->err.msg, s->cap);
+		} else
+			log_info("session %s: extra connection failed: %s",
+			    s->id, op->err.msg);
 	} else {
 		/* the queued operations cannot run: fail them with the reason */
 		log_warnx("session %s: reconnect failed: %s", s->id, op->err.msg);
