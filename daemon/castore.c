@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +15,9 @@
 #include "castore.h"
 #include "conf.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
+#include "worker.h"
 
 struct ca_load {
 	uid_t		 uid;
@@ -31,33 +32,13 @@ struct ca_load {
 	X509_STORE	*store;		/* rebuild */
 	char		 id[80];
 	char		 err[256];
-	struct ca_load	*next;		/* done list, under done_lock */
 };
 
 static X509_STORE	*default_store;
 static char		 default_err[256];
 static struct ca_load	*loads_by_uid[CASTORE_LOADS_MAX];
 
-static pthread_mutex_t	 done_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ca_load	*done_head;
-static ev_async		 done_async;
-
-/* ---- worker side: no loop, no globals but the done list ------------------ */
-
-static void
-ssl_error(char *buf, size_t len, const char *what)
-{
-	unsigned long	e = ERR_get_error();
-	char		tmp[200];
-
-	if (e == 0)
-		snprintf(buf, len, "%s", what);
-	else {
-		ERR_error_string_n(e, tmp, sizeof(tmp));
-		snprintf(buf, len, "%s: %s", what, tmp);
-	}
-	ERR_clear_error();
-}
+/* ---- worker side: no loop, no globals ----------------------------------- */
 
 /* A regular file, whole, at most CASTORE_FILE_MAX bytes. */
 static char *
@@ -161,7 +142,7 @@ load_file(struct ca_load *l)
 	BIO_free(bio);
 	free(buf);
 	if (infos == NULL) {
-		ssl_error(l->err, sizeof(l->err), "cannot read the CA file");
+		tls_queue_error(l->err, sizeof(l->err), "cannot read the CA file");
 		return;
 	}
 	l->certs = sk_X509_new_null();
@@ -191,22 +172,12 @@ build_default(struct ca_load *l)
 		ERR_clear_error();	/* no system store: only ca_file */
 	if (l->path != NULL &&
 	    X509_STORE_load_locations(l->store, l->path, NULL) != 1)
-		ssl_error(l->err, sizeof(l->err), "cannot load the CA file of "
+		tls_queue_error(l->err, sizeof(l->err), "cannot load the CA file of "
 		    "the configuration (ca_file)");
 }
 
 static void
-post_done(struct ca_load *l)
-{
-	pthread_mutex_lock(&done_lock);
-	l->next = done_head;
-	done_head = l;
-	pthread_mutex_unlock(&done_lock);
-	ev_async_send(main_loop, &done_async);
-}
-
-static void *
-worker(void *p)
+work(void *p)
 {
 	struct ca_load	*l = p;
 
@@ -214,8 +185,6 @@ worker(void *p)
 		build_default(l);
 	else
 		load_file(l);
-	post_done(l);
-	return NULL;
 }
 
 /* ---- loop side ------------------------------------------------------------ */
@@ -248,8 +217,9 @@ load_forget(struct ca_load *l)
 }
 
 static void
-load_finish(struct ca_load *l)
+load_finish(void *p)
 {
+	struct ca_load	*l = p;
 	X509_STORE	*st = NULL;
 
 	load_forget(l);
@@ -279,34 +249,11 @@ load_finish(struct ca_load *l)
 }
 
 static void
-done_cb(struct ev_loop *loop, ev_async *w, int revents)
-{
-	struct ca_load	*l, *next;
-
-	pthread_mutex_lock(&done_lock);
-	l = done_head;
-	done_head = NULL;
-	pthread_mutex_unlock(&done_lock);
-	for (; l != NULL; l = next) {
-		next = l->next;
-		load_finish(l);
-	}
-}
-
-static void
 start_worker(struct ca_load *l)
 {
-	pthread_attr_t	attr;
-	pthread_t	t;
-
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, worker, l) != 0) {
+	if (!worker_run(work, load_finish, l))
 		snprintf(l->err, sizeof(l->err), "cannot start a thread to read "
 		    "the CA file");
-		post_done(l);
-	}
-	pthread_attr_destroy(&attr);
 }
 
 int
@@ -314,9 +261,6 @@ castore_init(char *err, size_t errlen)
 {
 	struct ca_load	l;
 
-	ev_async_init(&done_async, done_cb);
-	ev_async_start(main_loop, &done_async);
-	ev_unref(main_loop);
 	memset(&l, 0, sizeof(l));
 	l.path = conf.ca_file;
 	build_default(&l);

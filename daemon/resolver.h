@@ -1,7 +1,7 @@
 /*
- * Name resolution off the event loop: getaddrinfo runs on a short-lived
- * worker thread and posts the answer back with ev_async. Numeric
- * addresses are answered at once without a thread.
+ * Name resolution off the event loop: getaddrinfo runs on a worker
+ * thread (worker.h). Numeric addresses are looked up at once, without a
+ * thread, and still answered from the loop.
  */
 #ifndef FTPA_RESOLVER_H
 #define FTPA_RESOLVER_H
@@ -14,6 +14,7 @@ struct resolve;
  * gai_strerror text when res is NULL. */
 typedef void (*resolve_cb)(struct addrinfo *res, const char *error, void *arg);
 
+/* Also starts worker.h's delivery. */
 void		 resolver_init(struct ev_loop *);
 /* Starts a lookup; the callback runs later from the loop, never inside
  * this call. Returns a handle for resolve_cancel. */

@@ -13,8 +13,8 @@
 
 static int	holder_idx = -1;
 
-static void
-queue_error(char *buf, size_t len, const char *what)
+void
+tls_queue_error(char *buf, size_t len, const char *what)
 {
 	unsigned long	e = ERR_get_error();
 	char		tmp[256];
@@ -52,7 +52,7 @@ tls_ctx_new(bool verify, X509_STORE *store, char *err, size_t errlen)
 	if (holder_idx == -1)
 		holder_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		queue_error(err, errlen, "cannot create a TLS context");
+		tls_queue_error(err, errlen, "cannot create a TLS context");
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, conf.tls_min_version >= 13 ?
@@ -94,7 +94,7 @@ tls_new(SSL_CTX *ctx, int fd, const char *host, bool verify,
 	bool	 ip = is_ip(host);
 
 	if ((ssl = SSL_new(ctx)) == NULL) {
-		queue_error(err, errlen, "cannot create a TLS connection");
+		tls_queue_error(err, errlen, "cannot create a TLS connection");
 		return NULL;
 	}
 	if (SSL_set_fd(ssl, fd) != 1)
@@ -120,7 +120,7 @@ tls_new(SSL_CTX *ctx, int fd, const char *host, bool verify,
 	SSL_set_connect_state(ssl);
 	return ssl;
 fail:
-	queue_error(err, errlen, "cannot set up the TLS connection");
+	tls_queue_error(err, errlen, "cannot set up the TLS connection");
 	SSL_free(ssl);
 	return NULL;
 }
@@ -151,7 +151,7 @@ tls_error(SSL *ssl, char *buf, size_t len)
 		ERR_clear_error();
 		return;
 	}
-	queue_error(buf, len, "TLS handshake failed");
+	tls_queue_error(buf, len, "TLS handshake failed");
 }
 
 void

@@ -43,5 +43,8 @@ void		 tls_for_data(SSL *);
  * the cause, else OpenSSL's error queue. */
 void		 tls_error(SSL *, char *buf, size_t len);
 void		 tls_sessions_clear(struct tls_sessions *);
+/* what, then OpenSSL's first queued error if any, into buf; the (thread's)
+ * queue is cleared. */
+void		 tls_queue_error(char *buf, size_t len, const char *what);
 
 #endif
