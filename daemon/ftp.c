@@ -739,7 +739,8 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 		if (c->state == FTP_S_QUIT)
 			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL, "closed after QUIT");
 		else if (c->state == FTP_S_TLS)
-			conn_drop(c, FTPA_ERR_TLS, 0, NULL,
+			/* a network failure, retried like any other (io.c) */
+			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
 			    "the server closed the connection during the TLS handshake");
 		else
 			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,

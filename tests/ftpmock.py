@@ -289,6 +289,29 @@ def rest_auto(size, rest="350 Restarting.\r\n"):
                 MDTM="213 20240102030405\r\n", REST=rest)
 
 
+def tls_handshake_reset_first():
+    """Explicit FTPS login, then a download whose data connection breaks
+    under its TLS handshake: after RETR and the 150 (the client starts TLS
+    on the data connection once it has the 150), the data connection is
+    taken without a TLS handshake, left 0.5 s for the client's ClientHello
+    to come in, and reset unanswered (SO_LINGER 0 + close: a data step of
+    no bytes with "end": "reset"; it logs "data_sent" with "bytes": 0).
+    0.5 s later the control connection says 425, as ProFTPD does when the
+    TLS handshake of a data connection fails ("425 Unable to build data
+    connection: ..."; vsftpd says 522 and ends the session)."""
+    return tls_login() + [
+        {"auto": rest_auto(BIG)},
+        {"expect": "RETR",
+         "reply": "150 Opening BINARY mode data connection.\r\n"},
+        {"tls_data": False},
+        {"mark": "data connection reset under its TLS handshake"},
+        {"data": b"", "delay": 0.5, "end": "reset"},
+        {"tls_data": True},
+        {"send": "425 Unable to build data connection: Connection reset "
+                 "by peer\r\n", "after": 0.5},
+    ]
+
+
 def stall_then_download(abor=None):
     """[16] [26] A download that sends 4 KiB and stalls (until ABOR or the
     end of the control connection); then a good 1000-byte download (seed
@@ -558,6 +581,23 @@ SCENARIOS = {
         {"data": BIG, "seed": 24, "end": "truncate"}, size=BIG,
         reply_150="150 Opening BINARY mode data connection for file "
                   "(%d bytes).\r\n" % BIG),
+    # a TLS handshake broken by the network, on a data connection: the
+    # first connection's first data connection is reset once the client's
+    # ClientHello is in (see tls_handshake_reset_first); every later
+    # connection sends the 1 MiB file (seed 25), from REST if one came
+    "tls_data_handshake_reset": lambda: {
+        "connections": [tls_handshake_reset_first()],
+        "steps": tls_login() + [{"auto": rest_auto(BIG)}] + retr(
+            {"data": BIG, "seed": 25, "rest": True})},
+    # the same on the control connection, on every connection: AUTH TLS
+    # accepted (234), then, once the ClientHello is in, a reset
+    "tls_control_handshake_reset": lambda: [
+        {"send": "220 ftpmock ready\r\n"},
+        {"auto": TLS_AUTO},
+        {"expect": "AUTH TLS", "reply": "234 AUTH TLS OK.\r\n"},
+        {"sleep": 0.5},
+        {"mark": "control connection reset under its TLS handshake"},
+        {"close": "reset"}],
     "download_ok": lambda: download({"data": 100000, "seed": 1},
                                     size=100000),
     # ---- issue 4 ----

@@ -498,6 +498,77 @@ class TlsTest(ftpa.TestCase):
                         "the .part was not kept for resume")
         self.assertLessEqual(os.path.getsize(dest + ".part"), MIB)
 
+    # ---- a TLS handshake broken by the network ------------------------------
+    # A reset under the handshake is a network failure (kind "connect",
+    # retried), not a TLS one (kind "tls": certificates and alerts, never
+    # retried).
+
+    def test_handshake_reset_on_data_is_retried(self):
+        # the first data connection is reset at the agent's ClientHello;
+        # the job tries again (a new control connection, EPSV, RETR) and
+        # gets the file
+        mock = self.start_mock("tls_data_handshake_reset")
+        sid = self.open_ok(mock.url("/", "ftpes"), MOCK_PW,
+                           ca_file=self.certs.ca, retry_delay=0.1)["session"]
+        rep = self.rpc.call_raw("transfer.get", {"session": sid,
+                                                 "path": "/file",
+                                                 "inline": True},
+                                timeout=30)
+        self.assertNotIn("error", rep)
+        job = rep["result"]
+        self.assertEqual((job["state"], job["attempts"]), ("done", 2), job)
+        data = ftpa.unb64(job["data"])
+        self.assertEqual(len(data), MIB)
+        # two data connections: the one reset (conn 0, no byte sent, no
+        # TLS handshake), then the good one (conn 1)
+        accepts = mock.events("data_accept")
+        self.assertEqual([e["conn"] for e in accepts], [0, 1],
+                         mock.events())
+        sent = mock.events("data_sent")
+        self.assertEqual([(e["conn"], e["bytes"]) for e in sent],
+                         [(0, 0), (1, MIB)], sent)
+        self.assertEqual(hashlib.sha256(data).hexdigest(), sent[1]["sha256"])
+        self.assertEqual(data, payload(MIB, 25))
+        self.assertEqual([e["conn"] for e in mock.events("data_tls")], [1],
+                         mock.events())
+        self.assertNothingInClear(mock)
+        self.assertEqual(self.rpc.call("agent.ping"), {})
+
+    def test_handshake_reset_without_retries_is_connect(self):
+        mock = self.start_mock("tls_data_handshake_reset")
+        sid = self.open_ok(mock.url("/", "ftpes"), MOCK_PW,
+                           ca_file=self.certs.ca, retries=0,
+                           retry_delay=0.1)["session"]
+        rep = self.rpc.call_raw("transfer.get", {"session": sid,
+                                                 "path": "/file",
+                                                 "inline": True},
+                                timeout=30)
+        err = self.assertTlsError(rep, r"TLS handshake", kinds=("connect",))
+        job = err["data"].get("job")
+        self.assertIsNotNone(job, err)
+        self.assertEqual((job["state"], job["attempts"]), ("failed", 1), job)
+        # one try: one control connection, one data connection
+        self.assertEqual(len(mock.events("accept")), 1, mock.events())
+        self.assertEqual(len(mock.events("data_accept")), 1, mock.events())
+        self.assertEqual(mock.events("data_tls"), [])
+        self.assertEqual(self.rpc.call("agent.ping"), {})
+
+    def test_handshake_reset_on_control_is_connect(self):
+        # AUTH TLS accepted, then a reset at the agent's ClientHello
+        mock = self.start_mock("tls_control_handshake_reset")
+        t0 = time.monotonic()
+        rep = self.open_raw(mock.url("/", "ftpes"), MOCK_PW,
+                            ca_file=self.certs.ca, retry_delay=0.1)
+        self.assertTlsError(rep, r"TLS handshake", kinds=("connect",))
+        self.assertLess(time.monotonic() - t0, 10)
+        got = mock.received()
+        self.assertIn("AUTH TLS", got)
+        self.assertFalse([l for l in got if verb(l) in SECRETS], got)
+        self.assertFalse([e for e in mock.events("recv") if e.get("tls")],
+                         mock.events())
+        self.assertEqual(self.rpc.call("session.list"), [])
+        self.assertEqual(self.rpc.call("agent.ping"), {})
+
     # ---- implicit TLS against a plain port (case 25) ------------------------
 
     def test_25_implicit_against_plain_port(self):
