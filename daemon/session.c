@@ -108,6 +108,17 @@ sconn_new(struct session *s, op_done_cb login_done)
 	return sc;
 }
 
+static void session_kick(struct session *);
+
+static void
+extra_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session	*s = w->data;
+
+	if (!s->closing)
+		session_kick(s);
+}
+
 struct session *
 session_new(uid_t uid, const char *id, struct ftp_params *p,
     const struct session_opts *o, session_open_cb cb, void *arg)
@@ -127,6 +138,8 @@ session_new(uid_t uid, const char *id, struct ftp_params *p,
 	s->open_cb = cb;
 	s->open_arg = arg;
 	s->last_used = now_mono();
+	ev_timer_init(&s->extra_timer, extra_timer_cb, 0., 0.);
+	s->extra_timer.data = s;
 	s->next = sessions;
 	sessions = s;
 	session_set_state(s, SESS_CONNECTING);
@@ -242,6 +255,10 @@ busy_conns(const struct session *s)
 	return n;
 }
 
+/* Pauses before another extra connection after one failed on the network. */
+#define EXTRA_BACKOFF_MIN	0.5
+#define EXTRA_BACKOFF_MAX	30.0
+
 static void
 relogin_done(struct ftp_op *op, void *arg)
 {
@@ -251,6 +268,7 @@ relogin_done(struct ftp_op *op, void *arg)
 	sc->login = NULL;
 	if (!op->failed) {
 		sc->ready = true;
+		s->extra_backoff = 0;
 		ftp_op_free(op);
 		return;
 	}
@@ -262,13 +280,26 @@ relogin_done(struct ftp_op *op, void *arg)
 		 * says nothing about the server's limit: the next op tries
 		 * again.
 		 */
-		if (op->err.kind == FTPA_ERR_FTP || op->err.kind == FTPA_ERR_AUTH) {
+		if (op->err.ftp_code != 0 || op->err.kind == FTPA_ERR_FTP ||
+		    op->err.kind == FTPA_ERR_AUTH) {
 			s->cap = ready_conns(s);
 			log_info("session %s: server refused connection %d (%s); "
 			    "using %d", s->id, s->nconns, op->err.msg, s->cap);
-		} else
-			log_info("session %s: extra connection failed: %s",
-			    s->id, op->err.msg);
+		} else {
+			/* not at once again: a server that resets every
+			 * extra connection would get a storm of them */
+			if (now_mono() >= s->extra_after) {
+				/* once a round: its siblings fail alike */
+				s->extra_backoff = s->extra_backoff == 0 ?
+				    EXTRA_BACKOFF_MIN : s->extra_backoff * 2;
+				if (s->extra_backoff > EXTRA_BACKOFF_MAX)
+					s->extra_backoff = EXTRA_BACKOFF_MAX;
+				s->extra_after = now_mono() + s->extra_backoff;
+			}
+			log_info("session %s: extra connection failed: %s; next "
+			    "try in %.1f s at the earliest", s->id, op->err.msg,
+			    s->extra_backoff);
+		}
 	} else {
 		/* the queued operations cannot run: fail them with the reason */
 		log_warnx("session %s: reconnect failed: %s", s->id, op->err.msg);
@@ -382,6 +413,16 @@ again:
 			sconn_arm(sc);
 	}
 	while (s->queued > (size_t)logging_in && s->nconns < conn_limit(s)) {
+		if (s->nconns > 0 && now_mono() < s->extra_after) {
+			/* ops wait for an extra connection: try at the end of
+			 * the pause, not only when an op ends */
+			if (!ev_is_active(&s->extra_timer)) {
+				ev_timer_set(&s->extra_timer,
+				    s->extra_after - now_mono(), 0.);
+				ev_timer_start(main_loop, &s->extra_timer);
+			}
+			break;
+		}
 		sconn_new(s, relogin_done);
 		logging_in++;
 	}
@@ -435,8 +476,11 @@ session_conn_cb(struct ftp_conn *c, enum ftp_conn_event ev, void *arg)
 			return;
 		}
 		/* everything closed: the next connections start afresh */
-		if (s->conns == NULL)
+		if (s->conns == NULL) {
 			s->cap = 0;
+			s->extra_backoff = 0;
+			s->extra_after = 0;
+		}
 		session_kick(s);
 		break;
 	}
@@ -516,6 +560,7 @@ session_destroy(struct session *s)
 			break;
 		}
 	s->closing = true;
+	ev_timer_stop(main_loop, &s->extra_timer);
 	session_set_state(s, SESS_CLOSED);
 	job_session_gone(s);
 	session_cancel_queue(s);

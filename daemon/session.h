@@ -68,6 +68,11 @@ struct session {
 	int		 nconns;
 	int		 cap;		/* connections the server accepted at
 					   most; 0: no refusal seen */
+	double		 extra_backoff;	/* after an extra connection failed on
+					   the network: the pause before the
+					   next one (doubles), 0: none */
+	double		 extra_after;	/* no extra connection before this */
+	ev_timer	 extra_timer;	/* ops wait for its end: kicks again */
 	struct ftp_op	*q_head;
 	struct ftp_op	*q_tail;
 	size_t		 queued;

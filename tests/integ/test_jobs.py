@@ -533,7 +533,9 @@ class JobsTest(ftpa.TestCase):
         j = self.wait_job(job, 30)
         self.assertEqual(j["state"], "done", j)
         self.assertEqual(ftpa.sha256_file(local), sha)
-        self.assertTrue(srv.events("file_sent"))
+        # pyftpdlib logs the event after it has sent the 226
+        ftpa.wait_until(lambda: srv.events("file_sent"), 5,
+                        what="the server's file_sent event")
         self.rpc.call("session.close", {"session": sid})
         self.assertFdsBack(base)
 
@@ -971,6 +973,175 @@ class JobsTest(ftpa.TestCase):
         self.assertEqual(ok, n)
         self.assertRpcError(extra, ftpa.KIND_CODES["limit"], "limit")
         self.assertTrue(agent.answers())
+
+    # ---- 11. an extra connection refused: a cap, or try again --------
+    # max_connections 3; the 2nd and 3rd control connections (mock
+    # connections 1 and 2) fail after REFUSE_AFTER s, once the first
+    # batch of 3 pipelined operations has run on the first connection,
+    # so the queue is empty when they fail; later connections work.
+    # Every SITE is answered SITE_DELAY s late, so each op holds its
+    # connection and a batch of 3 wants 3 connections.
+    SITE_DELAY = 0.4
+    REFUSE_AFTER = 3.5
+    REFUSED_LOG = re.compile(r"session (\S+): (server refused connection "
+                             r"\d+ .*; using \d+|extra connection failed: .*)")
+
+    def slow_sites(self, n):
+        out = []
+        for _ in range(n):
+            out += [{"expect": "SITE"},
+                    {"send": "200 SITE done.\r\n", "after": self.SITE_DELAY}]
+        return out
+
+    def extra_refused_script(self, refused, refused3=None):
+        """refused: the steps of mock connection 1 (and 2, unless
+        refused3 gives those), after the REFUSE_AFTER s sleep."""
+        late = [{"sleep": self.REFUSE_AFTER}]
+        return {"connections": [login() + self.slow_sites(6),
+                                late + refused,
+                                late + (refused3 or refused)],
+                "steps": login() + self.slow_sites(3)}
+
+    def quote_batch(self, sid, tag, n=3):
+        """n ftp.quote SITE calls in one write (the agent queues them
+        together); waits for them; returns the commands."""
+        cmds = ["SITE %s%d" % (tag, i) for i in range(n)]
+        ids, raw = [], b""
+        for cmd in cmds:
+            rid = self.rpc.next_id
+            self.rpc.next_id += 1
+            ids.append(rid)
+            raw += json.dumps({"jsonrpc": "2.0", "id": rid,
+                               "method": "ftp.quote",
+                               "params": {"session": sid,
+                                          "command": cmd}}).encode() + b"\n"
+        self.rpc.send_raw(raw)
+        for rid, cmd in zip(ids, cmds):
+            rep = self.rpc.wait_reply(rid, 30)
+            self.assertIn("result", rep, "%s: %r" % (cmd, rep))
+            self.assertEqual(rep["result"]["code"], 200, rep)
+        return cmds
+
+    def refused_lines(self, sid):
+        return [m.group(2) for m in
+                self.REFUSED_LOG.finditer(self.agent.log_text())
+                if m.group(1) == sid]
+
+    def conns_of(self, mock, cmds):
+        """The mock connections (0-based) that received cmds."""
+        return sorted({e["conn"] for e in mock.events("recv")
+                       if e["line"] in cmds})
+
+    def run_extra_refused(self, refused, refused3=None):
+        """Batch 1 (3 ops), the two extra connections fail, batch 2 (3
+        ops). Returns (mock, sid, batch-2 commands, agent log lines)."""
+        mock = self.start_mock(script=self.extra_refused_script(refused,
+                                                                refused3))
+        sid = self.sid(mock, max_connections=3, keepalive=0)
+        t0 = time.monotonic()
+        first = self.quote_batch(sid, "A")
+        took = time.monotonic() - t0
+        self.assertLess(took, self.REFUSE_AFTER - 0.5, "batch 1 took %.1fs: "
+                        "the test's timing does not hold on this machine"
+                        % took)
+        self.assertEqual(self.conns_of(mock, first), [0])
+        ftpa.wait_until(lambda: len(self.refused_lines(sid)) >= 2,
+                        self.REFUSE_AFTER + 10,
+                        what="the agent to log both failed extra "
+                             "connections")
+        accepts = len(mock.events("accept"))
+        self.assertEqual(accepts, 3, "before batch 2 (the queue was empty "
+                         "when the extra connections failed): %r"
+                         % mock.events("accept"))
+        second = self.quote_batch(sid, "B")
+        time.sleep(0.5)         # late connection attempts show too
+        lines = self.refused_lines(sid)
+        note("agent: %s", " | ".join(lines))
+        note("accepts %d; batch 2 on mock connections %r",
+             len(mock.events("accept")), self.conns_of(mock, second))
+        return mock, sid, second, lines
+
+    def check_cap_learned(self, mock, sid, second, lines):
+        accepts = mock.events("accept")
+        self.assertEqual(len(accepts), 3, "the server refused connections "
+                         "2 and 3 with a reply, yet the agent connected "
+                         "again for the next batch: %d connections in all "
+                         "(agent: %r)" % (len(accepts), lines))
+        self.assertEqual(self.conns_of(mock, second), [0])
+        self.assertTrue(all(l.startswith("server refused connection")
+                            for l in lines),
+                        "a refusal by reply must teach a cap: %r" % lines)
+        self.assertTrue(any(l.endswith("using 1") for l in lines), lines)
+        s = self.session_obj(sid)
+        self.assertEqual((s.get("connections"), s.get("max_connections")),
+                         (1, 3), s)
+
+    def test_extra_connection_refused_421_caps(self):
+        # "421 Too many connections" as the greeting (vsftpd's
+        # max_per_ip, pure-ftpd, proftpd's MaxClientsPerHost)
+        args = self.run_extra_refused([
+            {"send": "421 Too many connections (1) from this IP\r\n"},
+            {"close": True}])
+        self.check_cap_learned(*args)
+
+    def test_extra_connection_refused_530_caps(self):
+        # greeted, then the login refused (servers that count per user)
+        args = self.run_extra_refused([
+            {"send": "220 ftpmock ready\r\n"},
+            {"expect": "USER", "reply": "331 Password required.\r\n"},
+            {"expect": "PASS",
+             "reply": "530 Sorry, the maximum number of clients (1) for "
+                      "this user are already connected.\r\n"}])
+        self.check_cap_learned(*args)
+
+    def test_extra_connection_reset_no_cap(self):
+        # the 2nd control connection is reset, the 3rd closed, before
+        # any greeting: the network, not the server's limit. No cap: the
+        # next batch opens the extra connections again (and they work).
+        mock, sid, second, lines = self.run_extra_refused(
+            [{"close": "reset"}], [{"close": True}])
+        accepts = len(mock.events("accept"))
+        self.assertGreaterEqual(accepts, 4, "the extra connections were "
+                                "reset (a network failure), yet the next "
+                                "batch of 3 queued operations opened no "
+                                "connection: a cap was learned (agent: %r)"
+                                % lines)
+        self.assertLessEqual(accepts, 5, "more connection attempts than "
+                             "max_connections 3 allows: %r"
+                             % mock.events("accept"))
+        used = self.conns_of(mock, second)
+        self.assertGreater(len(used), 1, "batch 2 ran on %r only" % used)
+        self.assertTrue(any(c >= 3 for c in used), used)
+        s = self.session_obj(sid)
+        self.assertEqual(s.get("connections"), accepts - 2, s)
+        self.assertEqual(len(lines), 2, lines)
+        self.assertTrue(all(l.startswith("extra connection failed")
+                            for l in lines),
+                        "a reset is no refusal by the server: %r" % lines)
+
+    def test_extra_connection_reset_no_storm(self):
+        # every extra connection is reset while 3 queued operations wait
+        # on the first (each takes 1.5 s): trying again is for later
+        # operations, not a loop of connects as fast as the server resets
+        # them (no cap and no pause would make hundreds a second)
+        slow = [{"expect": "SITE"},
+                {"send": "200 SITE done.\r\n", "after": 1.5}]
+        mock = self.start_mock(script={"connections": [login() + slow * 3],
+                                       "steps": [{"close": "reset"}]})
+        sid = self.sid(mock, max_connections=3)
+        t0 = time.monotonic()
+        self.quote_batch(sid, "A")
+        took = time.monotonic() - t0
+        time.sleep(0.5)
+        accepts = len(mock.events("accept"))
+        lines = self.refused_lines(sid)
+        note("%.1fs, %d connections, %d failures logged", took, accepts,
+             len(lines))
+        self.assertLessEqual(accepts, 12, "%d control connections in %.1fs "
+                             "for 3 operations with max_connections 3 "
+                             "(agent: %r...)" % (accepts, took, lines[:3]))
+        s = self.session_obj(sid)
+        self.assertEqual((s.get("connections"), s.get("queued")), (1, 0), s)
 
 
 if __name__ == "__main__":
