@@ -35,6 +35,8 @@ struct ca_load {
 };
 
 static X509_STORE	*default_store;
+static bool		 rebuilding;	/* a SIGHUP rebuild runs */
+static bool		 rebuild_again;	/* another SIGHUP came meanwhile */
 static char		 default_err[256];
 static struct ca_load	*loads_by_uid[CASTORE_LOADS_MAX];
 
@@ -224,6 +226,7 @@ load_finish(void *p)
 
 	load_forget(l);
 	if (l->rebuild) {
+		rebuilding = false;
 		if (l->err[0] != '\0') {
 			log_warnx("SIGHUP: %s; the CA store in use stays", l->err);
 			X509_STORE_free(l->store);
@@ -245,6 +248,11 @@ load_finish(void *p)
 	if (l->fd != -1)
 		close(l->fd);
 	free(l->path);
+	if (l->rebuild && rebuild_again) {
+		/* one at a time, so the newest configuration wins */
+		rebuild_again = false;
+		castore_reload();
+	}
 	free(l);
 }
 
@@ -279,7 +287,14 @@ castore_init(char *err, size_t errlen)
 void
 castore_reload(void)
 {
-	struct ca_load	*l = xcalloc(1, sizeof(*l));
+	struct ca_load	*l;
+
+	if (rebuilding) {
+		rebuild_again = true;
+		return;
+	}
+	rebuilding = true;
+	l = xcalloc(1, sizeof(*l));
 
 	l->fd = -1;
 	l->rebuild = true;

@@ -382,6 +382,7 @@ fdgroups_close(struct client *c, uint64_t before)
 				}
 			*pp = g->next;
 			free(g);
+			c->nfdgroups--;
 		} else
 			pp = &g->next;
 	}
@@ -706,6 +707,15 @@ client_take_fds(struct client *c, struct cmsghdr *cm, uint64_t offset,
 	size_t		 nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 	int		*fdp = (int *)CMSG_DATA(cm);
 
+	/* a client sends a message's fds with it, once: more groups than
+	 * the descriptors a connection may hold is a flood, not requests */
+	if (c->nfdgroups >= 2 * CLIENT_MAX_PENDING_FDS) {
+		for (size_t i = 0; i < nfd; i++)
+			close(fdp[i]);
+		c->fd_flood = true;
+		return;
+	}
+	c->nfdgroups++;
 	g = xcalloc(1, sizeof(*g));
 	g->offset = offset;
 	g->dropped = truncated;
@@ -742,6 +752,18 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	size_t		 room = budget_fd_room(c->b, c->nfds);
 
 	/*
+	 * Requests held back (client_may_start) are read on, for a client
+	 * that writes all its requests before reading, but only so far: at
+	 * most a message's worth of bytes, and never until the descriptors
+	 * of the next request would be refused. control_call_ended and
+	 * wake_uid start reading again.
+	 */
+	if (!client_may_start(c) && (ndjson_pending(&c->in) >= opts.max_msg ||
+	    room < CLIENT_MAX_FDS)) {
+		ev_io_stop(loop, w);
+		return;
+	}
+	/*
 	 * Descriptors beyond the budget (per connection, per uid, in all)
 	 * are not received at all: the kernel closes what does not fit in
 	 * the control buffer and says so with MSG_CTRUNC.
@@ -777,6 +799,11 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 		/* all refused: the message still learns it */
 		client_take_fds(c, &none, at, &room, true);
+	}
+	if (c->fd_flood) {
+		client_fatal(c, JSONRPC_PARSE_ERROR, "descriptors sent apart "
+		    "from requests");
+		return;
 	}
 	if (msg.msg_flags & MSG_CTRUNC)
 		log_debug("client %llu (uid %u): descriptors refused, %zu held "

@@ -45,6 +45,8 @@ struct client {
 	struct buf	 out;
 	struct fdgroup	*fdq;
 	size_t		 nfds;		/* descriptors held in fdq */
+	size_t		 nfdgroups;	/* groups in fdq */
+	bool		 fd_flood;	/* more fd-carrying sends than requests */
 	struct budget	*b;		/* its uid's holdings */
 	unsigned	 ncalls;	/* pending calls (budget.h) */
 	unsigned	 nheavy;	/* of which heavy */

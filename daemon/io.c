@@ -518,6 +518,7 @@ io_handshake(struct io *io)
 	int	r, err;
 
 	errno = 0;
+	ERR_clear_error();	/* what follows is this handshake's alone */
 	r = SSL_do_handshake(io->ssl);
 
 	if (r == 1) {

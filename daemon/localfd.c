@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -122,13 +123,37 @@ localfd_open_mem_source(struct localfd *lf, char *data, size_t len)
 	lf->mem_len = lf->mem_cap = lf->mem_max = len;
 }
 
+/* A pipe's read or write that never blocks, even when the client has
+ * cleared O_NONBLOCK on the description it shares with us; kernels
+ * without RWF_NOWAIT for pipes (before 5.x) rely on O_NONBLOCK. */
+static ssize_t
+stream_io(struct localfd *lf, struct iovec *iov, bool out)
+{
+	ssize_t	n;
+
+	if (!lf->no_nowait) {
+		n = out ? pwritev2(lf->fd, iov, 1, -1, RWF_NOWAIT) :
+		    preadv2(lf->fd, iov, 1, -1, RWF_NOWAIT);
+		if (n != -1 || errno != EOPNOTSUPP)
+			return n;
+		lf->no_nowait = true;
+	}
+	return out ? write(lf->fd, iov->iov_base, iov->iov_len) :
+	    read(lf->fd, iov->iov_base, iov->iov_len);
+}
+
 ssize_t
 localfd_write(struct localfd *lf, const void *p, size_t n)
 {
+	struct iovec	iov = { (void *)p, n };
+
 	switch (lf->kind) {
 	case LFD_FILE:
-	case LFD_STREAM:
 		return write(lf->fd, p, n);
+	case LFD_STREAM:
+		/* not O_NONBLOCK alone: the client shares that flag and may
+		 * clear it; RWF_NOWAIT holds for this call whatever it does */
+		return stream_io(lf, &iov, true);
 	case LFD_SOCKET:
 		return send(lf->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	case LFD_MEMORY:
@@ -156,10 +181,14 @@ localfd_write(struct localfd *lf, const void *p, size_t n)
 ssize_t
 localfd_read(struct localfd *lf, void *p, size_t n)
 {
+	struct iovec	iov = { p, n };
+
 	switch (lf->kind) {
 	case LFD_FILE:
-	case LFD_STREAM:
 		return read(lf->fd, p, n);
+	case LFD_STREAM:
+		/* see localfd_write */
+		return stream_io(lf, &iov, false);
 	case LFD_SOCKET:
 		return recv(lf->fd, p, n, MSG_DONTWAIT);
 	case LFD_MEMORY:

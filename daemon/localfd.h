@@ -2,9 +2,10 @@
  * The local end of a transfer: an fd passed by the client, or a memory
  * buffer for inline data. The daemon must never block on it: regular
  * files are read and written at their shared file position (page-cache
- * speed; a resume seeks to the offset first), pipes and FIFOs are made
- * non-blocking on the client's own open file description for the
- * transfer (restored at close), sockets use MSG_DONTWAIT. Only the access
+ * speed; a resume seeks to the offset first), pipes and FIFOs are read
+ * and written with RWF_NOWAIT (the client shares O_NONBLOCK and could
+ * clear it under us; it is still set for the transfer and restored at
+ * close, for splice and older kernels), sockets use MSG_DONTWAIT. Only the access
  * the descriptor carries is used: O_PATH descriptors and descriptors
  * opened for the other direction are refused, and nothing is ever
  * reopened with the agent's own privileges.
@@ -25,6 +26,7 @@ struct localfd {
 					   description at close */
 	bool		 regular;	/* LFD_FILE: a regular file */
 	bool		 append;	/* opened O_APPEND */
+	bool		 no_nowait;	/* LFD_STREAM: no RWF_NOWAIT here */
 	int		 restore_fl;
 	int		 fd;		/* the fd we use (may be a reopened one) */
 	/* LFD_MEMORY */

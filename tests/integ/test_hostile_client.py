@@ -10,6 +10,7 @@ where the point is that one user cannot hurt another.
 """
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import re
@@ -105,12 +106,13 @@ class FdHoardingTest(HostileTestCase):
         agent = self.agent_for_all()
         nofile(agent.pid, 512)
         base = fd_count(agent.pid)
-        # 10 connections each try to park 4 x 200 descriptors
-        self.hoard(agent, 10, 200)
+        # 20 connections each try to park 4 x 8 descriptors (fewer sends
+        # than a flood, which is hung up on: ReviewFindingsTest)
+        self.hoard(agent, 20, 8)
         time.sleep(0.5)
         held = fd_count(agent.pid) - base
         # the connections themselves, plus the per-uid budget (budget.h)
-        self.assertLessEqual(held, 10 + 64 + 4, "agent holds %d fds" % held)
+        self.assertLessEqual(held, 20 + 64 + 4, "agent holds %d fds" % held)
 
         # another uid is served, descriptors and all
         sock, url = agent.sock, srv.url()
@@ -509,6 +511,123 @@ class HangUpTest(HostileTestCase):
                   if c.upper().startswith(("MLSD", "LIST")))
         self.assertLess(ran, 40, "%d of 200 listings ran for clients that "
                         "had hung up" % ran)
+
+
+class ReviewFindingsTest(HostileTestCase):
+    """Found on review: a client clearing O_NONBLOCK on the pipe it shares
+    with the agent, requests read on while held back, descriptors sent a
+    byte at a time."""
+
+    def setUp(self):
+        super().setUp()
+        self.srv = self.start_pyftpd(password=PASSWORD)
+        self.agent = self.agent_for_all()
+        self.rpc = self.agent.rpc(60)
+        self.addCleanup(self.rpc.close)
+        self.sid = self.rpc.call("session.open", {
+            "url": self.srv.url(), "password": PASSWORD,
+            "max_connections": 4})["session"]
+
+    def test_pipe_made_blocking_again_freezes_nothing(self):
+        rd, wr = os.pipe()
+        self.addCleanup(os.close, wr)
+        self.rpc.call("transfer.put", {"session": self.sid, "path": "/x",
+                                       "fd": 0, "wait": False}, fds=[rd])
+        ftpa.wait_until(lambda: fcntl.fcntl(rd, fcntl.F_GETFL) &
+                        os.O_NONBLOCK, 5, what="the agent's O_NONBLOCK")
+        time.sleep(0.5)         # the data connection is open
+        fcntl.fcntl(rd, fcntl.F_SETFL,
+                    fcntl.fcntl(rd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        os.close(rd)
+        os.write(wr, b"x" * 10)     # read, then the pipe is empty
+        time.sleep(0.3)
+        sock = self.agent.sock
+
+        def ping():
+            v = ftpa.Rpc(sock, 3)
+            try:
+                return v.call("agent.ping", timeout=3)
+            finally:
+                v.close()
+        self.assertEqual(ftpa.run_as(OTHER, ping), {})
+
+    def test_held_back_requests_are_not_read_without_bound(self):
+        rd, wr = os.pipe()
+        self.addCleanup(os.close, wr)
+        job = self.rpc.call("transfer.put", {"session": self.sid,
+                                             "path": "/x", "fd": 0,
+                                             "wait": False},
+                            fds=[rd])["job"]
+        os.close(rd)
+        c = self.agent.rpc(10)
+        self.addCleanup(c.close)
+        for _ in range(64):         # CLIENT_MAX_CALLS, all waiting
+            c.send("job.wait", {"job": job})
+        time.sleep(0.5)
+        rss0 = rss_kib(self.agent.pid)
+        line = b'{"jsonrpc":"2.0","method":"agent.ping","id":1}\n' * 20000
+        c.sock.settimeout(2)
+        sent = 0
+        with contextlib.suppress(socket.timeout):
+            while sent < 256 << 20:
+                c.sock.sendall(line)
+                sent += len(line)
+        grown = (rss_kib(self.agent.pid) - rss0) >> 10
+        self.assertLess(sent, 64 << 20, "the agent read %d MiB of held "
+                        "requests" % (sent >> 20))
+        self.assertLess(grown, 32, "RSS grew by %d MiB" % grown)
+        self.assertEqual(self.rpc.call("agent.ping"), {})
+
+    def test_pipelined_fd_requests_all_served(self):
+        n = 100
+        pipes = [os.pipe() for _ in range(n)]
+        ids = []
+        for i, (rd, wr) in enumerate(pipes):
+            ids.append(self.rpc.send("transfer.put", {
+                "session": self.sid, "path": "/f%d" % i, "fd": 0},
+                fds=[rd]))
+            os.close(rd)
+        time.sleep(1)
+        for rd, wr in pipes:
+            with contextlib.suppress(BrokenPipeError):
+                os.write(wr, b"hello")
+            os.close(wr)
+        kinds = {}
+        for i in ids:
+            m = self.rpc.wait_reply(i, 60)
+            k = m["error"]["data"]["kind"] if "error" in m else "ok"
+            kinds[k] = kinds.get(k, 0) + 1
+        self.assertEqual(kinds, {"ok": n})
+
+    def test_descriptors_a_byte_at_a_time(self):
+        s = connect(self.agent.sock)
+        self.addCleanup(s.close)
+        null = os.open("/dev/null", os.O_RDONLY)
+        self.addCleanup(os.close, null)
+        socket.send_fds(s, [b'{"x":"'], [null])
+        rss0 = rss_kib(self.agent.pid)
+        closed = False
+        for _ in range(20000):
+            try:
+                socket.send_fds(s, [b"a"], [null])
+            except OSError:
+                closed = True
+                break
+        time.sleep(0.5)
+        grown = (rss_kib(self.agent.pid) - rss0) >> 10
+        self.assertLess(grown, 4, "RSS grew by %d MiB" % grown)
+        if not closed:
+            # the agent hangs up on the flood: EOF or its error
+            s.settimeout(5)
+            got = b""
+            with contextlib.suppress(OSError):
+                while True:
+                    b = s.recv(65536)
+                    if not b:
+                        break
+                    got += b
+            self.assertIn(b"descriptors", got)
+        self.assertTrue(self.agent.answers())
 
 
 class QuoteTest(HostileTestCase):
