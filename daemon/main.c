@@ -24,6 +24,7 @@
 #include "rpc.h"
 #include "session.h"
 #include "util.h"
+#include "worker.h"
 
 #define SYSTEM_SOCKET_DIR	"/run/ftpd-agent"
 #define SYSTEM_SOCKET		SYSTEM_SOCKET_DIR "/ftpd-agent.sock"
@@ -523,6 +524,12 @@ main(int argc, char *argv[])
 	ev_run(main_loop, 0);
 
 	defer_run();
+	if (!worker_drain(2.0)) {
+		/* a lookup or a CA file stuck in the kernel: exit without
+		 * tearing down what its thread still uses */
+		log_info("stopped (a worker thread still blocked)");
+		_exit(0);
+	}
 	log_info("stopped");
 	free(userpath);
 	free(inherited);

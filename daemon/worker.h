@@ -7,6 +7,7 @@
 #ifndef FTPA_WORKER_H
 #define FTPA_WORKER_H
 
+#include <stdbool.h>
 #include <ev.h>
 
 void	 worker_init(struct ev_loop *);
@@ -16,5 +17,9 @@ void	 worker_init(struct ev_loop *);
 int	 worker_run(void (*work)(void *), void (*done)(void *), void *arg);
 /* done(arg) from the loop, without a thread. */
 void	 worker_post(void (*done)(void *), void *arg);
+/* At exit: waits up to timeout seconds for the threads still working
+ * (their results are dropped), so that none runs on into the process's
+ * teardown. False when some did not end in time. */
+bool	 worker_drain(double timeout);
 
 #endif

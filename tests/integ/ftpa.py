@@ -603,6 +603,22 @@ def run_as(user, func, timeout=60):
     return out["ok"]
 
 
+_SANITIZED = None
+
+
+def sanitized():
+    """Whether the agent was built with AddressSanitizer: its RSS then
+    holds the allocator's quarantine and says nothing about bounds."""
+    global _SANITIZED
+    if _SANITIZED is None:
+        try:
+            with open(AGENT, "rb") as f:
+                _SANITIZED = b"__asan_init" in f.read()
+        except OSError:
+            _SANITIZED = False
+    return _SANITIZED
+
+
 def vsftpd_available():
     return os.path.exists(VSFTPD) and os.geteuid() == 0
 
