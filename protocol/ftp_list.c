@@ -393,7 +393,9 @@ recent_time(time_t now, int mon, int day, int hour, int min, int sec,
 		guess = 1;
 	if (guess > 9998)
 		guess = 9998;
-	limit = (int64_t)now + SECS_PER_DAY;
+	/* a "now" near the largest time_t must not overflow */
+	limit = (int64_t)now > INT64_MAX - SECS_PER_DAY ? INT64_MAX :
+	    (int64_t)now + SECS_PER_DAY;
 	/* a few years back so that Feb 29 finds a leap year */
 	for (y = (int)guess + 1; y >= (int)guess - 8 && y >= 0; y--)
 		if (make_time(y, mon, day, hour, min, sec, &t) == 0 &&

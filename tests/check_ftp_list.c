@@ -175,6 +175,18 @@ START_TEST(unix_year_choice)
 }
 END_TEST
 
+/* A clock at the end of time_t: no overflow (UBSan; a fuzzer finding). */
+START_TEST(unix_now_at_the_end_of_time)
+{
+	struct ftp_entry	e;
+
+	memset(&e, 0, sizeof(e));
+	(void)unix_line("-rw-r--r-- 1 u g 1 Mar 16 10:00 late", (time_t)INT64_MAX,
+	    &e);
+	ftp_entry_clear(&e);
+}
+END_TEST
+
 START_TEST(unix_skip_and_bad)
 {
 	static const char *const skip[] = {
@@ -1040,6 +1052,7 @@ ftp_list_suite(void)
 
 	tcase_add_test(tc, unix_formats);
 	tcase_add_test(tc, unix_year_choice);
+	tcase_add_test(tc, unix_now_at_the_end_of_time);
 	tcase_add_test(tc, unix_skip_and_bad);
 	tcase_add_test(tc, unix_prefixes);
 	tcase_add_test(tc, mlsd_facts);
