@@ -99,6 +99,8 @@ struct ftp_conn {
 	char		 tls_version[16];
 	int		 tls_reuse;	/* 1 yes, 0 no, -1 unknown */
 	bool		 data_tls_ready;
+	bool		 xfer_sent;	/* the transfer command is out: a
+					   download reads its data from then on */
 	bool		 data_truncated;
 	bool		 data_draining;	/* upload sent; reading to the peer's end */
 	/* ASCII conversion state across reads */
@@ -1323,6 +1325,7 @@ data_open(struct ftp_conn *c, step_fn then)
 {
 	c->then = then;
 	c->xlen = c->xoff = 0;
+	c->xfer_sent = false;
 	xfer_choose_mode(c);
 	if (!c->xcounted) {
 		c->xcounted = true;
@@ -1821,6 +1824,10 @@ xfer_pump(struct ftp_conn *c)
 			pump_out_sendfile(c);
 		else
 			pump_out(c);
+	} else if (!c->xfer_sent) {
+		/* bytes before RETR (or LIST) are no answer to it: they wait,
+		 * and a restart from zero cannot lose them (a fuzzer finding) */
+		io_pause(c->data);
 	} else if (c->xmode == XM_SPLICE)
 		pump_in_splice(c);
 	else
@@ -2067,6 +2074,10 @@ retr_send(struct ftp_conn *c)
 {
 	struct ftp_op	*op = c->op;
 
+	c->xfer_sent = true;
+	if (op->kind != OP_PUT && c->data != NULL)
+		io_resume(c->data);
+
 	if (op->kind == OP_GET)
 		send_cmd(c, xfer_reply, "RETR %s", op->path);
 	else if (op->kind == OP_PUT)
@@ -2096,6 +2107,7 @@ rest_reply(struct ftp_conn *c, int code, const char *text)
 			log_debug("REST refused; restarting %s from zero",
 			    c->op->path);
 			c->op->offset = 0;
+			c->op->bytes = 0;
 			c->op->restarted = true;
 			retr_send(c);
 			return;
