@@ -67,7 +67,6 @@ static struct engine	 eng;
 static uint16_t		 ctrl_port;
 static bool		 fds_before[FDS_MAX];
 static char		 put_data[PUT_LEN];
-static bool		 strict;	/* known findings fail too */
 
 /* ---- the engine side ----------------------------------------------------- */
 
@@ -89,14 +88,9 @@ op_done(struct ftp_op *op, void *arg)
 		FUZZ_CHECK(op->result != NULL);
 	if (op->kind == OP_GET && !op->ascii && op->total >= op->offset)
 		FUZZ_CHECK(op->bytes == op->total - op->offset);
-	/*
-	 * Known: after a restart, bytes the server sent before the transfer
-	 * command ("early") are counted, then truncated away by the rewind
-	 * (README.md, "Known findings"). FUZZ_STRICT=1 checks it
-	 * anyway; drop the condition once the engine refuses such data.
-	 */
-	if (op->kind == OP_GET && !op->ascii && op->lfd.kind == LFD_MEMORY &&
-	    (!op->restarted || strict))
+	/* what was counted is what the caller has, restarts included
+	 * (corpus/session/early-data-restart) */
+	if (op->kind == OP_GET && !op->ascii && op->lfd.kind == LFD_MEMORY)
 		FUZZ_CHECK(op->lfd.mem_len == (size_t)op->bytes);
 }
 
@@ -395,7 +389,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	defer_init(main_loop);
 	resolver_init(main_loop);
 	verbose = (v = getenv("FUZZ_SESSION_VERBOSE")) != NULL && *v == '1';
-	strict = (v = getenv("FUZZ_STRICT")) != NULL && *v == '1';
 	if (verbose)
 		log_init(1, false);
 	else
