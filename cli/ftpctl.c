@@ -1415,6 +1415,10 @@ cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	if (in_place && (ofd = open_in_place(c, &dest, &status)) == -1)
 		goto out;
 	xfer_begin(c, &ui, &o, to_stdout ? t.path : local);
+	/* the data goes to a terminal: a bar there would garble it (curl
+	 * does the same) */
+	if ((to_stdout || in_place) && isatty(ofd))
+		ui.bar = false;
 	if (to_stdout || in_place) {
 		/* a terminal or other device the agent refuses: relayed */
 		if ((pfd = relay_start(&rl, ofd, true)) == -1) {

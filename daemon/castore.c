@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -187,6 +188,9 @@ work(void *p)
 		build_default(l);
 	else
 		load_file(l);
+	/* this thread's OpenSSL state goes now, not in a destructor that
+	 * may still run while the process exits */
+	OPENSSL_thread_stop();
 }
 
 /* ---- loop side ------------------------------------------------------------ */
