@@ -39,6 +39,7 @@ _Static_assert(ZPIPE_SIZE <= XBUF_SIZE, "the splice pipe outgrows xbuf");
 #define LIST_ENTRIES_MAX 1000000
 #define QUIT_WAIT	2.0
 #define PUT_DRAIN_WAIT	5.0	/* for the server's close_notify after an upload */
+#define DATA_TLS_WAIT	1.0	/* for the 1xx before a data TLS handshake */
 
 enum ftp_state {
 	FTP_S_NEW,
@@ -99,6 +100,8 @@ struct ftp_conn {
 	char		 tls_version[16];
 	int		 tls_reuse;	/* 1 yes, 0 no, -1 unknown */
 	bool		 data_tls_ready;
+	bool		 data_tls_due;	/* no 1xx within DATA_TLS_WAIT: the
+					   handshake goes without it */
 	bool		 xfer_sent;	/* the transfer command is out: a
 					   download reads its data from then on */
 	bool		 data_truncated;
@@ -129,6 +132,7 @@ struct ftp_conn {
 	ev_timer	 ready_timer;
 	ev_timer	 ka_timer;	/* NOOPs during a transfer */
 	ev_timer	 yield_timer;	/* a transfer goes on next iteration */
+	ev_timer	 tls_wait_timer; /* DATA_TLS_WAIT */
 	int		 noop_out;	/* their replies still to come */
 };
 
@@ -147,6 +151,8 @@ static void ctrl_tls_ready(struct ftp_conn *);
 static void put_maybe_start(struct ftp_conn *);
 static void put_drain_start(struct ftp_conn *);
 static void data_start_tls(struct ftp_conn *);
+static void data_tls_wait_cb(struct ev_loop *, ev_timer *, int);
+static bool data_tls_may_start(const struct ftp_conn *);
 static void put_drain(struct ftp_conn *);
 static void put_data_done(struct ftp_conn *);
 static void op_complete(struct ftp_conn *, struct ftp_op *);
@@ -285,6 +291,8 @@ ftp_conn_new(struct ftp_params *p, ftp_conn_cb cb, void *arg)
 	c->ready_timer.data = c;
 	ev_init(&c->yield_timer, yield_cb);
 	c->yield_timer.data = c;
+	ev_init(&c->tls_wait_timer, data_tls_wait_cb);
+	c->tls_wait_timer.data = c;
 	c->tls_reuse = -1;
 	c->lsn_fd = -1;
 	c->zp[0] = c->zp[1] = -1;
@@ -378,6 +386,7 @@ data_close(struct ftp_conn *c)
 	local_watch_stop(c);
 	listener_close(c);
 	ev_timer_stop(main_loop, &c->yield_timer);
+	ev_timer_stop(main_loop, &c->tls_wait_timer);
 	if (c->data) {
 		io_free(c->data);
 		c->data = NULL;
@@ -396,6 +405,7 @@ data_close(struct ftp_conn *c)
 	c->last_byte = 0;
 	c->xlen = c->xoff = 0;
 	c->data_tls_ready = false;
+	c->data_tls_due = false;
 	c->data_truncated = false;
 	c->data_draining = false;
 }
@@ -1212,14 +1222,13 @@ lsn_cb(struct ev_loop *loop, ev_io *w, int revents)
 	io_set_timeout(c->data, c->p->data_timeout);
 	if (c->op->kind == OP_PUT)
 		io_pause(c->data);
-	if (c->op->prelim_seen) {
+	if (c->op->prelim_seen)
 		io_set_timeout(c->io, 0);
-		if (c->p->tls != FTP_TLS_NONE) {
-			data_start_tls(c);
-			return;
-		}
-		put_maybe_start(c);
+	if (data_tls_may_start(c)) {
+		data_start_tls(c);
+		return;
 	}
+	put_maybe_start(c);
 }
 
 static void
@@ -1856,7 +1865,17 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 		c->tls_reuse = SSL_session_reused(io->ssl) ? 1 : 0;
 		log_debug("data connection: TLS %s, session %s",
 		    SSL_get_version(io->ssl), c->tls_reuse ? "resumed" : "NOT resumed");
+		if (!c->op->prelim_seen && !c->p->data_tls_first) {
+			log_debug("%s:%u: the server answers a transfer only "
+			    "after the data connection's TLS handshake: the "
+			    "handshake starts at once from now on", c->p->host,
+			    c->p->port);
+			c->p->data_tls_first = true;
+		}
 		put_maybe_start(c);
+		/* bytes that came with the handshake's end are read now */
+		if (c->op->kind != OP_PUT)
+			xfer_pump(c);
 		break;
 	case IO_DATAIN:
 	case IO_LOWAT:
@@ -1887,8 +1906,16 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 	}
 }
 
-/* Data connections are protected (PROT P): TLS starts once the transfer
- * command is out, resuming the control connection's session. */
+/*
+ * Data connections are protected (PROT P), resuming the control
+ * connection's TLS session. When the handshake starts is a matter of
+ * servers: pyftpdlib closes a data connection that has bytes for it
+ * before it has taken the transfer command, so the handshake waits for
+ * the 1xx, as curl's and ftplib's did; other servers send the 1xx only
+ * once the handshake is done, so without a 1xx after DATA_TLS_WAIT the
+ * handshake goes anyway, and for a server seen to want it, the session
+ * starts it as soon as the command is out (data_tls_first).
+ */
 static void
 data_start_tls(struct ftp_conn *c)
 {
@@ -1905,6 +1932,45 @@ data_start_tls(struct ftp_conn *c)
 	}
 	tls_for_data(ssl);
 	io_start_tls(c->data, ssl);
+}
+
+/* Whether the data connection's TLS handshake may start now. */
+static bool
+data_tls_may_start(const struct ftp_conn *c)
+{
+	return c->p->tls != FTP_TLS_NONE && c->op != NULL && c->data != NULL &&
+	    c->data->ssl == NULL && c->xfer_sent &&
+	    (c->op->prelim_seen || c->data_tls_due || c->p->data_tls_first);
+}
+
+static void
+data_tls_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ftp_conn	*c = w->data;
+
+	c->data_tls_due = true;
+	if (data_tls_may_start(c)) {
+		log_debug("%s:%u: no 1xx after %.1f s: starting the data "
+		    "connection's TLS handshake without it", c->p->host,
+		    c->p->port, DATA_TLS_WAIT);
+		data_start_tls(c);
+	}
+}
+
+/* The transfer command is out: the handshake starts, or waits. */
+static void
+data_tls_arm(struct ftp_conn *c)
+{
+	if (c->p->tls == FTP_TLS_NONE)
+		return;
+	if (data_tls_may_start(c)) {
+		data_start_tls(c);
+		return;
+	}
+	if (!c->p->data_tls_first) {
+		ev_timer_set(&c->tls_wait_timer, DATA_TLS_WAIT, 0.);
+		ev_timer_start(main_loop, &c->tls_wait_timer);
+	}
 }
 
 /* Uploads start once the server said 1xx and the data channel is ready. */
@@ -1998,13 +2064,8 @@ xfer_reply(struct ftp_conn *c, int code, const char *text)
 			if (op->total < 0)
 				op->total = sz;
 		}
-		/*
-		 * TLS on the data connection starts after the server's 1xx,
-		 * as curl and ftplib do: servers such as pyftpdlib reset a
-		 * ClientHello that comes before they answered the command.
-		 */
-		if (c->p->tls != FTP_TLS_NONE && c->data != NULL &&
-		    c->data->ssl == NULL) {
+		ev_timer_stop(main_loop, &c->tls_wait_timer);
+		if (data_tls_may_start(c)) {
 			data_start_tls(c);
 			return;
 		}
@@ -2093,6 +2154,7 @@ retr_send(struct ftp_conn *c)
 		send_cmd(c, xfer_reply, op->path[0] ? "MLSD %s" : "MLSD%s", op->path);
 	else
 		send_cmd(c, xfer_reply, op->path[0] ? "LIST %s" : "LIST%s", op->path);
+	data_tls_arm(c);
 }
 
 static void

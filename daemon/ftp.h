@@ -30,6 +30,8 @@ struct ftp_params {
 	bool		 passive;
 	long		 list_tz;	/* LIST dates: seconds east of UTC */
 	bool		 epsv_off;	/* EPSV was refused: PASV from then on */
+	bool		 data_tls_first; /* the server sends its 1xx only after
+					   the data connection's TLS handshake */
 	bool		 size_in_150;	/* the server's 150 to RETR gave the size
 					   SIZE gave: no SIZE before a download
 					   from the first byte */

@@ -207,7 +207,7 @@ def main():
         lo, hi = (int(x) for x in a.passive_ports.split("-"))
         handler.passive_ports = range(lo, hi + 1)
     if a.log:
-        logging.basicConfig(filename=a.log, level=logging.INFO)
+        logging.basicConfig(filename=a.log, level=logging.DEBUG if os.environ.get("PYFTPD_DEBUG") else logging.INFO)
     else:
         logging.basicConfig(level=logging.CRITICAL)
     server = FTPServer((a.host, a.port), handler)

@@ -553,6 +553,61 @@ class TlsTest(ftpa.TestCase):
         self.assertEqual(mock.events("data_tls"), [])
         self.assertEqual(self.rpc.call("agent.ping"), {})
 
+    def test_data_handshake_before_150(self):
+        # the server answers RETR, LIST and STOR only once the data
+        # connection's TLS handshake is done (425 after 4 s): the agent
+        # starts it without the 1xx after a short wait, then, having
+        # learned, at once; every transfer works at the first try
+        mock = self.start_mock("tls_data_handshake_first")
+        sid = self.open_ok(mock.url("/", "ftpes"), MOCK_PW,
+                           ca_file=self.certs.ca, retries=0)["session"]
+        job = self.rpc.call("transfer.get", {"session": sid, "path": "file",
+                                             "inline": True}, timeout=30)
+        self.assertEqual((job["state"], job["attempts"]), ("done", 1), job)
+        self.assertEqual(ftpa.unb64(job["data"]), payload(MIB, 13))
+        ls = self.rpc.call("fs.list", {"session": sid, "path": ""},
+                           timeout=30)
+        self.assertEqual([(e["name"], e["size"]) for e in ls["entries"]],
+                         [("file", MIB)], ls)
+        up = os.urandom(70000)
+        job = self.rpc.call("transfer.put", {"session": sid, "path": "up",
+                                             "data": ftpa.b64(up)},
+                            timeout=30)
+        self.assertEqual(job["state"], "done", job)
+        job = self.rpc.call("transfer.get", {"session": sid, "path": "file",
+                                             "inline": True}, timeout=30)
+        self.assertEqual(ftpa.unb64(job["data"]), payload(MIB, 13))
+        got = mock.events("data_recv")
+        self.assertEqual([e["sha256"] for e in got],
+                         [hashlib.sha256(up).hexdigest()], mock.events())
+        # one control connection, four protected data connections that
+        # resumed its TLS session, no handshake the server gave up on
+        self.assertEqual(len(mock.events("accept")), 1, mock.events())
+        self.assertEqual([e["reused"] for e in mock.events("data_tls")],
+                         [True] * 4, mock.events())
+        self.assertEqual(mock.events("tls_error"), [])
+        # only the first transfer waited for a 1xx that did not come
+        log = self.agent.log_text()
+        self.assertEqual(log.count("starting the data connection's TLS "
+                                   "handshake without it"), 1, log)
+        self.assertNothingInClear(mock)
+
+    def test_data_handshake_after_150_still(self):
+        # pyftpdlib closes a data connection that has bytes for it before
+        # it took the transfer command: against it the handshake waits
+        # for the 150, on every transfer, and never falls back to early
+        srv = self.start_pyftpd(tls="explicit")
+        with open(os.path.join(srv.home, "f"), "wb") as f:
+            f.write(payload(300000, 3))
+        sid = self.open_ok(srv.url("/", "ftpes"), srv.password,
+                           ca_file=self.certs.ca, retries=0)["session"]
+        for _ in range(3):
+            job = self.rpc.call("transfer.get", {"session": sid, "path": "f",
+                                                 "inline": True}, timeout=30)
+            self.assertEqual((job["state"], job["attempts"]), ("done", 1))
+            self.assertEqual(ftpa.unb64(job["data"]), payload(300000, 3))
+        self.assertNotIn("handshake without it", self.agent.log_text())
+
     def test_handshake_reset_on_control_is_connect(self):
         # AUTH TLS accepted, then a reset at the agent's ClientHello
         mock = self.start_mock("tls_control_handshake_reset")
