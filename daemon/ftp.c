@@ -91,6 +91,8 @@ struct ftp_conn {
 	char		*welcome;
 	char		*system;
 	char		*home;
+	bool		 away;		/* a CWD left the login directory: the
+					   next op goes back first */
 	char		**feat;
 	bool		 has_mlst;
 	char		 cur_type;
@@ -237,6 +239,7 @@ ftp_op_free(struct ftp_op *op)
 	free(op->path);
 	free(op->cmd2);
 	free(op->final_text);
+	free(op->nodir_text);
 	localfd_close(&op->lfd);
 	op_error_clear(&op->err);
 	if (op->result)
@@ -575,6 +578,8 @@ op_fail(struct ftp_conn *c, enum ftpa_err kind, int code, const char *text,
 	announce_ready(c);
 }
 
+static bool list_single_done(struct ftp_conn *);
+
 static void
 op_succeed(struct ftp_conn *c)
 {
@@ -585,6 +590,8 @@ op_succeed(struct ftp_conn *c)
 		    "operation ended with a reply still owed");
 		return;
 	}
+	if (op != NULL && op->list_single && list_single_done(c))
+		return;
 	data_close(c);
 	set_state(c, FTP_S_READY);
 	if (op != NULL)
@@ -2006,12 +2013,12 @@ xfer_maybe_finish(struct ftp_conn *c)
 		    "transfer may be truncated");
 		return;
 	}
-	if (op->kind == OP_LIST) {
-		list_finish(c);
+	if (op->stat_listing) {
+		stat_list_finish(c);
 		return;
 	}
-	if (op->kind == OP_STAT) {
-		stat_list_finish(c);
+	if (op->kind == OP_LIST) {
+		list_finish(c);
 		return;
 	}
 	/* in ASCII the byte counts of the two ends differ */
@@ -2028,10 +2035,15 @@ xfer_maybe_finish(struct ftp_conn *c)
 	op_succeed(c);
 }
 
+static bool says_missing(const char *);
+static void list_not_dir(struct ftp_conn *, int, const char *);
+
 static enum ftpa_err
-xfer_error_kind(struct ftp_op *op, int code)
+xfer_error_kind(struct ftp_op *op, int code, const char *text)
 {
-	if (code == 550 && op->kind != OP_PUT)
+	if (op->kind == OP_PUT)
+		return FTPA_ERR_FTP;
+	if (code == 550 || (code == 450 && says_missing(text)))
 		return FTPA_ERR_NOT_FOUND;
 	return FTPA_ERR_FTP;
 }
@@ -2091,6 +2103,12 @@ xfer_reply(struct ftp_conn *c, int code, const char *text)
 		xfer_maybe_finish(c);
 		return;
 	}
+	/* MLSD of a file or of nothing: ls shows a file's entry */
+	if (op->kind == OP_LIST && c->has_mlst && !op->prelim_seen &&
+	    !op->list_single && code / 100 == 5 && op->path[0] != '\0') {
+		list_not_dir(c, code, text);
+		return;
+	}
 	if (op->prelim_seen && c->data != NULL) {
 		/* the server gave up mid-transfer; its data channel is gone too */
 		data_close(c);
@@ -2099,7 +2117,7 @@ xfer_reply(struct ftp_conn *c, int code, const char *text)
 		op_fail(c, FTPA_ERR_FTP, code, text, "server storage full: %d %s",
 		    code, line);
 	else
-		op_fail(c, xfer_error_kind(op, code), code, text, "%s %s: %d %s",
+		op_fail(c, xfer_error_kind(op, code, text), code, text, "%s %s: %d %s",
 		    ftp_op_kind_name(op->kind), op->path, code, line);
 }
 
@@ -2144,8 +2162,10 @@ retr_send(struct ftp_conn *c)
 	else if (op->kind == OP_PUT)
 		send_cmd(c, xfer_reply, "%s %s", op->append ? "APPE" : "STOR",
 		    op->path);
-	else if (op->kind == OP_STAT) {
-		/* fs.stat's last resort: the parent's LIST (never MLST here) */
+	else if (op->list_cwd)
+		send_cmd(c, xfer_reply, "LIST");	/* in the CWD's directory */
+	else if (op->stat_listing) {
+		/* stat's last resort: the parent's LIST (never MLSD here) */
 		char	*parent = path_parent(op->path);
 
 		send_cmd(c, xfer_reply, parent[0] ? "LIST %s" : "LIST%s", parent);
@@ -2307,6 +2327,158 @@ entry_json(const struct ftp_entry *e)
 	return o;
 }
 
+/* A relative path as the server sees it from the login directory, so that
+ * a CWD means the same wherever the connection is. */
+static char *
+path_from_home(const struct ftp_conn *c, const char *path)
+{
+	char	*abs;
+
+	if (path[0] == '/' || c->home == NULL)
+		return xstrdup(path);
+	if (path[0] == '\0')
+		return xstrdup(c->home);
+	abs = xasprintf("%s%s%s", c->home,
+	    c->home[0] && c->home[strlen(c->home) - 1] == '/' ? "" : "/", path);
+	return abs;
+}
+
+/* Sends CWD to path (relative to the login directory). */
+static void
+send_cwd(struct ftp_conn *c, reply_fn fn, const char *path)
+{
+	char	*abs = path_from_home(c, path);
+
+	send_cmd(c, fn, "CWD %s", abs);
+	free(abs);
+}
+
+static void list_cwd_reply(struct ftp_conn *, int, const char *);
+static void mlst_reply(struct ftp_conn *, int, const char *);
+static void stat_by_size(struct ftp_conn *);
+
+/*
+ * Servers that run ls for LIST split its argument at white space and take
+ * "-x" words for options ("LIST a b" lists a and b, "LIST -la" the working
+ * directory); curl and lftp never send one. Without MLSD, a listing is of
+ * the working directory, entered with CWD; the next op goes back first.
+ */
+static void
+list_start(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+
+	localfd_close(&op->lfd);
+	localfd_open_mem_sink(&op->lfd, LISTING_MAX);
+	if (c->has_mlst || op->path[0] == '\0' || c->home == NULL) {
+		data_open(c, retr_send);
+		return;
+	}
+	send_cwd(c, list_cwd_reply, op->path);
+}
+
+static void
+list_cwd_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (code / 100 == 2) {
+		c->away = true;
+		c->op->list_cwd = true;
+		data_open(c, retr_send);
+		return;
+	}
+	if (code / 100 == 5) {
+		list_not_dir(c, code, text);
+		return;
+	}
+	op_fail(c, FTPA_ERR_FTP, code, text, "list %s: %d %s", c->op->path,
+	    code, first_line(text, line, sizeof(line)));
+}
+
+/*
+ * What a listing cannot enter: a file (answered with its one entry, as ls
+ * does), nothing (not_found), or a directory refused to us (its error).
+ * Found out the way fs.stat finds out.
+ */
+static void
+list_not_dir(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_op	*op = c->op;
+
+	data_close(c);
+	localfd_close(&op->lfd);
+	op->list_single = true;
+	op->nodir_code = code;
+	free(op->nodir_text);
+	op->nodir_text = xstrdup(text);
+	if (c->has_mlst)
+		send_cmd(c, mlst_reply, "MLST %s", op->path);
+	else
+		with_type(c, 'I', stat_by_size);
+}
+
+/* fs.list's answer when stat found the entry: true when the op ended. */
+static bool
+list_single_done(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+	const char	*type;
+	char		 line[200];
+
+	type = json_string_value(json_object_get(op->result, "type"));
+	if (type != NULL && strcmp(type, "dir") == 0) {
+		json_decref(op->result);
+		op->result = NULL;
+		op_fail(c, FTPA_ERR_FTP, op->nodir_code, op->nodir_text,
+		    "list %s: %d %s", op->path, op->nodir_code,
+		    first_line(op->nodir_text, line, sizeof(line)));
+		return true;
+	}
+	op->result = json_pack("{s:[o],s:s}", "entries", op->result, "source",
+	    c->has_mlst ? "mlsd" : "list");
+	return false;
+}
+
+/*
+ * ls complaints that came down the data connection ("ls: x: No such file
+ * or directory") are no entries. Beside entries of a LIST with no
+ * argument they are dropped; a listing of nothing else, or of a LIST
+ * with an argument (which ls may have split), is the error it says.
+ * Returns true when the op ended.
+ */
+static bool
+list_drop_errors(struct ftp_conn *c, struct ftp_entry *ents, size_t *n)
+{
+	size_t	 kept = 0, errors = 0;
+	bool	 missing = false, miss;
+	char	 first[200] = "";
+
+	for (size_t i = 0; i < *n; i++) {
+		if (ents[i].raw == NULL ||
+		    !ftp_list_error_line(ents[i].raw, &miss)) {
+			ents[kept++] = ents[i];
+			continue;
+		}
+		if (errors++ == 0)
+			snprintf(first, sizeof(first), "%s", ents[i].raw);
+		missing = missing || miss;
+		ftp_entry_clear(&ents[i]);
+	}
+	*n = kept;
+	if (errors == 0)
+		return false;
+	if (kept > 0 && (c->op->list_cwd || c->op->path[0] == '\0')) {
+		log_warnx("%s:%u: list %s: %zu error line(s) dropped: %s",
+		    c->p->host, c->p->port, c->op->path, errors, first);
+		return false;
+	}
+	ftp_entries_free(ents, kept);
+	op_fail(c, missing ? FTPA_ERR_NOT_FOUND : FTPA_ERR_FTP, 0, NULL,
+	    "list %s: %s", c->op->path, first);
+	return true;
+}
+
 static void
 list_finish(struct ftp_conn *c)
 {
@@ -2321,6 +2493,8 @@ list_finish(struct ftp_conn *c)
 		op_fail(c, FTPA_ERR_LIMIT, 0, NULL, "directory listing too large");
 		return;
 	}
+	if (!c->has_mlst && list_drop_errors(c, ents, &n))
+		return;
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, entry_json(&ents[i]));
@@ -2361,43 +2535,41 @@ stat_result(struct ftp_conn *c, enum ftp_entry_type type, int64_t size,
 }
 
 static void
-cwd_back_reply(struct ftp_conn *c, int code, const char *text)
-{
-	if (code / 100 != 2) {
-		/* the working directory is now unknown: do not reuse */
-		conn_drop(c, FTPA_ERR_PROTOCOL, code, text,
-		    "cannot return to the login directory");
-		return;
-	}
-	stat_result(c, FTP_ENTRY_DIR, -1, INT64_MIN);
-}
-
-static void
 cwd_reply(struct ftp_conn *c, int code, const char *text)
 {
 	char	line[200];
 
 	if (code / 100 == 2) {
-		send_cmd(c, cwd_back_reply, "CWD %s", c->home);
+		c->away = true;
+		stat_result(c, FTP_ENTRY_DIR, -1, INT64_MIN);
 		return;
 	}
 	op_fail(c, FTPA_ERR_NOT_FOUND, code, text, "%s: %d %s", c->op->path,
 	    code, first_line(text, line, sizeof(line)));
 }
 
-/* Not in a listing: a directory if we can enter it (and come back). */
+/* Not in a listing: a directory if we can enter it (the next op comes
+ * back). A listing's CWD has been refused already. */
 static void
 stat_by_cwd(struct ftp_conn *c, int code, const char *text)
 {
-	char	line[200];
+	struct ftp_op	*op = c->op;
+	char		 line[200];
 
+	if (op->list_single && !c->has_mlst) {
+		op_fail(c, FTPA_ERR_NOT_FOUND, op->nodir_code, op->nodir_text,
+		    "list %s: no such file or directory (%d %s)", op->path,
+		    op->nodir_code, first_line(op->nodir_text, line,
+		    sizeof(line)));
+		return;
+	}
 	if (c->home == NULL) {
 		op_fail(c, code == 550 ? FTPA_ERR_NOT_FOUND : FTPA_ERR_FTP, code,
-		    text, "%s: %d %s", c->op->path, code,
+		    text, "%s: %d %s", op->path, code,
 		    first_line(text, line, sizeof(line)));
 		return;
 	}
-	send_cmd(c, cwd_reply, "CWD %s", c->op->path[0] ? c->op->path : ".");
+	send_cwd(c, cwd_reply, op->path);
 }
 
 /*
@@ -2407,9 +2579,24 @@ stat_by_cwd(struct ftp_conn *c, int code, const char *text)
  * is no parent to list and no way to enter the path.
  */
 static void
+stat_parent_reply(struct ftp_conn *c, int code, const char *text)
+{
+	if (code / 100 != 2) {
+		/* no parent, no entry in it */
+		c->op->stat_listing = false;
+		stat_by_cwd(c, code, text);
+		return;
+	}
+	c->away = true;
+	c->op->list_cwd = true;
+	data_open(c, retr_send);
+}
+
+static void
 stat_by_list(struct ftp_conn *c, int code, const char *text)
 {
 	struct ftp_op	*op = c->op;
+	char		*parent;
 
 	if (!path_has_parent(op->path)) {
 		if (op->total >= 0)
@@ -2422,7 +2609,13 @@ stat_by_list(struct ftp_conn *c, int code, const char *text)
 	op->prelim_seen = op->final_seen = op->data_eof = false;
 	localfd_close(&op->lfd);
 	localfd_open_mem_sink(&op->lfd, LISTING_MAX);
-	data_open(c, retr_send);
+	if (c->home == NULL) {
+		data_open(c, retr_send);	/* LIST parent, as it is */
+		return;
+	}
+	parent = path_parent(op->path);
+	send_cwd(c, stat_parent_reply, parent);
+	free(parent);
 }
 
 static void
@@ -2637,6 +2830,24 @@ quote_reply(struct ftp_conn *c, int code, const char *text)
 
 /* ---- running operations ---------------------------------------------------- */
 
+static void op_start(struct ftp_conn *);
+
+/* Back in the login directory, where relative paths start. */
+static void
+home_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (code / 100 != 2) {
+		conn_drop(c, FTPA_ERR_PROTOCOL, code, text,
+		    "cannot return to the login directory: %d %s", code,
+		    first_line(text, line, sizeof(line)));
+		return;
+	}
+	c->away = false;
+	op_start(c);
+}
+
 void
 ftp_conn_run(struct ftp_conn *c, struct ftp_op *op)
 {
@@ -2644,12 +2855,23 @@ ftp_conn_run(struct ftp_conn *c, struct ftp_op *op)
 	op->conn = c;
 	op->bytes = 0;
 	op->prelim_seen = op->final_seen = op->data_eof = op->src_eof = false;
+	op->stat_listing = op->list_cwd = op->list_single = false;
 	set_state(c, FTP_S_BUSY);
+	if (c->away) {
+		send_cmd(c, home_reply, "CWD %s", c->home);
+		return;
+	}
+	op_start(c);
+}
+
+static void
+op_start(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+
 	switch (op->kind) {
 	case OP_LIST:
-		localfd_close(&op->lfd);
-		localfd_open_mem_sink(&op->lfd, LISTING_MAX);
-		data_open(c, retr_send);
+		list_start(c);
 		break;
 	case OP_STAT:
 		if (c->has_mlst)

@@ -4,6 +4,13 @@
  * ftp_parse_time14() so that range checks (month, leap days) and the
  * TZ-independent epoch arithmetic live in one place.
  */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* strcasestr */
+#endif
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -912,4 +919,23 @@ ftp_list_parse_buffer(const char *buf, size_t len, bool mlsd, time_t now,
 fail:
 	ftp_entries_free(v, n);
 	return -1;
+}
+
+bool
+ftp_list_error_line(const char *line, bool *missing)
+{
+	static const char *gone[] = { "no such file or directory",
+	    "not found", "does not exist", "no such directory", NULL };
+	static const char *other[] = { "permission denied",
+	    "not a directory", "cannot access", "cannot open directory",
+	    "input/output error", NULL };
+	bool	miss = false, err = false;
+
+	for (const char **w = gone; *w && !miss; w++)
+		miss = strcasestr(line, *w) != NULL;
+	for (const char **w = other; *w && !err; w++)
+		err = strcasestr(line, *w) != NULL;
+	if (missing != NULL)
+		*missing = miss;
+	return miss || err;
 }

@@ -78,4 +78,13 @@ int	ftp_list_parse_buffer(const char *buf, size_t len, bool mlsd,
 	    struct ftp_entry **out, size_t *n);
 void	ftp_entries_free(struct ftp_entry *, size_t n);
 
+/*
+ * Whether a LIST line no parser could read is an error message rather
+ * than an entry: servers that run ls send its complaints down the data
+ * connection ("ls: x: No such file or directory", "ls: cannot access
+ * 'x': ...", "x: Permission denied"). *missing (when not NULL) tells
+ * whether it says the path does not exist.
+ */
+bool	ftp_list_error_line(const char *line, bool *missing);
+
 #endif

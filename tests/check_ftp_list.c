@@ -1044,6 +1044,36 @@ START_TEST(buffer_tz)
 }
 END_TEST
 
+START_TEST(error_lines)
+{
+	static const struct {
+		const char	*line;
+		bool		 error, missing;
+	} cases[] = {
+		{ "ls: with: No such file or directory", true, true },
+		{ "/bin/ls: /dir: No such file or directory", true, true },
+		{ "ls: cannot access 'x y': No such file or directory", true, true },
+		{ "ls: cannot open directory 'd': Permission denied", true, false },
+		{ "ls: sub: Permission denied", true, false },
+		{ "ls: f.txt: Not a directory", true, false },
+		{ "x: NOT FOUND", true, true },
+		/* what a listing carries and a parser could not read */
+		{ "some odd line", false, false },
+		{ "dir with space:", false, false },
+		{ "", false, false },
+	};
+	bool	missing;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		missing = !cases[i].missing;
+		ck_assert_msg(ftp_list_error_line(cases[i].line, &missing) ==
+		    cases[i].error, "%s", cases[i].line);
+		ck_assert_msg(missing == cases[i].missing, "%s", cases[i].line);
+	}
+	ck_assert(ftp_list_error_line("ls: x: No such file or directory", NULL));
+}
+END_TEST
+
 Suite *
 ftp_list_suite(void)
 {
@@ -1071,6 +1101,7 @@ ftp_list_suite(void)
 	tcase_add_test(tc, eplf_bad);
 	tcase_add_test(tc, buffer_formats);
 	tcase_add_test(tc, buffer_tz);
+	tcase_add_test(tc, error_lines);
 	/* the 100,000-entry listing under valgrind */
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);

@@ -17,7 +17,8 @@ argument to /bin/ls: it is split at white space, words that start with
 (a directory's entries under a "word:" header when there are several
 words, a file's line, or "ls: word: No such file or directory"), all on
 the data connection, then 226. Without it the whole argument names one
-path, and a missing one gets 450. Every LIST/NLST logs a "mark" naming
+path, and a missing one gets 450. "pwd": false refuses PWD (502), so a
+client cannot learn its login directory. Every LIST/NLST logs a "mark" naming
 the words it listed ("list ['a', 'b']").
 """
 
@@ -91,6 +92,8 @@ def serve(session, opts, payload):
                 session.send("250 Directory changed to %s.\r\n" % full)
             else:
                 session.send("550 %s: No such file or directory.\r\n" % arg)
+        elif verb in ("PWD", "XPWD") and not opts.get("pwd", True):
+            session.send("502 PWD not implemented.\r\n")
         elif verb in ("PWD", "XPWD"):
             session.send('257 "%s" is the current directory.\r\n' % cwd)
         elif verb in ("LIST", "NLST"):

@@ -375,8 +375,8 @@ class MockTest(ftpa.TestCase):
 
     def test_stat_from_parent_listing(self):
         """A server without FEAT, MLST, SIZE or MDTM: fs.stat finds the
-        entry in the parent's LIST (type, size, permissions, date, link
-        target); a name the listing lacks is tried with CWD, then is
+        entry in the parent's LIST, sent in the parent after a CWD (type,
+        size, permissions, date, link target); a name the listing lacks is tried with CWD, then is
         not_found; with SIZE but no MDTM the date comes from the listing
         and the size from SIZE."""
         no = "500 Unknown command.\r\n"
@@ -412,8 +412,11 @@ class MockTest(ftpa.TestCase):
         self.assertRpcError(rep, ftpa.KIND_CODES["not_found"], "not_found")
         e = stat("/dir/f.txt")
         self.assertEqual((e["size"], e["mtime"]), (1230, 1704153600), e)
+        # the parent is entered, and listed with no argument (which ls
+        # would split at spaces)
         lists = [l for l in mock.received() if l.upper().startswith("LIST")]
-        self.assertEqual(lists, ["LIST /dir"] * 5)
+        self.assertEqual(lists, ["LIST"] * 5)
+        self.assertEqual(mock.received().count("CWD /dir"), 5)
         self.assertIn("CWD /dir/nope", mock.received())
         self.assertServing()
 
