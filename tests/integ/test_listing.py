@@ -46,6 +46,10 @@ class ListingMixin:
             "url": self.srv.url("/"), "password": self.srv.password},
             timeout=30)["session"]
 
+    def file_bytes(self, path, size):
+        """What the server holds in BSD_TREE's file at path."""
+        return payload(size, len("/" + path))
+
     def ls(self, path):
         return self.rpc.call("fs.list", {"session": self.sid, "path": path},
                              timeout=30)
@@ -124,9 +128,6 @@ class MockTreeBase(ListingMixin):
         self.mock = self.start_mock(self.SCENARIO)
         return self.mock
 
-    def file_bytes(self, path, size):
-        return payload(size, len("/" + path))
-
     def lists(self):
         """The words of every LIST/NLST the mock served."""
         return [e["text"] for e in self.mock.events("mark")
@@ -180,9 +181,6 @@ class VsftpdListingTest(ListingMixin, ftpa.TestCase):
         make_tree(srv.home, BSD_TREE)
         return srv
 
-    def file_bytes(self, path, size):
-        return payload(size, len("/" + path))
-
 
 class PyftpdListingTest(ListingMixin, ftpa.TestCase):
     SOURCE = "mlsd"
@@ -191,9 +189,6 @@ class PyftpdListingTest(ListingMixin, ftpa.TestCase):
         srv = self.start_pyftpd()
         make_tree(srv.home, BSD_TREE)
         return srv
-
-    def file_bytes(self, path, size):
-        return payload(size, len("/" + path))
 
 
 def make_tree(root, tree, prefix=""):
