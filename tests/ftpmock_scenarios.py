@@ -216,17 +216,18 @@ def bad_epsv(reply):
                                 "(127,0,0,1,0,0).\r\n"}]
 
 
-def tls_handshake_first():
-    """Explicit FTPS where every transfer command waits for the data
-    connection's TLS handshake before its 150 (and gets 425 when none
-    came within 4 s): RETR of 1 MiB (seed 13), LIST, STOR, then RETR
+def tls_handshake_first(implicit=False):
+    """Explicit (or implicit) FTPS where every transfer command waits for
+    the data connection's TLS handshake before its 150 (and gets 425 when
+    none came within 4 s): RETR of 1 MiB (seed 13), LIST, STOR, then RETR
     again."""
     hs = {"handshake_data": {"timeout": 4}}
     ok = "226 Transfer complete.\r\n"
     get = [{"expect": "RETR"}, hs,
            {"send": "150 Opening BINARY mode data connection.\r\n"},
            {"data": BIG, "seed": 13}, {"send": ok}]
-    return tls_login(auto=dict(PASV_AUTO, SIZE="213 %d\r\n" % BIG)) + get + [
+    return tls_login(implicit, dict(PASV_AUTO,
+                                    SIZE="213 %d\r\n" % BIG)) + get + [
         {"expect": "LIST|NLST|MLSD"}, hs,
         {"send": "150 Here comes the directory listing.\r\n"},
         {"data": FS_LINE_FILE + "\r\n"}, {"send": ok},
@@ -440,6 +441,7 @@ SCENARIOS = {
     # a server that sends the 150 only after the data connection's TLS
     # handshake (see tls_handshake_first)
     "tls_data_handshake_first": tls_handshake_first,
+    "tls_implicit_data_handshake_first": lambda: tls_handshake_first(True),
     # a server that runs /bin/ls for LIST: arguments split at white space,
     # "-x" words are options (see ftpmock_fs.py), no MLSD
     "bsd_ls": lambda: login() + [{"auto": PASV_AUTO},

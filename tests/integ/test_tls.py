@@ -558,9 +558,17 @@ class TlsTest(ftpa.TestCase):
         # connection's TLS handshake is done (425 after 4 s): the agent
         # starts it without the 1xx after a short wait, then, having
         # learned, at once; every transfer works at the first try
-        mock = self.start_mock("tls_data_handshake_first")
-        sid = self.open_ok(mock.url("/", "ftpes"), MOCK_PW,
+        for scenario, scheme in (("tls_data_handshake_first", "ftpes"),
+                                 ("tls_implicit_data_handshake_first",
+                                  "ftps")):
+            with self.subTest(scenario=scenario):
+                self.handshake_first(scenario, scheme)
+
+    def handshake_first(self, scenario, scheme):
+        mock = self.start_mock(scenario)
+        sid = self.open_ok(mock.url("/", scheme), MOCK_PW,
                            ca_file=self.certs.ca, retries=0)["session"]
+        before = self.agent.log_text().count("handshake without it")
         job = self.rpc.call("transfer.get", {"session": sid, "path": "file",
                                              "inline": True}, timeout=30)
         self.assertEqual((job["state"], job["attempts"]), ("done", 1), job)
@@ -589,7 +597,7 @@ class TlsTest(ftpa.TestCase):
         # only the first transfer waited for a 1xx that did not come
         log = self.agent.log_text()
         self.assertEqual(log.count("starting the data connection's TLS "
-                                   "handshake without it"), 1, log)
+                                   "handshake without it"), before + 1, log)
         self.assertNothingInClear(mock)
 
     def test_data_handshake_after_150_still(self):
