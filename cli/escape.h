@@ -1,7 +1,7 @@
 /*
  * Text that is safe to show on a terminal. A server names its files as it
  * likes, and a name holding ESC ] 0 ; ... BEL or ESC [ 2 J would retitle
- * the window or clear the screen of whoever lists it (TEST-CASES 43). So
+ * the window or clear the screen of whoever lists it. So
  * what ftpctl prints to a terminal passes through here first, and the
  * control characters come out as C escapes, the way GNU ls -b shows them.
  * Pure functions: whether the output is a terminal is output.c's business.

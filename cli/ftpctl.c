@@ -2371,7 +2371,7 @@ main(int argc, char **argv)
 		c.socket = NULL;
 	/* Writing to a closed stdout must be an error (EPIPE), not death. */
 	signal(SIGPIPE, SIG_IGN);
-	/* a server's names on a terminal: escaped (TEST-CASES 43) */
+	/* a server's names on a terminal: escaped (cli/escape.c) */
 	output_setup();
 
 	opterr = 0;

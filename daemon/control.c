@@ -813,8 +813,7 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		/*
 		 * The client has sent all it will. Replies already queued
 		 * still go out (a half-close, as socat and nc -N do); a call
-		 * still pending is a disconnect mid-call and is cancelled
-		 * (TEST-CASES 31).
+		 * still pending is a disconnect mid-call and is cancelled.
 		 */
 		if (c->calls == NULL && buf_used(&c->out) > 0)
 			client_close_after_flush(c);

@@ -9,11 +9,35 @@
 
 #include "fsops.h"
 #include "ftp.h"
+#include "log.h"
 #include "rpc.h"
 #include "session.h"
 #include "util.h"
 
 enum fs_kind { FS_MKDIR, FS_SIMPLE, FS_REMOVE, FS_MTIME };
+
+/*
+ * The step in flight: its end is read by what it is, never from the text
+ * of the command it sent.
+ */
+enum fs_step {
+	FS_STEP_NONE,
+	FS_STEP_CMD,		/* the one command of rmdir, rename, chmod */
+	FS_STEP_MKD,		/* mkdir: MKD of the path (or its next part) */
+	FS_STEP_MKD_STAT,	/* mkdir -p: is what is there a directory? */
+	FS_STEP_DELE,		/* remove: DELE of the path or of an entry */
+	FS_STEP_LIST,		/* remove -r: a directory's listing */
+	FS_STEP_RMD,		/* remove -r: RMD of a directory emptied */
+	FS_STEP_MFMT,		/* set_mtime */
+	FS_STEP_MDTM,		/* set_mtime, the older two-argument MDTM */
+	FS_STEP_PROBE,		/* a bare 550: does the path exist? */
+	FS_STEP_LAST
+};
+
+static const char *fs_step_names[FS_STEP_LAST] = {
+	"none", "cmd", "mkd", "mkd_stat", "dele", "list", "rmd", "mfmt",
+	"mdtm", "probe",
+};
 
 struct frame {
 	char		*dir;
@@ -34,12 +58,10 @@ struct fsop {
 	struct frame	 stack[FSOPS_MAX_DEPTH];
 	int		 depth;
 	size_t		 seen;
-	bool		 listing;	/* the op in flight is a listing */
 	/* set_mtime */
 	int64_t		 mtime;
-	bool		 tried_mdtm;
+	enum fs_step	 step;
 	/* a generic 550: stat tells "missing" from "refused" */
-	bool		 probing;
 	struct op_error	 err;
 };
 
@@ -97,10 +119,11 @@ fs_new(enum fs_kind kind, struct rpc_call *call, struct session *s,
 	return f;
 }
 
-/* Queues one step; its end comes back through fs_step_done. */
+/* Queues one step; its end comes back through fs_step_done. A 550 to a
+ * step with notfound may mean "missing" (see fs_probe). */
 static void
-fs_submit(struct fsop *f, enum op_kind kind, const char *arg, const char *arg2,
-    bool notfound)
+fs_submit(struct fsop *f, enum fs_step step, enum op_kind kind,
+    const char *arg, const char *arg2, bool notfound)
 {
 	struct ftp_op	*op = ftp_op_new(kind, arg);
 
@@ -109,16 +132,18 @@ fs_submit(struct fsop *f, enum op_kind kind, const char *arg, const char *arg2,
 	op->notfound_550 = notfound;
 	op->done = fs_step_done;
 	op->arg = f;
-	f->listing = kind == OP_LIST;
+	log_debug("fsop %s: %s -> %s", f->path, fs_step_names[f->step],
+	    fs_step_names[step]);
+	f->step = step;
 	session_submit(f->sess, op);
 }
 
 static void
-fs_cmd(struct fsop *f, bool notfound, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+fs_cmd(struct fsop *f, enum fs_step step, bool notfound, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static void
-fs_cmd(struct fsop *f, bool notfound, const char *fmt, ...)
+fs_cmd(struct fsop *f, enum fs_step step, bool notfound, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*cmd;
@@ -127,7 +152,7 @@ fs_cmd(struct fsop *f, bool notfound, const char *fmt, ...)
 	if (vasprintf(&cmd, fmt, ap) < 0)
 		abort();
 	va_end(ap);
-	fs_submit(f, OP_CMD, cmd, NULL, notfound);
+	fs_submit(f, step, OP_CMD, cmd, NULL, notfound);
 	free(cmd);
 }
 
@@ -152,7 +177,7 @@ mkdir_next(struct fsop *f)
 	size_t	n = next_prefix(f->path, f->done_len);
 
 	f->done_len = n;
-	fs_cmd(f, false, "MKD %.*s", (int)n, f->path);
+	fs_cmd(f, FS_STEP_MKD, false, "MKD %.*s", (int)n, f->path);
 }
 
 static bool
@@ -209,14 +234,14 @@ remove_next(struct fsop *f)
 				op_error_clear(&err);
 				return;
 			}
-			fs_submit(f, OP_LIST, child, NULL, true);
+			fs_submit(f, FS_STEP_LIST, OP_LIST, child, NULL, true);
 		} else
-			fs_cmd(f, true, "DELE %s", child);
+			fs_cmd(f, FS_STEP_DELE, true, "DELE %s", child);
 		free(child);
 		return;
 	}
 	/* empty now: the directory itself goes */
-	fs_cmd(f, true, "RMD %s", fr->dir);
+	fs_cmd(f, FS_STEP_RMD, true, "RMD %s", fr->dir);
 	free(fr->dir);
 	json_decref(fr->entries);
 	f->depth--;
@@ -247,126 +272,145 @@ fs_probe(struct fsop *f, const struct ftp_op *op)
 	    op->err.kind != FTPA_ERR_FTP || !op->notfound_550 || f->depth > 0)
 		return false;
 	/* a recursive remove goes on to list a directory DELE refused */
-	if (f->kind == FS_REMOVE && f->recursive &&
-	    strncmp(op->path, "DELE ", 5) == 0)
+	if (f->kind == FS_REMOVE && f->recursive && f->step == FS_STEP_DELE)
 		return false;
 	op_error_copy(&f->err, &op->err);
-	f->probing = true;
-	fs_submit(f, OP_STAT, f->path, NULL, false);
+	fs_submit(f, FS_STEP_PROBE, OP_STAT, f->path, NULL, false);
 	return true;
+}
+
+static void
+fs_fail(struct fsop *f, enum ftpa_err kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Ends the fsop with an error of the agent's own making. */
+static void
+fs_fail(struct fsop *f, enum ftpa_err kind, const char *fmt, ...)
+{
+	struct op_error	 err = { 0 };
+	va_list		 ap;
+	char		 msg[256];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	op_error_set(&err, kind, 0, NULL, "%s", msg);
+	fs_finish_err(f, &err);
+	op_error_clear(&err);
+}
+
+/* mkdir: the MKD of a part of the path, or of all of it, is back. */
+static void
+mkdir_done(struct fsop *f, const struct ftp_op *op)
+{
+	if (!mkdir_last(f))
+		mkdir_next(f);		/* parents that exist answer 550: fine */
+	else if (!op->failed)
+		fs_finish_ok(f);
+	else if (f->parents)		/* fine if it is a directory */
+		fs_submit(f, FS_STEP_MKD_STAT, OP_STAT, f->path, NULL, false);
+	else
+		fs_finish_err(f, &op->err);
+}
+
+/* mkdir -p: the path is there; it must be a directory. */
+static void
+mkdir_stat_done(struct fsop *f, const struct ftp_op *op)
+{
+	const char	*type = op->failed ? NULL :
+	    json_string_value(json_object_get(op->result, "type"));
+
+	if (type != NULL && strcmp(type, "dir") == 0)
+		fs_finish_ok(f);
+	else
+		fs_fail(f, FTPA_ERR_EXISTS, "cannot create directory %s: %s",
+		    f->path, type ? "a file of that name exists" :
+		    "the server refused");
+}
+
+/* remove -r: a directory's entries, to remove one at a time. */
+static void
+list_done(struct fsop *f, const struct ftp_op *op)
+{
+	json_t	*entries = json_object_get(op->result, "entries");
+
+	if (op->failed)
+		fs_finish_err(f, &op->err);
+	else if (f->seen + json_array_size(entries) > FSOPS_MAX_ENTRIES)
+		fs_fail(f, FTPA_ERR_LIMIT, "more than %d entries to remove",
+		    FSOPS_MAX_ENTRIES);
+	else {
+		remove_push(f, op->path, entries);
+		remove_next(f);
+	}
+}
+
+/* remove: a DELE (or, emptying a tree, an RMD) is back. */
+static void
+remove_done(struct fsop *f, const struct ftp_op *op)
+{
+	if (f->step == FS_STEP_DELE && f->depth == 0 && op->failed &&
+	    f->recursive)	/* not a file: a directory to empty first */
+		fs_submit(f, FS_STEP_LIST, OP_LIST, f->path, NULL, true);
+	else if (op->failed)
+		fs_finish_err(f, &op->err);
+	else
+		remove_next(f);
+}
+
+/* set_mtime: MFMT is back; without it, the two-argument MDTM. */
+static void
+mfmt_done(struct fsop *f, const struct ftp_op *op)
+{
+	struct tm	tm;
+	time_t		t = (time_t)f->mtime;
+
+	if (!op->failed)
+		fs_finish_ok(f);
+	else if (op->err.ftp_code >= 500 && op->err.ftp_code <= 504) {
+		gmtime_r(&t, &tm);
+		fs_cmd(f, FS_STEP_MDTM, true, "MDTM %04d%02d%02d%02d%02d%02d %s",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, f->path);
+	} else
+		fs_finish_err(f, &op->err);
 }
 
 static void
 fs_step_done(struct ftp_op *op, void *arg)
 {
 	struct fsop	*f = arg;
-	struct op_error	 err = { 0 };
 
-	if (f->probing) {
-		f->probing = false;
+	if (f->step == FS_STEP_PROBE) {
 		if (op->failed && op->err.kind == FTPA_ERR_NOT_FOUND)
 			f->err.kind = FTPA_ERR_NOT_FOUND;
 		fs_finish_err(f, &f->err);
-		ftp_op_free(op);
-		return;
-	}
-	if (fs_probe(f, op)) {
-		ftp_op_free(op);
-		return;
-	}
-
-	switch (f->kind) {
-	case FS_SIMPLE:
+	} else if (fs_probe(f, op))
+		;
+	else switch (f->step) {
+	case FS_STEP_MKD:
+		mkdir_done(f, op);
+		break;
+	case FS_STEP_MKD_STAT:
+		mkdir_stat_done(f, op);
+		break;
+	case FS_STEP_LIST:
+		list_done(f, op);
+		break;
+	case FS_STEP_DELE:
+	case FS_STEP_RMD:
+		remove_done(f, op);
+		break;
+	case FS_STEP_MFMT:
+		mfmt_done(f, op);
+		break;
+	case FS_STEP_CMD:
+	case FS_STEP_MDTM:
+	default:
 		if (op->failed)
 			fs_finish_err(f, &op->err);
 		else
 			fs_finish_ok(f);
-		break;
-	case FS_MKDIR:
-		if (op->kind == OP_STAT) {
-			/* mkdir -p: the path is there; it must be a directory */
-			const char *type = op->failed ? NULL : json_string_value(
-			    json_object_get(op->result, "type"));
-
-			if (type != NULL && strcmp(type, "dir") == 0)
-				fs_finish_ok(f);
-			else {
-				op_error_set(&err, FTPA_ERR_EXISTS, 0, NULL,
-				    "cannot create directory %s: %s", f->path,
-				    type ? "a file of that name exists" :
-				    "the server refused");
-				fs_finish_err(f, &err);
-				op_error_clear(&err);
-			}
-			break;
-		}
-		if (!mkdir_last(f)) {
-			/* parents that exist already answer 550: fine */
-			mkdir_next(f);
-			break;
-		}
-		if (!op->failed) {
-			fs_finish_ok(f);
-			break;
-		}
-		if (f->parents) {
-			/* the last one failed: fine if it is a directory */
-			fs_submit(f, OP_STAT, f->path, NULL, false);
-			break;
-		}
-		fs_finish_err(f, &op->err);
-		break;
-	case FS_REMOVE:
-		if (f->listing) {
-			if (op->failed) {
-				fs_finish_err(f, &op->err);
-				break;
-			}
-			if (f->seen + json_array_size(json_object_get(op->result,
-			    "entries")) > FSOPS_MAX_ENTRIES) {
-				op_error_set(&err, FTPA_ERR_LIMIT, 0, NULL,
-				    "more than %d entries to remove",
-				    FSOPS_MAX_ENTRIES);
-				fs_finish_err(f, &err);
-				op_error_clear(&err);
-				break;
-			}
-			remove_push(f, op->path, json_object_get(op->result,
-			    "entries"));
-			remove_next(f);
-			break;
-		}
-		if (f->depth == 0 && op->failed && f->recursive &&
-		    strncmp(op->path, "DELE ", 5) == 0) {
-			/* not a file: a directory to empty first */
-			fs_submit(f, OP_LIST, f->path, NULL, true);
-			break;
-		}
-		if (op->failed) {
-			fs_finish_err(f, &op->err);
-			break;
-		}
-		remove_next(f);
-		break;
-	case FS_MTIME:
-		if (!op->failed) {
-			fs_finish_ok(f);
-			break;
-		}
-		if (!f->tried_mdtm && op->err.ftp_code >= 500 &&
-		    op->err.ftp_code <= 504) {
-			struct tm	tm;
-			time_t		t = (time_t)f->mtime;
-
-			/* no MFMT: the two-argument MDTM of older servers */
-			f->tried_mdtm = true;
-			gmtime_r(&t, &tm);
-			fs_cmd(f, true, "MDTM %04d%02d%02d%02d%02d%02d %s",
-			    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-			    tm.tm_hour, tm.tm_min, tm.tm_sec, f->path);
-			break;
-		}
-		fs_finish_err(f, &op->err);
 		break;
 	}
 	ftp_op_free(op);
@@ -386,7 +430,7 @@ fsops_mkdir(struct rpc_call *call, struct session *s, const char *path,
 		return;
 	}
 	f->done_len = strlen(path);	/* one MKD of the whole path */
-	fs_cmd(f, false, "MKD %s", path);
+	fs_cmd(f, FS_STEP_MKD, false, "MKD %s", path);
 }
 
 void
@@ -394,7 +438,7 @@ fsops_rmdir(struct rpc_call *call, struct session *s, const char *path)
 {
 	struct fsop	*f = fs_new(FS_SIMPLE, call, s, path);
 
-	fs_cmd(f, true, "RMD %s", path);
+	fs_cmd(f, FS_STEP_CMD, true, "RMD %s", path);
 }
 
 void
@@ -404,7 +448,7 @@ fsops_remove(struct rpc_call *call, struct session *s, const char *path,
 	struct fsop	*f = fs_new(FS_REMOVE, call, s, path);
 
 	f->recursive = recursive;
-	fs_cmd(f, true, "DELE %s", path);
+	fs_cmd(f, FS_STEP_DELE, true, "DELE %s", path);
 }
 
 void
@@ -415,7 +459,7 @@ fsops_rename(struct rpc_call *call, struct session *s, const char *from,
 	char		*a = xasprintf("RNFR %s", from);
 	char		*b = xasprintf("RNTO %s", to);
 
-	fs_submit(f, OP_CMD, a, b, true);
+	fs_submit(f, FS_STEP_CMD, OP_CMD, a, b, true);
 	free(a);
 	free(b);
 }
@@ -425,7 +469,7 @@ fsops_chmod(struct rpc_call *call, struct session *s, const char *path, int mode
 {
 	struct fsop	*f = fs_new(FS_SIMPLE, call, s, path);
 
-	fs_cmd(f, true, "SITE CHMOD %o %s", (unsigned)mode, path);
+	fs_cmd(f, FS_STEP_CMD, true, "SITE CHMOD %o %s", (unsigned)mode, path);
 }
 
 void
@@ -438,6 +482,7 @@ fsops_set_mtime(struct rpc_call *call, struct session *s, const char *path,
 
 	f->mtime = mtime;
 	gmtime_r(&t, &tm);
-	fs_cmd(f, true, "MFMT %04d%02d%02d%02d%02d%02d %s", tm.tm_year + 1900,
-	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, path);
+	fs_cmd(f, FS_STEP_MFMT, true, "MFMT %04d%02d%02d%02d%02d%02d %s",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, path);
 }

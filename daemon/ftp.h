@@ -115,8 +115,6 @@ struct ftp_op {
 
 /* path is the raw command for OP_QUOTE. */
 struct ftp_op	*ftp_op_new(enum op_kind, const char *path);
-/* NULL when a raw command may be sent, else why not (static text). */
-const char	*ftp_quote_refusal(const char *command);
 void		 ftp_op_free(struct ftp_op *);
 const char	*ftp_op_kind_name(enum op_kind);
 

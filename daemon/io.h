@@ -3,8 +3,8 @@
  * ioev): a non-blocking TCP socket driven by libev that reports events to
  * one callback. Buffered mode collects input in io->in (control
  * connections); raw mode reports readiness and lets the owner move bytes
- * itself (data connections, so the data path can later splice/sendfile).
- * TLS will live here too, behind the same events.
+ * itself (data connections, so that the data path can splice and
+ * sendfile). TLS (io_start_tls) is behind the same events.
  */
 #ifndef FTPA_IO_H
 #define FTPA_IO_H

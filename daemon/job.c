@@ -30,6 +30,17 @@ job_state_name(enum job_state s)
 	return s < JOB_STATE_LAST ? job_state_names[s] : "?";
 }
 
+/* Every change of a job's state goes through here, and is logged. */
+static void
+job_set_state(struct job *j, enum job_state s)
+{
+	if (j->state == s)
+		return;
+	log_debug("job %s: %s -> %s", j->id, job_state_name(j->state),
+	    job_state_name(s));
+	j->state = s;
+}
+
 bool
 job_finished(const struct job *j)
 {
@@ -271,7 +282,7 @@ op_progress(struct ftp_op *op, void *arg)
 	bool		 started = j->state == JOB_QUEUED;
 
 	if (started)
-		j->state = JOB_RUNNING;
+		job_set_state(j, JOB_RUNNING);
 	job_account(j, op);
 	if (started || now_mono() - j->last_progress >= PROGRESS_MIN_INTERVAL)
 		progress_send(j);
@@ -403,7 +414,7 @@ job_retry(struct job *j, struct ftp_op *op)
 		delay = JOB_RETRY_MAX_DELAY;
 	log_info("job %s: attempt %d failed: %s; retrying in %.3g s from byte "
 	    "%" PRId64, j->id, j->attempts, j->err.msg, delay, op->offset);
-	j->state = JOB_QUEUED;
+	job_set_state(j, JOB_QUEUED);
 	job_account(j, op);
 	ev_timer_stop(main_loop, &j->hb);
 	ev_timer_init(&j->retry, retry_cb, delay, 0.);
@@ -437,11 +448,11 @@ job_end(struct job *j, struct ftp_op *op)
 	if (j->t_start == 0)
 		j->t_start = j->t_end;
 	if (!op->failed)
-		j->state = JOB_DONE;
+		job_set_state(j, JOB_DONE);
 	else if (op->err.kind == FTPA_ERR_CANCELLED)
-		j->state = JOB_CANCELLED;
+		job_set_state(j, JOB_CANCELLED);
 	else
-		j->state = JOB_FAILED;
+		job_set_state(j, JOB_FAILED);
 	op_error_copy(&j->err, &op->err);
 	if (!j->put && op->lfd.kind == LFD_MEMORY && j->state == JOB_DONE) {
 		j->data = op->lfd.mem;

@@ -16,6 +16,7 @@
 #include "control.h"
 #include "fsops.h"
 #include "ftp.h"
+#include "ftp_cmd.h"
 #include "job.h"
 #include "jsonrpc.h"
 #include "log.h"
@@ -192,7 +193,7 @@ p_str(struct rpc_call *call, json_t *params, const char *key, bool required,
 		params_error(call, "parameter \"%s\" must be a string", key);
 		return -1;
 	}
-	/* CR, LF and NUL never reach a server (TEST-CASES 18) */
+	/* CR, LF and NUL never reach a server: they would end the command */
 	if (ftp_unsafe_string(json_string_value(v), json_string_length(v))) {
 		params_error(call, "parameter \"%s\" contains CR, LF or NUL", key);
 		return -1;

@@ -1,7 +1,7 @@
 /*
  * ftp://, ftpes:// and ftps:// URLs. Everything decoded here ends up in
  * FTP commands, so control bytes are refused in every component, raw or
- * percent-encoded (TEST-CASES 18): "%0d%0aDELE x" must never reach the
+ * percent-encoded: "%0d%0aDELE x" must never reach the
  * server as a second command.
  */
 #ifdef HAVE_CONFIG_H

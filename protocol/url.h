@@ -9,7 +9,7 @@
  * directory: "ftp://h/a/b" -> "a/b", "ftp://h//etc" and "ftp://h/%2Fetc"
  * -> "/etc", "ftp://h" and "ftp://h/" -> "".
  * Any byte below 0x20 or 0x7f, raw or percent-encoded, in any component is
- * refused (TEST-CASES 18), as are ";type=" suffixes we do not support.
+ * refused (they would end an FTP command), as are ";type=" suffixes we do not support.
  */
 #ifndef FTPA_URL_H
 #define FTPA_URL_H

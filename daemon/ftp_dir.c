@@ -1,0 +1,474 @@
+/*
+ * Listings and stat, and plain commands: fs.list (MLSD, or CWD then LIST
+ * with no argument), fs.stat (MLST, else SIZE and MDTM, else the parent's
+ * listing, else CWD), the filter of quoted commands, and one-command
+ * operations (mkdir, remove, rename, ...).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "ftp_cmd.h"
+#include "ftp_list.h"
+#include "ftp_parse.h"
+#include "log.h"
+#include "localfd.h"
+#include "util.h"
+#include "ftp_priv.h"
+
+static void list_cwd_reply(struct ftp_conn *c, int code, const char *text);
+
+
+
+/* ---- listings and stat --------------------------------------------------- */
+
+static json_t *
+entry_json(const struct ftp_entry *e)
+{
+	json_t	*o = json_object();
+
+	json_object_set_new(o, "name", json_text(e->name));
+	json_object_set_new(o, "type", json_string(ftp_entry_type_name(e->type)));
+	json_object_set_new(o, "size", e->size >= 0 ? json_integer(e->size) : json_null());
+	json_object_set_new(o, "mtime", e->mtime != INT64_MIN ?
+	    json_integer(e->mtime) : json_null());
+	json_object_set_new(o, "perm", e->perm >= 0 ? json_integer(e->perm) : json_null());
+	json_object_set_new(o, "target", json_text(e->target));
+	if (e->raw != NULL)
+		json_object_set_new(o, "raw", json_text(e->raw));
+	return o;
+}
+
+/* A relative path as the server sees it from the login directory, so that
+ * a CWD means the same wherever the connection is. */
+static char *
+path_from_home(const struct ftp_conn *c, const char *path)
+{
+	char	*abs;
+
+	if (c->home == NULL)
+		return xstrdup(path);
+	if ((abs = ftp_path_join(c->home, path)) == NULL)
+		fatalx("out of memory");
+	return abs;
+}
+
+/* Sends CWD to path (relative to the login directory). */
+static void
+send_cwd(struct ftp_conn *c, reply_fn fn, const char *path)
+{
+	char	*abs = path_from_home(c, path);
+
+	send_cmd(c, fn, "CWD %s", abs);
+	free(abs);
+}
+
+/*
+ * Servers that run ls for LIST split its argument at white space and take
+ * "-x" words for options ("LIST a b" lists a and b, "LIST -la" the working
+ * directory); curl and lftp never send one. Without MLSD, a listing is of
+ * the working directory, entered with CWD; the next op goes back first.
+ */
+void
+list_start(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+
+	localfd_close(&op->lfd);
+	localfd_open_mem_sink(&op->lfd, LISTING_MAX);
+	if (c->has_mlst || op->path[0] == '\0' || c->home == NULL) {
+		data_open(c, retr_send);
+		return;
+	}
+	send_cwd(c, list_cwd_reply, op->path);
+}
+
+static void
+list_cwd_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (code / 100 == 2) {
+		c->away = true;
+		c->op->list_cwd = true;
+		data_open(c, retr_send);
+		return;
+	}
+	if (code / 100 == 5) {
+		list_not_dir(c, code, text);
+		return;
+	}
+	op_fail(c, FTPA_ERR_FTP, code, text, "list %s: %d %s", c->op->path,
+	    code, first_line(text, line, sizeof(line)));
+}
+
+/*
+ * What a listing cannot enter: a file (answered with its one entry, as ls
+ * does), nothing (not_found), or a directory refused to us (its error).
+ * Found out the way fs.stat finds out.
+ */
+void
+list_not_dir(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_op	*op = c->op;
+
+	data_close(c);
+	localfd_close(&op->lfd);
+	op->list_single = true;
+	op->nodir_code = code;
+	free(op->nodir_text);
+	op->nodir_text = xstrdup(text);
+	if (c->has_mlst)
+		send_cmd(c, mlst_reply, "MLST %s", op->path);
+	else
+		with_type(c, 'I', stat_by_size);
+}
+
+/* fs.list's answer when stat found the entry: true when the op ended. */
+bool
+list_single_done(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+	const char	*type;
+	char		 line[200];
+
+	type = json_string_value(json_object_get(op->result, "type"));
+	if (type != NULL && strcmp(type, "dir") == 0) {
+		json_decref(op->result);
+		op->result = NULL;
+		op_fail(c, FTPA_ERR_FTP, op->nodir_code, op->nodir_text,
+		    "list %s: %d %s", op->path, op->nodir_code,
+		    first_line(op->nodir_text, line, sizeof(line)));
+		return true;
+	}
+	op->result = json_pack("{s:[o],s:s}", "entries", op->result, "source",
+	    c->has_mlst ? "mlsd" : "list");
+	return false;
+}
+
+/*
+ * ls complaints that came down the data connection ("ls: x: No such file
+ * or directory") are no entries. Beside entries of a LIST with no
+ * argument they are dropped; a listing of nothing else, or of a LIST
+ * with an argument (which ls may have split), is the error it says.
+ * Returns true when the op ended.
+ */
+static bool
+list_drop_errors(struct ftp_conn *c, struct ftp_entry *ents, size_t *n)
+{
+	size_t	 kept = 0, errors = 0;
+	bool	 missing = false, miss;
+	char	 first[200] = "";
+
+	for (size_t i = 0; i < *n; i++) {
+		if (ents[i].raw == NULL ||
+		    !ftp_list_error_line(ents[i].raw, &miss)) {
+			ents[kept++] = ents[i];
+			continue;
+		}
+		if (errors++ == 0)
+			snprintf(first, sizeof(first), "%s", ents[i].raw);
+		missing = missing || miss;
+		ftp_entry_clear(&ents[i]);
+	}
+	*n = kept;
+	if (errors == 0)
+		return false;
+	if (kept > 0 && (c->op->list_cwd || c->op->path[0] == '\0')) {
+		log_warnx("%s:%u: list %s: %zu error line(s) dropped: %s",
+		    c->p->host, c->p->port, c->op->path, errors, first);
+		return false;
+	}
+	ftp_entries_free(ents, kept);
+	op_fail(c, missing ? FTPA_ERR_NOT_FOUND : FTPA_ERR_FTP, 0, NULL,
+	    "list %s: %s", c->op->path, first);
+	return true;
+}
+
+void
+list_finish(struct ftp_conn *c)
+{
+	struct ftp_op		*op = c->op;
+	struct ftp_entry	*ents;
+	size_t			 n;
+	json_t			*arr;
+
+	if (ftp_list_parse_buffer(op->lfd.mem ? op->lfd.mem : "", op->lfd.mem_len,
+	    c->has_mlst, time(NULL), c->p->list_tz, LIST_ENTRIES_MAX, &ents,
+	    &n) == -1) {
+		op_fail(c, FTPA_ERR_LIMIT, 0, NULL, "directory listing too large");
+		return;
+	}
+	if (!c->has_mlst && list_drop_errors(c, ents, &n))
+		return;
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, entry_json(&ents[i]));
+	ftp_entries_free(ents, n);
+	op->result = json_pack("{s:o,s:s}", "entries", arr, "source",
+	    c->has_mlst ? "mlsd" : "list");
+	op_succeed(c);
+}
+
+
+static void
+stat_result(struct ftp_conn *c, enum ftp_entry_type type, int64_t size,
+    int64_t mtime)
+{
+	struct ftp_entry	e;
+
+	memset(&e, 0, sizeof(e));
+	e.name = (char *)ftp_path_base(c->op->path);
+	e.type = type;
+	e.size = size;
+	e.mtime = mtime;
+	e.perm = -1;
+	c->op->result = entry_json(&e);
+	op_succeed(c);
+}
+
+static void
+cwd_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (code / 100 == 2) {
+		c->away = true;
+		stat_result(c, FTP_ENTRY_DIR, -1, INT64_MIN);
+		return;
+	}
+	op_fail(c, FTPA_ERR_NOT_FOUND, code, text, "%s: %d %s", c->op->path,
+	    code, first_line(text, line, sizeof(line)));
+}
+
+/* Not in a listing: a directory if we can enter it (the next op comes
+ * back). A listing's CWD has been refused already. */
+static void
+stat_by_cwd(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_op	*op = c->op;
+	char		 line[200];
+
+	if (op->list_single && !c->has_mlst) {
+		op_fail(c, FTPA_ERR_NOT_FOUND, op->nodir_code, op->nodir_text,
+		    "list %s: no such file or directory (%d %s)", op->path,
+		    op->nodir_code, first_line(op->nodir_text, line,
+		    sizeof(line)));
+		return;
+	}
+	if (c->home == NULL) {
+		op_fail(c, code == 550 ? FTPA_ERR_NOT_FOUND : FTPA_ERR_FTP, code,
+		    text, "%s: %d %s", op->path, code,
+		    first_line(text, line, sizeof(line)));
+		return;
+	}
+	send_cwd(c, cwd_reply, op->path);
+}
+
+/*
+ * Without MLST, and when SIZE or MDTM could not tell: the entry in the
+ * parent's LIST, which also gives permissions, links and directories.
+ * code and text, the reply that sent us here, name the error when there
+ * is no parent to list and no way to enter the path.
+ */
+static void
+stat_parent_reply(struct ftp_conn *c, int code, const char *text)
+{
+	if (code / 100 != 2) {
+		/* no parent, no entry in it */
+		c->op->stat_listing = false;
+		stat_by_cwd(c, code, text);
+		return;
+	}
+	c->away = true;
+	c->op->list_cwd = true;
+	data_open(c, retr_send);
+}
+
+static void
+stat_by_list(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_op	*op = c->op;
+	char		*parent;
+
+	if (!ftp_path_has_parent(op->path)) {
+		if (op->total >= 0)
+			stat_result(c, FTP_ENTRY_FILE, op->total, INT64_MIN);
+		else
+			stat_by_cwd(c, code, text);
+		return;
+	}
+	op->stat_listing = true;
+	op->prelim_seen = op->final_seen = op->data_eof = false;
+	localfd_close(&op->lfd);
+	localfd_open_mem_sink(&op->lfd, LISTING_MAX);
+	if (c->home == NULL) {
+		data_open(c, retr_send);	/* LIST parent, as it is */
+		return;
+	}
+	parent = xstrndup(op->path, ftp_path_parent_len(op->path));
+	send_cwd(c, stat_parent_reply, parent);
+	free(parent);
+}
+
+void
+stat_list_finish(struct ftp_conn *c)
+{
+	struct ftp_op		*op = c->op;
+	struct ftp_entry	*ents, *hit = NULL;
+	const char		*base = ftp_path_base(op->path);
+	size_t			 n;
+
+	op->stat_listing = false;
+	if (ftp_list_parse_buffer(op->lfd.mem ? op->lfd.mem : "", op->lfd.mem_len,
+	    false, time(NULL), c->p->list_tz, LIST_ENTRIES_MAX, &ents,
+	    &n) == -1) {
+		op_fail(c, FTPA_ERR_LIMIT, 0, NULL, "directory listing too large");
+		return;
+	}
+	localfd_close(&op->lfd);
+	for (size_t i = 0; i < n && hit == NULL; i++)
+		if (ents[i].type != FTP_ENTRY_OTHER && ents[i].name != NULL &&
+		    strcmp(ents[i].name, base) == 0)
+			hit = &ents[i];
+	if (hit != NULL) {
+		/* SIZE is exact where a listing may round */
+		if (op->total >= 0 && hit->type == FTP_ENTRY_FILE)
+			hit->size = op->total;
+		op->result = entry_json(hit);
+		ftp_entries_free(ents, n);
+		op_succeed(c);
+		return;
+	}
+	ftp_entries_free(ents, n);
+	if (op->total >= 0) {
+		/* a file the listing hides (a dot file, say) */
+		stat_result(c, FTP_ENTRY_FILE, op->total, INT64_MIN);
+		return;
+	}
+	stat_by_cwd(c, 550, "550 not in the parent's listing");
+}
+
+static void
+mdtm_reply(struct ftp_conn *c, int code, const char *text)
+{
+	int64_t	mtime = INT64_MIN;
+
+	if (code == 213 && ftp_parse_mdtm(text, &mtime) == 0) {
+		stat_result(c, FTP_ENTRY_FILE, c->op->total, mtime);
+		return;
+	}
+	if (code / 100 == 4 || code / 100 == 5) {
+		/* no MDTM: the listing has a date */
+		stat_by_list(c, code, text);
+		return;
+	}
+	stat_result(c, FTP_ENTRY_FILE, c->op->total, INT64_MIN);
+}
+
+static void
+stat_size_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+	int64_t	sz;
+
+	if (code == 213 && ftp_parse_size(text, &sz) == 0) {
+		c->op->total = sz;
+		send_cmd(c, mdtm_reply, "MDTM %s", c->op->path);
+		return;
+	}
+	if (code / 100 == 5) {
+		/* a directory, a missing file, or no SIZE at all */
+		stat_by_list(c, code, text);
+		return;
+	}
+	/* "213 12ab", a size past 2^63: the server broke the protocol, it did
+	 * not say no */
+	op_fail(c, code == 213 ? FTPA_ERR_PROTOCOL : FTPA_ERR_FTP, code, text,
+	    "%s: %s%d %s", c->op->path, code == 213 ? "malformed SIZE reply: " :
+	    "", code, first_line(text, line, sizeof(line)));
+}
+
+void
+stat_by_size(struct ftp_conn *c)
+{
+	c->op->total = -1;
+	send_cmd(c, stat_size_reply, "SIZE %s", c->op->path);
+}
+
+void
+mlst_reply(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_entry	 e;
+	const char		*line, *nl;
+	char			 first[200];
+
+	if (code / 100 != 2) {
+		if (code == 550) {
+			op_fail(c, FTPA_ERR_NOT_FOUND, code, text, "%s: %d %s",
+			    c->op->path, code, first_line(text, first, sizeof(first)));
+			return;
+		}
+		with_type(c, 'I', stat_by_size);
+		return;
+	}
+	/* the fact line is the one that starts with a space */
+	for (line = text; line != NULL && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if (*line != ' ')
+			continue;
+		memset(&e, 0, sizeof(e));
+		if (ftp_list_parse_mlsd(line + 1, nl ? (size_t)(nl - line - 1) :
+		    strlen(line + 1), &e) == FTP_LIST_ENTRY) {
+			free(e.name);
+			e.name = xstrdup(ftp_path_base(c->op->path));
+			c->op->result = entry_json(&e);
+			ftp_entry_clear(&e);
+			op_succeed(c);
+			return;
+		}
+		ftp_entry_clear(&e);
+	}
+	conn_drop(c, FTPA_ERR_PROTOCOL, code, text, "malformed MLST reply");
+}
+
+/* ---- raw commands ------------------------------------------------------------ */
+
+
+
+/* One command, or two (RNFR then RNTO): success is a final 2xx. */
+void
+cmd_reply(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_op	*op = c->op;
+	char		 line[200];
+
+	first_line(text, line, sizeof(line));
+	if (op->cmd2 != NULL && op->step == 0 && code / 100 == 3) {
+		op->step = 1;
+		send_cmd(c, cmd_reply, "%s", op->cmd2);
+		return;
+	}
+	/* tolerance: any 2xx will do (200 where 250 is due, and so on) */
+	if (code / 100 == 2 && (op->cmd2 == NULL || op->step == 1)) {
+		op->result = json_pack("{s:i,s:o}", "code", code, "text",
+		    json_text(text));
+		op_succeed(c);
+		return;
+	}
+	op_fail(c, code == 550 && op->step == 0 && op->notfound_550 &&
+	    ftp_says_missing(text) ? FTPA_ERR_NOT_FOUND : FTPA_ERR_FTP, code, text,
+	    "%d %s", code, line);
+}
+
+void
+quote_reply(struct ftp_conn *c, int code, const char *text)
+{
+	c->op->result = json_pack("{s:i,s:o}", "code", code, "text",
+	    json_text(text));
+	op_succeed(c);
+}

@@ -1,0 +1,299 @@
+/*
+ * Transfer commands: TYPE, SIZE and REST before RETR, STOR or APPE (and
+ * the LIST or MLSD of a listing), their 1xx and final replies, and when a
+ * transfer has succeeded (the data's end and a 2xx, the size expected).
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "ftp_cmd.h"
+#include "ftp_parse.h"
+#include "log.h"
+#include "localfd.h"
+#include "ftp_priv.h"
+
+/* ---- transfers (get, put, list) --------------------------------------- */
+
+/* Success needs both the end of the data and a final 2xx, in either order. */
+void
+xfer_maybe_finish(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+	int64_t		 expect;
+
+	if (op == NULL || !op->data_eof || !op->final_seen)
+		return;
+	if (c->data_truncated) {
+		op->cut_short = true;
+		op_fail(c, FTPA_ERR_PROTOCOL, 0, NULL,
+		    "the TLS data connection ended without close_notify: the "
+		    "transfer may be truncated");
+		return;
+	}
+	if (op->stat_listing) {
+		stat_list_finish(c);
+		return;
+	}
+	if (op->kind == OP_LIST) {
+		list_finish(c);
+		return;
+	}
+	/* in ASCII the byte counts of the two ends differ */
+	if (op->kind == OP_GET && op->total >= 0 && !op->ascii) {
+		expect = op->total - op->offset;
+		if (expect >= 0 && op->bytes != expect) {
+			op->cut_short = op->bytes < expect;
+			op_fail(c, FTPA_ERR_PROTOCOL, 0, NULL,
+			    "partial transfer: received %" PRId64 " of %" PRId64
+			    " bytes", op->bytes, expect);
+			return;
+		}
+	}
+	op_succeed(c);
+}
+
+static enum ftpa_err
+xfer_error_kind(struct ftp_op *op, int code, const char *text)
+{
+	if (op->kind == OP_PUT)
+		return FTPA_ERR_FTP;
+	if (code == 550 || (code == 450 && ftp_says_missing(text)))
+		return FTPA_ERR_NOT_FOUND;
+	return FTPA_ERR_FTP;
+}
+
+void
+xfer_reply(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_op	*op = c->op;
+	char		 line[200];
+	int64_t		 sz;
+
+	first_line(text, line, sizeof(line));
+	if (code / 100 == 1) {
+		op->prelim_seen = true;
+		ka_start(c);
+		/* the data connection has its own idle timeout meanwhile;
+		 * once it is gone, the final reply keeps its deadline */
+		if (c->data != NULL)
+			io_set_timeout(c->io, 0);
+		/* after REST servers disagree on what the 150 size means */
+		if (op->kind == OP_GET && op->offset == 0 && !op->ascii &&
+		    ftp_parse_150_size(text, &sz) == 0) {
+			/* it agrees with SIZE: later downloads save that
+			 * round trip (one per file in a loop of small ones) */
+			if (op->total == sz && !c->p->size_in_150) {
+				log_debug("the 150 reply gives the size: no SIZE "
+				    "before downloads from now on");
+				c->p->size_in_150 = true;
+			}
+			if (op->total < 0)
+				op->total = sz;
+		}
+		ev_timer_stop(main_loop, &c->tls_wait_timer);
+		if (data_tls_may_start(c)) {
+			data_start_tls(c);
+			return;
+		}
+		put_maybe_start(c);
+		return;
+	}
+	if (code / 100 == 2) {
+		op->final_seen = true;
+		op->final_code = code;
+		/* while draining after close_notify everything has been sent */
+		if (op->kind == OP_PUT && !op->data_eof && !c->data_draining) {
+			conn_drop(c, FTPA_ERR_PROTOCOL, code, text,
+			    "the server ended the upload before all data was sent: %d %s",
+			    code, line);
+			return;
+		}
+		/* in active mode the accept may still be on its way */
+		if (!op->data_eof && c->data == NULL && c->lsn_fd == -1) {
+			conn_drop(c, FTPA_ERR_PROTOCOL, code, text,
+			    "transfer reply without a data connection");
+			return;
+		}
+		xfer_maybe_finish(c);
+		return;
+	}
+	/* MLSD of a file or of nothing: ls shows a file's entry */
+	if (op->kind == OP_LIST && c->has_mlst && !op->prelim_seen &&
+	    !op->list_single && code / 100 == 5 && op->path[0] != '\0') {
+		list_not_dir(c, code, text);
+		return;
+	}
+	if (op->prelim_seen && c->data != NULL) {
+		/* the server gave up mid-transfer; its data channel is gone too */
+		data_close(c);
+	}
+	if (code == 552)
+		op_fail(c, FTPA_ERR_FTP, code, text, "server storage full: %d %s",
+		    code, line);
+	else
+		op_fail(c, xfer_error_kind(op, code, text), code, text, "%s %s: %d %s",
+		    ftp_op_kind_name(op->kind), op->path, code, line);
+}
+
+void
+retr_send(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+
+	c->xfer_sent = true;
+	if (op->kind != OP_PUT && c->data != NULL)
+		io_resume(c->data);
+
+	if (op->kind == OP_GET)
+		send_cmd(c, xfer_reply, "RETR %s", op->path);
+	else if (op->kind == OP_PUT)
+		send_cmd(c, xfer_reply, "%s %s", op->append ? "APPE" : "STOR",
+		    op->path);
+	else if (op->list_cwd)
+		send_cmd(c, xfer_reply, "LIST");	/* in the CWD's directory */
+	else if (op->stat_listing) {
+		/* stat's last resort: the parent's LIST (never MLSD here) */
+		char	*parent = xstrndup(op->path,
+		    ftp_path_parent_len(op->path));
+
+		send_cmd(c, xfer_reply, parent[0] ? "LIST %s" : "LIST%s", parent);
+		free(parent);
+	} else if (c->has_mlst)
+		send_cmd(c, xfer_reply, op->path[0] ? "MLSD %s" : "MLSD%s", op->path);
+	else
+		send_cmd(c, xfer_reply, op->path[0] ? "LIST %s" : "LIST%s", op->path);
+	data_tls_arm(c);
+}
+
+static void
+rest_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (code != 350) {
+		if (c->op->rest_restart && localfd_rewind(&c->op->lfd,
+		    c->op->kind == OP_GET) == 0) {
+			/* asked for: start over from the first byte */
+			log_debug("REST refused; restarting %s from zero",
+			    c->op->path);
+			c->op->offset = 0;
+			c->op->bytes = 0;
+			c->op->restarted = true;
+			retr_send(c);
+			return;
+		}
+		op_fail(c, FTPA_ERR_FTP, code, text,
+		    "the server cannot resume (REST refused): %d %s", code,
+		    first_line(text, line, sizeof(line)));
+		return;
+	}
+	retr_send(c);
+}
+
+static void
+xfer_data_ready(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+
+	if (op->offset > 0 && !op->append)
+		send_cmd(c, rest_reply, "REST %" PRId64, op->offset);
+	else
+		retr_send(c);
+}
+
+static void
+size_reply(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_op	*op = c->op;
+	int64_t		 sz;
+
+	if (code == 213 && ftp_parse_size(text, &sz) == 0)
+		op->total = sz;
+	/* a resume is checked against the size first: past the end is an error */
+	if (op->offset > 0 && op->total >= 0 && !op->ascii) {
+		if (op->offset > op->total) {
+			op_fail(c, FTPA_ERR_FTP, 0, NULL, "cannot resume %s at byte "
+			    "%" PRId64 ": the file has only %" PRId64 " bytes",
+			    op->path, op->offset, op->total);
+			return;
+		}
+		if (op->offset == op->total) {
+			op_succeed(c);		/* complete already: nothing to move */
+			return;
+		}
+	}
+	data_open(c, xfer_data_ready);
+}
+
+static void
+type_reply(struct ftp_conn *c, int code, const char *text)
+{
+	char	line[200];
+
+	if (code / 100 != 2) {
+		op_fail(c, FTPA_ERR_FTP, code, text, "TYPE refused: %d %s", code,
+		    first_line(text, line, sizeof(line)));
+		return;
+	}
+	c->cur_type = c->op->ascii ? 'A' : 'I';
+	c->then(c);
+}
+
+void
+with_type(struct ftp_conn *c, char want, step_fn then)
+{
+	if (c->cur_type == want) {
+		then(c);
+		return;
+	}
+	c->then = then;
+	send_cmd(c, type_reply, "TYPE %c", want);
+}
+
+void
+get_typed(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+
+	/* the size is needed first only to check a resume */
+	if (c->p->size_in_150 && op->offset == 0 && !op->ascii) {
+		data_open(c, xfer_data_ready);
+		return;
+	}
+	send_cmd(c, size_reply, "SIZE %s", op->path);
+}
+
+/* An upload tried again goes on from what the server has, if it says. */
+static void
+put_size_reply(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_op	*op = c->op;
+	int64_t		 sz;
+
+	op->put_resume = false;
+	if (code == 213 && ftp_parse_size(text, &sz) == 0 && sz > 0 &&
+	    localfd_seek(&op->lfd, sz) == 0) {
+		log_debug("resuming the upload of %s at byte %" PRId64,
+		    op->path, sz);
+		op->offset = sz;
+	} else if (localfd_rewind(&op->lfd, false) == 0)
+		op->offset = 0;
+	else {
+		op_fail(c, FTPA_ERR_LOCAL_IO, 0, NULL, "cannot go back in the "
+		    "local file to retry the upload");
+		return;
+	}
+	data_open(c, xfer_data_ready);
+}
+
+void
+put_typed(struct ftp_conn *c)
+{
+	if (c->op->put_resume) {
+		send_cmd(c, put_size_reply, "SIZE %s", c->op->path);
+		return;
+	}
+	data_open(c, xfer_data_ready);
+}
