@@ -437,7 +437,7 @@ handle_reply(struct ftp_conn *c, int code, const char *text)
 	if (c->noop_out > 0) {
 		/* during the transfer only a 200 is a NOOP's; after its final
 		 * reply the next ones are, whatever they say */
-		bool in_xfer = c->on_reply == xfer_reply && c->op != NULL &&
+		bool in_xfer = op_in_xfer(c) && c->op != NULL &&
 		    !c->op->final_seen;
 
 		if (!in_xfer || code == 200) {
@@ -453,7 +453,7 @@ handle_reply(struct ftp_conn *c, int code, const char *text)
 		return;
 	}
 	/* only the greeting and transfer commands have preliminary replies */
-	if (code < 200 && !login_takes_prelim(c) && fn != xfer_reply) {
+	if (code < 200 && !login_takes_prelim(c) && !op_in_xfer(c)) {
 		conn_drop(c, FTPA_ERR_PROTOCOL, code, text,
 		    "unexpected preliminary reply %d %s", code, line);
 		return;
@@ -568,6 +568,73 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 
 /* ---- running operations ---------------------------------------------------- */
 
+static void home_reply(struct ftp_conn *, int, const char *);
+static void abor_reply(struct ftp_conn *, int, const char *);
+
+/* Every step of an op: its name (for the log) and its reply's handler. */
+static const struct {
+	const char	*name;
+	reply_fn	 reply;
+} op_steps[STEP_LAST] = {
+	[STEP_NONE] =		{ "none", NULL },
+	[STEP_HOME] =		{ "home", home_reply },
+	[STEP_TYPE] =		{ "type", type_reply },
+	[STEP_SIZE] =		{ "size", size_reply },
+	[STEP_PUT_SIZE] =	{ "put_size", put_size_reply },
+	[STEP_EPSV] =		{ "epsv", epsv_reply },
+	[STEP_PASV] =		{ "pasv", pasv_reply },
+	[STEP_EPRT] =		{ "eprt", eprt_reply },
+	[STEP_PORT] =		{ "port", port_reply },
+	[STEP_REST] =		{ "rest", rest_reply },
+	[STEP_XFER] =		{ "xfer", xfer_reply },
+	[STEP_LIST_CWD] =	{ "list_cwd", list_cwd_reply },
+	[STEP_MLST] =		{ "mlst", mlst_reply },
+	[STEP_STAT_SIZE] =	{ "stat_size", stat_size_reply },
+	[STEP_STAT_MDTM] =	{ "stat_mdtm", mdtm_reply },
+	[STEP_STAT_PARENT] =	{ "stat_parent", stat_parent_reply },
+	[STEP_STAT_CWD] =	{ "stat_cwd", cwd_reply },
+	[STEP_CMD] =		{ "cmd", cmd_reply },
+	[STEP_CMD2] =		{ "cmd2", cmd_reply },
+	[STEP_QUOTE] =		{ "quote", quote_reply },
+	[STEP_ABOR] =		{ "abor", abor_reply },
+	[STEP_QUIT] =		{ "quit", quit_reply },
+};
+
+/* The one place an op's replies go: the handler of the step. */
+static void
+op_reply(struct ftp_conn *c, int code, const char *text)
+{
+	if (c->step <= STEP_NONE || c->step >= STEP_LAST) {
+		conn_drop(c, FTPA_ERR_PROTOCOL, code, text, "reply %d with no "
+		    "command out", code);
+		return;
+	}
+	op_steps[c->step].reply(c, code, text);
+}
+
+void
+op_send(struct ftp_conn *c, enum op_step step, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*line;
+
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		fatalx("out of memory");
+	va_end(ap);
+	log_debug("%s:%u: step %s -> %s", c->p->host, c->p->port,
+	    op_steps[c->step].name, op_steps[step].name);
+	c->step = step;
+	send_cmd(c, op_reply, "%s", line);
+	free(line);
+}
+
+bool
+op_in_xfer(const struct ftp_conn *c)
+{
+	return c->on_reply == op_reply && c->step == STEP_XFER;
+}
+
 /* Back in the login directory, where relative paths start. */
 static void
 home_reply(struct ftp_conn *c, int code, const char *text)
@@ -593,8 +660,9 @@ ftp_conn_run(struct ftp_conn *c, struct ftp_op *op)
 	op->prelim_seen = op->final_seen = op->data_eof = op->src_eof = false;
 	op->stat_listing = op->list_cwd = op->list_single = false;
 	set_state(c, FTP_S_BUSY);
+	c->step = STEP_NONE;
 	if (c->away) {
-		send_cmd(c, home_reply, "CWD %s", c->home);
+		op_send(c, STEP_HOME, "CWD %s", c->home);
 		return;
 	}
 	op_start(c);
@@ -611,29 +679,43 @@ op_start(struct ftp_conn *c)
 		break;
 	case OP_STAT:
 		if (c->has_mlst)
-			send_cmd(c, mlst_reply, op->path[0] ? "MLST %s" : "MLST%s",
+			op_send(c, STEP_MLST, op->path[0] ? "MLST %s" : "MLST%s",
 			    op->path);
 		else
-			with_type(c, 'I', stat_by_size);
+			with_type(c, 'I');
 		break;
 	case OP_GET:
-		with_type(c, op->ascii ? 'A' : 'I', get_typed);
-		break;
 	case OP_PUT:
-		with_type(c, op->ascii ? 'A' : 'I', put_typed);
+		with_type(c, op->ascii ? 'A' : 'I');
 		break;
 	case OP_CMD:
-		op->step = 0;
-		send_cmd(c, cmd_reply, "%s", op->path);
+		op_send(c, STEP_CMD, "%s", op->path);
 		break;
 	case OP_QUOTE:
 		/* TYPE, MODE and the like may change what we assume */
 		if (strncasecmp(op->path, "TYPE", 4) == 0)
 			c->cur_type = 0;
-		send_cmd(c, quote_reply, "%s", op->path);
+		op_send(c, STEP_QUOTE, "%s", op->path);
 		break;
 	default:
 		op_fail(c, FTPA_ERR_PROTOCOL, 0, NULL, "unknown operation");
+		break;
+	}
+}
+
+/* TYPE is as the op needs it: on with the op. */
+void
+op_typed(struct ftp_conn *c)
+{
+	switch (c->op->kind) {
+	case OP_GET:
+		get_typed(c);
+		break;
+	case OP_PUT:
+		put_typed(c);
+		break;
+	default:
+		stat_by_size(c);	/* fs.stat without MLST */
 		break;
 	}
 }
@@ -650,7 +732,7 @@ abor_reply(struct ftp_conn *c, int code, const char *text)
 		conn_drop(c, FTPA_ERR_CANCELLED, 0, NULL, "transfer aborted");
 		return;
 	}
-	send_cmd(c, quit_reply, "QUIT");
+	op_send(c, STEP_QUIT, "QUIT");
 }
 
 /*
@@ -675,7 +757,7 @@ ftp_conn_cancel(struct ftp_conn *c, struct ftp_op *op)
 		if (c->dead)
 			return;
 		set_state(c, FTP_S_QUIT);
-		send_cmd(c, abor_reply, "ABOR");
+		op_send(c, STEP_ABOR, "ABOR");
 		ev_timer_init(&c->quit_timer, quit_timer_cb, QUIT_WAIT, 0);
 		c->quit_timer.data = c;
 		ev_timer_start(main_loop, &c->quit_timer);
@@ -708,7 +790,7 @@ ftp_conn_quit(struct ftp_conn *c)
 		return;
 	}
 	set_state(c, FTP_S_QUIT);
-	send_cmd(c, quit_reply, "QUIT");
+	op_send(c, STEP_QUIT, "QUIT");
 	ev_timer_init(&c->quit_timer, quit_timer_cb, QUIT_WAIT, 0);
 	c->quit_timer.data = c;
 	ev_timer_start(main_loop, &c->quit_timer);

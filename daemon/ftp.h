@@ -91,9 +91,8 @@ struct ftp_op {
 	op_done_cb	 done;
 	op_progress_cb	 progress;
 	void		*arg;
-	/* engine state, private to ftp.c */
+	/* engine state, private to the engine (daemon/ftp*.c) */
 	struct ftp_conn	*conn;
-	int		 step;
 	bool		 prelim_seen;
 	bool		 final_seen;
 	bool		 data_eof;

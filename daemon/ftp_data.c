@@ -163,7 +163,7 @@ data_connect(struct ftp_conn *c, uint16_t port)
 	}
 }
 
-static void
+void
 pasv_reply(struct ftp_conn *c, int code, const char *text)
 {
 	uint8_t		addr[4];
@@ -183,7 +183,7 @@ pasv_reply(struct ftp_conn *c, int code, const char *text)
 	data_connect(c, port);
 }
 
-static void
+void
 epsv_reply(struct ftp_conn *c, int code, const char *text)
 {
 	uint16_t	port;
@@ -202,14 +202,13 @@ epsv_reply(struct ftp_conn *c, int code, const char *text)
 	if (code / 100 == 5 && c->peer.ss_family == AF_INET) {
 		/* remembered for the session, across reconnects */
 		c->p->epsv_off = true;
-		send_cmd(c, pasv_reply, "PASV");
+		op_send(c, STEP_PASV, "PASV");
 		return;
 	}
 	op_fail(c, FTPA_ERR_FTP, code, text, "EPSV refused: %d %s", code,
 	    first_line(text, line, sizeof(line)));
 }
 
-/* Opens a data connection; c->then runs once it is connected. */
 /* ---- active mode ------------------------------------------------------------ */
 
 static bool
@@ -269,11 +268,10 @@ lsn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	    "data connection within %.0f s (active mode)", c->p->connect_timeout);
 }
 
-static void
+void
 port_reply(struct ftp_conn *c, int code, const char *text)
 {
 	char	line[200];
-	step_fn	then;
 
 	if (code / 100 != 2) {
 		op_fail(c, FTPA_ERR_FTP, code, text, "PORT refused: %d %s", code,
@@ -281,9 +279,7 @@ port_reply(struct ftp_conn *c, int code, const char *text)
 		return;
 	}
 	/* the transfer command goes now; the server connects after it */
-	then = c->then;
-	c->then = NULL;
-	then(c);
+	xfer_data_ready(c);
 }
 
 static void
@@ -293,11 +289,11 @@ send_port(struct ftp_conn *c, const struct sockaddr_storage *ss)
 	const unsigned char		*a = (const unsigned char *)&sin->sin_addr;
 	unsigned			 port = ntohs(sin->sin_port);
 
-	send_cmd(c, port_reply, "PORT %u,%u,%u,%u,%u,%u", a[0], a[1], a[2], a[3],
+	op_send(c, STEP_PORT, "PORT %u,%u,%u,%u,%u,%u", a[0], a[1], a[2], a[3],
 	    port >> 8, port & 0xff);
 }
 
-static void
+void
 eprt_reply(struct ftp_conn *c, int code, const char *text)
 {
 	struct sockaddr_storage	ss;
@@ -348,7 +344,7 @@ active_open(struct ftp_conn *c)
 	else
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
 		    host, sizeof(host));
-	send_cmd(c, eprt_reply, "EPRT |%d|%s|%u|", ss.ss_family == AF_INET ? 1 : 2,
+	op_send(c, STEP_EPRT, "EPRT |%d|%s|%u|", ss.ss_family == AF_INET ? 1 : 2,
 	    host, ss.ss_family == AF_INET ?
 	    ntohs(((struct sockaddr_in *)&ss)->sin_port) :
 	    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
@@ -359,9 +355,8 @@ fail:
 }
 
 void
-data_open(struct ftp_conn *c, step_fn then)
+data_open(struct ftp_conn *c)
 {
-	c->then = then;
 	c->xlen = c->xoff = 0;
 	c->xfer_sent = false;
 	xfer_choose_mode(c);
@@ -374,9 +369,9 @@ data_open(struct ftp_conn *c, step_fn then)
 		return;
 	}
 	if (c->p->epsv_off)
-		send_cmd(c, pasv_reply, "PASV");
+		op_send(c, STEP_PASV, "PASV");
 	else
-		send_cmd(c, epsv_reply, "EPSV");
+		op_send(c, STEP_EPSV, "EPSV");
 }
 
 static void
@@ -847,18 +842,15 @@ static void
 data_io_cb(struct io *io, enum io_event ev, void *arg)
 {
 	struct ftp_conn	*c = arg;
-	step_fn		 then;
 
 	switch (ev) {
 	case IO_CONNECTED:
-		then = c->then;
-		c->then = NULL;
 		/* downloads read as soon as bytes come; uploads only write,
 		 * after the 1xx, and never watch for input */
 		if (c->op->kind == OP_PUT)
 			io_pause(io);
 		io_set_timeout(io, c->p->data_timeout);
-		then(c);
+		xfer_data_ready(c);
 		break;
 	case IO_TLS_READY:
 		c->data_tls_ready = true;
@@ -887,7 +879,7 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 			put_data_done(c);
 			break;
 		}
-		if (c->then != NULL)
+		if (c->step == STEP_EPSV || c->step == STEP_PASV)
 			conn_drop(c, FTPA_ERR_TIMEOUT, 0, NULL,
 			    "the data connection did not open within %.0f s",
 			    c->p->connect_timeout);

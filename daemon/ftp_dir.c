@@ -20,7 +20,6 @@
 #include "util.h"
 #include "ftp_priv.h"
 
-static void list_cwd_reply(struct ftp_conn *c, int code, const char *text);
 
 
 
@@ -59,11 +58,11 @@ path_from_home(const struct ftp_conn *c, const char *path)
 
 /* Sends CWD to path (relative to the login directory). */
 static void
-send_cwd(struct ftp_conn *c, reply_fn fn, const char *path)
+send_cwd(struct ftp_conn *c, enum op_step step, const char *path)
 {
 	char	*abs = path_from_home(c, path);
 
-	send_cmd(c, fn, "CWD %s", abs);
+	op_send(c, step, "CWD %s", abs);
 	free(abs);
 }
 
@@ -81,13 +80,13 @@ list_start(struct ftp_conn *c)
 	localfd_close(&op->lfd);
 	localfd_open_mem_sink(&op->lfd, LISTING_MAX);
 	if (c->has_mlst || op->path[0] == '\0' || c->home == NULL) {
-		data_open(c, retr_send);
+		data_open(c);
 		return;
 	}
-	send_cwd(c, list_cwd_reply, op->path);
+	send_cwd(c, STEP_LIST_CWD, op->path);
 }
 
-static void
+void
 list_cwd_reply(struct ftp_conn *c, int code, const char *text)
 {
 	char	line[200];
@@ -95,7 +94,7 @@ list_cwd_reply(struct ftp_conn *c, int code, const char *text)
 	if (code / 100 == 2) {
 		c->away = true;
 		c->op->list_cwd = true;
-		data_open(c, retr_send);
+		data_open(c);
 		return;
 	}
 	if (code / 100 == 5) {
@@ -123,9 +122,9 @@ list_not_dir(struct ftp_conn *c, int code, const char *text)
 	free(op->nodir_text);
 	op->nodir_text = xstrdup(text);
 	if (c->has_mlst)
-		send_cmd(c, mlst_reply, "MLST %s", op->path);
+		op_send(c, STEP_MLST, "MLST %s", op->path);
 	else
-		with_type(c, 'I', stat_by_size);
+		with_type(c, 'I');
 }
 
 /* fs.list's answer when stat found the entry: true when the op ended. */
@@ -231,7 +230,7 @@ stat_result(struct ftp_conn *c, enum ftp_entry_type type, int64_t size,
 	op_succeed(c);
 }
 
-static void
+void
 cwd_reply(struct ftp_conn *c, int code, const char *text)
 {
 	char	line[200];
@@ -266,7 +265,7 @@ stat_by_cwd(struct ftp_conn *c, int code, const char *text)
 		    first_line(text, line, sizeof(line)));
 		return;
 	}
-	send_cwd(c, cwd_reply, op->path);
+	send_cwd(c, STEP_STAT_CWD, op->path);
 }
 
 /*
@@ -275,7 +274,7 @@ stat_by_cwd(struct ftp_conn *c, int code, const char *text)
  * code and text, the reply that sent us here, name the error when there
  * is no parent to list and no way to enter the path.
  */
-static void
+void
 stat_parent_reply(struct ftp_conn *c, int code, const char *text)
 {
 	if (code / 100 != 2) {
@@ -286,7 +285,7 @@ stat_parent_reply(struct ftp_conn *c, int code, const char *text)
 	}
 	c->away = true;
 	c->op->list_cwd = true;
-	data_open(c, retr_send);
+	data_open(c);
 }
 
 static void
@@ -307,11 +306,11 @@ stat_by_list(struct ftp_conn *c, int code, const char *text)
 	localfd_close(&op->lfd);
 	localfd_open_mem_sink(&op->lfd, LISTING_MAX);
 	if (c->home == NULL) {
-		data_open(c, retr_send);	/* LIST parent, as it is */
+		data_open(c);	/* LIST parent, as it is */
 		return;
 	}
 	parent = xstrndup(op->path, ftp_path_parent_len(op->path));
-	send_cwd(c, stat_parent_reply, parent);
+	send_cwd(c, STEP_STAT_PARENT, parent);
 	free(parent);
 }
 
@@ -353,7 +352,7 @@ stat_list_finish(struct ftp_conn *c)
 	stat_by_cwd(c, 550, "550 not in the parent's listing");
 }
 
-static void
+void
 mdtm_reply(struct ftp_conn *c, int code, const char *text)
 {
 	int64_t	mtime = INT64_MIN;
@@ -370,7 +369,7 @@ mdtm_reply(struct ftp_conn *c, int code, const char *text)
 	stat_result(c, FTP_ENTRY_FILE, c->op->total, INT64_MIN);
 }
 
-static void
+void
 stat_size_reply(struct ftp_conn *c, int code, const char *text)
 {
 	char	line[200];
@@ -378,7 +377,7 @@ stat_size_reply(struct ftp_conn *c, int code, const char *text)
 
 	if (code == 213 && ftp_parse_size(text, &sz) == 0) {
 		c->op->total = sz;
-		send_cmd(c, mdtm_reply, "MDTM %s", c->op->path);
+		op_send(c, STEP_STAT_MDTM, "MDTM %s", c->op->path);
 		return;
 	}
 	if (code / 100 == 5) {
@@ -397,7 +396,7 @@ void
 stat_by_size(struct ftp_conn *c)
 {
 	c->op->total = -1;
-	send_cmd(c, stat_size_reply, "SIZE %s", c->op->path);
+	op_send(c, STEP_STAT_SIZE, "SIZE %s", c->op->path);
 }
 
 void
@@ -413,7 +412,7 @@ mlst_reply(struct ftp_conn *c, int code, const char *text)
 			    c->op->path, code, first_line(text, first, sizeof(first)));
 			return;
 		}
-		with_type(c, 'I', stat_by_size);
+		with_type(c, 'I');
 		return;
 	}
 	/* the fact line is the one that starts with a space */
@@ -448,19 +447,18 @@ cmd_reply(struct ftp_conn *c, int code, const char *text)
 	char		 line[200];
 
 	first_line(text, line, sizeof(line));
-	if (op->cmd2 != NULL && op->step == 0 && code / 100 == 3) {
-		op->step = 1;
-		send_cmd(c, cmd_reply, "%s", op->cmd2);
+	if (op->cmd2 != NULL && c->step == STEP_CMD && code / 100 == 3) {
+		op_send(c, STEP_CMD2, "%s", op->cmd2);
 		return;
 	}
 	/* tolerance: any 2xx will do (200 where 250 is due, and so on) */
-	if (code / 100 == 2 && (op->cmd2 == NULL || op->step == 1)) {
+	if (code / 100 == 2 && (op->cmd2 == NULL || c->step == STEP_CMD2)) {
 		op->result = json_pack("{s:i,s:o}", "code", code, "text",
 		    json_text(text));
 		op_succeed(c);
 		return;
 	}
-	op_fail(c, code == 550 && op->step == 0 && op->notfound_550 &&
+	op_fail(c, code == 550 && c->step == STEP_CMD && op->notfound_550 &&
 	    ftp_says_missing(text) ? FTPA_ERR_NOT_FOUND : FTPA_ERR_FTP, code, text,
 	    "%d %s", code, line);
 }

@@ -75,8 +75,38 @@ enum login_step {
 	LOGIN_STEP_LAST
 };
 
+/*
+ * The command exchanges of an operation (and of its end: ABOR, QUIT),
+ * one at a time: op_send enters a step by sending its command, and the
+ * step's reply goes to the handler named in the table of ftp.c.
+ */
+enum op_step {
+	STEP_NONE,
+	STEP_HOME,		/* CWD back to the login directory */
+	STEP_TYPE,		/* TYPE A or I */
+	STEP_SIZE,		/* get: the size (a resume is checked against it) */
+	STEP_PUT_SIZE,		/* put, tried again: what the server has */
+	STEP_EPSV,		/* passive data connection */
+	STEP_PASV,
+	STEP_EPRT,		/* active data connection */
+	STEP_PORT,
+	STEP_REST,		/* the offset to resume at */
+	STEP_XFER,		/* RETR, STOR, APPE, LIST, MLSD: 1xx, then 2xx */
+	STEP_LIST_CWD,		/* fs.list without MLSD: into the directory */
+	STEP_MLST,		/* fs.stat */
+	STEP_STAT_SIZE,		/* fs.stat without MLST: SIZE, MDTM, ... */
+	STEP_STAT_MDTM,
+	STEP_STAT_PARENT,	/* ... into the parent, to list it, ... */
+	STEP_STAT_CWD,		/* ... or a directory if it can be entered */
+	STEP_CMD,		/* a plain command (RNFR of a rename) */
+	STEP_CMD2,		/* RNTO */
+	STEP_QUOTE,		/* ftp.quote */
+	STEP_ABOR,		/* a transfer cancelled */
+	STEP_QUIT,
+	STEP_LAST
+};
+
 typedef void (*reply_fn)(struct ftp_conn *, int code, const char *text);
-typedef void (*step_fn)(struct ftp_conn *);
 
 struct ftp_conn {
 	struct ftp_params *p;		/* the session's; epsv_off is shared */
@@ -92,7 +122,7 @@ struct ftp_conn {
 	struct io	*io;
 	struct ftp_reply_reader rr;
 	reply_fn	 on_reply;
-	step_fn		 then;
+	enum op_step	 step;		/* busy: the command exchange under way */
 	struct sockaddr_storage peer;
 	socklen_t	 peerlen;
 
@@ -159,6 +189,11 @@ void op_fail(struct ftp_conn *c, enum ftpa_err kind, int code,
     __attribute__((format(printf, 5, 6)));
 void op_succeed(struct ftp_conn *c);
 const char *first_line(const char *text, char *buf, size_t len);
+/* Enters an op's step: sends its command; op_reply takes the reply. */
+void op_send(struct ftp_conn *c, enum op_step step, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Whether the reply awaited is a transfer command's (1xx allowed). */
+bool op_in_xfer(const struct ftp_conn *c);
 /* Sends a command; fn takes its reply. */
 void send_cmd(struct ftp_conn *c, reply_fn fn, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -177,7 +212,12 @@ bool login_takes_prelim(const struct ftp_conn *c);
 /* ftp_data.c */
 void listener_close(struct ftp_conn *c);
 void data_close(struct ftp_conn *c);
-void data_open(struct ftp_conn *c, step_fn then);
+/* A data connection for the running op; xfer_data_ready follows. */
+void data_open(struct ftp_conn *c);
+void epsv_reply(struct ftp_conn *c, int code, const char *text);
+void pasv_reply(struct ftp_conn *c, int code, const char *text);
+void eprt_reply(struct ftp_conn *c, int code, const char *text);
+void port_reply(struct ftp_conn *c, int code, const char *text);
 void yield_cb(struct ev_loop *loop, ev_timer *w, int revents);
 void data_start_tls(struct ftp_conn *c);
 bool data_tls_may_start(const struct ftp_conn *c);
@@ -189,8 +229,16 @@ void put_maybe_start(struct ftp_conn *c);
 void xfer_maybe_finish(struct ftp_conn *c);
 void xfer_reply(struct ftp_conn *c, int code, const char *text);
 void retr_send(struct ftp_conn *c);
-void with_type(struct ftp_conn *c, char want, step_fn then);
+/* TYPE as the op needs it, then on with the op (op_typed). */
+void with_type(struct ftp_conn *c, char want);
+void xfer_data_ready(struct ftp_conn *c);
+void type_reply(struct ftp_conn *c, int code, const char *text);
+void size_reply(struct ftp_conn *c, int code, const char *text);
+void put_size_reply(struct ftp_conn *c, int code, const char *text);
+void rest_reply(struct ftp_conn *c, int code, const char *text);
 void get_typed(struct ftp_conn *c);
+/* TYPE as the op needs it (with_type): the op goes on by its kind. */
+void op_typed(struct ftp_conn *c);
 void put_typed(struct ftp_conn *c);
 
 /* ftp_dir.c */
@@ -201,6 +249,11 @@ void list_finish(struct ftp_conn *c);
 void stat_list_finish(struct ftp_conn *c);
 void stat_by_size(struct ftp_conn *c);
 void mlst_reply(struct ftp_conn *c, int code, const char *text);
+void list_cwd_reply(struct ftp_conn *c, int code, const char *text);
+void stat_size_reply(struct ftp_conn *c, int code, const char *text);
+void mdtm_reply(struct ftp_conn *c, int code, const char *text);
+void stat_parent_reply(struct ftp_conn *c, int code, const char *text);
+void cwd_reply(struct ftp_conn *c, int code, const char *text);
 void cmd_reply(struct ftp_conn *c, int code, const char *text);
 void quote_reply(struct ftp_conn *c, int code, const char *text);
 

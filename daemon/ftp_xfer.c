@@ -147,27 +147,27 @@ retr_send(struct ftp_conn *c)
 		io_resume(c->data);
 
 	if (op->kind == OP_GET)
-		send_cmd(c, xfer_reply, "RETR %s", op->path);
+		op_send(c, STEP_XFER, "RETR %s", op->path);
 	else if (op->kind == OP_PUT)
-		send_cmd(c, xfer_reply, "%s %s", op->append ? "APPE" : "STOR",
+		op_send(c, STEP_XFER, "%s %s", op->append ? "APPE" : "STOR",
 		    op->path);
 	else if (op->list_cwd)
-		send_cmd(c, xfer_reply, "LIST");	/* in the CWD's directory */
+		op_send(c, STEP_XFER, "LIST");	/* in the CWD's directory */
 	else if (op->stat_listing) {
 		/* stat's last resort: the parent's LIST (never MLSD here) */
 		char	*parent = xstrndup(op->path,
 		    ftp_path_parent_len(op->path));
 
-		send_cmd(c, xfer_reply, parent[0] ? "LIST %s" : "LIST%s", parent);
+		op_send(c, STEP_XFER, parent[0] ? "LIST %s" : "LIST%s", parent);
 		free(parent);
 	} else if (c->has_mlst)
-		send_cmd(c, xfer_reply, op->path[0] ? "MLSD %s" : "MLSD%s", op->path);
+		op_send(c, STEP_XFER, op->path[0] ? "MLSD %s" : "MLSD%s", op->path);
 	else
-		send_cmd(c, xfer_reply, op->path[0] ? "LIST %s" : "LIST%s", op->path);
+		op_send(c, STEP_XFER, op->path[0] ? "LIST %s" : "LIST%s", op->path);
 	data_tls_arm(c);
 }
 
-static void
+void
 rest_reply(struct ftp_conn *c, int code, const char *text)
 {
 	char	line[200];
@@ -192,18 +192,19 @@ rest_reply(struct ftp_conn *c, int code, const char *text)
 	retr_send(c);
 }
 
-static void
+/* The data connection is up (passive) or announced (active). */
+void
 xfer_data_ready(struct ftp_conn *c)
 {
 	struct ftp_op	*op = c->op;
 
 	if (op->offset > 0 && !op->append)
-		send_cmd(c, rest_reply, "REST %" PRId64, op->offset);
+		op_send(c, STEP_REST, "REST %" PRId64, op->offset);
 	else
 		retr_send(c);
 }
 
-static void
+void
 size_reply(struct ftp_conn *c, int code, const char *text)
 {
 	struct ftp_op	*op = c->op;
@@ -224,10 +225,10 @@ size_reply(struct ftp_conn *c, int code, const char *text)
 			return;
 		}
 	}
-	data_open(c, xfer_data_ready);
+	data_open(c);
 }
 
-static void
+void
 type_reply(struct ftp_conn *c, int code, const char *text)
 {
 	char	line[200];
@@ -238,18 +239,17 @@ type_reply(struct ftp_conn *c, int code, const char *text)
 		return;
 	}
 	c->cur_type = c->op->ascii ? 'A' : 'I';
-	c->then(c);
+	op_typed(c);
 }
 
 void
-with_type(struct ftp_conn *c, char want, step_fn then)
+with_type(struct ftp_conn *c, char want)
 {
 	if (c->cur_type == want) {
-		then(c);
+		op_typed(c);
 		return;
 	}
-	c->then = then;
-	send_cmd(c, type_reply, "TYPE %c", want);
+	op_send(c, STEP_TYPE, "TYPE %c", want);
 }
 
 void
@@ -259,14 +259,14 @@ get_typed(struct ftp_conn *c)
 
 	/* the size is needed first only to check a resume */
 	if (c->p->size_in_150 && op->offset == 0 && !op->ascii) {
-		data_open(c, xfer_data_ready);
+		data_open(c);
 		return;
 	}
-	send_cmd(c, size_reply, "SIZE %s", op->path);
+	op_send(c, STEP_SIZE, "SIZE %s", op->path);
 }
 
 /* An upload tried again goes on from what the server has, if it says. */
-static void
+void
 put_size_reply(struct ftp_conn *c, int code, const char *text)
 {
 	struct ftp_op	*op = c->op;
@@ -285,15 +285,15 @@ put_size_reply(struct ftp_conn *c, int code, const char *text)
 		    "local file to retry the upload");
 		return;
 	}
-	data_open(c, xfer_data_ready);
+	data_open(c);
 }
 
 void
 put_typed(struct ftp_conn *c)
 {
 	if (c->op->put_resume) {
-		send_cmd(c, put_size_reply, "SIZE %s", c->op->path);
+		op_send(c, STEP_PUT_SIZE, "SIZE %s", c->op->path);
 		return;
 	}
-	data_open(c, xfer_data_ready);
+	data_open(c);
 }

@@ -1,5 +1,5 @@
 /*
- * Whole FTP sessions: the daemon's FTP engine (daemon/ftp.c over io.c,
+ * Whole FTP sessions: the daemon's FTP engine (daemon/ftp*.c over io.c,
  * localfd.c, resolver.c, tls.c, on a libev loop), from the greeting to
  * QUIT, against a server whose every byte comes from the input (the
  * script: README.md, "The session harness"; the server: fuzz_server.c).
