@@ -31,6 +31,29 @@ static void data_io_cb(struct io *io, enum io_event ev, void *arg);
 
 /* ---- a transfer's resources ------------------------------------------------ */
 
+static const char *data_state_names[DATA_STATE_LAST] = {
+	"none", "listening", "connecting", "open", "handshake", "ready",
+	"draining",
+};
+
+/* Every change of the data connection's state goes through here. */
+void
+data_set_state(struct ftp_conn *c, enum data_state s)
+{
+	if (c->dstate == s)
+		return;
+	log_debug("%s:%u: data %s -> %s", c->p->host, c->p->port,
+	    data_state_names[c->dstate], data_state_names[s]);
+	c->dstate = s;
+}
+
+/* A connection is up: under TLS the handshake waits for its moment. */
+static void
+data_connected(struct ftp_conn *c)
+{
+	data_set_state(c, c->p->tls != FTP_TLS_NONE ? DATA_OPEN : DATA_READY);
+}
+
 static void
 local_watch_stop(struct ftp_conn *c)
 {
@@ -135,10 +158,9 @@ data_close(struct ftp_conn *c)
 	c->abuf = NULL;
 	memset(&c->ascii, 0, sizeof(c->ascii));
 	c->xlen = c->xoff = 0;
-	c->data_tls_ready = false;
+	data_set_state(c, DATA_NONE);
 	c->data_tls_due = false;
 	c->data_truncated = false;
-	c->data_draining = false;
 }
 
 /* ---- data connections ------------------------------------------------------ */
@@ -161,6 +183,7 @@ data_connect(struct ftp_conn *c, uint16_t port)
 		    "cannot open the data connection: %s", strerror(errno));
 		return;
 	}
+	data_set_state(c, DATA_CONNECTING);
 }
 
 void
@@ -247,6 +270,7 @@ lsn_cb(struct ev_loop *loop, ev_io *w, int revents)
 	listener_close(c);
 	c->data = io_new(data_io_cb, c, true);
 	io_attach(c->data, fd);
+	data_connected(c);
 	io_set_timeout(c->data, c->p->data_timeout);
 	if (c->op->kind == OP_PUT)
 		io_pause(c->data);
@@ -332,6 +356,7 @@ active_open(struct ftp_conn *c)
 		goto fail;
 	}
 	c->lsn_fd = fd;
+	data_set_state(c, DATA_LISTENING);
 	ev_io_init(&c->lsn_w, lsn_cb, fd, EV_READ);
 	c->lsn_w.data = c;
 	ev_io_start(main_loop, &c->lsn_w);
@@ -358,7 +383,6 @@ void
 data_open(struct ftp_conn *c)
 {
 	c->xlen = c->xoff = 0;
-	c->xfer_sent = false;
 	xfer_choose_mode(c);
 	if (!c->xcounted) {
 		c->xcounted = true;
@@ -485,6 +509,7 @@ get_data_eof(struct ftp_conn *c)
 		(void)io_tls_close(c->data);
 	io_free(c->data);
 	c->data = NULL;
+	data_set_state(c, DATA_NONE);
 	/* the final reply may still be on its way: bounded wait */
 	if (!op->final_seen && c->io)
 		io_set_timeout(c->io, c->p->reply_timeout);
@@ -658,7 +683,7 @@ put_data_done(struct ftp_conn *c)
 {
 	io_free(c->data);
 	c->data = NULL;
-	c->data_draining = false;
+	data_set_state(c, DATA_NONE);
 	c->op->data_eof = true;
 	if (c->io)
 		io_set_timeout(c->io, c->p->reply_timeout);
@@ -676,7 +701,7 @@ put_data_done(struct ftp_conn *c)
 static void
 put_drain_start(struct ftp_conn *c)
 {
-	c->data_draining = true;
+	data_set_state(c, DATA_DRAINING);
 	shutdown(c->data->fd, SHUT_WR);
 	io_set_want_write(c->data, false);
 	io_set_timeout(c->data, c->p->data_timeout < PUT_DRAIN_WAIT ?
@@ -815,10 +840,14 @@ xfer_pump(struct ftp_conn *c)
 {
 	if (c->op == NULL || c->data == NULL)
 		return;
-	if (c->data->ssl != NULL && !c->data_tls_ready)
-		return;
-	if (c->data_draining) {
+	if (c->dstate == DATA_DRAINING) {
 		put_drain(c);
+		return;
+	}
+	if (c->dstate != DATA_READY) {
+		/* no byte before TLS protects them: they wait */
+		if (c->dstate == DATA_OPEN)
+			io_pause(c->data);
 		return;
 	}
 	if (c->op->kind == OP_PUT) {
@@ -828,7 +857,7 @@ xfer_pump(struct ftp_conn *c)
 			pump_out_sendfile(c);
 		else
 			pump_out(c);
-	} else if (!c->xfer_sent) {
+	} else if (c->step != STEP_XFER) {
 		/* bytes before RETR (or LIST) are no answer to it: they wait,
 		 * and a restart from zero cannot lose them (a fuzzer finding) */
 		io_pause(c->data);
@@ -850,10 +879,11 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 		if (c->op->kind == OP_PUT)
 			io_pause(io);
 		io_set_timeout(io, c->p->data_timeout);
+		data_connected(c);
 		xfer_data_ready(c);
 		break;
 	case IO_TLS_READY:
-		c->data_tls_ready = true;
+		data_set_state(c, DATA_READY);
 		c->tls_reuse = SSL_session_reused(io->ssl) ? 1 : 0;
 		log_debug("data connection: TLS %s, session %s",
 		    SSL_get_version(io->ssl), c->tls_reuse ? "resumed" : "NOT resumed");
@@ -866,20 +896,22 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 		}
 		put_maybe_start(c);
 		/* bytes that came with the handshake's end are read now */
-		if (c->op->kind != OP_PUT)
+		if (c->op->kind != OP_PUT) {
+			io_resume(io);
 			xfer_pump(c);
+		}
 		break;
 	case IO_DATAIN:
 	case IO_LOWAT:
 		xfer_pump(c);
 		break;
 	case IO_TIMEOUT:
-		if (c->data_draining) {
+		if (c->dstate == DATA_DRAINING) {
 			/* the server's close_notify is not required */
 			put_data_done(c);
 			break;
 		}
-		if (c->step == STEP_EPSV || c->step == STEP_PASV)
+		if (c->dstate == DATA_CONNECTING)
 			conn_drop(c, FTPA_ERR_TIMEOUT, 0, NULL,
 			    "the data connection did not open within %.0f s",
 			    c->p->connect_timeout);
@@ -923,6 +955,7 @@ data_start_tls(struct ftp_conn *c)
 		return;
 	}
 	tls_for_data(ssl);
+	data_set_state(c, DATA_HANDSHAKE);
 	io_start_tls(c->data, ssl);
 }
 
@@ -930,8 +963,7 @@ data_start_tls(struct ftp_conn *c)
 bool
 data_tls_may_start(const struct ftp_conn *c)
 {
-	return c->p->tls != FTP_TLS_NONE && c->op != NULL && c->data != NULL &&
-	    c->data->ssl == NULL && c->xfer_sent &&
+	return c->op != NULL && c->dstate == DATA_OPEN && c->step == STEP_XFER &&
 	    (c->op->prelim_seen || c->data_tls_due || c->p->data_tls_first);
 }
 
@@ -972,7 +1004,7 @@ put_maybe_start(struct ftp_conn *c)
 	if (c->op == NULL || c->op->kind != OP_PUT || c->data == NULL ||
 	    !c->op->prelim_seen)
 		return;
-	if (c->data->ssl != NULL && !c->data_tls_ready)
+	if (c->dstate != DATA_READY)
 		return;
 	io_set_want_write(c->data, true);
 }

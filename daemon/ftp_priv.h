@@ -106,6 +106,18 @@ enum op_step {
 	STEP_LAST
 };
 
+/* A data connection's progress (ftp_data.c). */
+enum data_state {
+	DATA_NONE,		/* none (or the one used is finished) */
+	DATA_LISTENING,		/* active mode: our listener awaits the server */
+	DATA_CONNECTING,	/* passive mode: connect() under way */
+	DATA_OPEN,		/* connected; under TLS, the handshake waits */
+	DATA_HANDSHAKE,		/* the TLS handshake is under way */
+	DATA_READY,		/* bytes move */
+	DATA_DRAINING,		/* an upload is sent: reading to the server's end */
+	DATA_STATE_LAST
+};
+
 typedef void (*reply_fn)(struct ftp_conn *, int code, const char *text);
 
 struct ftp_conn {
@@ -139,13 +151,10 @@ struct ftp_conn {
 	struct tls_sessions tls_sess;
 	char		 tls_version[16];
 	int		 tls_reuse;	/* 1 yes, 0 no, -1 unknown */
-	bool		 data_tls_ready;
+	enum data_state	 dstate;
 	bool		 data_tls_due;	/* no 1xx within DATA_TLS_WAIT: the
 					   handshake goes without it */
-	bool		 xfer_sent;	/* the transfer command is out: a
-					   download reads its data from then on */
 	bool		 data_truncated;
-	bool		 data_draining;	/* upload sent; reading to the peer's end */
 	/* ASCII conversion state across reads */
 	char		*abuf;
 	struct ftp_ascii ascii;
@@ -210,6 +219,7 @@ void login_start(struct ftp_conn *c);
 bool login_takes_prelim(const struct ftp_conn *c);
 
 /* ftp_data.c */
+void data_set_state(struct ftp_conn *c, enum data_state s);
 void listener_close(struct ftp_conn *c);
 void data_close(struct ftp_conn *c);
 /* A data connection for the running op; xfer_data_ready follows. */

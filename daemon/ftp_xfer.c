@@ -104,7 +104,8 @@ xfer_reply(struct ftp_conn *c, int code, const char *text)
 		op->final_seen = true;
 		op->final_code = code;
 		/* while draining after close_notify everything has been sent */
-		if (op->kind == OP_PUT && !op->data_eof && !c->data_draining) {
+		if (op->kind == OP_PUT && !op->data_eof &&
+		    c->dstate != DATA_DRAINING) {
 			conn_drop(c, FTPA_ERR_PROTOCOL, code, text,
 			    "the server ended the upload before all data was sent: %d %s",
 			    code, line);
@@ -142,8 +143,8 @@ retr_send(struct ftp_conn *c)
 {
 	struct ftp_op	*op = c->op;
 
-	c->xfer_sent = true;
-	if (op->kind != OP_PUT && c->data != NULL)
+	/* downloads read from now on (under TLS, once it is up) */
+	if (op->kind != OP_PUT && c->dstate == DATA_READY)
 		io_resume(c->data);
 
 	if (op->kind == OP_GET)
