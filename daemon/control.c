@@ -735,6 +735,55 @@ client_take_fds(struct client *c, struct cmsghdr *cm, uint64_t offset,
 	*tail = g;
 }
 
+/* Bytes read: every complete message is dispatched, then answered. */
+static void
+client_feed(struct client *c, const char *buf, size_t n)
+{
+	if (ndjson_feed(&c->in, buf, n) == -1) {
+		/* complete messages before the oversized one still count */
+		client_dispatch(c);
+		if (!c->dead && !c->closing)
+			client_fatal(c, JSONRPC_PARSE_ERROR, "message too large");
+		return;
+	}
+	client_dispatch(c);
+	/* answered now, not after this iteration's transfers had their turn */
+	client_flush(c);
+}
+
+/*
+ * What one recvmsg brought besides bytes: descriptors, to the message
+ * holding the last byte read, or the news that some were refused. at is
+ * the stream offset of the last byte. -1 when the client was closed.
+ */
+static int
+client_take_cmsgs(struct client *c, struct msghdr *msg, uint64_t at,
+    size_t room)
+{
+	struct cmsghdr	*cm;
+	bool		 cut = (msg->msg_flags & MSG_CTRUNC) != 0;
+
+	for (cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			client_take_fds(c, cm, at, &room, cut);
+	if (cut && CMSG_FIRSTHDR(msg) == NULL) {
+		struct cmsghdr	none = { .cmsg_len = CMSG_LEN(0) };
+
+		/* all refused: the message still learns it */
+		client_take_fds(c, &none, at, &room, true);
+	}
+	if (c->fd_flood) {
+		client_fatal(c, JSONRPC_PARSE_ERROR, "descriptors sent apart "
+		    "from requests");
+		return -1;
+	}
+	if (cut)
+		log_debug("client %llu (uid %u): descriptors refused, %zu held "
+		    "(budget.h)", (unsigned long long)c->serial,
+		    (unsigned)c->uid, c->nfds);
+	return 0;
+}
+
 static void
 client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -746,7 +795,6 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	} cmsg;
 	struct msghdr	 msg;
 	struct iovec	 iov;
-	struct cmsghdr	*cm;
 	ssize_t		 n;
 	uint64_t	 at = c->in_offset + ndjson_pending(&c->in);
 	size_t		 room = budget_fd_room(c->b, c->nfds);
@@ -790,25 +838,8 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	 * with that message's bytes only).
 	 */
 	at += n > 0 ? (uint64_t)n - 1 : 0;
-	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-			client_take_fds(c, cm, at, &room,
-			    (msg.msg_flags & MSG_CTRUNC) != 0);
-	if ((msg.msg_flags & MSG_CTRUNC) && CMSG_FIRSTHDR(&msg) == NULL) {
-		struct cmsghdr	none = { .cmsg_len = CMSG_LEN(0) };
-
-		/* all refused: the message still learns it */
-		client_take_fds(c, &none, at, &room, true);
-	}
-	if (c->fd_flood) {
-		client_fatal(c, JSONRPC_PARSE_ERROR, "descriptors sent apart "
-		    "from requests");
+	if (client_take_cmsgs(c, &msg, at, room) == -1)
 		return;
-	}
-	if (msg.msg_flags & MSG_CTRUNC)
-		log_debug("client %llu (uid %u): descriptors refused, %zu held "
-		    "(budget.h)", (unsigned long long)c->serial,
-		    (unsigned)c->uid, c->nfds);
 	if (n == 0) {
 		/*
 		 * The client has sent all it will. Replies already queued
@@ -821,14 +852,5 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			client_close(c);
 		return;
 	}
-	if (ndjson_feed(&c->in, buf, n) == -1) {
-		/* complete messages before the oversized one still count */
-		client_dispatch(c);
-		if (!c->dead && !c->closing)
-			client_fatal(c, JSONRPC_PARSE_ERROR, "message too large");
-		return;
-	}
-	client_dispatch(c);
-	/* answered now, not after this iteration's transfers had their turn */
-	client_flush(c);
+	client_feed(c, buf, (size_t)n);
 }

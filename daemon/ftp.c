@@ -105,6 +105,18 @@ ftp_op_new(enum op_kind kind, const char *path)
 }
 
 void
+ftp_login_facts_free(struct ftp_login_facts *f)
+{
+	if (f == NULL)
+		return;
+	free(f->welcome);
+	free(f->system);
+	free(f->home);
+	ftp_feat_free(f->feat);
+	free(f);
+}
+
+void
 ftp_op_free(struct ftp_op *op)
 {
 	if (op == NULL)
@@ -117,6 +129,7 @@ ftp_op_free(struct ftp_op *op)
 	op_error_clear(&op->err);
 	if (op->result)
 		json_decref(op->result);
+	ftp_login_facts_free(op->facts);
 	free(op);
 }
 

@@ -57,6 +57,19 @@ void	 op_error_copy(struct op_error *dst, const struct op_error *src);
 /* {code, message, data:{kind, ftp_code?, ftp_text?}} */
 json_t	*op_error_json(const struct op_error *);
 
+/* What a login learned: OP_LOGIN's result. */
+struct ftp_login_facts {
+	char		*welcome;	/* the greeting's text */
+	char		*system;	/* SYST's answer, or NULL */
+	char		*home;		/* the login directory (PWD), or NULL */
+	char		**feat;		/* FEAT's lines (NULL-terminated), or NULL */
+	bool		 tls;		/* the control connection is protected */
+	char		 tls_version[16];
+	char		 tls_cipher[64];
+	bool		 verified;	/* ... and its certificate was checked */
+};
+void	 ftp_login_facts_free(struct ftp_login_facts *);
+
 enum op_kind { OP_LOGIN, OP_LIST, OP_STAT, OP_GET, OP_PUT, OP_QUOTE, OP_CMD,
 	OP_KIND_LAST };
 
@@ -86,7 +99,8 @@ struct ftp_op {
 	/* outcome */
 	bool		 failed;
 	struct op_error	 err;
-	json_t		*result;	/* list, stat, login */
+	json_t		*result;	/* list, stat, quote, cmd */
+	struct ftp_login_facts *facts;	/* login */
 	/* callbacks into the owner (session/job) */
 	op_done_cb	 done;
 	op_progress_cb	 progress;

@@ -303,28 +303,33 @@ feat_done(struct ftp_conn *c, int code, const char *text)
 static void
 login_done(struct ftp_conn *c)
 {
-	struct ftp_op	*op = c->login;
-	json_t		*feat = json_array();
+	struct ftp_op		*op = c->login;
+	struct ftp_login_facts	*f;
+	size_t			 n = 0;
 
-	for (char **f = c->feat; f && *f; f++)
-		json_array_append_new(feat, json_text(*f));
 	set_state(c, FTP_S_READY);
 	if (op != NULL) {
-		op->result = json_pack("{s:o,s:o,s:o,s:o}", "welcome",
-		    json_text(c->welcome ? c->welcome : ""), "features", feat,
-		    "system", json_text(c->system), "home", json_text(c->home));
-		if (c->io && c->io->ssl)
-			json_object_set_new(op->result, "tls", json_pack(
-			    "{s:s,s:s,s:b}", "version", c->tls_version,
-			    "cipher", SSL_get_cipher_name(c->io->ssl),
-			    "verified", c->p->verify));
-		else
-			json_object_set_new(op->result, "tls", json_null());
+		f = op->facts = xcalloc(1, sizeof(*f));
+		f->welcome = xstrdup(c->welcome ? c->welcome : "");
+		f->system = c->system ? xstrdup(c->system) : NULL;
+		f->home = c->home ? xstrdup(c->home) : NULL;
+		while (c->feat && c->feat[n])
+			n++;
+		f->feat = xcalloc(n + 1, sizeof(*f->feat));
+		for (size_t i = 0; i < n; i++)
+			f->feat[i] = xstrdup(c->feat[i]);
+		if (c->io && c->io->ssl) {
+			f->tls = true;
+			snprintf(f->tls_version, sizeof(f->tls_version), "%s",
+			    c->tls_version);
+			snprintf(f->tls_cipher, sizeof(f->tls_cipher), "%s",
+			    SSL_get_cipher_name(c->io->ssl));
+			f->verified = c->p->verify;
+		}
 		op_complete(c, op);
 		if (c->dead)
 			return;
-	} else
-		json_decref(feat);
+	}
 	announce_ready(c);
 }
 

@@ -14,94 +14,95 @@
 #include "localfd.h"
 #include "util.h"
 
+/* The access a passed descriptor carries, checked; NULL when fine. */
+static const char *
+localfd_check_access(int fl, bool for_write)
+{
+	int	acc = fl & O_ACCMODE;
+
+	/* a path, not an open file: it carries no access to use */
+	if (fl & O_PATH)
+		return "the passed file descriptor is an O_PATH descriptor; "
+		    "pass one opened for reading or writing";
+	if (for_write ? acc == O_RDONLY : acc == O_WRONLY)
+		return for_write ?
+		    "the passed file descriptor is not open for writing" :
+		    "the passed file descriptor is not open for reading";
+	return NULL;
+}
+
+/*
+ * A pipe (FIFO), never reopened (through /proc or otherwise): a new open
+ * would be done with the agent's privileges, not with the access the
+ * client's descriptor carries. The client's own description is made
+ * non-blocking for the transfer and put back as it was at the end.
+ */
+static const char *
+localfd_open_fifo(struct localfd *lf, int fd, int fl)
+{
+	if (!(fl & O_NONBLOCK)) {
+		if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+			return "cannot make the passed pipe non-blocking";
+		lf->restore = true;
+		lf->restore_fl = fl;
+	}
+	lf->kind = LFD_STREAM;
+	return NULL;
+}
+
+/* A regular file or a block device: used at its shared file position, as
+ * cat would (output after what the shell already wrote, O_APPEND
+ * honoured); only a resume moves it. */
+static const char *
+localfd_open_file(struct localfd *lf, int fd, const struct stat *st,
+    int64_t offset)
+{
+	if (offset < 0)
+		return "negative offset";
+	if (offset > 0 && lseek(fd, offset, SEEK_SET) == -1)
+		return "cannot seek in the passed file";
+	lf->kind = LFD_FILE;
+	lf->regular = S_ISREG(st->st_mode);
+	return NULL;
+}
+
 int
 localfd_open(struct localfd *lf, int fd, bool for_write, int64_t offset,
     const char **err)
 {
 	struct stat	st;
-	int		fl, acc;
+	int		fl;
 
 	memset(lf, 0, sizeof(*lf));
 	lf->fd = -1;
-	if (fstat(fd, &st) == -1 || (fl = fcntl(fd, F_GETFL)) == -1) {
+	if (fstat(fd, &st) == -1 || (fl = fcntl(fd, F_GETFL)) == -1)
 		*err = "cannot inspect the passed file descriptor";
-		goto fail;
-	}
-	/* a path, not an open file: it carries no access to use */
-	if (fl & O_PATH) {
-		*err = "the passed file descriptor is an O_PATH descriptor; "
-		    "pass one opened for reading or writing";
-		goto fail;
-	}
-	acc = fl & O_ACCMODE;
-	if (for_write ? acc == O_RDONLY : acc == O_WRONLY) {
-		*err = for_write ? "the passed file descriptor is not open for writing" :
-		    "the passed file descriptor is not open for reading";
-		goto fail;
-	}
-	lf->append = (fl & O_APPEND) != 0;
-	if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
-	    minor(st.st_rdev) == 3 && for_write) {
-		/* /dev/null never blocks: a download only to count or test */
-		lf->kind = LFD_FILE;
-		lf->fd = fd;
-		return 0;
-	}
-	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
-		if (offset < 0) {
-			*err = "negative offset";
-			goto fail;
-		}
-		/*
-		 * The shared file position is used, as cat would: output
-		 * appended after what the shell already wrote, O_APPEND
-		 * honoured. Only a resume moves it.
-		 */
-		if (offset > 0 && lseek(fd, offset, SEEK_SET) == -1) {
-			*err = "cannot seek in the passed file";
-			goto fail;
-		}
-		lf->kind = LFD_FILE;
-		lf->regular = S_ISREG(st.st_mode);
-		lf->fd = fd;
-		return 0;
-	}
-	if (S_ISSOCK(st.st_mode)) {
+	else if ((*err = localfd_check_access(fl, for_write)) != NULL)
+		;
+	else if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
+	    minor(st.st_rdev) == 3 && for_write)
+		lf->kind = LFD_FILE;	/* /dev/null never blocks: to count */
+	else if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+		*err = localfd_open_file(lf, fd, &st, offset);
+	else if (S_ISSOCK(st.st_mode))
 		lf->kind = LFD_SOCKET;
-		lf->fd = fd;
-		return 0;
-	}
-	if (S_ISCHR(st.st_mode)) {
+	else if (S_ISCHR(st.st_mode))
 		/* reopening a terminal or device through /proc would open the
 		 * daemon's own tty or a new pty: not what the client passed */
-		*err = "terminals and devices cannot be passed; pass a pipe or a file";
-		goto fail;
+		*err = "terminals and devices cannot be passed; pass a pipe or "
+		    "a file";
+	else if (S_ISFIFO(st.st_mode))
+		*err = localfd_open_fifo(lf, fd, fl);
+	else
+		*err = "unsupported kind of file descriptor";
+	if (*err != NULL) {
+		close(fd);
+		lf->kind = LFD_NONE;
+		return -1;
 	}
-	if (S_ISFIFO(st.st_mode)) {
-		/*
-		 * Never reopened (through /proc or otherwise): a new open
-		 * would be done with the agent's privileges, not with the
-		 * access the client's descriptor carries. The client's own
-		 * description is made non-blocking for the transfer and put
-		 * back as it was at the end.
-		 */
-		if (!(fl & O_NONBLOCK)) {
-			if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) {
-				*err = "cannot make the passed pipe non-blocking";
-				goto fail;
-			}
-			lf->restore = true;
-			lf->restore_fl = fl;
-		}
-		lf->kind = LFD_STREAM;
-		lf->fd = fd;
-		return 0;
-	}
-	*err = "unsupported kind of file descriptor";
-fail:
-	close(fd);
-	lf->kind = LFD_NONE;
-	return -1;
+	lf->append = (fl & O_APPEND) != 0;
+	lf->fd = fd;
+	return 0;
 }
 
 void

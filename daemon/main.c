@@ -355,8 +355,18 @@ daemonize(void)
 	return p[1];
 }
 
-int
-main(int argc, char *argv[])
+/* What the command line asked for. */
+struct agent_args {
+	bool		 user;
+	bool		 foreground;
+	const char	*path;		/* -S */
+	int		 mode;		/* --socket-mode, -1: none */
+	int		 verbose;
+};
+
+/* Reads the options; returns -1 to go on, else the exit status. */
+static int
+parse_args(int argc, char *argv[], struct agent_args *a)
 {
 	static const struct option longopts[] = {
 		{ "user",	no_argument,		NULL, 'u' },
@@ -370,23 +380,18 @@ main(int argc, char *argv[])
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct control_opts	 co;
-	const char		*path = NULL, *xdg;
-	char			*userpath = NULL, *inherited = NULL, *end;
-	int			 ch, mode = -1, verbose = 0, readyfd = -1;
-	bool			 user = getuid() != 0, foreground = false;
-	long			 m = -1;
+	char	*end;
+	long	 m;
+	int	 ch;
 
 	while ((ch = getopt_long(argc, argv, "S:c:fvVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'u':
-			user = true;
-			break;
 		case 's':
-			user = false;
+			a->user = ch == 'u';
 			break;
 		case 'S':
-			path = optarg;
+			a->path = optarg;
 			break;
 		case 'c':
 			free(conf_path);
@@ -394,11 +399,10 @@ main(int argc, char *argv[])
 			conf_given = true;
 			break;
 		case 'f':
-			foreground = true;
+			a->foreground = true;
 			break;
 		case 'v':
-			verbose++;
-			verbose_flag = verbose;
+			verbose_flag = ++a->verbose;
 			break;
 		case 'V':
 			printf("ftpd-agent %s\n", PACKAGE_VERSION);
@@ -409,7 +413,7 @@ main(int argc, char *argv[])
 				fprintf(stderr, "ftpd-agent: bad --socket-mode %s\n", optarg);
 				return 2;
 			}
-			mode = (int)m;
+			a->mode = (int)m;
 			break;
 		case 'h':
 			usage(stdout);
@@ -423,94 +427,77 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
-	log_init(verbose, getenv("JOURNAL_STREAM") != NULL);
-	if (conf_path == NULL)
-		conf_path = default_conf_path(user);
-	if (conf_path == NULL)
-		conf_defaults(&conf);
-	else {
-		char	err[512];
+	return -1;
+}
 
-		if (conf_load(&conf, conf_path, conf_given, err,
-		    sizeof(err)) == -1) {
-			fprintf(stderr, "ftpd-agent: %s\n", err);
-			return 1;
-		}
+/*
+ * Where to listen: an inherited socket (systemd), -S, the configuration's
+ * socket, or the default of the mode. *owned is what to free at the end.
+ */
+static void
+choose_socket(const struct agent_args *a, struct control_opts *co,
+    char **owned)
+{
+	const char	*path = a->path ? a->path : conf.socket, *xdg;
+	int		 mode = a->mode >= 0 ? a->mode : conf.socket_mode;
+
+	memset(co, 0, sizeof(*co));
+	*owned = NULL;
+	co->listen_fd = inherited_socket(owned);
+	if (co->listen_fd >= 0)
+		path = *owned;	/* -S and the socket key do not apply */
+	else if (path == NULL && a->user) {
+		if ((xdg = getenv("XDG_RUNTIME_DIR")) == NULL || *xdg == '\0')
+			fatalx("--user needs $XDG_RUNTIME_DIR or -S SOCKET");
+		path = *owned = xasprintf("%s/ftpd-agent.sock", xdg);
+	} else if (path == NULL) {
+		path = SYSTEM_SOCKET;
+		if (mkdir(SYSTEM_SOCKET_DIR, 0755) == -1 && errno != EEXIST)
+			fatal("mkdir %s", SYSTEM_SOCKET_DIR);
 	}
-	if (path == NULL)
-		path = conf.socket;
-	if (mode < 0)
-		mode = conf.socket_mode;
+	co->path = path;
+	co->mode = mode >= 0 ? (mode_t)mode : a->user ? 0600 : 0660;
+	co->max_msg = conf.max_message;
+	co->max_conns = conf.max_clients;
+	co->max_conns_per_uid = conf.max_clients_per_uid;
+}
 
-	memset(&co, 0, sizeof(co));
-	co.listen_fd = inherited_socket(&inherited);
-	if (co.listen_fd >= 0)
-		path = inherited;	/* -S and the socket key do not apply */
-	else if (path == NULL) {
-		if (user) {
-			if ((xdg = getenv("XDG_RUNTIME_DIR")) == NULL || *xdg == '\0')
-				fatalx("--user needs $XDG_RUNTIME_DIR or -S SOCKET");
-			userpath = xasprintf("%s/ftpd-agent.sock", xdg);
-			path = userpath;
-		} else {
-			path = SYSTEM_SOCKET;
-			if (mkdir(SYSTEM_SOCKET_DIR, 0755) == -1 &&
-			    errno != EEXIST)
-				fatal("mkdir %s", SYSTEM_SOCKET_DIR);
-		}
-	}
-	co.path = path;
-	co.mode = mode >= 0 ? (mode_t)mode : user ? 0600 : 0660;
-	co.max_msg = conf.max_message;
-	co.max_conns = conf.max_clients;
-	co.max_conns_per_uid = conf.max_clients_per_uid;
+/* The socket's group: socket_group, or ftpd-agent for the system agent. */
+static void
+socket_chgrp(const struct agent_args *a, const struct control_opts *co)
+{
+	const char	*gname = conf.socket_group ? conf.socket_group :
+	    "ftpd-agent";
+	struct group	*gr;
 
-	signal(SIGPIPE, SIG_IGN);
-	raise_nofile();
-	if (!foreground && co.listen_fd < 0)
-		readyfd = daemonize();
+	if (co->listen_fd >= 0 || (a->user && conf.socket_group == NULL))
+		return;
+	gr = getgrnam(gname);
+	if (gr == NULL && conf.socket_group != NULL)
+		log_warnx("socket_group %s: no such group", gname);
+	if (gr != NULL && chown(co->path, (uid_t)-1, gr->gr_gid) == -1)
+		log_warn("chown %s", co->path);
+}
 
-	main_loop = EV_DEFAULT;
-	defer_init(main_loop);
-	resolver_init(main_loop);
-	{
-		char	err[512];
+/* Signals, READY=1 and the status for systemd, the ready pipe. */
+static void
+announce(const struct agent_args *a, const struct control_opts *co,
+    int readyfd)
+{
+	char	ready[sizeof(status_sent) + 16];
 
-		/* verifying sessions are told; the others work */
-		if (castore_init(err, sizeof(err)) == -1)
-			log_warnx("%s", err);
-	}
-	rpc_init();
-	job_init();
-	if (control_listen(&co) == -1)
-		return 1;
-	conf_apply();
-	if (co.listen_fd < 0 && (!user || conf.socket_group != NULL)) {
-		const char	*gname = conf.socket_group ? conf.socket_group :
-		    "ftpd-agent";
-		struct group	*gr = getgrnam(gname);
-
-		if (gr == NULL && conf.socket_group != NULL)
-			log_warnx("socket_group %s: no such group", gname);
-		if (gr != NULL && chown(path, (uid_t)-1, gr->gr_gid) == -1)
-			log_warn("chown %s", path);
-	}
 	ev_signal_init(&sig_term, signal_cb, SIGTERM);
 	ev_signal_init(&sig_int, signal_cb, SIGINT);
 	ev_signal_init(&sig_hup, signal_cb, SIGHUP);
 	ev_signal_start(main_loop, &sig_term);
 	ev_signal_start(main_loop, &sig_int);
 	ev_signal_start(main_loop, &sig_hup);
-
-	log_info("listening on %s (%s mode%s)", path, user ? "user" : "system",
-	    co.listen_fd >= 0 ? ", socket activated" : "");
+	log_info("listening on %s (%s mode%s)", co->path,
+	    a->user ? "user" : "system",
+	    co->listen_fd >= 0 ? ", socket activated" : "");
 	status_format(status_sent, sizeof(status_sent));
-	{
-		char	ready[sizeof(status_sent) + 16];
-
-		snprintf(ready, sizeof(ready), "READY=1\n%s", status_sent);
-		notify(ready);
-	}
+	snprintf(ready, sizeof(ready), "READY=1\n%s", status_sent);
+	notify(ready);
 	if (getenv("NOTIFY_SOCKET") != NULL) {
 		ev_timer_init(&status_timer, status_timer_cb, STATUS_INTERVAL,
 		    STATUS_INTERVAL);
@@ -521,6 +508,48 @@ main(int argc, char *argv[])
 			log_warn("ready pipe");
 		close(readyfd);
 	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct agent_args	 a = { .user = getuid() != 0, .mode = -1 };
+	struct control_opts	 co;
+	char			*owned, err[512];
+	int			 rc, readyfd = -1;
+
+	if ((rc = parse_args(argc, argv, &a)) != -1)
+		return rc;
+	log_init(a.verbose, getenv("JOURNAL_STREAM") != NULL);
+	if (conf_path == NULL)
+		conf_path = default_conf_path(a.user);
+	if (conf_path == NULL)
+		conf_defaults(&conf);
+	else if (conf_load(&conf, conf_path, conf_given, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "ftpd-agent: %s\n", err);
+		return 1;
+	}
+	choose_socket(&a, &co, &owned);
+
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	if (!a.foreground && co.listen_fd < 0)
+		readyfd = daemonize();
+
+	main_loop = EV_DEFAULT;
+	defer_init(main_loop);
+	resolver_init(main_loop);
+	/* verifying sessions are told; the others work */
+	if (castore_init(err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+	rpc_init();
+	job_init();
+	if (control_listen(&co) == -1)
+		return 1;
+	conf_apply();
+	socket_chgrp(&a, &co);
+	announce(&a, &co, readyfd);
 	ev_run(main_loop, 0);
 
 	defer_run();
@@ -531,8 +560,7 @@ main(int argc, char *argv[])
 		_exit(0);
 	}
 	log_info("stopped");
-	free(userpath);
-	free(inherited);
+	free(owned);
 	free(conf_path);
 	conf_free(&conf);
 	return 0;

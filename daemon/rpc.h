@@ -15,6 +15,7 @@
 
 struct budget;
 struct client;
+struct session;
 struct op_error;
 
 struct rpc_call {
@@ -27,6 +28,9 @@ struct rpc_call {
 	bool		 heavy;		/* builds a big reply (budget.h): set
 					   before rpc_defer */
 	bool		 pending;
+	struct session	*session;	/* methods with M_SESSION: the one named,
+					   the caller's; only while the handler
+					   runs (it may close later) */
 	struct budget	*budget;	/* its uid's, while pending */
 	void		(*on_gone)(struct rpc_call *, void *arg);
 	void		*gone_arg;

@@ -72,16 +72,10 @@ first_login_done(struct ftp_op *op, void *arg)
 
 	sc->login = NULL;
 	if (!op->failed) {
-		json_t	*v;
-
 		sc->ready = true;
 		s->opened = true;
-		if ((v = json_object_get(op->result, "welcome")) && json_is_string(v))
-			s->welcome = xstrdup(json_string_value(v));
-		if ((v = json_object_get(op->result, "system")) && json_is_string(v))
-			s->system = xstrdup(json_string_value(v));
-		s->features = json_incref(json_object_get(op->result, "features"));
-		s->tls = json_incref(json_object_get(op->result, "tls"));
+		s->facts = op->facts;
+		op->facts = NULL;
 		log_info("session %s (uid %u) opened: %s@%s:%u", s->id,
 		    (unsigned)s->uid, s->p.user, s->p.host, s->p.port);
 	}
@@ -532,12 +526,7 @@ session_release(void *p)
 	free(s->p.host);
 	free(s->p.user);
 	free_secret(s->p.password);
-	free(s->welcome);
-	free(s->system);
-	if (s->features)
-		json_decref(s->features);
-	if (s->tls)
-		json_decref(s->tls);
+	ftp_login_facts_free(s->facts);
 	free(s->p.ca_id);
 	X509_STORE_free(s->p.ca_store);
 	if (s->p.tls_ctx)

@@ -59,10 +59,7 @@ struct session {
 	uid_t		 uid;
 	struct ftp_params p;
 	enum session_state state;
-	char		*welcome;
-	char		*system;
-	json_t		*features;
-	json_t		*tls;		/* {version, cipher, verified} or null */
+	struct ftp_login_facts *facts;	/* what the first login learned */
 	struct session_opts o;
 	struct sconn	*conns;
 	int		 nconns;

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE	/* strcasestr */
 #endif
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -938,4 +939,24 @@ ftp_list_error_line(const char *line, bool *missing)
 	if (missing != NULL)
 		*missing = miss;
 	return miss || err;
+}
+
+long
+ftp_list_parse_tz(const char *s)
+{
+	int	h, m = 0, sign;
+	char	rest;
+
+	if (strcasecmp(s, "UTC") == 0 || strcmp(s, "Z") == 0)
+		return 0;
+	if (s[0] != '+' && s[0] != '-')
+		return LONG_MIN;
+	sign = s[0] == '-' ? -1 : 1;
+	if (sscanf(s + 1, "%2d:%2d%c", &h, &m, &rest) != 2 &&
+	    sscanf(s + 1, "%2d%2d%c", &h, &m, &rest) != 2 &&
+	    !(strlen(s) == 3 && sscanf(s + 1, "%2d%c", &h, &rest) == 1))
+		return LONG_MIN;
+	if (h > 14 || m > 59)
+		return LONG_MIN;
+	return sign * (h * 3600L + m * 60L);
 }

@@ -87,4 +87,8 @@ void	ftp_entries_free(struct ftp_entry *, size_t n);
  */
 bool	ftp_list_error_line(const char *line, bool *missing);
 
+/* The zone of LIST dates: "UTC", "Z", "+HH:MM", "-HHMM", "+HH" -> seconds
+ * east of UTC; LONG_MIN when it is none of these. */
+long	ftp_list_parse_tz(const char *s);
+
 #endif

@@ -1074,6 +1074,23 @@ START_TEST(error_lines)
 }
 END_TEST
 
+START_TEST(zones)
+{
+	ck_assert_int_eq(ftp_list_parse_tz("UTC"), 0);
+	ck_assert_int_eq(ftp_list_parse_tz("utc"), 0);
+	ck_assert_int_eq(ftp_list_parse_tz("Z"), 0);
+	ck_assert_int_eq(ftp_list_parse_tz("+02:00"), 7200);
+	ck_assert_int_eq(ftp_list_parse_tz("-0530"), -(5 * 3600 + 30 * 60));
+	ck_assert_int_eq(ftp_list_parse_tz("+14"), 14 * 3600);
+	ck_assert_int_eq(ftp_list_parse_tz("+15:00"), LONG_MIN);
+	ck_assert_int_eq(ftp_list_parse_tz("+01:60"), LONG_MIN);
+	ck_assert_int_eq(ftp_list_parse_tz("0200"), LONG_MIN);
+	ck_assert_int_eq(ftp_list_parse_tz("+02:00x"), LONG_MIN);
+	ck_assert_int_eq(ftp_list_parse_tz(""), LONG_MIN);
+	ck_assert_int_eq(ftp_list_parse_tz("CEST"), LONG_MIN);
+}
+END_TEST
+
 Suite *
 ftp_list_suite(void)
 {
@@ -1102,6 +1119,7 @@ ftp_list_suite(void)
 	tcase_add_test(tc, buffer_formats);
 	tcase_add_test(tc, buffer_tz);
 	tcase_add_test(tc, error_lines);
+	tcase_add_test(tc, zones);
 	/* the 100,000-entry listing under valgrind */
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);

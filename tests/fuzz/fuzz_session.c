@@ -83,8 +83,10 @@ op_done(struct ftp_op *op, void *arg)
 		return;
 	}
 	FUZZ_CHECK(op->err.kind == FTPA_ERR_NONE);
-	if (op->kind == OP_LOGIN || op->kind == OP_LIST ||
-	    op->kind == OP_STAT || op->kind == OP_QUOTE || op->kind == OP_CMD)
+	if (op->kind == OP_LOGIN)
+		FUZZ_CHECK(op->facts != NULL && op->facts->welcome != NULL);
+	if (op->kind == OP_LIST || op->kind == OP_STAT ||
+	    op->kind == OP_QUOTE || op->kind == OP_CMD)
 		FUZZ_CHECK(op->result != NULL);
 	if (op->kind == OP_GET && !op->ascii && op->total >= op->offset)
 		FUZZ_CHECK(op->bytes == op->total - op->offset);

@@ -1,0 +1,192 @@
+/*
+ * The file system methods (fs.*) and ftp.quote: one operation queued on
+ * the session, or several made by fsops.c.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsops.h"
+#include "ftp.h"
+#include "ftp_cmd.h"
+#include "session.h"
+#include "rpc_priv.h"
+
+/* ---- file system ------------------------------------------------------------ */
+
+static void
+fs_done(struct ftp_op *op, void *arg)
+{
+	struct rpc_call	*call = arg;
+
+	if (call != NULL) {
+		if (op->failed)
+			rpc_fail_op(call, &op->err, NULL);
+		else {
+			rpc_reply(call, op->result);
+			op->result = NULL;
+		}
+	}
+	ftp_op_free(op);
+}
+
+static void
+fs_gone(struct rpc_call *call, void *arg)
+{
+	struct ftp_op	*op = arg;
+
+	/*
+	 * Its result goes nowhere. Not yet started, or a listing (a big reply
+	 * being built): cancelled, so that connecting, asking and hanging up
+	 * in a loop piles up no work. A short command under way finishes.
+	 */
+	op->arg = NULL;
+	if (op->conn == NULL || op->kind == OP_LIST)
+		session_cancel_op(op->session, op);
+}
+
+/* Queues an op whose result answers the call. key names its argument. */
+static void
+fs_op(struct rpc_call *call, json_t *params, enum op_kind kind,
+    const char *key, bool required)
+{
+	struct session	*s;
+	const char	*arg, *why;
+	struct ftp_op	*op;
+
+	s = call->session;
+	if (p_path(call, params, key, required, &arg) == -1)
+		return;
+	if (required && arg[0] == '\0') {
+		params_error(call, "parameter \"%s\" must not be empty", key);
+		return;
+	}
+	if (kind == OP_QUOTE && (why = ftp_quote_refusal(arg)) != NULL) {
+		params_error(call, "%s", why);
+		return;
+	}
+	op = ftp_op_new(kind, arg);
+	op->done = fs_done;
+	op->arg = call;
+	rpc_defer(call);
+	call->on_gone = fs_gone;
+	call->gone_arg = op;
+	session_submit(s, op);
+}
+
+void
+m_fs_list(struct rpc_call *call, json_t *params)
+{
+	call->heavy = true;
+	fs_op(call, params, OP_LIST, "path", false);
+}
+
+void
+m_fs_stat(struct rpc_call *call, json_t *params)
+{
+	fs_op(call, params, OP_STAT, "path", true);
+}
+
+void
+m_mkdir(struct rpc_call *call, json_t *params)
+{
+	struct session	*s;
+	const char	*path;
+	bool		 parents;
+
+	if ((s = p_session_path(call, params, "path", &path)) == NULL ||
+	    p_bool(call, params, "parents", false, &parents) == -1)
+		return;
+	fsops_mkdir(call, s, path, parents);
+}
+
+void
+m_rmdir(struct rpc_call *call, json_t *params)
+{
+	struct session	*s;
+	const char	*path;
+
+	if ((s = p_session_path(call, params, "path", &path)) == NULL)
+		return;
+	fsops_rmdir(call, s, path);
+}
+
+void
+m_remove(struct rpc_call *call, json_t *params)
+{
+	struct session	*s;
+	const char	*path;
+	bool		 recursive;
+
+	if ((s = p_session_path(call, params, "path", &path)) == NULL ||
+	    p_bool(call, params, "recursive", false, &recursive) == -1)
+		return;
+	fsops_remove(call, s, path, recursive);
+}
+
+void
+m_rename(struct rpc_call *call, json_t *params)
+{
+	struct session	*s;
+	const char	*from, *to;
+
+	if ((s = p_session_path(call, params, "from", &from)) == NULL ||
+	    p_path(call, params, "to", true, &to) == -1)
+		return;
+	if (to[0] == '\0') {
+		params_error(call, "parameter \"to\" must not be empty");
+		return;
+	}
+	fsops_rename(call, s, from, to);
+}
+
+void
+m_chmod(struct rpc_call *call, json_t *params)
+{
+	struct session	*s;
+	const char	*path;
+	json_t		*m;
+	long		 mode = -1;
+	char		*end;
+
+	if ((s = p_session_path(call, params, "path", &path)) == NULL)
+		return;
+	m = json_object_get(params, "mode");
+	if (json_is_integer(m))
+		mode = (long)json_integer_value(m);
+	else if (json_is_string(m) && json_string_value(m)[0] != '\0') {
+		mode = strtol(json_string_value(m), &end, 8);
+		if (*end != '\0')
+			mode = -1;
+	}
+	if (mode < 0 || mode > 07777) {
+		params_error(call, "parameter \"mode\" must be permission bits "
+		    "(an integer, or an octal string such as \"0644\")");
+		return;
+	}
+	fsops_chmod(call, s, path, (int)mode);
+}
+
+void
+m_set_mtime(struct rpc_call *call, json_t *params)
+{
+	struct session	*s;
+	const char	*path;
+	json_int_t	 mtime;
+
+	if ((s = p_session_path(call, params, "path", &path)) == NULL ||
+	    p_int(call, params, "mtime", -1, 0, 253402300799LL, &mtime) == -1)
+		return;
+	if (mtime < 0) {
+		params_error(call, "missing parameter \"mtime\"");
+		return;
+	}
+	fsops_set_mtime(call, s, path, mtime);
+}
+
+void
+m_quote(struct rpc_call *call, json_t *params)
+{
+	fs_op(call, params, OP_QUOTE, "command", true);
+}

@@ -1,0 +1,247 @@
+/*
+ * transfer.get, transfer.put and the job methods: the local end (an fd or
+ * inline data), the job, and waiting for it.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+
+#include "budget.h"
+#include "conf.h"
+#include "ftp.h"
+#include "job.h"
+#include "session.h"
+#include "util.h"
+#include "rpc_priv.h"
+
+/* ---- transfers ----------------------------------------------------------------- */
+
+static int
+b64_decode(const char *in, size_t len, char **out, size_t *outlen)
+{
+	unsigned char	*buf;
+	int		 n, pad = 0;
+
+	if (len % 4 != 0)
+		return -1;
+	buf = xmalloc(len / 4 * 3 + 1);
+	n = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)len);
+	if (n < 0) {
+		free(buf);
+		return -1;
+	}
+	if (len >= 1 && in[len - 1] == '=')
+		pad++;
+	if (len >= 2 && in[len - 2] == '=')
+		pad++;
+	*out = (char *)buf;
+	*outlen = n - pad;
+	return 0;
+}
+
+/* What transfer.get and transfer.put were asked. */
+struct xfer_req {
+	bool		 put;
+	const char	*path, *type, *data, *fallback;
+	json_int_t	 offset;
+	bool		 wait, inl, append, progress;
+};
+
+/* The parameters, read and checked; -1 when the call was answered. */
+static int
+transfer_params(struct rpc_call *call, json_t *params, struct xfer_req *r)
+{
+	json_t	*d = NULL;
+
+	if (p_path(call, params, "path", true, &r->path) == -1 ||
+	    p_str(call, params, "type", false, &r->type) == -1 ||
+	    p_int(call, params, "offset", 0, 0, INT64_MAX, &r->offset) == -1 ||
+	    p_bool(call, params, "wait", true, &r->wait) == -1 ||
+	    p_bool(call, params, "inline", false, &r->inl) == -1 ||
+	    p_bool(call, params, "append", false, &r->append) == -1 ||
+	    p_bool(call, params, "progress", false, &r->progress) == -1 ||
+	    p_str(call, params, "rest_fallback", false, &r->fallback) == -1)
+		return -1;
+	if (r->path[0] == '\0')
+		params_error(call, "parameter \"path\" must not be empty");
+	else if (r->type != NULL && strcmp(r->type, "binary") != 0 &&
+	    strcmp(r->type, "ascii") != 0)
+		params_error(call, "parameter \"type\" must be binary or ascii");
+	else if (r->fallback != NULL && strcmp(r->fallback, "fail") != 0 &&
+	    strcmp(r->fallback, "restart") != 0)
+		params_error(call, "parameter \"rest_fallback\" must be fail or "
+		    "restart");
+	else if (!r->put && r->inl && !r->wait)
+		params_error(call, "\"inline\": true needs \"wait\": true (the "
+		    "data comes back in the reply)");
+	else if (r->put && r->append && r->offset)
+		params_error(call, "give \"offset\" or \"append\", not both");
+	else if (r->put && (d = json_object_get(params, "data")) != NULL &&
+	    !json_is_string(d))
+		params_error(call, "parameter \"data\" must be a base64 string");
+	else if (r->put && d != NULL &&
+	    json_string_length(d) > (INLINE_MAX / 3 + 1) * 4)
+		rpc_fail(call, FTPA_ERR_LIMIT, "inline data larger than %d MiB",
+		    INLINE_MAX >> 20);
+	else {
+		r->data = r->put && d != NULL ? json_string_value(d) : NULL;
+		return 0;
+	}
+	return -1;
+}
+
+/* The agent's and the user's job limits; -1 when the call was answered. */
+static int
+transfer_admit(struct rpc_call *call)
+{
+	if (call->uid != 0 &&
+	    job_count(call->uid, false, true) >= conf.max_jobs_per_uid)
+		rpc_fail(call, FTPA_ERR_LIMIT, "too many jobs (at most %d per "
+		    "user)", conf.max_jobs_per_uid);
+	else if (job_count(call->uid, true, true) >= conf.max_jobs)
+		rpc_fail(call, FTPA_ERR_LIMIT, "too many jobs (at most %d in all)",
+		    conf.max_jobs);
+	else
+		return 0;
+	return -1;
+}
+
+/* The op's local end: the fd, the inline data, or memory for the reply;
+ * -1 when the call was answered (fd is taken either way). */
+static int
+transfer_local(struct rpc_call *call, const struct xfer_req *r, int fd,
+    struct ftp_op *op)
+{
+	const char	*err;
+	char		*buf;
+	size_t		 len;
+
+	if (fd >= 0) {
+		if (localfd_open(&op->lfd, fd, !r->put, r->offset, &err) == 0)
+			return 0;
+		rpc_fail(call, FTPA_ERR_LOCAL_IO, "%s", err);
+		return -1;
+	}
+	if (!r->put) {
+		localfd_open_mem_sink(&op->lfd, INLINE_MAX);
+		return 0;
+	}
+	if (b64_decode(r->data, strlen(r->data), &buf, &len) == -1) {
+		params_error(call, "parameter \"data\" is not valid base64");
+		return -1;
+	}
+	if (len + job_inline_held(call->uid) > UID_MAX_INLINE) {
+		free(buf);
+		rpc_fail(call, FTPA_ERR_LIMIT, "too much inline data waiting in "
+		    "unfinished jobs (at most %u MiB per user)",
+		    UID_MAX_INLINE >> 20);
+		return -1;
+	}
+	localfd_open_mem_source(&op->lfd, buf, len);
+	return 0;
+}
+
+static void
+transfer(struct rpc_call *call, json_t *params, bool put)
+{
+	struct xfer_req	 r = { .put = put };
+	struct ftp_op	*op;
+	struct job	*j;
+	int		 fd;
+
+	if (transfer_params(call, params, &r) == -1 ||
+	    (fd = p_fd(call, params, "fd")) == -1)
+		return;
+	if ((fd >= 0) + (put ? r.data != NULL : r.inl) != 1) {
+		if (fd >= 0)
+			close(fd);
+		params_error(call, put ? "give exactly one of \"fd\" and \"data\"" :
+		    "give exactly one of \"fd\" and \"inline\": true");
+		return;
+	}
+	if (transfer_admit(call) == -1) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	op = ftp_op_new(put ? OP_PUT : OP_GET, r.path);
+	op->offset = r.offset;
+	op->append = r.append;
+	op->ascii = r.type != NULL && strcmp(r.type, "ascii") == 0;
+	op->rest_restart = r.fallback != NULL &&
+	    strcmp(r.fallback, "restart") == 0;
+	if (transfer_local(call, &r, fd, op) == -1) {
+		ftp_op_free(op);
+		return;
+	}
+	call->heavy = r.inl || r.data != NULL;
+	j = job_new(call->uid, call->session, op, put);
+	if (r.progress && call->client)
+		job_set_progress(j, call->client);
+	job_start(j);
+	if (r.wait)
+		job_wait(j, call, 0, r.inl && !put, true);
+	else
+		rpc_reply(call, json_pack("{s:s}", "job", j->id));
+}
+
+void
+m_get(struct rpc_call *call, json_t *params)
+{
+	transfer(call, params, false);
+}
+
+void
+m_put(struct rpc_call *call, json_t *params)
+{
+	transfer(call, params, true);
+}
+
+/* ---- jobs --------------------------------------------------------------------- */
+
+void
+m_job_status(struct rpc_call *call, json_t *params)
+{
+	struct job	*j;
+
+	if ((j = p_job(call, params)) != NULL)
+		rpc_reply(call, job_json(j));
+}
+
+void
+m_job_wait(struct rpc_call *call, json_t *params)
+{
+	struct job	*j;
+	double		 timeout;
+
+	if ((j = p_job(call, params)) == NULL)
+		return;
+	if (p_num(call, params, "timeout", 0, &timeout) == -1)
+		return;
+	job_wait(j, call, timeout, false, false);
+}
+
+void
+m_job_cancel(struct rpc_call *call, json_t *params)
+{
+	struct job	*j;
+
+	if ((j = p_job(call, params)) == NULL)
+		return;
+	job_cancel(j);
+	rpc_reply(call, json_object());
+}
+
+void
+m_job_list(struct rpc_call *call, json_t *params)
+{
+	json_t	*arr = json_array();
+
+	for (struct job *j = jobs; j; j = j->next)
+		if (j->uid == call->uid || call->uid == 0)
+			json_array_append_new(arr, job_json(j));
+	rpc_reply(call, arr);
+}
