@@ -31,6 +31,8 @@ static const char *ftp_state_names[FTP_S_LAST] = {
 static void ready_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void ka_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void op_start(struct ftp_conn *c);
+static void send_vcmd(struct ftp_conn *, reply_fn, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
 static void quit_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void quit_reply(struct ftp_conn *c, int code, const char *text);
 
@@ -391,12 +393,19 @@ void
 send_cmd(struct ftp_conn *c, reply_fn fn, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*line;
 
 	va_start(ap, fmt);
+	send_vcmd(c, fn, fmt, ap);
+	va_end(ap);
+}
+
+static void
+send_vcmd(struct ftp_conn *c, reply_fn fn, const char *fmt, va_list ap)
+{
+	char	*line;
+
 	if (vasprintf(&line, fmt, ap) < 0)
 		fatalx("out of memory");
-	va_end(ap);
 	if (strncmp(line, "PASS ", 5) == 0)
 		log_debug("-> PASS ****");
 	else
@@ -629,17 +638,13 @@ void
 op_send(struct ftp_conn *c, enum op_step step, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*line;
 
-	va_start(ap, fmt);
-	if (vasprintf(&line, fmt, ap) < 0)
-		fatalx("out of memory");
-	va_end(ap);
 	log_debug("%s:%u: step %s -> %s", c->p->host, c->p->port,
 	    op_steps[c->step].name, op_steps[step].name);
 	c->step = step;
-	send_cmd(c, op_reply, "%s", line);
-	free(line);
+	va_start(ap, fmt);
+	send_vcmd(c, op_reply, fmt, ap);
+	va_end(ap);
 }
 
 bool
@@ -671,7 +676,7 @@ ftp_conn_run(struct ftp_conn *c, struct ftp_op *op)
 	op->conn = c;
 	op->bytes = 0;
 	op->prelim_seen = op->final_seen = op->data_eof = op->src_eof = false;
-	op->stat_listing = op->list_cwd = op->list_single = false;
+	op->stat_listing = op->list_single = false;
 	set_state(c, FTP_S_BUSY);
 	c->step = STEP_NONE;
 	if (c->away) {

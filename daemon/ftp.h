@@ -112,8 +112,6 @@ struct ftp_op {
 	bool		 data_eof;
 	bool		 src_eof;
 	bool		 stat_listing;	/* OP_STAT reading the parent's listing */
-	bool		 list_cwd;	/* a LIST with no argument, in the
-					   directory a CWD entered */
 	bool		 list_single;	/* OP_LIST of what is no directory we can
 					   enter: stat's way, one entry */
 	int		 nodir_code;	/* ... the reply that said so */

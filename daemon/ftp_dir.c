@@ -93,7 +93,6 @@ list_cwd_reply(struct ftp_conn *c, int code, const char *text)
 
 	if (code / 100 == 2) {
 		c->away = true;
-		c->op->list_cwd = true;
 		data_open(c);
 		return;
 	}
@@ -177,7 +176,7 @@ list_drop_errors(struct ftp_conn *c, struct ftp_entry *ents, size_t *n)
 	*n = kept;
 	if (errors == 0)
 		return false;
-	if (kept > 0 && (c->op->list_cwd || c->op->path[0] == '\0')) {
+	if (kept > 0 && (c->away || c->op->path[0] == '\0')) {
 		log_warnx("%s:%u: list %s: %zu error line(s) dropped: %s",
 		    c->p->host, c->p->port, c->op->path, errors, first);
 		return false;
@@ -284,7 +283,6 @@ stat_parent_reply(struct ftp_conn *c, int code, const char *text)
 		return;
 	}
 	c->away = true;
-	c->op->list_cwd = true;
 	data_open(c);
 }
 

@@ -126,9 +126,6 @@ login_enter(struct ftp_conn *c, enum login_step step)
 	    login_step_names[c->lstep], login_step_names[step]);
 	c->lstep = step;
 	switch (step) {
-	case LOGIN_GREETING:
-		c->on_reply = login_reply;	/* no command: the server speaks */
-		break;
 	case LOGIN_AUTH:
 		send_cmd(c, login_reply, "AUTH TLS");
 		break;

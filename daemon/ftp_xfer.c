@@ -152,8 +152,10 @@ retr_send(struct ftp_conn *c)
 	else if (op->kind == OP_PUT)
 		op_send(c, STEP_XFER, "%s %s", op->append ? "APPE" : "STOR",
 		    op->path);
-	else if (op->list_cwd)
-		op_send(c, STEP_XFER, "LIST");	/* in the CWD's directory */
+	else if (c->away)
+		/* a listing's CWD entered the directory (only those leave
+		 * the login directory within an op) */
+		op_send(c, STEP_XFER, "LIST");
 	else if (op->stat_listing) {
 		/* stat's last resort: the parent's LIST (never MLSD here) */
 		char	*parent = xstrndup(op->path,

@@ -51,17 +51,11 @@ static void
 fs_op(struct rpc_call *call, json_t *params, enum op_kind kind,
     const char *key, bool required)
 {
-	struct session	*s;
 	const char	*arg, *why;
 	struct ftp_op	*op;
 
-	s = call->session;
 	if (p_path(call, params, key, required, &arg) == -1)
 		return;
-	if (required && arg[0] == '\0') {
-		params_error(call, "parameter \"%s\" must not be empty", key);
-		return;
-	}
 	if (kind == OP_QUOTE && (why = ftp_quote_refusal(arg)) != NULL) {
 		params_error(call, "%s", why);
 		return;
@@ -72,7 +66,7 @@ fs_op(struct rpc_call *call, json_t *params, enum op_kind kind,
 	rpc_defer(call);
 	call->on_gone = fs_gone;
 	call->gone_arg = op;
-	session_submit(s, op);
+	session_submit(call->session, op);
 }
 
 void
@@ -91,66 +85,57 @@ m_fs_stat(struct rpc_call *call, json_t *params)
 void
 m_mkdir(struct rpc_call *call, json_t *params)
 {
-	struct session	*s;
 	const char	*path;
 	bool		 parents;
 
-	if ((s = p_session_path(call, params, "path", &path)) == NULL ||
+	if (p_path(call, params, "path", true, &path) == -1 ||
 	    p_bool(call, params, "parents", false, &parents) == -1)
 		return;
-	fsops_mkdir(call, s, path, parents);
+	fsops_mkdir(call, call->session, path, parents);
 }
 
 void
 m_rmdir(struct rpc_call *call, json_t *params)
 {
-	struct session	*s;
 	const char	*path;
 
-	if ((s = p_session_path(call, params, "path", &path)) == NULL)
+	if (p_path(call, params, "path", true, &path) == -1)
 		return;
-	fsops_rmdir(call, s, path);
+	fsops_rmdir(call, call->session, path);
 }
 
 void
 m_remove(struct rpc_call *call, json_t *params)
 {
-	struct session	*s;
 	const char	*path;
 	bool		 recursive;
 
-	if ((s = p_session_path(call, params, "path", &path)) == NULL ||
+	if (p_path(call, params, "path", true, &path) == -1 ||
 	    p_bool(call, params, "recursive", false, &recursive) == -1)
 		return;
-	fsops_remove(call, s, path, recursive);
+	fsops_remove(call, call->session, path, recursive);
 }
 
 void
 m_rename(struct rpc_call *call, json_t *params)
 {
-	struct session	*s;
 	const char	*from, *to;
 
-	if ((s = p_session_path(call, params, "from", &from)) == NULL ||
+	if (p_path(call, params, "from", true, &from) == -1 ||
 	    p_path(call, params, "to", true, &to) == -1)
 		return;
-	if (to[0] == '\0') {
-		params_error(call, "parameter \"to\" must not be empty");
-		return;
-	}
-	fsops_rename(call, s, from, to);
+	fsops_rename(call, call->session, from, to);
 }
 
 void
 m_chmod(struct rpc_call *call, json_t *params)
 {
-	struct session	*s;
 	const char	*path;
 	json_t		*m;
 	long		 mode = -1;
 	char		*end;
 
-	if ((s = p_session_path(call, params, "path", &path)) == NULL)
+	if (p_path(call, params, "path", true, &path) == -1)
 		return;
 	m = json_object_get(params, "mode");
 	if (json_is_integer(m))
@@ -165,24 +150,23 @@ m_chmod(struct rpc_call *call, json_t *params)
 		    "(an integer, or an octal string such as \"0644\")");
 		return;
 	}
-	fsops_chmod(call, s, path, (int)mode);
+	fsops_chmod(call, call->session, path, (int)mode);
 }
 
 void
 m_set_mtime(struct rpc_call *call, json_t *params)
 {
-	struct session	*s;
 	const char	*path;
 	json_int_t	 mtime;
 
-	if ((s = p_session_path(call, params, "path", &path)) == NULL ||
+	if (p_path(call, params, "path", true, &path) == -1 ||
 	    p_int(call, params, "mtime", -1, 0, 253402300799LL, &mtime) == -1)
 		return;
 	if (mtime < 0) {
 		params_error(call, "missing parameter \"mtime\"");
 		return;
 	}
-	fsops_set_mtime(call, s, path, mtime);
+	fsops_set_mtime(call, call->session, path, mtime);
 }
 
 void

@@ -73,6 +73,10 @@ p_path(struct rpc_call *call, json_t *params, const char *key, bool required,
 
 	if (p_str(call, params, key, required, out) == -1)
 		return -1;
+	if (required && (*out)[0] == '\0') {
+		params_error(call, "parameter \"%s\" must not be empty", key);
+		return -1;
+	}
 	if (*out == NULL || !ftpa_bytes_escaped(*out))
 		return 0;
 	v = json_object_get(params, key);
@@ -240,15 +244,4 @@ p_job(struct rpc_call *call, json_t *params)
 }
 
 /* The session and a non-empty path, or NULL after an error reply. */
-struct session *
-p_session_path(struct rpc_call *call, json_t *params, const char *key,
-    const char **path)
-{
-	if (p_path(call, params, key, true, path) == -1)
-		return NULL;
-	if ((*path)[0] == '\0') {
-		params_error(call, "parameter \"%s\" must not be empty", key);
-		return NULL;
-	}
-	return call->session;
-}
+

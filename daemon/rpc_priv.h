@@ -26,7 +26,8 @@ void rpc_verror(struct rpc_call *call, int code, const char *kind,
     json_t *extra, const char *fmt, va_list ap);
 
 /* rpc_params.c: each answers the call with the error and returns -1 (or
- * NULL) when the parameter is missing or wrong */
+ * NULL) when the parameter is missing or wrong; a required path must not
+ * be empty either */
 void params_error(struct rpc_call *call, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int p_str(struct rpc_call *call, json_t *params, const char *key, bool required,
@@ -44,10 +45,6 @@ bool valid_name(const char *s);
 struct session *p_session(struct rpc_call *call, json_t *params);
 struct job *job_of(const struct rpc_call *call, const char *id);
 struct job *p_job(struct rpc_call *call, json_t *params);
-/* a non-empty path in key; returns call->session (methods with
- * M_SESSION), or NULL after answering with the error */
-struct session *p_session_path(struct rpc_call *call, json_t *params,
-    const char *key, const char **path);
 
 /* the methods: rpc_session.c */
 void m_session_open(struct rpc_call *call, json_t *params);

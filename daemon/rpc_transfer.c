@@ -65,9 +65,7 @@ transfer_params(struct rpc_call *call, json_t *params, struct xfer_req *r)
 	    p_bool(call, params, "progress", false, &r->progress) == -1 ||
 	    p_str(call, params, "rest_fallback", false, &r->fallback) == -1)
 		return -1;
-	if (r->path[0] == '\0')
-		params_error(call, "parameter \"path\" must not be empty");
-	else if (r->type != NULL && strcmp(r->type, "binary") != 0 &&
+	if (r->type != NULL && strcmp(r->type, "binary") != 0 &&
 	    strcmp(r->type, "ascii") != 0)
 		params_error(call, "parameter \"type\" must be binary or ascii");
 	else if (r->fallback != NULL && strcmp(r->fallback, "fail") != 0 &&

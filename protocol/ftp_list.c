@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "ftp_cmd.h"
 #include "ftp_list.h"
 #include "ftp_parse.h"
 
@@ -925,15 +926,11 @@ fail:
 bool
 ftp_list_error_line(const char *line, bool *missing)
 {
-	static const char *gone[] = { "no such file or directory",
-	    "not found", "does not exist", "no such directory", NULL };
 	static const char *other[] = { "permission denied",
 	    "not a directory", "cannot access", "cannot open directory",
 	    "input/output error", NULL };
-	bool	miss = false, err = false;
+	bool	miss = ftp_says_missing(line), err = false;
 
-	for (const char **w = gone; *w && !miss; w++)
-		miss = strcasestr(line, *w) != NULL;
 	for (const char **w = other; *w && !err; w++)
 		err = strcasestr(line, *w) != NULL;
 	if (missing != NULL)

@@ -9,7 +9,9 @@
 
 Prints "ready PORT" on stdout once it listens (PORT is the real port, useful
 with --port 0). Serves MLSD/MLST as pyftpdlib does. The password is read
-from --password or, to keep it out of ps, from $PYFTPD_PASSWORD.
+from --password or, to keep it out of ps, from $PYFTPD_PASSWORD. With
+--log, $PYFTPD_DEBUG set logs pyftpdlib's debug lines too (every command
+and the data channels' TLS steps).
 
 TLS (python3-openssl): explicit is pyftpdlib's TLS_FTPHandler (AUTH TLS,
 PBSZ, PROT; TLS required on control and data connections). Implicit wraps
