@@ -34,6 +34,7 @@
 #include "relay.h"
 #include "target.h"
 #include "url.h"
+#include "wire.h"
 
 enum {
 	EXIT_OK = 0,
@@ -215,39 +216,30 @@ agent(struct ctl *c)
 	return ftpagent_error(c->fa) == FTPAGENT_OK;
 }
 
-static const char *
-type_name(enum ftpagent_entry_type t)
+static enum ftp_entry_type
+wire_type(enum ftpagent_entry_type t)
 {
-	switch (t) {
-	case FTPAGENT_FILE:
-		return "file";
-	case FTPAGENT_DIR:
-		return "dir";
-	case FTPAGENT_LINK:
-		return "link";
-	default:
-		return "other";
-	}
+	return t == FTPAGENT_FILE ? FTP_ENTRY_FILE : t == FTPAGENT_DIR ?
+	    FTP_ENTRY_DIR : t == FTPAGENT_LINK ? FTP_ENTRY_LINK :
+	    FTP_ENTRY_OTHER;
 }
 
-/* Names and server texts are bytes: ftpa_bytes_json escapes them the way
- * the agent does (protocol/bytename.h). */
+/* --json prints what the wire carries: the library's structs go back
+ * through the wire codec (protocol/wire.h). */
 static json_t *
 entry_json(const struct ftpagent_entry *e)
 {
-	json_t *o;
+	struct ftp_entry w;
 
-	o = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o}",
-	    "name", ftpa_bytes_json(e->name),
-	    "type", type_name(e->type),
-	    "size", e->size >= 0 ? json_integer(e->size) : json_null(),
-	    "mtime", e->mtime != INT64_MIN ? json_integer(e->mtime) :
-	    json_null(),
-	    "perm", e->perm >= 0 ? json_integer(e->perm) : json_null(),
-	    "target", ftpa_bytes_json(e->target));
-	if (o != NULL && e->raw != NULL)
-		json_object_set_new(o, "raw", ftpa_bytes_json(e->raw));
-	return o;
+	memset(&w, 0, sizeof(w));
+	w.name = e->name;
+	w.type = wire_type(e->type);
+	w.size = e->size;
+	w.mtime = e->mtime;
+	w.perm = e->perm;
+	w.target = e->target;
+	w.raw = e->raw;
+	return wire_entry_json(&w);
 }
 
 /* ---- targets, credentials, sessions ------------------------------------ */
@@ -336,7 +328,7 @@ target_display(const struct target *t)
 	char *s;
 
 	if (t->kind == TARGET_URL)
-		return target_url_string(&t->url, t->url.user, true);
+		return ftp_url_format(&t->url, t->url.user, true);
 	if (asprintf(&s, "%s:%s", t->session, t->path) == -1)
 		return NULL;
 	return s;
@@ -367,7 +359,7 @@ target_session(struct ctl *c, const struct target *t, const char *display,
 	}
 	if (!resolve_creds(&t->url, NULL, &cr))
 		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
-	if ((url = target_url_string(&t->url, cr.user, false)) == NULL) {
+	if ((url = ftp_url_format(&t->url, cr.user, false)) == NULL) {
 		creds_clear(&cr);
 		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
 	}
@@ -619,7 +611,7 @@ cmd_open(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		free(line);
 	}
 	if (ok)
-		url = target_url_string(&u, cr.user, false);
+		url = ftp_url_format(&u, cr.user, false);
 	ftp_url_clear(&u);
 	if (url == NULL) {
 		creds_clear(&cr);
@@ -646,35 +638,6 @@ cmd_open(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	return EXIT_OK;
 }
 
-static const char *
-user_or_anon(const char *user)
-{
-	return user != NULL ? user : "anonymous";
-}
-
-/* Does the agent's session object s serve the same thing as u/user? */
-static bool
-session_matches(json_t *s, const struct ftp_url *u, const char *user)
-{
-	struct ftp_url su;
-	const char *surl, *tls, *err;
-	int mode;
-	bool m;
-
-	if ((surl = json_string_value(json_object_get(s, "url"))) == NULL ||
-	    ftp_url_parse(surl, &su, &err) == -1)
-		return false;
-	mode = su.tls;
-	if ((tls = json_string_value(json_object_get(s, "tls"))) != NULL &&
-	    ftp_tls_mode_from_name(tls) != -1)
-		mode = ftp_tls_mode_from_name(tls);
-	m = mode == (int)u->tls && su.port == u->port &&
-	    strcasecmp(su.host, u->host) == 0 &&
-	    strcmp(user_or_anon(su.user), user_or_anon(user)) == 0;
-	ftp_url_clear(&su);
-	return m;
-}
-
 static int
 close_url(struct ctl *c, const struct command *cmd, const char *arg)
 {
@@ -682,19 +645,29 @@ close_url(struct ctl *c, const struct command *cmd, const char *arg)
 	struct creds cr;
 	json_t *list, *s, *closed;
 	const char *err, *id;
-	char *res = NULL, *display;
+	char *res = NULL, *display, *url = NULL, *params = NULL;
 	size_t i;
 	int status = EXIT_OK;
 
 	if (ftp_url_parse(arg, &u, &err) == -1)
 		return usage_error(c, cmd, "bad URL: %s", err);
-	display = target_url_string(&u, u.user, false);
+	display = ftp_url_format(&u, u.user, false);
 	if (display == NULL || !resolve_creds(&u, NULL, &cr)) {
 		free(display);
 		ftp_url_clear(&u);
 		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
 	}
-	if (!agent(c) || !ftpagent_call(c->fa, "session.list", NULL, &res)) {
+	/* the agent says which of its sessions serve the URL */
+	if ((url = ftp_url_format(&u, cr.user, false)) != NULL &&
+	    (s = json_pack("{s:s}", "url", url)) != NULL) {
+		params = json_dumps(s, JSON_COMPACT);
+		json_decref(s);
+	}
+	if (params == NULL) {
+		status = cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+		goto out;
+	}
+	if (!agent(c) || !ftpagent_call(c->fa, "session.list", params, &res)) {
 		status = fail(c, NULL);
 		goto out;
 	}
@@ -706,8 +679,7 @@ close_url(struct ctl *c, const struct command *cmd, const char *arg)
 	}
 	closed = json_array();
 	json_array_foreach(list, i, s) {
-		if (!session_matches(s, &u, cr.user) ||
-		    (id = json_string_value(json_object_get(s, "session"))) ==
+		if ((id = json_string_value(json_object_get(s, "session"))) ==
 		    NULL)
 			continue;
 		if (!ftpagent_close(c->fa, id)) {
@@ -731,6 +703,8 @@ close_url(struct ctl *c, const struct command *cmd, const char *arg)
 	}
 out:
 	free(res);
+	free(params);
+	free(url);
 	free(display);
 	creds_clear(&cr);
 	ftp_url_clear(&u);
@@ -983,7 +957,7 @@ cmd_stat(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		fputs("name: ", stdout);
 		output_text(stdout, e.name);
 		putchar('\n');
-		printf("type: %s\n", type_name(e.type));
+		printf("type: %s\n", ftp_entry_type_name(wire_type(e.type)));
 		if (e.size >= 0)
 			printf("size: %lld\n", (long long)e.size);
 		mt = (time_t)e.mtime;
@@ -1914,29 +1888,30 @@ dir_name(enum ftpagent_xfer_dir d)
 static json_t *
 job_json(const struct ftpagent_job *j)
 {
-	json_t *o, *err = json_null();
+	struct wire_job w;
 
+	memset(&w, 0, sizeof(w));
+	w.id = j->id;
+	w.state = (int)j->state - 1;	/* the library counts from UNKNOWN */
+	w.put = j->direction == FTPAGENT_XFER_PUT;
+	w.session = j->session;
+	w.path = j->path;
+	w.bytes = j->bytes;
+	w.total = j->total;
+	w.rate = j->rate;
+	w.seconds = j->seconds;
+	w.eta = j->eta;
+	w.started = j->started;
+	w.ended = j->ended;
+	w.uid = j->uid;
+	w.attempts = j->attempts;
 	if (j->error_message != NULL) {
-		err = json_pack("{s:s, s:s}", "kind", j->error_kind != NULL ?
-		    j->error_kind : "unknown", "message", j->error_message);
-		if (err != NULL && j->ftp_code > 0)
-			json_object_set_new(err, "ftp_code",
-			    json_integer(j->ftp_code));
+		w.err.kind = ftpa_err_from_name(j->error_kind);
+		w.err.message = j->error_message;
+		w.err.ftp_code = j->ftp_code;
+		w.err.ftp_text = j->ftp_text;
 	}
-	o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:o, s:f, s:o, s:o}",
-	    "job", j->id, "state", ftpagent_job_state_name(j->state),
-	    "direction", dir_name(j->direction),
-	    "session", j->session != NULL ? json_string(j->session) :
-	    json_null(),
-	    "path", ftpa_bytes_json(j->path),
-	    "bytes", (json_int_t)j->bytes,
-	    "total", j->total >= 0 ? json_integer(j->total) : json_null(),
-	    "rate", j->rate,
-	    "eta_s", j->eta >= 0 ? json_real(j->eta) : json_null(),
-	    "error", err);
-	if (o != NULL && j->attempts > 0)
-		json_object_set_new(o, "attempts", json_integer(j->attempts));
-	return o;
+	return wire_job_json(&w);
 }
 
 static bool

@@ -8,11 +8,6 @@
 #include "ftp_parse.h"
 #include "target.h"
 
-static const char *const scheme_names[] = {
-	[FTP_TLS_NONE] = "ftp",
-	[FTP_TLS_EXPLICIT] = "ftpes",
-	[FTP_TLS_IMPLICIT] = "ftps",
-};
 
 bool
 target_name_valid(const char *name)
@@ -73,108 +68,6 @@ target_clear(struct target *t)
 	free(t->session);
 	free(t->path_buf);
 	memset(t, 0, sizeof(*t));
-}
-
-/* RFC 3986 unreserved and sub-delims, plus what extra allows. */
-static bool
-url_safe(unsigned char c, const char *extra)
-{
-	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9'))
-		return true;
-	if (c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL)
-		return true;
-	return c != '\0' && strchr(extra, c) != NULL;
-}
-
-static bool
-buf_grow(char **buf, size_t *cap, size_t need)
-{
-	char *p;
-	size_t ncap;
-
-	if (need <= *cap)
-		return true;
-	ncap = *cap ? *cap : 64;
-	while (ncap < need)
-		ncap *= 2;
-	if ((p = realloc(*buf, ncap)) == NULL)
-		return false;
-	*buf = p;
-	*cap = ncap;
-	return true;
-}
-
-static bool
-buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
-{
-	if (!buf_grow(buf, cap, *len + n + 1))
-		return false;
-	memcpy(*buf + *len, s, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	return true;
-}
-
-static bool
-buf_add_encoded(char **buf, size_t *len, size_t *cap, const char *s,
-    const char *extra)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char pct[3];
-
-	for (; *s != '\0'; s++) {
-		unsigned char c = *s;
-
-		if (url_safe(c, extra)) {
-			if (!buf_add(buf, len, cap, s, 1))
-				return false;
-			continue;
-		}
-		pct[0] = '%';
-		pct[1] = hex[c >> 4];
-		pct[2] = hex[c & 0xf];
-		if (!buf_add(buf, len, cap, pct, 3))
-			return false;
-	}
-	return true;
-}
-
-char *
-target_url_string(const struct ftp_url *u, const char *user, bool path)
-{
-	char *buf = NULL, port[16];
-	size_t len = 0, cap = 0;
-	unsigned defport = u->tls == FTP_TLS_IMPLICIT ? 990 : 21;
-	bool ok, v6 = strchr(u->host, ':') != NULL;
-
-	if ((unsigned)u->tls >= sizeof(scheme_names) / sizeof(scheme_names[0]))
-		return NULL;
-	ok = buf_add(&buf, &len, &cap, scheme_names[u->tls],
-	    strlen(scheme_names[u->tls])) &&
-	    buf_add(&buf, &len, &cap, "://", 3);
-	if (ok && user != NULL)
-		ok = buf_add_encoded(&buf, &len, &cap, user, "") &&
-		    buf_add(&buf, &len, &cap, "@", 1);
-	if (ok && v6)
-		ok = buf_add(&buf, &len, &cap, "[", 1);
-	if (ok)
-		ok = buf_add_encoded(&buf, &len, &cap, u->host, v6 ? ":" : "");
-	if (ok && v6)
-		ok = buf_add(&buf, &len, &cap, "]", 1);
-	if (ok && u->port != defport) {
-		snprintf(port, sizeof(port), ":%u", (unsigned)u->port);
-		ok = buf_add(&buf, &len, &cap, port, strlen(port));
-	}
-	if (ok)
-		ok = buf_add(&buf, &len, &cap, "/", 1);
-	if (ok && path)
-		ok = buf_add_encoded(&buf, &len, &cap, u->path, ":@/");
-	if (!ok) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
 }
 
 /* The last component of path, ignoring trailing slashes; sets *n. */

@@ -37,15 +37,6 @@ void	 target_clear(struct target *);
 bool	 target_name_valid(const char *name);
 
 /*
- * "scheme://[user@]host[:port]/" for session.open: the URL's scheme,
- * host and port with user (which may be NULL) in place of the URL's user
- * and never a password. With path true, the URL's path is appended
- * (for messages). Caller frees with free(); NULL when out of memory.
- */
-char	*target_url_string(const struct ftp_url *u, const char *user,
-	    bool path);
-
-/*
  * The last component of a remote path, for use as a local file name:
  * trailing slashes are ignored; "", ".", ".." and names that would still
  * hold a '/' are refused. Caller frees the result with free(); NULL

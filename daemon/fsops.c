@@ -41,7 +41,8 @@ static const char *fs_step_names[FS_STEP_LAST] = {
 
 struct frame {
 	char		*dir;
-	json_t		*entries;	/* fs.list entries of dir */
+	struct ftp_entry *entries;	/* what the listing of dir found */
+	size_t		 n;
 	size_t		 idx;
 };
 
@@ -72,7 +73,7 @@ fs_free(struct fsop *f)
 {
 	for (int i = 0; i < f->depth; i++) {
 		free(f->stack[i].dir);
-		json_decref(f->stack[i].entries);
+		ftp_entries_free(f->stack[i].entries, f->stack[i].n);
 	}
 	op_error_clear(&f->err);
 	free(f->path);
@@ -203,26 +204,22 @@ safe_name(const char *n)
 static void
 remove_next(struct fsop *f)
 {
-	struct frame	*fr;
-	json_t		*e;
-	const char	*name, *type;
-	char		*child;
+	struct frame		*fr;
+	const struct ftp_entry	*e;
+	char			*child;
 
 	if (f->depth == 0) {
 		fs_finish_ok(f);
 		return;
 	}
 	fr = &f->stack[f->depth - 1];
-	while (fr->idx < json_array_size(fr->entries)) {
-		e = json_array_get(fr->entries, fr->idx++);
-		name = json_string_value(json_object_get(e, "name"));
-		type = json_string_value(json_object_get(e, "type"));
-		if (name == NULL || !safe_name(name) ||
-		    json_object_get(e, "raw") != NULL)
+	while (fr->idx < fr->n) {
+		e = &fr->entries[fr->idx++];
+		if (e->name == NULL || !safe_name(e->name) || e->raw != NULL)
 			continue;	/* the RMD below then says why */
 		child = xasprintf("%s%s%s", fr->dir, fr->dir[0] &&
-		    fr->dir[strlen(fr->dir) - 1] != '/' ? "/" : "", name);
-		if (type && strcmp(type, "dir") == 0) {
+		    fr->dir[strlen(fr->dir) - 1] != '/' ? "/" : "", e->name);
+		if (e->type == FTP_ENTRY_DIR) {
 			if (f->depth >= FSOPS_MAX_DEPTH) {
 				struct op_error	err = { 0 };
 
@@ -243,19 +240,23 @@ remove_next(struct fsop *f)
 	/* empty now: the directory itself goes */
 	fs_cmd(f, FS_STEP_RMD, true, "RMD %s", fr->dir);
 	free(fr->dir);
-	json_decref(fr->entries);
+	ftp_entries_free(fr->entries, fr->n);
 	f->depth--;
 }
 
+/* Takes the entries of the listing of dir (res is left empty). */
 static void
-remove_push(struct fsop *f, const char *dir, json_t *entries)
+remove_push(struct fsop *f, const char *dir, struct ftp_op_result *res)
 {
 	struct frame	*fr = &f->stack[f->depth++];
 
 	fr->dir = xstrdup(dir);
-	fr->entries = json_incref(entries);
+	fr->entries = res->entries;
+	fr->n = res->n_entries;
 	fr->idx = 0;
-	f->seen += json_array_size(entries);
+	f->seen += res->n_entries;
+	res->entries = NULL;
+	res->n_entries = 0;
 }
 
 /* ---- steps ----------------------------------------------------------------- */
@@ -317,30 +318,27 @@ mkdir_done(struct fsop *f, const struct ftp_op *op)
 static void
 mkdir_stat_done(struct fsop *f, const struct ftp_op *op)
 {
-	const char	*type = op->failed ? NULL :
-	    json_string_value(json_object_get(op->result, "type"));
+	bool	found = !op->failed && op->res.n_entries == 1;
 
-	if (type != NULL && strcmp(type, "dir") == 0)
+	if (found && op->res.entries[0].type == FTP_ENTRY_DIR)
 		fs_finish_ok(f);
 	else
 		fs_fail(f, FTPA_ERR_EXISTS, "cannot create directory %s: %s",
-		    f->path, type ? "a file of that name exists" :
+		    f->path, found ? "a file of that name exists" :
 		    "the server refused");
 }
 
 /* remove -r: a directory's entries, to remove one at a time. */
 static void
-list_done(struct fsop *f, const struct ftp_op *op)
+list_done(struct fsop *f, struct ftp_op *op)
 {
-	json_t	*entries = json_object_get(op->result, "entries");
-
 	if (op->failed)
 		fs_finish_err(f, &op->err);
-	else if (f->seen + json_array_size(entries) > FSOPS_MAX_ENTRIES)
+	else if (f->seen + op->res.n_entries > FSOPS_MAX_ENTRIES)
 		fs_fail(f, FTPA_ERR_LIMIT, "more than %d entries to remove",
 		    FSOPS_MAX_ENTRIES);
 	else {
-		remove_push(f, op->path, entries);
+		remove_push(f, op->path, &op->res);
 		remove_next(f);
 	}
 }

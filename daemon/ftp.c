@@ -68,20 +68,6 @@ op_error_copy(struct op_error *dst, const struct op_error *src)
 	dst->ftp_text = src->ftp_text ? xstrdup(src->ftp_text) : NULL;
 }
 
-json_t *
-op_error_json(const struct op_error *e)
-{
-	json_t	*data = json_pack("{s:s}", "kind", ftpa_err_name(e->kind));
-
-	if (e->ftp_code) {
-		json_object_set_new(data, "ftp_code", json_integer(e->ftp_code));
-		json_object_set_new(data, "ftp_text",
-		    json_text(e->ftp_text ? e->ftp_text : ""));
-	}
-	return json_pack("{s:i,s:o,s:o}", "code", ftpa_err_code(e->kind),
-	    "message", json_text(e->msg), "data", data);
-}
-
 /* ---- operations --------------------------------------------------------- */
 
 static const char *op_kind_names[OP_KIND_LAST] = {
@@ -119,6 +105,14 @@ ftp_login_facts_free(struct ftp_login_facts *f)
 }
 
 void
+ftp_op_result_clear(struct ftp_op_result *r)
+{
+	ftp_entries_free(r->entries, r->n_entries);
+	free(r->text);
+	memset(r, 0, sizeof(*r));
+}
+
+void
 ftp_op_free(struct ftp_op *op)
 {
 	if (op == NULL)
@@ -129,8 +123,7 @@ ftp_op_free(struct ftp_op *op)
 	free(op->nodir_text);
 	localfd_close(&op->lfd);
 	op_error_clear(&op->err);
-	if (op->result)
-		json_decref(op->result);
+	ftp_op_result_clear(&op->res);
 	ftp_login_facts_free(op->facts);
 	free(op);
 }

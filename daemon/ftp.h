@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <openssl/ssl.h>
 
+#include "ftp_list.h"
 #include "ftpa_error.h"
 #include "localfd.h"
 #include "url.h"
@@ -55,7 +56,19 @@ void	 op_error_set(struct op_error *, enum ftpa_err, int code, const char *text,
 void	 op_error_clear(struct op_error *);
 void	 op_error_copy(struct op_error *dst, const struct op_error *src);
 /* {code, message, data:{kind, ftp_code?, ftp_text?}} */
-json_t	*op_error_json(const struct op_error *);
+
+/*
+ * What a list, stat, quote or cmd op found, typed: the RPC layer writes
+ * it out with the wire codec (protocol/wire.h). Released by ftp_op_free.
+ */
+struct ftp_op_result {
+	struct ftp_entry *entries;	/* list: the directory's; stat: one */
+	size_t		 n_entries;
+	bool		 mlsd;		/* list: read from MLSD, else LIST */
+	int		 code;		/* quote, cmd: the final reply */
+	char		*text;
+};
+void	ftp_op_result_clear(struct ftp_op_result *);
 
 /* What a login learned: OP_LOGIN's result. */
 struct ftp_login_facts {
@@ -99,7 +112,7 @@ struct ftp_op {
 	/* outcome */
 	bool		 failed;
 	struct op_error	 err;
-	json_t		*result;	/* list, stat, quote, cmd */
+	struct ftp_op_result res;	/* list, stat, quote, cmd */
 	struct ftp_login_facts *facts;	/* login */
 	/* callbacks into the owner (session/job) */
 	op_done_cb	 done;

@@ -25,21 +25,21 @@
 
 /* ---- listings and stat --------------------------------------------------- */
 
-static json_t *
-entry_json(const struct ftp_entry *e)
+/* The op's one entry (stat, or a listing of one file): a copy of *e,
+ * named by the op's path. */
+static void
+result_entry(struct ftp_op *op, const struct ftp_entry *e)
 {
-	json_t	*o = json_object();
+	struct ftp_entry	*r;
 
-	json_object_set_new(o, "name", json_text(e->name));
-	json_object_set_new(o, "type", json_string(ftp_entry_type_name(e->type)));
-	json_object_set_new(o, "size", e->size >= 0 ? json_integer(e->size) : json_null());
-	json_object_set_new(o, "mtime", e->mtime != INT64_MIN ?
-	    json_integer(e->mtime) : json_null());
-	json_object_set_new(o, "perm", e->perm >= 0 ? json_integer(e->perm) : json_null());
-	json_object_set_new(o, "target", json_text(e->target));
-	if (e->raw != NULL)
-		json_object_set_new(o, "raw", json_text(e->raw));
-	return o;
+	ftp_op_result_clear(&op->res);
+	r = xcalloc(1, sizeof(*r));
+	*r = *e;
+	r->name = xstrdup(ftp_path_base(op->path));
+	r->target = e->target != NULL ? xstrdup(e->target) : NULL;
+	r->raw = e->raw != NULL ? xstrdup(e->raw) : NULL;
+	op->res.entries = r;
+	op->res.n_entries = 1;
 }
 
 /* A relative path as the server sees it from the login directory, so that
@@ -131,20 +131,16 @@ bool
 list_single_done(struct ftp_conn *c)
 {
 	struct ftp_op	*op = c->op;
-	const char	*type;
 	char		 line[200];
 
-	type = json_string_value(json_object_get(op->result, "type"));
-	if (type != NULL && strcmp(type, "dir") == 0) {
-		json_decref(op->result);
-		op->result = NULL;
+	if (op->res.n_entries == 1 && op->res.entries[0].type == FTP_ENTRY_DIR) {
+		ftp_op_result_clear(&op->res);
 		op_fail(c, FTPA_ERR_FTP, op->nodir_code, op->nodir_text,
 		    "list %s: %d %s", op->path, op->nodir_code,
 		    first_line(op->nodir_text, line, sizeof(line)));
 		return true;
 	}
-	op->result = json_pack("{s:[o],s:s}", "entries", op->result, "source",
-	    c->has_mlst ? "mlsd" : "list");
+	op->res.mlsd = c->has_mlst;
 	return false;
 }
 
@@ -193,7 +189,6 @@ list_finish(struct ftp_conn *c)
 	struct ftp_op		*op = c->op;
 	struct ftp_entry	*ents;
 	size_t			 n;
-	json_t			*arr;
 
 	if (ftp_list_parse_buffer(op->lfd.mem ? op->lfd.mem : "", op->lfd.mem_len,
 	    c->has_mlst, time(NULL), c->p->list_tz, LIST_ENTRIES_MAX, &ents,
@@ -203,12 +198,10 @@ list_finish(struct ftp_conn *c)
 	}
 	if (!c->has_mlst && list_drop_errors(c, ents, &n))
 		return;
-	arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, entry_json(&ents[i]));
-	ftp_entries_free(ents, n);
-	op->result = json_pack("{s:o,s:s}", "entries", arr, "source",
-	    c->has_mlst ? "mlsd" : "list");
+	ftp_op_result_clear(&op->res);
+	op->res.entries = ents;
+	op->res.n_entries = n;
+	op->res.mlsd = c->has_mlst;
 	op_succeed(c);
 }
 
@@ -220,12 +213,11 @@ stat_result(struct ftp_conn *c, enum ftp_entry_type type, int64_t size,
 	struct ftp_entry	e;
 
 	memset(&e, 0, sizeof(e));
-	e.name = (char *)ftp_path_base(c->op->path);
 	e.type = type;
 	e.size = size;
 	e.mtime = mtime;
 	e.perm = -1;
-	c->op->result = entry_json(&e);
+	result_entry(c->op, &e);
 	op_succeed(c);
 }
 
@@ -336,7 +328,7 @@ stat_list_finish(struct ftp_conn *c)
 		/* SIZE is exact where a listing may round */
 		if (op->total >= 0 && hit->type == FTP_ENTRY_FILE)
 			hit->size = op->total;
-		op->result = entry_json(hit);
+		result_entry(op, hit);
 		ftp_entries_free(ents, n);
 		op_succeed(c);
 		return;
@@ -421,9 +413,7 @@ mlst_reply(struct ftp_conn *c, int code, const char *text)
 		memset(&e, 0, sizeof(e));
 		if (ftp_list_parse_mlsd(line + 1, nl ? (size_t)(nl - line - 1) :
 		    strlen(line + 1), &e) == FTP_LIST_ENTRY) {
-			free(e.name);
-			e.name = xstrdup(ftp_path_base(c->op->path));
-			c->op->result = entry_json(&e);
+			result_entry(c->op, &e);
 			ftp_entry_clear(&e);
 			op_succeed(c);
 			return;
@@ -451,8 +441,8 @@ cmd_reply(struct ftp_conn *c, int code, const char *text)
 	}
 	/* tolerance: any 2xx will do (200 where 250 is due, and so on) */
 	if (code / 100 == 2 && (op->cmd2 == NULL || c->step == STEP_CMD2)) {
-		op->result = json_pack("{s:i,s:o}", "code", code, "text",
-		    json_text(text));
+		op->res.code = code;
+		op->res.text = xstrdup(text);
 		op_succeed(c);
 		return;
 	}
@@ -464,7 +454,7 @@ cmd_reply(struct ftp_conn *c, int code, const char *text)
 void
 quote_reply(struct ftp_conn *c, int code, const char *text)
 {
-	c->op->result = json_pack("{s:i,s:o}", "code", code, "text",
-	    json_text(text));
+	c->op->res.code = code;
+	c->op->res.text = xstrdup(text);
 	op_succeed(c);
 }

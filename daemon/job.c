@@ -13,6 +13,7 @@
 #include "rpc.h"
 #include "session.h"
 #include "util.h"
+#include "wire.h"
 
 #define PROGRESS_MIN_INTERVAL	0.2
 #define PROGRESS_HEARTBEAT	1.0
@@ -20,14 +21,10 @@
 struct job	*jobs;
 static unsigned long long job_serial;
 
-static const char *job_state_names[JOB_STATE_LAST] = {
-	"queued", "running", "done", "failed", "cancelled",
-};
-
 const char *
 job_state_name(enum job_state s)
 {
-	return s < JOB_STATE_LAST ? job_state_names[s] : "?";
+	return wire_job_state_name((enum wire_job_state)s);
 }
 
 /* Every change of a job's state goes through here, and is logged. */
@@ -78,34 +75,37 @@ rate_update(struct job *j)
 json_t *
 job_json(const struct job *j)
 {
-	double	el = job_elapsed(j), rate;
-	json_t	*o;
+	struct wire_job	w;
+	double		el = job_elapsed(j);
+	json_t		*o;
 
+	memset(&w, 0, sizeof(w));
+	w.id = j->id;
+	w.state = (int)j->state;
+	w.put = j->put;
+	w.session = j->session_id;
+	w.path = j->path;
+	w.bytes = j->bytes;
+	w.total = j->total;
 	if (job_finished(j) || j->rate == 0)
-		rate = el > 0 ? (double)j->bytes / el : 0.0;
+		w.rate = el > 0 ? (double)j->bytes / el : 0.0;
 	else
-		rate = j->rate;
-	o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:f,s:f,s:i,s:i,s:o}",
-	    "job", j->id, "state", job_state_name(j->state),
-	    "direction", j->put ? "put" : "get",
-	    "session", j->session_id,
-	    "bytes", (json_int_t)j->bytes,
-	    "total", j->total >= 0 ? json_integer(j->total) : json_null(),
-	    "rate", rate,
-	    "seconds", el,
-	    "uid", (int)j->uid,
-	    "attempts", j->attempts,
-	    "error", j->state == JOB_FAILED || j->state == JOB_CANCELLED ?
-	    op_error_json(&j->err) : json_null());
-	/* the path as the server spells it, escaped where not UTF-8 */
-	json_object_set_new(o, "path", json_text(j->path));
-	json_object_set_new(o, "eta_s", !job_finished(j) && j->total >= 0 &&
-	    rate > 0 && j->total >= j->bytes ?
-	    json_real((double)(j->total - j->bytes) / rate) : json_null());
-	json_object_set_new(o, "started", j->real_start > 0 ?
-	    json_real(j->real_start) : json_null());
-	json_object_set_new(o, "ended", j->real_end > 0 ?
-	    json_real(j->real_end) : json_null());
+		w.rate = j->rate;
+	w.seconds = el;
+	w.eta = !job_finished(j) && j->total >= 0 && w.rate > 0 &&
+	    j->total >= j->bytes ? (double)(j->total - j->bytes) / w.rate : -1;
+	w.started = j->real_start > 0 ? j->real_start : -1;
+	w.ended = j->real_end > 0 ? j->real_end : -1;
+	w.uid = (long)j->uid;
+	w.attempts = j->attempts;
+	if (j->state == JOB_FAILED || j->state == JOB_CANCELLED) {
+		w.err.kind = j->err.kind;
+		w.err.message = j->err.msg;
+		w.err.ftp_code = j->err.ftp_code;
+		w.err.ftp_text = j->err.ftp_text;
+	}
+	if ((o = wire_job_json(&w)) == NULL)
+		fatalx("out of memory");
 	return o;
 }
 
@@ -200,8 +200,7 @@ progress_owed(struct client *c, const struct job *j)
 static json_t *
 progress_msg(json_t *params)
 {
-	return json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0", "method",
-	    "job.progress", "params", params);
+	return wire_notification(WIRE_JOB_PROGRESS, params);
 }
 
 static void
@@ -237,8 +236,7 @@ notice_one(struct client *c, void *arg)
 	/* built for the first client that takes it: most events have none */
 	if (n->params == NULL)
 		n->params = job_json(n->job);
-	client_notify(c, json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0",
-	    "method", n->method, "params", n->params));
+	client_notify(c, wire_notification(n->method, n->params));
 }
 
 static void
@@ -257,7 +255,7 @@ progress_send(struct job *j)
 	if (j->state != JOB_RUNNING)
 		return;
 	rate_update(j);
-	job_notify(j, "job.progress", true);
+	job_notify(j, WIRE_JOB_PROGRESS, true);
 	j->last_progress = now_mono();
 	ev_timer_again(main_loop, &j->hb);
 }
@@ -370,10 +368,7 @@ job_rearm(struct job *j, struct ftp_op *op)
 	op->restarted = false;
 	op->failed = false;
 	op_error_clear(&op->err);
-	if (op->result != NULL) {
-		json_decref(op->result);
-		op->result = NULL;
-	}
+	ftp_op_result_clear(&op->res);
 	return true;
 }
 
@@ -420,7 +415,7 @@ job_retry(struct job *j, struct ftp_op *op)
 	ev_timer_init(&j->retry, retry_cb, delay, 0.);
 	j->retry.data = j;
 	ev_timer_start(main_loop, &j->retry);
-	job_notify(j, "job.progress", true);
+	job_notify(j, WIRE_JOB_PROGRESS, true);
 	return true;
 }
 
@@ -476,7 +471,7 @@ job_end(struct job *j, struct ftp_op *op)
 		client_unref(j->progress);
 		j->progress = NULL;
 	}
-	job_notify(j, "job.finished", false);
+	job_notify(j, WIRE_JOB_FINISHED, false);
 	for (w = j->waiters, j->waiters = NULL; w; w = next) {
 		next = w->next;
 		if (w->call) {

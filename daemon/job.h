@@ -13,11 +13,19 @@
 #include <ev.h>
 
 #include "ftp.h"
+#include "wire.h"
 
 #define JOB_RETRY_MAX_DELAY 60.0
 
-enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED,
-	JOB_STATE_LAST };
+/* The states and their names are the wire's (protocol/wire.h). */
+enum job_state {
+	JOB_QUEUED = WIRE_JOB_QUEUED,
+	JOB_RUNNING = WIRE_JOB_RUNNING,
+	JOB_DONE = WIRE_JOB_DONE,
+	JOB_FAILED = WIRE_JOB_FAILED,
+	JOB_CANCELLED = WIRE_JOB_CANCELLED,
+	JOB_STATE_LAST = WIRE_JOB_STATE_LAST
+};
 
 struct rpc_call;
 struct client;

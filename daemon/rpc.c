@@ -18,9 +18,11 @@
 #include "ftp.h"
 #include "job.h"
 #include "jsonrpc.h"
+#include "log.h"
 #include "rpc.h"
 #include "session.h"
 #include "util.h"
+#include "wire.h"
 #include "rpc_priv.h"
 
 unsigned long long rpc_bytes_in, rpc_bytes_out;
@@ -145,13 +147,11 @@ rpc_fail(struct rpc_call *call, enum ftpa_err kind, const char *fmt, ...)
 void
 rpc_fail_op(struct rpc_call *call, const struct op_error *e, json_t *extra)
 {
-	json_t	*data = extra ? extra : json_object();
+	json_t	*data;
 
-	if (e->ftp_code) {
-		json_object_set_new(data, "ftp_code", json_integer(e->ftp_code));
-		json_object_set_new(data, "ftp_text",
-		    json_text(e->ftp_text ? e->ftp_text : ""));
-	}
+	if ((data = wire_error_data(e->kind, e->ftp_code, e->ftp_text,
+	    extra)) == NULL)
+		fatalx("out of memory");
 	rpc_error(call, ftpa_err_code(e->kind), ftpa_err_name(e->kind), data,
 	    "%s", e->msg);
 }

@@ -10,10 +10,53 @@
 #include "fsops.h"
 #include "ftp.h"
 #include "ftp_cmd.h"
+#include "log.h"
 #include "session.h"
+#include "util.h"
+#include "wire.h"
 #include "rpc_priv.h"
 
 /* ---- file system ------------------------------------------------------------ */
+
+static json_t *
+entries_json(const struct ftp_op_result *r)
+{
+	json_t	*arr = json_array();
+
+	if (arr == NULL)
+		fatalx("out of memory");
+	for (size_t i = 0; i < r->n_entries; i++)
+		if (json_array_append_new(arr, wire_entry_json(&r->entries[i]))
+		    == -1)
+			fatalx("out of memory");
+	return arr;
+}
+
+/* The wire form of what op found. */
+static json_t *
+op_result_json(const struct ftp_op *op)
+{
+	const struct ftp_op_result *r = &op->res;
+	json_t		*o;
+
+	switch (op->kind) {
+	case OP_LIST:
+		o = json_pack("{s:o, s:s}", "entries", entries_json(r),
+		    "source", r->mlsd ? "mlsd" : "list");
+		break;
+	case OP_STAT:
+		o = r->n_entries == 1 ? wire_entry_json(&r->entries[0]) :
+		    json_object();
+		break;
+	default:
+		o = json_pack("{s:i, s:o}", "code", r->code, "text",
+		    json_text(r->text != NULL ? r->text : ""));
+		break;
+	}
+	if (o == NULL)
+		fatalx("out of memory");
+	return o;
+}
 
 static void
 fs_done(struct ftp_op *op, void *arg)
@@ -23,10 +66,8 @@ fs_done(struct ftp_op *op, void *arg)
 	if (call != NULL) {
 		if (op->failed)
 			rpc_fail_op(call, &op->err, NULL);
-		else {
-			rpc_reply(call, op->result);
-			op->result = NULL;
-		}
+		else
+			rpc_reply(call, op_result_json(op));
 	}
 	ftp_op_free(op);
 }

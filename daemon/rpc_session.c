@@ -351,13 +351,37 @@ m_session_close(struct rpc_call *call, json_t *params)
 	rpc_reply(call, json_object());
 }
 
+/* Does s serve u: the same server (scheme, host, port) and user? The
+ * URL's password and path do not matter. */
+static bool
+session_serves(const struct session *s, const struct ftp_url *u)
+{
+	const char	*user = u->user != NULL && u->user[0] != '\0' ? u->user :
+	    "anonymous";
+
+	return s->p.tls == u->tls && s->p.port == u->port &&
+	    strcasecmp(s->p.host, u->host) == 0 && strcmp(s->p.user, user) == 0;
+}
+
 void
 m_session_list(struct rpc_call *call, json_t *params)
 {
-	json_t	*arr = json_array();
+	struct ftp_url	 u;
+	const char	*url, *err;
+	json_t		*arr;
 
+	if (p_str(call, params, "url", false, &url) == -1)
+		return;
+	if (url != NULL && ftp_url_parse(url, &u, &err) == -1) {
+		params_error(call, "parameter \"url\": %s", err);
+		return;
+	}
+	arr = json_array();
 	for (struct session *s = sessions; s; s = s->next)
-		if (!s->closing && (s->uid == call->uid || call->uid == 0))
+		if (!s->closing && (s->uid == call->uid || call->uid == 0) &&
+		    (url == NULL || session_serves(s, &u)))
 			json_array_append_new(arr, session_json(s));
+	if (url != NULL)
+		ftp_url_clear(&u);
 	rpc_reply(call, arr);
 }

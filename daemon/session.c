@@ -9,6 +9,7 @@
 #include "job.h"
 #include "session.h"
 #include "util.h"
+#include "wire.h"
 
 struct session	*sessions;
 
@@ -36,8 +37,7 @@ state_notice_one(struct client *c, void *arg)
 
 	if (!c->events_all || (c->uid != 0 && c->uid != n->s->uid))
 		return;
-	client_notify(c, json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0",
-	    "method", "session.state", "params", n->params));
+	client_notify(c, wire_notification(WIRE_SESSION_STATE, n->params));
 }
 
 static int	ready_conns(const struct session *);
@@ -55,9 +55,8 @@ session_set_state(struct session *s, enum session_state st)
 	s->state = st;
 	/* subscribers to everything hear of it */
 	n.s = s;
-	n.params = json_pack("{s:s,s:s,s:i,s:i}", "session", s->id,
-	    "state", session_state_names[st], "connections", ready_conns(s),
-	    "busy", busy_conns(s));
+	n.params = wire_session_state(s->id, session_state_names[st],
+	    ready_conns(s), busy_conns(s));
 	control_each(state_notice_one, &n);
 	json_decref(n.params);
 }
@@ -627,19 +626,18 @@ session_count(uid_t uid, bool all)
 json_t *
 session_json(const struct session *s)
 {
-	char	 port[8] = "";
-	char	*url;
-	bool	 v6 = strchr(s->p.host, ':') != NULL;
-	json_t	*o;
+	struct ftp_url	 u;
 	struct ftp_conn	*first = NULL;
+	char		*url;
+	json_t		*o;
 
-	if (s->p.port != (s->p.tls == FTP_TLS_IMPLICIT ? 990 : 21))
-		snprintf(port, sizeof(port), ":%u", s->p.port);
-	/* the password is never part of what we show */
-	url = xasprintf("%s://%s@%s%s%s%s/",
-	    s->p.tls == FTP_TLS_NONE ? "ftp" :
-	    s->p.tls == FTP_TLS_EXPLICIT ? "ftpes" : "ftps",
-	    s->p.user, v6 ? "[" : "", s->p.host, v6 ? "]" : "", port);
+	memset(&u, 0, sizeof(u));
+	u.tls = s->p.tls;
+	u.host = s->p.host;
+	u.port = s->p.port;
+	/* never the password; percent-encoded, so it parses back */
+	if ((url = ftp_url_format(&u, s->p.user, false)) == NULL)
+		fatalx("out of memory");
 	/* user and host come from a percent-decoded URL: any bytes at all */
 	o = json_pack("{s:s,s:o,s:o,s:o,s:s,s:s,s:i,s:i,s:f,s:i}",
 	    "session", s->id, "url", json_text(url), "host", json_text(s->p.host),

@@ -26,6 +26,7 @@
 #include "bytename.h"
 #include "ftpa_error.h"
 #include "localdest.h"
+#include "wire.h"
 
 #define DEFAULT_TIMEOUT_MS	60000
 #define SYSTEM_SOCKET		"/run/ftpd-agent/ftpd-agent.sock"
@@ -198,35 +199,11 @@ dump_json(const json_t *v)
 	return s;
 }
 
-/* What a JSON-RPC error object {code, message, data} says: the error,
- * its data.kind (NULL when none), message and FTP reply code. */
-struct wire_error {
-	enum ftpagent_error err;
-	const char	*kind;
-	const char	*message;
-	int		 ftp_code;
-};
-
-static void
-wire_error_read(const json_t *error, struct wire_error *we)
+/* The library's error for the wire's kind k. */
+static enum ftpagent_error
+lib_error(enum ftpa_err k)
 {
-	json_t *data, *v;
-	enum ftpa_err k = FTPA_ERR_NONE;
-
-	data = json_object_get(error, "data");
-	we->kind = json_string_value(json_object_get(data, "kind"));
-	if (we->kind != NULL)
-		k = ftpa_err_from_name(we->kind);
-	if (k == FTPA_ERR_NONE && (v = json_object_get(error, "code")) != NULL)
-		k = ftpa_err_from_code((int)json_integer_value(v));
-	if (k <= FTPA_ERR_NONE || k >= FTPA_ERR_LAST)
-		k = FTPA_ERR_NONE;
-	we->err = wire_errors[k];
-	we->message = json_string_value(json_object_get(error, "message"));
-	if (we->message == NULL || *we->message == '\0')
-		we->message = "the agent reported an error";
-	v = json_object_get(data, "ftp_code");
-	we->ftp_code = json_is_integer(v) ? (int)json_integer_value(v) : 0;
+	return (unsigned)k < FTPA_ERR_LAST ? wire_errors[k] : FTPAGENT_ERR_RPC;
 }
 
 static void
@@ -236,9 +213,9 @@ set_reply_error(struct ftpagent *a, const struct jsonrpc_msg *m)
 	json_t *data;
 
 	wire_error_read(m->error, &we);
-	set_error(a, we.err, "%s", we.message);
-	if (we.kind != NULL)
-		a->errkind = strdup(we.kind);
+	set_error(a, lib_error(we.kind), "%s", we.message);
+	if (we.kind_name != NULL)
+		a->errkind = strdup(we.kind_name);
 	a->ftp_code = we.ftp_code;
 	if ((data = json_object_get(m->error, "data")) != NULL)
 		a->errdata = dump_json(data);
@@ -619,7 +596,7 @@ xfer_notify(void *arg, const struct jsonrpc_msg *m)
 	json_t *p = m->params, *v;
 	int64_t bytes, total;
 
-	if (strcmp(m->method, "job.progress") != 0 || !json_is_object(p))
+	if (strcmp(m->method, WIRE_JOB_PROGRESS) != 0 || !json_is_object(p))
 		return CONN_NOTIFY_IGNORE;
 	if ((job = json_string_value(json_object_get(p, "job"))) == NULL)
 		return CONN_NOTIFY_IGNORE;
@@ -674,7 +651,7 @@ usable(struct ftpagent *a)
 static const char *
 note_key(const struct jsonrpc_msg *m)
 {
-	if (strcmp(m->method, "job.progress") != 0)
+	if (strcmp(m->method, WIRE_JOB_PROGRESS) != 0)
 		return NULL;
 	return json_string_value(json_object_get(m->params, "job"));
 }
@@ -956,44 +933,22 @@ bytes_dup(const char *s)
 static int
 parse_entry(const json_t *o, struct ftpagent_entry *e)
 {
-	const char *name, *type, *target, *raw;
-	json_t *v;
+	struct ftp_entry	w;
+	int			r;
 
 	memset(e, 0, sizeof(*e));
-	if (!json_is_object(o) ||
-	    (name = json_string_value(json_object_get(o, "name"))) == NULL)
-		return -1;
-	type = json_string_value(json_object_get(o, "type"));
-	if (type == NULL)
-		e->type = FTPAGENT_OTHER;
-	else if (strcmp(type, "file") == 0)
-		e->type = FTPAGENT_FILE;
-	else if (strcmp(type, "dir") == 0)
-		e->type = FTPAGENT_DIR;
-	else if (strcmp(type, "link") == 0)
-		e->type = FTPAGENT_LINK;
-	else
-		e->type = FTPAGENT_OTHER;
-	v = json_object_get(o, "size");
-	e->size = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
-	v = json_object_get(o, "mtime");
-	e->mtime = json_is_integer(v) ? (int64_t)json_integer_value(v) :
-	    INT64_MIN;
-	v = json_object_get(o, "perm");
-	e->perm = json_is_integer(v) && json_integer_value(v) >= 0 &&
-	    json_integer_value(v) <= INT_MAX ? (int)json_integer_value(v) : -1;
-	if ((e->name = bytes_dup(name)) == NULL)
-		return -2;
-	target = json_string_value(json_object_get(o, "target"));
-	if (target != NULL && (e->target = bytes_dup(target)) == NULL) {
-		ftpagent_entry_clear(e);
-		return -2;
-	}
-	raw = json_string_value(json_object_get(o, "raw"));
-	if (raw != NULL && (e->raw = bytes_dup(raw)) == NULL) {
-		ftpagent_entry_clear(e);
-		return -2;
-	}
+	if ((r = wire_entry_read(o, &w)) != 0)
+		return r;
+	/* the same members: the strings move over */
+	e->name = w.name;
+	e->type = w.type == FTP_ENTRY_FILE ? FTPAGENT_FILE :
+	    w.type == FTP_ENTRY_DIR ? FTPAGENT_DIR :
+	    w.type == FTP_ENTRY_LINK ? FTPAGENT_LINK : FTPAGENT_OTHER;
+	e->size = w.size;
+	e->mtime = w.mtime;
+	e->perm = w.perm;
+	e->target = w.target;
+	e->raw = w.raw;
 	return 0;
 }
 
@@ -1573,34 +1528,14 @@ ftpagent_put_file(struct ftpagent *a, const char *session, const char *path,
 /* ---- jobs ------------------------------------------------------------------ */
 
 /* Indexed by enum ftpagent_job_state. */
-static const char *const job_state_names[] = {
-	[FTPAGENT_JOB_UNKNOWN] = "unknown",
-	[FTPAGENT_JOB_QUEUED] = "queued",
-	[FTPAGENT_JOB_RUNNING] = "running",
-	[FTPAGENT_JOB_DONE] = "done",
-	[FTPAGENT_JOB_FAILED] = "failed",
-	[FTPAGENT_JOB_CANCELLED] = "cancelled",
-};
-
-#define NSTATES	(sizeof(job_state_names) / sizeof(job_state_names[0]))
-
+/* The library's states are the wire's (protocol/wire.h), one up: 0 is
+ * FTPAGENT_JOB_UNKNOWN. */
 const char *
 ftpagent_job_state_name(enum ftpagent_job_state st)
 {
-	if ((size_t)st >= NSTATES)
-		return job_state_names[FTPAGENT_JOB_UNKNOWN];
-	return job_state_names[st];
-}
-
-static enum ftpagent_job_state
-job_state_from_name(const char *name)
-{
-	size_t i;
-
-	for (i = 1; name != NULL && i < NSTATES; i++)
-		if (strcmp(name, job_state_names[i]) == 0)
-			return (enum ftpagent_job_state)i;
-	return FTPAGENT_JOB_UNKNOWN;
+	if (st <= FTPAGENT_JOB_UNKNOWN || st > FTPAGENT_JOB_CANCELLED)
+		return "unknown";
+	return wire_job_state_name((enum wire_job_state)(st - 1));
 }
 
 void
@@ -1613,6 +1548,7 @@ ftpagent_job_clear(struct ftpagent_job *j)
 	free(j->path);
 	free(j->error_kind);
 	free(j->error_message);
+	free(j->ftp_text);
 	memset(j, 0, sizeof(*j));
 }
 
@@ -1628,21 +1564,11 @@ ftpagent_jobs_free(struct ftpagent_job *jobs, size_t n)
 	free(jobs);
 }
 
-static double
-num_or(const json_t *o, const char *name, double dflt)
-{
-	json_t *v = json_object_get(o, name);
-
-	return json_is_number(v) ? json_number_value(v) : dflt;
-}
-
-/* A copy of the string member name (bytes when unescape), or NULL; false
- * only when out of memory. */
+/* A copy of v (bytes when unescape), or NULL; false only when out of
+ * memory. */
 static bool
-str_member(const json_t *o, const char *name, bool unescape, char **out)
+str_dup(const char *v, bool unescape, char **out)
 {
-	const char *v = json_string_value(json_object_get(o, name));
-
 	*out = NULL;
 	if (v == NULL)
 		return true;
@@ -1654,42 +1580,33 @@ str_member(const json_t *o, const char *name, bool unescape, char **out)
 static int
 parse_job(const json_t *o, struct ftpagent_job *j)
 {
-	struct wire_error we;
-	const char *dir;
-	json_t *err, *v;
+	struct wire_job w;
 
 	memset(j, 0, sizeof(*j));
-	if (!json_is_string(json_object_get(o, "job")))
+	if (wire_job_read(o, &w) != 0)
 		return -1;
-	j->state = job_state_from_name(json_string_value(json_object_get(o,
-	    "state")));
-	dir = json_string_value(json_object_get(o, "direction"));
-	if (dir != NULL && strcmp(dir, "get") == 0)
-		j->direction = FTPAGENT_XFER_GET;
-	else if (dir != NULL && strcmp(dir, "put") == 0)
-		j->direction = FTPAGENT_XFER_PUT;
-	v = json_object_get(o, "bytes");
-	j->bytes = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-	v = json_object_get(o, "total");
-	j->total = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
-	j->rate = num_or(o, "rate", 0);
-	j->eta = num_or(o, "eta_s", -1);
-	j->started = num_or(o, "started", -1);
-	j->ended = num_or(o, "ended", -1);
-	v = json_object_get(o, "attempts");
-	j->attempts = json_is_integer(v) && json_integer_value(v) > 0 &&
-	    json_integer_value(v) <= INT_MAX ? (int)json_integer_value(v) : 0;
-	if (!str_member(o, "job", false, &j->id) ||
-	    !str_member(o, "session", false, &j->session) ||
-	    !str_member(o, "path", true, &j->path))
+	j->state = (enum ftpagent_job_state)(w.state + 1);
+	j->direction = !w.direction_known ? FTPAGENT_XFER_UNKNOWN :
+	    w.put ? FTPAGENT_XFER_PUT : FTPAGENT_XFER_GET;
+	j->bytes = w.bytes;
+	j->total = w.total;
+	j->rate = w.rate;
+	j->seconds = w.seconds;
+	j->eta = w.eta;
+	j->started = w.started;
+	j->ended = w.ended;
+	j->uid = w.uid;
+	j->attempts = w.attempts;
+	if (!str_dup(w.id, false, &j->id) ||
+	    !str_dup(w.session, false, &j->session) ||
+	    !str_dup(w.path, true, &j->path))
 		goto nomem;
-	if (json_is_object(err = json_object_get(o, "error"))) {
-		wire_error_read(err, &we);
-		j->error = we.err;
-		j->ftp_code = we.ftp_code;
-		if ((j->error_message = strdup(we.message)) == NULL)
-			goto nomem;
-		if (we.kind != NULL && (j->error_kind = strdup(we.kind)) == NULL)
+	if (w.err.message != NULL) {
+		j->error = lib_error(w.err.kind);
+		j->ftp_code = w.err.ftp_code;
+		if (!str_dup(w.err.message, false, &j->error_message) ||
+		    !str_dup(w.err.kind_name, false, &j->error_kind) ||
+		    !str_dup(w.err.ftp_text, true, &j->ftp_text))
 			goto nomem;
 	}
 	return 0;
@@ -1883,22 +1800,24 @@ parse_event(const struct jsonrpc_msg *m, struct ftpagent_event *ev)
 	int r;
 
 	memset(ev, 0, sizeof(*ev));
-	if (strcmp(m->method, "job.progress") == 0 ||
-	    strcmp(m->method, "job.finished") == 0) {
+	if (strcmp(m->method, WIRE_JOB_PROGRESS) == 0 ||
+	    strcmp(m->method, WIRE_JOB_FINISHED) == 0) {
 		if ((r = parse_job(p, &ev->job)) != 0)
 			return r == -2 ? -2 : 0;
-		ev->type = m->method[4] == 'p' ? FTPAGENT_EVENT_JOB_PROGRESS :
-		    FTPAGENT_EVENT_JOB_FINISHED;
+		ev->type = strcmp(m->method, WIRE_JOB_PROGRESS) == 0 ?
+		    FTPAGENT_EVENT_JOB_PROGRESS : FTPAGENT_EVENT_JOB_FINISHED;
 		return 1;
 	}
-	if (strcmp(m->method, "session.state") != 0 ||
+	if (strcmp(m->method, WIRE_SESSION_STATE) != 0 ||
 	    !json_is_string(json_object_get(p, "session")))
 		return 0;
 	ev->type = FTPAGENT_EVENT_SESSION_STATE;
 	ev->connections = int_or_minus1(p, "connections");
 	ev->busy = int_or_minus1(p, "busy");
-	if (!str_member(p, "session", false, &ev->session) ||
-	    !str_member(p, "state", false, &ev->state)) {
+	if (!str_dup(json_string_value(json_object_get(p, "session")), false,
+	    &ev->session) ||
+	    !str_dup(json_string_value(json_object_get(p, "state")), false,
+	    &ev->state)) {
 		ftpagent_event_clear(ev);
 		return -2;
 	}

@@ -325,6 +325,11 @@ struct ftpagent_job {
 	char		*error_kind;	/* protocol name: "ftp", "cancelled", ... */
 	char		*error_message;
 	int		 ftp_code;	/* the server's reply code, or 0 */
+	char		*ftp_text;	/* the server's reply (bytes), or NULL */
+	/* since libftpagent.so.1 */
+	double		 seconds;	/* running time so far, the whole
+					   time once ended */
+	long		 uid;		/* the owner's uid, or -1 */
 };
 
 /* "queued", "running", "done", "failed", "cancelled"; "unknown". Static. */

@@ -46,5 +46,13 @@ int	ftp_tls_mode_from_name(const char *);
 bool	ftp_unsafe_string(const char *s, size_t len);
 /* True when s starts with "ftp://", "ftpes://" or "ftps://" (case-insensitive). */
 bool	ftp_url_is_url(const char *s);
+/*
+ * "scheme://[user@]host[:port]/": u's scheme, host and port (the port
+ * only when not the scheme's default) with user (NULL: none) in place of
+ * u's user, percent-encoded where needed, and never a password. With path
+ * true, u's path is appended (for messages). Caller frees with free();
+ * NULL when out of memory.
+ */
+char	*ftp_url_format(const struct ftp_url *u, const char *user, bool path);
 
 #endif

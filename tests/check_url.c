@@ -355,6 +355,74 @@ START_TEST(test_is_url)
 }
 END_TEST
 
+static char *
+url_of(const char *s, const char *user, bool path)
+{
+	struct ftp_url u;
+	const char *err;
+	char *r;
+
+	ck_assert_int_eq(ftp_url_parse(s, &u, &err), 0);
+	r = ftp_url_format(&u, user, path);
+	ftp_url_clear(&u);
+	ck_assert_ptr_nonnull(r);
+	return r;
+}
+
+START_TEST(test_format)
+{
+	char *s;
+
+	/* Never the password; the default port is left out. */
+	s = url_of("ftp://bob:secret@h.example:21/a/b", "bob", false);
+	ck_assert_str_eq(s, "ftp://bob@h.example/");
+	free(s);
+	s = url_of("ftp://bob:secret@h.example:21/a/b", "bob", true);
+	ck_assert_str_eq(s, "ftp://bob@h.example/a/b");
+	ck_assert_ptr_null(strstr(s, "secret"));
+	free(s);
+	s = url_of("ftps://h:2990/", NULL, false);
+	ck_assert_str_eq(s, "ftps://h:2990/");
+	free(s);
+	s = url_of("ftps://h:21/", NULL, false);
+	ck_assert_str_eq(s, "ftps://h:21/");
+	free(s);
+	s = url_of("ftpes://h/", "u", false);
+	ck_assert_str_eq(s, "ftpes://u@h/");
+	free(s);
+	/* The user is encoded so that it survives a parse. */
+	s = url_of("ftp://h/", "me@corp:x/y", false);
+	ck_assert_str_eq(s, "ftp://me%40corp%3Ax%2Fy@h/");
+	free(s);
+	s = url_of("ftp://[::1]:2121/x", NULL, false);
+	ck_assert_str_eq(s, "ftp://[::1]:2121/");
+	free(s);
+	/* An absolute path comes back as "//", as url.h documents. */
+	s = url_of("ftp://h//etc/passwd", NULL, true);
+	ck_assert_str_eq(s, "ftp://h//etc/passwd");
+	free(s);
+	s = url_of("ftp://h/a%20b", NULL, true);
+	ck_assert_str_eq(s, "ftp://h/a%20b");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_format_roundtrip)
+{
+	struct ftp_url u;
+	const char *err;
+	char *s;
+
+	s = url_of("ftp://h:99/", "we:ird@user%", false);
+	ck_assert_int_eq(ftp_url_parse(s, &u, &err), 0);
+	ck_assert_str_eq(u.user, "we:ird@user%");
+	ck_assert_ptr_null(u.password);
+	ck_assert_int_eq(u.port, 99);
+	ftp_url_clear(&u);
+	free(s);
+}
+END_TEST
+
 Suite *
 url_suite(void)
 {
@@ -373,6 +441,8 @@ url_suite(void)
 	tcase_add_test(tc2, test_tls_mode_names);
 	tcase_add_test(tc2, test_unsafe_string);
 	tcase_add_test(tc2, test_is_url);
+	tcase_add_test(tc2, test_format);
+	tcase_add_test(tc2, test_format_roundtrip);
 	suite_add_tcase(s, tc2);
 	return s;
 }

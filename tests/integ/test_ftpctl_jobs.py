@@ -3,6 +3,7 @@
 and pyftpdlib: get/put --background, jobs, wait, cancel, and the
 connections column of sessions (issue 5)."""
 import inspect
+import json
 import os
 import re
 import subprocess
@@ -150,7 +151,7 @@ class JobsTest(ftpa.TestCase):
         self.assertIn(job, r.errtext)
         j = self.job_of(job)
         self.assertEqual(j["state"], "cancelled")
-        self.assertEqual(j["error"]["kind"], "cancelled")
+        self.assertEqual(j["error"]["data"]["kind"], "cancelled")
         # what came stays in the .part, for get -c; nothing at dst
         self.assertFalse(os.path.exists(dst))
         self.assertTrue(os.path.exists(dst + ".part"))
@@ -201,6 +202,46 @@ class JobsTest(ftpa.TestCase):
         self.assertFalse(os.path.exists(dst))
         # nothing came: no empty .part either (wait waits for that too)
         self.assertFalse(os.path.exists(dst + ".part"))
+
+    def test_json_is_the_wire(self):
+        """ftpctl --json prints the job and entry objects exactly as the
+        agent's replies carry them (protocol/wire.c writes both)."""
+        self.start()
+        self.remote_file("ok.bin", 1000)
+        os.mkdir(os.path.join(self.srv.home, "d"))
+        with open(os.path.join(self.srv.home, "d", "n\u00e9 e"), "wb") as f:
+            f.write(b"x")
+        done = self.background("get", "--background", "s:/ok.bin",
+                               self.local("ok.bin"))
+        failed = self.background("get", "--background", "s:/missing.bin",
+                                 self.local("missing.bin"))
+        self.ok(self.ctl("wait", done))
+        self.assertEqual(self.ctl("wait", failed).rc, 5)
+        wire = {j["job"]: j for j in
+                self.ok(self.ctl("call", "job.list")).json()}
+        cli = {j["job"]: j for j in
+               self.ok(self.ctl("--json", "jobs")).json()}
+        for job in (done, failed):
+            self.assertEqual(cli[job], wire[job])
+            status = self.ok(self.ctl("call", "job.status",
+                                      json.dumps({"job": job}))).json()
+            if job == done:
+                self.assertEqual(
+                    self.ok(self.ctl("--json", "wait", job)).json(), status)
+            self.assertEqual(cli[job], status)
+        self.assertEqual(wire[failed]["error"]["data"]["kind"], "not_found")
+        self.assertIn("code", wire[failed]["error"])
+        self.assertIsNone(wire[done]["error"])
+        listing = self.ok(self.ctl("call", "fs.list", json.dumps(
+            {"session": "s", "path": "/d"}))).json()
+        cli_ls = self.ok(self.ctl("--json", "ls", "s:/d")).json()
+        self.assertEqual(cli_ls["entries"], listing["entries"])
+        self.assertEqual(len(listing["entries"]), 1)
+        self.assertEqual(listing["entries"][0]["name"], "n\u00e9 e")
+        stat = self.ok(self.ctl("call", "fs.stat", json.dumps(
+            {"session": "s", "path": "/ok.bin"}))).json()
+        self.assertEqual(self.ok(self.ctl("--json", "stat", "s:/ok.bin"))
+                         .json(), stat)
 
     def test_sessions_connections(self):
         self.start()

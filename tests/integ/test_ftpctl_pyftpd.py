@@ -194,6 +194,32 @@ class PyftpdTest(ftpa.TestCase):
         self.assertEqual(sessions_of(
             self.ok(self.ctl("--json", "sessions")).json()), [])
 
+    def test_session_list_by_url(self):
+        """session.list {"url"} answers which sessions serve a URL: the
+        agent matches, ftpctl close URL asks it."""
+        self.open_s("s")
+        self.open_s("t")
+
+        def served(url):
+            r = self.ok(self.ctl("call", "session.list",
+                                 json.dumps({"url": url})))
+            return sorted(s["session"] for s in r.json())
+
+        self.assertEqual(served(self.srv.url("/any/path")), ["s", "t"])
+        other = "ftp://other@127.0.0.1:%d/" % self.srv.port
+        self.assertEqual(served(other), [])
+        self.assertEqual(served("ftp://127.0.0.1:%d/" % self.srv.port), [])
+        self.assertEqual(served("ftpes://user@127.0.0.1:%d/" % self.srv.port),
+                         [])
+        self.assertEqual(served("ftp://user@127.0.0.1:%d/" %
+                                (self.srv.port + 1)), [])
+        r = self.ctl("call", "session.list", json.dumps({"url": "http://x/"}))
+        self.assertEqual(r.rc, 2, r)      # the agent's params error
+        self.assertIn("url", r.errtext)
+        self.assertEqual(self.ctl("close", other).rc, 1)
+        self.ok(self.ctl("close", self.srv.url("/")))
+        self.assertEqual(served(self.srv.url()), [])
+
     def test_exit_code_not_found(self):
         self.open_s()
         dest = self.local("missing")
