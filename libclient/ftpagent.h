@@ -223,6 +223,9 @@ struct ftpagent_xfer_result {
 	int64_t		 bytes;		/* bytes moved by this transfer */
 	int64_t		 total;		/* size of the remote file or -1 */
 	double		 seconds;
+	bool		 already_complete; /* get_file resuming: the local
+					   file was complete, nothing moved
+					   (since libftpagent.so.1) */
 };
 
 /*
@@ -237,8 +240,12 @@ FTPAGENT_API bool ftpagent_get_fd(struct ftpagent *, const char *session,
 /*
  * Downloads path into the local file local, atomically: data goes to
  * "local.part", which is renamed to local on success and left in place on
- * failure. With opts->offset < 0 an existing "local.part" is resumed from
- * its size; otherwise it is truncated first.
+ * failure (a .part this call made and nothing was written to is removed).
+ * With opts->offset < 0 an existing "local.part" is resumed from its
+ * size; without one, an existing regular local is taken as the part
+ * (renamed to local.part and resumed), or, when it is at least as long as
+ * the remote file, left alone with result->already_complete set. Without
+ * resuming, local.part is truncated first.
  *
  * Only a regular file or a name that does not exist yet is replaced so.
  * A symbolic link is followed link by link (at most 40): the file at the
@@ -253,6 +260,21 @@ FTPAGENT_API bool ftpagent_get_fd(struct ftpagent *, const char *session,
 FTPAGENT_API bool ftpagent_get_file(struct ftpagent *, const char *session,
     const char *path, const char *local, const struct ftpagent_xfer_opts *opts,
     struct ftpagent_xfer_result *result);
+/*
+ * ftpagent_get_file in the background: returns once the agent has taken
+ * the job, with *job its id (caller frees with free()), or NULL when
+ * resuming found local complete already. The agent writes local.part (a
+ * device or FIFO in place); a detached process of this library (a fork
+ * of the caller that runs only this library's code and holds none of the
+ * caller's other descriptors) waits for the job's end and then renames
+ * local.part to local on success, or removes a .part that stayed empty.
+ * ftpagent_job_wait and ftpagent_job_wait_file wait for that rename.
+ * opts->progress is not used.
+ */
+FTPAGENT_API bool ftpagent_get_file_background(struct ftpagent *,
+    const char *session, const char *path, const char *local,
+    const struct ftpagent_xfer_opts *opts, char **job);
+
 /* Uploads from fd: pipes are read from their current position, regular
  * files from opts->offset (the remote resume offset). With opts->offset
  * < 0 the upload resumes after the remote file's current size (0 when it
@@ -280,6 +302,11 @@ FTPAGENT_API bool ftpagent_get_fd_background(struct ftpagent *,
 /* The same for an upload from fd (see ftpagent_put_fd for opts). */
 FTPAGENT_API bool ftpagent_put_fd_background(struct ftpagent *,
     const char *session, const char *path, int fd,
+    const struct ftpagent_xfer_opts *opts, char **job);
+/* The same from the local file local, which the agent reads after the
+ * call has returned (see ftpagent_put_file for opts). */
+FTPAGENT_API bool ftpagent_put_file_background(struct ftpagent *,
+    const char *session, const char *path, const char *local,
     const struct ftpagent_xfer_opts *opts, char **job);
 
 /* ---- jobs ------------------------------------------------------------------ */
@@ -354,6 +381,14 @@ FTPAGENT_API bool ftpagent_job_status(struct ftpagent *, const char *job_id,
  */
 FTPAGENT_API bool ftpagent_job_wait(struct ftpagent *, const char *job_id,
     int timeout_ms, struct ftpagent_job *job);
+/*
+ * For a job of ftpagent_get_file_background (started by any process)
+ * that has ended: waits until its file is in place, at most timeout_ms
+ * (<= 0: 30 seconds). Returns at once for other jobs and when no
+ * follower is known. ftpagent_job_wait does this itself.
+ */
+FTPAGENT_API void ftpagent_job_wait_file(struct ftpagent *,
+    const char *job_id, int timeout_ms);
 /* Cancels a queued or running job (ABOR for a running one; a download
  * keeps what it wrote). Cancelling a finished job changes nothing. */
 FTPAGENT_API bool ftpagent_job_cancel(struct ftpagent *, const char *job_id);

@@ -1,0 +1,135 @@
+/*
+ * ftpctl's insides, shared by its files:
+ *
+ *   ftpctl.c       main, the command table, errors and exit statuses,
+ *                  targets and credentials, the progress bar and ^C
+ *   cmd_session.c  open, close, sessions, call, ping, version
+ *   cmd_fs.c       ls, stat, mkdir, rm, rmdir, mv, chmod, touch, quote
+ *   cmd_xfer.c     get, put
+ *   cmd_jobs.c     jobs, wait, cancel
+ *
+ * The work itself is libftpagent's; these files parse arguments and
+ * print.
+ */
+#ifndef FTPCTL_H
+#define FTPCTL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
+
+#include "ftpagent.h"
+#include "output.h"
+#include "target.h"
+#include "url.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_REFUSED = 1,
+	EXIT_USAGE = 2,
+	EXIT_AGENT = 3,
+	EXIT_CONNECT = 4,
+	EXIT_NOT_FOUND = 5,
+	EXIT_LOCAL_IO = 6,
+	EXIT_TIMEOUT = 7,
+	EXIT_CANCELLED = 8,
+};
+
+#define STDIN_MAX	(16 * 1024 * 1024)
+#define WAIT_POLL_MS	500	/* wait: ask for the job's state when no
+				   event came for this long */
+#define DEFAULT_TIMEOUT_MS 60000 /* the library's, when no -t */
+
+struct ctl {
+	const char	*socket;	/* NULL: the library's default lookup */
+	bool		 json;
+	bool		 quiet;
+	bool		 autostart;
+	int		 timeout_ms;	/* 0: the library's default */
+	struct ftpagent	*fa;		/* connected on first use */
+};
+
+struct command {
+	const char	*name;
+	int		(*run)(struct ctl *, const struct command *, int, char **);
+	const char	*usage;
+};
+
+/* set by ^C while a transfer or a wait runs */
+extern volatile sig_atomic_t interrupted;
+
+struct creds {
+	char	*user;		/* NULL: anonymous */
+	char	*password;	/* NULL: none */
+};
+
+struct xfer_ui {
+	bool			 bar;
+	struct output_progress	 progress;
+};
+
+/* ---- errors and output (ftpctl.c) ---- */
+
+void	emit_json(json_t *doc);
+int	cmd_error(struct ctl *c, int status, const char *kind,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int	usage_error(struct ctl *c, const struct command *cmd, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+int	status_of(enum ftpagent_error e, const char *kind);
+int	exit_status(struct ftpagent *fa);
+int	fail(struct ctl *c, const char *ctx);
+int	bad_option(struct ctl *c, const struct command *cmd, int ch,
+    char **argv);
+char	*read_stdin(size_t max);
+
+/* ---- the agent, targets and credentials (ftpctl.c) ---- */
+
+bool	agent(struct ctl *c);
+bool	resolve_creds(const struct ftp_url *u, const char *stdin_pw,
+    struct creds *cr);
+void	creds_clear(struct creds *cr);
+int	parse_target(struct ctl *c, const struct command *cmd,
+    const char *arg, struct target *t, char **display);
+int	target_session(struct ctl *c, const struct target *t,
+    const char *display, char **session);
+
+/* ---- transfers on the terminal (ftpctl.c) ---- */
+
+void	catch_sigint(void);
+bool	want_bar(const struct ctl *c);
+void	xfer_begin(struct ctl *c, struct xfer_ui *ui,
+    struct ftpagent_xfer_opts *o, const char *label);
+void	xfer_end(struct xfer_ui *ui);
+json_t	*xfer_json(const char *remote, const char *local,
+    const struct ftpagent_xfer_result *r);
+
+/* ---- the commands: (struct ctl *, const struct command *, argc, argv) ---- */
+
+/* cmd_session.c */
+int	cmd_call(struct ctl *, const struct command *, int, char **);
+int	cmd_close(struct ctl *, const struct command *, int, char **);
+int	cmd_open(struct ctl *, const struct command *, int, char **);
+int	cmd_ping(struct ctl *, const struct command *, int, char **);
+int	cmd_sessions(struct ctl *, const struct command *, int, char **);
+int	cmd_version(struct ctl *, const struct command *, int, char **);
+/* cmd_fs.c */
+int	cmd_chmod(struct ctl *, const struct command *, int, char **);
+int	cmd_ls(struct ctl *, const struct command *, int, char **);
+int	cmd_mkdir(struct ctl *, const struct command *, int, char **);
+int	cmd_mv(struct ctl *, const struct command *, int, char **);
+int	cmd_quote(struct ctl *, const struct command *, int, char **);
+int	cmd_rm(struct ctl *, const struct command *, int, char **);
+int	cmd_rmdir(struct ctl *, const struct command *, int, char **);
+int	cmd_stat(struct ctl *, const struct command *, int, char **);
+int	cmd_touch(struct ctl *, const struct command *, int, char **);
+/* cmd_xfer.c */
+int	cmd_get(struct ctl *, const struct command *, int, char **);
+int	cmd_put(struct ctl *, const struct command *, int, char **);
+/* cmd_jobs.c */
+int	cmd_cancel(struct ctl *, const struct command *, int, char **);
+int	cmd_jobs(struct ctl *, const struct command *, int, char **);
+int	cmd_wait(struct ctl *, const struct command *, int, char **);
+
+#endif

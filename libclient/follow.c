@@ -1,0 +1,301 @@
+/*
+ * libftpagent: background transfers of local files, and the follower of
+ * a background download.
+ *
+ * A system agent writes only descriptors it was given and never renames
+ * a user's file, so a background download into LOCAL goes to LOCAL.part
+ * and a detached process of ours renames it when the job has ended. While
+ * it lives, the follower holds a lock on a file named for the agent and
+ * the job; ftpagent_job_wait_file takes that lock after the job's end,
+ * so the rename is done when it returns.
+ */
+#include <config.h>
+
+#include <sys/file.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ftpagent_priv.h"
+
+#define FOLLOW_WAIT_MS		30000	/* default wait for a rename */
+#define FOLLOW_POLL_MS		20
+#define JOB_ID_MAX		64
+
+/* FNV-1a, to name an agent's socket path in a file name. */
+static uint64_t
+fnv1a(const char *s)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+/* Job ids as the agent makes them: 1-64 of A-Z a-z 0-9 . _ - (so that
+ * one can be part of a file name). */
+static bool
+job_id_ok(const char *job)
+{
+	size_t n = strlen(job);
+
+	if (n == 0 || n > JOB_ID_MAX || strcmp(job, ".") == 0 ||
+	    strcmp(job, "..") == 0)
+		return false;
+	return strspn(job, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-") == n;
+}
+
+/*
+ * The follower's lock file for job on the agent at sock: next to the
+ * socket when that directory is writable, else in $XDG_RUNTIME_DIR.
+ * NULL when neither (the rename then goes unannounced) or out of memory.
+ */
+static char *
+lock_path(const char *sock, const char *job)
+{
+	const char *dir = NULL, *xdg, *slash;
+	char *real, *d = NULL, *path = NULL;
+
+	if (!job_id_ok(job))
+		return NULL;
+	if ((real = realpath(sock, NULL)) == NULL && (real = strdup(sock)) ==
+	    NULL)
+		return NULL;
+	if ((slash = strrchr(real, '/')) == NULL)
+		d = strdup(".");
+	else
+		d = strndup(real, slash == real ? 1 : (size_t)(slash - real));
+	if (d != NULL && access(d, W_OK) == 0)
+		dir = d;
+	else if ((xdg = getenv("XDG_RUNTIME_DIR")) != NULL && *xdg == '/' &&
+	    access(xdg, W_OK) == 0)
+		dir = xdg;
+	if (dir != NULL && asprintf(&path, "%s/.ftpctl-%016llx-%s.lock", dir,
+	    (unsigned long long)fnv1a(real), job) == -1)
+		path = NULL;
+	free(d);
+	free(real);
+	return path;
+}
+
+void
+fa_follow_wait(const char *sock, const char *job, int timeout_ms)
+{
+	struct timespec ts = { 0, FOLLOW_POLL_MS * 1000 * 1000 };
+	char *lock = lock_path(sock, job);
+	int fd, n;
+
+	if (lock == NULL)
+		return;
+	if (timeout_ms <= 0)
+		timeout_ms = FOLLOW_WAIT_MS;
+	if ((fd = open(lock, O_RDONLY | O_CLOEXEC)) != -1) {
+		for (n = 0; n < timeout_ms / FOLLOW_POLL_MS; n++) {
+			if (flock(fd, LOCK_SH | LOCK_NB) == 0 ||
+			    errno != EWOULDBLOCK)
+				break;
+			nanosleep(&ts, NULL);
+		}
+		close(fd);
+	}
+	free(lock);
+}
+
+/* The follower's own descriptors: /dev/null for 0-2, lockfd, nothing of
+ * the caller's. */
+static void
+follower_fds(int lockfd)
+{
+	int fd;
+
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	for (fd = STDERR_FILENO + 1; fd < lockfd; fd++)
+		close(fd);
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)lockfd + 1, ~0U, 0U) == 0)
+		return;
+#endif
+	for (fd = lockfd + 1; fd < 65536; fd++)
+		close(fd);
+}
+
+/* In the detached follower: waits for the job's end over a connection of
+ * its own, renames on success, and leaves no empty new .part. */
+static void __attribute__((noreturn))
+follow(const char *sock, int timeout_ms, const char *job,
+    const struct localdest *d, bool had_part, char *lock)
+{
+	struct ftpagent *fa;
+	struct ftpagent_job j;
+	bool done = false;
+
+	fa = ftpagent_connect_opts(sock, 0, timeout_ms);
+	while (fa != NULL && ftpagent_error(fa) == FTPAGENT_OK) {
+		if (fa_job_wait(fa, job, 0, &j)) {
+			done = j.state == FTPAGENT_JOB_DONE;
+			ftpagent_job_clear(&j);
+			break;
+		}
+		/* only our own patience ran out: ask again */
+		if (ftpagent_error(fa) != FTPAGENT_ERR_TIMEOUT ||
+		    !ftpagent_clear_error(fa))
+			break;
+	}
+	ftpagent_free(fa);
+	if (done)
+		(void)rename(d->part, d->path);
+	else
+		fa_part_abandon(d, had_part);
+	if (lock != NULL)
+		unlink(lock);
+	_exit(0);
+}
+
+/*
+ * Starts the follower of a background download, detached (double fork,
+ * setsid: no zombie, no terminal). The lock is taken here, before the
+ * caller learns the job id, and kept by the follower's inherited copy.
+ */
+static bool
+spawn_follower(struct ftpagent *a, const char *job, const struct localdest *d,
+    bool had_part)
+{
+	const char *sock = ftpagent_socket_path(a);
+	char *lock;
+	pid_t pid;
+	int lockfd = -1, st = 0;
+
+	if ((lock = lock_path(sock, job)) != NULL &&
+	    ((lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
+	    flock(lockfd, LOCK_EX) == -1)) {
+		if (lockfd != -1)
+			close(lockfd);
+		lockfd = -1;
+		free(lock);
+		lock = NULL;
+	}
+	if ((pid = fork()) == -1) {
+		if (lock != NULL)
+			unlink(lock);
+		free(lock);
+		if (lockfd != -1)
+			close(lockfd);
+		return false;
+	}
+	if (pid == 0) {
+		setsid();
+		if ((pid = fork()) != 0)
+			_exit(pid == -1);
+		/* the caller's descriptors (its connection to the agent
+		 * too) stay the caller's: ours are closed here */
+		follower_fds(lockfd);
+		follow(sock, a->timeout_ms, job, d, had_part, lock);
+	}
+	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+		;
+	free(lock);
+	if (lockfd != -1)
+		close(lockfd);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+bool
+ftpagent_get_file_background(struct ftpagent *a, const char *session,
+    const char *path, const char *local,
+    const struct ftpagent_xfer_opts *opts, char **job)
+{
+	int64_t offset = opts != NULL ? opts->offset : 0;
+	struct localdest d;
+	struct part p;
+	bool ok = false;
+	int r;
+
+	if (!fa_job_out_ok(a, job) || !fa_check_args(a, session, path) ||
+	    !fa_local_resolve(a, local, &d))
+		return false;
+	if (d.kind == LOCALDEST_INPLACE) {
+		ok = fa_get_in_place(a, session, path, &d, offset, opts, NULL,
+		    job);
+		goto out;
+	}
+	if ((r = fa_part_open(a, session, path, &d, &offset, NULL, &p)) != 1) {
+		ok = r == 0;	/* complete already: no job */
+		goto out;
+	}
+	ok = fa_transfer(a, "transfer.get", "get", session, path, p.fd, offset,
+	    opts, NULL, job);
+	close(p.fd);
+	if (!ok) {
+		fa_part_abandon(&d, p.had_part);
+		goto out;
+	}
+	if (!spawn_follower(a, *job, &d, p.had_part)) {
+		(void)ftpagent_job_cancel(a, *job);
+		/* the error is this one, whatever the cancel said */
+		fa_set_error(a, FTPAGENT_ERR_LOCAL_IO, "%s: cannot start the "
+		    "process that renames %s; %s cancelled", local, d.part, *job);
+		free(*job);
+		*job = NULL;
+		ok = false;
+	}
+out:
+	localdest_clear(&d);
+	return ok;
+}
+
+bool
+ftpagent_put_file_background(struct ftpagent *a, const char *session,
+    const char *path, const char *local,
+    const struct ftpagent_xfer_opts *opts, char **job)
+{
+	struct stat st;
+	int fd;
+	bool ok;
+
+	if (!fa_job_out_ok(a, job) || !fa_check_args(a, session, path))
+		return false;
+	if (local == NULL || *local == '\0') {
+		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "no local file name");
+		return false;
+	}
+	if ((fd = open(local, O_RDONLY | O_CLOEXEC)) == -1) {
+		fa_set_local_error(a, "cannot open", local, errno);
+		return false;
+	}
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		fa_set_local_error(a, "cannot read", local, EISDIR);
+		return false;
+	}
+	ok = ftpagent_put_fd_background(a, session, path, fd, opts, job);
+	close(fd);
+	return ok;
+}
+
+void
+ftpagent_job_wait_file(struct ftpagent *a, const char *job, int timeout_ms)
+{
+	if (a == NULL || job == NULL || *ftpagent_socket_path(a) == '\0')
+		return;
+	fa_follow_wait(ftpagent_socket_path(a), job, timeout_ms);
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""libftpagent's local-file calls from a C program (tests/libclient_files.c)
+against a real agent and pyftpdlib: a resumed ftpagent_get_file adopts a
+partial LOCAL and leaves a complete one alone; a failed download leaves no
+empty .part; ftpagent_get_file_background's follower renames the .part at
+the job's end and ftpagent_job_wait returns once it has;
+ftpagent_put_file_background uploads a file the agent reads after the call
+has returned."""
+import os
+import subprocess
+
+import ftpa
+
+PASSWORD = "Pw-lib-4711"
+DATA = bytes(range(256)) * 400 + b"end"         # 102403 bytes
+PROG = os.path.join(ftpa.BUILDDIR, "tests", "libclient_files")
+
+
+class LibFilesTest(ftpa.TestCase):
+    def setUp(self):
+        super().setUp()
+        if not os.path.exists(PROG):
+            self.fail("%s is not built (make check builds it)" % PROG)
+        self.work = self.tmpdir()
+        self.srv = self.start_pyftpd(user="user", password=PASSWORD)
+        self.agent = self.start_agent()
+        self.ok(self.ftpctl(self.agent, "open", "s", self.srv.url(),
+                            password=PASSWORD), "open")
+        with open(os.path.join(self.srv.home, "data.bin"), "wb") as f:
+            f.write(DATA)
+
+    def run_prog(self, *args):
+        """The program's one line, split: ["ok", "k=v", ...] or
+        ["error", kind, ...]."""
+        p = subprocess.run([PROG, self.agent.sock, "s"] + list(args),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120)
+        out = p.stdout.decode().strip()
+        self.assertTrue(out, "no output; stderr: %r" % p.stderr)
+        words = out.split()
+        self.assertEqual(p.returncode, 0 if words[0] == "ok" else 1, out)
+        return words
+
+    def fields(self, words):
+        self.assertEqual(words[0], "ok", words)
+        return dict(w.split("=", 1) for w in words[1:])
+
+    def local(self, name):
+        return os.path.join(self.work, name)
+
+    def read(self, path):
+        with open(path, "rb") as f:
+            return f.read()
+
+    def test_resume_adopts_a_partial_file(self):
+        dst = self.local("data.bin")
+        with open(dst, "wb") as f:
+            f.write(DATA[:40000])
+        r = self.fields(self.run_prog("get", "/data.bin", dst, "resume"))
+        self.assertEqual(r["complete"], "0")
+        self.assertEqual(int(r["bytes"]), len(DATA) - 40000)
+        self.assertEqual(self.read(dst), DATA)
+        self.assertFalse(os.path.exists(dst + ".part"))
+
+    def test_resume_leaves_a_complete_file(self):
+        dst = self.local("data.bin")
+        with open(dst, "wb") as f:
+            f.write(DATA)
+        before = os.stat(dst)
+        r = self.fields(self.run_prog("get", "/data.bin", dst, "resume"))
+        self.assertEqual(r, {"bytes": "0", "total": str(len(DATA)),
+                             "complete": "1"})
+        self.assertEqual(os.stat(dst).st_ino, before.st_ino)
+        self.assertFalse(os.path.exists(dst + ".part"))
+        r = self.fields(self.run_prog("get-bg", "/data.bin", dst, "resume"))
+        self.assertEqual(r, {"complete": "1"})
+
+    def test_failure_leaves_no_empty_part(self):
+        dst = self.local("missing.bin")
+        words = self.run_prog("get", "/missing.bin", dst)
+        self.assertEqual(words[:2], ["error", "not_found"])
+        self.assertEqual(os.listdir(self.work), [])
+        r = self.fields(self.run_prog("get-bg", "/missing.bin", dst))
+        self.assertEqual(r["state"], "failed")
+        # job_wait returned after the follower had cleaned up
+        self.assertEqual(os.listdir(self.work), [])
+
+    def test_background_get_is_renamed_by_the_follower(self):
+        dst = self.local("bg.bin")
+        r = self.fields(self.run_prog("get-bg", "/data.bin", dst))
+        self.assertEqual(r["state"], "done")
+        # ftpagent_job_wait returned once the follower had renamed
+        self.assertEqual(self.read(dst), DATA)
+        self.assertFalse(os.path.exists(dst + ".part"))
+        # and a resumed background get adopts a partial file too
+        with open(dst, "wb") as f:
+            f.write(DATA[:1000])
+        r = self.fields(self.run_prog("get-bg", "/data.bin", dst, "resume"))
+        self.assertEqual(r["state"], "done")
+        self.assertEqual(int(r["bytes"]), len(DATA) - 1000)
+        self.assertEqual(self.read(dst), DATA)
+
+    def test_background_put(self):
+        src = self.local("up.bin")
+        with open(src, "wb") as f:
+            f.write(DATA[::-1])
+        r = self.fields(self.run_prog("put-bg", src, "/up.bin"))
+        self.assertEqual(r["state"], "done")
+        self.assertEqual(self.read(os.path.join(self.srv.home, "up.bin")),
+                         DATA[::-1])
+        words = self.run_prog("put-bg", self.work, "/dir.bin")
+        self.assertEqual(words[:2], ["error", "local_io"])
+
+
+if __name__ == "__main__":
+    ftpa.main()

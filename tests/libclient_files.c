@@ -1,0 +1,100 @@
+/*
+ * Drives libftpagent's local-file calls for tests/integ/test_libclient.py:
+ *
+ *	libclient_files SOCKET SESSION get REMOTE LOCAL [resume]
+ *	libclient_files SOCKET SESSION get-bg REMOTE LOCAL [resume]
+ *	libclient_files SOCKET SESSION put-bg LOCAL REMOTE
+ *
+ * Prints one line "ok KEY=VALUE ..." or "error KIND MESSAGE", and for the
+ * background calls waits for the job with ftpagent_job_wait.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ftpagent.h"
+
+static int
+failed(struct ftpagent *fa)
+{
+	printf("error %s %s\n", ftpagent_error_kind(fa),
+	    ftpagent_error_message(fa));
+	return 1;
+}
+
+/* Waits for job and prints its end. */
+static int
+wait_job(struct ftpagent *fa, const char *job)
+{
+	struct ftpagent_job j;
+
+	if (!ftpagent_job_wait(fa, job, 0, &j))
+		return failed(fa);
+	printf("ok job=%s state=%s bytes=%lld\n", job,
+	    ftpagent_job_state_name(j.state), (long long)j.bytes);
+	ftpagent_job_clear(&j);
+	return 0;
+}
+
+static int
+run(struct ftpagent *fa, const char *session, const char *op,
+    const char *from, const char *to, bool resume)
+{
+	struct ftpagent_xfer_opts o;
+	struct ftpagent_xfer_result r;
+	char *job = NULL;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.offset = resume ? -1 : 0;
+	if (strcmp(op, "get") == 0) {
+		if (!ftpagent_get_file(fa, session, from, to, &o, &r))
+			return failed(fa);
+		printf("ok bytes=%lld total=%lld complete=%d\n",
+		    (long long)r.bytes, (long long)r.total, r.already_complete);
+		return 0;
+	}
+	if (strcmp(op, "get-bg") == 0) {
+		if (!ftpagent_get_file_background(fa, session, from, to, &o,
+		    &job))
+			return failed(fa);
+		if (job == NULL) {
+			printf("ok complete=1\n");
+			return 0;
+		}
+	} else if (strcmp(op, "put-bg") == 0) {
+		if (!ftpagent_put_file_background(fa, session, to, from, &o,
+		    &job))
+			return failed(fa);
+	} else {
+		fprintf(stderr, "libclient_files: unknown operation %s\n", op);
+		return 2;
+	}
+	rc = wait_job(fa, job);
+	free(job);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct ftpagent *fa;
+	int rc;
+
+	if (argc < 6 || argc > 7) {
+		fprintf(stderr, "usage: libclient_files SOCKET SESSION OP FROM "
+		    "TO [resume]\n");
+		return 2;
+	}
+	if ((fa = ftpagent_connect(argv[1])) == NULL)
+		return 3;
+	if (ftpagent_error(fa) != FTPAGENT_OK)
+		rc = failed(fa);
+	else
+		rc = run(fa, argv[2], argv[3], argv[4], argv[5], argc == 7 &&
+		    strcmp(argv[6], "resume") == 0);
+	ftpagent_free(fa);
+	return rc;
+}
