@@ -491,12 +491,13 @@ static void
 read_replies(struct ftp_conn *c)
 {
 	enum ftp_reply_status	st;
-	size_t			used;
+	const char		*p;
+	size_t			 len, used;
 
-	while (!c->dead && c->io != NULL && buf_used(&c->io->in) > 0) {
-		st = ftp_reply_parse(&c->rr, c->io->in.data + c->io->in.off,
-		    buf_used(&c->io->in), &used);
-		buf_drop(&c->io->in, used);
+	while (!c->dead && c->io != NULL &&
+	    (p = io_peek(c->io, &len)) != NULL) {
+		st = ftp_reply_parse(&c->rr, p, len, &used);
+		io_drop(c->io, used);
 		if (st == FTP_REPLY_AGAIN)
 			break;
 		if (st == FTP_REPLY_ERROR) {
@@ -545,7 +546,7 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 	case IO_TIMEOUT:
 		if (c->state == FTP_S_CONNECTING) {
 			log_debug("connect to %s:%u: %s", c->p->host, c->p->port,
-			    io->error);
+			    io_error(io));
 			c->ai_cur = c->ai_cur->ai_next;
 			if (c->ai_cur != NULL) {
 				io_free(c->io);
@@ -565,8 +566,8 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 			    c->p->reply_timeout);
 		break;
 	case IO_ERROR:
-		if (io->tls_failed) {
-			conn_drop(c, FTPA_ERR_TLS, 0, NULL, "%s", io->error);
+		if (io_tls_failed(io)) {
+			conn_drop(c, FTPA_ERR_TLS, 0, NULL, "%s", io_error(io));
 			break;
 		}
 		if (c->state == FTP_S_CONNECTING) {
@@ -578,10 +579,10 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 			} else
 				conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
 				    "cannot connect to %s port %u: %s",
-				    c->p->host, c->p->port, io->error);
+				    c->p->host, c->p->port, io_error(io));
 		} else
 			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
-			    "control connection: %s", io->error);
+			    "control connection: %s", io_error(io));
 		break;
 	default:
 		break;

@@ -341,7 +341,7 @@ active_open(struct ftp_conn *c)
 	int			fd;
 
 	/* listen where the control connection reaches the server from */
-	if (getsockname(c->io->fd, (struct sockaddr *)&ss, &len) == -1)
+	if (getsockname(io_fd(c->io), (struct sockaddr *)&ss, &len) == -1)
 		goto fail;
 	if (ss.ss_family == AF_INET)
 		((struct sockaddr_in *)&ss)->sin_port = 0;
@@ -504,8 +504,8 @@ get_data_eof(struct ftp_conn *c)
 	/* a TLS data stream must end with close_notify; we answer with
 	 * ours, or servers drop the session (and the ticket they just
 	 * issued) as unclean */
-	c->data_truncated = c->data->tls_truncated;
-	if (c->data->ssl != NULL && !c->data_truncated)
+	c->data_truncated = io_tls_truncated(c->data);
+	if (io_ssl(c->data) != NULL && !c->data_truncated)
 		(void)io_tls_close(c->data);
 	io_free(c->data);
 	c->data = NULL;
@@ -599,7 +599,7 @@ pump_in_splice(struct ftp_conn *c)
 				return;
 			continue;
 		}
-		n = splice(c->data->fd, NULL, c->zp[1], NULL,
+		n = splice(io_fd(c->data), NULL, c->zp[1], NULL,
 		    c->zcap < budget ? c->zcap : budget,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n == -1) {
@@ -650,8 +650,8 @@ pump_in(struct ftp_conn *c)
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			conn_drop(c, errno == EPROTO ? FTPA_ERR_TLS : FTPA_ERR_CONNECT,
-			    0, NULL, "data connection: %s", c->data->error[0] ?
-			    c->data->error : strerror(errno));
+			    0, NULL, "data connection: %s", io_error(c->data)[0] ?
+			    io_error(c->data) : strerror(errno));
 			return;
 		}
 		if (n == 0 && op->ascii && c->ascii.cr_pending) {
@@ -673,7 +673,7 @@ pump_in(struct ftp_conn *c)
 	}
 	/* records read ahead wait in OpenSSL, not in the socket */
 	if (budget == 0 && !c->dead && c->op == op && c->data != NULL &&
-	    c->data->ssl != NULL && SSL_has_pending(c->data->ssl))
+	    io_ssl(c->data) != NULL && SSL_has_pending(io_ssl(c->data)))
 		xfer_yield(c);
 }
 
@@ -702,7 +702,7 @@ static void
 put_drain_start(struct ftp_conn *c)
 {
 	data_set_state(c, DATA_DRAINING);
-	shutdown(c->data->fd, SHUT_WR);
+	shutdown(io_fd(c->data), SHUT_WR);
 	io_set_want_write(c->data, false);
 	io_set_timeout(c->data, c->p->data_timeout < PUT_DRAIN_WAIT ?
 	    c->p->data_timeout : PUT_DRAIN_WAIT);
@@ -736,7 +736,7 @@ pump_out_sendfile(struct ftp_conn *c)
 	ssize_t		 n;
 
 	while (budget > 0 && c->data != NULL) {
-		n = sendfile(c->data->fd, op->lfd.fd, NULL, budget);
+		n = sendfile(io_fd(c->data), op->lfd.fd, NULL, budget);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -782,7 +782,7 @@ pump_out(struct ftp_conn *c)
 			if (op->src_eof) {
 				/* all sent: close_notify (TLS), then the end of
 				 * the data connection ends the file */
-				if (c->data->ssl != NULL) {
+				if (io_ssl(c->data) != NULL) {
 					int	r;
 
 					if ((r = io_tls_close(c->data)) == 0)
@@ -825,8 +825,8 @@ pump_out(struct ftp_conn *c)
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			conn_drop(c, errno == EPROTO ? FTPA_ERR_TLS : FTPA_ERR_CONNECT,
-			    0, NULL, "data connection: %s", c->data->error[0] ?
-			    c->data->error : strerror(errno));
+			    0, NULL, "data connection: %s", io_error(c->data)[0] ?
+			    io_error(c->data) : strerror(errno));
 			return;
 		}
 		c->xoff += n;
@@ -884,9 +884,9 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 		break;
 	case IO_TLS_READY:
 		data_set_state(c, DATA_READY);
-		c->tls_reuse = SSL_session_reused(io->ssl) ? 1 : 0;
+		c->tls_reuse = SSL_session_reused(io_ssl(io)) ? 1 : 0;
 		log_debug("data connection: TLS %s, session %s",
-		    SSL_get_version(io->ssl), c->tls_reuse ? "resumed" : "NOT resumed");
+		    SSL_get_version(io_ssl(io)), c->tls_reuse ? "resumed" : "NOT resumed");
 		if (!c->op->prelim_seen && !c->p->data_tls_first) {
 			log_debug("%s:%u: the server answers a transfer only "
 			    "after the data connection's TLS handshake: the "
@@ -921,8 +921,8 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 			    c->p->data_timeout);
 		break;
 	case IO_ERROR:
-		conn_drop(c, io->tls_failed ? FTPA_ERR_TLS : FTPA_ERR_CONNECT, 0,
-		    NULL, "data connection: %s", io->error);
+		conn_drop(c, io_tls_failed(io) ? FTPA_ERR_TLS : FTPA_ERR_CONNECT, 0,
+		    NULL, "data connection: %s", io_error(io));
 		break;
 	case IO_DISCONNECTED:
 	default:
@@ -948,7 +948,7 @@ data_start_tls(struct ftp_conn *c)
 
 	/* data connections' tickets count too: servers with single-use
 	 * tickets hand out the next one there */
-	ssl = tls_new(c->p->tls_ctx, c->data->fd, c->p->host, c->p->verify,
+	ssl = tls_new(c->p->tls_ctx, io_fd(c->data), c->p->host, c->p->verify,
 	    &c->tls_sess, true, err, sizeof(err));
 	if (ssl == NULL) {
 		conn_drop(c, FTPA_ERR_TLS, 0, NULL, "data connection: %s", err);

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "localfd.h"
 #include "ftp_priv.h"
+#include "util.h"
 
 /* ---- transfers (get, put, list) --------------------------------------- */
 
