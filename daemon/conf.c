@@ -18,7 +18,8 @@
 
 #define CONF_FILE_MAX	(1024 * 1024)
 
-struct agent_conf conf;
+/* the settings in force: conf_current, conf_install */
+static struct agent_conf conf;
 
 enum conf_type { T_PATH, T_STR, T_MODE, T_SIZE, T_UINT, T_INT, T_SECS,
 	T_TLSVER, T_LOGLEVEL };
@@ -341,4 +342,27 @@ conf_keep_restart_keys(struct agent_conf *next, struct agent_conf *cur,
 			used += (size_t)snprintf(buf + used, len - used, "%s%s",
 			    used ? ", " : "", k->name);
 	}
+}
+
+const struct agent_conf *
+conf_current(void)
+{
+	return &conf;
+}
+
+void
+conf_install(struct agent_conf *c)
+{
+	conf_free(&conf);
+	if (c != NULL) {
+		conf = *c;
+		memset(c, 0, sizeof(*c));
+	}
+}
+
+void
+conf_install_reload(struct agent_conf *next, char *buf, size_t len)
+{
+	conf_keep_restart_keys(next, &conf, buf, len);
+	conf_install(next);
 }

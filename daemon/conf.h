@@ -42,8 +42,17 @@ struct agent_conf {
 	int		 log_level;		/* LOG_LVL_* of log.h */
 };
 
-/* The settings in force (defaults until a file is loaded). */
-extern struct agent_conf conf;
+/* The settings in force, read-only; all zero until the first
+ * conf_install. The pointer stays valid; what it points to changes at
+ * each install. */
+const struct agent_conf *conf_current(void);
+/* Makes *c the settings in force, taking its strings (*c is left
+ * zeroed), and frees the ones it replaces. NULL: frees them (at exit). */
+void	conf_install(struct agent_conf *c);
+/* A reload: conf_install(next), except that the keys read only at start
+ * keep the values in force; conf_keep_restart_keys lists in buf those the
+ * file changed. */
+void	conf_install_reload(struct agent_conf *next, char *buf, size_t len);
 
 void	conf_defaults(struct agent_conf *);
 void	conf_free(struct agent_conf *);

@@ -235,9 +235,9 @@ ftp_conn_free(struct ftp_conn *c)
 		op_complete(c, op);
 	}
 	data_close(c);
-	ev_timer_stop(main_loop, &c->ka_timer);
-	ev_timer_stop(main_loop, &c->quit_timer);
-	ev_timer_stop(main_loop, &c->ready_timer);
+	ev_timer_stop(loop_get(), &c->ka_timer);
+	ev_timer_stop(loop_get(), &c->quit_timer);
+	ev_timer_stop(loop_get(), &c->ready_timer);
 	if (c->res)
 		resolve_cancel(c->res);
 	c->res = NULL;
@@ -253,7 +253,7 @@ op_complete(struct ftp_conn *c, struct ftp_op *op)
 {
 	if (op == c->op) {
 		c->op = NULL;
-		ev_timer_stop(main_loop, &c->ka_timer);
+		ev_timer_stop(loop_get(), &c->ka_timer);
 	}
 	if (op == c->login)
 		c->login = NULL;
@@ -281,9 +281,9 @@ conn_drop(struct ftp_conn *c, enum ftpa_err kind, int code, const char *text,
 		log_debug("%s:%u: connection dropped: %s", c->p->host, c->p->port, msg);
 	set_state(c, FTP_S_CLOSED);
 	data_close(c);
-	ev_timer_stop(main_loop, &c->ka_timer);
-	ev_timer_stop(main_loop, &c->quit_timer);
-	ev_timer_stop(main_loop, &c->ready_timer);
+	ev_timer_stop(loop_get(), &c->ka_timer);
+	ev_timer_stop(loop_get(), &c->quit_timer);
+	ev_timer_stop(loop_get(), &c->ready_timer);
 	if (c->io) {
 		io_free(c->io);
 		c->io = NULL;
@@ -319,7 +319,7 @@ announce_ready(struct ftp_conn *c)
 	if (c->dead || c->state != FTP_S_READY)
 		return;
 	ev_timer_set(&c->ready_timer, 0., 0.);
-	ev_timer_start(main_loop, &c->ready_timer);
+	ev_timer_start(loop_get(), &c->ready_timer);
 }
 
 /* The op failed but the connection is in a known state and stays usable. */
@@ -441,7 +441,7 @@ ka_start(struct ftp_conn *c)
 	if (c->p->keepalive <= 0 || ev_is_active(&c->ka_timer))
 		return;
 	ev_timer_set(&c->ka_timer, c->p->keepalive, c->p->keepalive);
-	ev_timer_start(main_loop, &c->ka_timer);
+	ev_timer_start(loop_get(), &c->ka_timer);
 }
 
 static void
@@ -779,7 +779,7 @@ ftp_conn_cancel(struct ftp_conn *c, struct ftp_op *op)
 		op_send(c, STEP_ABOR, "ABOR");
 		ev_timer_init(&c->quit_timer, quit_timer_cb, QUIT_WAIT, 0);
 		c->quit_timer.data = c;
-		ev_timer_start(main_loop, &c->quit_timer);
+		ev_timer_start(loop_get(), &c->quit_timer);
 		return;
 	}
 	conn_drop(c, FTPA_ERR_CANCELLED, 0, NULL, "cancelled");
@@ -812,5 +812,5 @@ ftp_conn_quit(struct ftp_conn *c)
 	op_send(c, STEP_QUIT, "QUIT");
 	ev_timer_init(&c->quit_timer, quit_timer_cb, QUIT_WAIT, 0);
 	c->quit_timer.data = c;
-	ev_timer_start(main_loop, &c->quit_timer);
+	ev_timer_start(loop_get(), &c->quit_timer);
 }

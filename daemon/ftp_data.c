@@ -50,8 +50,8 @@ listener_close(struct ftp_conn *c)
 {
 	if (c->lsn_fd == -1)
 		return;
-	ev_io_stop(main_loop, &c->lsn_w);
-	ev_timer_stop(main_loop, &c->lsn_timer);
+	ev_io_stop(loop_get(), &c->lsn_w);
+	ev_timer_stop(loop_get(), &c->lsn_timer);
 	close(c->lsn_fd);
 	c->lsn_fd = -1;
 }
@@ -61,7 +61,7 @@ data_close(struct ftp_conn *c)
 {
 	pump_release(c);
 	listener_close(c);
-	ev_timer_stop(main_loop, &c->tls_wait_timer);
+	ev_timer_stop(loop_get(), &c->tls_wait_timer);
 	if (c->data) {
 		io_free(c->data);
 		c->data = NULL;
@@ -267,10 +267,10 @@ active_open(struct ftp_conn *c)
 	data_set_state(c, DATA_LISTENING);
 	ev_io_init(&c->lsn_w, lsn_cb, fd, EV_READ);
 	c->lsn_w.data = c;
-	ev_io_start(main_loop, &c->lsn_w);
+	ev_io_start(loop_get(), &c->lsn_w);
 	ev_timer_init(&c->lsn_timer, lsn_timeout_cb, c->p->connect_timeout, 0.);
 	c->lsn_timer.data = c;
-	ev_timer_start(main_loop, &c->lsn_timer);
+	ev_timer_start(loop_get(), &c->lsn_timer);
 	if (ss.ss_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
 		    sizeof(host));
@@ -428,7 +428,7 @@ data_tls_arm(struct ftp_conn *c)
 	}
 	if (!c->p->data_tls_first) {
 		ev_timer_set(&c->tls_wait_timer, DATA_TLS_WAIT, 0.);
-		ev_timer_start(main_loop, &c->tls_wait_timer);
+		ev_timer_start(loop_get(), &c->tls_wait_timer);
 	}
 }
 

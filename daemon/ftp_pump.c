@@ -30,7 +30,7 @@ static void
 local_watch_stop(struct ftp_conn *c)
 {
 	if (ev_is_active(&c->lw))
-		ev_io_stop(main_loop, &c->lw);
+		ev_io_stop(loop_get(), &c->lw);
 }
 
 static unsigned	xfer_active;	/* transfers with a data connection open */
@@ -114,7 +114,7 @@ pump_release(struct ftp_conn *c)
 	    c->xlen > c->xoff)
 		c->op->bytes -= (int64_t)(c->xlen - c->xoff);
 	local_watch_stop(c);
-	ev_timer_stop(main_loop, &c->yield_timer);
+	ev_timer_stop(loop_get(), &c->yield_timer);
 	free(c->xbuf);
 	c->xbuf = NULL;
 	zpipe_close(c);
@@ -159,7 +159,7 @@ local_wait(struct ftp_conn *c, int events)
 	ev_io_set(&c->lw, fd, events);
 	ev_set_cb(&c->lw, local_ready_cb);
 	c->lw.data = c;
-	ev_io_start(main_loop, &c->lw);
+	ev_io_start(loop_get(), &c->lw);
 }
 
 /*
@@ -218,7 +218,7 @@ static void
 xfer_yield(struct ftp_conn *c)
 {
 	ev_timer_set(&c->yield_timer, 0., 0.);
-	ev_timer_start(main_loop, &c->yield_timer);
+	ev_timer_start(loop_get(), &c->yield_timer);
 }
 
 void

@@ -94,9 +94,9 @@ io_release(void *p)
 static void
 io_stop(struct io *io)
 {
-	ev_io_stop(main_loop, &io->rw);
-	ev_io_stop(main_loop, &io->ww);
-	ev_timer_stop(main_loop, &io->tw);
+	ev_io_stop(loop_get(), &io->rw);
+	ev_io_stop(loop_get(), &io->ww);
+	ev_timer_stop(loop_get(), &io->tw);
 }
 
 void
@@ -136,7 +136,7 @@ io_touch(struct io *io)
 {
 	if (io->timeout > 0) {
 		io->tw.repeat = io->timeout;
-		ev_timer_again(main_loop, &io->tw);
+		ev_timer_again(loop_get(), &io->tw);
 	}
 }
 
@@ -146,9 +146,9 @@ io_set_timeout(struct io *io, double secs)
 	io->timeout = secs;
 	if (secs > 0) {
 		io->tw.repeat = secs;
-		ev_timer_again(main_loop, &io->tw);
+		ev_timer_again(loop_get(), &io->tw);
 	} else
-		ev_timer_stop(main_loop, &io->tw);
+		ev_timer_stop(loop_get(), &io->tw);
 }
 
 /* Which watchers should run, from the state. One place decides it. */
@@ -171,13 +171,13 @@ io_update(struct io *io)
 		    io->tls_rd_wants_write;
 	}
 	if (rd && !ev_is_active(&io->rw))
-		ev_io_start(main_loop, &io->rw);
+		ev_io_start(loop_get(), &io->rw);
 	else if (!rd && ev_is_active(&io->rw))
-		ev_io_stop(main_loop, &io->rw);
+		ev_io_stop(loop_get(), &io->rw);
 	if (wr && !ev_is_active(&io->ww))
-		ev_io_start(main_loop, &io->ww);
+		ev_io_start(loop_get(), &io->ww);
 	else if (!wr && ev_is_active(&io->ww))
-		ev_io_stop(main_loop, &io->ww);
+		ev_io_stop(loop_get(), &io->ww);
 }
 
 int

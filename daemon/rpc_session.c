@@ -98,8 +98,9 @@ open_req_free(struct open_req *r)
 static void
 open_continue(struct rpc_call *call, struct open_req *r)
 {
-	struct session	*s;
-	char		 id[SESSION_ID_MAX + 1];
+	const struct agent_conf	*cf = conf_current();
+	struct session		*s;
+	char			 id[SESSION_ID_MAX + 1];
 
 	if (r->reuse && (s = session_find_equal(call->uid, &r->p)) != NULL &&
 	    (r->name == NULL || strcmp(r->name, s->id) == 0)) {
@@ -107,11 +108,7 @@ open_continue(struct rpc_call *call, struct open_req *r)
 		goto done;
 	}
 	if (r->name != NULL) {
-		for (s = sessions; s; s = s->next)
-			if (!s->closing && s->uid == call->uid &&
-			    strcmp(s->id, r->name) == 0)
-				break;
-		if (s != NULL) {
+		if (session_find(call->uid, r->name, false) != NULL) {
 			rpc_fail(call, FTPA_ERR_EXISTS, "a session named %s is "
 			    "already open", r->name);
 			goto done;
@@ -123,14 +120,14 @@ open_continue(struct rpc_call *call, struct open_req *r)
 		while (session_lookup(id) != NULL);
 	}
 	if (call->uid != 0 && session_count(call->uid, false) >=
-	    conf.max_sessions_per_uid) {
+	    cf->max_sessions_per_uid) {
 		rpc_fail(call, FTPA_ERR_LIMIT, "too many sessions (at most %d per "
-		    "user)", conf.max_sessions_per_uid);
+		    "user)", cf->max_sessions_per_uid);
 		goto done;
 	}
-	if (session_count(call->uid, true) >= conf.max_sessions) {
+	if (session_count(call->uid, true) >= cf->max_sessions) {
 		rpc_fail(call, FTPA_ERR_LIMIT, "too many sessions (at most %d in "
-		    "all)", conf.max_sessions);
+		    "all)", cf->max_sessions);
 		goto done;
 	}
 	rpc_defer(call);
@@ -281,6 +278,7 @@ open_target(struct rpc_call *call, json_t *params, struct open_req *r)
 void
 m_session_open(struct rpc_call *call, json_t *params)
 {
+	const struct agent_conf	*cf = conf_current();
 	const char		*name, *ca_file, *list_tz;
 	long			 tz = 0;
 	struct open_req		*r = xcalloc(1, sizeof(*r));
@@ -293,20 +291,20 @@ m_session_open(struct rpc_call *call, json_t *params)
 	    p_bool(call, params, "passive", true, &passive) == -1 ||
 	    p_bool(call, params, "verify", true, &verify) == -1 ||
 	    p_bool(call, params, "reuse", false, &r->reuse) == -1 ||
-	    p_num(call, params, "connect_timeout", conf.connect_timeout,
+	    p_num(call, params, "connect_timeout", cf->connect_timeout,
 	    &r->p.connect_timeout) == -1 ||
-	    p_num(call, params, "reply_timeout", conf.reply_timeout,
+	    p_num(call, params, "reply_timeout", cf->reply_timeout,
 	    &r->p.reply_timeout) == -1 ||
-	    p_num(call, params, "data_timeout", conf.data_timeout,
+	    p_num(call, params, "data_timeout", cf->data_timeout,
 	    &r->p.data_timeout) == -1 ||
-	    p_int(call, params, "max_connections", conf.max_connections, 1,
+	    p_int(call, params, "max_connections", cf->max_connections, 1,
 	    SESSION_CONNS_MAX, &maxc) == -1 ||
-	    p_int(call, params, "retries", conf.retries, 0, 100, &retries) == -1 ||
-	    p_num(call, params, "keepalive", conf.keepalive,
+	    p_int(call, params, "retries", cf->retries, 0, 100, &retries) == -1 ||
+	    p_num(call, params, "keepalive", cf->keepalive,
 	    &r->so.keepalive) == -1 ||
-	    p_num(call, params, "idle_timeout", conf.idle_timeout,
+	    p_num(call, params, "idle_timeout", cf->idle_timeout,
 	    &r->so.idle_timeout) == -1 ||
-	    p_num(call, params, "retry_delay", conf.retry_delay,
+	    p_num(call, params, "retry_delay", cf->retry_delay,
 	    &r->so.retry_delay) == -1)
 		goto fail;
 	r->so.max_conns = (int)maxc;
@@ -351,13 +349,25 @@ m_session_close(struct rpc_call *call, json_t *params)
 	rpc_reply(call, json_object());
 }
 
+struct list_arg {
+	uid_t	 uid;
+	json_t	*arr;
+};
+
+static void
+list_one(const struct session *s, void *arg)
+{
+	struct list_arg	*la = arg;
+
+	if (s->uid == la->uid || la->uid == 0)
+		json_array_append_new(la->arr, session_json(s));
+}
+
 void
 m_session_list(struct rpc_call *call, json_t *params)
 {
-	json_t	*arr = json_array();
+	struct list_arg	la = { call->uid, json_array() };
 
-	for (struct session *s = sessions; s; s = s->next)
-		if (!s->closing && (s->uid == call->uid || call->uid == 0))
-			json_array_append_new(arr, session_json(s));
-	rpc_reply(call, arr);
+	session_each(list_one, &la);
+	rpc_reply(call, la.arr);
 }

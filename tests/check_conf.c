@@ -195,6 +195,28 @@ START_TEST(test_restart_keys)
 }
 END_TEST
 
+/* What main.c does at start and on SIGHUP: the settings in force change
+ * through conf_install, and a reload keeps the socket keys. */
+START_TEST(test_install)
+{
+	struct agent_conf c;
+	char keys[256];
+
+	ck_assert(parse(&c, "socket = /a.sock\nretries = 1\n") == 0);
+	conf_install(&c);
+	ck_assert_ptr_null(c.socket);
+	ck_assert_str_eq(conf_current()->socket, "/a.sock");
+	ck_assert_int_eq(conf_current()->retries, 1);
+	ck_assert(parse(&c, "socket = /b.sock\nretries = 2\n") == 0);
+	conf_install_reload(&c, keys, sizeof(keys));
+	ck_assert_str_eq(keys, "socket");
+	ck_assert_str_eq(conf_current()->socket, "/a.sock");
+	ck_assert_int_eq(conf_current()->retries, 2);
+	conf_install(NULL);
+	ck_assert_ptr_null(conf_current()->socket);
+}
+END_TEST
+
 Suite *
 conf_suite(void)
 {
@@ -207,6 +229,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_later_lines_win_and_no_newline);
 	tcase_add_test(tc, test_load_file);
 	tcase_add_test(tc, test_restart_keys);
+	tcase_add_test(tc, test_install);
 	suite_add_tcase(s, tc);
 	return s;
 }
