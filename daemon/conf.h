@@ -54,6 +54,21 @@ void	conf_install(struct agent_conf *c);
  * file changed. */
 void	conf_install_reload(struct agent_conf *next, char *buf, size_t len);
 
+/* A session.open option that is a key of the file too (connect_timeout,
+ * retries, ...): the value in force is its default. */
+struct conf_session_opt {
+	const char	*name;
+	bool		 integer;	/* an int (i), else seconds (d) */
+	double		 min, max;	/* the file's range */
+	int		*i;		/* where the value goes */
+	double		*d;
+};
+/* The n-th session.open option (from 0), its field in *c set to the value
+ * in force; false past the last. Their order is the order in which
+ * session.open checks them. */
+bool	conf_session_opt(size_t n, struct agent_conf *c,
+	    struct conf_session_opt *o);
+
 void	conf_defaults(struct agent_conf *);
 void	conf_free(struct agent_conf *);
 /* Parses text (len bytes) over the values already in *c. name is the

@@ -275,15 +275,48 @@ open_target(struct rpc_call *call, json_t *params, struct open_req *r)
 	return 0;
 }
 
+/*
+ * The options whose defaults ftpd-agent.conf sets (conf_session_opt),
+ * into the session's parameters. Integers keep to the file's range;
+ * seconds may be any non-negative number (zero timeouts are refused by
+ * the caller).
+ */
+static int
+open_conf_opts(struct rpc_call *call, json_t *params, struct open_req *r)
+{
+	struct agent_conf	 o;
+	struct conf_session_opt	 k;
+	json_int_t		 n;
+
+	memset(&o, 0, sizeof(o));
+	for (size_t i = 0; conf_session_opt(i, &o, &k); i++) {
+		if (!k.integer) {
+			if (p_num(call, params, k.name, *k.d, k.d) == -1)
+				return -1;
+		} else if (p_int(call, params, k.name, *k.i, (json_int_t)k.min,
+		    (json_int_t)k.max, &n) == -1)
+			return -1;
+		else
+			*k.i = (int)n;
+	}
+	r->p.connect_timeout = o.connect_timeout;
+	r->p.reply_timeout = o.reply_timeout;
+	r->p.data_timeout = o.data_timeout;
+	r->so.max_conns = o.max_connections;
+	r->so.retries = o.retries;
+	r->so.keepalive = o.keepalive;
+	r->so.idle_timeout = o.idle_timeout;
+	r->so.retry_delay = o.retry_delay;
+	return 0;
+}
+
 void
 m_session_open(struct rpc_call *call, json_t *params)
 {
-	const struct agent_conf	*cf = conf_current();
-	const char		*name, *ca_file, *list_tz;
-	long			 tz = 0;
-	struct open_req		*r = xcalloc(1, sizeof(*r));
-	bool			 passive, verify;
-	json_int_t		 maxc, retries;
+	const char	*name, *ca_file, *list_tz;
+	long		 tz = 0;
+	struct open_req	*r = xcalloc(1, sizeof(*r));
+	bool		 passive, verify;
 
 	if (p_str(call, params, "name", false, &name) == -1 ||
 	    p_str(call, params, "ca_file", false, &ca_file) == -1 ||
@@ -291,24 +324,8 @@ m_session_open(struct rpc_call *call, json_t *params)
 	    p_bool(call, params, "passive", true, &passive) == -1 ||
 	    p_bool(call, params, "verify", true, &verify) == -1 ||
 	    p_bool(call, params, "reuse", false, &r->reuse) == -1 ||
-	    p_num(call, params, "connect_timeout", cf->connect_timeout,
-	    &r->p.connect_timeout) == -1 ||
-	    p_num(call, params, "reply_timeout", cf->reply_timeout,
-	    &r->p.reply_timeout) == -1 ||
-	    p_num(call, params, "data_timeout", cf->data_timeout,
-	    &r->p.data_timeout) == -1 ||
-	    p_int(call, params, "max_connections", cf->max_connections, 1,
-	    SESSION_CONNS_MAX, &maxc) == -1 ||
-	    p_int(call, params, "retries", cf->retries, 0, 100, &retries) == -1 ||
-	    p_num(call, params, "keepalive", cf->keepalive,
-	    &r->so.keepalive) == -1 ||
-	    p_num(call, params, "idle_timeout", cf->idle_timeout,
-	    &r->so.idle_timeout) == -1 ||
-	    p_num(call, params, "retry_delay", cf->retry_delay,
-	    &r->so.retry_delay) == -1)
+	    open_conf_opts(call, params, r) == -1)
 		goto fail;
-	r->so.max_conns = (int)maxc;
-	r->so.retries = (int)retries;
 	if (list_tz != NULL && (tz = ftp_list_parse_tz(list_tz)) == LONG_MIN) {
 		params_error(call, "parameter \"list_tz\" must be UTC, +HH:MM or "
 		    "-HH:MM");
