@@ -4,8 +4,8 @@
  * replies, running an operation (after a return to the login directory),
  * cancel and QUIT. Connecting and login are in ftp_login.c, data
  * connections in ftp_data.c and their pumps in ftp_pump.c, transfer
- * commands in ftp_xfer.c, listings, stat and plain commands in ftp_dir.c; what they
- * share is in ftp_priv.h.
+ * commands in ftp_xfer.c, listings, stat and plain commands in
+ * ftp_dir.c; what they share is in ftp_priv.h.
  */
 #include "config.h"
 

@@ -20,7 +20,7 @@
 
 static void data_io_cb(struct io *io, enum io_event ev, void *arg);
 
-/* ---- the data connection's state -------------------------------------------- */
+/* ---- the data connection's state ------------------------------------------ */
 
 static const char *data_state_names[DATA_STATE_LAST] = {
 	"none", "listening", "connecting", "open", "handshake", "ready",
@@ -321,7 +321,8 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 		data_set_state(c, DATA_READY);
 		c->tls_reuse = SSL_session_reused(io_ssl(io)) ? 1 : 0;
 		log_debug("data connection: TLS %s, session %s",
-		    SSL_get_version(io_ssl(io)), c->tls_reuse ? "resumed" : "NOT resumed");
+		    SSL_get_version(io_ssl(io)),
+		    c->tls_reuse ? "resumed" : "NOT resumed");
 		if (!c->op->prelim_seen && !c->p->data_tls_first) {
 			log_debug("%s:%u: the server answers a transfer only "
 			    "after the data connection's TLS handshake: the "
@@ -356,8 +357,9 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 			    c->p->data_timeout);
 		break;
 	case IO_ERROR:
-		conn_drop(c, io_tls_failed(io) ? FTPA_ERR_TLS : FTPA_ERR_CONNECT, 0,
-		    NULL, "data connection: %s", io_error(io));
+		conn_drop(c, io_tls_failed(io) ? FTPA_ERR_TLS :
+		    FTPA_ERR_CONNECT, 0, NULL, "data connection: %s",
+		    io_error(io));
 		break;
 	case IO_DISCONNECTED:
 	default:

@@ -1,7 +1,8 @@
 /*
  * What the FTP engine's files share (ftp.c, ftp_login.c, ftp_data.c,
- * ftp_pump.c, ftp_xfer.c, ftp_dir.c): the connection, its limits, and the functions
- * one file calls in another. Not for the rest of the daemon: ftp.h is.
+ * ftp_pump.c, ftp_xfer.c, ftp_dir.c): the connection, its limits, and
+ * the functions one file calls in another. Not for the rest of the
+ * daemon: ftp.h is.
  */
 #ifndef FTPA_FTP_PRIV_H
 #define FTPA_FTP_PRIV_H

@@ -129,7 +129,7 @@ pump_release(struct ftp_conn *c)
 	c->xlen = c->xoff = 0;
 }
 
-/* ---- the pumps -------------------------------------------------------------- */
+/* ---- the pumps ------------------------------------------------------------ */
 
 static void
 local_ready_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -383,8 +383,9 @@ pump_in(struct ftp_conn *c)
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			conn_drop(c, errno == EPROTO ? FTPA_ERR_TLS : FTPA_ERR_CONNECT,
-			    0, NULL, "data connection: %s", io_error(c->data)[0] ?
-			    io_error(c->data) : strerror(errno));
+			    0, NULL, "data connection: %s",
+			    io_error(c->data)[0] ? io_error(c->data) :
+			    strerror(errno));
 			return;
 		}
 		if (n == 0 && op->ascii && c->ascii.cr_pending) {
@@ -558,8 +559,9 @@ pump_out(struct ftp_conn *c)
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			conn_drop(c, errno == EPROTO ? FTPA_ERR_TLS : FTPA_ERR_CONNECT,
-			    0, NULL, "data connection: %s", io_error(c->data)[0] ?
-			    io_error(c->data) : strerror(errno));
+			    0, NULL, "data connection: %s",
+			    io_error(c->data)[0] ? io_error(c->data) :
+			    strerror(errno));
 			return;
 		}
 		c->xoff += n;

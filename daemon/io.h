@@ -20,7 +20,7 @@
 
 enum io_event {
 	IO_CONNECTED,		/* io_connect finished */
-	IO_DATAIN,		/* buffered: new input for io_peek; raw: readable */
+	IO_DATAIN,		/* buffered: io_peek has more; raw: readable */
 	IO_LOWAT,		/* output drained (buffered) / writable (raw) */
 	IO_DISCONNECTED,	/* the peer closed (EOF) */
 	IO_TIMEOUT,		/* no activity for the set timeout */
@@ -56,8 +56,8 @@ void		 io_touch(struct io *);
 /* Half-close once the output buffer is drained. */
 void		 io_shutdown_write(struct io *);
 /* Starts a TLS client handshake over the connected socket with ssl
- * (taken); IO_TLS_READY or IO_ERROR (io_tls_failed true) follows. From then on
- * all I/O goes through TLS. */
+ * (taken); IO_TLS_READY or IO_ERROR (io_tls_failed true) follows. From
+ * then on all I/O goes through TLS. */
 void		 io_start_tls(struct io *, SSL *);
 /* Sends close_notify. 1 sent, 0 retry when writable (IO_LOWAT), -1 error. */
 int		 io_tls_close(struct io *);

@@ -234,7 +234,8 @@ START_TEST(test_session_opts)
 	for (i = 0; conf_session_opt(i, &o, &k); i++) {
 		ck_assert_uint_lt(i, sizeof(names) / sizeof(names[0]));
 		ck_assert_str_eq(k.name, names[i]);
-		ck_assert(k.integer == (k.i != NULL) && k.integer == (k.d == NULL));
+		ck_assert(k.integer == (k.i != NULL));
+		ck_assert(k.integer == (k.d == NULL));
 	}
 	ck_assert_uint_eq(i, sizeof(names) / sizeof(names[0]));
 	ck_assert(o.reply_timeout == 7 && o.connect_timeout == 30);
