@@ -274,7 +274,7 @@ castore_init(char *err, size_t errlen)
 	struct ca_load	l;
 
 	memset(&l, 0, sizeof(l));
-	l.path = conf.ca_file;
+	l.path = conf_current()->ca_file;
 	build_default(&l);
 	default_store = l.store;
 	if (l.err[0] != '\0') {
@@ -292,6 +292,7 @@ void
 castore_reload(void)
 {
 	struct ca_load	*l;
+	const char	*ca = conf_current()->ca_file;
 
 	if (rebuilding) {
 		rebuild_again = true;
@@ -302,7 +303,7 @@ castore_reload(void)
 
 	l->fd = -1;
 	l->rebuild = true;
-	l->path = conf.ca_file ? xstrdup(conf.ca_file) : NULL;
+	l->path = ca ? xstrdup(ca) : NULL;
 	start_worker(l);
 }
 

@@ -18,69 +18,113 @@
 
 #define CONF_FILE_MAX	(1024 * 1024)
 
-struct agent_conf conf;
+/* the settings in force: conf_current, conf_install */
+static struct agent_conf conf;
 
 enum conf_type { T_PATH, T_STR, T_MODE, T_SIZE, T_UINT, T_INT, T_SECS,
 	T_TLSVER, T_LOGLEVEL };
+
+enum conf_flag {
+	K_RESTART = 1 << 0,	/* only read at start */
+	K_SESSION = 1 << 1,	/* a session.open option too, whose default is
+				   the value in force: T_INT or T_SECS only */
+};
 
 struct conf_key {
 	const char	*name;
 	enum conf_type	 type;
 	size_t		 off;
 	double		 min, max;	/* numbers */
-	bool		 restart;	/* only read at start */
+	double		 def;		/* numbers; strings default to none */
+	unsigned	 flags;
 };
 
 #define F(m)	offsetof(struct agent_conf, m)
 
+/*
+ * Every key: name, type, field; range, default, flags. The session.open
+ * options come in the order session.open checks its parameters.
+ */
 static const struct conf_key keys[] = {
-	{ "socket",		 T_PATH,  F(socket),		0, 0, true },
-	{ "socket_mode",	 T_MODE,  F(socket_mode),	0, 07777, true },
-	{ "socket_group",	 T_STR,   F(socket_group),	0, 0, true },
-	{ "max_message",	 T_SIZE,  F(max_message),	4096, 64 << 20, true },
-	{ "max_clients",	 T_UINT,  F(max_clients),	1, 1000000, false },
-	{ "max_clients_per_uid", T_UINT,  F(max_clients_per_uid), 1, 1000000, false },
-	{ "max_sessions",	 T_UINT,  F(max_sessions),	1, 1000000, false },
-	{ "max_sessions_per_uid", T_UINT, F(max_sessions_per_uid), 1, 1000000, false },
-	{ "max_jobs",		 T_UINT,  F(max_jobs),		1, 10000000, false },
-	{ "max_jobs_per_uid",	 T_UINT,  F(max_jobs_per_uid),	1, 10000000, false },
-	{ "max_connections",	 T_INT,   F(max_connections),	1, 16, false },
-	{ "connect_timeout",	 T_SECS,  F(connect_timeout),	0.001, 86400, false },
-	{ "reply_timeout",	 T_SECS,  F(reply_timeout),	0.001, 86400, false },
-	{ "data_timeout",	 T_SECS,  F(data_timeout),	0.001, 86400, false },
-	{ "keepalive",		 T_SECS,  F(keepalive),		0, 86400, false },
-	{ "idle_timeout",	 T_SECS,  F(idle_timeout),	0, 31536000, false },
-	{ "retries",		 T_INT,   F(retries),		0, 100, false },
-	{ "retry_delay",	 T_SECS,  F(retry_delay),	0, 3600, false },
-	{ "ca_file",		 T_PATH,  F(ca_file),		0, 0, false },
-	{ "tls_min_version",	 T_TLSVER, F(tls_min_version),	0, 0, false },
-	{ "job_retention",	 T_SECS,  F(job_retention),	0, 31536000, false },
-	{ "log_level",		 T_LOGLEVEL, F(log_level),	0, 0, false },
+	{ "socket",		T_PATH,	F(socket),
+	    0, 0, 0,			K_RESTART },
+	{ "socket_mode",	T_MODE,	F(socket_mode),
+	    0, 07777, -1,		K_RESTART },
+	{ "socket_group",	T_STR,	F(socket_group),
+	    0, 0, 0,			K_RESTART },
+	{ "max_message",	T_SIZE,	F(max_message),
+	    4096, 64 << 20, 1 << 20,	K_RESTART },
+	{ "max_clients",	T_UINT,	F(max_clients),
+	    1, 1000000, 4096,		0 },
+	{ "max_clients_per_uid", T_UINT, F(max_clients_per_uid),
+	    1, 1000000, 1024,		0 },
+	{ "max_sessions",	T_UINT,	F(max_sessions),
+	    1, 1000000, 2048,		0 },
+	{ "max_sessions_per_uid", T_UINT, F(max_sessions_per_uid),
+	    1, 1000000, 64,		0 },
+	{ "max_jobs",		T_UINT,	F(max_jobs),
+	    1, 10000000, 10000,		0 },
+	{ "max_jobs_per_uid",	T_UINT,	F(max_jobs_per_uid),
+	    1, 10000000, 1000,		0 },
+	{ "connect_timeout",	T_SECS,	F(connect_timeout),
+	    0.001, 86400, 30,		K_SESSION },
+	{ "reply_timeout",	T_SECS,	F(reply_timeout),
+	    0.001, 86400, 60,		K_SESSION },
+	{ "data_timeout",	T_SECS,	F(data_timeout),
+	    0.001, 86400, 60,		K_SESSION },
+	{ "max_connections",	T_INT,	F(max_connections),
+	    1, 16, 4,			K_SESSION },
+	{ "retries",		T_INT,	F(retries),
+	    0, 100, 3,			K_SESSION },
+	{ "keepalive",		T_SECS,	F(keepalive),
+	    0, 86400, 60,		K_SESSION },
+	{ "idle_timeout",	T_SECS,	F(idle_timeout),
+	    0, 31536000, 300,		K_SESSION },
+	{ "retry_delay",	T_SECS,	F(retry_delay),
+	    0, 3600, 1,			K_SESSION },
+	{ "ca_file",		T_PATH,	F(ca_file),
+	    0, 0, 0,			0 },
+	{ "tls_min_version",	T_TLSVER, F(tls_min_version),
+	    0, 0, 12,			0 },
+	{ "job_retention",	T_SECS,	F(job_retention),
+	    0, 31536000, 600,		0 },
+	{ "log_level",		T_LOGLEVEL, F(log_level),
+	    0, 0, LOG_LVL_INFO,		0 },
 };
+
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+/* Stores number d in k's field of c, as the field's type wants it. */
+static void
+store(struct agent_conf *c, const struct conf_key *k, double d)
+{
+	void	*p = (char *)c + k->off;
+
+	switch (k->type) {
+	case T_PATH:
+	case T_STR:
+		break;
+	case T_SIZE:
+		*(size_t *)p = (size_t)d;
+		break;
+	case T_UINT:
+		*(unsigned *)p = (unsigned)d;
+		break;
+	case T_SECS:
+		*(double *)p = d;
+		break;
+	default:
+		*(int *)p = (int)d;
+		break;
+	}
+}
 
 void
 conf_defaults(struct agent_conf *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->socket_mode = -1;
-	c->max_message = 1024 * 1024;
-	c->max_clients = 4096;
-	c->max_clients_per_uid = 1024;
-	c->max_sessions = 2048;
-	c->max_sessions_per_uid = 64;
-	c->max_jobs = 10000;
-	c->max_jobs_per_uid = 1000;
-	c->max_connections = 4;
-	c->connect_timeout = 30;
-	c->reply_timeout = 60;
-	c->data_timeout = 60;
-	c->keepalive = 60;
-	c->idle_timeout = 300;
-	c->retries = 3;
-	c->retry_delay = 1;
-	c->tls_min_version = 12;
-	c->job_retention = 600;
-	c->log_level = LOG_LVL_INFO;
+	for (size_t i = 0; i < NKEYS; i++)
+		store(c, &keys[i], keys[i].def);
 }
 
 void
@@ -186,20 +230,7 @@ set_value(struct agent_conf *c, const struct conf_key *k, const char *v,
 	if (d < k->min || d > k->max)
 		return seterr(err, errlen, name, line, "%s must be between %g "
 		    "and %g, not %s", k->name, k->min, k->max, v);
-	switch (k->type) {
-	case T_SIZE:
-		*(size_t *)p = (size_t)d;
-		break;
-	case T_UINT:
-		*(unsigned *)p = (unsigned)d;
-		break;
-	case T_INT:
-		*(int *)p = (int)d;
-		break;
-	default:
-		*(double *)p = d;
-		break;
-	}
+	store(c, k, d);
 	return 0;
 }
 
@@ -245,10 +276,10 @@ conf_parse(struct agent_conf *c, const char *name, const char *text,
 		}
 		val = trim(eq + 1, eq + 1 + strlen(eq + 1));
 		key = trim(key, eq);
-		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		for (i = 0; i < NKEYS; i++)
 			if (strcmp(keys[i].name, key) == 0)
 				break;
-		if (i == sizeof(keys) / sizeof(keys[0])) {
+		if (i == NKEYS) {
 			rv = seterr(err, errlen, name, lineno, "unknown key "
 			    "\"%s\"", key);
 			break;
@@ -315,14 +346,14 @@ conf_keep_restart_keys(struct agent_conf *next, struct agent_conf *cur,
 	size_t	used = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+	for (size_t i = 0; i < NKEYS; i++) {
 		const struct conf_key	*k = &keys[i];
 		char			*pn = (char *)next + k->off;
 		char			*pc = (char *)cur + k->off;
 		size_t			 size;
 		bool			 diff;
 
-		if (!k->restart)
+		if (!(k->flags & K_RESTART))
 			continue;
 		if (k->type == T_PATH || k->type == T_STR) {
 			char	**sn = (char **)pn, **sc = (char **)pc;
@@ -341,4 +372,54 @@ conf_keep_restart_keys(struct agent_conf *next, struct agent_conf *cur,
 			used += (size_t)snprintf(buf + used, len - used, "%s%s",
 			    used ? ", " : "", k->name);
 	}
+}
+
+const struct agent_conf *
+conf_current(void)
+{
+	return &conf;
+}
+
+void
+conf_install(struct agent_conf *c)
+{
+	conf_free(&conf);
+	if (c != NULL) {
+		conf = *c;
+		memset(c, 0, sizeof(*c));
+	}
+}
+
+void
+conf_install_reload(struct agent_conf *next, char *buf, size_t len)
+{
+	conf_keep_restart_keys(next, &conf, buf, len);
+	conf_install(next);
+}
+
+bool
+conf_session_opt(size_t n, struct agent_conf *c, struct conf_session_opt *o)
+{
+	const struct conf_key	*k;
+	size_t			 i;
+
+	for (i = 0; i < NKEYS; i++)
+		if ((keys[i].flags & K_SESSION) && n-- == 0)
+			break;
+	if (i == NKEYS)
+		return false;
+	k = &keys[i];
+	memset(o, 0, sizeof(*o));
+	o->name = k->name;
+	o->integer = k->type == T_INT;
+	o->min = k->min;
+	o->max = k->max;
+	if (o->integer) {
+		o->i = (int *)((char *)c + k->off);
+		*o->i = *(const int *)((const char *)&conf + k->off);
+	} else {
+		o->d = (double *)((char *)c + k->off);
+		*o->d = *(const double *)((const char *)&conf + k->off);
+	}
+	return true;
 }

@@ -42,8 +42,32 @@ struct agent_conf {
 	int		 log_level;		/* LOG_LVL_* of log.h */
 };
 
-/* The settings in force (defaults until a file is loaded). */
-extern struct agent_conf conf;
+/* The settings in force, read-only; all zero until the first
+ * conf_install. The pointer stays valid; what it points to changes at
+ * each install. */
+const struct agent_conf *conf_current(void);
+/* Makes *c the settings in force, taking its strings (*c is left
+ * zeroed), and frees the ones it replaces. NULL: frees them (at exit). */
+void	conf_install(struct agent_conf *c);
+/* A reload: conf_install(next), except that the keys read only at start
+ * keep the values in force; conf_keep_restart_keys lists in buf those the
+ * file changed. */
+void	conf_install_reload(struct agent_conf *next, char *buf, size_t len);
+
+/* A session.open option that is a key of the file too (connect_timeout,
+ * retries, ...): the value in force is its default. */
+struct conf_session_opt {
+	const char	*name;
+	bool		 integer;	/* an int (i), else seconds (d) */
+	double		 min, max;	/* the file's range */
+	int		*i;		/* where the value goes */
+	double		*d;
+};
+/* The n-th session.open option (from 0), its field in *c set to the value
+ * in force; false past the last. Their order is the order in which
+ * session.open checks them. */
+bool	conf_session_opt(size_t n, struct agent_conf *c,
+	    struct conf_session_opt *o);
 
 void	conf_defaults(struct agent_conf *);
 void	conf_free(struct agent_conf *);

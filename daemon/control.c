@@ -291,12 +291,12 @@ control_listen(const struct control_opts *o)
 	}
 	ev_io_init(&accept_w, accept_cb, listen_fd, EV_READ);
 	ev_set_priority(&accept_w, EV_MAXPRI);
-	ev_io_start(main_loop, &accept_w);
+	ev_io_start(loop_get(), &accept_w);
 	ev_timer_init(&accept_pause, accept_resume_cb, ACCEPT_PAUSE, 0.);
 	if (!ev_is_active(&flush_w)) {
 		ev_prepare_init(&flush_w, flush_cb);
-		ev_prepare_start(main_loop, &flush_w);
-		ev_unref(main_loop);	/* it keeps no loop running */
+		ev_prepare_start(loop_get(), &flush_w);
+		ev_unref(loop_get());	/* it keeps no loop running */
 	}
 	return 0;
 }
@@ -306,8 +306,8 @@ control_shutdown(void)
 {
 	struct stat	st;
 
-	ev_io_stop(main_loop, &accept_w);
-	ev_timer_stop(main_loop, &accept_pause);
+	ev_io_stop(loop_get(), &accept_w);
+	ev_timer_stop(loop_get(), &accept_pause);
 	if (listen_fd != -1)
 		close(listen_fd);
 	listen_fd = -1;
@@ -397,8 +397,8 @@ client_close(struct client *c)
 		return;
 	c->dead = true;
 	log_debug("%s: client %llu", __func__, (unsigned long long)c->serial);
-	ev_io_stop(main_loop, &c->rw);
-	ev_io_stop(main_loop, &c->ww);
+	ev_io_stop(loop_get(), &c->rw);
+	ev_io_stop(loop_get(), &c->ww);
 	close(c->fd);
 	c->fd = -1;
 	fdgroups_close(c, UINT64_MAX);
@@ -497,7 +497,7 @@ static void
 client_flush(struct client *c)
 {
 	if (!c->dead && buf_used(&c->out) > 0 && !ev_is_active(&c->ww))
-		client_write_cb(main_loop, &c->ww, EV_WRITE);
+		client_write_cb(loop_get(), &c->ww, EV_WRITE);
 }
 
 static void
@@ -524,18 +524,18 @@ client_update(struct client *c)
 	if (c->dead)
 		return;
 	if (buf_used(&c->out) == 0)
-		ev_io_stop(main_loop, &c->ww);
+		ev_io_stop(loop_get(), &c->ww);
 	else if (!ev_is_active(&c->ww))
 		client_queue_flush(c);
 	/* backpressure: a client that does not read its replies, or has
 	 * its share of calls running, stops being read */
 	if (client_may_start(c)) {
-		ev_io_start(main_loop, &c->rw);
+		ev_io_start(loop_get(), &c->rw);
 		/* held-back requests run before the loop sleeps */
 		if (ndjson_pending(&c->in) > 0)
 			client_queue_flush(c);
 	} else
-		ev_io_stop(main_loop, &c->rw);
+		ev_io_stop(loop_get(), &c->rw);
 }
 
 void
@@ -613,12 +613,12 @@ client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (errno != EAGAIN && errno != EINTR)
 			client_close(c);
 		else
-			ev_io_start(main_loop, &c->ww);
+			ev_io_start(loop_get(), &c->ww);
 		return;
 	}
 	client_out_drop(c, n);
 	if (buf_used(&c->out) > 0)
-		ev_io_start(main_loop, &c->ww);	/* the rest when it fits */
+		ev_io_start(loop_get(), &c->ww);	/* the rest when it fits */
 	if (buf_used(&c->out) == 0 && c->closing) {
 		client_close(c);
 		return;

@@ -3,9 +3,9 @@
  * life (state, drop, free), the control connection's commands and
  * replies, running an operation (after a return to the login directory),
  * cancel and QUIT. Connecting and login are in ftp_login.c, data
- * connections and their pumps in ftp_data.c, transfer commands in
- * ftp_xfer.c, listings, stat and plain commands in ftp_dir.c; what they
- * share is in ftp_priv.h.
+ * connections in ftp_data.c and their pumps in ftp_pump.c, transfer
+ * commands in ftp_xfer.c, listings, stat and plain commands in
+ * ftp_dir.c; what they share is in ftp_priv.h.
  */
 #include "config.h"
 
@@ -228,9 +228,9 @@ ftp_conn_free(struct ftp_conn *c)
 		op_complete(c, op);
 	}
 	data_close(c);
-	ev_timer_stop(main_loop, &c->ka_timer);
-	ev_timer_stop(main_loop, &c->quit_timer);
-	ev_timer_stop(main_loop, &c->ready_timer);
+	ev_timer_stop(loop_get(), &c->ka_timer);
+	ev_timer_stop(loop_get(), &c->quit_timer);
+	ev_timer_stop(loop_get(), &c->ready_timer);
 	if (c->res)
 		resolve_cancel(c->res);
 	c->res = NULL;
@@ -246,7 +246,7 @@ op_complete(struct ftp_conn *c, struct ftp_op *op)
 {
 	if (op == c->op) {
 		c->op = NULL;
-		ev_timer_stop(main_loop, &c->ka_timer);
+		ev_timer_stop(loop_get(), &c->ka_timer);
 	}
 	if (op == c->login)
 		c->login = NULL;
@@ -274,9 +274,9 @@ conn_drop(struct ftp_conn *c, enum ftpa_err kind, int code, const char *text,
 		log_debug("%s:%u: connection dropped: %s", c->p->host, c->p->port, msg);
 	set_state(c, FTP_S_CLOSED);
 	data_close(c);
-	ev_timer_stop(main_loop, &c->ka_timer);
-	ev_timer_stop(main_loop, &c->quit_timer);
-	ev_timer_stop(main_loop, &c->ready_timer);
+	ev_timer_stop(loop_get(), &c->ka_timer);
+	ev_timer_stop(loop_get(), &c->quit_timer);
+	ev_timer_stop(loop_get(), &c->ready_timer);
 	if (c->io) {
 		io_free(c->io);
 		c->io = NULL;
@@ -312,7 +312,7 @@ announce_ready(struct ftp_conn *c)
 	if (c->dead || c->state != FTP_S_READY)
 		return;
 	ev_timer_set(&c->ready_timer, 0., 0.);
-	ev_timer_start(main_loop, &c->ready_timer);
+	ev_timer_start(loop_get(), &c->ready_timer);
 }
 
 /* The op failed but the connection is in a known state and stays usable. */
@@ -434,7 +434,7 @@ ka_start(struct ftp_conn *c)
 	if (c->p->keepalive <= 0 || ev_is_active(&c->ka_timer))
 		return;
 	ev_timer_set(&c->ka_timer, c->p->keepalive, c->p->keepalive);
-	ev_timer_start(main_loop, &c->ka_timer);
+	ev_timer_start(loop_get(), &c->ka_timer);
 }
 
 static void
@@ -484,12 +484,13 @@ static void
 read_replies(struct ftp_conn *c)
 {
 	enum ftp_reply_status	st;
-	size_t			used;
+	const char		*p;
+	size_t			 len, used;
 
-	while (!c->dead && c->io != NULL && buf_used(&c->io->in) > 0) {
-		st = ftp_reply_parse(&c->rr, c->io->in.data + c->io->in.off,
-		    buf_used(&c->io->in), &used);
-		buf_drop(&c->io->in, used);
+	while (!c->dead && c->io != NULL &&
+	    (p = io_peek(c->io, &len)) != NULL) {
+		st = ftp_reply_parse(&c->rr, p, len, &used);
+		io_drop(c->io, used);
 		if (st == FTP_REPLY_AGAIN)
 			break;
 		if (st == FTP_REPLY_ERROR) {
@@ -538,7 +539,7 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 	case IO_TIMEOUT:
 		if (c->state == FTP_S_CONNECTING) {
 			log_debug("connect to %s:%u: %s", c->p->host, c->p->port,
-			    io->error);
+			    io_error(io));
 			c->ai_cur = c->ai_cur->ai_next;
 			if (c->ai_cur != NULL) {
 				io_free(c->io);
@@ -558,8 +559,8 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 			    c->p->reply_timeout);
 		break;
 	case IO_ERROR:
-		if (io->tls_failed) {
-			conn_drop(c, FTPA_ERR_TLS, 0, NULL, "%s", io->error);
+		if (io_tls_failed(io)) {
+			conn_drop(c, FTPA_ERR_TLS, 0, NULL, "%s", io_error(io));
 			break;
 		}
 		if (c->state == FTP_S_CONNECTING) {
@@ -571,10 +572,10 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 			} else
 				conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
 				    "cannot connect to %s port %u: %s",
-				    c->p->host, c->p->port, io->error);
+				    c->p->host, c->p->port, io_error(io));
 		} else
 			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
-			    "control connection: %s", io->error);
+			    "control connection: %s", io_error(io));
 		break;
 	default:
 		break;
@@ -771,7 +772,7 @@ ftp_conn_cancel(struct ftp_conn *c, struct ftp_op *op)
 		op_send(c, STEP_ABOR, "ABOR");
 		ev_timer_init(&c->quit_timer, quit_timer_cb, QUIT_WAIT, 0);
 		c->quit_timer.data = c;
-		ev_timer_start(main_loop, &c->quit_timer);
+		ev_timer_start(loop_get(), &c->quit_timer);
 		return;
 	}
 	conn_drop(c, FTPA_ERR_CANCELLED, 0, NULL, "cancelled");
@@ -804,5 +805,5 @@ ftp_conn_quit(struct ftp_conn *c)
 	op_send(c, STEP_QUIT, "QUIT");
 	ev_timer_init(&c->quit_timer, quit_timer_cb, QUIT_WAIT, 0);
 	c->quit_timer.data = c;
-	ev_timer_start(main_loop, &c->quit_timer);
+	ev_timer_start(loop_get(), &c->quit_timer);
 }

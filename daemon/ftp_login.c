@@ -26,7 +26,7 @@ ctrl_start_tls(struct ftp_conn *c)
 	char	 err[256];
 	SSL	*ssl;
 
-	ssl = tls_new(c->p->tls_ctx, c->io->fd, c->p->host, c->p->verify,
+	ssl = tls_new(c->p->tls_ctx, io_fd(c->io), c->p->host, c->p->verify,
 	    &c->tls_sess, true, err, sizeof(err));
 	if (ssl == NULL) {
 		conn_drop(c, FTPA_ERR_TLS, 0, NULL, "%s", err);
@@ -41,9 +41,9 @@ void
 ctrl_tls_ready(struct ftp_conn *c)
 {
 	snprintf(c->tls_version, sizeof(c->tls_version), "%s",
-	    SSL_get_version(c->io->ssl));
+	    SSL_get_version(io_ssl(c->io)));
 	log_debug("%s:%u: TLS %s %s%s", c->p->host, c->p->port, c->tls_version,
-	    SSL_get_cipher_name(c->io->ssl),
+	    SSL_get_cipher_name(io_ssl(c->io)),
 	    c->p->verify ? "" : " (certificate not verified)");
 	if (c->p->tls == FTP_TLS_IMPLICIT) {
 		set_state(c, FTP_S_GREETING);
@@ -210,6 +210,7 @@ static void
 auth_done(struct ftp_conn *c, int code, const char *text)
 {
 	char	line[200];
+	size_t	left;
 
 	if (code != 234) {
 		conn_drop(c, FTPA_ERR_TLS, code, text,
@@ -219,7 +220,7 @@ auth_done(struct ftp_conn *c, int code, const char *text)
 		return;
 	}
 	/* anything behind the 234 was sent before TLS: an injection */
-	if (buf_used(&c->io->in) > 0) {
+	if (io_peek(c->io, &left) != NULL) {
 		conn_drop(c, FTPA_ERR_TLS, code, text,
 		    "the server sent data after accepting AUTH TLS "
 		    "(possible STARTTLS injection)");
@@ -315,12 +316,12 @@ login_done(struct ftp_conn *c)
 		f->feat = xcalloc(n + 1, sizeof(*f->feat));
 		for (size_t i = 0; i < n; i++)
 			f->feat[i] = xstrdup(c->feat[i]);
-		if (c->io && c->io->ssl) {
+		if (c->io && io_ssl(c->io)) {
 			f->tls = true;
 			snprintf(f->tls_version, sizeof(f->tls_version), "%s",
 			    c->tls_version);
 			snprintf(f->tls_cipher, sizeof(f->tls_cipher), "%s",
-			    SSL_get_cipher_name(c->io->ssl));
+			    SSL_get_cipher_name(io_ssl(c->io)));
 			f->verified = c->p->verify;
 		}
 		op_complete(c, op);

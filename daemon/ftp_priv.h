@@ -1,7 +1,8 @@
 /*
  * What the FTP engine's files share (ftp.c, ftp_login.c, ftp_data.c,
- * ftp_xfer.c, ftp_dir.c): the connection, its limits, and the functions
- * one file calls in another. Not for the rest of the daemon: ftp.h is.
+ * ftp_pump.c, ftp_xfer.c, ftp_dir.c): the connection, its limits, and
+ * the functions one file calls in another. Not for the rest of the
+ * daemon: ftp.h is.
  */
 #ifndef FTPA_FTP_PRIV_H
 #define FTPA_FTP_PRIV_H
@@ -228,12 +229,22 @@ void epsv_reply(struct ftp_conn *c, int code, const char *text);
 void pasv_reply(struct ftp_conn *c, int code, const char *text);
 void eprt_reply(struct ftp_conn *c, int code, const char *text);
 void port_reply(struct ftp_conn *c, int code, const char *text);
-void yield_cb(struct ev_loop *loop, ev_timer *w, int revents);
 void data_start_tls(struct ftp_conn *c);
 bool data_tls_may_start(const struct ftp_conn *c);
 void data_tls_wait_cb(struct ev_loop *loop, ev_timer *w, int revents);
 void data_tls_arm(struct ftp_conn *c);
 void put_maybe_start(struct ftp_conn *c);
+
+/* ftp_pump.c */
+/* Before a data connection opens: how the bytes will move. */
+void pump_prepare(struct ftp_conn *c);
+/* When it closes: frees the buffers and the splice pipe. */
+void pump_release(struct ftp_conn *c);
+/* Moves a bounded share of the running op's bytes, when it may. */
+void pump_run(struct ftp_conn *c);
+/* The upload's data connection is done: the file is complete. */
+void put_data_done(struct ftp_conn *c);
+void yield_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* ftp_xfer.c */
 void xfer_maybe_finish(struct ftp_conn *c);

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "localfd.h"
 #include "ftp_priv.h"
+#include "util.h"
 
 /* ---- transfers (get, put, list) --------------------------------------- */
 
@@ -92,7 +93,7 @@ xfer_reply(struct ftp_conn *c, int code, const char *text)
 			if (op->total < 0)
 				op->total = sz;
 		}
-		ev_timer_stop(main_loop, &c->tls_wait_timer);
+		ev_timer_stop(loop_get(), &c->tls_wait_timer);
 		if (data_tls_may_start(c)) {
 			data_start_tls(c);
 			return;

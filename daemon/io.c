@@ -9,13 +9,44 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <ev.h>
 #include <openssl/err.h>
 
 #include "io.h"
 #include "log.h"
 #include "tls.h"
+#include "util.h"
 
 #define IO_READ_CHUNK	16384
+
+/* Opaque outside this file: io.h's functions are the only way in. */
+struct io {
+	int		 fd;
+	io_cb		 cb;
+	void		*arg;
+	bool		 raw;
+	bool		 connecting;
+	bool		 dead;
+	bool		 eof;
+	bool		 want_write;	/* raw mode: report IO_LOWAT when writable */
+	bool		 paused;
+	bool		 shut_wr_pending;
+	/* TLS */
+	SSL		*ssl;
+	bool		 tls_handshake;		/* under way */
+	bool		 tls_hs_want_write;
+	bool		 tls_rd_wants_write;	/* SSL_read said WANT_WRITE */
+	bool		 tls_wr_wants_read;	/* SSL_write said WANT_READ */
+	bool		 tls_failed;		/* the handshake failed */
+	bool		 tls_truncated;		/* EOF without close_notify */
+	char		 error[256];
+	double		 timeout;
+	struct buf	 in;
+	struct buf	 out;
+	ev_io		 rw;
+	ev_io		 ww;
+	ev_timer	 tw;
+};
 
 static const char *io_event_names[IO_EVENT_LAST] = {
 	"CONNECTED", "DATAIN", "LOWAT", "DISCONNECTED", "TIMEOUT", "ERROR",
@@ -63,9 +94,9 @@ io_release(void *p)
 static void
 io_stop(struct io *io)
 {
-	ev_io_stop(main_loop, &io->rw);
-	ev_io_stop(main_loop, &io->ww);
-	ev_timer_stop(main_loop, &io->tw);
+	ev_io_stop(loop_get(), &io->rw);
+	ev_io_stop(loop_get(), &io->ww);
+	ev_timer_stop(loop_get(), &io->tw);
 }
 
 void
@@ -105,7 +136,7 @@ io_touch(struct io *io)
 {
 	if (io->timeout > 0) {
 		io->tw.repeat = io->timeout;
-		ev_timer_again(main_loop, &io->tw);
+		ev_timer_again(loop_get(), &io->tw);
 	}
 }
 
@@ -115,9 +146,9 @@ io_set_timeout(struct io *io, double secs)
 	io->timeout = secs;
 	if (secs > 0) {
 		io->tw.repeat = secs;
-		ev_timer_again(main_loop, &io->tw);
+		ev_timer_again(loop_get(), &io->tw);
 	} else
-		ev_timer_stop(main_loop, &io->tw);
+		ev_timer_stop(loop_get(), &io->tw);
 }
 
 /* Which watchers should run, from the state. One place decides it. */
@@ -140,13 +171,13 @@ io_update(struct io *io)
 		    io->tls_rd_wants_write;
 	}
 	if (rd && !ev_is_active(&io->rw))
-		ev_io_start(main_loop, &io->rw);
+		ev_io_start(loop_get(), &io->rw);
 	else if (!rd && ev_is_active(&io->rw))
-		ev_io_stop(main_loop, &io->rw);
+		ev_io_stop(loop_get(), &io->rw);
 	if (wr && !ev_is_active(&io->ww))
-		ev_io_start(main_loop, &io->ww);
+		ev_io_start(loop_get(), &io->ww);
 	else if (!wr && ev_is_active(&io->ww))
-		ev_io_stop(main_loop, &io->ww);
+		ev_io_stop(loop_get(), &io->ww);
 }
 
 int
@@ -624,4 +655,47 @@ io_peer(struct io *io, struct sockaddr_storage *ss, socklen_t *len)
 {
 	*len = sizeof(*ss);
 	return getpeername(io->fd, (struct sockaddr *)ss, len);
+}
+
+const char *
+io_peek(const struct io *io, size_t *len)
+{
+	*len = buf_used(&io->in);
+	return *len > 0 ? io->in.data + io->in.off : NULL;
+}
+
+void
+io_drop(struct io *io, size_t n)
+{
+	buf_drop(&io->in, n);
+}
+
+int
+io_fd(const struct io *io)
+{
+	return io->fd;
+}
+
+SSL *
+io_ssl(const struct io *io)
+{
+	return io->ssl;
+}
+
+const char *
+io_error(const struct io *io)
+{
+	return io->error;
+}
+
+bool
+io_tls_failed(const struct io *io)
+{
+	return io->tls_failed;
+}
+
+bool
+io_tls_truncated(const struct io *io)
+{
+	return io->tls_truncated;
 }

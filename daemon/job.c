@@ -18,7 +18,7 @@
 #define PROGRESS_MIN_INTERVAL	0.2
 #define PROGRESS_HEARTBEAT	1.0
 
-struct job	*jobs;
+static struct job	*jobs;	/* newest first */
 static unsigned long long job_serial;
 
 const char *
@@ -122,9 +122,9 @@ job_free(struct job *j)
 {
 	struct job	**pp;
 
-	ev_timer_stop(main_loop, &j->expire);
-	ev_timer_stop(main_loop, &j->hb);
-	ev_timer_stop(main_loop, &j->retry);
+	ev_timer_stop(loop_get(), &j->expire);
+	ev_timer_stop(loop_get(), &j->hb);
+	ev_timer_stop(loop_get(), &j->retry);
 	for (pp = &jobs; *pp; pp = &(*pp)->next)
 		if (*pp == j) {
 			*pp = j->next;
@@ -257,7 +257,7 @@ progress_send(struct job *j)
 	rate_update(j);
 	job_notify(j, WIRE_JOB_PROGRESS, true);
 	j->last_progress = now_mono();
-	ev_timer_again(main_loop, &j->hb);
+	ev_timer_again(loop_get(), &j->hb);
 }
 
 /*
@@ -289,7 +289,7 @@ op_progress(struct ftp_op *op, void *arg)
 static void
 waiter_free(struct job_waiter *w)
 {
-	ev_timer_stop(main_loop, &w->timer);
+	ev_timer_stop(loop_get(), &w->timer);
 	free(w);
 }
 
@@ -411,10 +411,10 @@ job_retry(struct job *j, struct ftp_op *op)
 	    "%" PRId64, j->id, j->attempts, j->err.msg, delay, op->offset);
 	job_set_state(j, JOB_QUEUED);
 	job_account(j, op);
-	ev_timer_stop(main_loop, &j->hb);
+	ev_timer_stop(loop_get(), &j->hb);
 	ev_timer_init(&j->retry, retry_cb, delay, 0.);
 	j->retry.data = j;
-	ev_timer_start(main_loop, &j->retry);
+	ev_timer_start(loop_get(), &j->retry);
 	job_notify(j, WIRE_JOB_PROGRESS, true);
 	return true;
 }
@@ -436,7 +436,7 @@ job_end(struct job *j, struct ftp_op *op)
 {
 	struct job_waiter	*w, *next;
 
-	ev_timer_stop(main_loop, &j->retry);
+	ev_timer_stop(loop_get(), &j->retry);
 	job_account(j, op);
 	j->t_end = now_mono();
 	j->real_end = now_real();
@@ -455,9 +455,9 @@ job_end(struct job *j, struct ftp_op *op)
 		op->lfd.mem = NULL;
 	}
 	if (j->put)
-		rpc_bytes_out += j->bytes;
+		rpc_count_out(j->bytes);
 	else
-		rpc_bytes_in += j->bytes;
+		rpc_count_in(j->bytes);
 	log_info("job %s %s %s %s: %s, %" PRId64 " bytes in %.3f s (%.0f B/s)%s%s",
 	    j->id, j->put ? "put" : "get", j->session_id, j->path,
 	    job_state_name(j->state), j->bytes, j->t_end - j->t_start,
@@ -466,7 +466,7 @@ job_end(struct job *j, struct ftp_op *op)
 	j->op = NULL;
 	ftp_op_free(op);
 
-	ev_timer_stop(main_loop, &j->hb);
+	ev_timer_stop(loop_get(), &j->hb);
 	if (j->progress) {
 		client_unref(j->progress);
 		j->progress = NULL;
@@ -484,9 +484,10 @@ job_end(struct job *j, struct ftp_op *op)
 	free(j->data);
 	j->data = NULL;
 	/* kept for job.status and job.wait, then forgotten */
-	ev_timer_init(&j->expire, expire_cb, conf.job_retention, 0.);
+	ev_timer_init(&j->expire, expire_cb, conf_current()->job_retention,
+	    0.);
 	j->expire.data = j;
-	ev_timer_start(main_loop, &j->expire);
+	ev_timer_start(loop_get(), &j->expire);
 }
 
 void
@@ -530,7 +531,7 @@ job_start(struct job *j)
 	j->t_start = now_mono();
 	j->real_start = now_real();
 	j->attempts = 1;
-	ev_timer_again(main_loop, &j->hb);
+	ev_timer_again(loop_get(), &j->hb);
 	session_submit(j->sess, j->op);
 }
 
@@ -541,6 +542,13 @@ job_lookup(const char *id)
 		if (strcmp(j->id, id) == 0)
 			return j;
 	return NULL;
+}
+
+void
+job_each(void (*fn)(const struct job *, void *), void *arg)
+{
+	for (struct job *j = jobs; j; j = j->next)
+		fn(j, arg);
 }
 
 void
@@ -616,7 +624,7 @@ job_wait(struct job *j, struct rpc_call *call, double timeout, bool with_data,
 	w->timer.repeat = timeout;
 	w->timer.data = w;
 	if (timeout > 0)
-		ev_timer_start(main_loop, &w->timer);
+		ev_timer_start(loop_get(), &w->timer);
 	w->next = j->waiters;
 	j->waiters = w;
 	call->on_gone = waiter_gone;

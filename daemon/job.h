@@ -74,13 +74,15 @@ struct job {
 	struct job	*next;
 };
 
-extern struct job *jobs;
-
 void		 job_init(void);
 /* op's done/progress callbacks are taken over by the job. */
 struct job	*job_new(uid_t, struct session *, struct ftp_op *, bool put);
 void		 job_start(struct job *);
 struct job	*job_lookup(const char *id);
+/* Calls fn for every job, finished ones too, newest first; fn must not
+ * make or free jobs. */
+void		 job_each(void (*fn)(const struct job *, void *),
+		    void *arg);
 json_t		*job_json(const struct job *);
 bool		 job_finished(const struct job *);
 void		 job_cancel(struct job *);

@@ -88,21 +88,33 @@ notify(const char *msg)
 	close(fd);
 }
 
+struct job_tally {
+	size_t	running;
+	size_t	queued;
+};
+
+static void
+status_count(const struct job *j, void *arg)
+{
+	struct job_tally	*t = arg;
+
+	if (j->state == JOB_RUNNING)
+		t->running++;
+	else if (j->state == JOB_QUEUED)
+		t->queued++;
+}
+
 /* "STATUS=2 sessions, 1 job running, 3 queued" for systemctl status. */
 static void
 status_format(char *buf, size_t len)
 {
-	size_t	nsess = session_count(0, true), running = 0, queued = 0;
+	struct job_tally	t = { 0, 0 };
+	size_t			nsess = session_count(0, true);
 
-	for (struct job *j = jobs; j; j = j->next) {
-		if (j->state == JOB_RUNNING)
-			running++;
-		else if (j->state == JOB_QUEUED)
-			queued++;
-	}
+	job_each(status_count, &t);
 	snprintf(buf, len, "STATUS=%zu session%s, %zu job%s running, %zu queued",
-	    nsess, nsess == 1 ? "" : "s", running, running == 1 ? "" : "s",
-	    queued);
+	    nsess, nsess == 1 ? "" : "s", t.running, t.running == 1 ? "" : "s",
+	    t.queued);
 }
 
 /*
@@ -125,14 +137,14 @@ status_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 shutdown_finish(void)
 {
-	ev_timer_stop(main_loop, &status_timer);
-	ev_signal_stop(main_loop, &sig_term);
-	ev_signal_stop(main_loop, &sig_int);
-	ev_signal_stop(main_loop, &sig_hup);
-	ev_timer_stop(main_loop, &shutdown_timer);
-	ev_timer_stop(main_loop, &shutdown_abort_timer);
-	ev_check_stop(main_loop, &shutdown_check);
-	ev_break(main_loop, EVBREAK_ALL);
+	ev_timer_stop(loop_get(), &status_timer);
+	ev_signal_stop(loop_get(), &sig_term);
+	ev_signal_stop(loop_get(), &sig_int);
+	ev_signal_stop(loop_get(), &sig_hup);
+	ev_timer_stop(loop_get(), &shutdown_timer);
+	ev_timer_stop(loop_get(), &shutdown_abort_timer);
+	ev_check_stop(loop_get(), &shutdown_check);
+	ev_break(loop_get(), EVBREAK_ALL);
 }
 
 static void
@@ -149,7 +161,7 @@ shutdown_close_sessions(void)
 	if (sessions_closed)
 		return;
 	sessions_closed = true;
-	ev_timer_stop(main_loop, &shutdown_abort_timer);
+	ev_timer_stop(loop_get(), &shutdown_abort_timer);
 	session_close_all();
 }
 
@@ -165,7 +177,7 @@ shutdown_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
 	if (!sessions_closed && !session_winding_down())
 		shutdown_close_sessions();
-	if (sessions == NULL)
+	if (!session_any())
 		shutdown_finish();
 }
 
@@ -184,22 +196,22 @@ shutdown_start(void)
 	}
 	shutting_down = true;
 	log_info("shutting down");
-	ev_timer_stop(main_loop, &status_timer);
+	ev_timer_stop(loop_get(), &status_timer);
 	notify("STOPPING=1\nSTATUS=shutting down");
 	control_shutdown();
 	job_cancel_all();
 	control_close_all();
 	ev_timer_init(&shutdown_timer, shutdown_timer_cb, SHUTDOWN_GRACE, 0.);
-	ev_timer_start(main_loop, &shutdown_timer);
+	ev_timer_start(loop_get(), &shutdown_timer);
 	ev_timer_init(&shutdown_abort_timer, shutdown_abort_timer_cb,
 	    SHUTDOWN_ABORT_WAIT, 0.);
-	ev_timer_start(main_loop, &shutdown_abort_timer);
+	ev_timer_start(loop_get(), &shutdown_abort_timer);
 	ev_check_init(&shutdown_check, shutdown_check_cb);
-	ev_check_start(main_loop, &shutdown_check);
+	ev_check_start(loop_get(), &shutdown_check);
 	if (!session_winding_down())
 		shutdown_close_sessions();
 	/* nothing to wait for: do not sit out the grace period */
-	if (sessions == NULL)
+	if (!session_any())
 		shutdown_finish();
 }
 
@@ -208,8 +220,10 @@ shutdown_start(void)
 static void
 conf_apply(void)
 {
-	control_set_limits(conf.max_clients, conf.max_clients_per_uid);
-	log_setlevel(verbose_flag ? LOG_LVL_DEBUG : conf.log_level);
+	const struct agent_conf	*cf = conf_current();
+
+	control_set_limits(cf->max_clients, cf->max_clients_per_uid);
+	log_setlevel(verbose_flag ? LOG_LVL_DEBUG : cf->log_level);
 }
 
 static void
@@ -222,12 +236,10 @@ conf_reload(void)
 		log_warnx("SIGHUP: %s; the configuration in use stays", err);
 		return;
 	}
-	conf_keep_restart_keys(&c, &conf, keys, sizeof(keys));
+	conf_install_reload(&c, keys, sizeof(keys));
 	if (keys[0] != '\0')
 		log_warnx("SIGHUP: %s changed: takes effect at the next start",
 		    keys);
-	conf_free(&conf);
-	conf = c;
 	conf_apply();
 	castore_reload();	/* off the loop; the old store serves meanwhile */
 	log_info("SIGHUP: %s reloaded", conf_path);
@@ -438,8 +450,9 @@ static void
 choose_socket(const struct agent_args *a, struct control_opts *co,
     char **owned)
 {
-	const char	*path = a->path ? a->path : conf.socket, *xdg;
-	int		 mode = a->mode >= 0 ? a->mode : conf.socket_mode;
+	const struct agent_conf *cf = conf_current();
+	const char	*path = a->path ? a->path : cf->socket, *xdg;
+	int		 mode = a->mode >= 0 ? a->mode : cf->socket_mode;
 
 	memset(co, 0, sizeof(*co));
 	*owned = NULL;
@@ -457,23 +470,23 @@ choose_socket(const struct agent_args *a, struct control_opts *co,
 	}
 	co->path = path;
 	co->mode = mode >= 0 ? (mode_t)mode : a->user ? 0600 : 0660;
-	co->max_msg = conf.max_message;
-	co->max_conns = conf.max_clients;
-	co->max_conns_per_uid = conf.max_clients_per_uid;
+	co->max_msg = cf->max_message;
+	co->max_conns = cf->max_clients;
+	co->max_conns_per_uid = cf->max_clients_per_uid;
 }
 
 /* The socket's group: socket_group, or ftpd-agent for the system agent. */
 static void
 socket_chgrp(const struct agent_args *a, const struct control_opts *co)
 {
-	const char	*gname = conf.socket_group ? conf.socket_group :
-	    "ftpd-agent";
+	const char	*group = conf_current()->socket_group;
+	const char	*gname = group ? group : "ftpd-agent";
 	struct group	*gr;
 
-	if (co->listen_fd >= 0 || (a->user && conf.socket_group == NULL))
+	if (co->listen_fd >= 0 || (a->user && group == NULL))
 		return;
 	gr = getgrnam(gname);
-	if (gr == NULL && conf.socket_group != NULL)
+	if (gr == NULL && group != NULL)
 		log_warnx("socket_group %s: no such group", gname);
 	if (gr != NULL && chown(co->path, (uid_t)-1, gr->gr_gid) == -1)
 		log_warn("chown %s", co->path);
@@ -489,9 +502,9 @@ announce(const struct agent_args *a, const struct control_opts *co,
 	ev_signal_init(&sig_term, signal_cb, SIGTERM);
 	ev_signal_init(&sig_int, signal_cb, SIGINT);
 	ev_signal_init(&sig_hup, signal_cb, SIGHUP);
-	ev_signal_start(main_loop, &sig_term);
-	ev_signal_start(main_loop, &sig_int);
-	ev_signal_start(main_loop, &sig_hup);
+	ev_signal_start(loop_get(), &sig_term);
+	ev_signal_start(loop_get(), &sig_int);
+	ev_signal_start(loop_get(), &sig_hup);
 	log_info("listening on %s (%s mode%s)", co->path,
 	    a->user ? "user" : "system",
 	    co->listen_fd >= 0 ? ", socket activated" : "");
@@ -501,7 +514,7 @@ announce(const struct agent_args *a, const struct control_opts *co,
 	if (getenv("NOTIFY_SOCKET") != NULL) {
 		ev_timer_init(&status_timer, status_timer_cb, STATUS_INTERVAL,
 		    STATUS_INTERVAL);
-		ev_timer_start(main_loop, &status_timer);
+		ev_timer_start(loop_get(), &status_timer);
 	}
 	if (readyfd != -1) {
 		if (write(readyfd, "R", 1) != 1)
@@ -515,6 +528,7 @@ main(int argc, char *argv[])
 {
 	struct agent_args	 a = { .user = getuid() != 0, .mode = -1 };
 	struct control_opts	 co;
+	struct agent_conf	 cf;
 	char			*owned, err[512];
 	int			 rc, readyfd = -1;
 
@@ -524,12 +538,13 @@ main(int argc, char *argv[])
 	if (conf_path == NULL)
 		conf_path = default_conf_path(a.user);
 	if (conf_path == NULL)
-		conf_defaults(&conf);
-	else if (conf_load(&conf, conf_path, conf_given, err,
+		conf_defaults(&cf);
+	else if (conf_load(&cf, conf_path, conf_given, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "ftpd-agent: %s\n", err);
 		return 1;
 	}
+	conf_install(&cf);
 	choose_socket(&a, &co, &owned);
 
 	signal(SIGPIPE, SIG_IGN);
@@ -537,9 +552,9 @@ main(int argc, char *argv[])
 	if (!a.foreground && co.listen_fd < 0)
 		readyfd = daemonize();
 
-	main_loop = EV_DEFAULT;
-	defer_init(main_loop);
-	resolver_init(main_loop);
+	loop_set(EV_DEFAULT);
+	defer_init(loop_get());
+	resolver_init(loop_get());
 	/* verifying sessions are told; the others work */
 	if (castore_init(err, sizeof(err)) == -1)
 		log_warnx("%s", err);
@@ -550,7 +565,7 @@ main(int argc, char *argv[])
 	conf_apply();
 	socket_chgrp(&a, &co);
 	announce(&a, &co, readyfd);
-	ev_run(main_loop, 0);
+	ev_run(loop_get(), 0);
 
 	defer_run();
 	if (!worker_drain(2.0)) {
@@ -562,6 +577,6 @@ main(int argc, char *argv[])
 	log_info("stopped");
 	free(owned);
 	free(conf_path);
-	conf_free(&conf);
+	conf_install(NULL);
 	return 0;
 }

@@ -25,8 +25,9 @@
 #include "wire.h"
 #include "rpc_priv.h"
 
-unsigned long long rpc_bytes_in, rpc_bytes_out;
-double rpc_started;
+/* agent.stats */
+static unsigned long long rpc_bytes_in, rpc_bytes_out;
+static double rpc_started;
 
 /* What a method needs, checked once by the dispatcher. */
 enum method_flag {
@@ -282,6 +283,18 @@ void
 rpc_init(void)
 {
 	rpc_started = now_mono();
+}
+
+void
+rpc_count_in(unsigned long long n)
+{
+	rpc_bytes_in += n;
+}
+
+void
+rpc_count_out(unsigned long long n)
+{
+	rpc_bytes_out += n;
 }
 
 void

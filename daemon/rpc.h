@@ -56,8 +56,8 @@ void	 rpc_fail(struct rpc_call *, enum ftpa_err, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	 rpc_fail_op(struct rpc_call *, const struct op_error *,
 	    json_t *extra /* stolen, may be NULL */);
-/* Counters for agent.stats. */
-extern unsigned long long rpc_bytes_in, rpc_bytes_out;
-extern double rpc_started;
+/* agent.stats: the bytes a finished job moved, down (in) or up (out). */
+void	 rpc_count_in(unsigned long long);
+void	 rpc_count_out(unsigned long long);
 
 #endif

@@ -201,19 +201,12 @@ struct session *
 p_session(struct rpc_call *call, json_t *params)
 {
 	const char	*id;
-	struct session	*s, *other = NULL;
+	struct session	*s;
 
 	if (p_str(call, params, "session", true, &id) == -1)
 		return NULL;
-	for (s = sessions; s; s = s->next) {
-		if (s->closing || strcmp(s->id, id) != 0)
-			continue;
-		if (s->uid == call->uid)
-			return s;
-		other = s;
-	}
-	if (other != NULL && call->uid == 0)
-		return other;
+	if ((s = session_find(call->uid, id, true)) != NULL)
+		return s;
 	rpc_fail(call, FTPA_ERR_NO_SESSION, "no session %s", id);
 	return NULL;
 }

@@ -98,8 +98,9 @@ open_req_free(struct open_req *r)
 static void
 open_continue(struct rpc_call *call, struct open_req *r)
 {
-	struct session	*s;
-	char		 id[SESSION_ID_MAX + 1];
+	const struct agent_conf	*cf = conf_current();
+	struct session		*s;
+	char			 id[SESSION_ID_MAX + 1];
 
 	if (r->reuse && (s = session_find_equal(call->uid, &r->p)) != NULL &&
 	    (r->name == NULL || strcmp(r->name, s->id) == 0)) {
@@ -107,11 +108,7 @@ open_continue(struct rpc_call *call, struct open_req *r)
 		goto done;
 	}
 	if (r->name != NULL) {
-		for (s = sessions; s; s = s->next)
-			if (!s->closing && s->uid == call->uid &&
-			    strcmp(s->id, r->name) == 0)
-				break;
-		if (s != NULL) {
+		if (session_find(call->uid, r->name, false) != NULL) {
 			rpc_fail(call, FTPA_ERR_EXISTS, "a session named %s is "
 			    "already open", r->name);
 			goto done;
@@ -123,14 +120,14 @@ open_continue(struct rpc_call *call, struct open_req *r)
 		while (session_lookup(id) != NULL);
 	}
 	if (call->uid != 0 && session_count(call->uid, false) >=
-	    conf.max_sessions_per_uid) {
+	    cf->max_sessions_per_uid) {
 		rpc_fail(call, FTPA_ERR_LIMIT, "too many sessions (at most %d per "
-		    "user)", conf.max_sessions_per_uid);
+		    "user)", cf->max_sessions_per_uid);
 		goto done;
 	}
-	if (session_count(call->uid, true) >= conf.max_sessions) {
+	if (session_count(call->uid, true) >= cf->max_sessions) {
 		rpc_fail(call, FTPA_ERR_LIMIT, "too many sessions (at most %d in "
-		    "all)", conf.max_sessions);
+		    "all)", cf->max_sessions);
 		goto done;
 	}
 	rpc_defer(call);
@@ -278,14 +275,48 @@ open_target(struct rpc_call *call, json_t *params, struct open_req *r)
 	return 0;
 }
 
+/*
+ * The options whose defaults ftpd-agent.conf sets (conf_session_opt),
+ * into the session's parameters. Integers keep to the file's range;
+ * seconds may be any non-negative number (zero timeouts are refused by
+ * the caller).
+ */
+static int
+open_conf_opts(struct rpc_call *call, json_t *params, struct open_req *r)
+{
+	struct agent_conf	 o;
+	struct conf_session_opt	 k;
+	json_int_t		 n;
+
+	memset(&o, 0, sizeof(o));
+	for (size_t i = 0; conf_session_opt(i, &o, &k); i++) {
+		if (!k.integer) {
+			if (p_num(call, params, k.name, *k.d, k.d) == -1)
+				return -1;
+		} else if (p_int(call, params, k.name, *k.i, (json_int_t)k.min,
+		    (json_int_t)k.max, &n) == -1)
+			return -1;
+		else
+			*k.i = (int)n;
+	}
+	r->p.connect_timeout = o.connect_timeout;
+	r->p.reply_timeout = o.reply_timeout;
+	r->p.data_timeout = o.data_timeout;
+	r->so.max_conns = o.max_connections;
+	r->so.retries = o.retries;
+	r->so.keepalive = o.keepalive;
+	r->so.idle_timeout = o.idle_timeout;
+	r->so.retry_delay = o.retry_delay;
+	return 0;
+}
+
 void
 m_session_open(struct rpc_call *call, json_t *params)
 {
-	const char		*name, *ca_file, *list_tz;
-	long			 tz = 0;
-	struct open_req		*r = xcalloc(1, sizeof(*r));
-	bool			 passive, verify;
-	json_int_t		 maxc, retries;
+	const char	*name, *ca_file, *list_tz;
+	long		 tz = 0;
+	struct open_req	*r = xcalloc(1, sizeof(*r));
+	bool		 passive, verify;
 
 	if (p_str(call, params, "name", false, &name) == -1 ||
 	    p_str(call, params, "ca_file", false, &ca_file) == -1 ||
@@ -293,24 +324,8 @@ m_session_open(struct rpc_call *call, json_t *params)
 	    p_bool(call, params, "passive", true, &passive) == -1 ||
 	    p_bool(call, params, "verify", true, &verify) == -1 ||
 	    p_bool(call, params, "reuse", false, &r->reuse) == -1 ||
-	    p_num(call, params, "connect_timeout", conf.connect_timeout,
-	    &r->p.connect_timeout) == -1 ||
-	    p_num(call, params, "reply_timeout", conf.reply_timeout,
-	    &r->p.reply_timeout) == -1 ||
-	    p_num(call, params, "data_timeout", conf.data_timeout,
-	    &r->p.data_timeout) == -1 ||
-	    p_int(call, params, "max_connections", conf.max_connections, 1,
-	    SESSION_CONNS_MAX, &maxc) == -1 ||
-	    p_int(call, params, "retries", conf.retries, 0, 100, &retries) == -1 ||
-	    p_num(call, params, "keepalive", conf.keepalive,
-	    &r->so.keepalive) == -1 ||
-	    p_num(call, params, "idle_timeout", conf.idle_timeout,
-	    &r->so.idle_timeout) == -1 ||
-	    p_num(call, params, "retry_delay", conf.retry_delay,
-	    &r->so.retry_delay) == -1)
+	    open_conf_opts(call, params, r) == -1)
 		goto fail;
-	r->so.max_conns = (int)maxc;
-	r->so.retries = (int)retries;
 	if (list_tz != NULL && (tz = ftp_list_parse_tz(list_tz)) == LONG_MIN) {
 		params_error(call, "parameter \"list_tz\" must be UTC, +HH:MM or "
 		    "-HH:MM");
@@ -363,12 +378,28 @@ session_serves(const struct session *s, const struct ftp_url *u)
 	    strcasecmp(s->p.host, u->host) == 0 && strcmp(s->p.user, user) == 0;
 }
 
+struct list_arg {
+	uid_t			 uid;
+	const struct ftp_url	*url;	/* NULL: every session */
+	json_t			*arr;
+};
+
+static void
+list_one(const struct session *s, void *arg)
+{
+	struct list_arg	*la = arg;
+
+	if ((s->uid == la->uid || la->uid == 0) &&
+	    (la->url == NULL || session_serves(s, la->url)))
+		json_array_append_new(la->arr, session_json(s));
+}
+
 void
 m_session_list(struct rpc_call *call, json_t *params)
 {
+	struct list_arg	 la = { call->uid, NULL, NULL };
 	struct ftp_url	 u;
 	const char	*url, *err;
-	json_t		*arr;
 
 	if (p_str(call, params, "url", false, &url) == -1)
 		return;
@@ -376,12 +407,10 @@ m_session_list(struct rpc_call *call, json_t *params)
 		params_error(call, "parameter \"url\": %s", err);
 		return;
 	}
-	arr = json_array();
-	for (struct session *s = sessions; s; s = s->next)
-		if (!s->closing && (s->uid == call->uid || call->uid == 0) &&
-		    (url == NULL || session_serves(s, &u)))
-			json_array_append_new(arr, session_json(s));
+	la.url = url != NULL ? &u : NULL;
+	la.arr = json_array();
+	session_each(list_one, &la);
 	if (url != NULL)
 		ftp_url_clear(&u);
-	rpc_reply(call, arr);
+	rpc_reply(call, la.arr);
 }

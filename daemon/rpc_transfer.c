@@ -95,13 +95,15 @@ transfer_params(struct rpc_call *call, json_t *params, struct xfer_req *r)
 static int
 transfer_admit(struct rpc_call *call)
 {
+	const struct agent_conf	*cf = conf_current();
+
 	if (call->uid != 0 &&
-	    job_count(call->uid, false, true) >= conf.max_jobs_per_uid)
+	    job_count(call->uid, false, true) >= cf->max_jobs_per_uid)
 		rpc_fail(call, FTPA_ERR_LIMIT, "too many jobs (at most %d per "
-		    "user)", conf.max_jobs_per_uid);
-	else if (job_count(call->uid, true, true) >= conf.max_jobs)
+		    "user)", cf->max_jobs_per_uid);
+	else if (job_count(call->uid, true, true) >= cf->max_jobs)
 		rpc_fail(call, FTPA_ERR_LIMIT, "too many jobs (at most %d in all)",
-		    conf.max_jobs);
+		    cf->max_jobs);
 	else
 		return 0;
 	return -1;
@@ -233,13 +235,25 @@ m_job_cancel(struct rpc_call *call, json_t *params)
 	rpc_reply(call, json_object());
 }
 
+struct list_arg {
+	uid_t	 uid;
+	json_t	*arr;
+};
+
+static void
+list_one(const struct job *j, void *arg)
+{
+	struct list_arg	*la = arg;
+
+	if (j->uid == la->uid || la->uid == 0)
+		json_array_append_new(la->arr, job_json(j));
+}
+
 void
 m_job_list(struct rpc_call *call, json_t *params)
 {
-	json_t	*arr = json_array();
+	struct list_arg	la = { call->uid, json_array() };
 
-	for (struct job *j = jobs; j; j = j->next)
-		if (j->uid == call->uid || call->uid == 0)
-			json_array_append_new(arr, job_json(j));
-	rpc_reply(call, arr);
+	job_each(list_one, &la);
+	rpc_reply(call, la.arr);
 }

@@ -11,7 +11,8 @@
 #include "util.h"
 #include "wire.h"
 
-struct session	*sessions;
+/* every session, newest first; closing ones until they are destroyed */
+static struct session	*sessions;
 
 static const char *session_state_names[SESS_STATE_LAST] = {
 	"connecting", "ready", "busy", "closed",
@@ -147,6 +148,35 @@ session_lookup(const char *id)
 		if (!s->closing && strcmp(s->id, id) == 0)
 			return s;
 	return NULL;
+}
+
+struct session *
+session_find(uid_t uid, const char *id, bool root_any)
+{
+	struct session	*other = NULL;
+
+	for (struct session *s = sessions; s; s = s->next) {
+		if (s->closing || strcmp(s->id, id) != 0)
+			continue;
+		if (s->uid == uid)
+			return s;
+		other = s;
+	}
+	return root_any && uid == 0 ? other : NULL;
+}
+
+void
+session_each(void (*fn)(const struct session *, void *), void *arg)
+{
+	for (struct session *s = sessions; s; s = s->next)
+		if (!s->closing)
+			fn(s, arg);
+}
+
+bool
+session_any(void)
+{
+	return sessions != NULL;
 }
 
 static bool
@@ -328,7 +358,7 @@ sconn_arm(struct sconn *sc)
 	struct session	*s = sc->s;
 	double		 now = now_mono(), at = 0;
 
-	ev_timer_stop(main_loop, &sc->timer);
+	ev_timer_stop(loop_get(), &sc->timer);
 	if (!sc->ready || sc->conn == NULL || !ftp_conn_idle(sc->conn))
 		return;
 	if (s->o.idle_timeout > 0)
@@ -338,7 +368,7 @@ sconn_arm(struct sconn *sc)
 	if (at == 0)
 		return;
 	ev_timer_set(&sc->timer, at > now ? at - now : 0.001, 0.);
-	ev_timer_start(main_loop, &sc->timer);
+	ev_timer_start(loop_get(), &sc->timer);
 }
 
 static void
@@ -390,7 +420,7 @@ again:
 		if (!sc->ready || sc->conn == NULL || !ftp_conn_idle(sc->conn))
 			continue;
 		op = queue_pop(s);
-		ev_timer_stop(main_loop, &sc->timer);
+		ev_timer_stop(loop_get(), &sc->timer);
 		s->last_used = now_mono();
 		/* running may end in callbacks that change the list */
 		ftp_conn_run(sc->conn, op);
@@ -412,7 +442,7 @@ again:
 			if (!ev_is_active(&s->extra_timer)) {
 				ev_timer_set(&s->extra_timer,
 				    s->extra_after - now_mono(), 0.);
-				ev_timer_start(main_loop, &s->extra_timer);
+				ev_timer_start(loop_get(), &s->extra_timer);
 			}
 			break;
 		}
@@ -435,7 +465,7 @@ sconn_free(struct sconn *sc)
 			s->nconns--;
 			break;
 		}
-	ev_timer_stop(main_loop, &sc->timer);
+	ev_timer_stop(loop_get(), &sc->timer);
 	if (sc->conn != NULL) {
 		struct ftp_conn	*c = sc->conn;
 
@@ -548,7 +578,7 @@ session_destroy(struct session *s)
 			break;
 		}
 	s->closing = true;
-	ev_timer_stop(main_loop, &s->extra_timer);
+	ev_timer_stop(loop_get(), &s->extra_timer);
 	session_set_state(s, SESS_CLOSED);
 	job_session_gone(s);
 	session_cancel_queue(s);
@@ -577,7 +607,7 @@ again:
 		if (sc->quitting)
 			continue;
 		sc->quitting = true;
-		ev_timer_stop(main_loop, &sc->timer);
+		ev_timer_stop(loop_get(), &sc->timer);
 		if (sc->ready && sc->conn != NULL && ftp_conn_idle(sc->conn)) {
 			ftp_conn_quit(sc->conn);
 			continue;

@@ -82,14 +82,21 @@ struct session {
 	struct session	*next;
 };
 
-extern struct session *sessions;
-
 /* Takes ownership of p's strings. Starts connecting; open_cb runs once the
  * first login has succeeded or failed (never inside this call). On failure
  * the callback must call session_destroy. */
 struct session	*session_new(uid_t, const char *id, struct ftp_params *,
 		    const struct session_opts *, session_open_cb, void *arg);
 struct session	*session_lookup(const char *id);
+/* uid's session named id (not closing); with root_any, for root (uid 0),
+ * another uid's when root has none of that name. NULL when none. */
+struct session	*session_find(uid_t, const char *id, bool root_any);
+/* Calls fn for every session not closing, newest first; fn must not
+ * open or close sessions. */
+void		 session_each(void (*fn)(const struct session *, void *),
+		    void *arg);
+/* True while any session exists, closing ones included. */
+bool		 session_any(void);
 /* Another session of this uid with the same server, port, user, password
  * and TLS mode, ready for use. */
 struct session	*session_find_equal(uid_t, const struct ftp_params *);

@@ -55,8 +55,9 @@ tls_ctx_new(bool verify, X509_STORE *store, char *err, size_t errlen)
 		tls_queue_error(err, errlen, "cannot create a TLS context");
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, conf.tls_min_version >= 13 ?
-	    TLS1_3_VERSION : TLS1_2_VERSION);
+	SSL_CTX_set_min_proto_version(ctx,
+	    conf_current()->tls_min_version >= 13 ? TLS1_3_VERSION :
+	    TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* the client side cache is ours (new_session_cb), not OpenSSL's */

@@ -14,7 +14,19 @@
 #include "log.h"
 #include "util.h"
 
-struct ev_loop *main_loop;
+static struct ev_loop *main_loop;
+
+void
+loop_set(struct ev_loop *loop)
+{
+	main_loop = loop;
+}
+
+struct ev_loop *
+loop_get(void)
+{
+	return main_loop;
+}
 
 void *
 xmalloc(size_t n)

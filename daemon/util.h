@@ -39,8 +39,10 @@ double	 now_real(void);	/* seconds since the epoch */
 struct json_t;
 struct json_t *json_text(const char *);
 
-/* The loop of the daemon (one loop, set once at start). */
-extern struct ev_loop *main_loop;
+/* The loop of the daemon: one loop, set once at start, before any
+ * watcher is started. */
+void		 loop_set(struct ev_loop *);
+struct ev_loop	*loop_get(void);
 
 /*
  * Deferred destruction: objects that can die inside their own callback

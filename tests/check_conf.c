@@ -195,6 +195,58 @@ START_TEST(test_restart_keys)
 }
 END_TEST
 
+/* What main.c does at start and on SIGHUP: the settings in force change
+ * through conf_install, and a reload keeps the socket keys. */
+START_TEST(test_install)
+{
+	struct agent_conf c;
+	char keys[256];
+
+	ck_assert(parse(&c, "socket = /a.sock\nretries = 1\n") == 0);
+	conf_install(&c);
+	ck_assert_ptr_null(c.socket);
+	ck_assert_str_eq(conf_current()->socket, "/a.sock");
+	ck_assert_int_eq(conf_current()->retries, 1);
+	ck_assert(parse(&c, "socket = /b.sock\nretries = 2\n") == 0);
+	conf_install_reload(&c, keys, sizeof(keys));
+	ck_assert_str_eq(keys, "socket");
+	ck_assert_str_eq(conf_current()->socket, "/a.sock");
+	ck_assert_int_eq(conf_current()->retries, 2);
+	conf_install(NULL);
+	ck_assert_ptr_null(conf_current()->socket);
+}
+END_TEST
+
+/* session.open's options come from the key table, in the order
+ * session.open checks them, with the values in force as defaults. */
+START_TEST(test_session_opts)
+{
+	static const char *names[] = { "connect_timeout", "reply_timeout",
+	    "data_timeout", "max_connections", "retries", "keepalive",
+	    "idle_timeout", "retry_delay" };
+	struct agent_conf c, o;
+	struct conf_session_opt k;
+	size_t i;
+
+	ck_assert(parse(&c, "reply_timeout = 7\nretries = 5\n") == 0);
+	conf_install(&c);
+	memset(&o, 0, sizeof(o));
+	for (i = 0; conf_session_opt(i, &o, &k); i++) {
+		ck_assert_uint_lt(i, sizeof(names) / sizeof(names[0]));
+		ck_assert_str_eq(k.name, names[i]);
+		ck_assert(k.integer == (k.i != NULL));
+		ck_assert(k.integer == (k.d == NULL));
+	}
+	ck_assert_uint_eq(i, sizeof(names) / sizeof(names[0]));
+	ck_assert(o.reply_timeout == 7 && o.connect_timeout == 30);
+	ck_assert_int_eq(o.retries, 5);
+	ck_assert_int_eq(o.max_connections, 4);
+	ck_assert(conf_session_opt(3, &o, &k) && k.integer);
+	ck_assert(k.min == 1 && k.max == 16);
+	conf_install(NULL);
+}
+END_TEST
+
 Suite *
 conf_suite(void)
 {
@@ -207,6 +259,8 @@ conf_suite(void)
 	tcase_add_test(tc, test_later_lines_win_and_no_newline);
 	tcase_add_test(tc, test_load_file);
 	tcase_add_test(tc, test_restart_keys);
+	tcase_add_test(tc, test_install);
+	tcase_add_test(tc, test_session_opts);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -317,7 +317,7 @@ session_run(void)
 		cur_round = rounds;
 		if (rounds > ROUNDS_MAX)
 			hang("the session did not end", rounds);
-		ev_run(main_loop, EVRUN_NOWAIT);
+		ev_run(loop_get(), EVRUN_NOWAIT);
 		if (eng.closed)
 			break;
 		if (server_take_cancel() && eng.op != NULL &&
@@ -350,7 +350,7 @@ session_end(void)
 	FUZZ_CHECK(!ftp_conn_alive(eng.c) && !ftp_conn_idle(eng.c));
 	ftp_conn_free(eng.c);
 	server_reset();
-	ev_run(main_loop, EVRUN_NOWAIT);
+	ev_run(loop_get(), EVRUN_NOWAIT);
 	defer_run();
 	ftp_op_free(eng.login);
 	ftp_op_free(eng.op);
@@ -380,16 +380,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	struct ev_loop	*loop;
 	const char	*v;
 	size_t		 i;
 
 	signal(SIGPIPE, SIG_IGN);
-	if ((main_loop = ev_loop_new(EVFLAG_AUTO)) == NULL) {
+	if ((loop = ev_loop_new(EVFLAG_AUTO)) == NULL) {
 		fprintf(stderr, "fuzz_session: no event loop\n");
 		exit(1);
 	}
-	defer_init(main_loop);
-	resolver_init(main_loop);
+	loop_set(loop);
+	defer_init(loop);
+	resolver_init(loop);
 	verbose = (v = getenv("FUZZ_SESSION_VERBOSE")) != NULL && *v == '1';
 	if (verbose)
 		log_init(1, false);
@@ -400,6 +402,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (i = 0; i < PUT_LEN; i++)
 		put_data[i] = i % 61 == 60 ? '\n' : i % 97 == 96 ? '\r' :
 		    (char)('a' + i % 26);
-	ev_run(main_loop, EVRUN_NOWAIT);
+	ev_run(loop_get(), EVRUN_NOWAIT);
 	return 0;
 }
