@@ -136,7 +136,7 @@ conf_free(struct agent_conf *c)
 	c->socket = c->socket_group = c->ca_file = NULL;
 }
 
-static int
+static int __attribute__((format(printf, 5, 6)))
 seterr(char *err, size_t errlen, const char *name, unsigned line,
     const char *fmt, ...)
 {

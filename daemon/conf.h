@@ -45,7 +45,7 @@ struct agent_conf {
 /* The settings in force, read-only; all zero until the first
  * conf_install. The pointer stays valid; what it points to changes at
  * each install. */
-const struct agent_conf *conf_current(void);
+const struct agent_conf	*conf_current(void);
 /* Makes *c the settings in force, taking its strings (*c is left
  * zeroed), and frees the ones it replaces. NULL: frees them (at exit). */
 void	conf_install(struct agent_conf *c);

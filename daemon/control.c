@@ -12,6 +12,7 @@
 
 #include "budget.h"
 #include "control.h"
+#include "events.h"
 #include "jsonrpc.h"
 #include "log.h"
 #include "rpc.h"
@@ -345,12 +346,7 @@ client_release(void *p)
 	ndjson_free(&c->in);
 	buf_free(&c->out);
 	budget_put(c->b);
-	for (size_t i = 0; i < c->n_ev_jobs; i++)
-		free(c->ev_jobs[i]);
-	free(c->ev_jobs);
-	for (size_t i = 0; i < c->n_owed; i++)
-		free(c->owed[i]);
-	free(c->owed);
+	events_forget(c);
 	free(c);
 }
 
@@ -587,6 +583,12 @@ client_notify(struct client *c, json_t *msg)
 
 static void	(*drain_hook)(struct client *);
 
+bool
+client_has_output(const struct client *c)
+{
+	return buf_used(&c->out) > 0;
+}
+
 void
 control_set_drain_hook(void (*fn)(struct client *))
 {
@@ -623,7 +625,7 @@ client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		client_close(c);
 		return;
 	}
-	if (buf_used(&c->out) == 0 && c->n_owed > 0 && drain_hook != NULL)
+	if (buf_used(&c->out) == 0 && c->ev != NULL && drain_hook != NULL)
 		drain_hook(c);
 	client_update(c);
 	/* messages held back while the client was not reading its replies */

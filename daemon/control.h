@@ -52,12 +52,8 @@ struct client {
 	unsigned	 nheavy;	/* of which heavy */
 	bool		 closing;	/* close once the output is flushed */
 	bool		 dead;
-	bool		 events_all;	/* events.subscribe: all of its uid's jobs */
-	char		**ev_jobs;	/* events.subscribe: these job ids */
-	size_t		 n_ev_jobs;
-	char		**owed;		/* job ids whose progress waits for the
-					   output to drain (coalesced) */
-	size_t		 n_owed;
+	struct events_sub *ev;		/* events.c: subscriptions, progress
+					   owed; NULL: none */
 	int		 refs;
 	bool		 flush_queued;	/* on the list written before the
 					   loop sleeps */
@@ -90,8 +86,9 @@ bool	 client_congested(const struct client *);
  * UID_MAX_OUT, is disconnected instead: notifications never grow without
  * bound, per connection or per uid. */
 void	 client_notify(struct client *, json_t *msg);
-/* fn runs when a client with owed progress (c->owed) has sent all its
- * output. */
+/* Whether output is still waiting to be sent. */
+bool	 client_has_output(const struct client *);
+/* fn runs when a client with events (c->ev) has sent all its output. */
 void	 control_set_drain_hook(void (*fn)(struct client *));
 /* Calls fn on every connected client. fn must not close clients. */
 void	 control_each(void (*fn)(struct client *, void *), void *arg);

@@ -186,96 +186,96 @@ struct ftp_conn {
 };
 
 /* ftp.c */
-void set_state(struct ftp_conn *c, enum ftp_state s);
-void op_complete(struct ftp_conn *c, struct ftp_op *op);
+void	set_state(struct ftp_conn *c, enum ftp_state s);
+void	op_complete(struct ftp_conn *c, struct ftp_op *op);
 /* The connection is unusable: what runs on it fails, it closes. */
-void conn_drop(struct ftp_conn *c, enum ftpa_err kind, int code,
+void	conn_drop(struct ftp_conn *c, enum ftpa_err kind, int code,
     const char *text, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-void announce_ready(struct ftp_conn *c);
+void	announce_ready(struct ftp_conn *c);
 /* The op failed; the connection stays usable (unless a reply is owed). */
-void op_fail(struct ftp_conn *c, enum ftpa_err kind, int code,
+void	op_fail(struct ftp_conn *c, enum ftpa_err kind, int code,
     const char *text, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-void op_succeed(struct ftp_conn *c);
-const char *first_line(const char *text, char *buf, size_t len);
+void	op_succeed(struct ftp_conn *c);
+const char	*first_line(const char *text, char *buf, size_t len);
 /* Enters an op's step: sends its command; op_reply takes the reply. */
-void op_send(struct ftp_conn *c, enum op_step step, const char *fmt, ...)
+void	op_send(struct ftp_conn *c, enum op_step step, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Whether the reply awaited is a transfer command's (1xx allowed). */
-bool op_in_xfer(const struct ftp_conn *c);
+bool	op_in_xfer(const struct ftp_conn *c);
 /* Sends a command; fn takes its reply. */
-void send_cmd(struct ftp_conn *c, reply_fn fn, const char *fmt, ...)
+void	send_cmd(struct ftp_conn *c, reply_fn fn, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void ka_start(struct ftp_conn *c);
-void ctrl_io_cb(struct io *io, enum io_event ev, void *arg);
+void	ka_start(struct ftp_conn *c);
+void	ctrl_io_cb(struct io *io, enum io_event ev, void *arg);
 
 /* ftp_login.c */
-void ctrl_start_tls(struct ftp_conn *c);
-void ctrl_tls_ready(struct ftp_conn *c);
-void try_connect(struct ftp_conn *c);
+void	ctrl_start_tls(struct ftp_conn *c);
+void	ctrl_tls_ready(struct ftp_conn *c);
+void	try_connect(struct ftp_conn *c);
 /* Expects the greeting on a new connection. */
-void login_start(struct ftp_conn *c);
+void	login_start(struct ftp_conn *c);
 /* Whether the reply awaited may be preliminary (the greeting's 120). */
-bool login_takes_prelim(const struct ftp_conn *c);
+bool	login_takes_prelim(const struct ftp_conn *c);
 
 /* ftp_data.c */
-void data_set_state(struct ftp_conn *c, enum data_state s);
-void listener_close(struct ftp_conn *c);
-void data_close(struct ftp_conn *c);
+void	data_set_state(struct ftp_conn *c, enum data_state s);
+void	listener_close(struct ftp_conn *c);
+void	data_close(struct ftp_conn *c);
 /* A data connection for the running op; xfer_data_ready follows. */
-void data_open(struct ftp_conn *c);
-void epsv_reply(struct ftp_conn *c, int code, const char *text);
-void pasv_reply(struct ftp_conn *c, int code, const char *text);
-void eprt_reply(struct ftp_conn *c, int code, const char *text);
-void port_reply(struct ftp_conn *c, int code, const char *text);
-void data_start_tls(struct ftp_conn *c);
-bool data_tls_may_start(const struct ftp_conn *c);
-void data_tls_wait_cb(struct ev_loop *loop, ev_timer *w, int revents);
-void data_tls_arm(struct ftp_conn *c);
-void put_maybe_start(struct ftp_conn *c);
+void	data_open(struct ftp_conn *c);
+void	epsv_reply(struct ftp_conn *c, int code, const char *text);
+void	pasv_reply(struct ftp_conn *c, int code, const char *text);
+void	eprt_reply(struct ftp_conn *c, int code, const char *text);
+void	port_reply(struct ftp_conn *c, int code, const char *text);
+void	data_start_tls(struct ftp_conn *c);
+bool	data_tls_may_start(const struct ftp_conn *c);
+void	data_tls_wait_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void	data_tls_arm(struct ftp_conn *c);
+void	put_maybe_start(struct ftp_conn *c);
 
 /* ftp_pump.c */
 /* Before a data connection opens: how the bytes will move. */
-void pump_prepare(struct ftp_conn *c);
+void	pump_prepare(struct ftp_conn *c);
 /* When it closes: frees the buffers and the splice pipe. */
-void pump_release(struct ftp_conn *c);
+void	pump_release(struct ftp_conn *c);
 /* Moves a bounded share of the running op's bytes, when it may. */
-void pump_run(struct ftp_conn *c);
+void	pump_run(struct ftp_conn *c);
 /* The upload's data connection is done: the file is complete. */
-void put_data_done(struct ftp_conn *c);
-void yield_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void	put_data_done(struct ftp_conn *c);
+void	yield_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* ftp_xfer.c */
-void xfer_maybe_finish(struct ftp_conn *c);
-void xfer_reply(struct ftp_conn *c, int code, const char *text);
-void retr_send(struct ftp_conn *c);
+void	xfer_maybe_finish(struct ftp_conn *c);
+void	xfer_reply(struct ftp_conn *c, int code, const char *text);
+void	retr_send(struct ftp_conn *c);
 /* TYPE as the op needs it, then on with the op (op_typed). */
-void with_type(struct ftp_conn *c, char want);
-void xfer_data_ready(struct ftp_conn *c);
-void type_reply(struct ftp_conn *c, int code, const char *text);
-void size_reply(struct ftp_conn *c, int code, const char *text);
-void put_size_reply(struct ftp_conn *c, int code, const char *text);
-void rest_reply(struct ftp_conn *c, int code, const char *text);
-void get_typed(struct ftp_conn *c);
+void	with_type(struct ftp_conn *c, char want);
+void	xfer_data_ready(struct ftp_conn *c);
+void	type_reply(struct ftp_conn *c, int code, const char *text);
+void	size_reply(struct ftp_conn *c, int code, const char *text);
+void	put_size_reply(struct ftp_conn *c, int code, const char *text);
+void	rest_reply(struct ftp_conn *c, int code, const char *text);
+void	get_typed(struct ftp_conn *c);
 /* TYPE as the op needs it (with_type): the op goes on by its kind. */
-void op_typed(struct ftp_conn *c);
-void put_typed(struct ftp_conn *c);
+void	op_typed(struct ftp_conn *c);
+void	put_typed(struct ftp_conn *c);
 
 /* ftp_dir.c */
-void list_start(struct ftp_conn *c);
-void list_not_dir(struct ftp_conn *c, int code, const char *text);
-bool list_single_done(struct ftp_conn *c);
-void list_finish(struct ftp_conn *c);
-void stat_list_finish(struct ftp_conn *c);
-void stat_by_size(struct ftp_conn *c);
-void mlst_reply(struct ftp_conn *c, int code, const char *text);
-void list_cwd_reply(struct ftp_conn *c, int code, const char *text);
-void stat_size_reply(struct ftp_conn *c, int code, const char *text);
-void mdtm_reply(struct ftp_conn *c, int code, const char *text);
-void stat_parent_reply(struct ftp_conn *c, int code, const char *text);
-void cwd_reply(struct ftp_conn *c, int code, const char *text);
-void cmd_reply(struct ftp_conn *c, int code, const char *text);
-void quote_reply(struct ftp_conn *c, int code, const char *text);
+void	list_start(struct ftp_conn *c);
+void	list_not_dir(struct ftp_conn *c, int code, const char *text);
+bool	list_single_done(struct ftp_conn *c);
+void	list_finish(struct ftp_conn *c);
+void	stat_list_finish(struct ftp_conn *c);
+void	stat_by_size(struct ftp_conn *c);
+void	mlst_reply(struct ftp_conn *c, int code, const char *text);
+void	list_cwd_reply(struct ftp_conn *c, int code, const char *text);
+void	stat_size_reply(struct ftp_conn *c, int code, const char *text);
+void	mdtm_reply(struct ftp_conn *c, int code, const char *text);
+void	stat_parent_reply(struct ftp_conn *c, int code, const char *text);
+void	cwd_reply(struct ftp_conn *c, int code, const char *text);
+void	cmd_reply(struct ftp_conn *c, int code, const char *text);
+void	quote_reply(struct ftp_conn *c, int code, const char *text);
 
 #endif

@@ -119,7 +119,7 @@ io_fire(struct io *io, enum io_event ev)
 		io->cb(io, ev, io->arg);
 }
 
-static void
+static void __attribute__((format(printf, 3, 4)))
 io_fail(struct io *io, enum io_event ev, const char *fmt, ...)
 {
 	va_list	ap;

@@ -8,6 +8,7 @@
 
 #include "conf.h"
 #include "control.h"
+#include "events.h"
 #include "job.h"
 #include "log.h"
 #include "rpc.h"
@@ -143,119 +144,13 @@ expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	job_free(w->data);
 }
 
-/* ---- notifications ------------------------------------------------------- */
-
-/* A client's list of job ids (subscribed, or owed progress). */
-static bool
-ids_have(char *const *ids, size_t n, const char *id)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(ids[i], id) == 0)
-			return true;
-	return false;
-}
-
-static void
-ids_add(char ***ids, size_t *n, const char *id)
-{
-	if (ids_have(*ids, *n, id))
-		return;
-	*ids = xrealloc(*ids, (*n + 1) * sizeof(**ids));
-	(*ids)[(*n)++] = xstrdup(id);
-}
-
-/* Subscribed, or the transfer's own caller that asked for progress. */
-static bool
-job_wanted(const struct client *c, const struct job *j, bool progress)
-{
-	if (progress && c == j->progress)
-		return true;
-	if (c->uid != 0 && c->uid != j->uid)
-		return false;
-	return c->events_all || ids_have(c->ev_jobs, c->n_ev_jobs, j->id);
-}
-
-struct notice {
-	struct job	*job;
-	const char	*method;
-	json_t		*params;
-	bool		 droppable;	/* progress: the next one supersedes it */
-};
-
-/*
- * Progress is coalesced: while a client still has output waiting, the
- * job is only noted as owed, and once everything has gone out the client
- * gets the job's state as it is then. A reader that falls behind never
- * has a queue of stale states, and one that never reads costs nothing.
- */
-static bool
-progress_owed(struct client *c, const struct job *j)
-{
-	if (buf_used(&c->out) == 0)
-		return false;
-	ids_add(&c->owed, &c->n_owed, j->id);
-	return true;
-}
-
-static json_t *
-progress_msg(json_t *params)
-{
-	return wire_notification(WIRE_JOB_PROGRESS, params);
-}
-
-static void
-progress_drained(struct client *c)
-{
-	char		**owed = c->owed;
-	size_t		  n = c->n_owed;
-	struct job	 *j;
-	json_t		 *params;
-
-	c->owed = NULL;
-	c->n_owed = 0;
-	for (size_t i = 0; i < n; i++) {
-		if ((j = job_lookup(owed[i])) != NULL && j->state == JOB_RUNNING) {
-			params = job_json(j);
-			client_notify(c, progress_msg(params));
-			json_decref(params);
-		}
-		free(owed[i]);
-	}
-	free(owed);
-}
-
-static void
-notice_one(struct client *c, void *arg)
-{
-	struct notice	*n = arg;
-
-	if (!job_wanted(c, n->job, n->droppable))
-		return;
-	if (n->droppable && progress_owed(c, n->job))
-		return;
-	/* built for the first client that takes it: most events have none */
-	if (n->params == NULL)
-		n->params = job_json(n->job);
-	client_notify(c, wire_notification(n->method, n->params));
-}
-
-static void
-job_notify(struct job *j, const char *method, bool droppable)
-{
-	struct notice	n = { j, method, NULL, droppable };
-
-	control_each(notice_one, &n);
-	if (n.params != NULL)
-		json_decref(n.params);
-}
-
 static void
 progress_send(struct job *j)
 {
 	if (j->state != JOB_RUNNING)
 		return;
 	rate_update(j);
-	job_notify(j, WIRE_JOB_PROGRESS, true);
+	events_job(j, WIRE_JOB_PROGRESS, true);
 	j->last_progress = now_mono();
 	ev_timer_again(loop_get(), &j->hb);
 }
@@ -415,7 +310,7 @@ job_retry(struct job *j, struct ftp_op *op)
 	ev_timer_init(&j->retry, retry_cb, delay, 0.);
 	j->retry.data = j;
 	ev_timer_start(loop_get(), &j->retry);
-	job_notify(j, WIRE_JOB_PROGRESS, true);
+	events_job(j, WIRE_JOB_PROGRESS, true);
 	return true;
 }
 
@@ -471,7 +366,7 @@ job_end(struct job *j, struct ftp_op *op)
 		client_unref(j->progress);
 		j->progress = NULL;
 	}
-	job_notify(j, WIRE_JOB_FINISHED, false);
+	events_job(j, WIRE_JOB_FINISHED, false);
 	for (w = j->waiters, j->waiters = NULL; w; w = next) {
 		next = w->next;
 		if (w->call) {
@@ -488,12 +383,6 @@ job_end(struct job *j, struct ftp_op *op)
 	    0.);
 	j->expire.data = j;
 	ev_timer_start(loop_get(), &j->expire);
-}
-
-void
-job_init(void)
-{
-	control_set_drain_hook(progress_drained);
 }
 
 struct job *
@@ -639,15 +528,6 @@ job_set_progress(struct job *j, struct client *c)
 		return;
 	client_ref(c);
 	j->progress = c;
-}
-
-void
-job_subscribe(struct client *c, const char *id)
-{
-	if (id == NULL)
-		c->events_all = true;
-	else
-		ids_add(&c->ev_jobs, &c->n_ev_jobs, id);
 }
 
 size_t

@@ -74,7 +74,6 @@ struct job {
 	struct job	*next;
 };
 
-void		 job_init(void);
 /* op's done/progress callbacks are taken over by the job. */
 struct job	*job_new(uid_t, struct session *, struct ftp_op *, bool put);
 void		 job_start(struct job *);
@@ -90,10 +89,6 @@ void		 job_cancel(struct job *);
 void		 job_wait(struct job *, struct rpc_call *, double timeout,
 		    bool with_data, bool transfer);
 void		 job_set_progress(struct job *, struct client *);
-/* events.subscribe: id NULL subscribes c to all of its uid's jobs (root:
- * all jobs), later ones too. At most JOB_SUBSCRIBE_MAX ids per client. */
-#define JOB_SUBSCRIBE_MAX	4096
-void		 job_subscribe(struct client *c, const char *id);
 size_t		 job_count(uid_t, bool all, bool active_only);
 /* Bytes of inline upload data the uid's unfinished jobs hold. */
 size_t		 job_inline_held(uid_t);

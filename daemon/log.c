@@ -39,7 +39,7 @@ log_getverbose(void)
 	return log_verbose;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 {
 	char	msg[2048];

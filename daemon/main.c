@@ -16,6 +16,7 @@
 
 #include "castore.h"
 #include "conf.h"
+#include "events.h"
 #include "control.h"
 #include "job.h"
 #include "log.h"
@@ -559,7 +560,7 @@ main(int argc, char *argv[])
 	if (castore_init(err, sizeof(err)) == -1)
 		log_warnx("%s", err);
 	rpc_init();
-	job_init();
+	events_init();
 	if (control_listen(&co) == -1)
 		return 1;
 	conf_apply();

@@ -15,6 +15,7 @@
 
 #include "budget.h"
 #include "control.h"
+#include "events.h"
 #include "ftp.h"
 #include "job.h"
 #include "jsonrpc.h"
@@ -206,7 +207,7 @@ m_events_subscribe(struct rpc_call *call, json_t *params)
 	}
 	if (v == NULL || json_is_null(v) ||
 	    (json_is_string(v) && strcmp(json_string_value(v), "all") == 0)) {
-		job_subscribe(call->client, NULL);
+		events_subscribe_all(call->client);
 		rpc_reply(call, json_object());
 		return;
 	}
@@ -216,9 +217,9 @@ m_events_subscribe(struct rpc_call *call, json_t *params)
 		return;
 	}
 	n = json_array_size(v);
-	if (call->client->n_ev_jobs + n > JOB_SUBSCRIBE_MAX) {
+	if (events_job_count(call->client) + n > EVENTS_MAX_JOBS) {
 		rpc_fail(call, FTPA_ERR_LIMIT, "at most %d subscribed jobs per "
-		    "connection (subscribe to \"all\" instead)", JOB_SUBSCRIBE_MAX);
+		    "connection (subscribe to \"all\" instead)", EVENTS_MAX_JOBS);
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -235,7 +236,7 @@ m_events_subscribe(struct rpc_call *call, json_t *params)
 		}
 	}
 	for (i = 0; i < n; i++)
-		job_subscribe(call->client,
+		events_subscribe_job(call->client,
 		    json_string_value(json_array_get(v, i)));
 	rpc_reply(call, json_object());
 }

@@ -5,11 +5,11 @@
 #include <string.h>
 
 #include "control.h"
+#include "events.h"
 #include "log.h"
 #include "job.h"
 #include "session.h"
 #include "util.h"
-#include "wire.h"
 
 /* every session, newest first; closing ones until they are destroyed */
 static struct session	*sessions;
@@ -26,40 +26,20 @@ session_state_name(enum session_state s)
 	return s < SESS_STATE_LAST ? session_state_names[s] : "?";
 }
 
-struct state_notice {
-	const struct session	*s;
-	json_t			*params;
-};
-
-static void
-state_notice_one(struct client *c, void *arg)
-{
-	struct state_notice	*n = arg;
-
-	if (!c->events_all || (c->uid != 0 && c->uid != n->s->uid))
-		return;
-	client_notify(c, wire_notification(WIRE_SESSION_STATE, n->params));
-}
-
 static int	ready_conns(const struct session *);
 static int	busy_conns(const struct session *);
 
 static void
 session_set_state(struct session *s, enum session_state st)
 {
-	struct state_notice	n;
-
 	if (s->state == st)
 		return;
 	log_debug("%s: session %s %s -> %s", __func__, s->id,
 	    session_state_names[s->state], session_state_names[st]);
 	s->state = st;
 	/* subscribers to everything hear of it */
-	n.s = s;
-	n.params = wire_session_state(s->id, session_state_names[st],
+	events_session_state(s->id, s->uid, session_state_names[st],
 	    ready_conns(s), busy_conns(s));
-	control_each(state_notice_one, &n);
-	json_decref(n.params);
 }
 
 static void	sconn_timer_cb(struct ev_loop *, ev_timer *, int);

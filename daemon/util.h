@@ -37,7 +37,7 @@ double	 now_real(void);	/* seconds since the epoch */
  * not become escapes (protocol/bytename.h), so a quirky server never loses
  * us a reply and a name sent back unchanged still names the same file. */
 struct json_t;
-struct json_t *json_text(const char *);
+struct json_t	*json_text(const char *);
 
 /* The loop of the daemon: one loop, set once at start, before any
  * watcher is started. */

@@ -57,7 +57,8 @@ typedef int (*conn_notify_cb)(void *arg, const struct jsonrpc_msg *);
 void		 conn_init(struct conn *);
 /* Connects to path, waiting at most timeout_ms. On failure conn.err holds
  * errno (ENAMETOOLONG when path does not fit sun_path). */
-enum conn_status conn_connect(struct conn *, const char *path, int timeout_ms);
+enum conn_status	conn_connect(struct conn *, const char *path,
+    int timeout_ms);
 /* True when something accepts connections on path. */
 bool		 conn_probe(const char *path, int timeout_ms);
 void		 conn_close(struct conn *);
@@ -73,22 +74,23 @@ int64_t		 conn_now_ms(void);
  * deadline (conn_now_ms() based). A failure after part of the message went
  * out closes the connection, since the stream is out of sync.
  */
-enum conn_status conn_send(struct conn *, const char *buf, size_t len,
+enum conn_status	conn_send(struct conn *, const char *buf, size_t len,
 		    const int *fds, size_t nfds, int64_t deadline);
 /* Builds and sends a request with the next id, stored in *id. params is
  * stolen (may be NULL). */
-enum conn_status conn_request(struct conn *, const char *method,
+enum conn_status	conn_request(struct conn *, const char *method,
 		    json_t *params, const int *fds, size_t nfds,
 		    int64_t deadline, json_int_t *id);
 
 /* Reads what the socket holds into the framer, waiting until deadline for
  * at least one byte. */
-enum conn_status conn_read(struct conn *, int64_t deadline);
+enum conn_status	conn_read(struct conn *, int64_t deadline);
 /* Pulls one buffered message. Returns CONN_OK with *have set when *out
  * holds one (release with jsonrpc_msg_clear), CONN_OK with *have false
  * when more input is needed. Framing or parse failures close the
  * connection. */
-enum conn_status conn_next(struct conn *, struct jsonrpc_msg *out, bool *have);
+enum conn_status	conn_next(struct conn *, struct jsonrpc_msg *out,
+    bool *have);
 
 /*
  * Waits for the response (result or error) to request id, handing
@@ -98,7 +100,7 @@ enum conn_status conn_next(struct conn *, struct jsonrpc_msg *out, bool *have);
  * what we sent. timeout_ms is an inactivity timeout: it restarts whenever
  * cb returns CONN_NOTIFY_ACTIVE.
  */
-enum conn_status conn_wait(struct conn *, json_int_t id, int timeout_ms,
+enum conn_status	conn_wait(struct conn *, json_int_t id, int timeout_ms,
 		    conn_notify_cb cb, void *arg, struct jsonrpc_msg *out);
 
 /*
@@ -108,8 +110,8 @@ enum conn_status conn_wait(struct conn *, json_int_t id, int timeout_ms,
  * CONN_NOTES_MAX are kept already, the oldest keyed one goes, else the
  * oldest. Returns CONN_OK or CONN_NOMEM.
  */
-enum conn_status conn_note_keep(struct conn *, const struct jsonrpc_msg *m,
-		    const char *key);
+enum conn_status	conn_note_keep(struct conn *,
+    const struct jsonrpc_msg *m, const char *key);
 /* Drops every kept notification. */
 void		 conn_notes_clear(struct conn *);
 /*
@@ -117,7 +119,7 @@ void		 conn_notes_clear(struct conn *);
  * until deadline (replies are dropped: they belong to calls that gave
  * up). CONN_TIMEOUT when none came; *out then holds nothing.
  */
-enum conn_status conn_next_note(struct conn *, int64_t deadline,
+enum conn_status	conn_next_note(struct conn *, int64_t deadline,
 		    struct jsonrpc_msg *out);
 
 #endif

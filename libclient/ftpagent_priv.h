@@ -60,7 +60,7 @@ void	fa_set_local_error(struct ftpagent *a, const char *what,
 void	fa_set_conn_error(struct ftpagent *a, enum conn_status st,
     const char *method);
 const char	*fa_errstr(int e, char *buf, size_t len);
-enum ftpagent_error fa_lib_error(enum ftpa_err k);
+enum ftpagent_error	fa_lib_error(enum ftpa_err k);
 bool	fa_agent_said(const struct ftpagent *a, enum ftpagent_error e);
 
 /* ---- calls (ftpagent.c) ---- */

@@ -35,7 +35,7 @@ size_t	ftpa_bytes_unescape(char *s, size_t len);
 /* The wire form of the NUL-terminated s as a JSON string (json_null()
  * for NULL); NULL only when out of memory. */
 struct json_t;
-struct json_t *ftpa_bytes_json(const char *s);
+struct json_t	*ftpa_bytes_json(const char *s);
 
 /* True when the NUL-terminated s holds an escape (needs unescaping). */
 bool	ftpa_bytes_escaped(const char *s);

@@ -36,7 +36,7 @@ enum ftp_list_result {
 };
 
 /* "file", "dir", "link", "other" */
-const char *ftp_entry_type_name(enum ftp_entry_type);
+const char	*ftp_entry_type_name(enum ftp_entry_type);
 void	ftp_entry_clear(struct ftp_entry *);
 
 /* The line parsers write *out only when they return FTP_LIST_ENTRY (free
@@ -45,21 +45,21 @@ void	ftp_entry_clear(struct ftp_entry *);
 /* One MLSD line: "fact=value;fact=value; name". Facts are case-insensitive;
  * type=file|dir|cdir|pdir|OS.unix=slink:target, size/sizd, modify,
  * UNIX.mode (octal). */
-enum ftp_list_result ftp_list_parse_mlsd(const char *line, size_t len,
+enum ftp_list_result	ftp_list_parse_mlsd(const char *line, size_t len,
 	    struct ftp_entry *out);
 /* One Unix "ls -l" line. now is used to pick the year of "Mon DD HH:MM"
  * dates (the most recent such date not more than a day in the future);
  * times are taken as UTC. Handles "name -> target" for links, device
  * files ("c" and "b" with "major, minor") and names with spaces. */
-enum ftp_list_result ftp_list_parse_unix(const char *line, size_t len,
+enum ftp_list_result	ftp_list_parse_unix(const char *line, size_t len,
 	    time_t now, struct ftp_entry *out);
 /* One DOS/IIS line: "MM-DD-YY  HH:MMAM  <DIR>  name" or with a size,
  * 2- or 4-digit years (2-digit: 70-99 -> 19xx), 12- or 24-hour times. */
-enum ftp_list_result ftp_list_parse_dos(const char *line, size_t len,
+enum ftp_list_result	ftp_list_parse_dos(const char *line, size_t len,
 	    struct ftp_entry *out);
 /* One EPLF line (http://cr.yp.to/ftp/list/eplf.html): "+facts<TAB>name",
  * facts "/" dir, "r" file, "s<size>", "m<mtime>", "up<octal mode>". */
-enum ftp_list_result ftp_list_parse_eplf(const char *line, size_t len,
+enum ftp_list_result	ftp_list_parse_eplf(const char *line, size_t len,
 	    struct ftp_entry *out);
 
 /*

@@ -72,8 +72,8 @@ void	ftp_reply_free(struct ftp_reply_reader *);
  * over its buffer; bytes left over after an FTP_REPLY_OK belong to the next
  * reply (their presence after a 234 is how a STARTTLS injection is caught).
  */
-enum ftp_reply_status ftp_reply_parse(struct ftp_reply_reader *,
+enum ftp_reply_status	ftp_reply_parse(struct ftp_reply_reader *,
 	    const char *buf, size_t len, size_t *consumed);
-const char *ftp_reply_strerror(enum ftp_reply_error);
+const char	*ftp_reply_strerror(enum ftp_reply_error);
 
 #endif

@@ -33,7 +33,7 @@ int	ndjson_feed(struct ndjson *, const void *buf, size_t len);
 /* The returned line stays valid until the next ndjson_feed or ndjson_free.
  * A trailing '\r' is kept (JSON treats it as white space). Empty lines are
  * returned as messages of length 0. */
-enum ndjson_status ndjson_next(struct ndjson *, char **line, size_t *len);
+enum ndjson_status	ndjson_next(struct ndjson *, char **line, size_t *len);
 /* Bytes buffered but not yet returned as messages. */
 size_t	ndjson_pending(const struct ndjson *);
 

@@ -39,7 +39,7 @@ struct ftp_url {
 int	ftp_url_parse(const char *s, struct ftp_url *out, const char **err);
 void	ftp_url_clear(struct ftp_url *);
 /* "none", "explicit", "implicit" and back (-1 when unknown). */
-const char *ftp_tls_mode_name(enum ftp_tls_mode);
+const char	*ftp_tls_mode_name(enum ftp_tls_mode);
 int	ftp_tls_mode_from_name(const char *);
 /* True when s (of length len) contains CR, LF or NUL: such a string must
  * never reach the server. */

@@ -35,7 +35,7 @@ json_t	*wire_entry_json(const struct ftp_entry *);
  * entry, -2 when out of memory. An unknown type reads as OTHER. */
 int	 wire_entry_read(const json_t *o, struct ftp_entry *e);
 /* "file", ... back to the type; FTP_ENTRY_OTHER when unknown. */
-enum ftp_entry_type wire_entry_type(const char *name);
+enum ftp_entry_type	wire_entry_type(const char *name);
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -73,7 +73,7 @@ enum wire_job_state {
 };
 
 /* "queued", ...; "?" when out of range. */
-const char *wire_job_state_name(enum wire_job_state);
+const char	*wire_job_state_name(enum wire_job_state);
 /* -1 when unknown. */
 int	 wire_job_state_from_name(const char *);
 
