@@ -464,6 +464,44 @@ unix_size(const struct span *t, size_t i, bool device, int64_t *size)
 	return span_int64(s->s, s->len, size) == 0;
 }
 
+/* Splits p..end at blanks into at most UNIX_TOKENS_MAX spans of t;
+ * returns how many. */
+static size_t
+unix_tokens(const char *p, const char *end, struct span *t)
+{
+	size_t	n = 0;
+
+	while (n < UNIX_TOKENS_MAX) {
+		while (p < end && is_space(*p))
+			p++;
+		if (p == end)
+			break;
+		t[n].s = p;
+		while (p < end && !is_space(*p))
+			p++;
+		t[n].len = (size_t)(p - t[n].s);
+		n++;
+	}
+	return n;
+}
+
+/* "name -> target" of a symbolic link: the first " -> " after the
+ * name's first byte splits them. */
+static void
+link_split(struct span *name, struct span *target)
+{
+	const char	*end = name->s + name->len, *arrow;
+
+	for (arrow = name->s; arrow + 4 <= end; arrow++)
+		if (memcmp(arrow, " -> ", 4) == 0)
+			break;
+	if (arrow + 4 <= end && arrow > name->s) {
+		target->s = arrow + 4;
+		target->len = (size_t)(end - target->s);
+		name->len = (size_t)(arrow - name->s);
+	}
+}
+
 enum ftp_list_result
 ftp_list_parse_unix(const char *line, size_t len, time_t now,
     struct ftp_entry *out)
@@ -471,7 +509,7 @@ ftp_list_parse_unix(const char *line, size_t len, time_t now,
 	struct span		 t[UNIX_TOKENS_MAX];
 	struct span		 name, target = { NULL, 0 };
 	struct ftp_entry	 e;
-	const char		*p, *end, *arrow;
+	const char		*p, *end;
 	size_t			 n, i, last, pos;
 	bool			 device;
 
@@ -496,17 +534,7 @@ ftp_list_parse_unix(const char *line, size_t len, time_t now,
 		return FTP_LIST_BAD;
 
 	end = line + len;
-	for (p = line + pos, n = 0; n < UNIX_TOKENS_MAX;) {
-		while (p < end && is_space(*p))
-			p++;
-		if (p == end)
-			break;
-		t[n].s = p;
-		while (p < end && !is_space(*p))
-			p++;
-		t[n].len = (size_t)(p - t[n].s);
-		n++;
-	}
+	n = unix_tokens(line + pos, end, t);
 
 	/*
 	 * The date is found by shape rather than by column, since the group
@@ -535,16 +563,8 @@ ftp_list_parse_unix(const char *line, size_t len, time_t now,
 		return FTP_LIST_BAD;
 	name.s = p;
 	name.len = (size_t)(end - p);
-	if (e.type == FTP_ENTRY_LINK) {
-		for (arrow = name.s; arrow + 4 <= end; arrow++)
-			if (memcmp(arrow, " -> ", 4) == 0)
-				break;
-		if (arrow + 4 <= end && arrow > name.s) {
-			target.s = arrow + 4;
-			target.len = (size_t)(end - target.s);
-			name.len = (size_t)(arrow - name.s);
-		}
-	}
+	if (e.type == FTP_ENTRY_LINK)
+		link_split(&name, &target);
 	if (dot_name(name.s, name.len))
 		return FTP_LIST_SKIP;
 	return entry_fill(out, &e, name, target);

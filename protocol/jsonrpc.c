@@ -35,12 +35,65 @@ fail(struct jsonrpc_msg *out, json_t *root, const char **errmsg,
 	return JSONRPC_INVALID_REQUEST;
 }
 
+/* A request or a notification: NULL, or why it is invalid. */
+static const char *
+read_call(json_t *root, int has_id, struct jsonrpc_msg *out)
+{
+	json_t *method = json_object_get(root, "method"), *v;
+
+	if (!json_is_string(method))
+		return "Invalid Request: method must be a string";
+	if (json_object_get(root, "result") != NULL ||
+	    json_object_get(root, "error") != NULL)
+		return "Invalid Request: both method and result or error";
+	v = json_object_get(root, "params");
+	if (v != NULL && !json_is_object(v) && !json_is_array(v))
+		return "Invalid Request: params must be an object or an array";
+	out->type = has_id ? JSONRPC_REQUEST : JSONRPC_NOTIFICATION;
+	out->method = json_string_value(method);
+	out->method_len = json_string_length(method);
+	out->params = v;
+	return NULL;
+}
+
+/* A response (result or error): NULL, or why it is invalid. */
+static const char *
+read_response(json_t *root, int has_id, struct jsonrpc_msg *out)
+{
+	json_t *result = json_object_get(root, "result");
+	json_t *error = json_object_get(root, "error"), *code, *message;
+
+	if (result != NULL && error != NULL)
+		return "Invalid Request: both result and error";
+	if (!has_id)
+		return "Invalid Request: response without id";
+	if (result != NULL) {
+		out->type = JSONRPC_RESPONSE;
+		out->result = result;
+		return NULL;
+	}
+	code = json_object_get(error, "code");
+	message = json_object_get(error, "message");
+	if (!json_is_object(error) || !json_is_integer(code) ||
+	    !json_is_string(message))
+		return "Invalid Request: malformed error object";
+	if (json_integer_value(code) < -2147483647 - 1 ||
+	    json_integer_value(code) > 2147483647)
+		return "Invalid Request: error code out of range";
+	out->type = JSONRPC_ERROR;
+	out->error = error;
+	out->error_code = (int)json_integer_value(code);
+	out->error_message = json_string_value(message);
+	return NULL;
+}
+
 int
 jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *out,
     const char **errmsg, json_t **bad_id)
 {
 	json_error_t jerr;
-	json_t *root, *id, *v, *method, *result, *error, *code, *message;
+	json_t *root, *id, *v;
+	const char *why;
 	int has_id;
 
 	memset(out, 0, sizeof(*out));
@@ -78,59 +131,15 @@ jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *out,
 		    "Invalid Request: id must be a string, an integer or null",
 		    NULL, NULL);
 
-	method = json_object_get(root, "method");
-	result = json_object_get(root, "result");
-	error = json_object_get(root, "error");
-
-	if (method != NULL) {
-		if (!json_is_string(method))
-			return fail(out, root, errmsg,
-			    "Invalid Request: method must be a string",
-			    id, bad_id);
-		if (result != NULL || error != NULL)
-			return fail(out, root, errmsg,
-			    "Invalid Request: both method and result or error",
-			    id, bad_id);
-		v = json_object_get(root, "params");
-		if (v != NULL && !json_is_object(v) && !json_is_array(v))
-			return fail(out, root, errmsg,
-			    "Invalid Request: params must be an object or an array",
-			    id, bad_id);
-		out->type = has_id ? JSONRPC_REQUEST : JSONRPC_NOTIFICATION;
-		out->method = json_string_value(method);
-		out->method_len = json_string_length(method);
-		out->params = v;
-	} else if (result != NULL || error != NULL) {
-		if (result != NULL && error != NULL)
-			return fail(out, root, errmsg,
-			    "Invalid Request: both result and error", id, bad_id);
-		if (!has_id)
-			return fail(out, root, errmsg,
-			    "Invalid Request: response without id", NULL, NULL);
-		if (result != NULL) {
-			out->type = JSONRPC_RESPONSE;
-			out->result = result;
-		} else {
-			code = json_object_get(error, "code");
-			message = json_object_get(error, "message");
-			if (!json_is_object(error) || !json_is_integer(code) ||
-			    !json_is_string(message))
-				return fail(out, root, errmsg,
-				    "Invalid Request: malformed error object",
-				    id, bad_id);
-			if (json_integer_value(code) < -2147483647 - 1 ||
-			    json_integer_value(code) > 2147483647)
-				return fail(out, root, errmsg,
-				    "Invalid Request: error code out of range",
-				    id, bad_id);
-			out->type = JSONRPC_ERROR;
-			out->error = error;
-			out->error_code = (int)json_integer_value(code);
-			out->error_message = json_string_value(message);
-		}
-	} else
-		return fail(out, root, errmsg,
-		    "Invalid Request: no method, result or error", id, bad_id);
+	if (json_object_get(root, "method") != NULL)
+		why = read_call(root, has_id, out);
+	else if (json_object_get(root, "result") != NULL ||
+	    json_object_get(root, "error") != NULL)
+		why = read_response(root, has_id, out);
+	else
+		why = "Invalid Request: no method, result or error";
+	if (why != NULL)
+		return fail(out, root, errmsg, why, id, bad_id);
 
 	out->root = root;
 	out->id = has_id ? id : NULL;

@@ -77,7 +77,7 @@ START_TEST(pasv_valid)
 }
 END_TEST
 
-/* TEST-CASES 12 */
+/* 227 replies with octets past 255, port 0 or too few numbers: refused */
 START_TEST(pasv_invalid)
 {
 	pasv_bad("Entering Passive Mode (256,168,1,2,4,210)");
@@ -125,7 +125,7 @@ START_TEST(epsv_valid)
 }
 END_TEST
 
-/* TEST-CASES 12 */
+/* malformed 229 replies, or ports past 65535: refused */
 START_TEST(epsv_invalid)
 {
 	static const char *const bad[] = {
@@ -178,7 +178,7 @@ pwd_is(const char *text, const char *want)
 	free(t);
 }
 
-/* TEST-CASES 9 */
+/* 257 with an unclosed quote, doubled quotes, text before the path */
 START_TEST(pwd_variants)
 {
 	pwd_is("\"/home/user\" is current directory.", "/home/user");
@@ -232,7 +232,7 @@ START_TEST(size_valid)
 }
 END_TEST
 
-/* TEST-CASES 10 */
+/* "213 12ab" and sizes past 2^63: refused, no overflow */
 START_TEST(size_invalid)
 {
 	static const char *const bad[] = {
@@ -305,7 +305,7 @@ START_TEST(mdtm_valid)
 }
 END_TEST
 
-/* TEST-CASES 10 */
+/* bad MDTM dates: refused */
 START_TEST(mdtm_invalid)
 {
 	static const char *const bad[] = {
