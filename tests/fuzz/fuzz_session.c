@@ -85,9 +85,15 @@ op_done(struct ftp_op *op, void *arg)
 	FUZZ_CHECK(op->err.kind == FTPA_ERR_NONE);
 	if (op->kind == OP_LOGIN)
 		FUZZ_CHECK(op->facts != NULL && op->facts->welcome != NULL);
-	if (op->kind == OP_LIST || op->kind == OP_STAT ||
-	    op->kind == OP_QUOTE || op->kind == OP_CMD)
-		FUZZ_CHECK(op->result != NULL);
+	/* the typed result each kind promises (struct ftp_op_result) */
+	if (op->kind == OP_STAT)
+		FUZZ_CHECK(op->res.n_entries == 1 &&
+		    op->res.entries[0].name != NULL);
+	if (op->kind == OP_LIST)
+		for (size_t i = 0; i < op->res.n_entries; i++)
+			FUZZ_CHECK(op->res.entries[i].name != NULL);
+	if (op->kind == OP_QUOTE || op->kind == OP_CMD)
+		FUZZ_CHECK(op->res.text != NULL && op->res.code >= 100);
 	if (op->kind == OP_GET && !op->ascii && op->total >= op->offset)
 		FUZZ_CHECK(op->bytes == op->total - op->offset);
 	/* what was counted is what the caller has, restarts included
