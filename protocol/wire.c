@@ -150,8 +150,9 @@ wire_error_read(const json_t *error, struct wire_error *we)
 	if (we->message == NULL || *we->message == '\0')
 		we->message = "the agent reported an error";
 	v = json_object_get(data, "ftp_code");
-	we->ftp_code = json_is_integer(v) && json_integer_value(v) > 0 &&
-	    json_integer_value(v) < 1000 ? (int)json_integer_value(v) : 0;
+	/* a reply code, as the reply reader takes them, or none */
+	we->ftp_code = json_is_integer(v) && json_integer_value(v) >= 100 &&
+	    json_integer_value(v) <= 599 ? (int)json_integer_value(v) : 0;
 	we->ftp_text = json_string_value(json_object_get(data, "ftp_text"));
 }
 
