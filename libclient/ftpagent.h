@@ -79,6 +79,15 @@ FTPAGENT_API struct ftpagent *ftpagent_connect(const char *socket_path);
  */
 FTPAGENT_API struct ftpagent *ftpagent_connect_opts(const char *socket_path,
     unsigned flags, int timeout_ms);
+/*
+ * Takes fd, a connected stream socket to an agent (one end of a
+ * socketpair to an agent the caller started, a socket handed over by a
+ * service manager), as a connection: it is made non-blocking and closed
+ * by ftpagent_free. Returns NULL only when out of memory (fd is then
+ * closed); an fd that is not a socket gives FTPAGENT_ERR_AGENT.
+ * ftpagent_socket_path() is "" for it (since libftpagent.so.1).
+ */
+FTPAGENT_API struct ftpagent *ftpagent_connect_fd(int fd);
 /* Closes the connection and frees it. NULL is allowed. */
 FTPAGENT_API void ftpagent_free(struct ftpagent *);
 /* Timeout for every later call, in milliseconds (default 60000; 0: none is
