@@ -47,6 +47,17 @@ static int agent = -1;		/* the fake agent's end */
 static pid_t child = -1;	/* the forked agent of test_blocking_face */
 static int seq;			/* callbacks run so far, of any kind */
 
+/* test_many_calls: one per call */
+struct many {
+	uint64_t	 id;
+	int		 runs;
+	bool		 right;		/* reply->call was id */
+};
+
+static struct many *many;
+static int many_done;
+static char many_why[256];
+
 static int64_t
 now_ms(void)
 {
@@ -86,7 +97,7 @@ temp_file(const char *content)
 	return fd;
 }
 
-/* ---- the fake agent: requests in --------------------------------------- */
+/* ---- the fake agent: requests in ----------------------------------------- */
 
 struct req {
 	json_t		*msg;
@@ -95,9 +106,15 @@ struct req {
 	json_t		*params;	/* borrowed from msg */
 	int		 fds[16];
 	int		 nfds;
-	size_t		 fd_at;		/* byte of the line the fds came with */
+	size_t		 fd_at;		/* where in the line fds came */
 	char		 why[128];	/* why reading failed */
 };
+
+/* What the requests read by agent_req hold, released by req_clear or,
+ * when a test stops at a failed assertion, by the teardown (so that a
+ * leak check sees only the library's). */
+#define HELD_MAX	64
+static json_t *held[HELD_MAX];
 
 static void
 req_clear(struct req *r)
@@ -106,8 +123,37 @@ req_clear(struct req *r)
 
 	for (i = 0; i < r->nfds; i++)
 		close(r->fds[i]);
+	for (i = 0; i < HELD_MAX; i++)
+		if (held[i] == r->msg && r->msg != NULL) {
+			held[i] = NULL;
+			break;
+		}
 	json_decref(r->msg);
 	memset(r, 0, sizeof(*r));
+}
+
+static void
+held_add(struct req *r)
+{
+	int i;
+
+	for (i = 0; i < HELD_MAX; i++)
+		if (held[i] == NULL) {
+			held[i] = json_incref(r->msg);
+			json_decref(r->msg);	/* one reference, 2 names */
+			return;
+		}
+}
+
+static void
+held_clear(void)
+{
+	int i;
+
+	for (i = 0; i < HELD_MAX; i++) {
+		json_decref(held[i]);
+		held[i] = NULL;
+	}
 }
 
 /*
@@ -176,8 +222,8 @@ fake_recv_req(int fd, struct req *r, int timeout_ms)
 			if (r->fd_at == (size_t)-1)
 				r->fd_at = len;
 			for (i = 0; i < n && r->nfds < 16; i++)
-				memcpy(&r->fds[r->nfds++],
-				    CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				memcpy(&r->fds[r->nfds++], CMSG_DATA(c) +
+				    i * sizeof(int), sizeof(int));
 		}
 		if (ch == '\n')
 			break;
@@ -240,7 +286,11 @@ fake_send(int fd, const void *buf, size_t len, int timeout_ms)
 static void
 agent_req(struct req *r, const char *method, int nfds)
 {
-	ck_assert_msg(fake_recv_req(agent, r, WAIT_MS), "agent: %s", r->why);
+	bool ok = fake_recv_req(agent, r, WAIT_MS);
+
+	if (r->msg != NULL)
+		held_add(r);
+	ck_assert_msg(ok, "agent: %s", r->why);
 	if (method != NULL)
 		ck_assert_str_eq(r->method, method);
 	ck_assert_msg(r->nfds == nfds, "%s came with %d fds, not %d",
@@ -255,9 +305,14 @@ static void
 agent_no_req(int ms)
 {
 	struct pollfd p = { .fd = agent, .events = POLLIN };
+	char buf[200];
+	ssize_t n;
 
-	ck_assert_msg(poll(&p, 1, ms) == 0, "the library wrote something "
-	    "more");
+	if (poll(&p, 1, ms) == 0)
+		return;
+	n = recv(agent, buf, sizeof(buf) - 1, MSG_PEEK | MSG_DONTWAIT);
+	buf[n > 0 ? n : 0] = '\0';
+	ck_abort_msg("the library wrote something more: %s", buf);
 }
 
 static const char *
@@ -346,7 +401,7 @@ agent_progress(const char *job, long long bytes, long long total,
 	    total, request));
 }
 
-/* ---- driving the library --------------------------------------------------- */
+/* ---- driving the library ------------------------------------------------- */
 
 /* Writes what the library has queued (the socket has room in these
  * tests). */
@@ -420,12 +475,25 @@ run_until(const int *count, int want, int ms)
 	return *count >= want;
 }
 
-/* ---- what the callbacks saw ------------------------------------------------ */
+/* job.cancel with job id comes next on the agent's end; answered. */
+static void
+agent_expect_job_cancel(const char *job)
+{
+	struct req c;
+
+	flush();
+	agent_req(&c, "job.cancel", 0);
+	ck_assert_str_eq(param_str(&c, "job"), job);
+	agent_result(c.id, "{}");
+	req_clear(&c);
+}
+
+/* ---- what the callbacks saw ---------------------------------------------- */
 
 struct rec {
 	int		 runs;
-	int		 seq;		/* its place among all callbacks */
-	bool		 leave;		/* take nothing: the library frees */
+	int		 seq;		/* its place among callbacks */
+	bool		 leave;		/* take nothing: the lib frees */
 	uint64_t	 call;
 	enum ftpagent_error error;
 	char		 message[256];
@@ -555,7 +623,7 @@ on_progress(void *arg, int64_t bytes, int64_t total)
 	return !p->stop;
 }
 
-/* ---- fixtures ----------------------------------------------------------------- */
+/* ---- fixtures ------------------------------------------------------------ */
 
 static void
 setup(void)
@@ -593,6 +661,9 @@ teardown(void)
 	for (i = 0; i < NRECS; i++)
 		rec_clear(&recs[i]);
 	evs_clear();
+	held_clear();
+	free(many);
+	many = NULL;
 }
 
 /* ---- 0. sends: ids, arguments, nothing before a process ------------------ */
@@ -640,7 +711,7 @@ START_TEST(test_send_ids_and_arguments)
 }
 END_TEST
 
-/* ---- 1. out-of-order replies ------------------------------------------------ */
+/* ---- 1. out-of-order replies --------------------------------------------- */
 
 START_TEST(test_out_of_order)
 {
@@ -787,7 +858,7 @@ START_TEST(test_error_reply)
 }
 END_TEST
 
-/* ---- 2. a reply split at every byte ------------------------------------------ */
+/* ---- 2. a reply split at every byte -------------------------------------- */
 
 /* Writes s one byte at a time, the library reading after each; *count
  * must stay at before until the last byte and reach before + 1 then. */
@@ -871,7 +942,7 @@ START_TEST(test_split_notification_then_reply)
 }
 END_TEST
 
-/* ---- 3. notifications between replies --------------------------------------- */
+/* ---- 3. notifications between replies ------------------------------------ */
 
 static const char session_state[] = "{\"session\":\"s1\",\"state\":\"busy\","
     "\"connections\":2,\"busy\":1}";
@@ -1024,7 +1095,7 @@ START_TEST(test_notifications_kept)
 }
 END_TEST
 
-/* ---- 4. transfer progress goes to its own call ---------------------------- */
+/* ---- 4. transfer progress goes to its own call --------------------------- */
 
 START_TEST(test_progress_routing)
 {
@@ -1098,7 +1169,108 @@ START_TEST(test_progress_routing)
 }
 END_TEST
 
-/* ---- 5. cancelling calls in flight ------------------------------------------- */
+/*
+ * Runs drain() in a forked copy of this process, so that a library that
+ * never returns fails the test instead of hanging the suite (CK_FORK=no
+ * too). True when the copy returned within ms. The copy consumes what
+ * the socket holds.
+ */
+static bool
+drain_returns_within(int ms)
+{
+	int64_t deadline = now_ms() + ms;
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		(void)drain();
+		_exit(0);
+	}
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (now_ms() >= deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return false;
+		}
+		poll(NULL, 0, 10);
+	}
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/*
+ * A job.progress without "request" (what a subscription brings about
+ * other jobs, or an agent from before "request") that could be either
+ * of two transfers whose jobs are not known yet.
+ */
+START_TEST(test_progress_without_request_ambiguous)
+{
+	struct req q[2];
+	int f1 = temp_file(NULL), f2 = temp_file(NULL);
+
+	ck_assert_uint_ne(ftpagent_send_get_fd(a, "s1", "/f", f1, NULL,
+	    on_reply, &recs[0]), 0);
+	ck_assert_uint_ne(ftpagent_send_get_fd(a, "s1", "/f", f2, NULL,
+	    on_reply, &recs[1]), 0);
+	close(f1);
+	close(f2);
+	flush();
+	agent_req(&q[0], "transfer.get", 1);
+	agent_req(&q[1], "transfer.get", 1);
+	agent_progress("jX", 1, 10, -1);
+	ck_assert_msg(drain_returns_within(WAIT_MS), "ftpagent_process did "
+	    "not return within %d ms", WAIT_MS);
+	req_clear(&q[0]);
+	req_clear(&q[1]);
+}
+END_TEST
+
+/*
+ * Subscribed, a transfer sees another job of the same session and path
+ * (another process's download of the same file) before its own first
+ * progress: that job is not the transfer's. Its progress callback hears
+ * only its own job, and cancelling it cancels its own job, not the
+ * other process's.
+ */
+START_TEST(test_subscription_progress_not_a_transfers)
+{
+	struct ftpagent_xfer_opts o;
+	struct prog p;
+	struct req q;
+	uint64_t id;
+	int fd = temp_file(NULL);
+
+	ck_assert_uint_ne(ftpagent_send_subscribe(a, NULL, on_reply,
+	    &recs[0]), 0);
+	ftpagent_set_event_cb(a, on_event, &evs);
+	flush();
+	agent_req(&q, "events.subscribe", 0);
+	agent_result(q.id, "{}");
+	req_clear(&q);
+	ck_assert(drain());
+
+	memset(&p, 0, sizeof(p));
+	memset(&o, 0, sizeof(o));
+	o.progress = on_progress;
+	o.progress_arg = &p;
+	id = ftpagent_send_get_fd(a, "s1", "/f", fd, &o, on_reply, &recs[1]);
+	close(fd);
+	flush();
+	agent_req(&q, "transfer.get", 1);
+	agent_progress("jX", 500, 1000, -1);	/* someone else's */
+	agent_progress("jM", 0, 1000, q.id);	/* its own */
+	ck_assert(drain());
+	ck_assert_msg(p.runs == 1 && p.bytes[0] == 0, "the transfer's "
+	    "progress callback ran %d times, first with %lld bytes", p.runs,
+	    (long long)p.bytes[0]);
+	ck_assert(ftpagent_cancel(a, id));
+	agent_expect_job_cancel("jM");
+	req_clear(&q);
+}
+END_TEST
+
+/* ---- 5. cancelling calls in flight --------------------------------------- */
 
 START_TEST(test_cancel_call)
 {
@@ -1170,19 +1342,6 @@ START_TEST(test_cancel_call)
 	req_clear(&q[2]);
 }
 END_TEST
-
-/* job.cancel with job id comes next on the agent's end; answered. */
-static void
-agent_expect_job_cancel(const char *job)
-{
-	struct req c;
-
-	flush();
-	agent_req(&c, "job.cancel", 0);
-	ck_assert_str_eq(param_str(&c, "job"), job);
-	agent_result(c.id, "{}");
-	req_clear(&c);
-}
 
 START_TEST(test_cancel_transfer)
 {
@@ -1287,6 +1446,104 @@ START_TEST(test_cancel_transfer_job_learnt_later)
 }
 END_TEST
 
+/* A progress callback that cancels its own call with ftpagent_cancel
+ * and then returns false as well. */
+static uint64_t self_id;
+static bool self_cancelled;
+
+static bool
+on_progress_cancel_self(void *arg, int64_t bytes, int64_t total)
+{
+	struct prog *p = arg;
+
+	p->runs++;
+	self_cancelled = ftpagent_cancel(a, self_id);
+	return false;
+}
+
+START_TEST(test_cancel_inside_progress)
+{
+	struct ftpagent_xfer_opts o;
+	struct prog p;
+	struct req q;
+	int fd = temp_file(NULL);
+
+	memset(&p, 0, sizeof(p));
+	memset(&o, 0, sizeof(o));
+	o.progress = on_progress_cancel_self;
+	o.progress_arg = &p;
+	self_id = ftpagent_send_get_fd(a, "s1", "/big", fd, &o, on_reply,
+	    &recs[0]);
+	close(fd);
+	flush();
+	agent_req(&q, "transfer.get", 1);
+	agent_progress("j7", 10, 1000, q.id);
+	ck_assert(drain());
+	ck_assert_int_eq(p.runs, 1);
+	ck_assert(self_cancelled);
+	assert_done(&recs[0], self_id, FTPAGENT_ERR_CANCELLED);
+	/* one job.cancel, of the right job, and nothing else */
+	agent_expect_job_cancel("j7");
+	agent_no_req(50);
+	agent_progress("j7", 20, 1000, q.id);
+	agent_error(q.id, -32008, "cancelled", "cancelled");
+	ck_assert(drain());
+	ck_assert_int_eq(p.runs, 1);
+	ck_assert_int_eq(recs[0].runs, 1);
+	ck_assert_uint_eq(ftpagent_pending(a), 0);
+	req_clear(&q);
+}
+END_TEST
+
+/* A callback that cancels its own call again: it has run, so false. */
+static bool nested_cancel;
+
+static void
+on_reply_cancel_again(struct ftpagent *conn, struct ftpagent_reply *r,
+    void *arg)
+{
+	on_reply(conn, r, arg);
+	nested_cancel = ftpagent_cancel(conn, r->call);
+}
+
+START_TEST(test_cancel_again_from_callback)
+{
+	struct req q[2];
+	uint64_t id[2];
+	int fd = temp_file(NULL);
+
+	/* a transfer whose job is not known yet, cancelled */
+	id[0] = ftpagent_send_get_fd(a, "s1", "/a", fd, NULL,
+	    on_reply_cancel_again, &recs[0]);
+	flush();
+	agent_req(&q[0], "transfer.get", 1);
+	nested_cancel = true;
+	ck_assert(ftpagent_cancel(a, id[0]));
+	assert_done(&recs[0], id[0], FTPAGENT_ERR_CANCELLED);
+	ck_assert_msg(!nested_cancel && ftpagent_pending(a) == 0,
+	    "a call whose callback runs: cancelled again %d, pending %zu",
+	    nested_cancel, ftpagent_pending(a));
+	ck_assert(!ftpagent_cancel(a, id[0]));
+
+	/* the same, timed out */
+	ftpagent_set_timeout(a, 100);
+	id[1] = ftpagent_send_get_fd(a, "s1", "/b", fd, NULL,
+	    on_reply_cancel_again, &recs[1]);
+	close(fd);
+	flush();
+	agent_req(&q[1], "transfer.get", 1);
+	nested_cancel = true;
+	ck_assert(run_until(&recs[1].runs, 1, WAIT_MS));
+	assert_done(&recs[1], id[1], FTPAGENT_ERR_TIMEOUT);
+	ck_assert_msg(!nested_cancel && ftpagent_pending(a) == 0,
+	    "a call whose callback runs: cancelled again %d, pending %zu",
+	    nested_cancel, ftpagent_pending(a));
+	ck_assert_int_eq(recs[1].runs, 1);
+	req_clear(&q[0]);
+	req_clear(&q[1]);
+}
+END_TEST
+
 /* From a callback the library may be called again: a send, a cancel. */
 static uint64_t reentrant_cancel, reentrant_sent;
 
@@ -1335,7 +1592,7 @@ START_TEST(test_reentrant_callback)
 }
 END_TEST
 
-/* ---- 6. the agent hangs up ------------------------------------------------ */
+/* ---- 6. the agent hangs up ----------------------------------------------- */
 
 static void
 assert_failed_connection(void)
@@ -1406,6 +1663,65 @@ START_TEST(test_hangup_mid_reply)
 }
 END_TEST
 
+/*
+ * The agent answers and hangs up while the library has a new request
+ * queued: the reply that came is still the call's outcome (a caller
+ * told "agent gone" may repeat an fs.remove that was done).
+ */
+START_TEST(test_hangup_after_reply_with_output_queued)
+{
+	struct req q;
+	uint64_t id[2];
+
+	id[0] = ftpagent_send_stat(a, "s1", "/a", on_reply, &recs[0]);
+	flush();
+	agent_req(&q, "fs.stat", 0);
+	agent_result(q.id, "{\"name\":\"a\",\"type\":\"file\"}");
+	close(agent);
+	agent = -1;
+	id[1] = ftpagent_send_call(a, "agent.ping", NULL, NULL, 0, on_reply,
+	    &recs[1]);
+	ck_assert(ftpagent_events(a) & FTPAGENT_WRITE);
+	ck_assert(!drain());
+	assert_done(&recs[0], id[0], FTPAGENT_OK);
+	assert_done(&recs[1], id[1], FTPAGENT_ERR_AGENT);
+	assert_failed_connection();
+	req_clear(&q);
+}
+END_TEST
+
+/* Whole replies, exactly 64 KiB of them, then EOF: they still count. */
+START_TEST(test_hangup_after_64k)
+{
+	static char line[65536 + 1];
+	struct req q[2];
+	uint64_t id[2];
+	int n, pad;
+
+	id[0] = ftpagent_send_call(a, "agent.ping", NULL, NULL, 0, on_reply,
+	    &recs[0]);
+	id[1] = ftpagent_send_call(a, "agent.ping", NULL, NULL, 0, on_reply,
+	    &recs[1]);
+	flush();
+	agent_req(&q[0], "agent.ping", 0);
+	agent_req(&q[1], "agent.ping", 0);
+	n = snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":%lld,"
+	    "\"result\":{\"pad\":\"", (long long)q[0].id);
+	pad = 65536 - n - 4;
+	memset(line + n, 'x', (size_t)pad);
+	memcpy(line + n + pad, "\"}}\n", 4);
+	ck_assert_uint_eq(strlen(line), 65536);
+	ck_assert(fake_send(agent, line, 65536, WAIT_MS));
+	close(agent);
+	agent = -1;
+	ck_assert(!drain());
+	assert_done(&recs[0], id[0], FTPAGENT_OK);
+	assert_done(&recs[1], id[1], FTPAGENT_ERR_AGENT);
+	req_clear(&q[0]);
+	req_clear(&q[1]);
+}
+END_TEST
+
 /* The agent gone before the requests are written: no SIGPIPE. */
 START_TEST(test_hangup_before_write)
 {
@@ -1443,6 +1759,61 @@ START_TEST(test_free_with_calls_pending)
 	ck_assert(recs[0].call == id[0] && recs[1].call == id[1]);
 	ck_assert_int_ne(recs[0].error, FTPAGENT_OK);
 	ck_assert_int_ne(recs[1].error, FTPAGENT_OK);
+}
+END_TEST
+
+/* ftpagent_free from inside a callback: the rest end, nothing runs on a
+ * freed connection. */
+static void
+on_reply_free(struct ftpagent *conn, struct ftpagent_reply *r, void *arg)
+{
+	struct rec *c = arg;
+
+	c->runs++;
+	c->call = r->call;
+	c->error = r->error;
+	ftpagent_free(conn);
+	a = NULL;
+}
+
+static void
+on_reply_count(struct ftpagent *conn, struct ftpagent_reply *r, void *arg)
+{
+	struct rec *c = arg;
+
+	c->runs++;
+	c->call = r->call;
+	c->error = r->error;
+}
+
+START_TEST(test_free_inside_callback)
+{
+	struct ftpagent *conn = a;
+	struct req q[3];
+	uint64_t id[3];
+
+	id[0] = ftpagent_send_call(a, "agent.ping", NULL, NULL, 0,
+	    on_reply_free, &recs[0]);
+	id[1] = ftpagent_send_call(a, "agent.ping", NULL, NULL, 0,
+	    on_reply_count, &recs[1]);
+	id[2] = ftpagent_send_call(a, "agent.ping", NULL, NULL, 0,
+	    on_reply_count, &recs[2]);
+	flush();
+	agent_req(&q[0], "agent.ping", 0);
+	agent_req(&q[1], "agent.ping", 0);
+	agent_req(&q[2], "agent.ping", 0);
+	agent_result(q[0].id, "{}");
+	agent_result(q[1].id, "{}");
+	agent_progress("j1", 1, 2, q[2].id);
+	ck_assert(!ftpagent_process(conn, FTPAGENT_READ));
+	ck_assert_ptr_null(a);
+	assert_done(&recs[0], id[0], FTPAGENT_OK);
+	/* the others end once, whatever the reason */
+	ck_assert_int_eq(recs[1].runs, 1);
+	ck_assert_int_eq(recs[2].runs, 1);
+	req_clear(&q[0]);
+	req_clear(&q[1]);
+	req_clear(&q[2]);
 }
 END_TEST
 
@@ -1549,7 +1920,7 @@ START_TEST(test_call_fds)
 }
 END_TEST
 
-/* ---- 8. timeouts ------------------------------------------------------------- */
+/* ---- 8. timeouts --------------------------------------------------------- */
 
 START_TEST(test_timeout)
 {
@@ -1649,7 +2020,7 @@ START_TEST(test_transfer_timeout)
 	ck_assert_int_eq(recs[0].runs, 0);
 	ck_assert(run_until(&recs[0].runs, 1, WAIT_MS));
 	assert_done(&recs[0], id, FTPAGENT_ERR_TIMEOUT);
-	ck_assert_int_ge(now_ms() - t0, 750);
+	ck_assert_int_ge(now_ms() - t0, 690);	/* last progress + 200 */
 	agent_expect_job_cancel("j8");
 	agent_error(q.id, -32008, "cancelled", "cancelled");
 	ck_assert(drain());
@@ -1659,7 +2030,48 @@ START_TEST(test_transfer_timeout)
 }
 END_TEST
 
-/* ---- the watch hook ---------------------------------------------------------- */
+/* job.wait: the deadline is the wait plus the connection's timeout;
+ * waiting "until it ends" asks again each time the agent's slice passes,
+ * and ends once, with the job. */
+START_TEST(test_job_wait_slices)
+{
+	struct req q;
+	uint64_t id;
+	char b[512];
+	int t, i;
+
+	ftpagent_set_timeout(a, 200);
+	id = ftpagent_send_job_wait(a, "j1", 300, on_reply, &recs[0]);
+	t = ftpagent_timeout(a);
+	ck_assert_msg(t > 300 && t <= 500, "job.wait deadline in %d ms", t);
+	ck_assert(ftpagent_cancel(a, id));
+	flush();
+	agent_req(&q, "job.wait", 0);
+	req_clear(&q);
+
+	id = ftpagent_send_job_wait(a, "j1", 0, on_reply, &recs[1]);
+	for (i = 0; i < 3; i++) {
+		flush();
+		agent_req(&q, "job.wait", 0);
+		ck_assert_str_eq(param_str(&q, "job"), "j1");
+		agent_error(q.id, -32004, "timeout", "not yet");
+		req_clear(&q);
+		ck_assert(drain());
+		ck_assert_int_eq(recs[1].runs, 0);
+	}
+	flush();
+	agent_req(&q, "job.wait", 0);
+	agent_result(q.id, job_obj(b, "j1", "done", "get", 9, 9, -1));
+	ck_assert(drain());
+	assert_done(&recs[1], id, FTPAGENT_OK);
+	ck_assert_str_eq(recs[1].r.job.id, "j1");
+	ck_assert_int_eq(recs[1].r.job.state, FTPAGENT_JOB_DONE);
+	ck_assert_uint_eq(ftpagent_pending(a), 0);
+	req_clear(&q);
+}
+END_TEST
+
+/* ---- the watch hook ------------------------------------------------------ */
 
 struct watch {
 	int		 calls;
@@ -1723,7 +2135,7 @@ START_TEST(test_watch)
 }
 END_TEST
 
-/* ---- 9. the blocking face on the same core ------------------------------ */
+/* ---- 9. the blocking face on the same core ------------------------------- */
 
 /*
  * The forked agent: answers the two pings first, waits a little, then
@@ -1809,7 +2221,7 @@ START_TEST(test_blocking_face)
 }
 END_TEST
 
-/* ---- 10. a hostile agent ---------------------------------------------------- */
+/* ---- 10. a hostile agent ------------------------------------------------- */
 
 START_TEST(test_unknown_and_duplicate_ids)
 {
@@ -1968,16 +2380,8 @@ START_TEST(test_overlong_line)
 }
 END_TEST
 
-/* ---- 11. many calls ------------------------------------------------------------ */
+/* ---- 11. many calls ------------------------------------------------------ */
 
-struct many {
-	uint64_t	 id;
-	int		 runs;
-	bool		 right;		/* reply->call was id */
-};
-
-static struct many *many;
-static int many_done;
 
 static void
 on_many(struct ftpagent *conn, struct ftpagent_reply *r, void *arg)
@@ -1988,6 +2392,8 @@ on_many(struct ftpagent *conn, struct ftpagent_reply *r, void *arg)
 	m->runs++;
 	m->right = r->call == m->id && r->error == FTPAGENT_OK &&
 	    r->json != NULL && strcmp(r->json, "{}") == 0;
+	if (!m->right)
+		copy_str(many_why, sizeof(many_why), r->error_message);
 	many_done++;
 }
 
@@ -2004,6 +2410,7 @@ START_TEST(test_many_calls)
 
 	ck_assert_ptr_nonnull(many = calloc(MANY, sizeof(*many)));
 	many_done = 0;
+	ftpagent_set_timeout(a, 120000);	/* slow under valgrind */
 	for (i = 0; i < MANY; i++) {
 		many[i].id = ftpagent_send_call(a, "agent.ping", NULL, NULL, 0,
 		    on_many, &many[i]);
@@ -2042,8 +2449,9 @@ START_TEST(test_many_calls)
 			outlen = 0;
 			for (k = 0; k < 200 && nids > 0; k++)
 				outlen += (size_t)snprintf(out + outlen,
-				    sizeof(out) - outlen, "{\"jsonrpc\":\"2.0\","
-				    "\"result\":{},\"id\":%lld}\n",
+				    sizeof(out) - outlen,
+				    "{\"jsonrpc\":\"2.0\",\"result\":{},"
+				    "\"id\":%lld}\n",
 				    (long long)ids[--nids]);
 			ck_assert(fake_send(agent, out, outlen, WAIT_MS));
 			ck_assert(drain());
@@ -2056,7 +2464,8 @@ START_TEST(test_many_calls)
 	for (i = 0; i < MANY; i++) {
 		ck_assert_msg(many[i].runs == 1, "call %d ran %d times", i,
 		    many[i].runs);
-		ck_assert_msg(many[i].right, "call %d: wrong reply", i);
+		ck_assert_msg(many[i].right, "call %d: wrong reply (%s)", i,
+		    many_why);
 	}
 	ck_assert_uint_eq(ftpagent_pending(a), 0);
 	ck_assert_int_eq(ftpagent_timeout(a), -1);
@@ -2082,6 +2491,8 @@ async_suite(void)
 	tcase_add_test(tc, test_notifications_to_callback);
 	tcase_add_test(tc, test_notifications_kept);
 	tcase_add_test(tc, test_progress_routing);
+	tcase_add_test(tc, test_progress_without_request_ambiguous);
+	tcase_add_test(tc, test_subscription_progress_not_a_transfers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cancel");
@@ -2091,6 +2502,8 @@ async_suite(void)
 	tcase_add_test(tc, test_cancel_transfer);
 	tcase_add_test(tc, test_cancel_from_progress);
 	tcase_add_test(tc, test_cancel_transfer_job_learnt_later);
+	tcase_add_test(tc, test_cancel_inside_progress);
+	tcase_add_test(tc, test_cancel_again_from_callback);
 	tcase_add_test(tc, test_reentrant_callback);
 	suite_add_tcase(s, tc);
 
@@ -2101,6 +2514,9 @@ async_suite(void)
 	tcase_add_test(tc, test_hangup_mid_reply);
 	tcase_add_test(tc, test_hangup_before_write);
 	tcase_add_test(tc, test_free_with_calls_pending);
+	tcase_add_test(tc, test_free_inside_callback);
+	tcase_add_test(tc, test_hangup_after_reply_with_output_queued);
+	tcase_add_test(tc, test_hangup_after_64k);
 	tcase_add_test(tc, test_unknown_and_duplicate_ids);
 	tcase_add_test(tc, test_wrong_result_types);
 	tcase_add_test(tc, test_invalid_json);
@@ -2116,6 +2532,7 @@ async_suite(void)
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_timeout_earliest);
 	tcase_add_test(tc, test_transfer_timeout);
+	tcase_add_test(tc, test_job_wait_slices);
 	tcase_add_test(tc, test_watch);
 	tcase_add_test(tc, test_blocking_face);
 	suite_add_tcase(s, tc);
