@@ -670,6 +670,23 @@ expire(struct ftpagent *a)
 	}
 }
 
+/*
+ * Back from running callbacks: when one freed the connection, it is
+ * freed now (the outermost caller does it) and false returned; else the
+ * adapter hears what to watch.
+ */
+static bool
+leave(struct ftpagent *a)
+{
+	if (a->freeing) {
+		if (a->depth == 0)
+			fa_free_now(a);
+		return false;
+	}
+	fa_watch_update(a);
+	return true;
+}
+
 bool
 ftpagent_cancel(struct ftpagent *a, uint64_t id)
 {
@@ -689,13 +706,7 @@ ftpagent_cancel(struct ftpagent *a, uint64_t id)
 	a->depth++;
 	call_abandon(a, c, &r);
 	a->depth--;
-	if (a->freeing) {
-		/* the callback freed the connection */
-		if (a->depth == 0)
-			fa_free_now(a);
-		return true;
-	}
-	fa_watch_update(a);
+	(void)leave(a);
 	return true;
 }
 
@@ -818,12 +829,8 @@ ftpagent_process(struct ftpagent *a, unsigned revents)
 			fail_all(a, st);
 	}
 	a->depth--;
-	if (a->freeing) {
-		if (a->depth == 0)
-			fa_free_now(a);
+	if (!leave(a))
 		return false;
-	}
-	fa_watch_update(a);
 	return ok && conn_is_open(&a->conn);
 }
 
