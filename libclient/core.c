@@ -496,37 +496,52 @@ reply_call(struct ftpagent *a, const struct jsonrpc_msg *m)
 	return hash_find(a->calls, json_integer_value(m->id));
 }
 
-/* The transfer a job.progress is about: by its request, else (an agent
- * from before "request") by its job id, else the only one not knowing
- * its job yet. Activity on an ambiguous one keeps them all alive. */
+/*
+ * The transfer a job.progress is about: the one of its request. An agent
+ * from before "request" names none: then its job id says, or, when one
+ * transfer like it does not know its job yet, that one; but not on a
+ * subscribed connection, where the notice may be about any job of the
+ * uid. Activity on an ambiguous notice keeps those transfers alive.
+ */
 static struct fa_call *
 progress_call(struct ftpagent *a, const json_t *p, const char *job)
 {
 	json_t *req = json_object_get(p, "request");
-	struct fa_call *c, *next, *found = NULL;
-	int unknown = 0;
+	struct fa_call *c, *found = NULL;
+	size_t unknown = 0;
 
 	if (json_is_integer(req)) {
+		/* this agent names requests: the others are a subscription's */
+		a->names_requests = true;
 		c = hash_find(a->calls, json_integer_value(req));
 		return c != NULL && c->op->owns != NULL ? c : NULL;
 	}
-	if (req != NULL)
+	if (req != NULL || a->names_requests)
 		return NULL;
 	for (c = a->calls->head; c != NULL; c = c->next) {
+		c->touched = false;
 		if (c->op->owns == NULL || c->zombie || !c->op->owns(c, p))
 			continue;
 		if (c->job != NULL && strcmp(c->job, job) == 0)
 			return c;
-		if (c->job == NULL && unknown++ == 0)
-			found = c;
+		if (c->job == NULL) {
+			c->touched = true;
+			if (unknown++ == 0)
+				found = c;
+		}
 	}
-	if (unknown <= 1)
+	if (unknown == 0 || (unknown == 1 && !a->subscribed))
 		return found;
-	for (c = a->calls->head; c != NULL; c = next) {
-		next = c->next;
-		if (c->op->owns != NULL && c->job == NULL && !c->zombie &&
-		    c->op->owns(c, p))
-			set_deadline(a, c);
+	/* set_deadline moves a call to the tail: marked first, moved now */
+	for (c = a->calls->head; c != NULL && unknown > 0; ) {
+		if (!c->touched) {
+			c = c->next;
+			continue;
+		}
+		c->touched = false;
+		unknown--;
+		set_deadline(a, c);
+		c = a->calls->head;
 	}
 	return NULL;
 }
@@ -536,8 +551,10 @@ progress(struct ftpagent *a, const json_t *p)
 {
 	const char *job = json_string_value(json_object_get(p, "job"));
 	struct fa_call *c;
+	json_int_t wire;
 	json_t *v;
 	int64_t bytes, total;
+	bool stop;
 
 	if (job == NULL || (c = progress_call(a, p, job)) == NULL)
 		return;
@@ -559,12 +576,16 @@ progress(struct ftpagent *a, const json_t *p)
 	bytes = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
 	v = json_object_get(p, "total");
 	total = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+	wire = c->wire;
 	a->depth++;
-	if (!c->progress(c->progress_arg, bytes, total)) {
+	stop = !c->progress(c->progress_arg, bytes, total);
+	a->depth--;
+	/* the callback may have ended the call (ftpagent_cancel) */
+	if (stop && !a->freeing && (c = hash_find(a->calls, wire)) != NULL &&
+	    !c->zombie && !c->cancelling) {
 		c->cancelling = true;
 		fa_cancel_job(a, c->job);
 	}
-	a->depth--;
 }
 
 /* The key under which a kept notification is replaced by a newer one. */
@@ -582,7 +603,7 @@ notification(struct ftpagent *a, const struct jsonrpc_msg *m)
 	if (strcmp(m->method, WIRE_JOB_PROGRESS) == 0 &&
 	    json_is_object(m->params))
 		progress(a, m->params);
-	if (!a->subscribed)
+	if (!a->subscribed || a->freeing)
 		return;
 	if (a->event_cb != NULL)
 		fa_event_deliver(a, m);
@@ -643,10 +664,12 @@ call_abandon(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 		call_complete(a, c, r);
 		return;
 	}
-	call_finish(a, c, r);
+	/* a zombie before its callback runs: a cancel from there finds
+	 * nothing to cancel */
 	c->zombie = true;
 	a->calls->zombies++;
 	set_deadline(a, c);
+	call_finish(a, c, r);
 }
 
 static void
@@ -816,18 +839,16 @@ ftpagent_process(struct ftpagent *a, unsigned revents)
 	if (a == NULL || a->calls == NULL)
 		return false;
 	a->depth++;
-	if (conn_is_open(&a->conn) && conn_queued(&a->conn) > 0 &&
-	    (st = conn_flush(&a->conn)) != CONN_OK)
-		fail_all(a, st);
-	else if (conn_is_open(&a->conn) || ndjson_pending(&a->conn.in) > 0)
+	/* what has come first: a reply that came before a hang-up is the
+	 * agent's word, even when writing then fails */
+	if (conn_is_open(&a->conn) || ndjson_pending(&a->conn.in) > 0)
 		ok = take_input(a, (revents & FTPAGENT_READ) != 0);
-	if (!a->freeing) {
+	if (!a->freeing)
 		expire(a);
-		/* callbacks may have sent more */
-		if (conn_is_open(&a->conn) && conn_queued(&a->conn) > 0 &&
-		    (st = conn_flush(&a->conn)) != CONN_OK)
-			fail_all(a, st);
-	}
+	/* what is queued, callbacks' sends too */
+	if (!a->freeing && conn_is_open(&a->conn) &&
+	    conn_queued(&a->conn) > 0 && (st = conn_flush(&a->conn)) != CONN_OK)
+		fail_all(a, st);
 	a->depth--;
 	if (!leave(a))
 		return false;

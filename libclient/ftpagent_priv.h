@@ -47,6 +47,7 @@ struct ftpagent {
 	char		*errdata;
 	int		 ftp_code;
 	bool		 subscribed;	/* notifications are the caller's */
+	bool		 names_requests; /* a job.progress had "request" */
 	/* the core (core.c) */
 	struct fa_calls	*calls;
 	json_int_t	 next_id;
@@ -118,6 +119,7 @@ struct fa_call {
 	void		*cb_arg;
 	int64_t		 deadline;
 	bool		 zombie;	/* callback ran; waits to cancel its job */
+	bool		 touched;	/* progress_call's mark */
 	struct fa_call	*hnext;		/* hash chain */
 	struct fa_call	*prev, *next;	/* by deadline */
 };
