@@ -38,6 +38,10 @@
 
 #include <ftpagent_async.h>
 
+#if !EV_MULTIPLICITY
+#error "<ftpagent_libev.h> needs libev with loop arguments (EV_MULTIPLICITY)"
+#endif
+
 struct ftpagent_libev {
 	struct ftpagent	*fa;
 	struct ev_loop	*loop;

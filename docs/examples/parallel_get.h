@@ -258,8 +258,8 @@ job_end(struct job *j)
 	j->quit = true;
 	ftpagent_free(j->fa);
 	free(j->session);
-	if (j->tty)
-		fputc('\n', stderr);
+	if (j->tty && j->shown > 0)
+		fputc('\n', stderr);	/* off the progress line */
 	for (i = 0; i < j->n; i++) {
 		if (j->dl[i].error[0] != '\0')
 			printf("%s: failed: %s\n", j->dl[i].remote,
