@@ -92,7 +92,11 @@ events_job_count(const struct client *c)
 
 /* ---- jobs ----------------------------------------------------------------- */
 
-/* Subscribed, or the transfer's own caller that asked for progress. */
+/*
+ * Subscribed, or the transfer's own caller that asked for progress. One
+ * answer per client, so a caller that is subscribed too gets each notice
+ * once (the caller's form, with the request id).
+ */
 static bool
 job_wanted(const struct client *c, const struct job *j, bool progress)
 {
@@ -101,6 +105,38 @@ job_wanted(const struct client *c, const struct job *j, bool progress)
 	if (c->ev == NULL || (c->uid != 0 && c->uid != j->uid))
 		return false;
 	return c->ev->all || ids_have(c->ev->jobs, c->ev->n_jobs, j->id);
+}
+
+/*
+ * The params of a job's notice for c: the job object, plus the id of the
+ * request for the caller that asked for progress, so that a client with
+ * several transfers in flight knows which is which. *shared is the plain
+ * form, built once for everybody else. A new reference.
+ */
+static json_t *
+job_params(const struct client *c, const struct job *j, json_t **shared)
+{
+	json_t	*p;
+
+	if (c != j->progress || j->progress_id == NULL) {
+		if (*shared == NULL)
+			*shared = job_json(j);
+		return json_incref(*shared);
+	}
+	p = job_json(j);
+	if (json_object_set(p, WIRE_JOB_REQUEST, j->progress_id) == -1)
+		fatalx("out of memory");
+	return p;
+}
+
+static void
+job_notify(struct client *c, const struct job *j, const char *method,
+    json_t **shared)
+{
+	json_t	*params = job_params(c, j, shared);
+
+	client_notify(c, wire_notification(method, params));
+	json_decref(params);
 }
 
 /*
@@ -126,7 +162,6 @@ static void
 progress_drained(struct client *c)
 {
 	struct job	*j;
-	json_t		*params;
 	char		**owed;
 	size_t		  n;
 
@@ -137,12 +172,14 @@ progress_drained(struct client *c)
 	c->ev->owed = NULL;
 	c->ev->n_owed = 0;
 	for (size_t i = 0; i < n; i++) {
-		if ((j = job_lookup(owed[i])) != NULL && j->state == JOB_RUNNING) {
-			params = job_json(j);
-			client_notify(c, wire_notification(WIRE_JOB_PROGRESS,
-			    params));
-			json_decref(params);
-		}
+		json_t	*shared = NULL;
+
+		/* an ended job's reply and job.finished are out: nothing
+		 * about it may follow them */
+		if ((j = job_lookup(owed[i])) != NULL && !job_finished(j))
+			job_notify(c, j, WIRE_JOB_PROGRESS, &shared);
+		if (shared != NULL)
+			json_decref(shared);
 	}
 	ids_free(owed, n);
 }
@@ -153,6 +190,8 @@ struct job_notice {
 	json_t		*params;	/* built for the first client that
 					   takes it: most events have none */
 	bool		 progress;
+	bool		 first;		/* the caller's first is never only
+					   noted as owed */
 };
 
 static void
@@ -162,21 +201,32 @@ job_notice_one(struct client *c, void *arg)
 
 	if (!job_wanted(c, n->job, n->progress))
 		return;
-	if (n->progress && progress_owed(c, n->job))
+	if (n->progress && !(n->first && c == n->job->progress) &&
+	    progress_owed(c, n->job))
 		return;
-	if (n->params == NULL)
-		n->params = job_json(n->job);
-	client_notify(c, wire_notification(n->method, n->params));
+	job_notify(c, n->job, n->method, &n->params);
+}
+
+static void
+job_notice(struct job *j, const char *method, bool progress, bool first)
+{
+	struct job_notice	n = { j, method, NULL, progress, first };
+
+	control_each(job_notice_one, &n);
+	if (n.params != NULL)
+		json_decref(n.params);
 }
 
 void
 events_job(struct job *j, const char *method, bool progress)
 {
-	struct job_notice	n = { j, method, NULL, progress };
+	job_notice(j, method, progress, false);
+}
 
-	control_each(job_notice_one, &n);
-	if (n.params != NULL)
-		json_decref(n.params);
+void
+events_job_accepted(struct job *j)
+{
+	job_notice(j, WIRE_JOB_PROGRESS, true, true);
 }
 
 /* ---- sessions ------------------------------------------------------------- */

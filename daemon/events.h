@@ -32,11 +32,18 @@ size_t	events_job_count(const struct client *);
 
 /*
  * A job's news: method is job.progress or job.finished. Progress goes to
- * subscribers and to the client waiting for the transfer with progress
- * on; it is coalesced (a client with output still unsent is only noted,
- * and gets the job's state as it is once its output has drained).
+ * subscribers and to the client that started the transfer with progress
+ * on (job->progress), once per client; the latter's params carry the id
+ * of its request (WIRE_JOB_REQUEST), the subscribers' do not. It is
+ * coalesced (a client with output still unsent is only noted, and gets
+ * the job's state as it is once its output has drained; nothing once
+ * the job has ended).
  */
 void	events_job(struct job *, const char *method, bool progress);
+/* The job was just accepted: its first job.progress, which its caller
+ * gets at once, before its reply, even with output unsent (one per
+ * request, so these cannot pile up); subscribers' is coalesced. */
+void	events_job_accepted(struct job *);
 /* A session's new state, for the subscribers to everything of its uid. */
 void	events_session_state(const char *id, uid_t uid, const char *state,
 	    int connections, int busy);

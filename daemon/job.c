@@ -110,12 +110,12 @@ job_json(const struct job *j)
 	return o;
 }
 
-static void progress_send(struct job *);
+static void progress_send(struct job *, bool);
 
 static void
 hb_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	progress_send(w->data);
+	progress_send(w->data, false);
 }
 
 static void
@@ -144,13 +144,22 @@ expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	job_free(w->data);
 }
 
+/*
+ * A job.progress now, and the heartbeat restarted: queued jobs (waiting
+ * for a connection, or between attempts) get it as running ones do, so a
+ * caller's inactivity timeout holds. first: the one sent on acceptance.
+ */
 static void
-progress_send(struct job *j)
+progress_send(struct job *j, bool first)
 {
-	if (j->state != JOB_RUNNING)
+	if (job_finished(j))
 		return;
-	rate_update(j);
-	events_job(j, WIRE_JOB_PROGRESS, true);
+	if (j->state == JOB_RUNNING)
+		rate_update(j);
+	if (first)
+		events_job_accepted(j);
+	else
+		events_job(j, WIRE_JOB_PROGRESS, true);
 	j->last_progress = now_mono();
 	ev_timer_again(loop_get(), &j->hb);
 }
@@ -178,7 +187,7 @@ op_progress(struct ftp_op *op, void *arg)
 		job_set_state(j, JOB_RUNNING);
 	job_account(j, op);
 	if (started || now_mono() - j->last_progress >= PROGRESS_MIN_INTERVAL)
-		progress_send(j);
+		progress_send(j, false);
 }
 
 static void
@@ -306,11 +315,11 @@ job_retry(struct job *j, struct ftp_op *op)
 	    "%" PRId64, j->id, j->attempts, j->err.msg, delay, op->offset);
 	job_set_state(j, JOB_QUEUED);
 	job_account(j, op);
-	ev_timer_stop(loop_get(), &j->hb);
 	ev_timer_init(&j->retry, retry_cb, delay, 0.);
 	j->retry.data = j;
 	ev_timer_start(loop_get(), &j->retry);
-	events_job(j, WIRE_JOB_PROGRESS, true);
+	/* the backoff (up to a minute) has its heartbeat too */
+	progress_send(j, false);
 	return true;
 }
 
@@ -366,6 +375,10 @@ job_end(struct job *j, struct ftp_op *op)
 		client_unref(j->progress);
 		j->progress = NULL;
 	}
+	if (j->progress_id) {
+		json_decref(j->progress_id);
+		j->progress_id = NULL;
+	}
 	events_job(j, WIRE_JOB_FINISHED, false);
 	for (w = j->waiters, j->waiters = NULL; w; w = next) {
 		next = w->next;
@@ -420,7 +433,9 @@ job_start(struct job *j)
 	j->t_start = now_mono();
 	j->real_start = now_real();
 	j->attempts = 1;
-	ev_timer_again(loop_get(), &j->hb);
+	/* before the op can move a byte or end: the caller learns the job
+	 * id first, and its reply comes after this */
+	progress_send(j, true);
 	session_submit(j->sess, j->op);
 }
 
@@ -522,12 +537,13 @@ job_wait(struct job *j, struct rpc_call *call, double timeout, bool with_data,
 }
 
 void
-job_set_progress(struct job *j, struct client *c)
+job_set_progress(struct job *j, struct client *c, json_t *request_id)
 {
 	if (j->progress || job_finished(j))
 		return;
 	client_ref(c);
 	j->progress = c;
+	j->progress_id = request_id ? json_incref(request_id) : NULL;
 }
 
 size_t

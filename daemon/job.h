@@ -68,6 +68,8 @@ struct job {
 	size_t		 data_len;
 	struct job_waiter *waiters;
 	struct client	*progress;	/* connection that asked for progress */
+	json_t		*progress_id;	/* the id of its request; NULL when it
+					   sent none */
 	ev_timer	 hb;
 	double		 last_progress;
 	ev_timer	 expire;
@@ -76,6 +78,7 @@ struct job {
 
 /* op's done/progress callbacks are taken over by the job. */
 struct job	*job_new(uid_t, struct session *, struct ftp_op *, bool put);
+/* Sends the first job.progress (queued) and submits the op. */
 void		 job_start(struct job *);
 struct job	*job_lookup(const char *id);
 /* Calls fn for every job, finished ones too, newest first; fn must not
@@ -88,7 +91,10 @@ void		 job_cancel(struct job *);
 /* Answer call when the job ends (or after timeout seconds, if > 0). */
 void		 job_wait(struct job *, struct rpc_call *, double timeout,
 		    bool with_data, bool transfer);
-void		 job_set_progress(struct job *, struct client *);
+/* job.progress for the job on c, each carrying the request id (kept;
+ * NULL: none); before job_start. */
+void		 job_set_progress(struct job *, struct client *,
+		    json_t *request_id);
 size_t		 job_count(uid_t, bool all, bool active_only);
 /* Bytes of inline upload data the uid's unfinished jobs hold. */
 size_t		 job_inline_held(uid_t);

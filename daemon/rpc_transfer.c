@@ -180,7 +180,7 @@ transfer(struct rpc_call *call, json_t *params, bool put)
 	call->heavy = r.inl || r.data != NULL;
 	j = job_new(call->uid, call->session, op, put);
 	if (r.progress && call->client)
-		job_set_progress(j, call->client);
+		job_set_progress(j, call->client, call->id);
 	job_start(j);
 	if (r.wait)
 		job_wait(j, call, 0, r.inl && !put, true);

@@ -28,12 +28,9 @@ struct conn_note {
 void
 conn_init(struct conn *c)
 {
+	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	ndjson_init(&c->in, CONN_MAX_MSG);
-	c->next_id = 1;
-	c->err = 0;
-	c->notes = c->notes_tail = NULL;
-	c->nnotes = 0;
 }
 
 int64_t
@@ -154,6 +151,25 @@ conn_connect(struct conn *c, const char *path, int timeout_ms)
 	return CONN_OK;
 }
 
+enum conn_status
+conn_adopt(struct conn *c, int fd)
+{
+	int fl, type;
+	socklen_t sl = sizeof(type);
+
+	conn_close(c);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl) == -1 ||
+	    type != SOCK_STREAM || (fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+		c->err = errno == 0 || type != SOCK_STREAM ? ENOTSOCK : errno;
+		close(fd);
+		return CONN_IO;
+	}
+	c->fd = fd;
+	return CONN_OK;
+}
+
 bool
 conn_probe(const char *path, int timeout_ms)
 {
@@ -165,15 +181,43 @@ conn_probe(const char *path, int timeout_ms)
 	return true;
 }
 
+/* Closes the duplicates of the marks not sent and forgets the queue. */
+static void
+out_drop(struct conn *c)
+{
+	size_t i, k;
+
+	for (i = c->mhead; i < c->mtail; i++)
+		for (k = 0; k < c->marks[i].nfds; k++)
+			close(c->marks[i].fds[k]);
+	c->mhead = c->mtail = 0;
+	c->osent += c->otail - c->ohead;
+	c->ohead = c->otail = 0;
+}
+
 void
 conn_close(struct conn *c)
 {
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
+	out_drop(c);
 	/* Whatever was buffered belonged to the old stream. */
 	ndjson_free(&c->in);
 	ndjson_init(&c->in, CONN_MAX_MSG);
+}
+
+void
+conn_free(struct conn *c)
+{
+	conn_close(c);
+	conn_notes_clear(c);
+	ndjson_free(&c->in);
+	free(c->obuf);
+	free(c->marks);
+	c->obuf = NULL;
+	c->marks = NULL;
+	c->ocap = c->mcap = 0;
 }
 
 bool
@@ -188,104 +232,186 @@ conn_fd(const struct conn *c)
 	return c->fd;
 }
 
-enum conn_status
-conn_send(struct conn *c, const char *buf, size_t len, const int *fds,
-    size_t nfds, int64_t deadline)
-{
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int) * CONN_MAX_FDS)];
-	} cmsg;
-	size_t off = 0;
-	ssize_t n;
-	int r;
+/* ---- out ---------------------------------------------------------------- */
 
+/* Room for len more bytes at otail. */
+static bool
+out_reserve(struct conn *c, size_t len)
+{
+	size_t cap;
+	char *nb;
+
+	if (c->ohead > 0 && (c->ohead == c->otail || c->ohead >= c->ocap / 2)) {
+		memmove(c->obuf, c->obuf + c->ohead, c->otail - c->ohead);
+		c->otail -= c->ohead;
+		c->ohead = 0;
+	}
+	if (c->ocap - c->otail >= len)
+		return true;
+	cap = c->ocap > 0 ? c->ocap : 4096;
+	while (cap - c->otail < len) {
+		if (cap > SIZE_MAX / 2)
+			return false;
+		cap *= 2;
+	}
+	if ((nb = realloc(c->obuf, cap)) == NULL)
+		return false;
+	c->obuf = nb;
+	c->ocap = cap;
+	return true;
+}
+
+static bool
+mark_add(struct conn *c, const int *fds, size_t nfds, size_t len)
+{
+	struct conn_mark *m;
+	size_t k;
+
+	if (c->mhead > 0 && c->mhead == c->mtail)
+		c->mhead = c->mtail = 0;
+	if (c->mtail == c->mcap) {
+		size_t cap = c->mcap > 0 ? c->mcap * 2 : 8;
+
+		if (c->mhead > 0) {
+			memmove(c->marks, c->marks + c->mhead,
+			    (c->mtail - c->mhead) * sizeof(*m));
+			c->mtail -= c->mhead;
+			c->mhead = 0;
+		} else if ((m = realloc(c->marks, cap * sizeof(*m))) == NULL)
+			return false;
+		else {
+			c->marks = m;
+			c->mcap = cap;
+		}
+	}
+	m = &c->marks[c->mtail];
+	m->start = c->osent + (c->otail - c->ohead);
+	m->end = m->start + len;
+	m->nfds = 0;
+	for (k = 0; k < nfds; k++) {
+		if ((m->fds[k] = fcntl(fds[k], F_DUPFD_CLOEXEC, 3)) == -1) {
+			c->err = errno;
+			while (k-- > 0)
+				close(m->fds[k]);
+			return false;
+		}
+	}
+	m->nfds = nfds;
+	c->mtail++;
+	return true;
+}
+
+enum conn_status
+conn_queue(struct conn *c, const char *buf, size_t len, const int *fds,
+    size_t nfds)
+{
 	if (c->fd == -1)
 		return CONN_CLOSED;
 	if (nfds > CONN_MAX_FDS) {
 		c->err = EINVAL;
 		return CONN_IO;
 	}
-	while (off < len) {
-		struct msghdr msg;
-		struct iovec iov;
+	if (!out_reserve(c, len))
+		return CONN_NOMEM;
+	c->err = 0;
+	if (nfds > 0 && !mark_add(c, fds, nfds, len))
+		return c->err != 0 ? CONN_IO : CONN_NOMEM;
+	memcpy(c->obuf + c->otail, buf, len);
+	c->otail += len;
+	return CONN_OK;
+}
 
-		memset(&msg, 0, sizeof(msg));
-		iov.iov_base = (char *)buf + off;
-		iov.iov_len = len - off;
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		if (off == 0 && nfds > 0) {
-			struct cmsghdr *cm;
+size_t
+conn_queued(const struct conn *c)
+{
+	return c->otail - c->ohead;
+}
 
-			memset(&cmsg, 0, sizeof(cmsg));
-			msg.msg_control = cmsg.buf;
-			msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-			cm = CMSG_FIRSTHDR(&msg);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-			memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-		}
-		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+/* One sendmsg: from the head up to the next message with descriptors,
+ * or that message alone with them. >= 0 bytes sent, -1 errno set. */
+static ssize_t
+send_some(struct conn *c, bool *with_fds)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int) * CONN_MAX_FDS)];
+	} cmsg;
+	struct conn_mark *m = c->mhead < c->mtail ? &c->marks[c->mhead] : NULL;
+	size_t len = c->otail - c->ohead;
+	struct msghdr msg;
+	struct iovec iov;
+	struct cmsghdr *cm;
+
+	memset(&msg, 0, sizeof(msg));
+	*with_fds = m != NULL && m->start == c->osent;
+	if (*with_fds) {
+		len = (size_t)(m->end - m->start);
+		memset(&cmsg, 0, sizeof(cmsg));
+		msg.msg_control = cmsg.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * m->nfds);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * m->nfds);
+		memcpy(CMSG_DATA(cm), m->fds, sizeof(int) * m->nfds);
+	} else if (m != NULL)
+		len = (size_t)(m->start - c->osent);
+	iov.iov_base = c->obuf + c->ohead;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	return sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+enum conn_status
+conn_flush(struct conn *c)
+{
+	struct conn_mark *m;
+	bool with_fds;
+	ssize_t n;
+	size_t k;
+
+	while (c->fd != -1 && c->ohead < c->otail) {
+		n = send_some(c, &with_fds);
 		if (n > 0) {
-			off += (size_t)n;
+			if (with_fds) {
+				/* the descriptors went with the first byte */
+				m = &c->marks[c->mhead++];
+				for (k = 0; k < m->nfds; k++)
+					close(m->fds[k]);
+				m->nfds = 0;
+			}
+			c->ohead += (size_t)n;
+			c->osent += (uint64_t)n;
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			r = wait_fd(c->fd, POLLOUT, deadline);
-			if (r > 0)
-				continue;
-			if (r == 0) {
-				if (off > 0)
-					conn_close(c);
-				return CONN_TIMEOUT;
-			}
-		}
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return CONN_OK;
 		c->err = n == 0 ? EPIPE : errno;
 		conn_close(c);
-		return c->err == EPIPE || c->err == ECONNRESET ?
-		    CONN_CLOSED : CONN_IO;
+		return c->err == EPIPE || c->err == ECONNRESET ? CONN_CLOSED :
+		    CONN_IO;
 	}
-	return CONN_OK;
+	if (c->ohead == c->otail)
+		c->ohead = c->otail = 0;
+	return c->fd == -1 ? CONN_CLOSED : CONN_OK;
 }
 
-enum conn_status
-conn_request(struct conn *c, const char *method, json_t *params,
-    const int *fds, size_t nfds, int64_t deadline, json_int_t *id)
-{
-	enum conn_status st;
-	json_t *req;
-	char *buf;
-	size_t len;
+/* ---- in ------------------------------------------------------------------ */
 
-	if (c->fd == -1) {
-		json_decref(params);
-		return CONN_CLOSED;
-	}
-	*id = c->next_id++;
-	req = jsonrpc_request(method, params, *id);
-	if (req == NULL)
-		return CONN_NOMEM;
-	buf = jsonrpc_dump(req, &len);
-	json_decref(req);
-	if (buf == NULL)
-		return CONN_NOMEM;
-	st = conn_send(c, buf, len, fds, nfds, deadline);
-	free(buf);
-	return st;
-}
+/* Chunks read per call before the caller gets to run its callbacks. */
+#define CONN_FILL_CHUNKS	16
 
 enum conn_status
-conn_read(struct conn *c, int64_t deadline)
+conn_fill(struct conn *c)
 {
 	char buf[CONN_READ_CHUNK];
 	ssize_t n;
-	int r;
+	int i;
 
-	for (;;) {
+	for (i = 0; i < CONN_FILL_CHUNKS; i++) {
 		if (c->fd == -1)
 			return CONN_CLOSED;
 		n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -294,28 +420,25 @@ conn_read(struct conn *c, int64_t deadline)
 			 * messages before the bad one and then answers
 			 * NDJSON_TOOBIG, which conn_next turns into an error. */
 			(void)ndjson_feed(&c->in, buf, (size_t)n);
-			return CONN_OK;
+			if ((size_t)n < sizeof(buf))
+				return CONN_OK;
+			continue;
 		}
 		if (n == 0) {
 			conn_close(c);
 			return CONN_CLOSED;
 		}
-		if (errno == EINTR)
+		if (errno == EINTR) {
+			i--;
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			c->err = errno;
-			conn_close(c);
-			return c->err == ECONNRESET ? CONN_CLOSED : CONN_IO;
 		}
-		r = wait_fd(c->fd, POLLIN, deadline);
-		if (r == 0)
-			return CONN_TIMEOUT;
-		if (r < 0) {
-			c->err = errno;
-			conn_close(c);
-			return CONN_IO;
-		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return CONN_OK;
+		c->err = errno;
+		conn_close(c);
+		return c->err == ECONNRESET ? CONN_CLOSED : CONN_IO;
 	}
+	return CONN_OK;
 }
 
 enum conn_status
@@ -355,49 +478,6 @@ conn_next(struct conn *c, struct jsonrpc_msg *out, bool *have)
 	}
 }
 
-static bool
-is_reply_to(const struct jsonrpc_msg *m, json_int_t id)
-{
-	if (m->type != JSONRPC_RESPONSE && m->type != JSONRPC_ERROR)
-		return false;
-	if (m->id == NULL || json_is_null(m->id))
-		return m->type == JSONRPC_ERROR;
-	return json_is_integer(m->id) && json_integer_value(m->id) == id;
-}
-
-enum conn_status
-conn_wait(struct conn *c, json_int_t id, int timeout_ms, conn_notify_cb cb,
-    void *arg, struct jsonrpc_msg *out)
-{
-	int64_t deadline = conn_now_ms() + timeout_ms;
-	enum conn_status st;
-	bool have;
-
-	for (;;) {
-		st = conn_next(c, out, &have);
-		if (st != CONN_OK)
-			return st;
-		if (!have) {
-			st = conn_read(c, deadline);
-			if (st != CONN_OK)
-				return st;
-			continue;
-		}
-		if (is_reply_to(out, id))
-			return CONN_OK;
-		if (out->type == JSONRPC_NOTIFICATION && cb != NULL) {
-			int r = cb(arg, out);
-
-			if (r == CONN_NOTIFY_ACTIVE)
-				deadline = conn_now_ms() + timeout_ms;
-			else if (r == CONN_NOTIFY_ABORT) {
-				jsonrpc_msg_clear(out);
-				return CONN_ABORTED;
-			}
-		}
-		jsonrpc_msg_clear(out);
-	}
-}
 
 /* ---- kept notifications ---------------------------------------------- */
 
@@ -485,31 +565,17 @@ conn_notes_clear(struct conn *c)
 	}
 }
 
-enum conn_status
-conn_next_note(struct conn *c, int64_t deadline, struct jsonrpc_msg *out)
+
+bool
+conn_note_pop(struct conn *c, struct jsonrpc_msg *out)
 {
 	struct conn_note *n;
-	enum conn_status st;
-	bool have;
 
-	if ((n = c->notes) != NULL) {
-		note_unlink(c, NULL, n);
-		*out = n->msg;
-		free(n->key);
-		free(n);
-		return CONN_OK;
-	}
-	for (;;) {
-		st = conn_next(c, out, &have);
-		if (st != CONN_OK)
-			return st;
-		if (have) {
-			if (out->type == JSONRPC_NOTIFICATION)
-				return CONN_OK;
-			jsonrpc_msg_clear(out);
-			continue;
-		}
-		if ((st = conn_read(c, deadline)) != CONN_OK)
-			return st;
-	}
+	if ((n = c->notes) == NULL)
+		return false;
+	note_unlink(c, NULL, n);
+	*out = n->msg;
+	free(n->key);
+	free(n);
+	return true;
 }

@@ -41,6 +41,13 @@ agent_new(int timeout_ms)
 		return NULL;
 	conn_init(&a->conn);
 	a->timeout_ms = effective_timeout(timeout_ms);
+	a->next_id = 1;
+	a->watched_deadline = -1;
+	if (!fa_calls_init(a)) {
+		conn_free(&a->conn);
+		free(a);
+		return NULL;
+	}
 	return a;
 }
 
@@ -274,17 +281,66 @@ ftpagent_connect(const char *socket_path)
 	return ftpagent_connect_opts(socket_path, 0, 0);
 }
 
-void
-ftpagent_free(struct ftpagent *a)
+struct ftpagent *
+ftpagent_connect_fd(int fd)
 {
-	if (a == NULL)
-		return;
-	conn_close(&a->conn);
-	conn_notes_clear(&a->conn);
-	ndjson_free(&a->conn.in);
+	struct ftpagent *a;
+	enum conn_status st;
+
+	if ((a = agent_new(0)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	if (fd < 0) {
+		fa_set_error(a, FTPAGENT_ERR_AGENT, "invalid fd %d", fd);
+		return a;
+	}
+	if ((st = conn_adopt(&a->conn, fd)) != CONN_OK)
+		fa_set_conn_error(a, st, "connect");
+	return a;
+}
+
+void
+fa_free_now(struct ftpagent *a)
+{
+	conn_free(&a->conn);
+	fa_calls_free(a);
 	fa_reset_error(a);
 	free(a->path);
 	free(a);
+}
+
+/*
+ * Calls in flight end with FTPAGENT_ERR_CANCELLED; what is queued goes
+ * out if the socket takes it now (a job.cancel, say). Inside a callback
+ * the rest waits until the library is back in control.
+ */
+void
+ftpagent_free(struct ftpagent *a)
+{
+	if (a == NULL || a->freeing)
+		return;
+	if (conn_is_open(&a->conn) && conn_queued(&a->conn) > 0)
+		(void)conn_flush(&a->conn);
+	a->freeing = true;
+	fa_calls_cancel_all(a, "the connection was freed");
+	conn_close(&a->conn);
+	if (a->watch != NULL)
+		a->watch(a->watch_arg, -1, 0, -1);
+	if (a->depth == 0)
+		fa_free_now(a);
+}
+
+void
+ftpagent_set_watch(struct ftpagent *a, ftpagent_watch_cb cb, void *arg)
+{
+	if (a == NULL)
+		return;
+	a->watch = cb;
+	a->watch_arg = arg;
+	a->watched = (unsigned)-1;
+	fa_watch_update(a);
 }
 
 void

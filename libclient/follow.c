@@ -176,8 +176,8 @@ follow(const char *sock, int timeout_ms, const char *job,
  * setsid: no zombie, no terminal). The lock is taken here, before the
  * caller learns the job id, and kept by the follower's inherited copy.
  */
-static bool
-spawn_follower(struct ftpagent *a, const char *job, const struct localdest *d,
+bool
+fa_spawn_follower(struct ftpagent *a, const char *job, const struct localdest *d,
     bool had_part)
 {
 	const char *sock = ftpagent_socket_path(a);
@@ -217,79 +217,6 @@ spawn_follower(struct ftpagent *a, const char *job, const struct localdest *d,
 	if (lockfd != -1)
 		close(lockfd);
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
-bool
-ftpagent_get_file_background(struct ftpagent *a, const char *session,
-    const char *path, const char *local,
-    const struct ftpagent_xfer_opts *opts, char **job)
-{
-	int64_t offset = opts != NULL ? opts->offset : 0;
-	struct localdest d;
-	struct part p;
-	bool ok = false;
-	int r;
-
-	if (!fa_job_out_ok(a, job) || !fa_check_args(a, session, path) ||
-	    !fa_local_resolve(a, local, &d))
-		return false;
-	if (d.kind == LOCALDEST_INPLACE) {
-		ok = fa_get_in_place(a, session, path, &d, offset, opts, NULL,
-		    job);
-		goto out;
-	}
-	if ((r = fa_part_open(a, session, path, &d, &offset, NULL, &p)) != 1) {
-		ok = r == 0;	/* complete already: no job */
-		goto out;
-	}
-	ok = fa_transfer(a, "transfer.get", "get", session, path, p.fd, offset,
-	    opts, NULL, job);
-	close(p.fd);
-	if (!ok) {
-		fa_part_abandon(&d, p.had_part);
-		goto out;
-	}
-	if (!spawn_follower(a, *job, &d, p.had_part)) {
-		(void)ftpagent_job_cancel(a, *job);
-		/* the error is this one, whatever the cancel said */
-		fa_set_error(a, FTPAGENT_ERR_LOCAL_IO, "%s: cannot start the "
-		    "process that renames %s; %s cancelled", local, d.part, *job);
-		free(*job);
-		*job = NULL;
-		ok = false;
-	}
-out:
-	localdest_clear(&d);
-	return ok;
-}
-
-bool
-ftpagent_put_file_background(struct ftpagent *a, const char *session,
-    const char *path, const char *local,
-    const struct ftpagent_xfer_opts *opts, char **job)
-{
-	struct stat st;
-	int fd;
-	bool ok;
-
-	if (!fa_job_out_ok(a, job) || !fa_check_args(a, session, path))
-		return false;
-	if (local == NULL || *local == '\0') {
-		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "no local file name");
-		return false;
-	}
-	if ((fd = open(local, O_RDONLY | O_CLOEXEC)) == -1) {
-		fa_set_local_error(a, "cannot open", local, errno);
-		return false;
-	}
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
-		fa_set_local_error(a, "cannot read", local, EISDIR);
-		return false;
-	}
-	ok = ftpagent_put_fd_background(a, session, path, fd, opts, job);
-	close(fd);
-	return ok;
 }
 
 void

@@ -145,8 +145,8 @@ fa_set_conn_error(struct ftpagent *a, enum conn_status st, const char *method)
 	}
 }
 
-static char *
-dump_json(const json_t *v)
+char *
+fa_dump_json(const json_t *v)
 {
 	size_t n;
 	char *s;
@@ -170,19 +170,24 @@ fa_lib_error(enum ftpa_err k)
 	return (unsigned)k < FTPA_ERR_LAST ? wire_errors[k] : FTPAGENT_ERR_RPC;
 }
 
-static void
-set_reply_error(struct ftpagent *a, const struct jsonrpc_msg *m)
+void
+fa_set_reply_sticky(struct ftpagent *a, enum ftpagent_error e, const char *msg,
+    const char *kind, int ftp_code, const char *data)
 {
-	struct wire_error we;
-	json_t *data;
+	fa_set_error(a, e, "%s", msg != NULL ? msg : fa_error_name(e));
+	if (kind != NULL)
+		a->errkind = strdup(kind);
+	a->ftp_code = ftp_code;
+	if (data != NULL)
+		a->errdata = strdup(data);
+}
 
-	wire_error_read(m->error, &we);
-	fa_set_error(a, fa_lib_error(we.kind), "%s", we.message);
-	if (we.kind_name != NULL)
-		a->errkind = strdup(we.kind_name);
-	a->ftp_code = we.ftp_code;
-	if ((data = json_object_get(m->error, "data")) != NULL)
-		a->errdata = dump_json(data);
+const char *
+fa_error_name(enum ftpagent_error e)
+{
+	if ((unsigned)e >= sizeof(err_names) / sizeof(err_names[0]))
+		return "rpc";
+	return err_names[e];
 }
 
 /* Whether the sticky error is the agent's own reply of kind e (not this
@@ -245,180 +250,23 @@ ftpagent_clear_error(struct ftpagent *a)
 	return true;
 }
 
-/* ---- calls --------------------------------------------------------------- */
-
-static void
-send_cancel(struct ftpagent *a, struct xfer *x, int timeout_ms)
-{
-	json_int_t id;
-	json_t *p;
-
-	p = json_pack("{s:s}", "job", x->job);
-	if (p == NULL) {
-		x->cancel_st = CONN_NOMEM;
-		return;
-	}
-	x->cancel_st = conn_request(&a->conn, "job.cancel", p, NULL, 0,
-	    conn_now_ms() + timeout_ms, &id);
-}
-
-static int
-xfer_notify(void *arg, const struct jsonrpc_msg *m)
-{
-	struct xfer *x = arg;
-	const char *job, *s;
-	json_t *p = m->params, *v;
-	int64_t bytes, total;
-
-	if (strcmp(m->method, WIRE_JOB_PROGRESS) != 0 || !json_is_object(p))
-		return CONN_NOTIFY_IGNORE;
-	if ((job = json_string_value(json_object_get(p, "job"))) == NULL)
-		return CONN_NOTIFY_IGNORE;
-	if (x->job != NULL) {
-		if (strcmp(job, x->job) != 0)
-			return CONN_NOTIFY_IGNORE;
-	} else {
-		/* Only our transfer waits on this connection, but a
-		 * subscription brings other jobs too. */
-		s = json_string_value(json_object_get(p, "session"));
-		if (s != NULL && strcmp(s, x->session) != 0)
-			return CONN_NOTIFY_IGNORE;
-		s = json_string_value(json_object_get(p, "direction"));
-		if (s != NULL && strcmp(s, x->direction) != 0)
-			return CONN_NOTIFY_IGNORE;
-		v = json_object_get(p, "path");
-		if (json_is_string(v) && x->path != NULL &&
-		    !json_equal(v, x->path))
-			return CONN_NOTIFY_IGNORE;
-		if ((x->job = strdup(job)) == NULL)
-			return CONN_NOTIFY_ACTIVE;
-	}
-	if (x->cancelled || x->opts == NULL || x->opts->progress == NULL)
-		return CONN_NOTIFY_ACTIVE;
-
-	v = json_object_get(p, "bytes");
-	bytes = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-	v = json_object_get(p, "total");
-	total = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
-	if (x->opts->progress(x->opts->progress_arg, bytes, total))
-		return CONN_NOTIFY_ACTIVE;
-
-	x->cancelled = true;
-	send_cancel(x->a, x, x->a->timeout_ms);
-	return x->cancel_st == CONN_OK ? CONN_NOTIFY_ACTIVE : CONN_NOTIFY_ABORT;
-}
+/* ---- checks ------------------------------------------------------------ */
 
 /* Fails at once when an error is pending or the connection is gone. */
 bool
 fa_usable(struct ftpagent *a)
 {
-	if (a->err != FTPAGENT_OK)
+	if (a == NULL || a->err != FTPAGENT_OK)
 		return false;
+	if (a->freeing) {
+		fa_set_error(a, FTPAGENT_ERR_AGENT, "the connection is being freed");
+		return false;
+	}
 	if (!conn_is_open(&a->conn)) {
 		fa_set_error(a, FTPAGENT_ERR_AGENT, "not connected to the agent");
 		return false;
 	}
 	return true;
-}
-
-/* The key under which a kept notification is replaced by a newer one. */
-static const char *
-note_key(const struct jsonrpc_msg *m)
-{
-	if (strcmp(m->method, WIRE_JOB_PROGRESS) != 0)
-		return NULL;
-	return json_string_value(json_object_get(m->params, "job"));
-}
-
-/* Every notification that arrives while a call waits comes here. */
-struct waiting {
-	struct ftpagent	*a;
-	struct xfer	*x;		/* NULL: not a transfer */
-};
-
-static int
-call_notify(void *arg, const struct jsonrpc_msg *m)
-{
-	struct waiting *w = arg;
-	int r = CONN_NOTIFY_IGNORE;
-
-	if (w->x != NULL)
-		r = xfer_notify(w->x, m);
-	/* Out of memory loses the event, not the call. */
-	if (w->a->subscribed && r != CONN_NOTIFY_ABORT)
-		(void)conn_note_keep(&w->a->conn, m, note_key(m));
-	return r;
-}
-
-/*
- * Calls method with params (stolen) and fds, waiting wait_ms (restarted
- * by a transfer's progress) for the reply. On success *result (when not
- * NULL) receives a new reference to the result. x is set for transfers.
- */
-bool
-fa_rpc_wait(struct ftpagent *a, const char *method, json_t *params,
-    const int *fds, size_t nfds, struct xfer *x, int wait_ms, json_t **result)
-{
-	struct jsonrpc_msg m;
-	struct waiting w;
-	enum conn_status st;
-	json_int_t id;
-
-	if (result != NULL)
-		*result = NULL;
-	if (!fa_usable(a)) {
-		json_decref(params);
-		return false;
-	}
-	if (params == NULL) {
-		fa_set_error(a, FTPAGENT_ERR_NOMEM, "%s: out of memory", method);
-		return false;
-	}
-	st = conn_request(&a->conn, method, params, fds, nfds,
-	    conn_now_ms() + a->timeout_ms, &id);
-	if (st != CONN_OK) {
-		fa_set_conn_error(a, st, method);
-		return false;
-	}
-	w.a = a;
-	w.x = x;
-	st = conn_wait(&a->conn, id, wait_ms, call_notify, &w, &m);
-	if (st == CONN_ABORTED) {
-		fa_set_conn_error(a, x->cancel_st, "job.cancel");
-		return false;
-	}
-	if (st != CONN_OK) {
-		/* Do not let a stuck job write into the caller's fd forever. */
-		if (st == CONN_TIMEOUT && x != NULL && x->job != NULL &&
-		    !x->cancelled && conn_is_open(&a->conn))
-			send_cancel(a, x, CANCEL_TIMEOUT_MS);
-		fa_set_conn_error(a, st, method);
-		return false;
-	}
-	if (m.type == JSONRPC_ERROR) {
-		set_reply_error(a, &m);
-		jsonrpc_msg_clear(&m);
-		return false;
-	}
-	if (result != NULL)
-		*result = json_incref(m.result);
-	jsonrpc_msg_clear(&m);
-	return true;
-}
-
-bool
-fa_rpc(struct ftpagent *a, const char *method, json_t *params, const int *fds,
-    size_t nfds, struct xfer *x, json_t **result)
-{
-	return fa_rpc_wait(a, method, params, fds, nfds, x, a->timeout_ms,
-	    result);
-}
-
-void
-fa_set_bad_reply(struct ftpagent *a, const char *method)
-{
-	fa_set_error(a, FTPAGENT_ERR_RPC, "%s: unexpected reply from the agent",
-	    method);
 }
 
 bool
@@ -436,71 +284,89 @@ fa_check_args(struct ftpagent *a, const char *session, const char *path)
 	return true;
 }
 
-/* Calls a method whose result is {} and whose params are built by the
- * caller. */
-bool
-fa_rpc_void(struct ftpagent *a, const char *method, json_t *params)
-{
-	json_t *res;
-
-	if (!fa_rpc(a, method, params, NULL, 0, NULL, &res))
-		return false;
-	json_decref(res);
-	return true;
-}
-
 /* ---- escape hatch ------------------------------------------------------ */
 
-bool
-ftpagent_call_fds(struct ftpagent *a, const char *method,
-    const char *params_json, const int *fds, size_t nfds, char **result_json)
+static int
+call_result(struct ftpagent *a, struct fa_call *c, json_t *res,
+    struct fa_reply *r)
+{
+	return (r->pub.json = fa_dump_json(res)) != NULL ? FA_DONE : -2;
+}
+
+static const struct fa_op op_call = { .name = "call", .result = call_result };
+
+/* params_json as params, or NULL with the error set. */
+static json_t *
+call_params(struct ftpagent *a, const char *params_json)
 {
 	json_error_t jerr;
-	json_t *p = NULL, *res;
+	json_t *p;
+
+	if (params_json == NULL) {
+		if ((p = json_object()) == NULL)
+			fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
+		return p;
+	}
+	p = json_loads(params_json, 0, &jerr);
+	if (p == NULL || !(json_is_object(p) || json_is_array(p))) {
+		json_decref(p);
+		fa_set_error(a, FTPAGENT_ERR_ARGUMENT,
+		    "params are not a JSON object or array: %s",
+		    p == NULL ? jerr.text : "wrong type");
+		return NULL;
+	}
+	return p;
+}
+
+uint64_t
+ftpagent_send_call(struct ftpagent *a, const char *method,
+    const char *params_json, const int *fds, size_t nfds,
+    ftpagent_reply_cb cb, void *arg)
+{
+	json_t *p;
 	size_t i;
 
-	if (result_json != NULL)
-		*result_json = NULL;
 	if (a == NULL || a->err != FTPAGENT_OK)
-		return false;
+		return 0;
 	if (method == NULL || *method == '\0') {
 		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "no method");
-		return false;
+		return 0;
 	}
 	if (nfds > CONN_MAX_FDS || (nfds > 0 && fds == NULL)) {
 		fa_set_error(a, FTPAGENT_ERR_ARGUMENT,
 		    "at most %d fds per call", CONN_MAX_FDS);
-		return false;
+		return 0;
 	}
 	for (i = 0; i < nfds; i++) {
 		if (fds[i] < 0) {
 			fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "invalid fd %d",
 			    fds[i]);
-			return false;
+			return 0;
 		}
 	}
-	if (params_json != NULL) {
-		p = json_loads(params_json, 0, &jerr);
-		if (p == NULL || !(json_is_object(p) || json_is_array(p))) {
-			json_decref(p);
-			fa_set_error(a, FTPAGENT_ERR_ARGUMENT,
-			    "params are not a JSON object or array: %s",
-			    p == NULL ? jerr.text : "wrong type");
-			return false;
-		}
-	} else if ((p = json_object()) == NULL) {
-		fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
-		return false;
+	if ((p = call_params(a, params_json)) == NULL)
+		return 0;
+	return fa_call_start(a, fa_call_new(a, &op_call, cb, arg), method, p,
+	    fds, nfds);
+}
+
+bool
+ftpagent_call_fds(struct ftpagent *a, const char *method,
+    const char *params_json, const int *fds, size_t nfds, char **result_json)
+{
+	struct fa_sync s = { 0 };
+	bool ok;
+
+	if (result_json != NULL)
+		*result_json = NULL;
+	ok = fa_sync_wait(a, ftpagent_send_call(a, method, params_json, fds,
+	    nfds, fa_sync_cb, &s), &s);
+	if (ok && result_json != NULL) {
+		*result_json = s.r.json;
+		s.r.json = NULL;
 	}
-	if (!fa_rpc(a, method, p, fds, nfds, NULL, &res))
-		return false;
-	if (result_json != NULL && (*result_json = dump_json(res)) == NULL) {
-		json_decref(res);
-		fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
-		return false;
-	}
-	json_decref(res);
-	return true;
+	fa_sync_clear(&s);
+	return ok;
 }
 
 bool

@@ -42,7 +42,7 @@
 #ifndef FTPAGENT_ASYNC_H
 #define FTPAGENT_ASYNC_H
 
-#include <ftpagent.h>
+#include "ftpagent.h"
 
 #ifdef __cplusplus
 extern "C" {

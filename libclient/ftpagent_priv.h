@@ -1,12 +1,20 @@
 /*
  * libftpagent's insides, shared by its files and never installed:
  *
- *   ftpagent.c   sticky errors, one call and its reply, the escape hatch
+ *   core.c       calls in flight, routing what the agent sends, deadlines,
+ *                driving the socket; the blocking face's wait
+ *   conn.c       the transport: framing, the output queue with fds
+ *   ftpagent.c   sticky errors, the escape hatch (call)
  *   connect.c    finding, starting and connecting to the agent
  *   fs.c         sessions, listings and the file system methods
- *   transfer.c   transfers: fds, local files with .part, background
- *                jobs and the follower that renames their file
- *   jobs.c       job status, wait, cancel, list; events
+ *   transfer.c   transfers of fds and local files, with .part
+ *   follow.c     the follower that renames a background download
+ *   jobs.c       job status, wait, cancel, list
+ *   events.c     subscriptions and notifications
+ *
+ * Each operation is written once, as its send form (ftpagent_async.h):
+ * an struct fa_op says what its replies mean. The blocking function is
+ * that send, fa_sync_wait, and the results taken out of the reply.
  *
  * Internal names start with fa_: ftpctl links the library statically.
  */
@@ -19,35 +27,105 @@
 #include <jansson.h>
 
 #include "ftpagent.h"
+#include "ftpagent_async.h"
 #include "conn.h"
 #include "ftpa_error.h"
 #include "localdest.h"
 
 #define DEFAULT_TIMEOUT_MS	60000
-#define CANCEL_TIMEOUT_MS	1000
+
+struct fa_call;
+struct fa_calls;
 
 struct ftpagent {
 	struct conn	 conn;
 	char		*path;
 	int		 timeout_ms;
 	enum ftpagent_error err;
-	char		*errmsg;	/* NULL: see err_fallback */
+	char		*errmsg;	/* NULL: the table name of err */
 	char		*errkind;	/* NULL: the table name of err */
 	char		*errdata;
 	int		 ftp_code;
-	bool		 subscribed;	/* keep notifications for next_event */
+	bool		 subscribed;	/* notifications are the caller's */
+	/* the core (core.c) */
+	struct fa_calls	*calls;
+	json_int_t	 next_id;
+	ftpagent_watch_cb watch;
+	void		*watch_arg;
+	unsigned	 watched;	/* events last told to watch */
+	int64_t		 watched_deadline;
+	ftpagent_event_cb event_cb;
+	void		*event_arg;
+	int		 depth;		/* callbacks running */
+	bool		 freeing;	/* ftpagent_free ran inside one */
 };
 
-/* State of a transfer while its reply is awaited. */
-struct xfer {
-	struct ftpagent	*a;
-	const struct ftpagent_xfer_opts *opts;
-	const char	*session;
-	const char	*direction;	/* "get" / "put" */
-	json_t		*path;		/* the wire form */
-	char		*job;		/* id learnt from job.progress */
-	bool		 cancelled;
-	enum conn_status cancel_st;	/* why sending job.cancel failed */
+/*
+ * A reply being built, and the strings behind its const members (pub
+ * first: a callback's struct ftpagent_reply * is one of these). kind is
+ * set only when the agent named the error (fa_agent_said).
+ */
+struct fa_reply {
+	struct ftpagent_reply pub;
+	char		*msg;
+	char		*kind;
+	char		*data;
+};
+
+/*
+ * What an operation does with its replies (one per operation, static).
+ * A multi-step operation keeps its named step in its state and sends
+ * the next request with fa_call_next.
+ */
+#define FA_DONE		0	/* the call is complete: r holds its outcome */
+#define FA_NEXT		1	/* another request went out for it */
+struct fa_op {
+	const char	*name;
+	/* A result came: fill r and FA_DONE, or FA_NEXT; -1: not what it
+	 * should be, -2: out of memory (the core sets the error). NULL: the
+	 * result is {} and ignored. */
+	int	(*result)(struct ftpagent *, struct fa_call *, json_t *result,
+		    struct fa_reply *r);
+	/* An error reply came, r holds it: FA_NEXT when the operation goes
+	 * on regardless. NULL: the error is the outcome. */
+	int	(*error)(struct ftpagent *, struct fa_call *,
+		    struct fa_reply *r);
+	/* The call ends, however (also when its first send failed, then
+	 * without a callback): the last word on r, and the state freed.
+	 * NULL: free(state). */
+	void	(*end)(struct ftpagent *, struct fa_call *, struct fa_reply *r);
+	/* A waited transfer (progress, job cancel): whether job object p
+	 * may be its job (progress from an agent that does not say which
+	 * request it answers). NULL: not a transfer. */
+	bool	(*owns)(const struct fa_call *, const json_t *p);
+};
+
+/* A call in flight. */
+struct fa_call {
+	uint64_t	 id;		/* the caller's */
+	json_int_t	 wire;		/* the request in flight */
+	const struct fa_op *op;
+	void		*state;		/* the operation's */
+	int		 timeout_ms;	/* per request; progress restarts it */
+	int64_t		 started;	/* conn_now_ms() at the send */
+	/* transfers */
+	char		*job;		/* learnt from job.progress */
+	ftpagent_progress_cb progress;
+	void		*progress_arg;
+	bool		 cancelling;	/* progress said stop: job.cancel sent */
+	/* the core's */
+	ftpagent_reply_cb cb;		/* NULL once it has run */
+	void		*cb_arg;
+	int64_t		 deadline;
+	bool		 zombie;	/* callback ran; waits to cancel its job */
+	struct fa_call	*hnext;		/* hash chain */
+	struct fa_call	*prev, *next;	/* by deadline */
+};
+
+/* The blocking face's wait for one call (core.c). */
+struct fa_sync {
+	bool		 done;
+	struct ftpagent_reply r;	/* its results, the caller's */
 };
 
 /* ---- errors (ftpagent.c) ---- */
@@ -59,79 +137,102 @@ void	fa_set_local_error(struct ftpagent *a, const char *what,
     const char *file, int e);
 void	fa_set_conn_error(struct ftpagent *a, enum conn_status st,
     const char *method);
+/* The sticky error from a call's outcome; kind NULL: not the agent's. */
+void	fa_set_reply_sticky(struct ftpagent *a, enum ftpagent_error e,
+    const char *msg, const char *kind, int ftp_code, const char *data);
 const char	*fa_errstr(int e, char *buf, size_t len);
+/* The protocol name of e ("ftp", ..., "agent"). Static. */
+const char	*fa_error_name(enum ftpagent_error e);
 enum ftpagent_error	fa_lib_error(enum ftpa_err k);
 bool	fa_agent_said(const struct ftpagent *a, enum ftpagent_error e);
-
-/* ---- calls (ftpagent.c) ---- */
+/* Compact JSON text of v (free()), or NULL when out of memory. */
+char	*fa_dump_json(const json_t *v);
 
 /* False when an error is pending or the connection is gone. */
 bool	fa_usable(struct ftpagent *a);
 /* usable, and neither session nor path NULL. */
 bool	fa_check_args(struct ftpagent *a, const char *session,
     const char *path);
-void	fa_set_bad_reply(struct ftpagent *a, const char *method);
-/* Calls method with params (stolen) and fds, waiting wait_ms (restarted
- * by a transfer's progress, x) for the reply; *result a new reference. */
-bool	fa_rpc_wait(struct ftpagent *a, const char *method, json_t *params,
-    const int *fds, size_t nfds, struct xfer *x, int wait_ms,
-    json_t **result);
-/* rpc_wait with the connection's timeout. */
-bool	fa_rpc(struct ftpagent *a, const char *method, json_t *params,
-    const int *fds, size_t nfds, struct xfer *x, json_t **result);
-/* A call whose result does not matter. */
-bool	fa_rpc_void(struct ftpagent *a, const char *method, json_t *params);
 
-/* ---- replies (fs.c) ---- */
+/* ---- the core (core.c) ---- */
+
+bool	fa_calls_init(struct ftpagent *a);
+/* Ends every call, callbacks with FTPAGENT_ERR_CANCELLED and why. */
+void	fa_calls_cancel_all(struct ftpagent *a, const char *why);
+void	fa_calls_free(struct ftpagent *a);
+/* Frees a for real (connect.c), once no callback runs. */
+void	fa_free_now(struct ftpagent *a);
+void	fa_watch_update(struct ftpagent *a);
+
+/* A new call of op (NULL with the error set). */
+struct fa_call	*fa_call_new(struct ftpagent *a, const struct fa_op *op,
+    ftpagent_reply_cb cb, void *arg);
+/*
+ * Sends c's first request: method with params (stolen; NULL: out of
+ * memory) and fds (duplicated). Returns the call id, or 0 with the
+ * sticky error set and c gone (its op's end has run, its callback not).
+ */
+uint64_t	fa_call_start(struct ftpagent *a, struct fa_call *c,
+    const char *method, json_t *params, const int *fds, size_t nfds);
+/* A call that cannot start: its end runs with the sticky error. */
+void	fa_call_drop(struct ftpagent *a, struct fa_call *c);
+/* From an op's result or error: c's next request. FA_NEXT, or FA_DONE
+ * with the error in r. */
+int	fa_call_next(struct ftpagent *a, struct fa_call *c, struct fa_reply *r,
+    const char *method, json_t *params, const int *fds, size_t nfds);
+/* job.cancel whose reply nobody awaits. */
+void	fa_cancel_job(struct ftpagent *a, const char *job);
+
+void	fa_reply_init(struct fa_reply *r, const struct fa_call *c);
+void	fa_reply_error(struct fa_reply *r, enum ftpagent_error e,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void	fa_reply_clear(struct fa_reply *r);
+/* Frees what the members of an operation's outcome hold. */
+void	fa_results_free(struct ftpagent_reply *p);
+
+/* The blocking face: fa_sync_cb and &sync as a send's callback, then
+ * fa_sync_wait(a, the send's id, &sync): true when the call succeeded,
+ * else false with the sticky error set. fa_sync_clear in every case. */
+void	fa_sync_cb(struct ftpagent *a, struct ftpagent_reply *r, void *arg);
+bool	fa_sync_wait(struct ftpagent *a, uint64_t id, struct fa_sync *s);
+void	fa_sync_clear(struct fa_sync *s);
+/* fa_sync_wait and fa_sync_clear, for calls without results. */
+bool	fa_sync_void(struct ftpagent *a, uint64_t id, struct fa_sync *s);
+/* One wait on the socket (at most max_ms; < 0: the calls' deadlines
+ * only) and what it brought processed. False once closed. */
+bool	fa_poll_once(struct ftpagent *a, int max_ms);
+
+/* ---- replies (fs.c, jobs.c) ---- */
 
 /* A copy of a wire string with its escapes turned back into bytes. */
 char	*fa_bytes_dup(const char *s);
-/* An array of a reply into elements of size bytes (parse: 0, -1 not
- * what it should be, -2 out of memory). */
-bool	fa_parse_array(struct ftpagent *a, const char *method,
-    const json_t *arr, size_t size, int (*parse)(const json_t *, void *),
-    void (*clear)(void *), void **out, size_t *n);
+/* An array of a reply into elements of size bytes: 0, -1 not what it
+ * should be, -2 out of memory (parse answers the same). */
+int	fa_parse_array(const json_t *arr, size_t size,
+    int (*parse)(const json_t *, void *), void (*clear)(void *),
+    void **out, size_t *n);
+/* An entry object into *e (ftpagent_entry_clear): 0, -1, -2. */
+int	fa_parse_entry(const json_t *o, struct ftpagent_entry *e);
+/* A job object into *j: 0, -1, -2. */
+int	fa_parse_job(const json_t *o, struct ftpagent_job *j);
+/* A notification to the event callback (events.c). */
+void	fa_event_deliver(struct ftpagent *a, const struct jsonrpc_msg *m);
 
-/* ---- transfers (transfer.c) ---- */
+/* ---- transfers (transfer.c, follow.c) ---- */
 
-/*
- * One transfer of fd. With job NULL it waits for the end (progress on);
- * else it starts the job in the background and *job receives its id.
- */
-bool	fa_transfer(struct ftpagent *a, const char *method,
-    const char *direction, const char *session, const char *path, int fd,
-    int64_t offset, const struct ftpagent_xfer_opts *opts,
-    struct ftpagent_xfer_result *result, char **job);
-/* job is a place for the job's id. */
-bool	fa_job_out_ok(struct ftpagent *a, char **job);
 /* A download's local name resolved (localdest.h); a directory, a bad
  * name or a failed lookup is false with the error set. */
 bool	fa_local_resolve(struct ftpagent *a, const char *local,
     struct localdest *d);
-
-/* A download into a device, FIFO or socket d, written where it is;
- * with job, in the background. */
-bool	fa_get_in_place(struct ftpagent *a, const char *session,
-    const char *path, const struct localdest *d, int64_t offset,
-    const struct ftpagent_xfer_opts *opts,
-    struct ftpagent_xfer_result *result, char **job);
-
-/* A download's LOCAL.part, open for writing. */
-struct part {
-	int	 fd;
-	bool	 had_part;	/* it was there before */
-};
-/*
- * Opens d's .part for a download at *offset: 0 truncates, > 0 truncates
- * there, < 0 resumes at its size (which *offset then holds), adopting a
- * shorter LOCAL as the .part when there is none. 1: *p open; 0: LOCAL
- * was complete already (result filled, nothing opened); -1: error set.
- */
-int	fa_part_open(struct ftpagent *a, const char *session,
-    const char *path, const struct localdest *d, int64_t *offset,
-    struct ftpagent_xfer_result *result, struct part *p);
 /* A download failed: a .part it made and left empty goes. */
 void	fa_part_abandon(const struct localdest *d, bool had_part);
+/* Starts the follower that renames d's .part once job has ended. */
+bool	fa_spawn_follower(struct ftpagent *a, const char *job,
+    const struct localdest *d, bool had_part);
+/* get_file and get_file_background, a FIFO waited for fifo_ms. */
+uint64_t	fa_send_get_file(struct ftpagent *a, const char *session,
+    const char *path, const char *local, const struct ftpagent_xfer_opts *opts,
+    bool background, int fifo_ms, ftpagent_reply_cb cb, void *arg);
 
 /* ---- jobs (jobs.c) ---- */
 

@@ -12,7 +12,7 @@
 #include "ftpagent_priv.h"
 #include "wire.h"
 
-/* ---- jobs ------------------------------------------------------------------ */
+/* ---- jobs --------------------------------------------------------------- */
 
 /* The library's states are the wire's (protocol/wire.h), one up: 0 is
  * FTPAGENT_JOB_UNKNOWN. */
@@ -63,8 +63,8 @@ str_dup(const char *v, bool unescape, char **out)
 }
 
 /* 0, -1 when o is not a job object, -2 when out of memory. */
-static int
-parse_job(const json_t *o, struct ftpagent_job *j)
+int
+fa_parse_job(const json_t *o, struct ftpagent_job *j)
 {
 	struct wire_job w;
 
@@ -104,7 +104,7 @@ nomem:
 static int
 parse_job_cb(const json_t *o, void *j)
 {
-	return parse_job(o, j);
+	return fa_parse_job(o, j);
 }
 
 static void
@@ -113,72 +113,176 @@ clear_job_cb(void *j)
 	ftpagent_job_clear(j);
 }
 
-/* Fills *j from res (released here); false with the error set. */
-static bool
-job_result(struct ftpagent *a, const char *method, json_t *res,
-    struct ftpagent_job *j)
+static int
+job_result(struct ftpagent *a, struct fa_call *c, json_t *res,
+    struct fa_reply *r)
 {
-	int r = parse_job(res, j);
-
-	json_decref(res);
-	if (r == -2)
-		fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
-	else if (r != 0)
-		fa_set_bad_reply(a, method);
-	return r == 0;
+	return fa_parse_job(res, &r->pub.job);
 }
 
-static bool
-check_job_args(struct ftpagent *a, const char *id, struct ftpagent_job *j)
+static int
+jobs_result(struct ftpagent *a, struct fa_call *c, json_t *res,
+    struct fa_reply *r)
 {
-	if (j != NULL)
-		memset(j, 0, sizeof(*j));
+	return fa_parse_array(res, sizeof(struct ftpagent_job), parse_job_cb,
+	    clear_job_cb, (void **)&r->pub.jobs, &r->pub.n_jobs);
+}
+
+static const struct fa_op op_status = {
+	.name = "job.status", .result = job_result,
+};
+static const struct fa_op op_cancel = { .name = "job.cancel" };
+static const struct fa_op op_list = {
+	.name = "job.list", .result = jobs_result,
+};
+
+static bool
+check_job_id(struct ftpagent *a, const char *id)
+{
 	if (!fa_check_args(a, "", id))
 		return false;
-	if (j == NULL || *id == '\0') {
-		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "%s",
-		    j == NULL ? "no job pointer" : "empty job id");
+	if (*id == '\0') {
+		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "empty job id");
 		return false;
 	}
 	return true;
+}
+
+/* The blocking twin of a call that answers a job. */
+static bool
+sync_job(struct ftpagent *a, uint64_t id, struct fa_sync *s,
+    struct ftpagent_job *j)
+{
+	bool ok = fa_sync_wait(a, id, s);
+
+	if (ok) {
+		*j = s->r.job;
+		memset(&s->r.job, 0, sizeof(s->r.job));
+	}
+	fa_sync_clear(s);
+	return ok;
+}
+
+/* A job pointer for the blocking twins. */
+static bool
+job_out_ok(struct ftpagent *a, struct ftpagent_job *j)
+{
+	if (j != NULL)
+		memset(j, 0, sizeof(*j));
+	if (a != NULL && a->err == FTPAGENT_OK && j == NULL) {
+		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "no job pointer");
+		return false;
+	}
+	return true;
+}
+
+uint64_t
+ftpagent_send_job_status(struct ftpagent *a, const char *id,
+    ftpagent_reply_cb cb, void *arg)
+{
+	if (!check_job_id(a, id))
+		return 0;
+	return fa_call_start(a, fa_call_new(a, &op_status, cb, arg),
+	    "job.status", json_pack("{s:s}", "job", id), NULL, 0);
 }
 
 bool
 ftpagent_job_status(struct ftpagent *a, const char *id,
     struct ftpagent_job *j)
 {
-	json_t *res;
+	struct fa_sync s = { 0 };
 
-	if (!check_job_args(a, id, j))
+	if (!job_out_ok(a, j))
 		return false;
-	if (!fa_rpc(a, "job.status", json_pack("{s:s}", "job", id), NULL, 0,
-	    NULL, &res))
-		return false;
-	return job_result(a, "job.status", res, j);
+	return sync_job(a, ftpagent_send_job_status(a, id, fa_sync_cb, &s), &s,
+	    j);
+}
+
+/*
+ * job.wait: one request per slice of the wait. Our own deadline outlasts
+ * the agent's by a connection timeout, so that its answer, not our
+ * impatience, ends the call; waiting "until it ends" asks again each
+ * time the agent's slice passes.
+ */
+struct job_wait {
+	char	*job;
+	int	 timeout_ms;	/* <= 0: until the job ends */
+};
+
+static json_t *
+wait_params(const struct job_wait *w, int slice)
+{
+	return json_pack("{s:s,s:f}", "job", w->job, "timeout", slice / 1000.0);
+}
+
+static int
+wait_slice(struct ftpagent *a, const struct job_wait *w)
+{
+	return w->timeout_ms > 0 ? w->timeout_ms : a->timeout_ms;
+}
+
+static int
+wait_error(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
+{
+	struct job_wait *w = c->state;
+
+	if (w->timeout_ms > 0 || r->pub.error != FTPAGENT_ERR_TIMEOUT)
+		return FA_DONE;
+	return fa_call_next(a, c, r, "job.wait",
+	    wait_params(w, wait_slice(a, w)), NULL, 0);
+}
+
+static void
+wait_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
+{
+	struct job_wait *w = c->state;
+
+	if (w != NULL)
+		free(w->job);
+	free(w);
+}
+
+static const struct fa_op op_wait = {
+	.name = "job.wait", .result = job_result, .error = wait_error,
+	.end = wait_end,
+};
+
+uint64_t
+ftpagent_send_job_wait(struct ftpagent *a, const char *id, int timeout_ms,
+    ftpagent_reply_cb cb, void *arg)
+{
+	struct job_wait *w;
+	struct fa_call *c;
+	int slice;
+
+	if (!check_job_id(a, id) || (c = fa_call_new(a, &op_wait, cb, arg)) ==
+	    NULL)
+		return 0;
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (w->job = strdup(id)) == NULL) {
+		free(w);
+		fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
+		fa_call_drop(a, c);
+		return 0;
+	}
+	w->timeout_ms = timeout_ms;
+	c->state = w;
+	slice = wait_slice(a, w);
+	c->timeout_ms = slice > INT_MAX - a->timeout_ms ? INT_MAX :
+	    slice + a->timeout_ms;
+	return fa_call_start(a, c, "job.wait", wait_params(w, slice), NULL, 0);
 }
 
 bool
 fa_job_wait(struct ftpagent *a, const char *id, int timeout_ms,
     struct ftpagent_job *j)
 {
-	json_t *res;
-	int slice;
+	struct fa_sync s = { 0 };
 
-	if (!check_job_args(a, id, j))
+	if (!job_out_ok(a, j))
 		return false;
-	for (;;) {
-		/* Our own wait outlasts the agent's by a connection timeout,
-		 * so that its answer, not our impatience, ends the call. */
-		slice = timeout_ms > 0 ? timeout_ms : a->timeout_ms;
-		if (fa_rpc_wait(a, "job.wait", json_pack("{s:s,s:f}", "job", id,
-		    "timeout", slice / 1000.0), NULL, 0, NULL,
-		    slice > INT_MAX - a->timeout_ms ? INT_MAX :
-		    slice + a->timeout_ms, &res))
-			return job_result(a, "job.wait", res, j);
-		if (timeout_ms > 0 || !fa_agent_said(a, FTPAGENT_ERR_TIMEOUT))
-			return false;
-		fa_reset_error(a);
-	}
+	return sync_job(a, ftpagent_send_job_wait(a, id, timeout_ms, fa_sync_cb,
+	    &s), &s, j);
 }
 
 bool
@@ -195,169 +299,55 @@ ftpagent_job_wait(struct ftpagent *a, const char *id, int timeout_ms,
 	return true;
 }
 
+uint64_t
+ftpagent_send_job_cancel(struct ftpagent *a, const char *id,
+    ftpagent_reply_cb cb, void *arg)
+{
+	if (!fa_check_args(a, "", id))
+		return 0;
+	return fa_call_start(a, fa_call_new(a, &op_cancel, cb, arg),
+	    "job.cancel", json_pack("{s:s}", "job", id), NULL, 0);
+}
+
 bool
 ftpagent_job_cancel(struct ftpagent *a, const char *id)
 {
-	if (!fa_check_args(a, "", id))
-		return false;
-	return fa_rpc_void(a, "job.cancel", json_pack("{s:s}", "job", id));
+	struct fa_sync s = { 0 };
+
+	return fa_sync_void(a, ftpagent_send_job_cancel(a, id, fa_sync_cb,
+	    &s), &s);
+}
+
+uint64_t
+ftpagent_send_job_list(struct ftpagent *a, ftpagent_reply_cb cb, void *arg)
+{
+	if (!fa_check_args(a, "", ""))
+		return 0;
+	return fa_call_start(a, fa_call_new(a, &op_list, cb, arg), "job.list",
+	    json_object(), NULL, 0);
 }
 
 bool
 ftpagent_job_list(struct ftpagent *a, struct ftpagent_job **jobs, size_t *n)
 {
-	struct ftpagent_job *js = NULL;
-	json_t *res;
-	size_t count;
+	struct fa_sync s = { 0 };
 	bool ok;
 
 	if (jobs != NULL)
 		*jobs = NULL;
 	if (n != NULL)
 		*n = 0;
-	if (!fa_check_args(a, "", ""))
-		return false;
-	if (jobs == NULL || n == NULL) {
+	if (a != NULL && a->err == FTPAGENT_OK && (jobs == NULL || n == NULL)) {
 		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "job.list: no result pointer");
 		return false;
 	}
-	if (!fa_rpc(a, "job.list", json_object(), NULL, 0, NULL, &res))
-		return false;
-	ok = fa_parse_array(a, "job.list", res, sizeof(*js), parse_job_cb,
-	    clear_job_cb, (void **)&js, &count);
-	json_decref(res);
+	ok = fa_sync_wait(a, ftpagent_send_job_list(a, fa_sync_cb, &s), &s);
 	if (ok) {
-		*jobs = js;
-		*n = count;
+		*jobs = s.r.jobs;
+		*n = s.r.n_jobs;
+		s.r.jobs = NULL;
+		s.r.n_jobs = 0;
 	}
+	fa_sync_clear(&s);
 	return ok;
-}
-
-/* ---- events ------------------------------------------------------------------ */
-
-bool
-ftpagent_subscribe(struct ftpagent *a, const char *const *jobs)
-{
-	json_t *which, *res;
-	bool was;
-	size_t i;
-
-	if (!fa_check_args(a, "", ""))
-		return false;
-	if (jobs == NULL)
-		which = json_string("all");
-	else if ((which = json_array()) != NULL) {
-		for (i = 0; jobs[i] != NULL; i++) {
-			if (json_array_append_new(which, json_string(jobs[i])) ==
-			    -1) {
-				json_decref(which);
-				fa_set_error(a, FTPAGENT_ERR_ARGUMENT,
-				    "events.subscribe: a job id is not UTF-8");
-				return false;
-			}
-		}
-	}
-	/* Notifications may come before the reply: keep them already. */
-	was = a->subscribed;
-	a->subscribed = true;
-	if (!fa_rpc(a, "events.subscribe", json_pack("{s:o}", "jobs", which),
-	    NULL, 0, NULL, &res)) {
-		a->subscribed = was;
-		return false;
-	}
-	json_decref(res);
-	return true;
-}
-
-void
-ftpagent_event_clear(struct ftpagent_event *ev)
-{
-	if (ev == NULL)
-		return;
-	ftpagent_job_clear(&ev->job);
-	free(ev->session);
-	free(ev->state);
-	memset(ev, 0, sizeof(*ev));
-}
-
-static int
-int_or_minus1(const json_t *o, const char *name)
-{
-	json_t *v = json_object_get(o, name);
-
-	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	    json_integer_value(v) > INT_MAX)
-		return -1;
-	return (int)json_integer_value(v);
-}
-
-/* 1 with *ev filled, 0 for a notification to skip, -2 when out of
- * memory. */
-static int
-parse_event(const struct jsonrpc_msg *m, struct ftpagent_event *ev)
-{
-	const json_t *p = m->params;
-	int r;
-
-	memset(ev, 0, sizeof(*ev));
-	if (strcmp(m->method, WIRE_JOB_PROGRESS) == 0 ||
-	    strcmp(m->method, WIRE_JOB_FINISHED) == 0) {
-		if ((r = parse_job(p, &ev->job)) != 0)
-			return r == -2 ? -2 : 0;
-		ev->type = strcmp(m->method, WIRE_JOB_PROGRESS) == 0 ?
-		    FTPAGENT_EVENT_JOB_PROGRESS : FTPAGENT_EVENT_JOB_FINISHED;
-		return 1;
-	}
-	if (strcmp(m->method, WIRE_SESSION_STATE) != 0 ||
-	    !json_is_string(json_object_get(p, "session")))
-		return 0;
-	ev->type = FTPAGENT_EVENT_SESSION_STATE;
-	ev->connections = int_or_minus1(p, "connections");
-	ev->busy = int_or_minus1(p, "busy");
-	if (!str_dup(json_string_value(json_object_get(p, "session")), false,
-	    &ev->session) ||
-	    !str_dup(json_string_value(json_object_get(p, "state")), false,
-	    &ev->state)) {
-		ftpagent_event_clear(ev);
-		return -2;
-	}
-	return 1;
-}
-
-bool
-ftpagent_next_event(struct ftpagent *a, struct ftpagent_event *ev,
-    int timeout_ms)
-{
-	struct jsonrpc_msg m;
-	enum conn_status st;
-	int64_t deadline;
-	int r;
-
-	if (ev != NULL)
-		memset(ev, 0, sizeof(*ev));
-	if (a == NULL || !fa_usable(a))
-		return false;
-	if (ev == NULL) {
-		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "no event pointer");
-		return false;
-	}
-	deadline = conn_now_ms() + (timeout_ms < 0 ? a->timeout_ms :
-	    timeout_ms);
-	for (;;) {
-		st = conn_next_note(&a->conn, deadline, &m);
-		if (st == CONN_TIMEOUT && conn_is_open(&a->conn))
-			return false;
-		if (st != CONN_OK) {
-			fa_set_conn_error(a, st, "events");
-			return false;
-		}
-		r = parse_event(&m, ev);
-		jsonrpc_msg_clear(&m);
-		if (r == 1)
-			return true;
-		if (r == -2) {
-			fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
-			return false;
-		}
-	}
 }

@@ -1,5 +1,16 @@
 /*
- * libftpagent: transfers of fds and local files.
+ * libftpagent: transfers of fds and local files, waited for or started
+ * in the background. One operation for all of them, in named steps:
+ *
+ *   XFER_STAT_REMOTE  an upload resuming asks the server's size first
+ *   XFER_STAT_ADOPT   a download resuming onto LOCAL without LOCAL.part
+ *                     asks the remote size: a LOCAL as long is complete,
+ *                     a shorter one becomes the .part
+ *   XFER_TRANSFER     transfer.get / transfer.put itself
+ *
+ * and an end that closes what it opened, renames LOCAL.part onto LOCAL
+ * (or starts the follower that will), or removes a .part it made that
+ * stayed empty.
  */
 #include <config.h>
 
@@ -16,205 +27,191 @@
 #include "ftpagent_priv.h"
 #include "bytename.h"
 
-/* ---- transfers ---------------------------------------------------------- */
+enum xfer_step {
+	XFER_STAT_REMOTE,
+	XFER_STAT_ADOPT,
+	XFER_TRANSFER,
+};
+
+enum xfer_local {
+	LOCAL_FD,		/* the caller's descriptor */
+	LOCAL_PART,		/* LOCAL.part, renamed at the end */
+	LOCAL_IN_PLACE,		/* a device or FIFO, written as it is */
+};
+
+struct xfer {
+	enum xfer_step	 step;
+	enum xfer_local	 local;
+	bool		 put;
+	bool		 background;
+	char		*session;
+	json_t		*path;		/* the wire form */
+	int		 fd;		/* ours, closed at the end; or -1 */
+	int64_t		 offset;
+	bool		 ascii, append, rest_restart;
+	struct localdest d;		/* LOCAL_PART, LOCAL_IN_PLACE */
+	bool		 had_part;	/* LOCAL.part was there before */
+	bool		 complete;	/* LOCAL was complete: nothing moved */
+};
 
 static void
-fill_result(struct ftpagent_xfer_result *r, const json_t *job, int64_t t0)
+xfer_free(struct xfer *x)
 {
-	json_t *v;
-	double rate = 0;
-
-	v = json_object_get(job, "bytes");
-	r->bytes = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-	v = json_object_get(job, "total");
-	r->total = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
-	v = json_object_get(job, "rate");
-	if (json_is_number(v))
-		rate = json_number_value(v);
-	if (rate > 0 && r->bytes > 0)
-		r->seconds = (double)r->bytes / rate;
-	else
-		r->seconds = (double)(conn_now_ms() - t0) / 1000.0;
+	if (x == NULL)
+		return;
+	if (x->fd != -1)
+		close(x->fd);
+	free(x->session);
+	json_decref(x->path);
+	localdest_clear(&x->d);
+	free(x);
 }
 
-/*
- * One transfer of fd. With job NULL it waits for the end (progress on);
- * else it starts the job in the background and *job receives its id.
- */
-bool
-fa_transfer(struct ftpagent *a, const char *method, const char *direction,
-    const char *session, const char *path, int fd, int64_t offset,
-    const struct ftpagent_xfer_opts *opts, struct ftpagent_xfer_result *result,
-    char **job)
+static struct xfer *
+xfer_new(const char *session, const char *path, bool put,
+    const struct ftpagent_xfer_opts *opts)
 {
-	struct xfer x;
-	json_t *p, *res;
-	const char *id;
-	int64_t t0;
-	int r = 0;
-	bool ok;
+	struct xfer *x;
 
-	if (job == NULL)
-		p = json_pack("{s:s,s:o,s:i,s:b}", "session", session, "path",
-		    ftpa_bytes_json(path), "fd", 0, "progress", 1);
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return NULL;
+	x->fd = -1;
+	x->put = put;
+	if (opts != NULL) {
+		x->offset = opts->offset;
+		x->ascii = opts->ascii;
+		x->append = opts->append && put;
+		x->rest_restart = opts->rest_restart;
+	}
+	if ((x->session = strdup(session)) == NULL ||
+	    (x->path = ftpa_bytes_json(path)) == NULL) {
+		xfer_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+static json_t *
+transfer_params(const struct xfer *x)
+{
+	json_t *p;
+	int r = 0;
+
+	p = json_pack("{s:s,s:O,s:i}", "session", x->session, "path", x->path,
+	    "fd", 0);
+	if (p == NULL)
+		return NULL;
+	if (x->background)
+		r |= json_object_set_new(p, "wait", json_false());
 	else
-		p = json_pack("{s:s,s:o,s:i,s:b}", "session", session, "path",
-		    ftpa_bytes_json(path), "fd", 0, "wait", 0);
-	if (p != NULL && offset > 0)
-		r |= json_object_set_new(p, "offset", json_integer(offset));
-	if (p != NULL && opts != NULL && opts->ascii)
+		r |= json_object_set_new(p, "progress", json_true());
+	if (x->offset > 0)
+		r |= json_object_set_new(p, "offset", json_integer(x->offset));
+	if (x->ascii)
 		r |= json_object_set_new(p, "type", json_string("ascii"));
-	if (p != NULL && opts != NULL && opts->append &&
-	    strcmp(direction, "put") == 0)
+	if (x->append)
 		r |= json_object_set_new(p, "append", json_true());
-	if (p != NULL && opts != NULL && opts->rest_restart)
+	if (x->rest_restart)
 		r |= json_object_set_new(p, "rest_fallback",
 		    json_string("restart"));
 	if (r != 0) {
 		json_decref(p);
-		p = NULL;
+		return NULL;
 	}
-
-	if (job != NULL) {
-		if (!fa_rpc(a, method, p, &fd, 1, NULL, &res))
-			return false;
-		if ((id = json_string_value(json_object_get(res, "job"))) ==
-		    NULL) {
-			json_decref(res);
-			fa_set_bad_reply(a, method);
-			return false;
-		}
-		*job = strdup(id);
-		json_decref(res);
-		if (*job == NULL) {
-			fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
-			return false;
-		}
-		return true;
-	}
-
-	memset(&x, 0, sizeof(x));
-	x.a = a;
-	x.opts = opts;
-	x.session = session;
-	x.direction = direction;
-	x.path = json_incref(json_object_get(p, "path"));
-	t0 = conn_now_ms();
-	ok = fa_rpc(a, method, p, &fd, 1, &x, &res);
-	free(x.job);
-	json_decref(x.path);
-	if (!ok)
-		return false;
-	if (result != NULL)
-		fill_result(result, res, t0);
-	json_decref(res);
-	return true;
+	return p;
 }
 
-/* Resolves opts->offset < 0 ("resume") against a regular file's size. */
-static bool
-local_resume_offset(struct ftpagent *a, int fd, int64_t *offset)
+static json_t *
+stat_params(const struct xfer *x)
+{
+	return json_pack("{s:s,s:O}", "session", x->session, "path", x->path);
+}
+
+static const char *
+transfer_method(const struct xfer *x)
+{
+	return x->put ? "transfer.put" : "transfer.get";
+}
+
+/* ---- local files -------------------------------------------------------- */
+
+static void
+reply_local_error(struct fa_reply *r, const char *what, const char *file,
+    int e)
+{
+	char eb[128];
+
+	fa_reply_error(r, FTPAGENT_ERR_LOCAL_IO, "%s %s: %s", what, file,
+	    fa_errstr(e, eb, sizeof(eb)));
+}
+
+/* A regular file's size as the offset to resume at: 0, or errno
+ * (EINVAL: not a regular file). */
+static int
+fd_size(int fd, int64_t *size)
 {
 	struct stat st;
 
-	if (fstat(fd, &st) == -1) {
-		fa_set_local_error(a, "cannot stat", "fd", errno);
-		return false;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		fa_set_error(a, FTPAGENT_ERR_ARGUMENT,
-		    "cannot resume: the fd is not a regular file");
-		return false;
-	}
-	*offset = st.st_size;
-	return true;
+	if (fstat(fd, &st) == -1)
+		return errno;
+	if (!S_ISREG(st.st_mode))
+		return EINVAL;
+	*size = st.st_size;
+	return 0;
 }
 
+/*
+ * Opens LOCAL.part for the transfer at x->offset: 0 truncates, > 0
+ * truncates there, < 0 resumes at its size. 0, or errno with *what
+ * saying which step failed.
+ */
+static int
+part_open(struct xfer *x, const char **what)
+{
+	struct stat st;
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC, e;
+
+	x->had_part = lstat(x->d.part, &st) == 0;
+	if (x->offset == 0)
+		flags |= O_TRUNC;
+	*what = "cannot open";
+	if ((x->fd = open(x->d.part, flags, 0644)) == -1)
+		return errno;
+	e = 0;
+	if (x->offset < 0) {
+		*what = "cannot resume";
+		e = fd_size(x->fd, &x->offset);
+	} else if (x->offset > 0 && ftruncate(x->fd, x->offset) == -1) {
+		*what = "cannot truncate";
+		e = errno;
+	}
+	if (e != 0) {
+		close(x->fd);
+		x->fd = -1;
+		fa_part_abandon(&x->d, x->had_part);
+	}
+	return e;
+}
+
+void
+fa_part_abandon(const struct localdest *d, bool had_part)
+{
+	struct stat st;
+
+	if (!had_part && lstat(d->part, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size == 0)
+		unlink(d->part);
+}
+
+/* Resuming onto LOCAL with no LOCAL.part but a regular LOCAL: the
+ * remote size decides (XFER_STAT_ADOPT). */
 static bool
-check_xfer_args(struct ftpagent *a, const char *session, const char *path,
-    int fd)
+adopt_needed(const struct xfer *x)
 {
-	if (!fa_check_args(a, session, path))
-		return false;
-	if (fd < 0) {
-		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "invalid fd %d", fd);
-		return false;
-	}
-	return true;
-}
+	struct stat st;
 
-/* A background start needs somewhere to put the job id. */
-bool
-fa_job_out_ok(struct ftpagent *a, char **job)
-{
-	if (job != NULL)
-		*job = NULL;
-	if (a != NULL && a->err == FTPAGENT_OK && job == NULL) {
-		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "no job pointer");
-		return false;
-	}
-	return true;
-}
-
-static bool
-get_fd(struct ftpagent *a, const char *session, const char *path, int fd,
-    const struct ftpagent_xfer_opts *opts, struct ftpagent_xfer_result *result,
-    char **job)
-{
-	int64_t offset = opts != NULL ? opts->offset : 0;
-
-	if (!check_xfer_args(a, session, path, fd))
-		return false;
-	if (offset < 0 && !local_resume_offset(a, fd, &offset))
-		return false;
-	return fa_transfer(a, "transfer.get", "get", session, path, fd, offset,
-	    opts, result, job);
-}
-
-bool
-ftpagent_get_fd(struct ftpagent *a, const char *session, const char *path,
-    int fd, const struct ftpagent_xfer_opts *opts,
-    struct ftpagent_xfer_result *result)
-{
-	return get_fd(a, session, path, fd, opts, result, NULL);
-}
-
-bool
-ftpagent_get_fd_background(struct ftpagent *a, const char *session,
-    const char *path, int fd, const struct ftpagent_xfer_opts *opts,
-    char **job)
-{
-	if (!fa_job_out_ok(a, job))
-		return false;
-	return get_fd(a, session, path, fd, opts, NULL, job);
-}
-
-bool
-fa_get_in_place(struct ftpagent *a, const char *session, const char *path,
-    const struct localdest *d, int64_t offset,
-    const struct ftpagent_xfer_opts *opts, struct ftpagent_xfer_result *result,
-    char **job)
-{
-	int fd;
-	bool ok;
-
-	if (offset < 0) {
-		fa_set_error(a, FTPAGENT_ERR_ARGUMENT,
-		    "cannot resume into %s: not a regular file", d->path);
-		return false;
-	}
-	if ((fd = localdest_open(d, a->timeout_ms)) == -1) {
-		fa_set_local_error(a, "cannot open", d->path, errno);
-		return false;
-	}
-	ok = fa_transfer(a, "transfer.get", "get", session, path, fd, offset,
-	    opts, result, job);
-	/* a job has its own copy: only a finished write can fail here */
-	if (close(fd) == -1 && ok && job == NULL) {
-		fa_set_local_error(a, "cannot write", d->path, errno);
-		ok = false;
-	}
-	return ok;
+	return x->offset < 0 && lstat(x->d.part, &st) == -1 &&
+	    errno == ENOENT && stat(x->d.path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 bool
@@ -241,147 +238,482 @@ fa_local_resolve(struct ftpagent *a, const char *local, struct localdest *d)
 	return true;
 }
 
-/*
- * Resuming onto LOCAL without LOCAL.part: a regular LOCAL at least as
- * long as the remote file is complete (1, result filled); a shorter one
- * becomes the .part to resume (0). -1 with the error set.
- */
+/* ---- the steps ---------------------------------------------------------- */
+
+static void
+fill_result(struct ftpagent_xfer_result *res, const json_t *job,
+    int64_t started)
+{
+	json_t *v;
+	double rate = 0;
+
+	v = json_object_get(job, "bytes");
+	res->bytes = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+	v = json_object_get(job, "total");
+	res->total = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+	v = json_object_get(job, "rate");
+	if (json_is_number(v))
+		rate = json_number_value(v);
+	if (rate > 0 && res->bytes > 0)
+		res->seconds = (double)res->bytes / rate;
+	else
+		res->seconds = (double)(conn_now_ms() - started) / 1000.0;
+}
+
 static int
-adopt_partial(struct ftpagent *a, const char *session, const char *path,
-    const struct localdest *d, struct ftpagent_xfer_result *result)
+send_transfer(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 {
+	struct xfer *x = c->state;
+
+	x->step = XFER_TRANSFER;
+	return fa_call_next(a, c, r, transfer_method(x), transfer_params(x),
+	    &x->fd, 1);
+}
+
+/* The remote size is known (-1: unknown): adopt LOCAL as the .part or
+ * call it complete. */
+static int
+adopt(struct ftpagent *a, struct fa_call *c, int64_t remote,
+    struct fa_reply *r)
+{
+	struct xfer *x = c->state;
+	const char *what;
+	struct stat st;
+	int e;
+
+	if (stat(x->d.path, &st) == 0 && remote >= 0 && st.st_size >= remote) {
+		x->complete = true;
+		r->pub.xfer.bytes = 0;
+		r->pub.xfer.total = remote;
+		r->pub.xfer.seconds = 0;
+		r->pub.xfer.already_complete = true;
+		return FA_DONE;
+	}
+	if (rename(x->d.path, x->d.part) == -1) {
+		reply_local_error(r, "cannot rename", x->d.path, errno);
+		return FA_DONE;
+	}
+	if ((e = part_open(x, &what)) != 0) {
+		reply_local_error(r, what, x->d.part, e);
+		return FA_DONE;
+	}
+	return send_transfer(a, c, r);
+}
+
+static int
+xfer_result(struct ftpagent *a, struct fa_call *c, json_t *res,
+    struct fa_reply *r)
+{
+	struct xfer *x = c->state;
 	struct ftpagent_entry e;
-	struct stat st;
-	int r = 0;
+	const char *id;
+	int v;
 
-	if (lstat(d->part, &st) == 0 || errno != ENOENT ||
-	    stat(d->path, &st) == -1 || !S_ISREG(st.st_mode))
-		return 0;
-	if (!ftpagent_stat(a, session, path, &e))
-		return -1;
-	if (e.size >= 0 && st.st_size >= e.size) {
-		if (result != NULL) {
-			result->bytes = 0;
-			result->total = e.size;
-			result->seconds = 0;
-			result->already_complete = true;
+	if (x->step != XFER_TRANSFER) {
+		if ((v = fa_parse_entry(res, &e)) != 0)
+			return v;
+		if (x->step == XFER_STAT_ADOPT)
+			v = adopt(a, c, e.size, r);
+		else {
+			x->offset = e.size > 0 ? e.size : 0;
+			v = send_transfer(a, c, r);
 		}
-		r = 1;
-	} else if (rename(d->path, d->part) == -1) {
-		fa_set_local_error(a, "cannot rename", d->path, errno);
-		r = -1;
+		ftpagent_entry_clear(&e);
+		return v;
 	}
-	ftpagent_entry_clear(&e);
-	return r;
-}
-
-int
-fa_part_open(struct ftpagent *a, const char *session, const char *path,
-    const struct localdest *d, int64_t *offset,
-    struct ftpagent_xfer_result *result, struct part *p)
-{
-	struct stat st;
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC, r;
-
-	if (*offset < 0 && (r = adopt_partial(a, session, path, d, result)) != 0)
-		return r == 1 ? 0 : -1;
-	p->had_part = lstat(d->part, &st) == 0;
-	if (*offset == 0)
-		flags |= O_TRUNC;
-	if ((p->fd = open(d->part, flags, 0644)) == -1) {
-		fa_set_local_error(a, "cannot open", d->part, errno);
+	if (!x->background) {
+		fill_result(&r->pub.xfer, res, c->started);
+		return FA_DONE;
+	}
+	if ((id = json_string_value(json_object_get(res, "job"))) == NULL)
 		return -1;
-	}
-	if (*offset < 0) {
-		if (!local_resume_offset(a, p->fd, offset))
-			goto fail;
-	} else if (*offset > 0 && ftruncate(p->fd, *offset) == -1) {
-		fa_set_local_error(a, "cannot truncate", d->part, errno);
-		goto fail;
-	}
-	return 1;
-fail:
-	close(p->fd);
-	p->fd = -1;
-	fa_part_abandon(d, p->had_part);
-	return -1;
+	return (r->pub.job_id = strdup(id)) != NULL ? FA_DONE : -2;
 }
 
-void
-fa_part_abandon(const struct localdest *d, bool had_part)
+static int
+xfer_error(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 {
-	struct stat st;
+	struct xfer *x = c->state;
 
-	if (!had_part && lstat(d->part, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_size == 0)
-		unlink(d->part);
+	/* nothing there yet: an upload resumes from the start */
+	if (x->step != XFER_STAT_REMOTE || r->pub.error !=
+	    FTPAGENT_ERR_NOT_FOUND || r->kind == NULL)
+		return FA_DONE;
+	x->offset = 0;
+	return send_transfer(a, c, r);
 }
 
-bool
-ftpagent_get_file(struct ftpagent *a, const char *session, const char *path,
-    const char *local, const struct ftpagent_xfer_opts *opts,
-    struct ftpagent_xfer_result *result)
+/* A background download into LOCAL.part has its job: the follower
+ * renames it when the job ends. */
+static void
+follow_job(struct ftpagent *a, struct xfer *x, struct fa_reply *r)
 {
-	int64_t offset = opts != NULL ? opts->offset : 0;
-	struct localdest d;
-	struct part p;
-	bool ok = false;
-	int r;
+	char *job = r->pub.job_id;
 
-	if (result != NULL)
-		result->already_complete = false;
-	if (!fa_check_args(a, session, path) || !fa_local_resolve(a, local, &d))
-		return false;
-	if (d.kind == LOCALDEST_INPLACE) {
-		ok = fa_get_in_place(a, session, path, &d, offset, opts,
-		    result, NULL);
-		goto out;
-	}
-	/* the .part next to the file it replaces, through any symlinks */
-	if ((r = fa_part_open(a, session, path, &d, &offset, result, &p)) != 1) {
-		ok = r == 0;
-		goto out;
-	}
-	ok = fa_transfer(a, "transfer.get", "get", session, path, p.fd, offset,
-	    opts, result, NULL);
-	if (close(p.fd) == -1 && ok) {
-		fa_set_local_error(a, "cannot write", d.part, errno);
+	if (fa_spawn_follower(a, job, &x->d, x->had_part))
+		return;
+	fa_cancel_job(a, job);
+	fa_reply_error(r, FTPAGENT_ERR_LOCAL_IO, "%s: cannot start the "
+	    "process that renames %s; %s cancelled", x->d.path, x->d.part, job);
+	free(job);
+	r->pub.job_id = NULL;
+}
+
+static void
+xfer_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
+{
+	struct xfer *x = c->state;
+	bool ok = r->pub.error == FTPAGENT_OK;
+
+	if (x == NULL)
+		return;
+	/* a job has its own copy: only a finished write can fail here */
+	if (x->fd != -1 && close(x->fd) == -1 && ok && !x->background &&
+	    x->local != LOCAL_FD) {
+		reply_local_error(r, "cannot write", x->local == LOCAL_PART ?
+		    x->d.part : x->d.path, errno);
 		ok = false;
 	}
-	if (ok && rename(d.part, d.path) == -1) {
-		fa_set_local_error(a, "cannot rename to", d.path, errno);
-		ok = false;
+	x->fd = -1;
+	if (x->local == LOCAL_PART && ok && !x->complete) {
+		if (x->background)
+			follow_job(a, x, r);
+		else if (rename(x->d.part, x->d.path) == -1)
+			reply_local_error(r, "cannot rename to", x->d.path,
+			    errno);
+		ok = r->pub.error == FTPAGENT_OK;
 	}
 	/* a failure before any data came leaves no empty .part behind */
+	if (x->local == LOCAL_PART && !ok && !x->complete)
+		fa_part_abandon(&x->d, x->had_part);
 	if (!ok)
-		fa_part_abandon(&d, p.had_part);
-out:
-	localdest_clear(&d);
+		memset(&r->pub.xfer, 0, sizeof(r->pub.xfer));
+	xfer_free(x);
+	c->state = NULL;
+}
+
+/* Whether job object p is about a transfer like x: same session,
+ * direction and path (where p says). */
+static bool
+xfer_owns(const struct fa_call *c, const json_t *p)
+{
+	const struct xfer *x = c->state;
+	const char *s;
+	json_t *v;
+
+	if (x == NULL || x->step != XFER_TRANSFER)
+		return false;
+	s = json_string_value(json_object_get(p, "session"));
+	if (s != NULL && strcmp(s, x->session) != 0)
+		return false;
+	s = json_string_value(json_object_get(p, "direction"));
+	if (s != NULL && strcmp(s, x->put ? "put" : "get") != 0)
+		return false;
+	v = json_object_get(p, "path");
+	return !json_is_string(v) || json_equal(v, x->path);
+}
+
+static const struct fa_op op_transfer = {
+	.name = "transfer", .result = xfer_result, .error = xfer_error,
+	.end = xfer_end, .owns = xfer_owns,
+};
+static const struct fa_op op_background = {
+	.name = "transfer", .result = xfer_result, .error = xfer_error,
+	.end = xfer_end,
+};
+
+/* Starts x (owned by the call from here) at its first step. */
+static uint64_t
+xfer_start(struct ftpagent *a, struct xfer *x,
+    const struct ftpagent_xfer_opts *opts, ftpagent_reply_cb cb, void *arg)
+{
+	struct fa_call *c;
+
+	c = fa_call_new(a, x->background ? &op_background : &op_transfer, cb,
+	    arg);
+	if (c == NULL) {
+		xfer_free(x);
+		return 0;
+	}
+	c->state = x;
+	if (!x->background && opts != NULL) {
+		c->progress = opts->progress;
+		c->progress_arg = opts->progress_arg;
+	}
+	if (x->step == XFER_TRANSFER)
+		return fa_call_start(a, c, transfer_method(x),
+		    transfer_params(x), &x->fd, 1);
+	return fa_call_start(a, c, "fs.stat", stat_params(x), NULL, 0);
+}
+
+/* ---- fds ---------------------------------------------------------------- */
+
+static bool
+check_xfer_args(struct ftpagent *a, const char *session, const char *path,
+    int fd)
+{
+	if (!fa_check_args(a, session, path))
+		return false;
+	if (fd < 0) {
+		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "invalid fd %d", fd);
+		return false;
+	}
+	return fa_usable(a);
+}
+
+static struct xfer *
+xfer_make(struct ftpagent *a, const char *session, const char *path,
+    bool put, bool background, const struct ftpagent_xfer_opts *opts)
+{
+	struct xfer *x;
+
+	if ((x = xfer_new(session, path, put, opts)) == NULL)
+		fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
+	else
+		x->background = background;
+	return x;
+}
+
+/* A transfer of the caller's fd (a copy of it is ours). */
+static uint64_t
+send_fd(struct ftpagent *a, const char *session, const char *path, int fd,
+    bool put, bool background, const struct ftpagent_xfer_opts *opts,
+    ftpagent_reply_cb cb, void *arg)
+{
+	struct xfer *x;
+	int e;
+
+	if (!check_xfer_args(a, session, path, fd) ||
+	    (x = xfer_make(a, session, path, put, background, opts)) == NULL)
+		return 0;
+	if ((x->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1) {
+		fa_set_local_error(a, "cannot duplicate", "fd", errno);
+		xfer_free(x);
+		return 0;
+	}
+	x->step = XFER_TRANSFER;
+	if (x->offset < 0 && put)
+		x->step = XFER_STAT_REMOTE;
+	else if (x->offset < 0 && (e = fd_size(x->fd, &x->offset)) != 0) {
+		if (e == EINVAL)
+			fa_set_error(a, FTPAGENT_ERR_ARGUMENT,
+			    "cannot resume: the fd is not a regular file");
+		else
+			fa_set_local_error(a, "cannot stat", "fd", e);
+		xfer_free(x);
+		return 0;
+	}
+	return xfer_start(a, x, opts, cb, arg);
+}
+
+uint64_t
+ftpagent_send_get_fd(struct ftpagent *a, const char *session,
+    const char *path, int fd, const struct ftpagent_xfer_opts *opts,
+    ftpagent_reply_cb cb, void *arg)
+{
+	return send_fd(a, session, path, fd, false, false, opts, cb, arg);
+}
+
+uint64_t
+ftpagent_send_put_fd(struct ftpagent *a, const char *session,
+    const char *path, int fd, const struct ftpagent_xfer_opts *opts,
+    ftpagent_reply_cb cb, void *arg)
+{
+	return send_fd(a, session, path, fd, true, false, opts, cb, arg);
+}
+
+uint64_t
+ftpagent_send_get_fd_background(struct ftpagent *a, const char *session,
+    const char *path, int fd, const struct ftpagent_xfer_opts *opts,
+    ftpagent_reply_cb cb, void *arg)
+{
+	return send_fd(a, session, path, fd, false, true, opts, cb, arg);
+}
+
+uint64_t
+ftpagent_send_put_fd_background(struct ftpagent *a, const char *session,
+    const char *path, int fd, const struct ftpagent_xfer_opts *opts,
+    ftpagent_reply_cb cb, void *arg)
+{
+	return send_fd(a, session, path, fd, true, true, opts, cb, arg);
+}
+
+/* ---- local files -------------------------------------------------------- */
+
+/* Where a download into d goes: written in place, or the .part, now or
+ * after the remote size (x->step). False with the error set. */
+static bool
+get_local(struct ftpagent *a, struct xfer *x, int fifo_ms)
+{
+	const char *what;
+	int e;
+
+	x->step = XFER_TRANSFER;
+	if (x->d.kind == LOCALDEST_INPLACE) {
+		x->local = LOCAL_IN_PLACE;
+		if (x->offset < 0) {
+			fa_set_error(a, FTPAGENT_ERR_ARGUMENT,
+			    "cannot resume into %s: not a regular file",
+			    x->d.path);
+			return false;
+		}
+		if ((x->fd = localdest_open(&x->d, fifo_ms)) == -1) {
+			fa_set_local_error(a, "cannot open", x->d.path, errno);
+			return false;
+		}
+		return true;
+	}
+	/* the .part next to the file it replaces, through any symlinks */
+	x->local = LOCAL_PART;
+	if (adopt_needed(x)) {
+		x->step = XFER_STAT_ADOPT;
+		return true;
+	}
+	if ((e = part_open(x, &what)) != 0) {
+		fa_set_local_error(a, what, x->d.part, e);
+		return false;
+	}
+	return true;
+}
+
+uint64_t
+fa_send_get_file(struct ftpagent *a, const char *session, const char *path,
+    const char *local, const struct ftpagent_xfer_opts *opts, bool background,
+    int fifo_ms, ftpagent_reply_cb cb, void *arg)
+{
+	struct localdest d;
+	struct xfer *x;
+
+	if (!fa_check_args(a, session, path) || !fa_local_resolve(a, local, &d))
+		return 0;
+	if ((x = xfer_make(a, session, path, false, background, opts)) ==
+	    NULL) {
+		localdest_clear(&d);
+		return 0;
+	}
+	x->d = d;
+	if (!get_local(a, x, fifo_ms)) {
+		xfer_free(x);
+		return 0;
+	}
+	return xfer_start(a, x, opts, cb, arg);
+}
+
+uint64_t
+ftpagent_send_get_file(struct ftpagent *a, const char *session,
+    const char *path, const char *local, const struct ftpagent_xfer_opts *opts,
+    ftpagent_reply_cb cb, void *arg)
+{
+	return fa_send_get_file(a, session, path, local, opts, false, 0, cb,
+	    arg);
+}
+
+uint64_t
+ftpagent_send_get_file_background(struct ftpagent *a, const char *session,
+    const char *path, const char *local, const struct ftpagent_xfer_opts *opts,
+    ftpagent_reply_cb cb, void *arg)
+{
+	return fa_send_get_file(a, session, path, local, opts, true, 0, cb,
+	    arg);
+}
+
+/* An upload of the file local. */
+static uint64_t
+send_put_file(struct ftpagent *a, const char *session, const char *path,
+    const char *local, bool background, const struct ftpagent_xfer_opts *opts,
+    ftpagent_reply_cb cb, void *arg)
+{
+	struct stat st;
+	uint64_t id;
+	int fd;
+
+	if (!fa_check_args(a, session, path))
+		return 0;
+	if (local == NULL || *local == '\0') {
+		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "no local file name");
+		return 0;
+	}
+	if (!fa_usable(a))
+		return 0;
+	if ((fd = open(local, O_RDONLY | O_CLOEXEC)) == -1) {
+		fa_set_local_error(a, "cannot open", local, errno);
+		return 0;
+	}
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		fa_set_local_error(a, "cannot read", local, EISDIR);
+		return 0;
+	}
+	id = send_fd(a, session, path, fd, true, background, opts, cb, arg);
+	close(fd);
+	return id;
+}
+
+uint64_t
+ftpagent_send_put_file(struct ftpagent *a, const char *session,
+    const char *path, const char *local, const struct ftpagent_xfer_opts *opts,
+    ftpagent_reply_cb cb, void *arg)
+{
+	return send_put_file(a, session, path, local, false, opts, cb, arg);
+}
+
+uint64_t
+ftpagent_send_put_file_background(struct ftpagent *a, const char *session,
+    const char *path, const char *local, const struct ftpagent_xfer_opts *opts,
+    ftpagent_reply_cb cb, void *arg)
+{
+	return send_put_file(a, session, path, local, true, opts, cb, arg);
+}
+
+/* ---- the blocking twins ------------------------------------------------- */
+
+static bool
+sync_xfer(struct ftpagent *a, uint64_t id, struct fa_sync *s,
+    struct ftpagent_xfer_result *result)
+{
+	bool ok = fa_sync_wait(a, id, s);
+
+	if (ok && result != NULL)
+		*result = s->r.xfer;
+	fa_sync_clear(s);
 	return ok;
 }
 
+/* A background start needs somewhere to put the job id. */
 static bool
-put_fd(struct ftpagent *a, const char *session, const char *path, int fd,
-    const struct ftpagent_xfer_opts *opts, struct ftpagent_xfer_result *result,
-    char **job)
+job_out_ok(struct ftpagent *a, char **job)
 {
-	int64_t offset = opts != NULL ? opts->offset : 0;
-	struct ftpagent_entry e;
-
-	if (!check_xfer_args(a, session, path, fd))
+	if (job != NULL)
+		*job = NULL;
+	if (a != NULL && a->err == FTPAGENT_OK && job == NULL) {
+		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "no job pointer");
 		return false;
-	if (offset < 0) {
-		if (ftpagent_stat(a, session, path, &e)) {
-			offset = e.size > 0 ? e.size : 0;
-			ftpagent_entry_clear(&e);
-		} else if (a->err == FTPAGENT_ERR_NOT_FOUND) {
-			fa_reset_error(a);
-			offset = 0;
-		} else
-			return false;
 	}
-	return fa_transfer(a, "transfer.put", "put", session, path, fd, offset,
-	    opts, result, job);
+	return true;
+}
+
+static bool
+sync_job(struct ftpagent *a, uint64_t id, struct fa_sync *s, char **job)
+{
+	bool ok = fa_sync_wait(a, id, s);
+
+	if (ok) {
+		*job = s->r.job_id;
+		s->r.job_id = NULL;
+	}
+	fa_sync_clear(s);
+	return ok;
+}
+
+bool
+ftpagent_get_fd(struct ftpagent *a, const char *session, const char *path,
+    int fd, const struct ftpagent_xfer_opts *opts,
+    struct ftpagent_xfer_result *result)
+{
+	struct fa_sync s = { 0 };
+
+	return sync_xfer(a, ftpagent_send_get_fd(a, session, path, fd, opts,
+	    fa_sync_cb, &s), &s, result);
 }
 
 bool
@@ -389,17 +721,24 @@ ftpagent_put_fd(struct ftpagent *a, const char *session, const char *path,
     int fd, const struct ftpagent_xfer_opts *opts,
     struct ftpagent_xfer_result *result)
 {
-	return put_fd(a, session, path, fd, opts, result, NULL);
+	struct fa_sync s = { 0 };
+
+	return sync_xfer(a, ftpagent_send_put_fd(a, session, path, fd, opts,
+	    fa_sync_cb, &s), &s, result);
 }
 
 bool
-ftpagent_put_fd_background(struct ftpagent *a, const char *session,
-    const char *path, int fd, const struct ftpagent_xfer_opts *opts,
-    char **job)
+ftpagent_get_file(struct ftpagent *a, const char *session, const char *path,
+    const char *local, const struct ftpagent_xfer_opts *opts,
+    struct ftpagent_xfer_result *result)
 {
-	if (!fa_job_out_ok(a, job))
-		return false;
-	return put_fd(a, session, path, fd, opts, NULL, job);
+	struct fa_sync s = { 0 };
+
+	if (result != NULL)
+		result->already_complete = false;
+	/* blocking, a FIFO may wait for its reader */
+	return sync_xfer(a, fa_send_get_file(a, session, path, local, opts,
+	    false, a != NULL ? a->timeout_ms : 0, fa_sync_cb, &s), &s, result);
 }
 
 bool
@@ -407,22 +746,56 @@ ftpagent_put_file(struct ftpagent *a, const char *session, const char *path,
     const char *local, const struct ftpagent_xfer_opts *opts,
     struct ftpagent_xfer_result *result)
 {
-	int fd;
-	bool ok;
+	struct fa_sync s = { 0 };
 
-	if (!fa_check_args(a, session, path))
-		return false;
-	if (local == NULL || *local == '\0') {
-		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "no local file name");
-		return false;
-	}
-	if (!fa_usable(a))
-		return false;
-	if ((fd = open(local, O_RDONLY | O_CLOEXEC)) == -1) {
-		fa_set_local_error(a, "cannot open", local, errno);
-		return false;
-	}
-	ok = ftpagent_put_fd(a, session, path, fd, opts, result);
-	close(fd);
-	return ok;
+	return sync_xfer(a, ftpagent_send_put_file(a, session, path, local,
+	    opts, fa_sync_cb, &s), &s, result);
+}
+
+bool
+ftpagent_get_fd_background(struct ftpagent *a, const char *session,
+    const char *path, int fd, const struct ftpagent_xfer_opts *opts,
+    char **job)
+{
+	struct fa_sync s = { 0 };
+
+	return job_out_ok(a, job) && sync_job(a,
+	    ftpagent_send_get_fd_background(a, session, path, fd, opts,
+	    fa_sync_cb, &s), &s, job);
+}
+
+bool
+ftpagent_put_fd_background(struct ftpagent *a, const char *session,
+    const char *path, int fd, const struct ftpagent_xfer_opts *opts,
+    char **job)
+{
+	struct fa_sync s = { 0 };
+
+	return job_out_ok(a, job) && sync_job(a,
+	    ftpagent_send_put_fd_background(a, session, path, fd, opts,
+	    fa_sync_cb, &s), &s, job);
+}
+
+bool
+ftpagent_get_file_background(struct ftpagent *a, const char *session,
+    const char *path, const char *local,
+    const struct ftpagent_xfer_opts *opts, char **job)
+{
+	struct fa_sync s = { 0 };
+
+	return job_out_ok(a, job) && sync_job(a, fa_send_get_file(a, session,
+	    path, local, opts, true, a != NULL ? a->timeout_ms : 0, fa_sync_cb,
+	    &s), &s, job);
+}
+
+bool
+ftpagent_put_file_background(struct ftpagent *a, const char *session,
+    const char *path, const char *local,
+    const struct ftpagent_xfer_opts *opts, char **job)
+{
+	struct fa_sync s = { 0 };
+
+	return job_out_ok(a, job) && sync_job(a,
+	    ftpagent_send_put_file_background(a, session, path, local, opts,
+	    fa_sync_cb, &s), &s, job);
 }

@@ -26,6 +26,9 @@
 #define WIRE_JOB_PROGRESS	"job.progress"
 #define WIRE_JOB_FINISHED	"job.finished"
 #define WIRE_SESSION_STATE	"session.state"
+/* The member of job.progress params that holds the id of the transfer
+ * request which asked for progress; only on the connection that sent it. */
+#define WIRE_JOB_REQUEST	"request"
 
 /* ---- entries ------------------------------------------------------------ */
 

@@ -394,6 +394,12 @@ class Conn:
         jo = self.job_obj(job, params, direction, done, None, "cancelled")
         self.error(rid, err_obj(-32008, "cancelled", "cancelled", job=jo))
 
+    def mine(self, rid, jo):
+        """A job object as the calling connection's progress: the agent
+        names the request it answers (issue 15)."""
+        jo["request"] = rid
+        return jo
+
     def transfer_get(self, rid, params, fds):
         fd = self.fd_param(rid, params, fds)
         if fd is None:
@@ -413,14 +419,14 @@ class Conn:
             while pos < len(data):
                 n = os.pwrite(fd, data[pos:pos + 4096], pos)
                 pos += n
-                self.notify("job.progress", self.job_obj(
-                    job, params, "get", pos - off, len(data), "running"))
+                self.notify("job.progress", self.mine(rid, self.job_obj(
+                    job, params, "get", pos - off, len(data), "running")))
             self.result(rid, self.job_obj(job, params, "get", pos - off,
                                           len(data), "done"))
         elif path == "/fail":
             os.pwrite(fd, FILE_DATA[:1000], off)
-            self.notify("job.progress", self.job_obj(
-                job, params, "get", 1000, len(FILE_DATA), "running"))
+            self.notify("job.progress", self.mine(rid, self.job_obj(
+                job, params, "get", 1000, len(FILE_DATA), "running")))
             jo = self.job_obj(job, params, "get", 1000, len(FILE_DATA),
                               "failed")
             self.error(rid, err_obj(-32000, "426 Connection closed", "ftp",
@@ -429,8 +435,8 @@ class Conn:
                                     job=jo))
         elif path == "/slow":
             for i in range(100):
-                self.notify("job.progress", self.job_obj(
-                    job, params, "get", i * 10, None, "running"))
+                self.notify("job.progress", self.mine(rid, self.job_obj(
+                    job, params, "get", i * 10, None, "running")))
                 if ev.wait(0.05):
                     self.cancelled(rid, job, params, "get", i * 10)
                     return
@@ -441,13 +447,13 @@ class Conn:
             # timeout of 0.5 s must not fire.
             for i in range(8):
                 time.sleep(0.2)
-                self.notify("job.progress", self.job_obj(
-                    job, params, "get", 0, None, "queued"))
+                self.notify("job.progress", self.mine(rid, self.job_obj(
+                    job, params, "get", 0, None, "queued")))
             self.result(rid, self.job_obj(job, params, "get", 0, None,
                                           "done"))
         elif path == "/stall":
-            self.notify("job.progress", self.job_obj(
-                job, params, "get", 0, None, "running"))
+            self.notify("job.progress", self.mine(rid, self.job_obj(
+                job, params, "get", 0, None, "running")))
             if ev.wait(10):
                 self.cancelled(rid, job, params, "get", 0)
         else:

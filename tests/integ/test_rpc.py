@@ -308,5 +308,202 @@ class RpcTest(ftpa.TestCase):
         self.assertServing()
 
 
+MIB = 1 << 20
+
+
+class ProgressRequestTest(ftpa.TestCase):
+    """job.progress on the calling connection names its request (#15):
+    params carry "request", the transfer's JSON-RPC id as sent, only for
+    the connection that asked for progress; the first comes at once,
+    before any byte moves, and the reply follows the last."""
+
+    def setUp(self):
+        super().setUp()
+        self.agent = self.start_agent()
+        self.rpc = self.agent.rpc(timeout=30)
+        self.addCleanup(self.rpc.close)
+
+    def client(self):
+        r = self.agent.rpc(timeout=60)
+        self.addCleanup(r.close)
+        return r
+
+    def server(self, names, size, rate):
+        srv = self.start_pyftpd(rate=rate)
+        for n in names:
+            ftpa.make_file(os.path.join(srv.home, n), size)
+        return srv
+
+    def sid(self, srv, **opts):
+        p = dict({"url": srv.url("/"), "password": srv.password}, **opts)
+        return self.rpc.call("session.open", p, timeout=30)["session"]
+
+    def send_get(self, rpc, sid, path, rid, **kw):
+        """transfer.get of path into a new local file, with progress;
+        sent, not waited for."""
+        fd = os.open(os.path.join(self.tmpdir(), "local"),
+                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            p = dict({"session": sid, "path": path, "fd": 0,
+                      "progress": True}, **kw)
+            return rpc.send("transfer.get", p, id=rid, fds=[fd])
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def read_until(rpc, done, timeout=60):
+        """Messages read on rpc, in order, until done(msg)."""
+        out = []
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("timed out; last: %r" % out[-3:])
+            m = rpc.recv(left)
+            if m is None:
+                raise AssertionError("the agent closed the connection")
+            out.append(m)
+            if done(m):
+                return out
+
+    @staticmethod
+    def progress_of(msgs, job):
+        return [m["params"] for m in msgs
+                if m.get("method") == "job.progress"
+                and m["params"].get("job") == job]
+
+    def assertNoDoubles(self, notes):
+        """Two notices of one tick would have the same state and bytes
+        and (the agent's clock) the same elapsed seconds; real ones are
+        200 ms apart at least."""
+        for a, b in zip(notes, notes[1:]):
+            same = (a["state"], a["bytes"]) == (b["state"], b["bytes"])
+            self.assertFalse(same and abs(b["seconds"] - a["seconds"]) < 0.05,
+                             "the same tick twice: %r, %r" % (a, b))
+
+    def test_pipelined_transfers_name_their_request(self):
+        srv = self.server(["a.bin", "b.bin"], MIB, 512 * 1024)
+        sid = self.sid(srv)
+        c = self.client()
+        ids = [7, "x8"]
+        self.send_get(c, sid, "a.bin", ids[0])
+        self.send_get(c, sid, "b.bin", ids[1])
+        left = set(ids)
+
+        def done(m):
+            if m.get("id") in left and "method" not in m:
+                left.discard(m["id"])
+            return not left
+        msgs = self.read_until(c, done)
+        for rid in ids:
+            reply = [i for i, m in enumerate(msgs)
+                     if "method" not in m and m.get("id") == rid]
+            self.assertEqual(len(reply), 1, msgs)
+            r = msgs[reply[0]]
+            self.assertIs(type(r["id"]), type(rid))
+            self.assertEqual(r["result"]["state"], "done", r)
+            job = r["result"]["job"]
+            self.assertNotIn("request", r["result"])
+            mine = [i for i, m in enumerate(msgs)
+                    if m.get("method") == "job.progress"
+                    and m["params"].get("request") == rid
+                    and type(m["params"]["request"]) is type(rid)]
+            self.assertGreaterEqual(len(mine), 3, msgs)
+            self.assertEqual({msgs[i]["params"]["job"] for i in mine},
+                             {job})
+            # first at once, before a byte moved; the reply after the last
+            first = msgs[mine[0]]["params"]
+            self.assertIn(first["state"], ("queued", "running"), first)
+            self.assertEqual(first["bytes"], 0, first)
+            self.assertLess(mine[-1], reply[0])
+            self.assertNoDoubles([msgs[i]["params"] for i in mine])
+        # every notice on the caller's connection names one of its requests
+        for m in msgs:
+            if m.get("method") == "job.progress":
+                self.assertIn("request", m["params"], m)
+                self.assertIn(m["params"]["request"], ids, m)
+        jobs = [m["result"]["job"] for m in msgs if "result" in m]
+        self.assertEqual(len(set(jobs)), 2, jobs)
+
+    def test_subscribed_caller_gets_one_notice_with_request(self):
+        srv = self.server(["own.bin", "other.bin"], MIB, 512 * 1024)
+        sid = self.sid(srv)
+        c = self.client()
+        self.assertEqual(c.call("events.subscribe", {"jobs": "all"}), {})
+        fd = os.open(os.path.join(self.tmpdir(), "o"),
+                     os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            other = self.rpc.call("transfer.get", {
+                "session": sid, "path": "other.bin", "wait": False,
+                "fd": 0}, fds=[fd])["job"]
+        finally:
+            os.close(fd)
+        rid = self.send_get(c, sid, "own.bin", "sub-1")
+        msgs = self.read_until(c, lambda m: m.get("id") == rid
+                               and "method" not in m)
+        job = msgs[-1]["result"]["job"]
+        self.assertEqual(msgs[-1]["result"]["state"], "done", msgs[-1])
+        own = self.progress_of(msgs, job)
+        self.assertGreaterEqual(len(own), 3, msgs)
+        # one notice per tick, the caller's form: none without request
+        self.assertEqual([p.get("request") for p in own],
+                         ["sub-1"] * len(own), own)
+        self.assertNoDoubles(own)
+        # the subscription's notices for a job it did not start: plain
+        theirs = self.progress_of(msgs, other)
+        self.assertTrue(theirs, msgs)
+        self.assertFalse([p for p in theirs if "request" in p], theirs)
+        res = self.rpc.call("job.wait", {"job": other, "timeout": 30},
+                            timeout=40)
+        self.assertEqual(res["state"], "done", res)
+
+    def test_other_subscriber_gets_no_request(self):
+        srv = self.server(["s.bin"], MIB, 512 * 1024)
+        sid = self.sid(srv)
+        sub = self.client()
+        self.assertEqual(sub.call("events.subscribe", {"jobs": "all"}), {})
+        c = self.client()
+        rid = self.send_get(c, sid, "s.bin", 42)
+        mine = self.read_until(c, lambda m: m.get("id") == rid
+                               and "method" not in m)
+        job = mine[-1]["result"]["job"]
+        self.assertTrue(self.progress_of(mine, job))
+        self.assertEqual({p.get("request") for p in
+                          self.progress_of(mine, job)}, {42})
+        msgs = self.read_until(sub, lambda m: m.get("method") ==
+                               "job.finished"
+                               and m["params"]["job"] == job)
+        seen = self.progress_of(msgs, job)
+        self.assertGreaterEqual(len(seen), 2, msgs)
+        self.assertFalse([p for p in seen if "request" in p], seen)
+        self.assertNotIn("request", msgs[-1]["params"])
+
+    def test_queued_job_heartbeat(self):
+        """A job waiting for the session's one connection is queued for
+        seconds: the caller still hears of it at least once a second."""
+        srv = self.server(["busy.bin", "next.bin"], 2 * MIB, 512 * 1024)
+        sid = self.sid(srv, max_connections=1)
+        c = self.client()
+        self.send_get(c, sid, "busy.bin", "busy")
+        rid = self.send_get(c, sid, "next.bin", "next")
+        msgs = []
+        t0 = time.monotonic()
+        deadline = t0 + 60
+        while True:
+            m = c.recv(max(0.01, deadline - time.monotonic()))
+            self.assertIsNotNone(m)
+            msgs.append((time.monotonic(), m))
+            if "method" not in m and m.get("id") == rid:
+                break
+        queued = [t for t, m in msgs if m.get("method") == "job.progress"
+                  and m["params"]["path"] == "next.bin"
+                  and m["params"]["state"] == "queued"]
+        # busy.bin takes about 4 s, so next.bin waits as long
+        self.assertGreaterEqual(len(queued), 3, msgs)
+        gaps = [b - a for a, b in zip(queued, queued[1:])]
+        self.assertLess(max(gaps), 2.5, gaps)
+        self.assertLess(queued[0] - t0, 2.0)
+
+
 if __name__ == "__main__":
     ftpa.main()

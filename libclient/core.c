@@ -1,0 +1,897 @@
+/*
+ * libftpagent's core: the calls in flight on one connection, what the
+ * agent sends and where it goes, deadlines, and driving the socket.
+ * Every operation, blocking or not, goes through here: an operation
+ * (struct fa_op) builds a request with fa_call_start, the core routes
+ * its replies and progress back to it, and its callback runs once.
+ *
+ * Calls live in a hash on the id of the request in flight, and in a
+ * list ordered by deadline: calls made with the connection's timeout
+ * join at the tail, so keeping the order is cheap.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ftpagent_priv.h"
+#include "wire.h"
+
+#define HASH_MIN	64
+
+struct fa_calls {
+	struct fa_call	**bucket;
+	size_t		  nbucket;	/* a power of two */
+	size_t		  n;
+	size_t		  zombies;	/* of n */
+	struct fa_call	 *head, *tail;	/* by deadline, earliest first */
+};
+
+/* ---- the table ---------------------------------------------------------- */
+
+static size_t
+slot(const struct fa_calls *t, json_int_t wire)
+{
+	uint64_t h = (uint64_t)wire * UINT64_C(0x9e3779b97f4a7c15);
+
+	return (size_t)(h >> 32) & (t->nbucket - 1);
+}
+
+bool
+fa_calls_init(struct ftpagent *a)
+{
+	struct fa_calls *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (t->bucket = calloc(HASH_MIN, sizeof(*t->bucket))) == NULL) {
+		free(t);
+		return false;
+	}
+	t->nbucket = HASH_MIN;
+	a->calls = t;
+	return true;
+}
+
+static void
+hash_grow(struct fa_calls *t)
+{
+	struct fa_call **nb, **old = t->bucket, *c, *next;
+	size_t i, oldn = t->nbucket, s;
+
+	if ((nb = calloc(oldn * 2, sizeof(*nb))) == NULL)
+		return;		/* longer chains, still correct */
+	t->bucket = nb;
+	t->nbucket = oldn * 2;
+	for (i = 0; i < oldn; i++)
+		for (c = old[i]; c != NULL; c = next) {
+			next = c->hnext;
+			s = slot(t, c->wire);
+			c->hnext = nb[s];
+			nb[s] = c;
+		}
+	free(old);
+}
+
+static void
+hash_add(struct fa_calls *t, struct fa_call *c)
+{
+	size_t s;
+
+	if (t->n + 1 > t->nbucket)
+		hash_grow(t);
+	s = slot(t, c->wire);
+	c->hnext = t->bucket[s];
+	t->bucket[s] = c;
+	t->n++;
+}
+
+static void
+hash_del(struct fa_calls *t, struct fa_call *c)
+{
+	struct fa_call **pp;
+
+	for (pp = &t->bucket[slot(t, c->wire)]; *pp != NULL;
+	    pp = &(*pp)->hnext)
+		if (*pp == c) {
+			*pp = c->hnext;
+			t->n--;
+			return;
+		}
+}
+
+static struct fa_call *
+hash_find(const struct fa_calls *t, json_int_t wire)
+{
+	struct fa_call *c;
+
+	for (c = t->bucket[slot(t, wire)]; c != NULL; c = c->hnext)
+		if (c->wire == wire)
+			return c;
+	return NULL;
+}
+
+static void
+list_del(struct fa_calls *t, struct fa_call *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		t->head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		t->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Inserts c by its deadline, searching from the tail. */
+static void
+list_add(struct fa_calls *t, struct fa_call *c)
+{
+	struct fa_call *p = t->tail;
+
+	while (p != NULL && p->deadline > c->deadline)
+		p = p->prev;
+	c->prev = p;
+	c->next = p != NULL ? p->next : t->head;
+	if (c->next != NULL)
+		c->next->prev = c;
+	else
+		t->tail = c;
+	if (p != NULL)
+		p->next = c;
+	else
+		t->head = c;
+}
+
+static void
+set_deadline(struct ftpagent *a, struct fa_call *c)
+{
+	int64_t now = conn_now_ms();
+
+	list_del(a->calls, c);
+	c->deadline = c->timeout_ms > INT64_MAX - now ? INT64_MAX :
+	    now + c->timeout_ms;
+	list_add(a->calls, c);
+}
+
+static void
+call_unlink(struct ftpagent *a, struct fa_call *c)
+{
+	hash_del(a->calls, c);
+	list_del(a->calls, c);
+	if (c->zombie)
+		a->calls->zombies--;
+}
+
+/* ---- watching ----------------------------------------------------------- */
+
+static int64_t
+next_deadline(const struct ftpagent *a)
+{
+	return a->calls->head != NULL ? a->calls->head->deadline : -1;
+}
+
+/* Tells the adapter when what is to be watched has changed. */
+void
+fa_watch_update(struct ftpagent *a)
+{
+	unsigned ev;
+	int64_t dl;
+
+	if (a->watch == NULL)
+		return;
+	ev = ftpagent_events(a);
+	dl = next_deadline(a);
+	if (ev == a->watched && dl == a->watched_deadline)
+		return;
+	a->watched = ev;
+	a->watched_deadline = dl;
+	a->watch(a->watch_arg, conn_fd(&a->conn), ev, ftpagent_timeout(a));
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+void
+fa_reply_error(struct fa_reply *r, enum ftpagent_error e, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(r->msg);
+	r->msg = NULL;
+	r->pub.error = e;
+	va_start(ap, fmt);
+	if (vasprintf(&r->msg, fmt, ap) < 0)
+		r->msg = NULL;
+	va_end(ap);
+}
+
+/* The agent's error reply err into r. */
+static void
+reply_from_wire(struct fa_reply *r, const json_t *err)
+{
+	struct wire_error we;
+	json_t *data;
+
+	wire_error_read(err, &we);
+	fa_reply_error(r, fa_lib_error(we.kind), "%s", we.message);
+	if (we.kind_name != NULL)
+		r->kind = strdup(we.kind_name);
+	r->pub.ftp_code = we.ftp_code;
+	if ((data = json_object_get(err, "data")) != NULL)
+		r->data = fa_dump_json(data);
+}
+
+/* Points the public members at the strings, for the callback. */
+static void
+reply_publish(struct fa_reply *r)
+{
+	r->pub.error_message = r->pub.error == FTPAGENT_OK ? "" :
+	    r->msg != NULL ? r->msg : fa_error_name(r->pub.error);
+	r->pub.error_kind = r->kind != NULL ? r->kind :
+	    fa_error_name(r->pub.error);
+	r->pub.error_data = r->data;
+}
+
+void
+fa_reply_clear(struct fa_reply *r)
+{
+	struct ftpagent_reply *p = &r->pub;
+
+	free(r->msg);
+	free(r->kind);
+	free(r->data);
+	fa_results_free(p);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+fa_results_free(struct ftpagent_reply *p)
+{
+	free(p->session);
+	ftpagent_entries_free(p->entries, p->n_entries);
+	ftpagent_entry_clear(&p->entry);
+	free(p->text);
+	free(p->job_id);
+	ftpagent_job_clear(&p->job);
+	ftpagent_jobs_free(p->jobs, p->n_jobs);
+	free(p->json);
+	memset(p, 0, sizeof(*p));
+}
+
+void
+fa_reply_init(struct fa_reply *r, const struct fa_call *c)
+{
+	memset(r, 0, sizeof(*r));
+	r->pub.call = c->id;
+	r->pub.entry.size = -1;
+	r->pub.entry.mtime = INT64_MIN;
+	r->pub.entry.perm = -1;
+	r->pub.xfer.total = -1;
+	r->pub.job.total = -1;
+}
+
+static void
+call_free(struct fa_call *c)
+{
+	free(c->job);
+	free(c);
+}
+
+/* Runs the operation's end and the callback, once. */
+static void
+call_finish(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
+{
+	ftpagent_reply_cb cb = c->cb;
+
+	if (c->op->end != NULL)
+		c->op->end(a, c, r);
+	else
+		free(c->state);
+	c->state = NULL;
+	c->cb = NULL;
+	if (cb != NULL) {
+		reply_publish(r);
+		a->depth++;
+		cb(a, &r->pub, c->cb_arg);
+		a->depth--;
+	}
+	fa_reply_clear(r);
+}
+
+/* The call is over: out of the table, its callback run. */
+static void
+call_complete(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
+{
+	call_unlink(a, c);
+	call_finish(a, c, r);
+	call_free(c);
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+/* Queues method with params (stolen) under a new id. */
+static enum conn_status
+queue_request(struct ftpagent *a, const char *method, json_t *params,
+    const int *fds, size_t nfds, json_int_t *id)
+{
+	enum conn_status st;
+	json_t *req;
+	char *buf;
+	size_t len;
+
+	if (params == NULL)
+		return CONN_NOMEM;
+	*id = a->next_id++;
+	if ((req = jsonrpc_request(method, params, *id)) == NULL)
+		return CONN_NOMEM;
+	buf = jsonrpc_dump(req, &len);
+	json_decref(req);
+	if (buf == NULL)
+		return CONN_NOMEM;
+	st = conn_queue(&a->conn, buf, len, fds, nfds);
+	free(buf);
+	return st;
+}
+
+/* job.cancel for a job whose call is gone: its reply is not awaited. */
+void
+fa_cancel_job(struct ftpagent *a, const char *job)
+{
+	json_int_t id;
+
+	if (conn_is_open(&a->conn))
+		(void)queue_request(a, "job.cancel",
+		    json_pack("{s:s}", "job", job), NULL, 0, &id);
+}
+
+struct fa_call *
+fa_call_new(struct ftpagent *a, const struct fa_op *op, ftpagent_reply_cb cb,
+    void *arg)
+{
+	struct fa_call *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	c->op = op;
+	c->cb = cb;
+	c->cb_arg = arg;
+	c->timeout_ms = a->timeout_ms;
+	c->started = conn_now_ms();
+	return c;
+}
+
+/* A call that never went out: its end runs, with the sticky error. */
+void
+fa_call_drop(struct ftpagent *a, struct fa_call *c)
+{
+	struct fa_reply r;
+
+	if (c == NULL)
+		return;
+	fa_reply_init(&r, c);
+	fa_reply_error(&r, a->err != FTPAGENT_OK ? a->err :
+	    FTPAGENT_ERR_ARGUMENT, "%s", ftpagent_error_message(a));
+	c->cb = NULL;
+	call_finish(a, c, &r);
+	call_free(c);
+}
+
+uint64_t
+fa_call_start(struct ftpagent *a, struct fa_call *c, const char *method,
+    json_t *params, const int *fds, size_t nfds)
+{
+	enum conn_status st;
+
+	if (c == NULL) {
+		json_decref(params);
+		return 0;
+	}
+	if (!fa_usable(a)) {
+		json_decref(params);
+		fa_call_drop(a, c);
+		return 0;
+	}
+	if ((st = queue_request(a, method, params, fds, nfds, &c->wire)) !=
+	    CONN_OK) {
+		fa_set_conn_error(a, st, method);
+		fa_call_drop(a, c);
+		return 0;
+	}
+	c->id = (uint64_t)c->wire;
+	hash_add(a->calls, c);
+	c->deadline = INT64_MIN;
+	list_add(a->calls, c);
+	set_deadline(a, c);
+	fa_watch_update(a);
+	return c->id;
+}
+
+int
+fa_call_next(struct ftpagent *a, struct fa_call *c, struct fa_reply *r,
+    const char *method, json_t *params, const int *fds, size_t nfds)
+{
+	enum conn_status st;
+	json_int_t id;
+
+	st = queue_request(a, method, params, fds, nfds, &id);
+	if (st != CONN_OK) {
+		fa_reply_error(r, st == CONN_NOMEM ? FTPAGENT_ERR_NOMEM :
+		    FTPAGENT_ERR_AGENT, "%s: cannot send to the agent", method);
+		return FA_DONE;
+	}
+	hash_del(a->calls, c);
+	c->wire = id;
+	hash_add(a->calls, c);
+	set_deadline(a, c);
+	return FA_NEXT;
+}
+
+/* ---- what comes from the agent ------------------------------------------ */
+
+static void
+call_reply(struct ftpagent *a, struct fa_call *c, const struct jsonrpc_msg *m)
+{
+	struct fa_reply r;
+	int v = FA_DONE;
+
+	if (c->zombie) {
+		call_unlink(a, c);
+		call_free(c);
+		return;
+	}
+	fa_reply_init(&r, c);
+	if (m->type == JSONRPC_ERROR) {
+		reply_from_wire(&r, m->error);
+		if (c->op->error != NULL && c->op->error(a, c, &r) == FA_NEXT) {
+			fa_reply_clear(&r);
+			return;
+		}
+	} else if (c->op->result != NULL)
+		v = c->op->result(a, c, m->result, &r);
+	if (v == FA_NEXT) {
+		fa_reply_clear(&r);
+		return;
+	}
+	if (v == -2)
+		fa_reply_error(&r, FTPAGENT_ERR_NOMEM, "out of memory");
+	else if (v != FA_DONE)
+		fa_reply_error(&r, FTPAGENT_ERR_RPC,
+		    "%s: unexpected reply from the agent", c->op->name);
+	call_complete(a, c, &r);
+}
+
+/* The call a reply answers. An error without an id is the agent's word
+ * on a request it could not read: the oldest one in flight. */
+static struct fa_call *
+reply_call(struct ftpagent *a, const struct jsonrpc_msg *m)
+{
+	struct fa_call *c, *oldest = NULL;
+
+	if (m->id == NULL || json_is_null(m->id)) {
+		if (m->type != JSONRPC_ERROR)
+			return NULL;
+		for (c = a->calls->head; c != NULL; c = c->next)
+			if (!c->zombie && (oldest == NULL ||
+			    c->wire < oldest->wire))
+				oldest = c;
+		return oldest;
+	}
+	if (!json_is_integer(m->id))
+		return NULL;
+	return hash_find(a->calls, json_integer_value(m->id));
+}
+
+/* The transfer a job.progress is about: by its request, else (an agent
+ * from before "request") by its job id, else the only one not knowing
+ * its job yet. Activity on an ambiguous one keeps them all alive. */
+static struct fa_call *
+progress_call(struct ftpagent *a, const json_t *p, const char *job)
+{
+	json_t *req = json_object_get(p, "request");
+	struct fa_call *c, *next, *found = NULL;
+	int unknown = 0;
+
+	if (json_is_integer(req)) {
+		c = hash_find(a->calls, json_integer_value(req));
+		return c != NULL && c->op->owns != NULL ? c : NULL;
+	}
+	if (req != NULL)
+		return NULL;
+	for (c = a->calls->head; c != NULL; c = c->next) {
+		if (c->op->owns == NULL || c->zombie || !c->op->owns(c, p))
+			continue;
+		if (c->job != NULL && strcmp(c->job, job) == 0)
+			return c;
+		if (c->job == NULL && unknown++ == 0)
+			found = c;
+	}
+	if (unknown <= 1)
+		return found;
+	for (c = a->calls->head; c != NULL; c = next) {
+		next = c->next;
+		if (c->op->owns != NULL && c->job == NULL && !c->zombie &&
+		    c->op->owns(c, p))
+			set_deadline(a, c);
+	}
+	return NULL;
+}
+
+static void
+progress(struct ftpagent *a, const json_t *p)
+{
+	const char *job = json_string_value(json_object_get(p, "job"));
+	struct fa_call *c;
+	json_t *v;
+	int64_t bytes, total;
+
+	if (job == NULL || (c = progress_call(a, p, job)) == NULL)
+		return;
+	if (c->job == NULL && (c->job = strdup(job)) == NULL)
+		return;
+	if (c->zombie) {
+		/* cancelled or timed out before its job was known */
+		fa_cancel_job(a, c->job);
+		call_unlink(a, c);
+		call_free(c);
+		return;
+	}
+	set_deadline(a, c);
+	if (c->cancelling || c->progress == NULL)
+		return;
+	v = json_object_get(p, "bytes");
+	bytes = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+	v = json_object_get(p, "total");
+	total = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+	a->depth++;
+	if (!c->progress(c->progress_arg, bytes, total)) {
+		c->cancelling = true;
+		fa_cancel_job(a, c->job);
+	}
+	a->depth--;
+}
+
+/* The key under which a kept notification is replaced by a newer one. */
+static const char *
+note_key(const struct jsonrpc_msg *m)
+{
+	if (strcmp(m->method, WIRE_JOB_PROGRESS) != 0)
+		return NULL;
+	return json_string_value(json_object_get(m->params, "job"));
+}
+
+static void
+notification(struct ftpagent *a, const struct jsonrpc_msg *m)
+{
+	if (strcmp(m->method, WIRE_JOB_PROGRESS) == 0 &&
+	    json_is_object(m->params))
+		progress(a, m->params);
+	if (!a->subscribed)
+		return;
+	if (a->event_cb != NULL)
+		fa_event_deliver(a, m);
+	else
+		/* out of memory loses the event, not the connection */
+		(void)conn_note_keep(&a->conn, m, note_key(m));
+}
+
+static void
+dispatch(struct ftpagent *a, const struct jsonrpc_msg *m)
+{
+	struct fa_call *c;
+
+	if (m->type == JSONRPC_NOTIFICATION) {
+		notification(a, m);
+		return;
+	}
+	if ((c = reply_call(a, m)) != NULL)
+		call_reply(a, c, m);
+}
+
+/* ---- failures, deadlines, cancelling ------------------------------------ */
+
+/* The connection is gone: every call ends with why. */
+static void
+fail_all(struct ftpagent *a, enum conn_status st)
+{
+	struct fa_call *c;
+	struct fa_reply r;
+	char *why;
+
+	fa_set_conn_error(a, st, "agent connection");
+	why = strdup(ftpagent_error_message(a));
+	while ((c = a->calls->head) != NULL) {
+		call_unlink(a, c);
+		if (c->zombie) {
+			call_free(c);
+			continue;
+		}
+		fa_reply_init(&r, c);
+		fa_reply_error(&r, FTPAGENT_ERR_AGENT, "%s: %s", c->op->name,
+		    why != NULL ? why : "connection lost");
+		call_finish(a, c, &r);
+		call_free(c);
+	}
+	free(why);
+}
+
+/* Ends c now with r, its callback run; a transfer's job is cancelled,
+ * or will be once its id comes. */
+static void
+call_abandon(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
+{
+	if (c->op->owns == NULL || c->job != NULL) {
+		if (c->op->owns != NULL)
+			fa_cancel_job(a, c->job);
+		call_complete(a, c, r);
+		return;
+	}
+	call_finish(a, c, r);
+	c->zombie = true;
+	a->calls->zombies++;
+	set_deadline(a, c);
+}
+
+static void
+expire(struct ftpagent *a)
+{
+	int64_t now = conn_now_ms();
+	struct fa_call *c;
+	struct fa_reply r;
+
+	while ((c = a->calls->head) != NULL && c->deadline <= now) {
+		if (c->zombie) {
+			call_unlink(a, c);
+			call_free(c);
+			continue;
+		}
+		fa_reply_init(&r, c);
+		fa_reply_error(&r, FTPAGENT_ERR_TIMEOUT,
+		    "%s: no reply from the agent within %d ms", c->op->name,
+		    c->timeout_ms);
+		call_abandon(a, c, &r);
+	}
+}
+
+bool
+ftpagent_cancel(struct ftpagent *a, uint64_t id)
+{
+	struct fa_call *c;
+	struct fa_reply r;
+
+	if (a == NULL || a->calls == NULL)
+		return false;
+	for (c = a->calls->head; c != NULL; c = c->next)
+		if (c->id == id && !c->zombie)
+			break;
+	if (c == NULL)
+		return false;
+	fa_reply_init(&r, c);
+	fa_reply_error(&r, FTPAGENT_ERR_CANCELLED, "%s: cancelled",
+	    c->op->name);
+	call_abandon(a, c, &r);
+	fa_watch_update(a);
+	return true;
+}
+
+/* Ends every call with the reason why (ftpagent_free). */
+void
+fa_calls_cancel_all(struct ftpagent *a, const char *why)
+{
+	struct fa_call *c;
+	struct fa_reply r;
+
+	while (a->calls != NULL && (c = a->calls->head) != NULL) {
+		call_unlink(a, c);
+		if (!c->zombie) {
+			fa_reply_init(&r, c);
+			fa_reply_error(&r, FTPAGENT_ERR_CANCELLED, "%s: %s",
+			    c->op->name, why);
+			call_finish(a, c, &r);
+		}
+		call_free(c);
+	}
+}
+
+void
+fa_calls_free(struct ftpagent *a)
+{
+	if (a->calls == NULL)
+		return;
+	free(a->calls->bucket);
+	free(a->calls);
+	a->calls = NULL;
+}
+
+/* ---- driving ------------------------------------------------------------ */
+
+int
+ftpagent_fd(const struct ftpagent *a)
+{
+	return a == NULL ? -1 : conn_fd(&a->conn);
+}
+
+unsigned
+ftpagent_events(const struct ftpagent *a)
+{
+	if (a == NULL || !conn_is_open(&a->conn))
+		return 0;
+	return FTPAGENT_READ | (conn_queued(&a->conn) > 0 ? FTPAGENT_WRITE : 0);
+}
+
+int
+ftpagent_timeout(const struct ftpagent *a)
+{
+	int64_t dl, left;
+
+	if (a == NULL || a->calls == NULL || (dl = next_deadline(a)) == -1)
+		return -1;
+	left = dl - conn_now_ms();
+	if (left <= 0)
+		return 0;
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+size_t
+ftpagent_pending(const struct ftpagent *a)
+{
+	if (a == NULL || a->calls == NULL)
+		return 0;
+	return a->calls->n - a->calls->zombies;
+}
+
+/* Reads and dispatches what has come; false once the stream failed. */
+static bool
+take_input(struct ftpagent *a, bool readable)
+{
+	enum conn_status st = CONN_OK, rst = CONN_OK;
+	struct jsonrpc_msg m;
+	bool have;
+
+	if (readable)
+		rst = conn_fill(&a->conn);
+	/* what came before a hang-up is still the agent's word */
+	while (!a->freeing) {
+		if ((st = conn_next(&a->conn, &m, &have)) != CONN_OK || !have)
+			break;
+		dispatch(a, &m);
+		jsonrpc_msg_clear(&m);
+	}
+	if (a->freeing)
+		return false;
+	if (st == CONN_OK)
+		st = rst;
+	if (st == CONN_OK && !conn_is_open(&a->conn) && a->err !=
+	    FTPAGENT_ERR_AGENT)
+		st = CONN_CLOSED;
+	if (st != CONN_OK) {
+		fail_all(a, st);
+		return false;
+	}
+	return true;
+}
+
+bool
+ftpagent_process(struct ftpagent *a, unsigned revents)
+{
+	enum conn_status st;
+	bool ok = true;
+
+	if (a == NULL || a->calls == NULL)
+		return false;
+	a->depth++;
+	if (conn_is_open(&a->conn) && conn_queued(&a->conn) > 0 &&
+	    (st = conn_flush(&a->conn)) != CONN_OK)
+		fail_all(a, st);
+	else if (conn_is_open(&a->conn) || ndjson_pending(&a->conn.in) > 0)
+		ok = take_input(a, (revents & FTPAGENT_READ) != 0);
+	if (!a->freeing) {
+		expire(a);
+		/* callbacks may have sent more */
+		if (conn_is_open(&a->conn) && conn_queued(&a->conn) > 0 &&
+		    (st = conn_flush(&a->conn)) != CONN_OK)
+			fail_all(a, st);
+	}
+	a->depth--;
+	if (a->freeing) {
+		if (a->depth == 0)
+			fa_free_now(a);
+		return false;
+	}
+	fa_watch_update(a);
+	return ok && conn_is_open(&a->conn);
+}
+
+/* ---- the blocking face -------------------------------------------------- */
+
+void
+fa_sync_cb(struct ftpagent *a, struct ftpagent_reply *r, void *arg)
+{
+	/* the core hands its own struct fa_reply, pub first */
+	struct fa_reply *fr = (struct fa_reply *)r;
+	struct fa_sync *s = arg;
+
+	s->done = true;
+	if (r->error != FTPAGENT_OK)
+		fa_set_reply_sticky(a, fr->pub.error, fr->msg, fr->kind,
+		    fr->pub.ftp_code, fr->data);
+	/* the results are the waiting function's now */
+	s->r = *r;
+	s->r.error_message = s->r.error_kind = s->r.error_data = NULL;
+	memset(r, 0, sizeof(*r));
+	r->call = s->r.call;
+	r->error = s->r.error;
+}
+
+void
+fa_sync_clear(struct fa_sync *s)
+{
+	fa_results_free(&s->r);
+}
+
+/* Waits at most max_ms (< 0: no limit of its own) for the socket, then
+ * processes what came. False when the connection is gone. */
+bool
+fa_poll_once(struct ftpagent *a, int max_ms)
+{
+	struct pollfd pfd;
+	unsigned ev = ftpagent_events(a), rev = 0;
+	int t = ftpagent_timeout(a), n;
+
+	if (ev == 0) {
+		(void)ftpagent_process(a, 0);
+		return false;
+	}
+	if (max_ms >= 0 && (t < 0 || t > max_ms))
+		t = max_ms;
+	pfd.fd = ftpagent_fd(a);
+	pfd.events = (ev & FTPAGENT_READ ? POLLIN : 0) |
+	    (ev & FTPAGENT_WRITE ? POLLOUT : 0);
+	pfd.revents = 0;
+	n = poll(&pfd, 1, t);
+	if (n == -1 && errno != EINTR)
+		rev = FTPAGENT_READ;	/* let the read say what is wrong */
+	else if (n > 0) {
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
+			rev |= FTPAGENT_READ;
+		if (pfd.revents & (POLLOUT | POLLERR))
+			rev |= FTPAGENT_WRITE;
+	}
+	return ftpagent_process(a, rev);
+}
+
+bool
+fa_sync_wait(struct ftpagent *a, uint64_t id, struct fa_sync *s)
+{
+	if (id == 0)
+		return false;
+	while (!s->done && ftpagent_pending(a) > 0)
+		(void)fa_poll_once(a, -1);
+	/* what the call left queued (a job.cancel) goes out if it can */
+	if (conn_is_open(&a->conn) && conn_queued(&a->conn) > 0 &&
+	    conn_flush(&a->conn) == CONN_OK)
+		fa_watch_update(a);
+	if (!s->done) {
+		fa_set_error(a, FTPAGENT_ERR_AGENT, "the call was lost");
+		return false;
+	}
+	return s->r.error == FTPAGENT_OK;
+}
+
+bool
+fa_sync_void(struct ftpagent *a, uint64_t id, struct fa_sync *s)
+{
+	bool ok = fa_sync_wait(a, id, s);
+
+	fa_sync_clear(s);
+	return ok;
+}
