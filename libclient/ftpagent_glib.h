@@ -34,6 +34,15 @@
 
 #include <ftpagent_async.h>
 
+/*
+ * The library calls the watch hook only when the events or the earliest
+ * deadline change: a wake for the socket leaves the ready time alone, and
+ * a wake for the ready time moves it RETRY microseconds on (a reached
+ * ready time stays reached), in case the deadline has not quite passed;
+ * the hook then says what comes next.
+ */
+#define FTPAGENT_GLIB_RETRY	10000
+
 struct ftpagent_glib {
 	struct ftpagent	*fa;
 	GSource		*source;	/* NULL once closed or detached */
@@ -51,6 +60,8 @@ ftpagent_glib_dispatch_(GSource *base, GSourceFunc cb, gpointer data)
 {
 	struct ftpagent_glib_source_	*s = (struct ftpagent_glib_source_ *)base;
 	GIOCondition			 c;
+	gint64				 t = g_source_get_time(base);
+	gint64				 rt = g_source_get_ready_time(base);
 	unsigned			 what = 0;
 
 	(void)cb;
@@ -60,9 +71,8 @@ ftpagent_glib_dispatch_(GSource *base, GSourceFunc cb, gpointer data)
 		what |= FTPAGENT_READ;
 	if (c & G_IO_OUT)
 		what |= FTPAGENT_WRITE;
-	/* A reached ready time stays reached: make it one-shot. Each
-	 * process ends by saying the next deadline. */
-	g_source_set_ready_time(base, -1);
+	if (rt != -1 && rt <= t)
+		g_source_set_ready_time(base, t + FTPAGENT_GLIB_RETRY);
 	/* the source may be destroyed in there; GLib holds it until we
 	 * return */
 	ftpagent_process(s->fa, what);

@@ -42,6 +42,15 @@
 #error "<ftpagent_libev.h> needs libev with loop arguments (EV_MULTIPLICITY)"
 #endif
 
+/*
+ * The library calls the watch hook only when the events or the earliest
+ * deadline change, and libev times a timer from the loop's cached time,
+ * which a slow callback makes old: a timer can fire before the deadline,
+ * and then nothing rearms it. So the timer repeats every RETRY seconds
+ * after it first fires, until the hook says what comes next.
+ */
+#define FTPAGENT_LIBEV_RETRY	0.01
+
 struct ftpagent_libev {
 	struct ftpagent	*fa;
 	struct ev_loop	*loop;
@@ -96,10 +105,10 @@ ftpagent_libev_watch_(void *arg, int fd, unsigned events, int timeout_ms)
 			ev_io_start(w->loop, &w->io);
 		}
 	}
-	/* a one-shot timer: each process ends by saying the next deadline */
 	ev_timer_stop(w->loop, &w->timer);
 	if (want != 0 && timeout_ms >= 0) {
-		ev_timer_set(&w->timer, timeout_ms / 1000.0, 0.0);
+		ev_timer_set(&w->timer, timeout_ms / 1000.0,
+		    FTPAGENT_LIBEV_RETRY);
 		ev_timer_start(w->loop, &w->timer);
 	}
 }
