@@ -51,14 +51,14 @@ struct ftpagent_glib {
 struct ftpagent_glib_source_ {
 	GSource		 base;
 	struct ftpagent	*fa;
-	gpointer	 tag;		/* the socket's, from g_source_add_unix_fd */
+	gpointer	 tag;		/* g_source_add_unix_fd's, the socket's */
 	GIOCondition	 cond;		/* what it is polled for */
 };
 
 static inline gboolean
 ftpagent_glib_dispatch_(GSource *base, GSourceFunc cb, gpointer data)
 {
-	struct ftpagent_glib_source_	*s = (struct ftpagent_glib_source_ *)base;
+	struct ftpagent_glib_source_	*s = (void *)base;
 	GIOCondition			 c;
 	gint64				 t = g_source_get_time(base);
 	gint64				 rt = g_source_get_ready_time(base);

@@ -97,7 +97,8 @@ list(struct ftpagent *fa, const char *session, const char *remote)
 	char			 dir[PATH_MAX];
 	size_t			 n, len;
 
-	len = slash == NULL ? 0 : slash == remote ? 1 : (size_t)(slash - remote);
+	len = slash == NULL ? 0 : slash == remote ? 1 :
+	    (size_t)(slash - remote);
 	snprintf(dir, sizeof(dir), "%.*s", (int)len, remote);
 	if (len == 0)
 		strcpy(dir, ".");

@@ -10,9 +10,9 @@
  * ftpagent_fd, ftpagent_events, ftpagent_timeout and ftpagent_process.
  * Blocking: COUNT ftpagent_call one after the other on another
  * connection, each timed (blocking_median_us, comparable with bench_rpc
- * latency's median on a raw socket). Results go to stdout as one line of key=value pairs;
- * errors to stderr, exit 1. Every call has the library's timeout (-t
- * milliseconds, default 60000).
+ * latency's median on a raw socket). Results go to stdout as one line
+ * of key=value pairs; errors to stderr, exit 1. Every call has the
+ * library's timeout (-t milliseconds, default 60000).
  */
 #include <poll.h>
 #include <stdbool.h>
