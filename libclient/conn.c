@@ -195,13 +195,20 @@ out_drop(struct conn *c)
 	c->ohead = c->otail = 0;
 }
 
-void
-conn_close(struct conn *c)
+/* The socket goes; what was read stays, to be dispatched. */
+static void
+shut(struct conn *c)
 {
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
 	out_drop(c);
+}
+
+void
+conn_close(struct conn *c)
+{
+	shut(c);
 	/* Whatever was buffered belonged to the old stream. */
 	ndjson_free(&c->in);
 	ndjson_init(&c->in, CONN_MAX_MSG);
@@ -425,7 +432,7 @@ conn_fill(struct conn *c)
 			continue;
 		}
 		if (n == 0) {
-			conn_close(c);
+			shut(c);
 			return CONN_CLOSED;
 		}
 		if (errno == EINTR) {
@@ -435,7 +442,7 @@ conn_fill(struct conn *c)
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return CONN_OK;
 		c->err = errno;
-		conn_close(c);
+		shut(c);
 		return c->err == ECONNRESET ? CONN_CLOSED : CONN_IO;
 	}
 	return CONN_OK;

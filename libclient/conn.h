@@ -90,7 +90,9 @@ size_t		 conn_queued(const struct conn *);
 /* Writes what the socket takes now. A failure closes the connection. */
 enum conn_status	conn_flush(struct conn *);
 /* Reads what the socket holds now (up to a bound, so that one busy
- * connection cannot keep its caller forever) into the framer. */
+ * connection cannot keep its caller forever) into the framer. On a
+ * hang-up or an error the socket is closed, and the messages read
+ * before it stay for conn_next. */
 enum conn_status	conn_fill(struct conn *);
 /*
  * Pulls one buffered message: CONN_OK with *have set when *out holds

@@ -151,14 +151,20 @@ list_add(struct fa_calls *t, struct fa_call *c)
 		t->head = c;
 }
 
-static void
-set_deadline(struct ftpagent *a, struct fa_call *c)
+static int64_t
+deadline_of(const struct fa_call *c)
 {
 	int64_t now = conn_now_ms();
 
-	list_del(a->calls, c);
-	c->deadline = c->timeout_ms > INT64_MAX - now ? INT64_MAX :
+	return c->timeout_ms > INT64_MAX - now ? INT64_MAX :
 	    now + c->timeout_ms;
+}
+
+static void
+set_deadline(struct ftpagent *a, struct fa_call *c)
+{
+	list_del(a->calls, c);
+	c->deadline = deadline_of(c);
 	list_add(a->calls, c);
 }
 
@@ -409,9 +415,8 @@ fa_call_start(struct ftpagent *a, struct fa_call *c, const char *method,
 	}
 	c->id = (uint64_t)c->wire;
 	hash_add(a->calls, c);
-	c->deadline = INT64_MIN;
+	c->deadline = deadline_of(c);
 	list_add(a->calls, c);
-	set_deadline(a, c);
 	fa_watch_update(a);
 	return c->id;
 }
@@ -536,6 +541,8 @@ progress(struct ftpagent *a, const json_t *p)
 
 	if (job == NULL || (c = progress_call(a, p, job)) == NULL)
 		return;
+	if (c->job != NULL && strcmp(c->job, job) != 0)
+		return;
 	if (c->job == NULL && (c->job = strdup(job)) == NULL)
 		return;
 	if (c->zombie) {
@@ -605,10 +612,11 @@ fail_all(struct ftpagent *a, enum conn_status st)
 {
 	struct fa_call *c;
 	struct fa_reply r;
-	char *why;
+	char buf[192], *why;
 
-	fa_set_conn_error(a, st, "agent connection");
-	why = strdup(ftpagent_error_message(a));
+	why = strdup(fa_conn_text(st, a->conn.err, buf, sizeof(buf)));
+	fa_set_error(a, FTPAGENT_ERR_AGENT, "%s", why != NULL ? why :
+	    "connection lost");
 	while ((c = a->calls->head) != NULL) {
 		call_unlink(a, c);
 		if (c->zombie) {
@@ -662,6 +670,23 @@ expire(struct ftpagent *a)
 	}
 }
 
+/*
+ * Back from running callbacks: when one freed the connection, it is
+ * freed now (the outermost caller does it) and false returned; else the
+ * adapter hears what to watch.
+ */
+static bool
+leave(struct ftpagent *a)
+{
+	if (a->freeing) {
+		if (a->depth == 0)
+			fa_free_now(a);
+		return false;
+	}
+	fa_watch_update(a);
+	return true;
+}
+
 bool
 ftpagent_cancel(struct ftpagent *a, uint64_t id)
 {
@@ -678,8 +703,10 @@ ftpagent_cancel(struct ftpagent *a, uint64_t id)
 	fa_reply_init(&r, c);
 	fa_reply_error(&r, FTPAGENT_ERR_CANCELLED, "%s: cancelled",
 	    c->op->name);
+	a->depth++;
 	call_abandon(a, c, &r);
-	fa_watch_update(a);
+	a->depth--;
+	(void)leave(a);
 	return true;
 }
 
@@ -802,12 +829,8 @@ ftpagent_process(struct ftpagent *a, unsigned revents)
 			fail_all(a, st);
 	}
 	a->depth--;
-	if (a->freeing) {
-		if (a->depth == 0)
-			fa_free_now(a);
+	if (!leave(a))
 		return false;
-	}
-	fa_watch_update(a);
 	return ok && conn_is_open(&a->conn);
 }
 

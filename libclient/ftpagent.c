@@ -103,46 +103,42 @@ fa_set_local_error(struct ftpagent *a, const char *what, const char *file, int e
 	    fa_errstr(e, eb, sizeof(eb)));
 }
 
-void
-fa_set_conn_error(struct ftpagent *a, enum conn_status st, const char *method)
+const char *
+fa_conn_text(enum conn_status st, int err, char *buf, size_t len)
 {
 	char eb[128];
 
-	if (st == CONN_TIMEOUT && conn_is_open(&a->conn)) {
-		fa_set_error(a, FTPAGENT_ERR_TIMEOUT,
-		    "%s: no reply from the agent within %d ms", method,
-		    a->timeout_ms);
-		return;
+	switch (st) {
+	case CONN_TIMEOUT:
+		return "timed out connecting to the agent";
+	case CONN_CLOSED:
+		return "the agent closed the connection";
+	case CONN_IO:
+		snprintf(buf, len, "agent connection: %s",
+		    fa_errstr(err, eb, sizeof(eb)));
+		return buf;
+	case CONN_BADMSG:
+		return "the agent sent an invalid message";
+	case CONN_TOOBIG:
+		return "the agent sent an over-long message";
+	case CONN_NOMEM:
+		return "out of memory";
+	default:
+		return "connection lost";
 	}
+}
+
+void
+fa_set_conn_error(struct ftpagent *a, enum conn_status st, const char *method)
+{
+	char buf[192];
+
 	if (st == CONN_NOMEM && conn_is_open(&a->conn)) {
 		fa_set_error(a, FTPAGENT_ERR_NOMEM, "%s: out of memory", method);
 		return;
 	}
-	switch (st) {
-	case CONN_TIMEOUT:
-		fa_set_error(a, FTPAGENT_ERR_AGENT,
-		    "%s: timed out writing to the agent", method);
-		break;
-	case CONN_CLOSED:
-		fa_set_error(a, FTPAGENT_ERR_AGENT,
-		    "%s: the agent closed the connection", method);
-		break;
-	case CONN_IO:
-		fa_set_error(a, FTPAGENT_ERR_AGENT, "%s: agent connection: %s",
-		    method, fa_errstr(a->conn.err, eb, sizeof(eb)));
-		break;
-	case CONN_BADMSG:
-		fa_set_error(a, FTPAGENT_ERR_AGENT,
-		    "%s: the agent sent an invalid message", method);
-		break;
-	case CONN_TOOBIG:
-		fa_set_error(a, FTPAGENT_ERR_AGENT,
-		    "%s: the agent sent an over-long message", method);
-		break;
-	default:
-		fa_set_error(a, FTPAGENT_ERR_AGENT, "%s: connection lost", method);
-		break;
-	}
+	fa_set_error(a, FTPAGENT_ERR_AGENT, "%s: %s", method,
+	    fa_conn_text(st, a->conn.err, buf, sizeof(buf)));
 }
 
 char *

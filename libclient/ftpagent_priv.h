@@ -137,6 +137,9 @@ void	fa_set_local_error(struct ftpagent *a, const char *what,
     const char *file, int e);
 void	fa_set_conn_error(struct ftpagent *a, enum conn_status st,
     const char *method);
+/* What went wrong with the connection, in words (in buf or static). */
+const char	*fa_conn_text(enum conn_status st, int err, char *buf,
+    size_t len);
 /* The sticky error from a call's outcome; kind NULL: not the agent's. */
 void	fa_set_reply_sticky(struct ftpagent *a, enum ftpagent_error e,
     const char *msg, const char *kind, int ftp_code, const char *data);

@@ -413,12 +413,21 @@ xfer_owns(const struct fa_call *c, const json_t *p)
 	return !json_is_string(v) || json_equal(v, x->path);
 }
 
-static const struct fa_op op_transfer = {
-	.name = "transfer", .result = xfer_result, .error = xfer_error,
+/* One operation, four names for what it says. */
+static const struct fa_op op_get = {
+	.name = "transfer.get", .result = xfer_result, .error = xfer_error,
 	.end = xfer_end, .owns = xfer_owns,
 };
-static const struct fa_op op_background = {
-	.name = "transfer", .result = xfer_result, .error = xfer_error,
+static const struct fa_op op_put = {
+	.name = "transfer.put", .result = xfer_result, .error = xfer_error,
+	.end = xfer_end, .owns = xfer_owns,
+};
+static const struct fa_op op_get_background = {
+	.name = "transfer.get", .result = xfer_result, .error = xfer_error,
+	.end = xfer_end,
+};
+static const struct fa_op op_put_background = {
+	.name = "transfer.put", .result = xfer_result, .error = xfer_error,
 	.end = xfer_end,
 };
 
@@ -427,10 +436,14 @@ static uint64_t
 xfer_start(struct ftpagent *a, struct xfer *x,
     const struct ftpagent_xfer_opts *opts, ftpagent_reply_cb cb, void *arg)
 {
+	const struct fa_op *op;
 	struct fa_call *c;
 
-	c = fa_call_new(a, x->background ? &op_background : &op_transfer, cb,
-	    arg);
+	if (x->background)
+		op = x->put ? &op_put_background : &op_get_background;
+	else
+		op = x->put ? &op_put : &op_get;
+	c = fa_call_new(a, op, cb, arg);
 	if (c == NULL) {
 		xfer_free(x);
 		return 0;

@@ -19,7 +19,7 @@ else
 	top=$(cd "$(dirname "$0")/.." && pwd) || exit 1
 fi
 
-pages="ftpctl.1 libftpagent.3 ftpd-agent.conf.5 ftpd-agent-protocol.7
+pages="ftpctl.1 libftpagent.3 ftpagent_async.3 ftpd-agent.conf.5 ftpd-agent-protocol.7
 ftpd-agent.8"
 status=0
 
@@ -41,27 +41,32 @@ for p in $pages; do
 	fi
 done
 
-# The last literal display of EXAMPLES in libftpagent.3, unescaped, must
-# be man/example.c byte for byte.
+# The programs of EXAMPLES in libftpagent.3, unescaped, are man/example.c
+# (the last display but one) and man/example_async.c (the last), byte
+# for byte: both are built by "make check" and the second is run.
 page=$top/man/libftpagent.3
-example=$top/man/example.c
-if [ -f "$page" ] && [ -f "$example" ]; then
-	tmp=${TMPDIR:-/tmp}/man-lint.$$
-	trap 'rm -f "$tmp"' EXIT HUP INT TERM
-	awk '
+tmp=${TMPDIR:-/tmp}/man-lint.$$
+trap 'rm -f "$tmp".*' EXIT HUP INT TERM
+if [ -f "$page" ]; then
+	awk -v out="$tmp" '
 		/^\.Sh / { inex = ($0 == ".Sh EXAMPLES") }
-		inex && /^\.Bd -literal/ { lit = 1; n = 0; next }
-		inex && lit && /^\.Ed/ { lit = 0; last = n; for (i = 1; i <= n; i++) keep[i] = buf[i]; next }
-		inex && lit { buf[++n] = $0 }
-		END { for (i = 1; i <= last; i++) print keep[i] }
-	' "$page" | sed -e 's/^\\&//' -e 's/\\e/\\/g' >"$tmp"
-	if cmp -s "$tmp" "$example"; then
-		echo "man-lint: libftpagent.3: its example is man/example.c"
-	else
-		echo "man-lint: libftpagent.3: the EXAMPLES program differs from man/example.c:"
-		diff "$example" "$tmp"
-		status=1
-	fi
+		inex && /^\.Bd -literal/ { lit = 1; n++; next }
+		inex && lit && /^\.Ed/ { lit = 0; next }
+		inex && lit { print > (out "." n) }
+		END { print n > (out ".n") }
+	' "$page"
+	n=$(cat "$tmp.n")
+	for pair in "example.c $((n - 1))" "example_async.c $n"; do
+		set -- $pair
+		sed -e 's/^\\&//' -e 's/\\e/\\/g' "$tmp.$2" >"$tmp.x" 2>/dev/null
+		if cmp -s "$tmp.x" "$top/man/$1"; then
+			echo "man-lint: libftpagent.3: its example is man/$1"
+		else
+			echo "man-lint: libftpagent.3: the EXAMPLES program differs from man/$1:"
+			diff "$top/man/$1" "$tmp.x"
+			status=1
+		fi
+	done
 fi
 
 exit $status

@@ -16,25 +16,46 @@ import ftpa
 MAKEFILE = os.path.join(ftpa.BUILDDIR, "Makefile")
 
 PROGRAM = r"""
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <ftpagent.h>
+#include <string.h>
+#include <ftpagent_async.h>
+
+/* one ping blocking, one sent and driven by hand: both headers work */
+static void
+pinged(struct ftpagent *a, struct ftpagent_reply *r, void *arg)
+{
+	*(int *)arg = r->error == FTPAGENT_OK && r->json != NULL &&
+	    strcmp(r->json, "{}") == 0 ? 1 : -1;
+}
 
 int
 main(int argc, char *argv[])
 {
 	struct ftpagent	*a = ftpagent_connect(argc > 1 ? argv[1] : NULL);
+	struct pollfd	 pfd;
 	char		*res = NULL;
+	int		 got = 0;
 
-	if (a == NULL || !ftpagent_call(a, "agent.ping", NULL, &res)) {
+	if (a == NULL || !ftpagent_call(a, "agent.ping", NULL, &res) ||
+	    ftpagent_send_call(a, "agent.ping", NULL, NULL, 0, pinged,
+	    &got) == 0) {
 		fprintf(stderr, "ping: %s\n", ftpagent_error_message(a));
 		ftpagent_free(a);
 		return 1;
 	}
-	printf("%s\n", res);
+	while (got == 0) {
+		pfd.fd = ftpagent_fd(a);
+		pfd.events = POLLIN |
+		    (ftpagent_events(a) & FTPAGENT_WRITE ? POLLOUT : 0);
+		(void)poll(&pfd, 1, ftpagent_timeout(a));
+		ftpagent_process(a, FTPAGENT_READ | FTPAGENT_WRITE);
+	}
+	printf("%s\n", got == 1 ? res : "async ping failed");
 	free(res);
 	ftpagent_free(a);
-	return 0;
+	return got == 1 ? 0 : 1;
 }
 """
 
@@ -106,6 +127,7 @@ class InstallTest(ftpa.TestCase):
         self.assertInstalled(self.staged("sbindir", "ftpd-agent"), True)
         self.assertInstalled(self.staged("bindir", "ftpctl"), True)
         self.assertInstalled(self.staged("includedir", "ftpagent.h"))
+        self.assertInstalled(self.staged("includedir", "ftpagent_async.h"))
         self.assertInstalled(self.staged("libdir", "pkgconfig",
                                          "libftpagent.pc"))
         libdir = self.staged("libdir")

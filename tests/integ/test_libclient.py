@@ -5,7 +5,8 @@ partial LOCAL and leaves a complete one alone; a failed download leaves no
 empty .part; ftpagent_get_file_background's follower renames the .part at
 the job's end and ftpagent_job_wait returns once it has;
 ftpagent_put_file_background uploads a file the agent reads after the call
-has returned."""
+has returned. And the async example of libftpagent(3): a listing and a
+stat in flight at once on one connection, from a poll() loop."""
 import os
 import subprocess
 
@@ -14,6 +15,7 @@ import ftpa
 PASSWORD = "Pw-lib-4711"
 DATA = bytes(range(256)) * 400 + b"end"         # 102403 bytes
 PROG = os.path.join(ftpa.BUILDDIR, "tests", "libclient_files")
+ASYNC_EXAMPLE = os.path.join(ftpa.BUILDDIR, "man", "example_async")
 
 
 class LibFilesTest(ftpa.TestCase):
@@ -110,6 +112,45 @@ class LibFilesTest(ftpa.TestCase):
                          DATA[::-1])
         words = self.run_prog("put-bg", self.work, "/dir.bin")
         self.assertEqual(words[:2], ["error", "local_io"])
+
+
+class AsyncExampleTest(ftpa.TestCase):
+    """man/example_async.c, the program of libftpagent(3)'s event-loop
+    section, against a real agent and server."""
+
+    def setUp(self):
+        super().setUp()
+        if not os.path.exists(ASYNC_EXAMPLE):
+            self.fail("%s is not built (make check builds it)" %
+                      ASYNC_EXAMPLE)
+        self.srv = self.start_pyftpd(user="user", password=PASSWORD)
+        self.agent = self.start_agent()
+        with open(os.path.join(self.srv.home, "data.bin"), "wb") as f:
+            f.write(DATA)
+        os.mkdir(os.path.join(self.srv.home, "sub"))
+
+    def run_example(self, *args):
+        env = dict(os.environ, FTPAGENT_SOCKET=self.agent.sock)
+        return subprocess.run([ASYNC_EXAMPLE,
+                               self.srv.url(with_password=True)] +
+                              list(args), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env, timeout=60)
+
+    def test_list_and_stat_at_once(self):
+        p = self.run_example("/", "/data.bin")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.decode().splitlines()
+        self.assertIn("/data.bin: %d bytes" % len(DATA), lines)
+        self.assertIn("data.bin", lines)
+        self.assertIn("sub", lines)
+        self.assertEqual(len(lines), 3, lines)
+
+    def test_one_failure_does_not_stop_the_other(self):
+        p = self.run_example("/", "/missing.bin")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("stat /missing.bin: ", p.stderr.decode())
+        lines = p.stdout.decode().splitlines()
+        self.assertEqual(sorted(lines), ["data.bin", "sub"])
 
 
 if __name__ == "__main__":
