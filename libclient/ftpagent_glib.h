@@ -51,7 +51,7 @@ struct ftpagent_glib {
 struct ftpagent_glib_source_ {
 	GSource		 base;
 	struct ftpagent	*fa;
-	gpointer	 tag;		/* g_source_add_unix_fd's, the socket's */
+	gpointer	 tag;		/* the socket's poll tag */
 	GIOCondition	 cond;		/* what it is polled for */
 };
 
