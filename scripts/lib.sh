@@ -5,11 +5,12 @@
 FTPA_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian packages needed to build, test and demo (clang and its runtime:
-# the libFuzzer harnesses of tests/fuzz). Keep in sync with README.md.
+# the libFuzzer harnesses of tests/fuzz; GLib: the example of
+# <ftpagent_glib.h>). Keep in sync with README.md.
 FTPA_PACKAGES=(build-essential autoconf automake libtool pkg-config
-	libev-dev libssl-dev libjansson-dev check vsftpd python3-pyftpdlib
-	python3-openssl socat tmux valgrind openssl systemd bash-completion
-	mandoc strace clang libclang-rt-14-dev)
+	libev-dev libssl-dev libjansson-dev libglib2.0-dev check vsftpd
+	python3-pyftpdlib python3-openssl socat tmux valgrind openssl systemd
+	bash-completion mandoc strace clang libclang-rt-14-dev)
 
 ftpa_say() { printf '==> %s\n' "$*" >&2; }
 ftpa_die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }

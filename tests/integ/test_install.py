@@ -143,6 +143,35 @@ class InstallTest(ftpa.TestCase):
         self.assertEqual(p.returncode, 0)
         self.assertIn(self.vars["PACKAGE_VERSION"], p.stdout.decode())
 
+    def test_adapters_and_examples(self):
+        inc = self.staged("includedir")
+        for h in ("ftpagent_async.h", "ftpagent_libev.h", "ftpagent_glib.h"):
+            self.assertInstalled(os.path.join(inc, h))
+        ex = self.staged("docdir", "examples")
+        for n in ("parallel_get.h", "parallel_get_libev.c",
+                  "parallel_get_glib.c", "parallel_get_blocking.c"):
+            self.assertInstalled(os.path.join(ex, n))
+        # what a newcomer copies compiles against what was installed
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if not cc:
+            self.skipTest("needs a C compiler")
+        progs = ["parallel_get_libev.c", "parallel_get_blocking.c"]
+        glib = []
+        if shutil.which("pkg-config"):
+            p = subprocess.run(["pkg-config", "--cflags", "glib-2.0"],
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL)
+            if p.returncode == 0:
+                glib = p.stdout.decode().split()
+                progs.append("parallel_get_glib.c")
+        for n in progs:
+            p = subprocess.run([cc, "-fsyntax-only", "-Wall", "-Werror",
+                                "-I", inc] + glib + [os.path.join(ex, n)],
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+            self.assertEqual(p.returncode, 0, "%s: %s"
+                             % (n, p.stdout.decode()))
+
     def test_units_and_sysusers(self):
         found = 0
         for var, names in (("systemdsystemunitdir",
