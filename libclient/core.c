@@ -696,7 +696,8 @@ expire(struct ftpagent *a)
 /*
  * Back from running callbacks: when one freed the connection, it is
  * freed now (the outermost caller does it) and false returned; else the
- * adapter hears what to watch.
+ * adapter hears what to watch, changed or not (a timer that fired early,
+ * as libev's may, is armed again).
  */
 static bool
 leave(struct ftpagent *a)
@@ -706,6 +707,7 @@ leave(struct ftpagent *a)
 			fa_free_now(a);
 		return false;
 	}
+	a->watched = (unsigned)-1;
 	fa_watch_update(a);
 	return true;
 }

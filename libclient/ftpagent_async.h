@@ -101,7 +101,8 @@ FTPAGENT_API int ftpagent_fd(const struct ftpagent *);
  * requests wait to be written. 0 once closed. */
 FTPAGENT_API unsigned ftpagent_events(const struct ftpagent *);
 /* Milliseconds until the earliest call deadline (0: passed already), or
- * -1 when no call is in flight. */
+ * -1 when none is in flight (nor a cancelled transfer whose job id is
+ * awaited, to cancel it on the agent). */
 FTPAGENT_API int ftpagent_timeout(const struct ftpagent *);
 /*
  * Does the work the socket is ready for (revents: FTPAGENT_READ,
@@ -118,9 +119,12 @@ FTPAGENT_API size_t ftpagent_pending(const struct ftpagent *);
 
 /*
  * Called whenever what ftpagent_events() or ftpagent_timeout() answer
- * may have changed (after a send, a process, a close): events 0 means
- * stop watching fd. An adapter's hook; NULL removes it. It must not
- * call back into the library.
+ * may have changed: at once when set, after every ftpagent_process,
+ * after a send or a cancel that changed them, and with events 0 (stop
+ * watching fd) when the connection closes or is freed. timeout_ms is
+ * relative to now, -1 for none (a cancelled transfer waiting to cancel
+ * its job on the agent has a deadline too). An adapter's hook; NULL
+ * removes it. It must not call back into the library.
  */
 typedef void (*ftpagent_watch_cb)(void *arg, int fd, unsigned events,
     int timeout_ms);

@@ -35,11 +35,11 @@
 #include <ftpagent_async.h>
 
 /*
- * The library calls the watch hook only when the events or the earliest
- * deadline change: a wake for the socket leaves the ready time alone, and
- * a wake for the ready time moves it RETRY microseconds on (a reached
- * ready time stays reached), in case the deadline has not quite passed;
- * the hook then says what comes next.
+ * The library calls the watch hook after every ftpagent_process and
+ * whenever the events or the earliest deadline change: a wake for the
+ * socket leaves the ready time alone, and a wake for the ready time moves
+ * it RETRY microseconds on (a reached ready time stays reached), in case
+ * the deadline has not quite passed; the hook then says what comes next.
  */
 #define FTPAGENT_GLIB_RETRY	10000
 

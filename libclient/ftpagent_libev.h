@@ -43,11 +43,11 @@
 #endif
 
 /*
- * The library calls the watch hook only when the events or the earliest
- * deadline change, and libev times a timer from the loop's cached time,
- * which a slow callback makes old: a timer can fire before the deadline,
- * and then nothing rearms it. So the timer repeats every RETRY seconds
- * after it first fires, until the hook says what comes next.
+ * libev times a timer from the loop's cached time, which a slow callback
+ * makes old: a timer can fire before the deadline. The library calls the
+ * watch hook after every ftpagent_process, which rearms it; the timer
+ * also repeats every RETRY seconds after it first fires, until the hook
+ * says what comes next, so that no deadline is ever lost.
  */
 #define FTPAGENT_LIBEV_RETRY	0.01
 
