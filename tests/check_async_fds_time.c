@@ -1,0 +1,461 @@
+/*
+ * The async core against the fake agent (fakeagent.h): descriptors
+ * travel with their own request; timeouts (the earliest deadline, a
+ * transfer's inactivity, job.wait's slices); and the ways of driving
+ * the core other than a poll loop: the watch hook, and the blocking
+ * face, which a forked agent answers since a blocking call cannot be
+ * driven from the thread it blocks.
+ */
+#include <config.h>
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <jansson.h>
+
+#include "fakeagent.h"
+#include "check_async.h"
+
+/* ---- 7. descriptors travel with their own request ------------------------ */
+
+static int
+open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* the DIR's own */
+}
+
+static void
+assert_same_file(int got, int orig)
+{
+	struct stat s1, s2;
+
+	ck_assert_int_eq(fstat(got, &s1), 0);
+	ck_assert_int_eq(fstat(orig, &s2), 0);
+	ck_assert_msg(s1.st_dev == s2.st_dev && s1.st_ino == s2.st_ino,
+	    "the fd received is another file");
+}
+
+START_TEST(test_fds_with_their_request)
+{
+	struct stat st;
+	struct req q[3];
+	uint64_t id[3];
+	int fda, fdb, keepa, keepb, base;
+	char buf[16], buf2[512];
+
+	base = open_fds();
+	fda = temp_file(NULL);
+	fdb = temp_file("upload me");
+	keepa = dup(fda);	/* to compare with, and to read back */
+	keepb = dup(fdb);
+	ck_assert_int_eq(lseek(fdb, 0, SEEK_SET), 0);
+
+	id[0] = ftpagent_send_get_fd(a, "s1", "/down", fda, NULL, on_reply,
+	    &recs[0]);
+	id[1] = ftpagent_send_call(a, "agent.ping", NULL, NULL, 0, on_reply,
+	    &recs[1]);
+	id[2] = ftpagent_send_put_fd(a, "s1", "/up", fdb, NULL, on_reply,
+	    &recs[2]);
+	ck_assert(id[0] != 0 && id[1] != 0 && id[2] != 0);
+	/* the library has its own copies */
+	close(fda);
+	close(fdb);
+	flush();
+
+	agent_req(&q[0], "transfer.get", 1);
+	agent_req(&q[1], "agent.ping", 0);
+	agent_req(&q[2], "transfer.put", 1);
+	ck_assert_str_eq(param_str(&q[0], "path"), "/down");
+	ck_assert_str_eq(param_str(&q[2], "path"), "/up");
+	ck_assert_int_eq(json_integer_value(json_object_get(q[2].params,
+	    "fd")), 0);
+	assert_same_file(q[0].fds[0], keepa);
+	assert_same_file(q[2].fds[0], keepb);
+	/* and they work: the agent writes the download, reads the upload */
+	ck_assert_int_eq(write(q[0].fds[0], "got", 3), 3);
+	ck_assert_int_eq(fstat(keepa, &st), 0);
+	ck_assert_int_eq(st.st_size, 3);
+	ck_assert_int_eq(read(q[2].fds[0], buf, sizeof(buf)), 9);
+	ck_assert_int_eq(memcmp(buf, "upload me", 9), 0);
+
+	agent_result(q[1].id, "{}");
+	agent_result(q[2].id, job_obj(buf2, "j2", "done", "put", 9, 9, -1));
+	agent_result(q[0].id, job_obj(buf2, "j1", "done", "get", 3, 3, -1));
+	ck_assert(drain());
+	assert_done(&recs[0], id[0], FTPAGENT_OK);
+	assert_done(&recs[1], id[1], FTPAGENT_OK);
+	assert_done(&recs[2], id[2], FTPAGENT_OK);
+	ck_assert_int_eq(recs[2].r.xfer.bytes, 9);
+
+	/* the calls done, the library holds no copy any more */
+	req_clear(&q[0]);
+	req_clear(&q[1]);
+	req_clear(&q[2]);
+	close(keepa);
+	close(keepb);
+	ck_assert_int_eq(open_fds(), base);
+}
+END_TEST
+
+/* Up to 4 fds with one send_call, each dup'd; more are refused. */
+START_TEST(test_call_fds)
+{
+	int fds[5], i;
+	struct req q;
+	uint64_t id;
+
+	for (i = 0; i < 5; i++)
+		fds[i] = temp_file(NULL);
+	ck_assert_uint_eq(ftpagent_send_call(a, "x.y", "{}", fds, 5, on_reply,
+	    &recs[0]), 0);
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_ARGUMENT);
+	ck_assert(ftpagent_clear_error(a));
+	id = ftpagent_send_call(a, "x.y", "{\"fds\":[0,1,2,3]}", fds, 4,
+	    on_reply, &recs[0]);
+	ck_assert_uint_ne(id, 0);
+	for (i = 0; i < 5; i++)
+		close(fds[i]);
+	flush();
+	agent_req(&q, "x.y", 4);
+	agent_result(q.id, "[]");
+	ck_assert(drain());
+	assert_done(&recs[0], id, FTPAGENT_OK);
+	ck_assert_str_eq(recs[0].r.json, "[]");
+	req_clear(&q);
+}
+END_TEST
+
+/* ---- 8. timeouts --------------------------------------------------------- */
+
+START_TEST(test_timeout)
+{
+	struct req q;
+	int64_t t0;
+	uint64_t id;
+	int t;
+
+	ftpagent_set_timeout(a, 200);
+	ck_assert_int_eq(ftpagent_timeout(a), -1);
+	t0 = now_ms();
+	id = ftpagent_send_call(a, "agent.ping", NULL, NULL, 0, on_reply,
+	    &recs[0]);
+	t = ftpagent_timeout(a);
+	ck_assert_msg(t > 0 && t <= 200, "timeout %d", t);
+	flush();
+	agent_req(&q, "agent.ping", 0);
+
+	/* wait as a loop does: until ftpagent_timeout says 0 */
+	while ((t = ftpagent_timeout(a)) > 0 && now_ms() - t0 < WAIT_MS)
+		poll(NULL, 0, t);
+	ck_assert_int_eq(t, 0);
+	ck_assert_int_eq(recs[0].runs, 0);
+	ck_assert(ftpagent_process(a, 0));
+	assert_done(&recs[0], id, FTPAGENT_ERR_TIMEOUT);
+	ck_assert_int_ge(now_ms() - t0, 190);
+	ck_assert_int_eq(ftpagent_timeout(a), -1);
+	ck_assert_uint_eq(ftpagent_pending(a), 0);
+
+	/* the late reply is dropped, the connection goes on */
+	agent_result(q.id, "{}");
+	ck_assert(drain());
+	ck_assert_int_eq(recs[0].runs, 1);
+	req_clear(&q);
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_OK);
+	id = ftpagent_send_call(a, "agent.ping", NULL, NULL, 0, on_reply,
+	    &recs[1]);
+	ck_assert_uint_ne(id, 0);
+	flush();
+	agent_req(&q, "agent.ping", 0);
+	agent_result(q.id, "{}");
+	ck_assert(drain());
+	assert_done(&recs[1], id, FTPAGENT_OK);
+	req_clear(&q);
+}
+END_TEST
+
+/* The earliest deadline counts; a timed-out call does not take the
+ * others with it. */
+START_TEST(test_timeout_earliest)
+{
+	struct req q[2];
+	uint64_t id[2];
+
+	ftpagent_set_timeout(a, 300);
+	id[0] = ftpagent_send_call(a, "agent.ping", NULL, NULL, 0, on_reply,
+	    &recs[0]);
+	poll(NULL, 0, 150);
+	id[1] = ftpagent_send_call(a, "agent.ping", NULL, NULL, 0, on_reply,
+	    &recs[1]);
+	ck_assert_int_le(ftpagent_timeout(a), 160);
+	flush();
+	agent_req(&q[0], "agent.ping", 0);
+	agent_req(&q[1], "agent.ping", 0);
+	ck_assert(run_until(&recs[0].runs, 1, WAIT_MS));
+	assert_done(&recs[0], id[0], FTPAGENT_ERR_TIMEOUT);
+	ck_assert_int_eq(recs[1].runs, 0);
+	ck_assert_int_gt(ftpagent_timeout(a), 0);
+	agent_result(q[1].id, "{}");
+	ck_assert(drain());
+	assert_done(&recs[1], id[1], FTPAGENT_OK);
+	req_clear(&q[0]);
+	req_clear(&q[1]);
+}
+END_TEST
+
+/* A transfer's timeout is one of inactivity: progress restarts it; when
+ * it passes, the job is cancelled on the agent. */
+START_TEST(test_transfer_timeout)
+{
+	struct req q;
+	int64_t t0;
+	uint64_t id;
+	int fd = temp_file(NULL), i;
+
+	ftpagent_set_timeout(a, 200);
+	id = ftpagent_send_get_fd(a, "s1", "/slow", fd, NULL, on_reply,
+	    &recs[0]);
+	close(fd);
+	flush();
+	agent_req(&q, "transfer.get", 1);
+	t0 = now_ms();
+	for (i = 0; i < 6; i++) {	/* 600 ms of steady progress */
+		agent_progress("j8", i, 100, q.id);
+		ck_assert(!run_until(&recs[0].runs, 1, 100));
+	}
+	ck_assert_int_eq(recs[0].runs, 0);
+	ck_assert(run_until(&recs[0].runs, 1, WAIT_MS));
+	assert_done(&recs[0], id, FTPAGENT_ERR_TIMEOUT);
+	ck_assert_int_ge(now_ms() - t0, 690);	/* last progress + 200 */
+	agent_expect_job_cancel("j8");
+	agent_error(q.id, -32008, "cancelled", "cancelled");
+	ck_assert(drain());
+	ck_assert_int_eq(recs[0].runs, 1);
+	ck_assert_uint_eq(ftpagent_pending(a), 0);
+	req_clear(&q);
+}
+END_TEST
+
+/* job.wait: the deadline is the wait plus the connection's timeout;
+ * waiting "until it ends" asks again each time the agent's slice passes,
+ * and ends once, with the job. */
+START_TEST(test_job_wait_slices)
+{
+	struct req q;
+	uint64_t id;
+	char b[512];
+	int t, i;
+
+	ftpagent_set_timeout(a, 200);
+	id = ftpagent_send_job_wait(a, "j1", 300, on_reply, &recs[0]);
+	t = ftpagent_timeout(a);
+	ck_assert_msg(t > 300 && t <= 500, "job.wait deadline in %d ms", t);
+	ck_assert(ftpagent_cancel(a, id));
+	flush();
+	agent_req(&q, "job.wait", 0);
+	req_clear(&q);
+
+	id = ftpagent_send_job_wait(a, "j1", 0, on_reply, &recs[1]);
+	for (i = 0; i < 3; i++) {
+		flush();
+		agent_req(&q, "job.wait", 0);
+		ck_assert_str_eq(param_str(&q, "job"), "j1");
+		agent_error(q.id, -32004, "timeout", "not yet");
+		req_clear(&q);
+		ck_assert(drain());
+		ck_assert_int_eq(recs[1].runs, 0);
+	}
+	flush();
+	agent_req(&q, "job.wait", 0);
+	agent_result(q.id, job_obj(b, "j1", "done", "get", 9, 9, -1));
+	ck_assert(drain());
+	assert_done(&recs[1], id, FTPAGENT_OK);
+	ck_assert_str_eq(recs[1].r.job.id, "j1");
+	ck_assert_int_eq(recs[1].r.job.state, FTPAGENT_JOB_DONE);
+	ck_assert_uint_eq(ftpagent_pending(a), 0);
+	req_clear(&q);
+}
+END_TEST
+
+/* ---- the watch hook ------------------------------------------------------ */
+
+struct watch {
+	int		 calls;
+	int		 fd;
+	unsigned	 events;
+	int		 timeout;
+};
+
+static void
+on_watch(void *arg, int fd, unsigned events, int timeout_ms)
+{
+	struct watch *w = arg;
+
+	w->calls++;
+	w->fd = fd;
+	w->events = events;
+	w->timeout = timeout_ms;
+}
+
+/* What the hook was told last is what the connection says now. */
+static void
+assert_watch_current(const struct watch *w)
+{
+	ck_assert_int_gt(w->calls, 0);
+	ck_assert_uint_eq(w->events, ftpagent_events(a));
+	ck_assert_int_eq(w->timeout < 0, ftpagent_timeout(a) < 0);
+	if (w->events != 0)
+		ck_assert_int_eq(w->fd, ftpagent_fd(a));
+}
+
+START_TEST(test_watch)
+{
+	static struct watch w;	/* ftpagent_free may still call it */
+	struct req q;
+
+	memset(&w, 0, sizeof(w));
+	ftpagent_set_watch(a, on_watch, &w);
+	ftpagent_send_call(a, "agent.ping", NULL, NULL, 0, on_reply, &recs[0]);
+	assert_watch_current(&w);
+	ck_assert(w.events & FTPAGENT_WRITE);
+	ck_assert_int_gt(w.timeout, 0);
+	flush();
+	assert_watch_current(&w);
+	ck_assert_uint_eq(w.events, FTPAGENT_READ);
+	agent_req(&q, "agent.ping", 0);
+	agent_result(q.id, "{}");
+	ck_assert(drain());
+	ck_assert_int_eq(recs[0].runs, 1);
+	assert_watch_current(&w);
+	ck_assert_int_lt(w.timeout, 0);
+	req_clear(&q);
+	/* a failure: stop watching */
+	ftpagent_send_call(a, "agent.ping", NULL, NULL, 0, on_reply, &recs[1]);
+	flush();
+	close(agent);
+	agent = -1;
+	ck_assert(!drain());
+	ck_assert_uint_eq(w.events, 0);
+	ck_assert_int_lt(w.timeout, 0);
+	ftpagent_set_watch(a, NULL, NULL);
+}
+END_TEST
+
+/* ---- 9. the blocking face on the same core ------------------------------- */
+
+/*
+ * The forked agent: answers the two pings first, waits a little, then
+ * answers the fs.stat; exits at EOF or after 10 s. A script that goes
+ * wrong just hangs up, which fails the blocking call.
+ */
+static void
+blocking_agent(int fd)
+{
+	struct req q[3], r;
+	char out[1024];
+	int i, n;
+
+	for (i = 0; i < 3; i++)
+		if (!fake_recv_req(fd, &q[i], WAIT_MS))
+			_exit(1);
+	if (strcmp(q[0].method, "agent.ping") != 0 ||
+	    strcmp(q[1].method, "agent.ping") != 0 ||
+	    strcmp(q[2].method, "fs.stat") != 0)
+		_exit(2);
+	n = snprintf(out, sizeof(out),
+	    "{\"jsonrpc\":\"2.0\",\"result\":{\"n\":2},\"id\":%lld}\n"
+	    "{\"jsonrpc\":\"2.0\",\"result\":{\"n\":1},\"id\":%lld}\n",
+	    (long long)q[1].id, (long long)q[0].id);
+	if (!fake_send(fd, out, (size_t)n, WAIT_MS))
+		_exit(3);
+	poll(NULL, 0, 100);
+	n = snprintf(out, sizeof(out),
+	    "{\"jsonrpc\":\"2.0\",\"result\":{\"name\":\"x\",\"type\":\"file\","
+	    "\"size\":77},\"id\":%lld}\n", (long long)q[2].id);
+	if (!fake_send(fd, out, (size_t)n, WAIT_MS))
+		_exit(4);
+	/* the fourth: a ping sent after the blocking call */
+	if (!fake_recv_req(fd, &r, WAIT_MS))
+		_exit(5);
+	poll(NULL, 0, 50);
+	n = snprintf(out, sizeof(out),
+	    "{\"jsonrpc\":\"2.0\",\"result\":{\"n\":4},\"id\":%lld}\n",
+	    (long long)r.id);
+	if (!fake_send(fd, out, (size_t)n, WAIT_MS))
+		_exit(6);
+	(void)fake_recv_req(fd, &r, 10000);	/* until EOF */
+	_exit(0);
+}
+
+START_TEST(test_blocking_face)
+{
+	struct ftpagent_entry e;
+	uint64_t id[3];
+	bool ok;
+
+	child = fork();
+	ck_assert_int_ne(child, -1);
+	if (child == 0) {
+		blocking_agent(agent);
+		_exit(0);
+	}
+	close(agent);
+	agent = -1;
+
+	id[0] = ftpagent_send_call(a, "agent.ping", "{\"n\":1}", NULL, 0,
+	    on_reply, &recs[0]);
+	id[1] = ftpagent_send_call(a, "agent.ping", "{\"n\":2}", NULL, 0,
+	    on_reply, &recs[1]);
+	/* the blocking call writes the queued requests and its own */
+	ok = ftpagent_stat(a, "s1", "/x", &e);
+	ck_assert_msg(ok, "stat: %s", ftpagent_error_message(a));
+	ck_assert_str_eq(e.name, "x");
+	ck_assert_int_eq(e.size, 77);
+	ftpagent_entry_clear(&e);
+	/* the replies that came while it waited have run */
+	assert_done(&recs[0], id[0], FTPAGENT_OK);
+	assert_done(&recs[1], id[1], FTPAGENT_OK);
+	ck_assert_str_eq(recs[1].r.json, "{\"n\":2}");
+	ck_assert_int_lt(recs[1].seq, recs[0].seq);
+	ck_assert_uint_eq(ftpagent_pending(a), 0);
+
+	/* and the async face goes on afterwards */
+	id[2] = ftpagent_send_call(a, "agent.ping", "{\"n\":4}", NULL, 0,
+	    on_reply, &recs[2]);
+	ck_assert(run_until(&recs[2].runs, 1, WAIT_MS));
+	assert_done(&recs[2], id[2], FTPAGENT_OK);
+}
+END_TEST
+
+void
+async_fds_time_tcases(Suite *s)
+{
+	TCase *tc = tcase_create("fds, time, blocking");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_fds_with_their_request);
+	tcase_add_test(tc, test_call_fds);
+	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_timeout_earliest);
+	tcase_add_test(tc, test_transfer_timeout);
+	tcase_add_test(tc, test_job_wait_slices);
+	tcase_add_test(tc, test_watch);
+	tcase_add_test(tc, test_blocking_face);
+	suite_add_tcase(s, tc);
+}
