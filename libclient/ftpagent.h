@@ -1,5 +1,7 @@
 /*
- * libftpagent: blocking client for the ftpd-agent daemon.
+ * libftpagent: client for the ftpd-agent daemon. This header is its
+ * blocking face; <ftpagent_async.h> is the non-blocking one, on the same
+ * connections (the functions here are its calls plus a poll loop).
  *
  * One struct ftpagent is one connection to the agent's Unix socket; use it
  * from one thread at a time. Every function that talks to the agent waits
