@@ -228,8 +228,8 @@ reply_from_wire(struct fa_reply *r, const json_t *err)
 
 	wire_error_read(err, &we);
 	fa_reply_error(r, fa_lib_error(we.kind), "%s", we.message);
-	if (we.kind_name != NULL)
-		r->kind = strdup(we.kind_name);
+	/* set: the agent's word (fa_agent_said) */
+	r->kind = strdup(fa_kind_name(r->pub.error, we.kind_name));
 	r->pub.ftp_code = we.ftp_code;
 	if ((data = json_object_get(err, "data")) != NULL)
 		r->data = fa_dump_json(data);
@@ -552,7 +552,6 @@ progress(struct ftpagent *a, const json_t *p)
 	const char *job = json_string_value(json_object_get(p, "job"));
 	struct fa_call *c;
 	json_int_t wire;
-	json_t *v;
 	int64_t bytes, total;
 	bool stop;
 
@@ -572,10 +571,8 @@ progress(struct ftpagent *a, const json_t *p)
 	set_deadline(a, c);
 	if (c->cancelling || c->progress == NULL)
 		return;
-	v = json_object_get(p, "bytes");
-	bytes = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-	v = json_object_get(p, "total");
-	total = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+	bytes = wire_count(json_object_get(p, "bytes"), 0);
+	total = wire_count(json_object_get(p, "total"), -1);
 	wire = c->wire;
 	a->depth++;
 	stop = !c->progress(c->progress_arg, bytes, total);

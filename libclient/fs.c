@@ -329,7 +329,9 @@ quote_result(struct ftpagent *a, struct fa_call *c, json_t *res,
 	json_t *code = json_object_get(res, "code");
 	const char *t = json_string_value(json_object_get(res, "text"));
 
-	if (!json_is_integer(code))
+	/* a reply code is three digits, 100-599 */
+	if (!json_is_integer(code) || json_integer_value(code) < 100 ||
+	    json_integer_value(code) > 599)
 		return -1;
 	r->pub.code = (int)json_integer_value(code);
 	return (r->pub.text = fa_bytes_dup(t != NULL ? t : "")) != NULL ?

@@ -179,6 +179,14 @@ fa_set_reply_sticky(struct ftpagent *a, enum ftpagent_error e, const char *msg,
 }
 
 const char *
+fa_kind_name(enum ftpagent_error e, const char *kind)
+{
+	if (e == FTPAGENT_ERR_RPC && kind != NULL && *kind != '\0')
+		return kind;
+	return fa_error_name(e);
+}
+
+const char *
 fa_error_name(enum ftpagent_error e)
 {
 	if ((unsigned)e >= sizeof(err_names) / sizeof(err_names[0]))

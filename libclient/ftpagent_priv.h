@@ -146,6 +146,9 @@ const char	*fa_conn_text(enum conn_status st, int err, char *buf,
 void	fa_set_reply_sticky(struct ftpagent *a, enum ftpagent_error e,
     const char *msg, const char *kind, int ftp_code, const char *data);
 const char	*fa_errstr(int e, char *buf, size_t len);
+/* The kind to report for e when the agent named kind: its own for an
+ * RPC error (params, method, ...), else e's. */
+const char	*fa_kind_name(enum ftpagent_error e, const char *kind);
 /* The protocol name of e ("ftp", ..., "agent"). Static. */
 const char	*fa_error_name(enum ftpagent_error e);
 enum ftpagent_error	fa_lib_error(enum ftpa_err k);

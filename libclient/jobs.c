@@ -91,7 +91,8 @@ fa_parse_job(const json_t *o, struct ftpagent_job *j)
 		j->error = fa_lib_error(w.err.kind);
 		j->ftp_code = w.err.ftp_code;
 		if (!str_dup(w.err.message, false, &j->error_message) ||
-		    !str_dup(w.err.kind_name, false, &j->error_kind) ||
+		    !str_dup(fa_kind_name(j->error, w.err.kind_name), false,
+		    &j->error_kind) ||
 		    !str_dup(w.err.ftp_text, true, &j->ftp_text))
 			goto nomem;
 	}

@@ -26,6 +26,7 @@
 
 #include "ftpagent_priv.h"
 #include "bytename.h"
+#include "wire.h"
 
 enum xfer_step {
 	XFER_STAT_REMOTE,
@@ -247,10 +248,8 @@ fill_result(struct ftpagent_xfer_result *res, const json_t *job,
 	json_t *v;
 	double rate = 0;
 
-	v = json_object_get(job, "bytes");
-	res->bytes = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-	v = json_object_get(job, "total");
-	res->total = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+	res->bytes = wire_count(json_object_get(job, "bytes"), 0);
+	res->total = wire_count(json_object_get(job, "total"), -1);
 	v = json_object_get(job, "rate");
 	if (json_is_number(v))
 		rate = json_number_value(v);

@@ -229,6 +229,14 @@ num_or(const json_t *o, const char *name, double dflt)
 	return json_is_number(v) ? json_number_value(v) : dflt;
 }
 
+int64_t
+wire_count(const json_t *v, int64_t unknown)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return unknown;
+	return (int64_t)json_integer_value(v);
+}
+
 int
 wire_job_read(const json_t *o, struct wire_job *j)
 {
@@ -246,10 +254,9 @@ wire_job_read(const json_t *o, struct wire_job *j)
 	j->put = j->direction_known && strcmp(dir, "put") == 0;
 	j->session = json_string_value(json_object_get(o, "session"));
 	j->path = json_string_value(json_object_get(o, "path"));
-	v = json_object_get(o, "bytes");
-	j->bytes = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-	v = json_object_get(o, "total");
-	j->total = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+	/* a negative count is no count */
+	j->bytes = wire_count(json_object_get(o, "bytes"), 0);
+	j->total = wire_count(json_object_get(o, "total"), -1);
 	j->rate = num_or(o, "rate", 0);
 	j->seconds = num_or(o, "seconds", 0);
 	j->eta = num_or(o, "eta_s", -1);

@@ -113,4 +113,8 @@ json_t	*wire_session_state(const char *session, const char *state,
  * reference, so one params object can go to many clients). */
 json_t	*wire_notification(const char *method, json_t *params);
 
+/* A byte count off the wire: v when it is an integer >= 0, else
+ * unknown. */
+int64_t	wire_count(const json_t *v, int64_t unknown);
+
 #endif

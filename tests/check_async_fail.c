@@ -312,6 +312,45 @@ START_TEST(test_wrong_result_types)
 }
 END_TEST
 
+/* Values no agent may send: a reply code outside 100-599, an empty
+ * error kind, a negative byte count. */
+START_TEST(test_out_of_range_values)
+{
+	struct req q[3];
+	uint64_t id[3];
+	int fd = temp_file("");
+	int i;
+
+	/* recs[2] takes its results: xfer is read off its copy */
+	recs[0].leave = recs[1].leave = true;
+	id[0] = ftpagent_send_quote(a, "s1", "NOOP", on_reply, &recs[0]);
+	id[1] = ftpagent_send_stat(a, "s1", "/a", on_reply, &recs[1]);
+	id[2] = ftpagent_send_get_fd(a, "s1", "/f", fd, NULL, on_reply,
+	    &recs[2]);
+	close(fd);
+	flush();
+	agent_req(&q[0], "ftp.quote", 0);
+	agent_req(&q[1], "fs.stat", 0);
+	agent_req(&q[2], "transfer.get", 1);
+	agent_result(q[0].id, "{\"code\":7,\"text\":\"x\"}");
+	agent_printf("{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":"
+	    "-32004,\"message\":\"m\",\"data\":{\"kind\":\"\"}}}\n",
+	    (long long)q[1].id);
+	agent_result(q[2].id, "{\"job\":\"j1\",\"state\":\"done\","
+	    "\"bytes\":-1,\"total\":-9}");
+	ck_assert(drain());
+	assert_done(&recs[0], id[0], FTPAGENT_ERR_RPC);
+	ck_assert_ptr_nonnull(strstr(recs[0].message, "unexpected reply"));
+	ck_assert_int_ne(recs[1].error, FTPAGENT_OK);
+	ck_assert_str_ne(recs[1].kind, "");
+	assert_done(&recs[2], id[2], FTPAGENT_OK);
+	ck_assert_int_eq(recs[2].r.xfer.bytes, 0);
+	ck_assert_int_eq(recs[2].r.xfer.total, -1);
+	for (i = 0; i < 3; i++)
+		req_clear(&q[i]);
+}
+END_TEST
+
 START_TEST(test_invalid_json)
 {
 	struct req q[2];
@@ -423,6 +462,7 @@ async_fail_tcases(Suite *s)
 	tcase_add_test(tc, test_hangup_after_64k);
 	tcase_add_test(tc, test_unknown_and_duplicate_ids);
 	tcase_add_test(tc, test_wrong_result_types);
+	tcase_add_test(tc, test_out_of_range_values);
 	tcase_add_test(tc, test_invalid_json);
 	tcase_add_test(tc, test_not_jsonrpc);
 	tcase_add_test(tc, test_overlong_line);

@@ -171,6 +171,31 @@ START_TEST(job_roundtrip)
 }
 END_TEST
 
+/* A count the agent sends negative, or not as an integer, is unknown:
+ * no caller sees -1 bytes moved. */
+START_TEST(job_negative_counts)
+{
+	struct wire_job	 back;
+	json_t		*o;
+
+	o = json_pack("{s:s,s:s,s:i,s:i}", "job", "j1", "state", "running",
+	    "bytes", -1, "total", -9);
+	ck_assert_int_eq(wire_job_read(o, &back), 0);
+	ck_assert_int_eq(back.bytes, 0);
+	ck_assert_int_eq(back.total, -1);
+	json_decref(o);
+	o = json_pack("{s:s,s:f,s:s}", "job", "j1", "bytes", 1.5, "total",
+	    "x");
+	ck_assert_int_eq(wire_job_read(o, &back), 0);
+	ck_assert_int_eq(back.bytes, 0);
+	ck_assert_int_eq(back.total, -1);
+	json_decref(o);
+	o = json_integer(7);
+	ck_assert_int_eq(wire_count(o, -1), 7);
+	json_decref(o);
+}
+END_TEST
+
 START_TEST(notification)
 {
 	json_t	*p, *n;
@@ -198,6 +223,7 @@ wire_suite(void)
 
 	tcase_add_test(tc, entry_roundtrip);
 	tcase_add_test(tc, entry_unknowns);
+	tcase_add_test(tc, job_negative_counts);
 	tcase_add_test(tc, error_object);
 	tcase_add_test(tc, job_roundtrip);
 	tcase_add_test(tc, notification);
