@@ -70,7 +70,8 @@
  * (arrays where counts say, strings that end, counts and codes in their
  * documented ranges, JSON that parses), and only those; a failure has
  * its kind's name (the agent's data.kind only for a JSON-RPC level
- * error, as ftpagent_error_kind says), a message and no results; events and progress hold sane values,
+ * error, as ftpagent_error_kind says), a message and no results; events
+ * and progress hold sane values,
  * progress comes only while its call is in flight and never after it
  * said stop; ftpagent_cancel says true exactly when the callback had not
  * run, and runs it (inside its own callback a call is no longer in
@@ -153,7 +154,7 @@ static struct {
 	struct ftpagent	*a;
 	bool		 freed;		/* ftpagent_free ran in a callback */
 	uint8_t		 o1, o2, o4;	/* parameter bytes */
-	int		 stop_at;	/* progress: stop on this call; 0 never */
+	int		 stop_at;	/* progress stops on this call; 0 never */
 	int		 cancel_at;	/* chunk; CANCEL_INSIDE */
 	uint64_t	 cancel_id;
 	int		 free_at;	/* callback number */
@@ -187,7 +188,7 @@ static const char *const kind_names[K_LAST] = {
 	"transfer.get", "transfer.put", "session.close",
 };
 
-/* ---- checking what the library hands over --------------------------------- */
+/* ---- checking what the library hands over ------------------------------- */
 
 /* A string that ends (ASan sees a read past the end). */
 static void
@@ -402,7 +403,7 @@ check_failure(const struct ftpagent_reply *r, enum kind k, bool background)
 	check_others(r, k, background, false);
 }
 
-/* ---- callbacks --------------------------------------------------------------- */
+/* ---- callbacks ---------------------------------------------------------- */
 
 static uint64_t	start_call(enum kind k);
 
@@ -513,7 +514,7 @@ progress_cb(void *arg, int64_t bytes, int64_t total)
 	return true;
 }
 
-/* ---- the clock and the watch ----------------------------------------------------- */
+/* ---- the clock and the watch -------------------------------------------- */
 
 int64_t
 __wrap_conn_now_ms(void)
@@ -546,7 +547,7 @@ check_watch(void)
 	FUZZ_CHECK((st.watch_timeout == -1) == (ftpagent_timeout(st.a) == -1));
 }
 
-/* ---- starting calls ------------------------------------------------------------ */
+/* ---- starting calls ----------------------------------------------------- */
 
 static int
 memfd_with(const char *data, size_t len)
@@ -570,7 +571,8 @@ start_transfer(struct call *c, struct ftpagent_xfer_opts *xo)
 
 	if (c->kind == K_GET) {
 		if (st.o2 & O_DEVNULL) {
-			if ((fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
+			fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+			if (fd == -1)
 				abort();
 			xo->offset = st.o1 & O_RESUME ? 7 : 0;
 		} else {
@@ -662,7 +664,7 @@ start_call(enum kind k)
 	return id;
 }
 
-/* ---- the agent's end ------------------------------------------------------------ */
+/* ---- the agent's end ---------------------------------------------------- */
 
 /* One line the library wrote: a request with the next id. */
 static void
@@ -821,7 +823,7 @@ cancel_call(void)
 	check_watch();
 }
 
-/* ---- descriptors ----------------------------------------------------------------- */
+/* ---- descriptors -------------------------------------------------------- */
 
 /* Marks the open descriptors in set (when not NULL); returns the first
  * open one not in `known`, or -1. */
@@ -849,7 +851,7 @@ fd_scan(bool set[FDS_MAX], const bool known[FDS_MAX])
 	return extra;
 }
 
-/* ---- one input ------------------------------------------------------------------- */
+/* ---- one input ---------------------------------------------------------- */
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
