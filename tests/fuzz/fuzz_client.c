@@ -154,7 +154,7 @@ static struct {
 	struct ftpagent	*a;
 	bool		 freed;		/* ftpagent_free ran in a callback */
 	uint8_t		 o1, o2, o4;	/* parameter bytes */
-	int		 stop_at;	/* progress stops on this call; 0 never */
+	int		 stop_at;	/* 0, or the call progress stops */
 	int		 cancel_at;	/* chunk; CANCEL_INSIDE */
 	uint64_t	 cancel_id;
 	int		 free_at;	/* callback number */
