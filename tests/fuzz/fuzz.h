@@ -6,6 +6,7 @@
 #ifndef FTPA_FUZZ_H
 #define FTPA_FUZZ_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -126,6 +127,35 @@ fuzz_strndup(const void *p, size_t len)
 		memcpy(s, p, len);
 	s[len] = '\0';
 	return s;
+}
+
+/* Descriptors a harness checks for leaks: below this. */
+#define FUZZ_FDS_MAX	1024
+
+/* Marks the open descriptors in set (when not NULL); returns the first
+ * open one not in known (when not NULL), or -1. */
+static inline int
+fuzz_fd_scan(bool set[FUZZ_FDS_MAX], const bool known[FUZZ_FDS_MAX])
+{
+	DIR		*d;
+	struct dirent	*e;
+	int		 fd, extra = -1;
+
+	if (set != NULL)
+		memset(set, 0, FUZZ_FDS_MAX * sizeof(set[0]));
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' ||
+		    (fd = atoi(e->d_name)) == dirfd(d) || fd >= FUZZ_FDS_MAX)
+			continue;
+		if (set != NULL)
+			set[fd] = true;
+		if (known != NULL && !known[fd] && extra == -1)
+			extra = fd;
+	}
+	closedir(d);
+	return extra;
 }
 
 #endif

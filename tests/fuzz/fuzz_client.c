@@ -85,7 +85,6 @@
 #include <sys/types.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -114,7 +113,6 @@ int64_t	__wrap_conn_now_ms(void);
 #define HANGUP_ROUNDS	8
 #define CALLS_MAX	128
 #define OUT_MAX		(64 * 1024)	/* a request the library writes */
-#define FDS_MAX		1024
 
 enum kind {
 	K_OPEN, K_STAT, K_LIST, K_QUOTE, K_CALL, K_JOB_STATUS, K_JOB_LIST,
@@ -173,7 +171,7 @@ static struct {
 	uint64_t	 next_id;	/* the id the next send must return */
 	size_t		 outlen;	/* in out */
 	json_int_t	 last_wire;	/* the last request id it wrote */
-	bool		 fds_before[FDS_MAX];
+	bool		 fds_before[FUZZ_FDS_MAX];
 } st;
 
 /* What the library wrote: the unterminated tail of its stream. */
@@ -823,34 +821,6 @@ cancel_call(void)
 	check_watch();
 }
 
-/* ---- descriptors -------------------------------------------------------- */
-
-/* Marks the open descriptors in set (when not NULL); returns the first
- * open one not in `known`, or -1. */
-static int
-fd_scan(bool set[FDS_MAX], const bool known[FDS_MAX])
-{
-	DIR		*d;
-	struct dirent	*e;
-	int		 fd, extra = -1;
-
-	if (set != NULL)
-		memset(set, 0, FDS_MAX * sizeof(set[0]));
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' ||
-		    (fd = atoi(e->d_name)) == dirfd(d) || fd >= FDS_MAX)
-			continue;
-		if (set != NULL)
-			set[fd] = true;
-		if (known != NULL && !known[fd] && extra == -1)
-			extra = fd;
-	}
-	closedir(d);
-	return extra;
-}
-
 /* ---- one input ---------------------------------------------------------- */
 
 int
@@ -877,7 +847,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.stop_at = (st.o2 & O_PROGRESS) == 7 ? 0 : st.o2 & O_PROGRESS;
 	fuzz_chunks_take(&plan, &in, 15);
 
-	fd_scan(st.fds_before, NULL);
+	fuzz_fd_scan(st.fds_before, NULL);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		abort();
 	if (fcntl(sv[1], F_SETFL, O_NONBLOCK) == -1)
@@ -954,7 +924,7 @@ freed:
 		c = &st.calls[i];
 		FUZZ_CHECK(c->ran == (c->id != 0 ? 1 : 0));
 	}
-	if ((fd = fd_scan(NULL, st.fds_before)) != -1) {
+	if ((fd = fuzz_fd_scan(NULL, st.fds_before)) != -1) {
 		fprintf(stderr, "fuzz_client: descriptor %d left open\n", fd);
 		FUZZ_CHECK(!"no descriptor left open after ftpagent_free");
 	}

@@ -19,7 +19,6 @@
 
 #include <sys/types.h>
 #include <sys/mman.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -45,7 +44,6 @@
 #define PUT_LEN		5000
 /* Descriptors open before a session: libFuzzer's symbolizer may open
  * pipes between sessions, so the set is taken anew each time. */
-#define FDS_MAX		1024
 
 int	LLVMFuzzerInitialize(int *, char ***);
 
@@ -65,7 +63,7 @@ struct engine {
 
 static struct engine	 eng;
 static uint16_t		 ctrl_port;
-static bool		 fds_before[FDS_MAX];
+static bool		 fds_before[FUZZ_FDS_MAX];
 static char		 put_data[PUT_LEN];
 
 /* ---- the engine side ----------------------------------------------------- */
@@ -247,32 +245,6 @@ engine_start(void)
 
 /* ---- one session --------------------------------------------------------- */
 
-/* Marks the open descriptors in set (when not NULL); returns the first
- * open one not in `known`, or -1. */
-static int
-fd_scan(bool set[FDS_MAX], const bool known[FDS_MAX])
-{
-	DIR		*d;
-	struct dirent	*e;
-	int		 fd, extra = -1;
-
-	if (set != NULL)
-		memset(set, 0, FDS_MAX * sizeof(set[0]));
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' ||
-		    (fd = atoi(e->d_name)) == dirfd(d) || fd >= FDS_MAX)
-			continue;
-		if (set != NULL)
-			set[fd] = true;
-		if (known != NULL && !known[fd] && extra == -1)
-			extra = fd;
-	}
-	closedir(d);
-	return extra;
-}
-
 /* Names the descriptors open now, when one was left behind. */
 static void
 fd_dump(void)
@@ -362,7 +334,7 @@ session_end(void)
 	ftp_op_free(eng.op);
 	if (eng.p.tls_ctx != NULL)
 		SSL_CTX_free(eng.p.tls_ctx);
-	if ((fd = fd_scan(NULL, fds_before)) != -1) {
+	if ((fd = fuzz_fd_scan(NULL, fds_before)) != -1) {
 		fprintf(stderr, "fuzz_session: descriptor %d left open\n", fd);
 		fd_dump();
 		FUZZ_CHECK(!"no descriptor left open after the session");
@@ -374,7 +346,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	script_parse((const char *)data, size);
 	server_reset();
-	fd_scan(fds_before, NULL);
+	fuzz_fd_scan(fds_before, NULL);
 	engine_start();
 	session_run();
 	session_end();
