@@ -917,12 +917,10 @@ fa_sync_wait(struct ftpagent *a, uint64_t id, struct fa_sync *s)
 {
 	if (id == 0)
 		return false;
+	/* what the call left queued (a job.cancel) ftpagent_process has
+	 * already written, as far as the socket took it */
 	while (!s->done && ftpagent_pending(a) > 0)
 		(void)fa_poll_once(a, -1);
-	/* what the call left queued (a job.cancel) goes out if it can */
-	if (conn_is_open(&a->conn) && conn_queued(&a->conn) > 0 &&
-	    conn_flush(&a->conn) == CONN_OK)
-		fa_watch_update(a);
 	if (!s->done) {
 		fa_set_error(a, FTPAGENT_ERR_AGENT, "the call was lost");
 		return false;
