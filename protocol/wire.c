@@ -198,10 +198,41 @@ job_error_json(const struct wire_error *e)
 	return wire_error_json(e->kind, e->message, e->ftp_code, e->ftp_text);
 }
 
+static json_t *
+tree_json(const struct wire_tree *t)
+{
+	json_t	*fails = json_array(), *o;
+
+	if (fails == NULL)
+		return NULL;
+	for (size_t i = 0; i < t->n_failures; i++) {
+		const struct wire_tree_failure *f = &t->failures[i];
+
+		if (json_array_append_new(fails, json_pack("{s:o, s:o}",
+		    "path", ftpa_bytes_json(f->path),
+		    "error", job_error_json(&f->err))) == -1) {
+			json_decref(fails);
+			return NULL;
+		}
+	}
+	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:o}",
+	    "files", (json_int_t)t->files,
+	    "files_total", (json_int_t)t->files_total,
+	    "dirs", (json_int_t)t->dirs,
+	    "skipped", (json_int_t)t->skipped,
+	    "deleted", (json_int_t)t->deleted,
+	    "failed", (json_int_t)t->failed,
+	    "walking", t->walking, "dry_run", t->dry_run,
+	    "failures", fails);
+	return o;
+}
+
 json_t *
 wire_job_json(const struct wire_job *j)
 {
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:o, s:f, s:f, s:o,"
+	json_t	*o, *t;
+
+	o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:o, s:f, s:f, s:o,"
 	    " s:o, s:o, s:o, s:i, s:o}",
 	    "job", j->id,
 	    "state", wire_job_state_name(j->state),
@@ -219,6 +250,14 @@ wire_job_json(const struct wire_job *j)
 	    "uid", int_or_null(j->uid, j->uid >= 0),
 	    "attempts", j->attempts,
 	    "error", job_error_json(&j->err));
+	if (o == NULL || !j->tree.present)
+		return o;
+	if ((t = tree_json(&j->tree)) == NULL ||
+	    json_object_set_new(o, "tree", t) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 static double
@@ -235,6 +274,35 @@ wire_count(const json_t *v, int64_t unknown)
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return unknown;
 	return (int64_t)json_integer_value(v);
+}
+
+static void
+tree_read(const json_t *o, struct wire_tree *t)
+{
+	const json_t	*fails = json_object_get(o, "failures"), *f, *e;
+	size_t		 i;
+
+	t->present = true;
+	t->files = wire_count(json_object_get(o, "files"), 0);
+	t->files_total = wire_count(json_object_get(o, "files_total"), 0);
+	t->dirs = wire_count(json_object_get(o, "dirs"), 0);
+	t->skipped = wire_count(json_object_get(o, "skipped"), 0);
+	t->deleted = wire_count(json_object_get(o, "deleted"), 0);
+	t->failed = wire_count(json_object_get(o, "failed"), 0);
+	t->walking = json_is_true(json_object_get(o, "walking"));
+	t->dry_run = json_is_true(json_object_get(o, "dry_run"));
+	json_array_foreach(fails, i, f) {
+		struct wire_tree_failure *tf = &t->failures_buf[t->n_failures];
+
+		if (t->n_failures == WIRE_TREE_FAILURES_MAX)
+			break;
+		if ((tf->path = json_string_value(json_object_get(f,
+		    "path"))) == NULL || !json_is_object(e = json_object_get(f,
+		    "error")))
+			continue;
+		wire_error_read(e, &tf->err);
+		t->n_failures++;
+	}
 }
 
 int
@@ -270,6 +338,8 @@ wire_job_read(const json_t *o, struct wire_job *j)
 	    json_integer_value(v) <= INT_MAX ? (int)json_integer_value(v) : 0;
 	if (json_is_object(v = json_object_get(o, "error")))
 		wire_error_read(v, &j->err);
+	if (json_is_object(v = json_object_get(o, "tree")))
+		tree_read(v, &j->tree);
 	return 0;
 }
 

@@ -80,6 +80,33 @@ const char	*wire_job_state_name(enum wire_job_state);
 /* -1 when unknown. */
 int	 wire_job_state_from_name(const char *);
 
+/* One failed file of a tree: its path below the root and why. */
+struct wire_tree_failure {
+	const char	*path;		/* bytes (writer), wire form (reader) */
+	struct wire_error err;
+};
+
+#define WIRE_TREE_FAILURES_MAX	20	/* listed; the rest only counted */
+
+/* The tree member of a tree job (transfer.tree). Counts unknown: 0. */
+struct wire_tree {
+	bool		 present;	/* a tree job */
+	int64_t		 files;		/* transferred */
+	int64_t		 files_total;	/* planned so far */
+	int64_t		 dirs;		/* listed */
+	int64_t		 skipped;
+	int64_t		 deleted;
+	int64_t		 failed;
+	bool		 walking;	/* the walk goes on */
+	bool		 dry_run;
+	/* writer: failures[n_failures]; reader: failures_buf[n_failures],
+	 * the first ones that read (failures stays NULL: copies of the
+	 * struct stay valid) */
+	const struct wire_tree_failure *failures;
+	size_t		 n_failures;
+	struct wire_tree_failure failures_buf[WIRE_TREE_FAILURES_MAX];
+};
+
 /* A job object. Unknown numbers are -1 where the comment says so. */
 struct wire_job {
 	const char	*id;
@@ -98,6 +125,7 @@ struct wire_job {
 	long		 uid;		/* -1 */
 	int		 attempts;
 	struct wire_error err;		/* err.kind NONE and message NULL: null */
+	struct wire_tree tree;		/* tree.present: a tree job */
 };
 
 json_t	*wire_job_json(const struct wire_job *);

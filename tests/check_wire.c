@@ -196,6 +196,59 @@ START_TEST(job_negative_counts)
 }
 END_TEST
 
+/* A tree job's member goes out and comes back; a job without one has
+ * none; failures past the cap and bad ones are not read. */
+START_TEST(job_tree)
+{
+	struct wire_tree_failure f[2] = {
+		{ "a/caf\xe9", { .kind = FTPA_ERR_NOT_FOUND, .message = "gone",
+		    .ftp_code = 550, .ftp_text = "No such file" } },
+		{ "b", { .kind = FTPA_ERR_TIMEOUT, .message = "slow" } },
+	};
+	struct wire_job	 j = { .id = "j3", .state = WIRE_JOB_FAILED,
+	    .total = -1, .eta = -1, .started = -1, .ended = -1, .uid = -1 };
+	struct wire_job	 back;
+	json_t		*o, *arr;
+
+	j.tree = (struct wire_tree){ .present = true, .files = 5,
+	    .files_total = 9, .dirs = 3, .skipped = 2, .deleted = 1,
+	    .failed = 2, .walking = true, .failures = f, .n_failures = 2 };
+	o = wire_job_json(&j);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(wire_job_read(o, &back), 0);
+	ck_assert(back.tree.present);
+	ck_assert_int_eq(back.tree.files, 5);
+	ck_assert_int_eq(back.tree.files_total, 9);
+	ck_assert_int_eq(back.tree.dirs, 3);
+	ck_assert_int_eq(back.tree.skipped, 2);
+	ck_assert_int_eq(back.tree.deleted, 1);
+	ck_assert_int_eq(back.tree.failed, 2);
+	ck_assert(back.tree.walking);
+	ck_assert(!back.tree.dry_run);
+	ck_assert_int_eq(back.tree.n_failures, 2);
+	ck_assert_str_eq(back.tree.failures_buf[0].path, "a/caf\xef\x9f\xa9");
+	ck_assert_int_eq(back.tree.failures_buf[0].err.kind,
+	    FTPA_ERR_NOT_FOUND);
+	ck_assert_int_eq(back.tree.failures_buf[0].err.ftp_code, 550);
+	ck_assert_int_eq(back.tree.failures_buf[1].err.kind, FTPA_ERR_TIMEOUT);
+	/* past the cap, or without an error object: not read */
+	arr = json_object_get(json_object_get(o, "tree"), "failures");
+	for (int i = 0; i < WIRE_TREE_FAILURES_MAX; i++)
+		json_array_append(arr, json_array_get(arr, 0));
+	json_array_insert_new(arr, 0, json_pack("{s:s}", "path", "x"));
+	ck_assert_int_eq(wire_job_read(o, &back), 0);
+	ck_assert_int_eq(back.tree.n_failures, WIRE_TREE_FAILURES_MAX);
+	ck_assert_str_eq(back.tree.failures_buf[0].path, "a/caf\xef\x9f\xa9");
+	json_decref(o);
+	j.tree.present = false;
+	o = wire_job_json(&j);
+	ck_assert_ptr_null(json_object_get(o, "tree"));
+	ck_assert_int_eq(wire_job_read(o, &back), 0);
+	ck_assert(!back.tree.present);
+	json_decref(o);
+}
+END_TEST
+
 START_TEST(notification)
 {
 	json_t	*p, *n;
@@ -226,6 +279,7 @@ wire_suite(void)
 	tcase_add_test(tc, job_negative_counts);
 	tcase_add_test(tc, error_object);
 	tcase_add_test(tc, job_roundtrip);
+	tcase_add_test(tc, job_tree);
 	tcase_add_test(tc, notification);
 	suite_add_tcase(s, tc);
 	return s;
