@@ -49,6 +49,8 @@ struct frame {
 struct fsop {
 	enum fs_kind	 kind;
 	struct rpc_call	*call;		/* NULL once the client left */
+	fsops_cb	 cb;		/* or this, for the agent's own use */
+	void		*cb_arg;
 	struct session	*sess;
 	char		*path;
 	/* mkdir -p: the components done so far */
@@ -93,6 +95,8 @@ fs_finish_ok(struct fsop *f)
 {
 	if (f->call)
 		rpc_reply(f->call, json_object());
+	else if (f->cb)
+		f->cb(NULL, f->cb_arg);
 	fs_free(f);
 }
 
@@ -101,23 +105,52 @@ fs_finish_err(struct fsop *f, const struct op_error *e)
 {
 	if (f->call)
 		rpc_fail_op(f->call, e, NULL);
+	else if (f->cb)
+		f->cb(e, f->cb_arg);
 	fs_free(f);
 }
 
 static struct fsop *
-fs_new(enum fs_kind kind, struct rpc_call *call, struct session *s,
-    const char *path)
+fs_alloc(enum fs_kind kind, struct session *s, const char *path)
 {
 	struct fsop	*f = xcalloc(1, sizeof(*f));
 
 	f->kind = kind;
-	f->call = call;
 	f->sess = s;
 	f->path = xstrdup(path);
+	return f;
+}
+
+/* An fsop that answers call. */
+static struct fsop *
+fs_new(enum fs_kind kind, struct rpc_call *call, struct session *s,
+    const char *path)
+{
+	struct fsop	*f = fs_alloc(kind, s, path);
+
+	f->call = call;
 	rpc_defer(call);
 	call->on_gone = fs_gone;
 	call->gone_arg = f;
 	return f;
+}
+
+/* An fsop that calls cb. */
+static struct fsop *
+fs_new_cb(enum fs_kind kind, struct session *s, const char *path,
+    fsops_cb cb, void *arg)
+{
+	struct fsop	*f = fs_alloc(kind, s, path);
+
+	f->cb = cb;
+	f->cb_arg = arg;
+	return f;
+}
+
+void
+fsops_forget(struct fsop *f)
+{
+	f->cb = NULL;
 }
 
 /* Queues one step; its end comes back through fs_step_done. A 550 to a
@@ -416,19 +449,50 @@ fs_step_done(struct ftp_op *op, void *arg)
 
 /* ---- entry points ------------------------------------------------------------ */
 
-void
-fsops_mkdir(struct rpc_call *call, struct session *s, const char *path,
-    bool parents)
+static void
+mkdir_start(struct fsop *f, bool parents)
 {
-	struct fsop	*f = fs_new(FS_MKDIR, call, s, path);
-
 	f->parents = parents;
 	if (parents) {
 		mkdir_next(f);
 		return;
 	}
-	f->done_len = strlen(path);	/* one MKD of the whole path */
-	fs_cmd(f, FS_STEP_MKD, false, "MKD %s", path);
+	f->done_len = strlen(f->path);	/* one MKD of the whole path */
+	fs_cmd(f, FS_STEP_MKD, false, "MKD %s", f->path);
+}
+
+static void
+remove_start(struct fsop *f, bool recursive)
+{
+	f->recursive = recursive;
+	fs_cmd(f, FS_STEP_DELE, true, "DELE %s", f->path);
+}
+
+static void
+chmod_start(struct fsop *f, int mode)
+{
+	fs_cmd(f, FS_STEP_CMD, true, "SITE CHMOD %o %s", (unsigned)mode,
+	    f->path);
+}
+
+static void
+mtime_start(struct fsop *f, int64_t mtime)
+{
+	struct tm	 tm;
+	time_t		 t = (time_t)mtime;
+
+	f->mtime = mtime;
+	gmtime_r(&t, &tm);
+	fs_cmd(f, FS_STEP_MFMT, true, "MFMT %04d%02d%02d%02d%02d%02d %s",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, f->path);
+}
+
+void
+fsops_mkdir(struct rpc_call *call, struct session *s, const char *path,
+    bool parents)
+{
+	mkdir_start(fs_new(FS_MKDIR, call, s, path), parents);
 }
 
 void
@@ -443,10 +507,7 @@ void
 fsops_remove(struct rpc_call *call, struct session *s, const char *path,
     bool recursive)
 {
-	struct fsop	*f = fs_new(FS_REMOVE, call, s, path);
-
-	f->recursive = recursive;
-	fs_cmd(f, FS_STEP_DELE, true, "DELE %s", path);
+	remove_start(fs_new(FS_REMOVE, call, s, path), recursive);
 }
 
 void
@@ -465,22 +526,52 @@ fsops_rename(struct rpc_call *call, struct session *s, const char *from,
 void
 fsops_chmod(struct rpc_call *call, struct session *s, const char *path, int mode)
 {
-	struct fsop	*f = fs_new(FS_SIMPLE, call, s, path);
-
-	fs_cmd(f, FS_STEP_CMD, true, "SITE CHMOD %o %s", (unsigned)mode, path);
+	chmod_start(fs_new(FS_SIMPLE, call, s, path), mode);
 }
 
 void
 fsops_set_mtime(struct rpc_call *call, struct session *s, const char *path,
     int64_t mtime)
 {
-	struct fsop	*f = fs_new(FS_MTIME, call, s, path);
-	struct tm	 tm;
-	time_t		 t = (time_t)mtime;
+	mtime_start(fs_new(FS_MTIME, call, s, path), mtime);
+}
 
-	f->mtime = mtime;
-	gmtime_r(&t, &tm);
-	fs_cmd(f, FS_STEP_MFMT, true, "MFMT %04d%02d%02d%02d%02d%02d %s",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, path);
+struct fsop *
+fsops_mkdir_cb(struct session *s, const char *path, bool parents,
+    fsops_cb cb, void *arg)
+{
+	struct fsop	*f = fs_new_cb(FS_MKDIR, s, path, cb, arg);
+
+	mkdir_start(f, parents);
+	return f;
+}
+
+struct fsop *
+fsops_remove_cb(struct session *s, const char *path, bool recursive,
+    fsops_cb cb, void *arg)
+{
+	struct fsop	*f = fs_new_cb(FS_REMOVE, s, path, cb, arg);
+
+	remove_start(f, recursive);
+	return f;
+}
+
+struct fsop *
+fsops_chmod_cb(struct session *s, const char *path, int mode, fsops_cb cb,
+    void *arg)
+{
+	struct fsop	*f = fs_new_cb(FS_SIMPLE, s, path, cb, arg);
+
+	chmod_start(f, mode);
+	return f;
+}
+
+struct fsop *
+fsops_set_mtime_cb(struct session *s, const char *path, int64_t mtime,
+    fsops_cb cb, void *arg)
+{
+	struct fsop	*f = fs_new_cb(FS_MTIME, s, path, cb, arg);
+
+	mtime_start(f, mtime);
+	return f;
 }

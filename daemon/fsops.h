@@ -13,6 +13,8 @@
 
 struct rpc_call;
 struct session;
+struct fsop;
+struct op_error;
 
 #define FSOPS_MAX_ENTRIES	100000
 #define FSOPS_MAX_DEPTH		64
@@ -25,5 +27,22 @@ void	fsops_remove(struct rpc_call *, struct session *, const char *path, bool re
 void	fsops_rename(struct rpc_call *, struct session *, const char *from, const char *to);
 void	fsops_chmod(struct rpc_call *, struct session *, const char *path, int mode);
 void	fsops_set_mtime(struct rpc_call *, struct session *, const char *path, int64_t mtime);
+
+/*
+ * The same for the agent's own work (trees): cb runs once when the
+ * operation ends, with NULL or the error, never inside the call that
+ * started it. The handle is valid until then; fsops_forget makes the
+ * operation end silently (its owner is going away).
+ */
+typedef void (*fsops_cb)(const struct op_error *, void *arg);
+struct fsop	*fsops_mkdir_cb(struct session *, const char *path, bool parents,
+		    fsops_cb, void *arg);
+struct fsop	*fsops_remove_cb(struct session *, const char *path,
+		    bool recursive, fsops_cb, void *arg);
+struct fsop	*fsops_chmod_cb(struct session *, const char *path, int mode,
+		    fsops_cb, void *arg);
+struct fsop	*fsops_set_mtime_cb(struct session *, const char *path,
+		    int64_t mtime, fsops_cb, void *arg);
+void		 fsops_forget(struct fsop *);
 
 #endif

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "rpc.h"
 #include "session.h"
+#include "tree.h"
 #include "util.h"
 #include "wire.h"
 
@@ -99,6 +100,11 @@ job_json(const struct job *j)
 	w.ended = j->real_end > 0 ? j->real_end : -1;
 	w.uid = (long)j->uid;
 	w.attempts = j->attempts;
+	if (j->tree != NULL) {
+		tree_wire(j->tree, &w.tree);
+		if (w.tree.walking)
+			w.eta = -1;	/* the total still grows */
+	}
 	if (j->state == JOB_FAILED || j->state == JOB_CANCELLED) {
 		w.err.kind = j->err.kind;
 		w.err.message = j->err.msg;
@@ -123,6 +129,8 @@ job_free(struct job *j)
 {
 	struct job	**pp;
 
+	if (j->tree)
+		tree_free(j->tree);
 	ev_timer_stop(loop_get(), &j->expire);
 	ev_timer_stop(loop_get(), &j->hb);
 	ev_timer_stop(loop_get(), &j->retry);
@@ -154,6 +162,10 @@ progress_send(struct job *j, bool first)
 {
 	if (job_finished(j))
 		return;
+	if (j->hooks != NULL) {		/* a tree's step: the tree tells */
+		j->hooks->progress(j, j->hooks->arg);
+		return;
+	}
 	if (j->state == JOB_RUNNING)
 		rate_update(j);
 	if (first)
@@ -335,40 +347,12 @@ op_done(struct ftp_op *op, void *arg)
 	job_end(j, op);
 }
 
+/* What every job does at its end, after its state is set: heartbeat
+ * stopped, the caller told, the waiters answered, kept for a while. */
 static void
-job_end(struct job *j, struct ftp_op *op)
+job_conclude(struct job *j)
 {
 	struct job_waiter	*w, *next;
-
-	ev_timer_stop(loop_get(), &j->retry);
-	job_account(j, op);
-	j->t_end = now_mono();
-	j->real_end = now_real();
-	if (j->t_start == 0)
-		j->t_start = j->t_end;
-	if (!op->failed)
-		job_set_state(j, JOB_DONE);
-	else if (op->err.kind == FTPA_ERR_CANCELLED)
-		job_set_state(j, JOB_CANCELLED);
-	else
-		job_set_state(j, JOB_FAILED);
-	op_error_copy(&j->err, &op->err);
-	if (!j->put && op->lfd.kind == LFD_MEMORY && j->state == JOB_DONE) {
-		j->data = op->lfd.mem;
-		j->data_len = op->lfd.mem_len;
-		op->lfd.mem = NULL;
-	}
-	if (j->put)
-		rpc_count_out(j->bytes);
-	else
-		rpc_count_in(j->bytes);
-	log_info("job %s %s %s %s: %s, %" PRId64 " bytes in %.3f s (%.0f B/s)%s%s",
-	    j->id, j->put ? "put" : "get", j->session_id, j->path,
-	    job_state_name(j->state), j->bytes, j->t_end - j->t_start,
-	    j->t_end > j->t_start ? j->bytes / (j->t_end - j->t_start) : 0.0,
-	    op->failed ? ": " : "", op->failed ? j->err.msg : "");
-	j->op = NULL;
-	ftp_op_free(op);
 
 	ev_timer_stop(loop_get(), &j->hb);
 	if (j->progress) {
@@ -398,8 +382,49 @@ job_end(struct job *j, struct ftp_op *op)
 	ev_timer_start(loop_get(), &j->expire);
 }
 
-struct job *
-job_new(uid_t uid, struct session *s, struct ftp_op *op, bool put)
+static void
+job_end(struct job *j, struct ftp_op *op)
+{
+	ev_timer_stop(loop_get(), &j->retry);
+	job_account(j, op);
+	j->t_end = now_mono();
+	j->real_end = now_real();
+	if (j->t_start == 0)
+		j->t_start = j->t_end;
+	if (!op->failed)
+		job_set_state(j, JOB_DONE);
+	else if (op->err.kind == FTPA_ERR_CANCELLED)
+		job_set_state(j, JOB_CANCELLED);
+	else
+		job_set_state(j, JOB_FAILED);
+	op_error_copy(&j->err, &op->err);
+	if (!j->put && op->lfd.kind == LFD_MEMORY && j->state == JOB_DONE) {
+		j->data = op->lfd.mem;
+		j->data_len = op->lfd.mem_len;
+		op->lfd.mem = NULL;
+	}
+	if (j->put)
+		rpc_count_out(j->bytes);
+	else
+		rpc_count_in(j->bytes);
+	(j->hooks ? log_debug : log_info)("job %s %s %s %s: %s, %" PRId64
+	    " bytes in %.3f s (%.0f B/s)%s%s", j->id, j->put ? "put" : "get",
+	    j->session_id, j->path, job_state_name(j->state), j->bytes,
+	    j->t_end - j->t_start, j->t_end > j->t_start ?
+	    j->bytes / (j->t_end - j->t_start) : 0.0, op->failed ? ": " : "",
+	    op->failed ? j->err.msg : "");
+	j->op = NULL;
+	ftp_op_free(op);
+	if (j->hooks != NULL) {		/* a tree's step: the tree takes over */
+		j->hooks->end(j, j->hooks->arg);
+		job_free(j);
+		return;
+	}
+	job_conclude(j);
+}
+
+static struct job *
+job_alloc(uid_t uid, struct session *s, const char *path, bool put)
 {
 	struct job	*j = xcalloc(1, sizeof(*j));
 
@@ -408,14 +433,9 @@ job_new(uid_t uid, struct session *s, struct ftp_op *op, bool put)
 	j->put = put;
 	j->sess = s;
 	j->session_id = xstrdup(s->id);
-	j->path = xstrdup(op->path);
-	j->offset0 = op->offset;
-	j->op = op;
+	j->path = xstrdup(path);
 	j->total = -1;
 	j->state = JOB_QUEUED;
-	op->done = op_done;
-	op->progress = op_progress;
-	op->arg = j;
 	ev_timer_init(&j->hb, hb_cb, 0., PROGRESS_HEARTBEAT);
 	j->hb.data = j;
 	ev_init(&j->retry, retry_cb);
@@ -427,23 +447,90 @@ job_new(uid_t uid, struct session *s, struct ftp_op *op, bool put)
 	return j;
 }
 
+struct job *
+job_new(uid_t uid, struct session *s, struct ftp_op *op, bool put)
+{
+	struct job	*j = job_alloc(uid, s, op->path, put);
+
+	j->offset0 = op->offset;
+	j->op = op;
+	op->done = op_done;
+	op->progress = op_progress;
+	op->arg = j;
+	return j;
+}
+
+struct job *
+job_new_step(uid_t uid, struct session *s, struct ftp_op *op, bool put,
+    const struct job_hooks *hooks)
+{
+	struct job	*j = job_new(uid, s, op, put);
+
+	j->hooks = hooks;
+	return j;
+}
+
+struct job *
+job_new_tree(uid_t uid, struct session *s, const char *path, bool put,
+    struct tree *t)
+{
+	struct job	*j = job_alloc(uid, s, path, put);
+
+	j->tree = t;
+	tree_attach(t, j);
+	return j;
+}
+
+void
+job_tree_progress(struct job *j, bool started)
+{
+	if (job_finished(j))
+		return;
+	if (started && j->state == JOB_QUEUED)
+		job_set_state(j, JOB_RUNNING);
+	else if (now_mono() - j->last_progress < PROGRESS_MIN_INTERVAL)
+		return;
+	progress_send(j, false);
+}
+
+void
+job_tree_end(struct job *j, enum job_state state, const struct op_error *err)
+{
+	if (job_finished(j))
+		return;
+	j->t_end = now_mono();
+	j->real_end = now_real();
+	job_set_state(j, state);
+	if (err != NULL)
+		op_error_copy(&j->err, err);
+	log_info("job %s tree %s %s %s: %s, %" PRId64 " bytes in %.3f s%s%s",
+	    j->id, j->put ? "put" : "get", j->session_id, j->path,
+	    job_state_name(j->state), j->bytes, j->t_end - j->t_start,
+	    err ? ": " : "", err ? err->msg : "");
+	job_conclude(j);
+}
+
 void
 job_start(struct job *j)
 {
 	j->t_start = now_mono();
 	j->real_start = now_real();
 	j->attempts = 1;
-	/* before the op can move a byte or end: the caller learns the job
-	 * id first, and its reply comes after this */
-	progress_send(j, true);
-	session_submit(j->sess, j->op);
+	if (j->hooks == NULL)
+		/* before the op can move a byte or end: the caller learns
+		 * the job id first, and its reply comes after this */
+		progress_send(j, true);
+	if (j->tree)
+		tree_start(j->tree);
+	else
+		session_submit(j->sess, j->op);
 }
 
 struct job *
 job_lookup(const char *id)
 {
 	for (struct job *j = jobs; j; j = j->next)
-		if (strcmp(j->id, id) == 0)
+		if (j->hooks == NULL && strcmp(j->id, id) == 0)
 			return j;
 	return NULL;
 }
@@ -452,12 +539,17 @@ void
 job_each(void (*fn)(const struct job *, void *), void *arg)
 {
 	for (struct job *j = jobs; j; j = j->next)
-		fn(j, arg);
+		if (j->hooks == NULL)
+			fn(j, arg);
 }
 
 void
 job_cancel(struct job *j)
 {
+	if (j->tree != NULL && !job_finished(j)) {
+		tree_cancel(j->tree, "cancelled");
+		return;
+	}
 	if (job_finished(j) || j->op == NULL)
 		return;
 	if (ev_is_active(&j->retry)) {
@@ -552,7 +644,8 @@ job_count(uid_t uid, bool all, bool active_only)
 	size_t	n = 0;
 
 	for (struct job *j = jobs; j; j = j->next)
-		if ((all || j->uid == uid) && (!active_only || !job_finished(j)))
+		if (j->hooks == NULL && (all || j->uid == uid) &&
+		    (!active_only || !job_finished(j)))
 			n++;
 	return n;
 }
@@ -580,6 +673,15 @@ job_session_gone(struct session *s)
 void
 job_cancel_all(void)
 {
-	for (struct job *j = jobs; j; j = j->next)
+	struct job	*j, *next;
+
+	/* a tree's cancel frees its steps, never a job of the list's own:
+	 * the next one is found before */
+	for (j = jobs; j && j->hooks; j = j->next)
+		;
+	for (; j; j = next) {
+		for (next = j->next; next && next->hooks; next = next->next)
+			;
 		job_cancel(j);
+	}
 }

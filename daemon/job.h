@@ -30,6 +30,17 @@ enum job_state {
 struct rpc_call;
 struct client;
 struct session;
+struct tree;
+struct job;
+
+/* A tree's file transfers are jobs of their own with these hooks: not
+ * listed, no events; progress and the end go to the tree, and the job is
+ * freed right after end returns. */
+struct job_hooks {
+	void	(*progress)(struct job *, void *arg);
+	void	(*end)(struct job *, void *arg);
+	void	*arg;
+};
 
 struct job_waiter {
 	struct rpc_call		*call;
@@ -73,12 +84,26 @@ struct job {
 	ev_timer	 hb;
 	double		 last_progress;
 	ev_timer	 expire;
+	const struct job_hooks *hooks;	/* a tree's step */
+	struct tree	*tree;		/* a tree job (op is NULL), owned */
 	struct job	*next;
 };
 
 /* op's done/progress callbacks are taken over by the job. */
 struct job	*job_new(uid_t, struct session *, struct ftp_op *, bool put);
-/* Sends the first job.progress (queued) and submits the op. */
+/* A tree's step (see job_hooks); hooks must outlive it. */
+struct job	*job_new_step(uid_t, struct session *, struct ftp_op *, bool put,
+		    const struct job_hooks *);
+/* A tree job: t is the job's (freed with it); tree.c drives it. */
+struct job	*job_new_tree(uid_t, struct session *, const char *path,
+		    bool put, struct tree *t);
+/* A tree's bytes or counts changed (started: the first step began). */
+void		 job_tree_progress(struct job *, bool started);
+/* A tree has ended: state and the error that says why (NULL: none). */
+void		 job_tree_end(struct job *, enum job_state,
+		    const struct op_error *);
+/* Sends the first job.progress (queued) and submits the op (a tree:
+ * starts it). */
 void		 job_start(struct job *);
 struct job	*job_lookup(const char *id);
 /* Calls fn for every job, finished ones too, newest first; fn must not

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ask.h"
 #include "budget.h"
 #include "control.h"
 #include "events.h"
@@ -22,6 +23,7 @@
 #include "log.h"
 #include "rpc.h"
 #include "session.h"
+#include "tree.h"
 #include "util.h"
 #include "wire.h"
 #include "rpc_priv.h"
@@ -259,6 +261,7 @@ static const struct method methods[] = {
 	{ "ftp.quote",		m_quote,		M_SESSION },
 	{ "transfer.get",	m_get,			M_SESSION | M_FDS },
 	{ "transfer.put",	m_put,			M_SESSION | M_FDS },
+	{ "transfer.tree",	m_tree,			M_SESSION },
 	{ "job.status",		m_job_status,		0 },
 	{ "job.wait",		m_job_wait,		0 },
 	{ "job.cancel",		m_job_cancel,		0 },
@@ -330,7 +333,8 @@ rpc_handle(struct client *c, char *line, size_t len, int *fds, size_t nfds,
 		goto out;
 	}
 	if (msg.type != JSONRPC_REQUEST && msg.type != JSONRPC_NOTIFICATION) {
-		/* replies from a client mean nothing to us */
+		/* an answer to one of our requests (ask.c), or nothing */
+		ask_answer(c, msg.id, msg.result, msg.error, fds, nfds);
 		jsonrpc_msg_clear(&msg);
 		call_free(call);
 		goto out;
@@ -378,6 +382,8 @@ rpc_client_gone(struct client *c)
 {
 	struct rpc_call	*call;
 
+	ask_client_gone(c);
+	tree_client_gone(c);
 	/* one at a time: an on_gone may answer a sibling call */
 	while ((call = c->calls) != NULL) {
 		c->calls = call->next;

@@ -66,6 +66,7 @@ void	m_quote(struct rpc_call *call, json_t *params);
 /* rpc_transfer.c */
 void	m_get(struct rpc_call *call, json_t *params);
 void	m_put(struct rpc_call *call, json_t *params);
+void	m_tree(struct rpc_call *call, json_t *params);
 void	m_job_status(struct rpc_call *call, json_t *params);
 void	m_job_wait(struct rpc_call *call, json_t *params);
 void	m_job_cancel(struct rpc_call *call, json_t *params);

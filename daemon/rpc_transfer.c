@@ -14,6 +14,7 @@
 #include "ftp.h"
 #include "job.h"
 #include "session.h"
+#include "tree.h"
 #include "util.h"
 #include "rpc_priv.h"
 
@@ -198,6 +199,118 @@ void
 m_put(struct rpc_call *call, json_t *params)
 {
 	transfer(call, params, true);
+}
+
+/* ---- trees ---------------------------------------------------------------------- */
+
+/* An array of globs: NULL-terminated copies in *out (NULL: none). */
+static int
+p_globs(struct rpc_call *call, json_t *params, const char *key, size_t *n,
+    char ***out)
+{
+	json_t	*v = json_object_get(params, key), *g;
+	size_t	 i;
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_array(v) || (*n += json_array_size(v)) > TREE_GLOBS_MAX) {
+		params_error(call, "parameter \"%s\" must be an array of at most "
+		    "%d globs (strings)", key, TREE_GLOBS_MAX);
+		return -1;
+	}
+	json_array_foreach(v, i, g) {
+		if (!json_is_string(g) || json_string_length(g) == 0 ||
+		    json_string_length(g) > 1024 ||
+		    strlen(json_string_value(g)) != json_string_length(g)) {
+			params_error(call, "parameter \"%s\" must hold globs of "
+			    "1 to 1024 bytes without NUL", key);
+			return -1;
+		}
+	}
+	*out = xcalloc(json_array_size(v) + 1, sizeof(**out));
+	json_array_foreach(v, i, g)
+		(*out)[i] = xstrdup(json_string_value(g));
+	return 0;
+}
+
+/* The options of transfer.tree; -1 when the call was answered. */
+static int
+tree_params(struct rpc_call *call, json_t *params, struct tree_opts *o)
+{
+	const char	*dir, *cmp = NULL, *links = NULL;
+	json_int_t	 depth, par;
+	size_t		 nglobs = 0;
+	int		 c;
+
+	if (p_str(call, params, "direction", true, &dir) == -1 ||
+	    p_str(call, params, "compare", false, &cmp) == -1 ||
+	    p_str(call, params, "symlinks", false, &links) == -1 ||
+	    p_bool(call, params, "newer_only", false, &o->newer_only) == -1 ||
+	    p_bool(call, params, "delete", false, &o->delete) == -1 ||
+	    p_bool(call, params, "dry_run", false, &o->dry_run) == -1 ||
+	    p_bool(call, params, "times", true, &o->times) == -1 ||
+	    p_bool(call, params, "perms", false, &o->perms) == -1 ||
+	    p_bool(call, params, "continue", true, &o->cont) == -1 ||
+	    p_bool(call, params, "items", false, &o->items) == -1 ||
+	    p_int(call, params, "max_depth", TREE_DEPTH_MAX, 0, TREE_DEPTH_MAX,
+	    &depth) == -1 ||
+	    p_int(call, params, "parallel", 0, 0, TREE_PARALLEL_MAX,
+	    &par) == -1 ||
+	    p_globs(call, params, "include", &nglobs, &o->include) == -1 ||
+	    p_globs(call, params, "exclude", &nglobs, &o->exclude) == -1)
+		return -1;
+	if (strcmp(dir, "get") != 0 && strcmp(dir, "put") != 0)
+		params_error(call, "parameter \"direction\" must be get or put");
+	else if ((c = cmp ? tree_compare_from_name(cmp) : TREE_CMP_DIFFER) == -1)
+		params_error(call, "parameter \"compare\" must be differ, "
+		    "missing or all");
+	else if (links != NULL && strcmp(links, "skip") != 0)
+		params_error(call, "parameter \"symlinks\": only \"skip\" is "
+		    "supported");
+	else {
+		o->put = strcmp(dir, "put") == 0;
+		o->compare = c;
+		o->max_depth = (int)depth;
+		o->parallel = par > 0 ? (int)par :
+		    call->session->o.max_conns < 4 ? call->session->o.max_conns : 4;
+		return 0;
+	}
+	return -1;
+}
+
+void
+m_tree(struct rpc_call *call, json_t *params)
+{
+	struct tree_opts o = { 0 };
+	const char	*path;
+	bool		 wait, progress, put;
+	struct tree	*t;
+	struct job	*j;
+
+	if (p_path(call, params, "path", true, &path) == -1 ||
+	    p_bool(call, params, "wait", true, &wait) == -1 ||
+	    p_bool(call, params, "progress", false, &progress) == -1 ||
+	    tree_params(call, params, &o) == -1 ||
+	    transfer_admit(call) == -1) {
+		tree_opts_clear(&o);
+		return;
+	}
+	if (call->client == NULL) {	/* nobody to serve the local side */
+		tree_opts_clear(&o);
+		rpc_fail(call, FTPA_ERR_CANCELLED, "the caller is gone");
+		return;
+	}
+	put = o.put;
+	t = tree_new(call->client, call->id, &o);	/* o is taken */
+	j = job_new_tree(call->uid, call->session, path, put, t);
+	if (progress)
+		job_set_progress(j, call->client, call->id);
+	job_start(j);
+	if (wait)
+		job_wait(j, call, 0, false, true);
+	else
+		rpc_reply(call, json_pack("{s:s}", "job", j->id));
 }
 
 /* ---- jobs --------------------------------------------------------------------- */

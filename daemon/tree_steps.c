@@ -1,0 +1,625 @@
+/*
+ * The steps of a tree's items. A directory: its listings (remote, and
+ * local.list), then, when the destination lacks it, its making, then the
+ * plan that queues its children. A file: local.open, the transfer (a job
+ * step, retried as any transfer), then local.commit (get) or MFMT and
+ * SITE CHMOD (put). A deletion: local.remove, or DELE/RMD.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsops.h"
+#include "log.h"
+#include "session.h"
+#include "tree_priv.h"
+#include "util.h"
+#include "wire.h"
+
+static bool
+stopping(const struct titem *it)
+{
+	return it->t->phase == TREE_STOPPING || it->t->phase == TREE_ENDED;
+}
+
+static struct session *
+tree_session(const struct titem *it)
+{
+	struct session	*s = it->t->job->sess;
+
+	return s != NULL && !s->closing ? s : NULL;
+}
+
+static char *
+remote_of(const struct titem *it)
+{
+	return tree_remote_path(it->t->job->path, it->rel);
+}
+
+/* ---- directories: the listings ------------------------------------------------- */
+
+static void dir_listed(struct titem *);
+
+static bool
+list_retryable(const struct ftp_op *op)
+{
+	switch (op->err.kind) {
+	case FTPA_ERR_CONNECT:
+	case FTPA_ERR_TIMEOUT:
+		return true;
+	case FTPA_ERR_FTP:
+		return op->err.ftp_code / 100 == 4;
+	default:
+		return false;
+	}
+}
+
+static void remote_list(struct titem *);
+
+static void
+remote_listed(struct ftp_op *op, void *arg)
+{
+	struct titem	*it = arg;
+	struct tree	*t = it->t;
+
+	it->list_op = NULL;
+	if (stopping(it)) {
+		ftp_op_free(op);
+		item_done(it);
+		return;
+	}
+	if (op->failed && list_retryable(op) &&
+	    ++it->list_tries < TREE_LIST_TRIES && tree_session(it)) {
+		ftp_op_free(op);
+		remote_list(it);
+		return;
+	}
+	if (op->failed && op->err.kind == FTPA_ERR_NOT_FOUND && t->o.put &&
+	    *it->rel == '\0') {
+		it->dst_missing = true;		/* made before the plan */
+	} else if (op->failed) {
+		item_fail(it, &op->err);
+		ftp_op_free(op);
+		return;
+	} else if (op->list_single) {
+		ftp_op_free(op);
+		item_failf(it, FTPA_ERR_FTP, "not a directory on the server");
+		return;
+	} else {
+		it->rent = op->res.entries;
+		it->nrent = op->res.n_entries;
+		it->coarse = !op->res.mlsd;
+		op->res.entries = NULL;
+		op->res.n_entries = 0;
+	}
+	ftp_op_free(op);
+	if (--it->waiting == 0)
+		dir_listed(it);
+}
+
+static void
+remote_list(struct titem *it)
+{
+	struct session	*s = tree_session(it);
+	char		*path = remote_of(it);
+
+	if (s == NULL) {
+		free(path);
+		item_failf(it, FTPA_ERR_NO_SESSION, "the session is closed");
+		return;
+	}
+	it->list_op = ftp_op_new(OP_LIST, path);
+	free(path);
+	it->list_op->done = remote_listed;
+	it->list_op->arg = it;
+	session_submit(s, it->list_op);
+}
+
+/* local.list's entries, read with the wire codec (names as bytes). */
+static int
+local_entries(struct titem *it, json_t *result)
+{
+	json_t	*arr = json_object_get(result, "entries"), *e;
+	size_t	 i, n = json_array_size(arr);
+
+	if (!json_is_array(arr))
+		return -1;
+	if (n > TREE_ENTRIES_MAX)
+		n = TREE_ENTRIES_MAX;
+	it->lent = xcalloc(n + 1, sizeof(*it->lent));
+	json_array_foreach(arr, i, e) {
+		if (i == n)
+			break;
+		if (wire_entry_read(e, &it->lent[it->nlent]) == 0)
+			it->nlent++;
+	}
+	return 0;
+}
+
+static void
+local_listed(const struct op_error *err, json_t *result, int *fds,
+    size_t nfds, void *arg)
+{
+	struct titem	*it = arg;
+
+	it->ask = NULL;
+	if (stopping(it)) {
+		item_done(it);
+		return;
+	}
+	if (err != NULL && err->kind == FTPA_ERR_NOT_FOUND && !it->t->o.put &&
+	    *it->rel != '\0')
+		it->dst_missing = true;
+	else if (err != NULL) {
+		item_fail(it, err);
+		return;
+	} else if (local_entries(it, result) == -1) {
+		item_failf(it, FTPA_ERR_PROTOCOL, "the client's local.list "
+		    "answer has no entries");
+		return;
+	}
+	if (--it->waiting == 0)
+		dir_listed(it);
+}
+
+void
+dir_start(struct titem *it)
+{
+	struct tree	*t = it->t;
+	bool		 remote = !t->o.put || !it->dst_missing;
+	bool		 local = t->o.put || !it->dst_missing;
+
+	set_step(it, TS_LIST);
+	/* the source is listed, and the destination unless it is known to
+	 * lack the directory (it is made after); the remote listing last:
+	 * it may fail at once, and then the item is gone */
+	it->waiting = remote + local;
+	if (local)
+		item_ask(it, "local.list", NULL, local_listed);
+	if (remote)
+		remote_list(it);
+}
+
+/* ---- directories: the plan ------------------------------------------------------ */
+
+static void dir_plan(struct titem *);
+
+static void
+mkdir_done_remote(const struct op_error *err, void *arg)
+{
+	struct titem	*it = arg;
+
+	it->fsop = NULL;
+	if (stopping(it))
+		item_done(it);
+	else if (err != NULL)
+		item_fail(it, err);
+	else
+		dir_plan(it);
+}
+
+static void
+mkdir_done_local(const struct op_error *err, json_t *result, int *fds,
+    size_t nfds, void *arg)
+{
+	mkdir_done_remote(err, arg);
+}
+
+/* Both listings are in: make the destination's directory if it lacks
+ * one, then plan. */
+static void
+dir_listed(struct titem *it)
+{
+	struct tree	*t = it->t;
+	struct session	*s;
+	char		*path;
+
+	t->ndirs++;
+	t->entries += it->nrent + it->nlent;
+	if (t->entries > TREE_ENTRIES_MAX) {
+		item_done(it);
+		tree_abort(t, FTPA_ERR_LIMIT, "more than 1,000,000 entries in "
+		    "the tree");
+		return;
+	}
+	tree_entries_sort(it->rent, &it->nrent);
+	tree_entries_sort(it->lent, &it->nlent);
+	if (!it->dst_missing || t->o.dry_run) {
+		if (it->dst_missing)
+			tree_item(t, "mkdir", it->rel, -1, NULL);
+		dir_plan(it);
+		return;
+	}
+	set_step(it, TS_MKDIR);
+	if (!t->o.put) {
+		item_ask(it, "local.mkdir", NULL, mkdir_done_local);
+		return;
+	}
+	if ((s = tree_session(it)) == NULL) {
+		item_failf(it, FTPA_ERR_NO_SESSION, "the session is closed");
+		return;
+	}
+	path = remote_of(it);
+	it->fsop = fsops_mkdir_cb(s, path, *it->rel == '\0', mkdir_done_remote,
+	    it);
+	free(path);
+}
+
+static void
+plan_skip(struct tree *t, const char *rel, const char *why)
+{
+	t->skipped++;
+	log_debug("tree %s: %s skipped: %s", t->job->id, rel, why);
+	tree_item(t, "skip", rel, -1, NULL);
+}
+
+/* A delete for what the destination has and the source lacks. */
+static void
+plan_delete(struct tree *t, const struct ftp_entry *d, const char *rel,
+    int depth)
+{
+	struct titem	*it;
+
+	if (!t->o.delete || tree_name_unsafe(d->name) != NULL ||
+	    !tree_wanted(&t->o, rel, d->name, d->type == FTP_ENTRY_DIR))
+		return;
+	if (t->o.dry_run) {
+		tree_item(t, "delete", rel, d->size, NULL);
+		return;
+	}
+	it = item_new(t, TI_DELETE, rel, depth);
+	it->src.type = d->type;
+	tq_push(&t->deletes, it);
+}
+
+/* One entry of the source (s), with the destination's of that name (d,
+ * or NULL). */
+static void
+plan_entry(struct titem *dir, const struct ftp_entry *s,
+    const struct ftp_entry *d, const char *rel)
+{
+	struct tree	*t = dir->t;
+	struct titem	*it;
+	const char	*why;
+	bool		 isdir = s->type == FTP_ENTRY_DIR;
+
+	if ((why = tree_name_unsafe(s->name)) != NULL)
+		plan_skip(t, rel, why);
+	else if (s->type == FTP_ENTRY_LINK)
+		plan_skip(t, rel, "a symbolic link");
+	else if (s->type != FTP_ENTRY_FILE && !isdir)
+		plan_skip(t, rel, "neither a file nor a directory");
+	else if (!tree_wanted(&t->o, rel, s->name, isdir))
+		plan_skip(t, rel, "excluded");
+	else if (strlen(rel) > TREE_PATH_MAX)
+		plan_skip(t, rel, "a path too long");
+	else if (isdir && dir->depth >= t->o.max_depth)
+		plan_skip(t, rel, "deeper than the depth asked");
+	else if (d != NULL && (d->type == FTP_ENTRY_DIR) != isdir) {
+		struct op_error	e = { 0 };
+
+		op_error_set(&e, FTPA_ERR_EXISTS, 0, NULL, "%s is in the way",
+		    isdir ? "a file" : "a directory");
+		tree_failure(t, rel, &e);
+		op_error_clear(&e);
+	} else if (isdir) {
+		it = item_new(t, TI_DIR, rel, dir->depth + 1);
+		it->dst_missing = d == NULL;
+		tq_push(&t->dirs, it);
+	} else if (!tree_should_copy(&t->o, s, d, dir->coarse))
+		plan_skip(t, rel, "the same on both sides");
+	else {
+		it = item_new(t, TI_FILE, rel, dir->depth + 1);
+		it->src = *s;
+		it->src.name = xstrdup(s->name);
+		it->src.target = it->src.raw = NULL;
+		t->files_total++;
+		if (s->size > 0)
+			t->bytes_total += s->size;
+		if (t->o.dry_run) {
+			tree_item(t, t->o.put ? "put" : "get", rel, s->size, NULL);
+			item_free(it);
+		} else
+			tq_push(&t->fileq, it);
+	}
+}
+
+/* Merges the two sorted listings: each source entry with its match. */
+static void
+dir_plan(struct titem *it)
+{
+	struct tree	*t = it->t;
+	struct ftp_entry *src = t->o.put ? it->lent : it->rent;
+	struct ftp_entry *dst = t->o.put ? it->rent : it->lent;
+	size_t		 ns = t->o.put ? it->nlent : it->nrent;
+	size_t		 nd = t->o.put ? it->nrent : it->nlent;
+	size_t		 i = 0, k = 0;
+	char		*rel;
+	int		 c;
+
+	while (i < ns || k < nd) {
+		c = i == ns ? 1 : k == nd ? -1 : strcmp(src[i].name,
+		    dst[k].name);
+		rel = tree_join(it->rel, c <= 0 ? src[i].name : dst[k].name);
+		if (c > 0)
+			plan_delete(t, &dst[k++], rel, it->depth + 1);
+		else {
+			plan_entry(it, &src[i], c == 0 ? &dst[k] : NULL, rel);
+			i++;
+			k += c == 0;
+		}
+		free(rel);
+	}
+	item_done(it);
+}
+
+/* ---- files ------------------------------------------------------------------------ */
+
+static void	file_xfer(struct titem *, int fd, int64_t size);
+
+static void
+file_opened(const struct op_error *err, json_t *result, int *fds, size_t nfds,
+    void *arg)
+{
+	struct titem	*it = arg;
+	json_int_t	 size;
+	int		 fd;
+
+	it->ask = NULL;
+	if (stopping(it)) {
+		item_done(it);
+		return;
+	}
+	if (err != NULL) {
+		item_fail(it, err);
+		return;
+	}
+	size = json_integer_value(json_object_get(result, "size"));
+	if (nfds != 1 || fds[0] == -1 || !json_is_integer(json_object_get(
+	    result, "size")) || size < 0) {
+		item_failf(it, FTPA_ERR_PROTOCOL, "the client's local.open "
+		    "answer has no descriptor or no size");
+		return;
+	}
+	fd = fds[0];
+	fds[0] = -1;
+	file_xfer(it, fd, size);
+}
+
+void
+file_start(struct titem *it)
+{
+	json_t	*extra;
+
+	set_step(it, TS_OPEN);
+	extra = json_pack("{s:b, s:b}", "write", !it->t->o.put, "resume",
+	    !it->t->o.put && it->t->o.cont);
+	item_ask(it, "local.open", extra, file_opened);
+}
+
+static void
+xfer_progress(struct job *j, void *arg)
+{
+	struct titem	*it = arg;
+
+	it->bytes = j->bytes;
+	tree_progress(it->t);
+}
+
+static void	file_after(struct titem *);
+
+static void
+xfer_end(struct job *j, void *arg)
+{
+	struct titem	*it = arg;
+
+	it->xfer = NULL;
+	it->bytes = 0;
+	if (j->state == JOB_DONE)
+		it->t->bytes_done += j->bytes;
+	if (stopping(it))
+		item_done(it);
+	else if (j->state != JOB_DONE)
+		item_fail(it, &j->err);
+	else
+		file_after(it);
+}
+
+/* The transfer itself: a job step on the session, retried as any. */
+static void
+file_xfer(struct titem *it, int fd, int64_t size)
+{
+	struct tree	*t = it->t;
+	struct session	*s = tree_session(it);
+	struct ftp_op	*op;
+	const char	*why = NULL;
+	char		*path;
+	int64_t		 offset = 0;
+
+	if (!t->o.put && size > 0 && (it->src.size < 0 || size <= it->src.size))
+		offset = size;		/* NAME.part: go on from there */
+	if (s == NULL) {
+		close(fd);
+		item_failf(it, FTPA_ERR_NO_SESSION, "the session is closed");
+		return;
+	}
+	path = remote_of(it);
+	op = ftp_op_new(t->o.put ? OP_PUT : OP_GET, path);
+	free(path);
+	op->offset = offset;
+	op->rest_restart = true;	/* our own .part: start over if need be */
+	if (localfd_open(&op->lfd, fd, !t->o.put, offset, &why) == -1 ||
+	    (!t->o.put && offset == 0 && size > 0 &&
+	    localfd_rewind(&op->lfd, true) == -1)) {
+		ftp_op_free(op);
+		item_failf(it, FTPA_ERR_LOCAL_IO, why ? why : "cannot truncate "
+		    "the partial file");
+		return;
+	}
+	if (t->o.put)
+		it->src.size = size;
+	set_step(it, TS_XFER);
+	it->hooks.progress = xfer_progress;
+	it->hooks.end = xfer_end;
+	it->hooks.arg = it;
+	it->xfer = job_new_step(t->job->uid, s, op, t->o.put, &it->hooks);
+	job_start(it->xfer);
+}
+
+/* The file is where it belongs. */
+static void
+file_finished(struct titem *it)
+{
+	struct tree	*t = it->t;
+
+	t->files++;
+	tree_item(t, t->o.put ? "put" : "get", it->rel, it->src.size, NULL);
+	item_done(it);
+}
+
+static void
+committed(const struct op_error *err, json_t *result, int *fds, size_t nfds,
+    void *arg)
+{
+	struct titem	*it = arg;
+
+	it->ask = NULL;
+	if (stopping(it))
+		item_done(it);
+	else if (err != NULL)
+		item_fail(it, err);
+	else
+		file_finished(it);
+}
+
+static void put_attrs(struct titem *);
+
+/* MFMT and SITE CHMOD are niceties: a server without them keeps the
+ * file, and the tree does not fail for it. */
+static void
+attr_done(const struct op_error *err, void *arg)
+{
+	struct titem	*it = arg;
+
+	it->fsop = NULL;
+	if (err != NULL)
+		log_debug("tree %s: %s: %s not set: %s", it->t->job->id,
+		    it->rel, it->step == TS_MTIME ? "time" : "mode", err->msg);
+	if (stopping(it))
+		item_done(it);
+	else
+		put_attrs(it);
+}
+
+/* After an upload: its time, then its mode, as asked and known. */
+static void
+put_attrs(struct titem *it)
+{
+	struct tree	*t = it->t;
+	struct session	*s = tree_session(it);
+	char		*path;
+
+	if (s != NULL && it->step == TS_XFER && t->o.times &&
+	    it->src.mtime != INT64_MIN) {
+		set_step(it, TS_MTIME);
+		path = remote_of(it);
+		it->fsop = fsops_set_mtime_cb(s, path, it->src.mtime, attr_done,
+		    it);
+		free(path);
+	} else if (s != NULL && it->step != TS_CHMOD && t->o.perms &&
+	    it->src.perm >= 0) {
+		set_step(it, TS_CHMOD);
+		path = remote_of(it);
+		it->fsop = fsops_chmod_cb(s, path, it->src.perm & 0777,
+		    attr_done, it);
+		free(path);
+	} else
+		file_finished(it);
+}
+
+static void
+file_after(struct titem *it)
+{
+	struct tree	*t = it->t;
+	json_t		*extra;
+
+	if (t->o.put) {
+		put_attrs(it);
+		return;
+	}
+	set_step(it, TS_COMMIT);
+	extra = json_object();
+	if (t->o.times && it->src.mtime != INT64_MIN)
+		json_object_set_new(extra, "mtime", json_integer(it->src.mtime));
+	if (t->o.perms && it->src.perm >= 0)
+		json_object_set_new(extra, "perm", json_integer(it->src.perm &
+		    0777));
+	item_ask(it, "local.commit", extra, committed);
+}
+
+/* ---- deletions ------------------------------------------------------------------ */
+
+static void
+deleted_remote(const struct op_error *err, void *arg)
+{
+	struct titem	*it = arg;
+
+	it->fsop = NULL;
+	if (stopping(it))
+		item_done(it);
+	else if (err != NULL)
+		item_fail(it, err);
+	else {
+		it->t->deleted++;
+		tree_item(it->t, "delete", it->rel, -1, NULL);
+		item_done(it);
+	}
+}
+
+static void
+deleted_local(const struct op_error *err, json_t *result, int *fds,
+    size_t nfds, void *arg)
+{
+	struct titem	*it = arg;
+
+	it->ask = NULL;
+	deleted_remote(err, arg);
+}
+
+void
+delete_start(struct titem *it)
+{
+	bool		 dir = it->src.type == FTP_ENTRY_DIR;
+	struct session	*s;
+	char		*path;
+
+	set_step(it, TS_DELETE);
+	if (!it->t->o.put) {
+		item_ask(it, "local.remove", json_pack("{s:b}", "recursive",
+		    dir), deleted_local);
+		return;
+	}
+	if ((s = tree_session(it)) == NULL) {
+		item_failf(it, FTPA_ERR_NO_SESSION, "the session is closed");
+		return;
+	}
+	path = remote_of(it);
+	it->fsop = fsops_remove_cb(s, path, dir, deleted_remote, it);
+	free(path);
+}
+
+/* ---- stopping ------------------------------------------------------------------- */
+
+bool
+item_stop(struct titem *it)
+{
+	if (it->xfer != NULL) {
+		/* its end hook finishes the item, now or soon */
+		job_cancel(it->xfer);
+		return false;
+	}
+	return true;		/* item_done lets go of the rest */
+}
