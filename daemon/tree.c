@@ -264,6 +264,8 @@ tree_end(struct tree *t)
 	struct op_error	 e = { 0 };
 	const struct op_error *err = NULL;
 
+	if (t->phase == TREE_ENDED)
+		return;
 	set_phase(t, TREE_ENDED);
 	tree_progress(t);
 	if (t->stop_err.kind != FTPA_ERR_NONE) {
@@ -385,6 +387,7 @@ static void
 tree_stop_all(struct tree *t)
 {
 	struct titem	*it, *next;
+	bool		 was = t->kicking;
 
 	tq_free(&t->dirs);
 	tq_free(&t->fileq);
@@ -395,7 +398,7 @@ tree_stop_all(struct tree *t)
 		if (item_stop(it))
 			item_done(it);
 	}
-	t->kicking = false;
+	t->kicking = was;
 }
 
 void

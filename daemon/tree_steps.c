@@ -33,6 +33,18 @@ tree_session(const struct titem *it)
 	return s != NULL && !s->closing ? s : NULL;
 }
 
+/* Without its session the tree cannot go on: it ends, and this item
+ * with it (do not touch it after). */
+static void
+session_gone(struct titem *it)
+{
+	if (stopping(it))
+		item_done(it);
+	else
+		tree_abort(it->t, FTPA_ERR_NO_SESSION, "the session is "
+		    "closed");
+}
+
 static char *
 remote_of(const struct titem *it)
 {
@@ -108,7 +120,7 @@ remote_list(struct titem *it)
 
 	if (s == NULL) {
 		free(path);
-		item_failf(it, FTPA_ERR_NO_SESSION, "the session is closed");
+		session_gone(it);
 		return;
 	}
 	it->list_op = ftp_op_new(OP_LIST, path);
@@ -239,7 +251,7 @@ dir_listed(struct titem *it)
 		return;
 	}
 	if ((s = tree_session(it)) == NULL) {
-		item_failf(it, FTPA_ERR_NO_SESSION, "the session is closed");
+		session_gone(it);
 		return;
 	}
 	path = remote_of(it);
@@ -443,7 +455,7 @@ file_xfer(struct titem *it, int fd, int64_t size)
 		offset = size;		/* NAME.part: go on from there */
 	if (s == NULL) {
 		close(fd);
-		item_failf(it, FTPA_ERR_NO_SESSION, "the session is closed");
+		session_gone(it);
 		return;
 	}
 	path = remote_of(it);
@@ -603,7 +615,7 @@ delete_start(struct titem *it)
 		return;
 	}
 	if ((s = tree_session(it)) == NULL) {
-		item_failf(it, FTPA_ERR_NO_SESSION, "the session is closed");
+		session_gone(it);
 		return;
 	}
 	path = remote_of(it);
