@@ -224,9 +224,20 @@ tree_failure(struct tree *t, const char *rel, const struct op_error *e)
 void
 item_fail(struct titem *it, const struct op_error *e)
 {
-	if (it->t->phase != TREE_STOPPING)
-		tree_failure(it->t, it->kind == TI_DIR && *it->rel ?
-		    it->rel : (*it->rel ? it->rel : "."), e);
+	struct tree	*t = it->t;
+
+	if (t->phase == TREE_STOPPING || t->phase == TREE_ENDED) {
+		item_done(it);
+		return;
+	}
+	if (it->kind == TI_DIR && *it->rel == '\0') {
+		/* no root, no tree: its error is the tree's (the item ends
+		 * with the others) */
+		op_error_copy(&t->stop_err, e);
+		tree_cancel(t, e->msg);
+		return;
+	}
+	tree_failure(t, it->rel, e);
 	item_done(it);
 }
 
