@@ -65,7 +65,7 @@ item_new(struct tree *t, enum titem_kind kind, const char *rel, int depth)
 	return it;
 }
 
-void
+static void
 item_free(struct titem *it)
 {
 	if (it->fd != -1)

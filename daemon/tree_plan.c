@@ -155,6 +155,30 @@ tree_entries_sort(struct ftp_entry *e, size_t *n)
 	*n = k;
 }
 
+bool
+tree_part_clash(const char *name, const struct ftp_entry *e, size_t n)
+{
+	size_t	 len = strlen(name), lo = 0, hi = n, mid;
+	int	 c;
+	char	*stem;
+
+	if (len <= 5 || strcmp(name + len - 5, ".part") != 0)
+		return false;
+	stem = xstrdup(name);
+	stem[len - 5] = '\0';
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = strcmp(stem, e[mid].name)) == 0)
+			break;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	free(stem);
+	return lo < hi;
+}
+
 char *
 tree_join(const char *dir, const char *name)
 {

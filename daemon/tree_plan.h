@@ -66,6 +66,11 @@ bool	 tree_should_copy(const struct tree_opts *, const struct ftp_entry *src,
 /* Sorts entries by name (bytes) and drops the later of equal names;
  * *n becomes the count kept. */
 void	 tree_entries_sort(struct ftp_entry *, size_t *n);
+/* Whether a download of name would meet the partial file of another:
+ * name is "X.part" and X is in the sorted listing e (both would be
+ * written as, or renamed over, X.part). */
+bool	 tree_part_clash(const char *name, const struct ftp_entry *e,
+	    size_t n);
 /* dir/name below the root ("" is the root); malloc'd. */
 char	*tree_join(const char *dir, const char *name);
 /* The server's path of rel below the remote root root; malloc'd. */

@@ -102,7 +102,6 @@ struct tree {
 struct titem	*item_new(struct tree *, enum titem_kind, const char *rel,
 		    int depth);
 void		 item_done(struct titem *);
-void		 item_free(struct titem *);
 void		 tree_failure(struct tree *, const char *rel,
 		    const struct op_error *);
 void		 item_fail(struct titem *, const struct op_error *);

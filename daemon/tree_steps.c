@@ -287,6 +287,44 @@ plan_delete(struct tree *t, const struct ftp_entry *d, const char *rel,
 	tq_push(&t->deletes, it);
 }
 
+/* Why s cannot be transferred over d, or NULL. */
+static const char *
+plan_conflict(const struct titem *dir, const struct ftp_entry *s,
+    const struct ftp_entry *d)
+{
+	bool	isdir = s->type == FTP_ENTRY_DIR;
+
+	if (d != NULL && (d->type == FTP_ENTRY_DIR) != isdir)
+		return isdir ? "a file is in the way" :
+		    "a directory is in the way";
+	if (!dir->t->o.put && !isdir &&
+	    tree_part_clash(s->name, dir->rent, dir->nrent))
+		return "its name is where the file without .part is written "
+		    "while it downloads";
+	return NULL;
+}
+
+/* A file to transfer: queued, or only reported in a dry run. */
+static void
+plan_file(struct titem *dir, const struct ftp_entry *s, const char *rel)
+{
+	struct tree	*t = dir->t;
+	struct titem	*it;
+
+	t->files_total++;
+	if (s->size > 0)
+		t->bytes_total += s->size;
+	if (t->o.dry_run) {
+		tree_item(t, t->o.put ? "put" : "get", rel, s->size, NULL);
+		return;
+	}
+	it = item_new(t, TI_FILE, rel, dir->depth + 1);
+	it->src = *s;
+	it->src.name = xstrdup(s->name);
+	it->src.target = it->src.raw = NULL;
+	tq_push(&t->fileq, it);
+}
+
 /* One entry of the source (s), with the destination's of that name (d,
  * or NULL). */
 static void
@@ -295,6 +333,7 @@ plan_entry(struct titem *dir, const struct ftp_entry *s,
 {
 	struct tree	*t = dir->t;
 	struct titem	*it;
+	struct op_error	 e = { 0 };
 	const char	*why;
 	bool		 isdir = s->type == FTP_ENTRY_DIR;
 
@@ -310,11 +349,8 @@ plan_entry(struct titem *dir, const struct ftp_entry *s,
 		plan_skip(t, rel, "a path too long");
 	else if (isdir && dir->depth >= t->o.max_depth)
 		plan_skip(t, rel, "deeper than the depth asked");
-	else if (d != NULL && (d->type == FTP_ENTRY_DIR) != isdir) {
-		struct op_error	e = { 0 };
-
-		op_error_set(&e, FTPA_ERR_EXISTS, 0, NULL, "%s is in the way",
-		    isdir ? "a file" : "a directory");
+	else if ((why = plan_conflict(dir, s, d)) != NULL) {
+		op_error_set(&e, FTPA_ERR_EXISTS, 0, NULL, "%s", why);
 		tree_failure(t, rel, &e);
 		op_error_clear(&e);
 	} else if (isdir) {
@@ -323,20 +359,8 @@ plan_entry(struct titem *dir, const struct ftp_entry *s,
 		tq_push(&t->dirs, it);
 	} else if (!tree_should_copy(&t->o, s, d, dir->coarse))
 		plan_skip(t, rel, "the same on both sides");
-	else {
-		it = item_new(t, TI_FILE, rel, dir->depth + 1);
-		it->src = *s;
-		it->src.name = xstrdup(s->name);
-		it->src.target = it->src.raw = NULL;
-		t->files_total++;
-		if (s->size > 0)
-			t->bytes_total += s->size;
-		if (t->o.dry_run) {
-			tree_item(t, t->o.put ? "put" : "get", rel, s->size, NULL);
-			item_free(it);
-		} else
-			tq_push(&t->fileq, it);
-	}
+	else
+		plan_file(dir, s, rel);
 }
 
 /* Merges the two sorted listings: each source entry with its match. */

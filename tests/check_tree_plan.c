@@ -133,6 +133,20 @@ START_TEST(sort_dedupe)
 }
 END_TEST
 
+START_TEST(part_clash)
+{
+	struct ftp_entry e[] = { { .name = "a" }, { .name = "a.part" },
+	    { .name = "b.part" }, { .name = "c" } };
+
+	ck_assert(tree_part_clash("a.part", e, 4));
+	ck_assert(!tree_part_clash("b.part", e, 4));	/* no "b" */
+	ck_assert(!tree_part_clash("a", e, 4));
+	ck_assert(!tree_part_clash(".part", e, 4));
+	ck_assert(tree_part_clash("c.part", e, 4));
+	ck_assert(!tree_part_clash("c.part", e, 0));
+}
+END_TEST
+
 START_TEST(paths)
 {
 	struct { const char *root, *rel, *want; } t[] = {
@@ -174,6 +188,7 @@ tree_plan_suite(void)
 	tcase_add_test(tc, globs);
 	tcase_add_test(tc, compare);
 	tcase_add_test(tc, sort_dedupe);
+	tcase_add_test(tc, part_clash);
 	tcase_add_test(tc, paths);
 	suite_add_tcase(s, tc);
 	return s;
