@@ -401,7 +401,7 @@ file_opened(const struct op_error *err, json_t *result, int *fds, size_t nfds,
     void *arg)
 {
 	struct titem	*it = arg;
-	json_int_t	 size;
+	json_int_t	 size, idx;
 	int		 fd;
 
 	it->ask = NULL;
@@ -413,15 +413,18 @@ file_opened(const struct op_error *err, json_t *result, int *fds, size_t nfds,
 		item_fail(it, err);
 		return;
 	}
+	/* "fd" indexes the descriptors that came with the answer */
+	idx = json_integer_value(json_object_get(result, "fd"));
 	size = json_integer_value(json_object_get(result, "size"));
-	if (nfds != 1 || fds[0] == -1 || !json_is_integer(json_object_get(
-	    result, "size")) || size < 0) {
+	if (!json_is_integer(json_object_get(result, "fd")) || idx < 0 ||
+	    (size_t)idx >= nfds || fds[idx] == -1 ||
+	    !json_is_integer(json_object_get(result, "size")) || size < 0) {
 		item_failf(it, FTPA_ERR_PROTOCOL, "the client's local.open "
 		    "answer has no descriptor or no size");
 		return;
 	}
-	fd = fds[0];
-	fds[0] = -1;
+	fd = fds[idx];
+	fds[idx] = -1;
 	file_xfer(it, fd, size);
 }
 
