@@ -224,6 +224,7 @@ LONG_NAME = b"L" * 300
 # they are (or at all)
 HOSTILE_ROOT = [
     (b"good.txt", 100),
+    (b"good.txt", 100),             # listed twice
     (b"../x", 11),
     (b"../../escape", [(b"payload.txt", 12)]),
     (b"/etc/passwd", 13),
