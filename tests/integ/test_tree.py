@@ -204,6 +204,12 @@ class ServerTrees:
         # the non-UTF-8 name travelled in its escaped form
         if self.byte_names:
             self.assertIn(name_escape(BYTE_NAME), side.paths("local.open"))
+        # nothing about the job after its reply
+        try:
+            late = self.rpc.recv(0.5)
+        except socket.timeout:
+            late = None
+        self.assertIsNone(late, "a message after the tree's reply")
         # every file written was opened for writing and committed
         opened = {name_unescape(p["path"]) for m, p in side.requests
                   if m == "local.open" and p.get("write")}
@@ -751,6 +757,206 @@ class PyftpdTreeTest(ServerTrees, TreeBase):
             self.assertEqual(p.get("job"), job_id, p)
             self.assertEqual(p.get("request"), rid, p)
             self.assertIn("tree", p, p)
+
+    def test_hostile_local_names(self):
+        """Names in local.list are checked as the server's are: a
+        local side listing ../victim, /etc/passwd, a/b, .., "", a NUL or a
+        newline gets no request naming them, on get with delete (nothing
+        removed through them) and on put (nothing stored under them)."""
+        bad = ["../victim", "/etc/passwd", "a/b", "..", ".", "",
+               "x\ny", "nul\u0000x", "tab\tx", "L" * 300]
+
+        def add_bad(result):
+            for n in bad:
+                result["entries"].append({"name": n, "type": "file",
+                                          "size": 5, "mtime": 0,
+                                          "perm": 420, "target": None})
+            result["entries"].append({"name": "..", "type": "dir",
+                                      "size": None, "mtime": 0, "perm": 493,
+                                      "target": None})
+            return result
+
+        def hook(method, params):
+            if method == "local.list" and params["path"] == "":
+                return ("edit", add_bad)
+        srv = self.server()
+        src, sample = self.sample_on_server(srv, entries=[
+            (b"a.txt", 100), (b"d", None), (b"d/b.txt", 200)])
+        sid = self.sid(srv)
+        dst = self.tmpdir()
+        reply, side = self.tree(sid, "get", "/src", dst, delete=True,
+                                side=LocalSide(dst, hook=hook))
+        job_of(reply)
+        self.assertCleanSide(side)
+        self.assertSameTree(src, dst)
+        for p in side.paths():
+            self.assertIsNone(treelocal.check_path(p, True), p)
+        # put: the bad names are not stored
+        st = os.stat(srv.home)
+        os.mkdir(self.remote(srv, "up"))
+        os.chown(self.remote(srv, "up"), st.st_uid, st.st_gid)
+        mark = self.mark(srv)
+        reply, side = self.tree(sid, "put", "/up", dst,
+                                side=LocalSide(dst, hook=hook))
+        job_of(reply)
+        self.assertCleanSide(side)
+        self.assertSameTree(dst, self.remote(srv, "up"))
+        self.assertEqual(sorted(os.listdir(srv.home)), ["src", "up"])
+        stored = [c for c in self.commands_since(srv, mark)
+                  if c.upper().startswith(("STOR", "APPE", "MKD", "DELE",
+                                           "RMD", "RNFR", "RNTO", "SITE"))]
+        for c in stored:
+            arg = c.split(" ", 1)[1]
+            self.assertNotIn("..", arg.split("/"), c)
+            self.assertFalse(arg.startswith("/etc"), c)
+            self.assertNotIn("victim", arg, c)
+
+    def test_misbehaving_local_answers(self):
+        """local.open answered without a descriptor, with one of the
+        wrong access or an O_PATH one, with a result that is not one;
+        stray answers (unknown id, a second answer) with descriptors:
+        that file fails (or the stray is ignored), the rest arrives, the
+        agent holds no descriptor more than before."""
+        srv = self.server()
+        src, _ = self.sample_on_server(srv, entries=[
+            (b"a.txt", 100), (b"victim.txt", 200), (b"b.txt", 300)])
+        sid = self.sid(srv, max_connections=1)
+        warm = self.tmpdir()
+        reply, _ = self.tree(sid, "get", "/src", warm)
+        self.assertTreeJob(reply, "done")
+        fd_dir = "/proc/%d/fd" % self.agent.pid
+        time.sleep(0.3)
+        base = len(os.listdir(fd_dir))
+        scratch_dir = self.tmpdir()
+        scratch = None
+
+        def ro():
+            return os.open(scratch, os.O_RDONLY)
+
+        def wo():
+            return os.open(scratch, os.O_WRONLY)
+
+        def opath():
+            return os.open(scratch, os.O_PATH)
+
+        def stray(side, how):
+            def send(mid):
+                fd = ro()
+                msg = ('{"jsonrpc":"2.0","id":"%s","result":{"fd":0,'
+                       '"size":0}}\n' % mid).encode()
+                try:
+                    side.rpc.send_raw(msg, [fd])
+                finally:
+                    os.close(fd)
+            if how == "unknown":
+                send("a99999")
+                return None
+            return ("ok", send)     # then a second answer to the same id
+
+        cases = [
+            # (name, direction, hook outcome maker, failing?)
+            ("no fd", "get", lambda s: ("result", {"fd": 0, "size": 0}),
+             True),
+            ("read-only fd", "get",
+             lambda s: ("result", {"fd": 0, "size": 0}, [ro()]), True),
+            ("O_PATH fd", "get",
+             lambda s: ("result", {"fd": 0, "size": 0}, [opath()]), True),
+            ("fd index 3", "get",
+             lambda s: ("result", {"fd": 3, "size": 0}, [wo()]), True),
+            ("not a result", "get", lambda s: ("result", "yes"), True),
+            ("no size", "get", lambda s: ("result", {"fd": 0}, [wo()]),
+             None),
+            ("write-only fd to read", "put",
+             lambda s: ("result", {"fd": 0, "size": 7}, [wo()]), True),
+            ("O_PATH fd to read", "put",
+             lambda s: ("result", {"fd": 0, "size": 7}, [opath()]), True),
+            ("unknown id", "get", lambda s: stray(s, "unknown"), False),
+            ("answered twice", "get", lambda s: stray(s, "twice"), False),
+        ]
+        st = os.stat(srv.home)
+        for name, direction, outcome, failing in cases:
+            with self.subTest(case=name):
+                box = {}
+                scratch = os.path.join(scratch_dir, "s%d" % len(os.listdir(
+                    scratch_dir)))
+                with open(scratch, "wb") as f:
+                    f.write(b"scratch")
+
+                def hook(method, params):
+                    if (method == "local.open"
+                            and params["path"] == "victim.txt"):
+                        return outcome(box["side"])
+                if direction == "get":
+                    root, path = self.tmpdir(), "/src"
+                else:
+                    root = warm
+                    path = "/up-%d" % cases.index((name, direction, outcome,
+                                                   failing))
+                    os.mkdir(self.remote(srv, path[1:]))
+                    os.chown(self.remote(srv, path[1:]), st.st_uid,
+                             st.st_gid)
+                side = box["side"] = LocalSide(root, hook=hook)
+                reply, _ = self.tree(sid, direction, path, root, side=side,
+                                     timeout=60)
+                job = job_of(reply)
+                self.assertIsNotNone(job, reply)
+                self.assertIn(job["state"], ("done", "failed"), job)
+                t = job["tree"]
+                if failing:
+                    self.assertEqual(job["state"], "failed", job)
+                    self.assertEqual(t["failed"], 1, t)
+                    self.assertEqual(t["failures"][0]["path"], "victim.txt")
+                elif failing is False:
+                    self.assertEqual(job["state"], "done", job)
+                there = (root if direction == "get"
+                         else self.remote(srv, path[1:]))
+                for n in (b"a.txt", b"b.txt"):
+                    self.assertEqual(ftpa.sha256_file(os.path.join(
+                        os.fsencode(there), n)),
+                        ftpa.sha256_file(os.path.join(src, n)), n)
+                if failing:
+                    with open(scratch, "rb") as f:
+                        self.assertEqual(f.read(), b"scratch", "written "
+                                         "through a descriptor it must "
+                                         "refuse")
+                self.assertEqual(self.rpc.call("agent.ping"), {})
+                ftpa.wait_until(lambda: len(os.listdir(fd_dir)) <= base, 5,
+                                what="the agent's descriptors back to %d "
+                                "(now %d)" % (base, len(os.listdir(fd_dir))))
+
+    def test_conflicting_types(self):
+        """A remote file where a local directory is, and a remote
+        directory where a local file is: those fail, nothing local is
+        replaced or removed, the rest arrives."""
+        srv = self.server()
+        src, _ = self.sample_on_server(srv, entries=[
+            (b"x", 100), (b"d", None), (b"d/f.txt", 10), (b"ok.txt", 5)])
+        sid = self.sid(srv)
+        dst = self.tmpdir()
+        os.makedirs(os.path.join(dst, "x"))
+        with open(os.path.join(dst, "x", "keep.txt"), "wb") as f:
+            f.write(b"keep")
+        with open(os.path.join(dst, "d"), "wb") as f:
+            f.write(b"a file")
+        reply, side = self.tree(sid, "get", "/src", dst, timeout=60)
+        job = self.assertTreeJob(reply, "failed")
+        self.assertCleanSide(side)
+        self.assertGreaterEqual(job["tree"]["failed"], 1, job)
+        with open(os.path.join(dst, "x", "keep.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"keep")
+        with open(os.path.join(dst, "d"), "rb") as f:
+            self.assertEqual(f.read(), b"a file")
+        self.assertEqual(ftpa.sha256_file(os.path.join(dst, "ok.txt")),
+                         ftpa.sha256_file(os.path.join(src, b"ok.txt")))
+
+    def test_missing_root(self):
+        srv = self.server()
+        sid = self.sid(srv)
+        dst = self.tmpdir()
+        reply, side = self.tree(sid, "get", "/nope", dst, timeout=30)
+        self.assertRpcError(reply, kind="not_found")
+        self.assertNotIn("local.open", side.methods())
+        self.assertEqual(os.listdir(dst), [])
 
     # -- many files
     def test_ten_thousand_files(self):

@@ -44,6 +44,12 @@ Misbehaviour, to see what the agent makes of it:
   hook=f                       f(method, params) -> None (as configured)
                                | ("delay", secs) | ("never",)
                                | ("error", kind) | ("close",) | ("ok",)
+                               | ("result", obj[, fds]): that result (and
+                                 those descriptors, closed here once sent)
+                               | ("raw", bytes): those bytes as the answer
+                               | ("edit", f): the normal answer's result
+                                 passed through f(result) first
+                               | ("ok", f): the normal answer, then f(id)
 """
 
 import errno
@@ -343,11 +349,29 @@ class LocalSide:
             self._send(mid, error=error_object(
                 how[1], "simulated %s failure" % how[1]))
             self.answers.append((mid, method, how[1]))
+        elif how[0] == "result":
+            fds = list(how[2]) if len(how) > 2 else []
+            try:
+                self._send(mid, result=how[1], fds=fds)
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            self.answers.append((mid, method, "result"))
+        elif how[0] == "raw":
+            try:
+                self.rpc.send_raw(how[1])
+            except OSError as e:
+                self.anomalies.append("could not answer %r: %s" % (mid, e))
+            self.answers.append((mid, method, "raw"))
+        elif how[0] == "edit":
+            self._answer(mid, method, params, how[1])
         elif how[0] == "delay":
             self._due.append((time.monotonic() + how[1], mid, method, params))
             self._due.sort(key=lambda x: x[0])
         else:
             self._answer(mid, method, params)
+            if len(how) > 1:
+                how[1](mid)
 
     def _run_due(self, now):
         while self._due and self._due[0][0] <= now and not self.closed:
@@ -366,7 +390,7 @@ class LocalSide:
         except OSError as e:
             self.anomalies.append("could not answer %r: %s" % (mid, e))
 
-    def _answer(self, mid, method, params):
+    def _answer(self, mid, method, params, edit=None):
         if method in self.unserved or method not in self.METHODS:
             self._send(mid, error=error_object("method",
                                                "Method not found"))
@@ -375,6 +399,8 @@ class LocalSide:
         fds = []
         try:
             result, fds = getattr(self, "op_" + method[6:])(method, params)
+            if edit is not None:
+                result = edit(result)
         except LocalError as e:
             self._send(mid, error=error_object(e.kind, e.message))
             self.answers.append((mid, method, e.kind))
