@@ -24,6 +24,9 @@ repeat, be empty, hold "/", CR, LF, NUL...). A node is:
                           REST offset on), reset the data connection and
                           answer 426; later ones send the whole file
                           (from the REST offset)
+  {"dir": [...], "list_fail": K}  a directory whose first K listings
+                          (counted over all connections) are answered 425
+                          (a transient failure: a client tries again)
   {"link": TARGET}        a symbolic link ("lrwxrwxrwx ... name -> TARGET")
   {"raw": LINE}           a listing line sent as it is (garbage)
 
@@ -70,7 +73,14 @@ def _size(node):
 
 def _is_dir(node):
     return isinstance(node, list) or (isinstance(node, dict)
-                                      and "alias" in node)
+                                      and ("alias" in node or "dir" in node))
+
+
+def _entries(node):
+    """A directory node's (name, node) list, or None."""
+    if isinstance(node, dict) and "dir" in node:
+        return node["dir"]
+    return node if isinstance(node, list) else None
 
 
 def _line(name, node):
@@ -112,8 +122,8 @@ class Tree:
             comps.append(c)
         node = self.root
         for c in comps:
-            node = self.deref(node, depth)
-            if not isinstance(node, list):
+            node = _entries(self.deref(node, depth))
+            if node is None:
                 return None, comps
             for n, child in node:
                 if n == c:
@@ -126,8 +136,8 @@ class Tree:
     def find(self, path, cwd):
         node, comps = self.lookup(path, cwd)
         if node is None and path:
-            here = self.lookup(b"", cwd)[0]
-            if isinstance(here, list):
+            here = _entries(self.lookup(b"", cwd)[0])
+            if here is not None:
                 for n, child in here:
                     if n == path:
                         return self.deref(child), cwd + [path]
@@ -149,7 +159,7 @@ def serve(session, opts):
         if verb in ("CWD", "XCWD", "CDUP", "XCUP"):
             node, comps = tree.find(b".." if verb in ("CDUP", "XCUP")
                                     else arg, cwd)
-            if isinstance(node, list):
+            if _entries(node) is not None:
                 cwd = comps
                 session.send(b"250 Directory changed to " + _abspath(comps)
                              + b"\r\n")
@@ -163,9 +173,18 @@ def serve(session, opts):
             node, comps = tree.find(words[0] if words else b"", cwd)
             session.log("mark", text="list " + _abspath(comps).decode(
                 "latin-1"))
-            if not isinstance(node, list):
+            if _entries(node) is None:
                 session.send(b"450 No such directory.\r\n")
                 continue
+            if isinstance(node, dict) and node.get("list_fail"):
+                key = b"list " + _abspath(comps)
+                with _lock:
+                    n = _retr_counts[key] = _retr_counts.get(key, 0) + 1
+                if n <= node["list_fail"]:
+                    session.log("mark", text="list refused (%d)" % n)
+                    session.send("425 Can't open data connection.\r\n")
+                    continue
+            node = _entries(node)
             if verb == "NLST":
                 body = b"".join(n + b"\r\n" for n, _ in node)
             else:
@@ -285,6 +304,14 @@ FAIL_ROOT = [
 ]
 
 
+# a directory whose listing fails twice before it works
+FLAKY_LIST_ROOT = [
+    (b"a.bin", 1000),
+    (b"flaky", {"dir": [(b"b.bin", 2000), (b"deeper", [(b"c.bin", 3000)])],
+                "list_fail": 2}),
+]
+
+
 def tree_scenario(root):
     return login() + [{"auto": PASV_AUTO}, {"tree": {"root": root}}]
 
@@ -294,4 +321,5 @@ SCENARIOS = {
     "tree_loops": lambda: tree_scenario(LOOP_ROOT),
     "tree_deep": lambda: tree_scenario(deep_tree()),
     "tree_retr_fail": lambda: tree_scenario(FAIL_ROOT),
+    "tree_flaky_list": lambda: tree_scenario(FLAKY_LIST_ROOT),
 }

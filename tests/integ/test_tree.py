@@ -626,6 +626,33 @@ class PyftpdTreeTest(ServerTrees, TreeBase):
         self.assertTreeJob(reply, "done")
         self.assertSameTree(src, dst2)
 
+    def test_caller_closes_with_a_request_pending(self):
+        """The caller closes while the agent waits for its answer to
+        local.open: the job is cancelled at once (not after the 30 s of
+        the answer), and the same files can be fetched again."""
+        srv = self.server()
+        src, _ = self.sample_on_server(srv, entries=[
+            (b"a.txt", 100), (b"b.txt", 200)])
+        sid = self.sid(srv)
+        caller = self.client()
+        dst = self.tmpdir()
+        side = LocalSide(dst, never={"local.open"})
+        side.start(caller, {"session": sid, "direction": "get",
+                            "path": "/src"})
+        side.serve(lambda: "local.open" in side.methods(), 30,
+                   what="a local.open")
+        time.sleep(0.5)
+        side.close()
+        t0 = time.monotonic()
+        other = self.client()
+        ftpa.wait_until(lambda: other.call("job.status", {"job": side.job})
+                        ["state"] == "cancelled", 10,
+                        what="the tree to be cancelled")
+        self.assertLess(time.monotonic() - t0, 10)
+        reply, _ = self.tree(sid, "get", "/src", dst, rpc=other)
+        self.assertTreeJob(reply, "done")
+        self.assertSameTree(src, dst)
+
     def test_local_open_never_answered(self):
         """A local side that never answers local.open for one file: that
         file fails (kind timeout) after about 30 s, the others arrive."""
@@ -1004,6 +1031,34 @@ class VsftpdTreeTest(ServerTrees, TreeBase):
     def mark(self, srv):
         return self.agent.log_size()
 
+    def test_23_tls_strict_tree(self):
+        """[23] A tree over FTPS against vsftpd requiring TLS session
+        reuse on data connections, parallel 4, TLS 1.2 and 1.3: every
+        data connection accepted, get and put complete."""
+        for version in ("1.2", "1.3"):
+            with self.subTest(tls=version):
+                srv = self.start_vsftpd(tls="explicit", tls_version=version)
+                entries = [(b"f%02d.bin" % i, (i * 7919) % 50000)
+                           for i in range(40)] + [
+                    (b"sub", None), (b"sub/inner.bin", 70000)]
+                src, _ = self.sample_on_server(srv, entries=entries)
+                sid = self.rpc.call("session.open", {
+                    "url": srv.url("/", scheme="ftpes"),
+                    "password": srv.password,
+                    "ca_file": ftpa.certs().ca}, timeout=30)["session"]
+                dst = self.tmpdir()
+                reply, side = self.tree(sid, "get", "/src", dst, parallel=4)
+                self.assertTreeJob(reply, "done")
+                self.assertSameTree(src, dst)
+                st = os.stat(srv.home)
+                os.mkdir(self.remote(srv, "up"))
+                os.chown(self.remote(srv, "up"), st.st_uid, st.st_gid)
+                reply, side = self.tree(sid, "put", "/up", dst, parallel=4)
+                self.assertTreeJob(reply, "done")
+                self.assertSameTree(dst, self.remote(srv, "up"))
+                with open(srv.log, "rb") as f:
+                    self.assertNotIn(b"No SSL session reuse", f.read())
+
     def test_perms(self):
         """perms: true gives downloads the LIST's permission bits; and
         uploads get theirs with SITE CHMOD."""
@@ -1164,6 +1219,24 @@ class MockTreeTest(TreeBase):
                     b"f%d.txt" % depth, depth + 1), depth)
         depth = max(rel.count(b"/") for rel in snapshot(root))
         self.assertLessEqual(depth, 130)
+
+    def test_listing_retried(self):
+        """A listing lost to a transient failure (425, twice) is tried
+        again: the tree completes."""
+        mock, sid = self.mock_sid("tree_flaky_list")
+        root = self.tmpdir()
+        reply, side = self.tree(sid, "get", "/", root, timeout=60)
+        job = self.assertTreeJob(reply, "done")
+        self.assertCleanSide(side)
+        self.assertEqual(job["tree"]["files"], 3, job)
+        for rel, size in ((b"a.bin", 1000), (b"flaky/b.bin", 2000),
+                          (b"flaky/deeper/c.bin", 3000)):
+            with open(os.path.join(os.fsencode(root), rel), "rb") as fh:
+                self.assertEqual(fh.read(), ftpmock_tree.file_bytes(
+                    os.path.basename(rel), size), rel)
+        refused = [e for e in mock.events("mark")
+                   if e["text"].startswith("list refused")]
+        self.assertEqual(len(refused), 2, refused)
 
     def test_failing_file_does_not_stop_the_tree(self):
         """One RETR refused (550), one cut short once (retried, resumed
