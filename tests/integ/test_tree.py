@@ -300,6 +300,35 @@ class ServerTrees:
                           if c.upper().startswith(("STOR", "APPE"))], [])
         self.assertNotIn("local.open", side.methods())
 
+    def test_put_delete_extra_remote(self):
+        """put with delete: what the server has and the local tree lacks
+        is removed (files and whole directories), nothing else."""
+        srv = self.server()
+        local = self.tmpdir()
+        make_sample(local, False)
+        st = os.stat(srv.home)
+        up = self.remote(srv, "up")
+        os.mkdir(up)
+        os.chown(up, st.st_uid, st.st_gid)
+        sid = self.sid(srv)
+        reply, _ = self.tree(sid, "put", "/up", local)
+        self.assertTreeJob(reply, "done")
+        for rel in (b"extra.txt", b"dir one/sub/extra2.txt",
+                    b"gone/deeper/f"):
+            p = os.path.join(up, rel)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "wb") as f:
+                f.write(b"only on the server")
+        for d, _, fs in os.walk(up):
+            for n in [d] + [os.path.join(d, f) for f in fs]:
+                os.chown(n, st.st_uid, st.st_gid)
+        reply, side = self.tree(sid, "put", "/up", local, delete=True)
+        job = self.assertTreeJob(reply, "done")
+        self.assertCleanSide(side)
+        self.assertGreaterEqual(job["tree"]["deleted"], 3, job)
+        self.assertSameTree(local, up, times=self.times_on_put)
+        self.assertNotIn("local.remove", side.methods())
+
     def test_put_skips_local_links(self):
         """Links in a local tree are skipped on upload (symlinks: skip):
         nothing behind them reaches the server."""
@@ -615,6 +644,16 @@ class PyftpdTreeTest(ServerTrees, TreeBase):
             return j["state"] == "cancelled" and j
         j = ftpa.wait_until(cancelled, 20, what="the tree to be cancelled")
         self.assertEqual(other.call("agent.ping"), {})
+        # what was written stays: whole files, and prefixes as NAME.part
+        for rel, (kind, size, _, sha) in snapshot(dst).items():
+            self.assertEqual(kind, "file", rel)
+            if rel.endswith(b".part"):
+                with open(os.path.join(src, rel[:-5]), "rb") as f:
+                    head = f.read(size)
+                self.assertEqual(ftpa.sha256_bytes(head), sha, rel)
+            else:
+                self.assertEqual(ftpa.sha256_file(os.path.join(src, rel)),
+                                 sha, rel)
         # it does not go on transferring
         time.sleep(1.5)
         n = len([e for e in srv.events() if e["ev"] == "file_sent"])
@@ -652,6 +691,45 @@ class PyftpdTreeTest(ServerTrees, TreeBase):
         reply, _ = self.tree(sid, "get", "/src", dst, rpc=other)
         self.assertTreeJob(reply, "done")
         self.assertSameTree(src, dst)
+
+    def test_two_trees_at_once(self):
+        """Two trees of one session from two connections at the same
+        time: each connection gets only its own job's requests, both
+        complete."""
+        import threading
+        srv = self.server()
+        src, _ = self.sample_on_server(srv)
+        sid = self.sid(srv)
+        out = {}
+
+        def run(k):
+            try:
+                dst = out[k + "dst"]
+                rpc = out[k + "rpc"]
+                side = LocalSide(dst)
+                out[k] = (side.tree(rpc, {"session": sid, "direction": "get",
+                                          "path": "/src", "parallel": 2},
+                                    timeout=120), side)
+            except BaseException as e:     # reported below
+                out[k] = e
+        threads = []
+        for k in ("one", "two"):
+            out[k + "dst"] = self.tmpdir()
+            out[k + "rpc"] = self.client()
+            threads.append(threading.Thread(target=run, args=(k,)))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(150)
+        jobs = set()
+        for k in ("one", "two"):
+            self.assertIsInstance(out.get(k), tuple, out.get(k))
+            reply, side = out[k]
+            job = self.assertTreeJob(reply, "done")
+            self.assertCleanSide(side)        # no other job's requests
+            jobs.add(job["job"])
+            self.assertSameTree(src, out[k + "dst"])
+        self.assertEqual(len(jobs), 2)
 
     def test_local_open_never_answered(self):
         """A local side that never answers local.open for one file: that
