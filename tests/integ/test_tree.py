@@ -642,7 +642,7 @@ class PyftpdTreeTest(ServerTrees, TreeBase):
             j = other.call("job.status", {"job": side.job})
             self.assertNotEqual(j["state"], "done", j)
             return j["state"] == "cancelled" and j
-        j = ftpa.wait_until(cancelled, 20, what="the tree to be cancelled")
+        ftpa.wait_until(cancelled, 20, what="the tree to be cancelled")
         self.assertEqual(other.call("agent.ping"), {})
         # what was written stays: whole files, and prefixes as NAME.part
         for rel, (kind, size, _, sha) in snapshot(dst).items():
