@@ -119,6 +119,9 @@ Steps run in order; each is an object with one action key:
                           argument at white space and takes words that
                           start with "-" for options, as servers that
                           run /bin/ls do).
+  {"tree": {...}}         serve a tree of byte names, hostile ones and
+                          loops included, LIST only (see ftpmock_tree.py:
+                          also its scenarios, tree_*).
   {"halfclose_data": S}   shut the data connection for writing, read
                           nothing from it for S seconds, then close it.
   {"close": true}         close the control connection (ends the script).
@@ -172,6 +175,7 @@ import threading
 import time
 
 import ftpmock_fs
+import ftpmock_tree
 
 DEFAULT_AUTO = {
     "FEAT": "211-Features:\r\n SIZE\r\n MDTM\r\n UTF8\r\n EPSV\r\n211 End\r\n",
@@ -208,6 +212,7 @@ def to_bytes(v):
 # that tests can write `from ftpmock import login, retr`
 from ftpmock_scenarios import *  # noqa: E402,F401,F403
 from ftpmock_scenarios import SCENARIOS  # noqa: E402
+SCENARIOS.update(ftpmock_tree.SCENARIOS)
 
 # ---- the server -----------------------------------------------------------
 
@@ -806,6 +811,8 @@ class Session:
             self.step_handshake_data(st)
         elif "fs" in st:
             ftpmock_fs.serve(self, st["fs"], payload)
+        elif "tree" in st:
+            ftpmock_tree.serve(self, st["tree"])
         elif "halfclose_data" in st:
             self.step_halfclose_data(st)
         elif "close_data" in st:

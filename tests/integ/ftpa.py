@@ -720,7 +720,7 @@ class TestCase(unittest.TestCase):
     def start_pyftpd(self, user="user", password="secret", tls="none",
                      home=None, cert="server", tls_version=None,
                      host="127.0.0.1", port=0, rate=None, events=False,
-                     passive_count=20):
+                     passive_count=20, byte_names=False):
         """pyftpdlib on a free port. tls: "none", "explicit" or "implicit";
         cert: a Certs name ("server", "selfsigned", "expired",
         "wronghost") or a (cert, key) pair; tls_version "1.2"/"1.3" pins
@@ -728,7 +728,8 @@ class TestCase(unittest.TestCase):
         port: a fixed port (0: a free one); rate: bytes/s per data
         connection (plain only); events: write pyftpd_server.py's
         --events log (read it with .events()); passive_count: how many
-        passive ports. Returns a Pyftpd; restart_pyftpd(srv) starts the
+        passive ports; byte_names: names that are not UTF-8 are served
+        as bytes (pyftpd_server.py --byte-names). Returns a Pyftpd; restart_pyftpd(srv) starts the
         same server again on the same port."""
         home = home or self.tmpdir(0o755, "ftpa-home-")
         lo, hi = free_port_range(passive_count)
@@ -741,6 +742,8 @@ class TestCase(unittest.TestCase):
             cmd += ["--port", str(port)]
         if rate:
             cmd += ["--rate", str(int(rate))]
+        if byte_names:
+            cmd += ["--byte-names"]
         events_log = None
         if events:
             events_log = os.path.join(self.tmpdir(), "pyftpd-events.log")
@@ -764,7 +767,8 @@ class TestCase(unittest.TestCase):
         srv.start_args = dict(user=user, password=password, tls=tls,
                               home=home, cert=cert, tls_version=tls_version,
                               host=host, rate=rate, events=events,
-                              passive_count=passive_count)
+                              passive_count=passive_count,
+                              byte_names=byte_names)
         return srv
 
     def restart_pyftpd(self, srv, kill=True, tries=50):

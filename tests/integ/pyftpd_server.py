@@ -5,7 +5,7 @@
                      [--port N] [--passive-ports LO-HI]
                      [--tls none|explicit|implicit --cert PEM --key PEM
                       [--tls-version 1.2|1.3]]
-                     [--rate BYTES_PER_S] [--events FILE]
+                     [--rate BYTES_PER_S] [--events FILE] [--byte-names]
 
 Prints "ready PORT" on stdout once it listens (PORT is the real port, useful
 with --port 0). Serves MLSD/MLST as pyftpdlib does. The password is read
@@ -24,6 +24,10 @@ of TLS 1.2 and 1.3).
 ThrottledDTPHandler; plain FTP only): slow transfers for tests that
 cancel, kill or watch them. --port N with a fixed N lets a test restart
 the server on the same port (the listening socket has SO_REUSEADDR).
+
+--byte-names serves names that are not UTF-8 as the disk has them
+(pyftpdlib's unicode_errors "surrogateescape" instead of "replace", which
+sends U+FFFD and cannot open such a file again).
 
 --events FILE writes JSON lines as things happen, flushed at once:
   {"t": epoch, "ev": "connect", "count": N, "peer": [ip, port]}
@@ -124,6 +128,8 @@ def main():
     ap.add_argument("--rate", type=int,
                     help="bytes/s per data connection (plain FTP only)")
     ap.add_argument("--events", help="JSON-lines event log (see above)")
+    ap.add_argument("--byte-names", action="store_true",
+                    help="names that are not UTF-8 sent as bytes")
     a = ap.parse_args()
     if a.password is None:
         ap.error("no password (--password or $PYFTPD_PASSWORD)")
@@ -203,6 +209,8 @@ def main():
         handler.dtp_handler = Throttled
     if a.events:
         handler = with_events(handler, Events(a.events))
+    if a.byte_names:
+        handler.unicode_errors = "surrogateescape"
     handler.authorizer = auth
     handler.banner = "pyftpdlib test server ready."
     if a.passive_ports:
