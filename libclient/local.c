@@ -337,11 +337,6 @@ local_open(const struct local_tree *t, const json_t *params,
 	int pfd, fd = -1, e, flags;
 	int64_t size = 0;
 
-	if (write && !t->writable) {
-		fa_answer_error(ans, FTPA_ERR_PERMISSION, 0, NULL, "local.open "
-		    "%.200s: this tree does not write here", p->wire);
-		return;
-	}
 	if (p->root) {
 		answer_errno(ans, "local.open", p->wire, EISDIR);
 		return;
@@ -411,11 +406,6 @@ local_commit(const struct local_tree *t, const json_t *params,
 	int64_t size;
 	bool times;
 
-	if (!t->writable) {
-		fa_answer_error(ans, FTPA_ERR_PERMISSION, 0, NULL, "local.commit "
-		    "%.200s: this tree does not write here", p->wire);
-		return;
-	}
 	if (!commit_args(params, ts, &times, &perm)) {
 		answer_params(ans, "local.commit", "mtime, perm: not integers");
 		return;
@@ -505,10 +495,9 @@ local_remove(const struct local_tree *t, const json_t *params,
 	size_t n = 0;
 	int pfd, e = 0;
 
-	if (!t->writable || p->root) {
+	if (p->root) {
 		fa_answer_error(ans, FTPA_ERR_PERMISSION, 0, NULL, "local.remove "
-		    "%.200s: %s", p->wire, p->root ? "not the tree's root" :
-		    "this tree does not write here");
+		    "%.200s: not the tree's root", p->wire);
 		return;
 	}
 	if ((pfd = parent_open(t, "local.remove", p, ans)) == -1)
@@ -536,14 +525,15 @@ local_remove(const struct local_tree *t, const json_t *params,
 
 static const struct {
 	const char	*method;
+	bool		 writes;	/* local.open: when "write" */
 	void		(*serve)(const struct local_tree *, const json_t *,
 			    const struct lpath *, struct fa_answer *);
 } local_methods[] = {
-	{ "local.list", local_list },
-	{ "local.mkdir", local_mkdir },
-	{ "local.open", local_open },
-	{ "local.commit", local_commit },
-	{ "local.remove", local_remove },
+	{ "local.list", false, local_list },
+	{ "local.mkdir", true, local_mkdir },
+	{ "local.open", false, local_open },
+	{ "local.commit", true, local_commit },
+	{ "local.remove", true, local_remove },
 };
 
 void
@@ -563,6 +553,13 @@ fa_local_serve(const struct local_tree *t, const char *method,
 	}
 	if (!json_is_object(params)) {
 		answer_params(ans, method, "params: not an object");
+		return;
+	}
+	/* a dry run, or an upload, changes nothing here */
+	if (!t->writable && (local_methods[i].writes ||
+	    json_is_true(json_object_get(params, "write")))) {
+		fa_answer_error(ans, FTPA_ERR_PERMISSION, 0, NULL,
+		    "%s: this tree does not write here", method);
 		return;
 	}
 	if (!lpath_read(params, method, &p, ans))
