@@ -286,6 +286,10 @@ void	fa_part_abandon(const struct localdest *d, bool had_part);
 /* Starts the follower that renames d's .part once job has ended. */
 bool	fa_spawn_follower(struct ftpagent *a, const char *job,
     const struct localdest *d, bool had_part);
+/* Whether job object p may be about a transfer of session, direction
+ * and path (wire form), as far as p says (an op's owns). */
+bool	fa_job_like(const json_t *p, const char *session, bool put,
+    const json_t *path);
 /* get_file and get_file_background, a FIFO waited for fifo_ms. */
 uint64_t	fa_send_get_file(struct ftpagent *a, const char *session,
     const char *path, const char *local, const struct ftpagent_xfer_opts *opts,

@@ -209,19 +209,9 @@ static bool
 tree_owns(const struct fa_call *c, const json_t *p)
 {
 	const struct tree_call *t = c->state;
-	const char *s;
-	json_t *v;
 
-	if (t == NULL || !json_is_object(json_object_get(p, "tree")))
-		return false;
-	s = json_string_value(json_object_get(p, "session"));
-	if (s != NULL && strcmp(s, t->session) != 0)
-		return false;
-	s = json_string_value(json_object_get(p, "direction"));
-	if (s != NULL && strcmp(s, t->put ? "put" : "get") != 0)
-		return false;
-	v = json_object_get(p, "path");
-	return !json_is_string(v) || json_equal(v, t->path);
+	return t != NULL && json_is_object(json_object_get(p, "tree")) &&
+	    fa_job_like(p, t->session, t->put, t->path);
 }
 
 /* The caller's callback is the last thing: it may end the call. */
@@ -326,17 +316,27 @@ set_globs(json_t *p, const char *key, const char *const *globs)
 	return json_object_set_new(p, key, arr);
 }
 
-static int
-set_bool(json_t *p, const char *key, bool v)
-{
-	return json_object_set_new(p, key, json_boolean(v));
-}
+/* The flags that are a boolean param, and the value each sends. */
+static const struct {
+	unsigned	 flag;
+	const char	*key;
+	bool		 value;
+} tree_flags[] = {
+	{ FTPAGENT_TREE_NEWER_ONLY, "newer_only", true },
+	{ FTPAGENT_TREE_DELETE, "delete", true },
+	{ FTPAGENT_TREE_DRY_RUN, "dry_run", true },
+	{ FTPAGENT_TREE_NO_TIMES, "times", false },
+	{ FTPAGENT_TREE_PERMS, "perms", true },
+	{ FTPAGENT_TREE_NO_CONTINUE, "continue", false },
+	{ FTPAGENT_TREE_ITEMS, "items", true },
+};
 
 static json_t *
 tree_params(const struct tree_call *t, const struct ftpagent_tree_opts *o)
 {
-	unsigned f = o->flags;
+	unsigned f = o->flags | (o->item != NULL ? FTPAGENT_TREE_ITEMS : 0);
 	json_t *p;
+	size_t i;
 	int r = 0;
 
 	p = json_pack("{s:s,s:s,s:O,s:b}", "session", t->session,
@@ -347,20 +347,10 @@ tree_params(const struct tree_call *t, const struct ftpagent_tree_opts *o)
 	if (compare_names[o->compare] != NULL)
 		r |= json_object_set_new(p, "compare",
 		    json_string(compare_names[o->compare]));
-	if (f & FTPAGENT_TREE_NEWER_ONLY)
-		r |= set_bool(p, "newer_only", true);
-	if (f & FTPAGENT_TREE_DELETE)
-		r |= set_bool(p, "delete", true);
-	if (f & FTPAGENT_TREE_DRY_RUN)
-		r |= set_bool(p, "dry_run", true);
-	if (f & FTPAGENT_TREE_NO_TIMES)
-		r |= set_bool(p, "times", false);
-	if (f & FTPAGENT_TREE_PERMS)
-		r |= set_bool(p, "perms", true);
-	if (f & FTPAGENT_TREE_NO_CONTINUE)
-		r |= set_bool(p, "continue", false);
-	if ((f & FTPAGENT_TREE_ITEMS) || o->item != NULL)
-		r |= set_bool(p, "items", true);
+	for (i = 0; i < sizeof(tree_flags) / sizeof(tree_flags[0]); i++)
+		if (f & tree_flags[i].flag)
+			r |= json_object_set_new(p, tree_flags[i].key,
+			    json_boolean(tree_flags[i].value));
 	if ((f & FTPAGENT_TREE_MAX_DEPTH) && o->max_depth >= 0)
 		r |= json_object_set_new(p, "max_depth",
 		    json_integer(o->max_depth));

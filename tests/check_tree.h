@@ -25,6 +25,8 @@ void	 tree_teardown(void);
 int	 stat_at(const char *rel, struct stat *st);
 char	*slurp(const char *rel);
 
+uint64_t start_tree_cb(const struct ftpagent_tree_opts *o, ftpagent_reply_cb cb,
+	    struct rec *rc, struct req *q);
 uint64_t start_tree(const struct ftpagent_tree_opts *o, struct rec *rc);
 const char *ask_for(json_int_t req, const char *method, const char *params);
 void	 ask1(const char *method, const char *params, int code);

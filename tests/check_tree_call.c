@@ -177,22 +177,15 @@ on_tree_reply(struct ftpagent *conn, struct ftpagent_reply *r, void *arg)
 
 START_TEST(test_tree_outcome)
 {
+	struct req q;
 	uint64_t id;
 
-	id = ftpagent_send_tree(a, "s1", "/r", rootfd, NULL, on_tree_reply,
-	    &recs[0]);
-	flush();
-	{
-		struct req q;
-
-		agent_req(&q, "transfer.tree", 0);
-		rid = q.id;
-		ck_assert_str_eq(param_str(&q, "direction"), "get");
-		ck_assert(param(&q, "compare") == NULL);
-		ck_assert(param(&q, "max_depth") == NULL);
-		ck_assert(param(&q, "items") == NULL);
-		req_clear(&q);
-	}
+	id = start_tree_cb(NULL, on_tree_reply, &recs[0], &q);
+	ck_assert_str_eq(param_str(&q, "direction"), "get");
+	ck_assert(param(&q, "compare") == NULL);
+	ck_assert(param(&q, "max_depth") == NULL);
+	ck_assert(param(&q, "items") == NULL);
+	req_clear(&q);
 	finish_tree("{\"files\":3,\"files_total\":3,\"dirs\":2,\"skipped\":4,"
 	    "\"deleted\":1,\"failed\":0,\"walking\":false,\"dry_run\":false,"
 	    "\"failures\":[]}");
@@ -208,16 +201,8 @@ START_TEST(test_tree_outcome)
 	ftpagent_tree_clear(&taken);
 
 	/* a failed tree: the error reply's data.job and its failures */
-	id = ftpagent_send_tree(a, "s1", "/r", rootfd, NULL, on_tree_reply,
-	    &recs[1]);
-	flush();
-	{
-		struct req q;
-
-		agent_req(&q, "transfer.tree", 0);
-		rid = q.id;
-		req_clear(&q);
-	}
+	id = start_tree_cb(NULL, on_tree_reply, &recs[1], &q);
+	req_clear(&q);
 	agent_printf("{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32000,"
 	    "\"message\":\"x/y: 550 no\",\"data\":{\"kind\":\"ftp\","
 	    "\"ftp_code\":550,\"ftp_text\":\"no\",\"job\":%s}},\"id\":%lld}\n",
@@ -329,20 +314,10 @@ END_TEST
 
 /* ---- 7. the blocking face serves the agent too -------------------------- */
 
-static void
-send_line(int fd, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !fake_send(fd, s, (size_t)n, WAIT_MS))
-		_exit(10);
-	free(s);
-}
+#define send_line(fd, ...) do {					\
+	if (!fake_printf((fd), __VA_ARGS__))				\
+		_exit(10);						\
+} while (0)
 
 /* The forked agent: makes a directory and a file through the library,
  * then answers the tree. No Check calls in here. */

@@ -179,18 +179,29 @@ tree_teardown(void)
 
 /* ---- the agent's side -------------------------------------------------- */
 
-/* Sends transfer.tree with o, reads it off the agent's end: rid. */
+/* Sends transfer.tree of "/r" with o and cb, reads it off the agent's
+ * end into *q (req_clear): rid. */
+uint64_t
+start_tree_cb(const struct ftpagent_tree_opts *o, ftpagent_reply_cb cb,
+    struct rec *rc, struct req *q)
+{
+	uint64_t id;
+
+	id = ftpagent_send_tree(a, "s1", "/r", rootfd, o, cb, rc);
+	ck_assert_msg(id != 0, "send_tree: %s", ftpagent_error_message(a));
+	flush();
+	agent_req(q, "transfer.tree", 0);
+	rid = q->id;
+	return id;
+}
+
+/* The same with on_reply, the request dropped. */
 uint64_t
 start_tree(const struct ftpagent_tree_opts *o, struct rec *rc)
 {
 	struct req q;
-	uint64_t id;
+	uint64_t id = start_tree_cb(o, on_reply, rc, &q);
 
-	id = ftpagent_send_tree(a, "s1", "/r", rootfd, o, on_reply, rc);
-	ck_assert_msg(id != 0, "send_tree: %s", ftpagent_error_message(a));
-	flush();
-	agent_req(&q, "transfer.tree", 0);
-	rid = q.id;
 	req_clear(&q);
 	return id;
 }

@@ -361,19 +361,43 @@ agent_write(const char *s)
 	    "cannot write to the library: %s", strerror(errno));
 }
 
+static bool
+fake_vprintf(int fd, const char *fmt, va_list ap)
+{
+	char *s;
+	int n;
+	bool ok;
+
+	if ((n = vasprintf(&s, fmt, ap)) < 0)
+		return false;
+	ok = fake_send(fd, s, (size_t)n, WAIT_MS);
+	free(s);
+	return ok;
+}
+
+/* Writes a formatted message to fd; usable in a forked agent. */
+bool
+fake_printf(int fd, const char *fmt, ...)
+{
+	va_list ap;
+	bool ok;
+
+	va_start(ap, fmt);
+	ok = fake_vprintf(fd, fmt, ap);
+	va_end(ap);
+	return ok;
+}
+
 void
 agent_printf(const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
-	int n;
+	bool ok;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	ok = fake_vprintf(agent, fmt, ap);
 	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	agent_write(s);
-	free(s);
+	ck_assert_msg(ok, "cannot write to the library: %s", strerror(errno));
 }
 
 void
