@@ -31,6 +31,7 @@ struct xfer_cmd {
 	bool		 put;
 	bool		 cont;		/* -c */
 	bool		 bg;		/* --background */
+	bool		 recursive;	/* -r: a tree (cmd_tree.c) */
 	bool		 std;		/* stdout (get) or stdin (put) */
 	struct ftpagent_xfer_opts o;
 	struct ftpagent_xfer_result res;
@@ -65,14 +66,17 @@ xfer_options(struct ctl *c, const struct command *cmd, int *argc,
 		{ "append", no_argument, NULL, 'a' },
 		{ "ascii", no_argument, NULL, 'A' },
 		{ "background", no_argument, NULL, 'B' },
+		{ "recursive", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	optind = 0;
-	while ((ch = getopt_long(*argc, *argv, ":c", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(*argc, *argv, ":cr", longopts, NULL)) != -1) {
 		if (ch == 'c')
 			x->cont = true;
+		else if (ch == 'r')
+			x->recursive = true;
 		else if (ch == 'a' && x->put)
 			x->o.append = true;
 		else if (ch == 'A')
@@ -90,6 +94,9 @@ xfer_options(struct ctl *c, const struct command *cmd, int *argc,
 	if (x->cont && x->o.append)
 		return usage_error(c, cmd, "--continue and --append exclude "
 		    "each other");
+	if (x->recursive && (x->bg || x->o.ascii || x->o.append))
+		return usage_error(c, cmd, "-r moves a tree in the foreground, "
+		    "in binary, without --append");
 	if (x->cont)
 		x->o.offset = -1;
 	return 0;
@@ -279,6 +286,8 @@ cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	memset(&x, 0, sizeof(x));
 	if ((status = xfer_options(c, cmd, &argc, &argv, &x)) != 0)
 		return status;
+	if (x.recursive)
+		return tree_copy(c, cmd, false, argc, argv);
 	if (argc < 1 || argc > 2)
 		return usage_error(c, cmd, "get takes TARGET and maybe LOCAL");
 	larg = argc == 2 ? argv[1] : NULL;
@@ -346,6 +355,8 @@ cmd_put(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	x.put = true;
 	if ((status = xfer_options(c, cmd, &argc, &argv, &x)) != 0)
 		return status;
+	if (x.recursive)
+		return tree_copy(c, cmd, true, argc, argv);
 	if (argc != 2)
 		return usage_error(c, cmd, "put takes LOCAL and TARGET");
 	x.std = strcmp(argv[0], "-") == 0;

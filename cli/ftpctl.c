@@ -446,7 +446,11 @@ usage(FILE *fp)
 "  ls [-l] TARGET\n"
 "  stat TARGET\n"
 "  get [-c|--continue] [--ascii] [--background] TARGET [LOCAL|-]\n"
+"  get -r TARGET [DIR]\n"
 "  put [-c|--continue] [--append] [--ascii] [--background] LOCAL|- TARGET\n"
+"  put -r LOCALDIR TARGET\n"
+"  mirror [-R] [--delete] [--dry-run] [--newer-only] [--exclude GLOB]...\n"
+"         [--include GLOB]... [-P N] SRC DST\n"
 "  mkdir [-p|--parents] TARGET\n"
 "  rm [-r|--recursive] TARGET\n"
 "  rmdir TARGET\n"
@@ -497,9 +501,12 @@ static const struct command commands[] = {
 	{ "stat", cmd_stat, "TARGET" },
 	{ "get", cmd_get, "[-c|--continue] [--ascii] [--background] TARGET "
 	    "[LOCAL|-]  (--background: print the job id and exit; LOCAL.part "
-	    "is renamed to LOCAL when the job is done)" },
+	    "is renamed to LOCAL when the job is done); get -r TARGET [DIR]" },
 	{ "put", cmd_put, "[-c|--continue] [--append] [--ascii] [--background] "
-	    "LOCAL|- TARGET" },
+	    "LOCAL|- TARGET; put -r LOCALDIR TARGET" },
+	{ "mirror", cmd_mirror, "[-R] [--delete] [--dry-run] [--newer-only] "
+	    "[--exclude GLOB]... [--include GLOB]... [-P N] SRC DST  (SRC a "
+	    "TARGET and DST a local directory; with -R the other way)" },
 	{ "mkdir", cmd_mkdir, "[-p|--parents] TARGET" },
 	{ "rm", cmd_rm, "[-r|--recursive] TARGET" },
 	{ "rmdir", cmd_rmdir, "TARGET" },

@@ -6,6 +6,7 @@
  *   cmd_session.c  open, close, sessions, call, ping, version
  *   cmd_fs.c       ls, stat, mkdir, rm, rmdir, mv, chmod, touch, quote
  *   cmd_xfer.c     get, put
+ *   cmd_tree.c     mirror, get -r, put -r (trees)
  *   cmd_jobs.c     jobs, wait, cancel
  *
  * The work itself is libftpagent's; these files parse arguments and
@@ -127,6 +128,11 @@ int	cmd_touch(struct ctl *, const struct command *, int, char **);
 /* cmd_xfer.c */
 int	cmd_get(struct ctl *, const struct command *, int, char **);
 int	cmd_put(struct ctl *, const struct command *, int, char **);
+/* cmd_tree.c */
+int	cmd_mirror(struct ctl *, const struct command *, int, char **);
+/* get -r (DIR made when missing) and put -r, after get's options */
+int	tree_copy(struct ctl *, const struct command *, bool put, int,
+    char **);
 /* cmd_jobs.c */
 int	cmd_cancel(struct ctl *, const struct command *, int, char **);
 int	cmd_jobs(struct ctl *, const struct command *, int, char **);

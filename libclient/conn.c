@@ -475,11 +475,6 @@ conn_next(struct conn *c, struct jsonrpc_msg *out, bool *have)
 			conn_close(c);
 			return CONN_BADMSG;
 		}
-		if (out->type == JSONRPC_REQUEST) {
-			/* The agent never calls us; nothing sane to do. */
-			jsonrpc_msg_clear(out);
-			continue;
-		}
 		*have = true;
 		return CONN_OK;
 	}

@@ -98,7 +98,8 @@ enum conn_status	conn_fill(struct conn *);
  * Pulls one buffered message: CONN_OK with *have set when *out holds
  * one (release with jsonrpc_msg_clear), CONN_OK with *have false when
  * more input is needed. Framing or parse failures close the connection.
- * Requests from the agent (it makes none) are skipped.
+ * Requests from the agent (a tree's local.*) come out too: the core
+ * answers every one.
  */
 enum conn_status	conn_next(struct conn *, struct jsonrpc_msg *out,
     bool *have);

@@ -168,6 +168,20 @@ set_deadline(struct ftpagent *a, struct fa_call *c)
 	list_add(a->calls, c);
 }
 
+struct fa_call *
+fa_call_find(struct ftpagent *a, json_int_t wire)
+{
+	struct fa_call *c = hash_find(a->calls, wire);
+
+	return c != NULL && !c->zombie ? c : NULL;
+}
+
+void
+fa_call_touch(struct ftpagent *a, struct fa_call *c)
+{
+	set_deadline(a, c);
+}
+
 static void
 call_unlink(struct ftpagent *a, struct fa_call *c)
 {
@@ -255,6 +269,8 @@ fa_reply_clear(struct fa_reply *r)
 	free(r->kind);
 	free(r->data);
 	fa_results_free(p);
+	ftpagent_tree_clear(r->tree);
+	free(r->tree);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -569,13 +585,17 @@ progress(struct ftpagent *a, const json_t *p)
 		return;
 	}
 	set_deadline(a, c);
-	if (c->cancelling || c->progress == NULL)
+	if (c->cancelling || (c->progress == NULL && c->op->progress == NULL))
 		return;
 	bytes = wire_count(json_object_get(p, "bytes"), 0);
 	total = wire_count(json_object_get(p, "total"), -1);
 	wire = c->wire;
 	a->depth++;
-	stop = !c->progress(c->progress_arg, bytes, total);
+	/* either may end the call: c is not touched after it */
+	if (c->op->progress != NULL)
+		stop = !c->op->progress(a, c, p);
+	else
+		stop = !c->progress(c->progress_arg, bytes, total);
 	a->depth--;
 	/* the callback may have ended the call (ftpagent_cancel) */
 	if (stop && !a->freeing && (c = hash_find(a->calls, wire)) != NULL &&
@@ -600,6 +620,8 @@ notification(struct ftpagent *a, const struct jsonrpc_msg *m)
 	if (strcmp(m->method, WIRE_JOB_PROGRESS) == 0 &&
 	    json_is_object(m->params))
 		progress(a, m->params);
+	else if (fa_serve_notice(a, m))
+		return;		/* the calling connection's own */
 	if (!a->subscribed || a->freeing)
 		return;
 	if (a->event_cb != NULL)
@@ -616,6 +638,10 @@ dispatch(struct ftpagent *a, const struct jsonrpc_msg *m)
 
 	if (m->type == JSONRPC_NOTIFICATION) {
 		notification(a, m);
+		return;
+	}
+	if (m->type == JSONRPC_REQUEST) {
+		fa_serve_request(a, m);
 		return;
 	}
 	if ((c = reply_call(a, m)) != NULL)

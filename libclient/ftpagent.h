@@ -409,6 +409,148 @@ FTPAGENT_API bool ftpagent_job_cancel(struct ftpagent *, const char *job_id);
 FTPAGENT_API bool ftpagent_job_list(struct ftpagent *,
     struct ftpagent_job **jobs, size_t *n);
 
+/* ---- trees (since libftpagent.so.1, LIBFTPAGENT_LT_VERSION 3:0:2) ------------ */
+
+/*
+ * A whole directory tree, or the files of one directory that match globs,
+ * moved as one job of the agent (transfer.tree). The agent walks the
+ * remote side and decides; the local side is done here, by this library,
+ * beneath a directory descriptor the caller chose: while the call runs,
+ * the agent asks this connection to list, make, open, rename and remove
+ * local files, and the library does so with the caller's rights, umask
+ * and quota, resolving every path beneath that directory without
+ * following a symbolic link or leaving it (openat2 RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS, or O_NOFOLLOW at every component on kernels
+ * without it). A path the agent sends that is not a plain relative path
+ * is refused. Downloads land as NAME.part and are renamed when complete.
+ */
+
+enum ftpagent_tree_compare {
+	FTPAGENT_COMPARE_DEFAULT = 0,	/* the agent's: DIFFER */
+	FTPAGENT_COMPARE_DIFFER,	/* missing, or size or mtime differ */
+	FTPAGENT_COMPARE_MISSING,	/* only files the destination lacks */
+	FTPAGENT_COMPARE_ALL,		/* every file */
+};
+
+/* Flags of struct ftpagent_tree_opts. */
+#define FTPAGENT_TREE_DELETE	0x01	/* remove what the destination has
+					   and the source lacks (after the
+					   transfers; not when one failed) */
+#define FTPAGENT_TREE_DRY_RUN	0x02	/* walk and compare, change nothing
+					   (the library then refuses every
+					   local request but listing) */
+#define FTPAGENT_TREE_NEWER_ONLY 0x04	/* an existing file only when the
+					   source is newer */
+#define FTPAGENT_TREE_NO_TIMES	0x08	/* do not give files the source's
+					   mtime */
+#define FTPAGENT_TREE_PERMS	0x10	/* give files the source's permission
+					   bits (masked with 0777) */
+#define FTPAGENT_TREE_NO_CONTINUE 0x20	/* do not resume a NAME.part left by
+					   an earlier run */
+#define FTPAGENT_TREE_ITEMS	0x40	/* one item callback per action (set
+					   by itself when opts->item is not
+					   NULL) */
+#define FTPAGENT_TREE_MAX_DEPTH	0x80	/* max_depth is set */
+
+/* One action of a tree (the agent's tree.item), valid during the item
+ * callback only. */
+struct ftpagent_tree_item {
+	const char	*job;		/* the tree's job id */
+	const char	*action;	/* "get", "put", "mkdir", "delete",
+					   "skip", "failed" */
+	const char	*path;		/* below the root (bytes) */
+	int64_t		 size;		/* -1: unknown */
+	/* "failed": why; FTPAGENT_OK and "" otherwise */
+	enum ftpagent_error error;
+	const char	*error_kind;
+	const char	*error_message;
+};
+
+/* A file that failed after its retries. */
+struct ftpagent_tree_failure {
+	char		*path;		/* below the root (bytes) */
+	enum ftpagent_error error;
+	char		*error_kind;	/* protocol name: "ftp", ... */
+	char		*error_message;
+	int		 ftp_code;	/* the server's reply code, or 0 */
+};
+
+/*
+ * A tree job as the agent last described it. job holds what every job
+ * has (id, state, bytes and total summed over the files planned so far,
+ * rate, eta -1 until the walk is complete, error: the first failure's);
+ * the rest is the tree's. Owned by the struct: release with
+ * ftpagent_tree_clear.
+ */
+struct ftpagent_tree {
+	struct ftpagent_job job;
+	int64_t		 files;		/* transferred */
+	int64_t		 files_total;	/* planned so far */
+	int64_t		 dirs;		/* directories listed */
+	int64_t		 skipped;	/* equal, excluded or links */
+	int64_t		 deleted;
+	int64_t		 failed;	/* files that failed */
+	bool		 walking;	/* the walk goes on */
+	bool		 dry_run;
+	/* the first failures (at most 20; failed counts them all) */
+	struct ftpagent_tree_failure *failures;
+	size_t		 n_failures;
+};
+
+/* Frees what *tree holds and zeroes it. NULL is allowed. */
+FTPAGENT_API void ftpagent_tree_clear(struct ftpagent_tree *tree);
+
+/* Called with the tree's state at every progress report of the agent (at
+ * least once a second while it runs); tree is valid during the call.
+ * Return false to cancel the tree (as for ftpagent_progress_cb). */
+typedef bool (*ftpagent_tree_progress_cb)(void *arg,
+    const struct ftpagent_tree *tree);
+/* Called once per action of the tree (planned, for a dry run, or done). */
+typedef void (*ftpagent_tree_item_cb)(void *arg,
+    const struct ftpagent_tree_item *item);
+
+/* What a tree does; all zero: the agent's defaults. */
+struct ftpagent_tree_opts {
+	enum ftpagent_xfer_dir direction; /* PUT: upload the local tree;
+					   GET or UNKNOWN: download */
+	enum ftpagent_tree_compare compare;
+	unsigned	 flags;		/* FTPAGENT_TREE_* */
+	/* NULL-terminated arrays of fnmatch globs, or NULL: a glob with a
+	 * '/' is matched against the path below the root, else against the
+	 * name; files are moved only if they match an include (when any is
+	 * given) and no exclude; directories matching an exclude are
+	 * skipped. Matched by the agent. */
+	const char *const *include;
+	const char *const *exclude;
+	int		 max_depth;	/* with FTPAGENT_TREE_MAX_DEPTH:
+					   directory levels below the root
+					   (0: only the root's files); else,
+					   or < 0: the agent's (unlimited) */
+	int		 parallel;	/* files in flight, 1-16; 0: the
+					   agent's (min(4, connections)) */
+	ftpagent_tree_progress_cb progress; /* may be NULL */
+	ftpagent_tree_item_cb item;	/* may be NULL */
+	void		*arg;		/* of both */
+};
+
+/*
+ * Moves the tree at remote_path (a directory on the server) to or from
+ * the directory local_dir (a descriptor of a directory the caller opened,
+ * O_PATH is enough; it is duplicated, the caller keeps its own). opts may
+ * be NULL. Returns true when every file was moved or skipped. When the
+ * agent took the tree, *result (may be NULL) receives its final state
+ * whether the call succeeds or not: a tree with failed files fails with
+ * the first failure's error, and result->failures lists them. Caller
+ * clears *result with ftpagent_tree_clear (zeroed first, so clearing is
+ * always safe). The connection's timeout is an inactivity timeout here:
+ * the agent's progress and requests restart it. The connection serves
+ * the tree until it ends; closing it cancels the tree (complete files
+ * stay, partial ones as NAME.part, to be resumed).
+ */
+FTPAGENT_API bool ftpagent_tree(struct ftpagent *, const char *session,
+    const char *remote_path, int local_dir,
+    const struct ftpagent_tree_opts *opts, struct ftpagent_tree *result);
+
 /* ---- events ---------------------------------------------------------------- */
 
 enum ftpagent_event_type {

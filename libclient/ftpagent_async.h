@@ -233,6 +233,26 @@ FTPAGENT_API uint64_t ftpagent_send_job_list(struct ftpagent *,
 FTPAGENT_API uint64_t ftpagent_send_subscribe(struct ftpagent *,
     const char *const *jobs, ftpagent_reply_cb, void *arg);
 
+/*
+ * Trees (since LIBFTPAGENT_LT_VERSION 3:0:2), as ftpagent_tree: the
+ * local requests of the agent are served from ftpagent_process while the
+ * call is in flight, opts->progress and opts->item run from there too.
+ * local_dir is duplicated. The outcome's tree is taken with
+ * ftpagent_reply_take_tree from the callback.
+ */
+FTPAGENT_API uint64_t ftpagent_send_tree(struct ftpagent *,
+    const char *session, const char *remote_path, int local_dir,
+    const struct ftpagent_tree_opts *opts, ftpagent_reply_cb, void *arg);
+/*
+ * From the callback of ftpagent_send_tree: moves the tree's final state
+ * into *tree (caller clears with ftpagent_tree_clear) and returns true;
+ * false, with *tree zeroed, when the reply holds none (another call's,
+ * taken already, or the agent never took the tree). r must be the
+ * callback's own.
+ */
+FTPAGENT_API bool ftpagent_reply_take_tree(struct ftpagent_reply *r,
+    struct ftpagent_tree *tree);
+
 /* Any method; fds (at most 4) are duplicated when queued. */
 FTPAGENT_API uint64_t ftpagent_send_call(struct ftpagent *, const char *method,
     const char *params_json, const int *fds, size_t nfds, ftpagent_reply_cb,

@@ -11,6 +11,10 @@
  *   follow.c     the follower that renames a background download
  *   jobs.c       job status, wait, cancel, list
  *   events.c     subscriptions and notifications
+ *   serve.c      what the agent asks of a call: its requests answered,
+ *                its notices (tree.item) handed over
+ *   tree.c       trees (transfer.tree) and their local side
+ *   local.c      local.* beneath a tree's directory (local.h)
  *
  * Each operation is written once, as its send form (ftpagent_async.h):
  * an struct fa_op says what its replies mean. The blocking function is
@@ -71,6 +75,19 @@ struct fa_reply {
 	char		*msg;
 	char		*kind;
 	char		*data;
+	struct ftpagent_tree *tree;	/* send_tree (ftpagent_reply_take_tree) */
+};
+
+/*
+ * The answer to a request of the agent (serve.c): a result, with at most
+ * one descriptor (ours: closed once queued), or an error.
+ */
+struct fa_answer {
+	json_t		*result;	/* NULL: an error */
+	int		 fd;		/* -1: none */
+	int		 code;		/* the error's JSON-RPC code */
+	const char	*kind;		/* the error's data.kind (static) */
+	char		 message[256];
 };
 
 /*
@@ -99,6 +116,19 @@ struct fa_op {
 	 * may be its job (progress from an agent that does not say which
 	 * request it answers). NULL: not a transfer. */
 	bool	(*owns)(const struct fa_call *, const json_t *p);
+	/* job.progress of the call's job, in place of c->progress: false
+	 * cancels the job. NULL: c->progress. */
+	bool	(*progress)(struct ftpagent *, struct fa_call *,
+		    const json_t *job);
+	/* A request of the agent naming this call in params.request (a
+	 * tree's local.*): fill ans, which the core sends. NULL: the call
+	 * serves none (-32601). */
+	void	(*serve)(struct ftpagent *, struct fa_call *, const char *method,
+		    const json_t *params, struct fa_answer *ans);
+	/* A notification naming this call other than job.progress
+	 * (tree.item). NULL: ignored. */
+	void	(*notice)(struct ftpagent *, struct fa_call *,
+		    const char *method, const json_t *params);
 };
 
 /* A call in flight. */
@@ -190,6 +220,10 @@ int	fa_call_next(struct ftpagent *a, struct fa_call *c, struct fa_reply *r,
     const char *method, json_t *params, const int *fds, size_t nfds);
 /* job.cancel whose reply nobody awaits. */
 void	fa_cancel_job(struct ftpagent *a, const char *job);
+/* The live call whose request in flight has id wire, or NULL. */
+struct fa_call	*fa_call_find(struct ftpagent *a, json_int_t wire);
+/* The agent is at work for c: its inactivity timeout starts again. */
+void	fa_call_touch(struct ftpagent *a, struct fa_call *c);
 
 void	fa_reply_init(struct fa_reply *r, const struct fa_call *c);
 void	fa_reply_error(struct fa_reply *r, enum ftpagent_error e,
@@ -209,6 +243,21 @@ bool	fa_sync_void(struct ftpagent *a, uint64_t id, struct fa_sync *s);
 /* One wait on the socket (at most max_ms; < 0: the calls' deadlines
  * only) and what it brought processed. False once closed. */
 bool	fa_poll_once(struct ftpagent *a, int max_ms);
+
+/* ---- what the agent asks (serve.c) ---- */
+
+/* A request of the agent, answered (never silence). */
+void	fa_serve_request(struct ftpagent *a, const struct jsonrpc_msg *m);
+/* A notification naming a call (params.request) to that call's op;
+ * true when it was one such. */
+bool	fa_serve_notice(struct ftpagent *a, const struct jsonrpc_msg *m);
+void	fa_answer_init(struct fa_answer *ans);
+/* ans becomes an error of application kind k, or (k FTPA_ERR_NONE) of
+ * JSON-RPC code with data.kind rpc_kind. */
+void	fa_answer_error(struct fa_answer *ans, enum ftpa_err k, int code,
+    const char *rpc_kind, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void	fa_answer_clear(struct fa_answer *ans);
 
 /* ---- replies (fs.c, jobs.c) ---- */
 
@@ -237,6 +286,10 @@ void	fa_part_abandon(const struct localdest *d, bool had_part);
 /* Starts the follower that renames d's .part once job has ended. */
 bool	fa_spawn_follower(struct ftpagent *a, const char *job,
     const struct localdest *d, bool had_part);
+/* Whether job object p may be about a transfer of session, direction
+ * and path (wire form), as far as p says (an op's owns). */
+bool	fa_job_like(const json_t *p, const char *session, bool put,
+    const json_t *path);
 /* get_file and get_file_background, a FIFO waited for fifo_ms. */
 uint64_t	fa_send_get_file(struct ftpagent *a, const char *session,
     const char *path, const char *local, const struct ftpagent_xfer_opts *opts,

@@ -391,25 +391,30 @@ xfer_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 	c->state = NULL;
 }
 
-/* Whether job object p is about a transfer like x: same session,
- * direction and path (where p says). */
+bool
+fa_job_like(const json_t *p, const char *session, bool put,
+    const json_t *path)
+{
+	const char *s;
+	json_t *v;
+
+	s = json_string_value(json_object_get(p, "session"));
+	if (s != NULL && strcmp(s, session) != 0)
+		return false;
+	s = json_string_value(json_object_get(p, "direction"));
+	if (s != NULL && strcmp(s, put ? "put" : "get") != 0)
+		return false;
+	v = json_object_get(p, "path");
+	return !json_is_string(v) || json_equal(v, path);
+}
+
 static bool
 xfer_owns(const struct fa_call *c, const json_t *p)
 {
 	const struct xfer *x = c->state;
-	const char *s;
-	json_t *v;
 
-	if (x == NULL || x->step != XFER_TRANSFER)
-		return false;
-	s = json_string_value(json_object_get(p, "session"));
-	if (s != NULL && strcmp(s, x->session) != 0)
-		return false;
-	s = json_string_value(json_object_get(p, "direction"));
-	if (s != NULL && strcmp(s, x->put ? "put" : "get") != 0)
-		return false;
-	v = json_object_get(p, "path");
-	return !json_is_string(v) || json_equal(v, x->path);
+	return x != NULL && x->step == XFER_TRANSFER &&
+	    fa_job_like(p, x->session, x->put, x->path);
 }
 
 /* One operation, four names for what it says. */

@@ -200,8 +200,8 @@ parse_req(struct req *r, const char *line)
  * them). False with r->why set on timeout, EOF or a bad line; usable in
  * a forked child (no Check calls).
  */
-bool
-fake_recv_req(int fd, struct req *r, int timeout_ms)
+static const char *
+recv_line(int fd, struct req *r, int timeout_ms)
 {
 	static char line[LINE_MAX_FAKE];
 	int64_t deadline = now_ms() + timeout_ms;
@@ -212,17 +212,43 @@ fake_recv_req(int fd, struct req *r, int timeout_ms)
 	r->fd_at = (size_t)-1;
 	for (;;) {
 		if (!recv_byte(fd, r, &ch, len, deadline, timeout_ms))
-			return false;
+			return NULL;
 		if (ch == '\n')
 			break;
 		if (len == sizeof(line) - 1) {
 			snprintf(r->why, sizeof(r->why), "line too long");
-			return false;
+			return NULL;
 		}
 		line[len++] = ch;
 	}
 	line[len] = '\0';
-	return parse_req(r, line);
+	return line;
+}
+
+bool
+fake_recv_req(int fd, struct req *r, int timeout_ms)
+{
+	const char *line = recv_line(fd, r, timeout_ms);
+
+	return line != NULL && parse_req(r, line);
+}
+
+/* A response line (an answer of the library to the agent's request):
+ * any JSON object, its descriptors with it. */
+bool
+fake_recv_answer(int fd, struct req *r, int timeout_ms)
+{
+	const char *line = recv_line(fd, r, timeout_ms);
+
+	if (line == NULL)
+		return false;
+	if ((r->msg = json_loads(line, 0, NULL)) == NULL ||
+	    !json_is_object(r->msg)) {
+		snprintf(r->why, sizeof(r->why), "not a JSON object: %.80s",
+		    line);
+		return false;
+	}
+	return true;
 }
 
 /* Writes all of buf, waiting at most timeout_ms for room. */
@@ -271,6 +297,37 @@ agent_req(struct req *r, const char *method, int nfds)
 		    "of its line, not its first", r->method, r->fd_at);
 }
 
+/* The library's answer to the agent's request with string id: a result,
+ * or an error when code is not 0, with nfds fds at its first byte. */
+void
+agent_answer(struct req *r, const char *id, int code, int nfds)
+{
+	bool ok = fake_recv_answer(agent, r, WAIT_MS);
+	json_t *e;
+	char *dump;
+
+	if (r->msg != NULL)
+		held_add(r);
+	ck_assert_msg(ok, "agent: %s", r->why);
+	dump = json_dumps(r->msg, JSON_COMPACT);
+	ck_assert_msg(json_is_string(json_object_get(r->msg, "id")) &&
+	    strcmp(json_string_value(json_object_get(r->msg, "id")), id) == 0,
+	    "answer to %s: %s", id, dump);
+	e = json_object_get(r->msg, "error");
+	if (code == 0)
+		ck_assert_msg(json_is_object(json_object_get(r->msg, "result")),
+		    "answer to %s is no result: %s", id, dump);
+	else
+		ck_assert_msg(json_integer_value(json_object_get(e, "code")) ==
+		    code, "answer to %s is not error %d: %s", id, code, dump);
+	free(dump);
+	ck_assert_msg(r->nfds == nfds, "answer to %s came with %d fds, not %d",
+	    id, r->nfds, nfds);
+	if (nfds > 0)
+		ck_assert_msg(r->fd_at == 0, "answer to %s: the fds came with "
+		    "byte %zu of its line, not its first", id, r->fd_at);
+}
+
 /* Nothing more written by the library within ms. */
 void
 agent_no_req(int ms)
@@ -304,19 +361,43 @@ agent_write(const char *s)
 	    "cannot write to the library: %s", strerror(errno));
 }
 
+static bool
+fake_vprintf(int fd, const char *fmt, va_list ap)
+{
+	char *s;
+	int n;
+	bool ok;
+
+	if ((n = vasprintf(&s, fmt, ap)) < 0)
+		return false;
+	ok = fake_send(fd, s, (size_t)n, WAIT_MS);
+	free(s);
+	return ok;
+}
+
+/* Writes a formatted message to fd; usable in a forked agent. */
+bool
+fake_printf(int fd, const char *fmt, ...)
+{
+	va_list ap;
+	bool ok;
+
+	va_start(ap, fmt);
+	ok = fake_vprintf(fd, fmt, ap);
+	va_end(ap);
+	return ok;
+}
+
 void
 agent_printf(const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
-	int n;
+	bool ok;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	ok = fake_vprintf(agent, fmt, ap);
 	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	agent_write(s);
-	free(s);
+	ck_assert_msg(ok, "cannot write to the library: %s", strerror(errno));
 }
 
 void

@@ -58,9 +58,13 @@ struct req {
 /* No Check calls: usable in a forked agent. */
 bool	fake_recv_req(int fd, struct req *r, int timeout_ms);
 bool	fake_send(int fd, const void *buf, size_t len, int timeout_ms);
+bool	fake_recv_answer(int fd, struct req *r, int timeout_ms);
+bool	fake_printf(int fd, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 void	agent_req(struct req *r, const char *method, int nfds);
 void	agent_no_req(int ms);
+void	agent_answer(struct req *r, const char *id, int code, int nfds);
 void	req_clear(struct req *r);
 const char *param_str(const struct req *r, const char *name);
 

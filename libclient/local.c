@@ -1,0 +1,569 @@
+/*
+ * libftpagent: local.* for a tree (local.h). Every operation splits its
+ * path into a parent directory, opened beneath the tree's root by
+ * beneath.c, and a last name, used only with the *at calls that do not
+ * follow a symbolic link there (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW,
+ * unlinkat, renameat, mkdirat). Something that is not a regular file is
+ * checked with fstatat before it is opened, so a FIFO or a device is
+ * never opened, and checked again on the descriptor.
+ */
+#include <config.h>
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ftpagent_priv.h"
+#include "bytename.h"
+#include "local.h"
+#include "wire.h"
+
+#define PART_SUFFIX	".part"
+
+/* A request's path: the wire form (for messages) and the bytes, split
+ * into parent and name ("" and "" for the root). */
+struct lpath {
+	const char	*wire;
+	char		*buf;		/* bytes; parent NUL name */
+	const char	*parent;
+	const char	*name;
+	bool		 root;
+};
+
+static void
+lpath_clear(struct lpath *p)
+{
+	free(p->buf);
+	memset(p, 0, sizeof(*p));
+}
+
+/* errno to the answer's error kind. */
+static void
+answer_errno(struct fa_answer *ans, const char *method, const char *wire,
+    int e)
+{
+	char eb[128];
+	enum ftpa_err k;
+
+	switch (e) {
+	case ENOENT:
+	case ENOTDIR:
+		k = FTPA_ERR_NOT_FOUND;
+		break;
+	case EEXIST:
+	case ENOTEMPTY:
+	case EISDIR:
+		k = FTPA_ERR_EXISTS;
+		break;
+	case EACCES:
+	case EPERM:
+	case ELOOP:
+	case EXDEV:
+	case EROFS:
+		k = FTPA_ERR_PERMISSION;
+		break;
+	default:
+		k = FTPA_ERR_LOCAL_IO;
+	}
+	fa_answer_error(ans, k, 0, NULL, "%s %.200s: %s", method, wire,
+	    fa_errstr(e, eb, sizeof(eb)));
+}
+
+static void
+answer_params(struct fa_answer *ans, const char *method, const char *why)
+{
+	fa_answer_error(ans, FTPA_ERR_NONE, JSONRPC_INVALID_PARAMS, "params",
+	    "%s: %s", method, why);
+}
+
+/* params.path into p: false with ans set when it is missing or not a
+ * plain relative path. */
+static bool
+lpath_read(const json_t *params, const char *method, struct lpath *p,
+    struct fa_answer *ans)
+{
+	const json_t *v = json_object_get(params, "path");
+	size_t len;
+	char *slash;
+	int e;
+
+	memset(p, 0, sizeof(*p));
+	if (!json_is_string(v)) {
+		answer_params(ans, method, "path: not a string");
+		return false;
+	}
+	p->wire = json_string_value(v);
+	len = json_string_length(v);
+	if (strlen(p->wire) != len || (p->buf = strdup(p->wire)) == NULL) {
+		answer_params(ans, method, p->buf == NULL && strlen(p->wire) ==
+		    len ? "out of memory" : "path: holds a NUL");
+		return false;
+	}
+	len = ftpa_bytes_unescape(p->buf, len);
+	if ((e = fa_beneath_check(p->buf, len)) != 0) {
+		answer_params(ans, method, e == ENAMETOOLONG ?
+		    "path: too long" : "path: not a relative path of names");
+		lpath_clear(p);
+		return false;
+	}
+	p->root = len == 0;
+	if ((slash = strrchr(p->buf, '/')) == NULL) {
+		p->parent = "";
+		p->name = p->buf;
+	} else {
+		*slash = '\0';
+		p->parent = p->buf;
+		p->name = slash + 1;
+	}
+	return true;
+}
+
+/* The parent directory of p beneath the tree (O_PATH), or -1 with ans
+ * set. */
+static int
+parent_open(const struct local_tree *t, const char *method,
+    const struct lpath *p, struct fa_answer *ans)
+{
+	int fd;
+
+	if ((fd = fa_beneath_open_dir(t->root, p->parent, O_PATH, t->mode)) ==
+	    -1)
+		answer_errno(ans, method, p->wire, errno);
+	return fd;
+}
+
+/* NAME.part into buf: false when it does not fit a name. */
+static bool
+part_name(const char *name, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s" PART_SUFFIX, name);
+
+	return n > 0 && (size_t)n < len && (size_t)n <= NAME_MAX;
+}
+
+/* ---- local.list ---------------------------------------------------------- */
+
+static json_t *
+entry_json(int dfd, const char *name)
+{
+	struct ftp_entry e;
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return NULL;	/* gone meanwhile */
+	memset(&e, 0, sizeof(e));
+	e.name = (char *)name;
+	e.type = S_ISREG(st.st_mode) ? FTP_ENTRY_FILE :
+	    S_ISDIR(st.st_mode) ? FTP_ENTRY_DIR :
+	    S_ISLNK(st.st_mode) ? FTP_ENTRY_LINK : FTP_ENTRY_OTHER;
+	e.size = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
+	e.mtime = (int64_t)st.st_mtim.tv_sec;
+	e.perm = (int)(st.st_mode & 07777);
+	return wire_entry_json(&e);
+}
+
+/* The entries of the open directory dfd (taken). */
+static void
+list_dir(int dfd, const struct lpath *p, struct fa_answer *ans)
+{
+	json_t *entries, *o;
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	if ((d = fdopendir(dfd)) == NULL) {
+		answer_errno(ans, "local.list", p->wire, errno);
+		close(dfd);
+		return;
+	}
+	if ((entries = json_array()) == NULL)
+		goto nomem;
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (++n > LOCAL_LIST_MAX) {
+			fa_answer_error(ans, FTPA_ERR_LOCAL_IO, 0, NULL,
+			    "local.list %.200s: more than %d entries",
+			    p->wire, LOCAL_LIST_MAX);
+			goto out;
+		}
+		if ((o = entry_json(dirfd(d), de->d_name)) == NULL &&
+		    errno == ENOMEM)
+			goto nomem;
+		if (o != NULL && json_array_append_new(entries, o) == -1)
+			goto nomem;
+		errno = 0;
+	}
+	if (errno != 0) {
+		answer_errno(ans, "local.list", p->wire, errno);
+		goto out;
+	}
+	if ((ans->result = json_pack("{s:O}", "entries", entries)) == NULL)
+		goto nomem;
+	goto out;
+nomem:
+	answer_errno(ans, "local.list", p->wire, ENOMEM);
+out:
+	json_decref(entries);
+	closedir(d);
+}
+
+/* The directory p itself, for reading. */
+static int
+dir_open(const struct local_tree *t, const char *method,
+    const struct lpath *p, struct fa_answer *ans)
+{
+	int pfd, fd;
+
+	if (p->root) {
+		if ((fd = fa_beneath_open_dir(t->root, "", O_RDONLY,
+		    t->mode)) == -1)
+			answer_errno(ans, method, p->wire, errno);
+		return fd;
+	}
+	if ((pfd = parent_open(t, method, p, ans)) == -1)
+		return -1;
+	fd = openat(pfd, p->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1)
+		answer_errno(ans, method, p->wire, errno);
+	close(pfd);
+	return fd;
+}
+
+static void
+local_list(const struct local_tree *t, const json_t *params,
+    const struct lpath *p, struct fa_answer *ans)
+{
+	int fd;
+
+	if ((fd = dir_open(t, "local.list", p, ans)) != -1)
+		list_dir(fd, p, ans);
+}
+
+/* ---- local.mkdir --------------------------------------------------------- */
+
+static void
+local_mkdir(const struct local_tree *t, const json_t *params,
+    const struct lpath *p, struct fa_answer *ans)
+{
+	struct stat st;
+	int pfd, e = 0;
+
+	if (p->root) {
+		ans->result = json_object();
+		return;
+	}
+	if ((pfd = parent_open(t, "local.mkdir", p, ans)) == -1)
+		return;
+	/* mkdirat never follows a link there: EEXIST */
+	if (mkdirat(pfd, p->name, 0777) == -1) {
+		e = errno;
+		if (e == EEXIST && fstatat(pfd, p->name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+			e = 0;
+	}
+	close(pfd);
+	if (e != 0)
+		answer_errno(ans, "local.mkdir", p->wire, e);
+	else
+		ans->result = json_object();
+}
+
+/* ---- local.open ---------------------------------------------------------- */
+
+/*
+ * name in pfd opened with flags, only if it is (or, creating, becomes) a
+ * regular file: never a link (O_NOFOLLOW), a FIFO or a device (refused
+ * by fstatat before the open, and by fstat after it). 0 with *fd, *size,
+ * or errno (EINVAL: not a regular file).
+ */
+static int
+reg_open(int pfd, const char *name, int flags, int *fd, int64_t *size)
+{
+	struct stat st;
+	int e, fl;
+
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISLNK(st.st_mode))
+			return ELOOP;
+		if (!S_ISREG(st.st_mode))
+			return EINVAL;
+		/* writing a file linked elsewhere writes there too */
+		if ((flags & O_ACCMODE) != O_RDONLY && st.st_nlink > 1)
+			return EMLINK;
+	} else if (errno != ENOENT || !(flags & O_CREAT))
+		return errno;
+	*fd = openat(pfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	    0666);
+	if (*fd == -1)
+		return errno;
+	e = 0;
+	if (fstat(*fd, &st) == -1)
+		e = errno;
+	else if (!S_ISREG(st.st_mode))
+		e = EINVAL;
+	else if ((fl = fcntl(*fd, F_GETFL)) == -1 ||
+	    fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
+		e = errno;
+	if (e != 0) {
+		close(*fd);
+		*fd = -1;
+		return e;
+	}
+	*size = (int64_t)st.st_size;
+	return 0;
+}
+
+static void
+local_open(const struct local_tree *t, const json_t *params,
+    const struct lpath *p, struct fa_answer *ans)
+{
+	bool write = json_is_true(json_object_get(params, "write"));
+	bool resume = json_is_true(json_object_get(params, "resume"));
+	char part[NAME_MAX + 2];
+	int pfd, fd = -1, e, flags;
+	int64_t size = 0;
+
+	if (p->root) {
+		answer_errno(ans, "local.open", p->wire, EISDIR);
+		return;
+	}
+	if (write && !part_name(p->name, part, sizeof(part))) {
+		answer_errno(ans, "local.open", p->wire, ENAMETOOLONG);
+		return;
+	}
+	if ((pfd = parent_open(t, "local.open", p, ans)) == -1)
+		return;
+	flags = write ? O_WRONLY | O_CREAT | (resume ? 0 : O_TRUNC) : O_RDONLY;
+	e = reg_open(pfd, write ? part : p->name, flags, &fd, &size);
+	close(pfd);
+	/* a resumed download goes on where the file ends */
+	if (e == 0 && write && resume && lseek(fd, size, SEEK_SET) == -1)
+		e = errno;
+	if (e == EINVAL) {
+		fa_answer_error(ans, FTPA_ERR_LOCAL_IO, 0, NULL, "local.open "
+		    "%.200s%s: not a regular file", p->wire, write ?
+		    PART_SUFFIX : "");
+		return;
+	}
+	if (e != 0) {
+		if (fd != -1)
+			close(fd);
+		answer_errno(ans, "local.open", p->wire, e);
+		return;
+	}
+	ans->fd = fd;
+	if ((ans->result = json_pack("{s:i,s:I}", "fd", 0, "size",
+	    (json_int_t)size)) == NULL)
+		answer_errno(ans, "local.open", p->wire, ENOMEM);
+}
+
+/* ---- local.commit -------------------------------------------------------- */
+
+/* mtime and perm of a commit: false when present and not numbers. */
+static bool
+commit_args(const json_t *params, struct timespec ts[2], bool *times,
+    int *perm)
+{
+	const json_t *m = json_object_get(params, "mtime");
+	const json_t *pm = json_object_get(params, "perm");
+
+	*times = json_is_integer(m);
+	*perm = -1;
+	if ((m != NULL && !json_is_null(m) && !*times) ||
+	    (pm != NULL && !json_is_null(pm) && !json_is_integer(pm)))
+		return false;
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1].tv_sec = *times ? (time_t)json_integer_value(m) : 0;
+	ts[1].tv_nsec = 0;
+	/* never set-id bits from a server */
+	if (json_is_integer(pm))
+		*perm = (int)(json_integer_value(pm) & 0777);
+	return true;
+}
+
+static void
+local_commit(const struct local_tree *t, const json_t *params,
+    const struct lpath *p, struct fa_answer *ans)
+{
+	struct timespec ts[2];
+	char part[NAME_MAX + 2];
+	int pfd, fd = -1, perm, e;
+	int64_t size;
+	bool times;
+
+	if (!commit_args(params, ts, &times, &perm)) {
+		answer_params(ans, "local.commit", "mtime, perm: not integers");
+		return;
+	}
+	if (p->root || !part_name(p->name, part, sizeof(part))) {
+		answer_errno(ans, "local.commit", p->wire, p->root ? EISDIR :
+		    ENAMETOOLONG);
+		return;
+	}
+	if ((pfd = parent_open(t, "local.commit", p, ans)) == -1)
+		return;
+	/* the .part itself, held: its times are set through the fd */
+	if ((e = reg_open(pfd, part, O_RDONLY, &fd, &size)) == EACCES)
+		e = reg_open(pfd, part, O_WRONLY, &fd, &size);
+	if (e == 0 && renameat(pfd, part, pfd, p->name) == -1)
+		e = errno;
+	if (e == 0 && times && futimens(fd, ts) == -1)
+		e = errno;
+	if (e == 0 && perm >= 0 && fchmod(fd, (mode_t)perm) == -1)
+		e = errno;
+	if (fd != -1)
+		close(fd);
+	close(pfd);
+	if (e == EINVAL)
+		fa_answer_error(ans, FTPA_ERR_LOCAL_IO, 0, NULL, "local.commit "
+		    "%.200s" PART_SUFFIX ": not a regular file", p->wire);
+	else if (e != 0)
+		answer_errno(ans, "local.commit", p->wire, e);
+	else
+		ans->result = json_object();
+}
+
+/* ---- local.remove -------------------------------------------------------- */
+
+/* Empties the directory name in pfd, depth first, never following a
+ * link (unlinkat removes a link itself). 0, or -1 with errno (E2BIG:
+ * too deep or too many). */
+static int
+empty_dir(int pfd, const char *name, int depth, size_t *n)
+{
+	struct dirent *de;
+	struct stat st;
+	int dfd, e = 0;
+	DIR *d;
+
+	if (depth >= LOCAL_REMOVE_DEPTH) {
+		errno = E2BIG;
+		return -1;
+	}
+	if ((dfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	if ((d = fdopendir(dfd)) == NULL) {
+		e = errno;
+		close(dfd);
+		errno = e;
+		return -1;
+	}
+	while (e == 0 && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (++*n > LOCAL_REMOVE_MAX)
+			e = E2BIG;
+		else if (fstatat(dfd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1)
+			e = errno == ENOENT ? 0 : errno;
+		else if (S_ISDIR(st.st_mode) && (empty_dir(dfd, de->d_name,
+		    depth + 1, n) == -1 || unlinkat(dfd, de->d_name,
+		    AT_REMOVEDIR) == -1))
+			e = errno;
+		else if (!S_ISDIR(st.st_mode) && unlinkat(dfd, de->d_name,
+		    0) == -1 && errno != ENOENT)
+			e = errno;
+	}
+	closedir(d);
+	errno = e;
+	return e == 0 ? 0 : -1;
+}
+
+static void
+local_remove(const struct local_tree *t, const json_t *params,
+    const struct lpath *p, struct fa_answer *ans)
+{
+	bool recursive = json_is_true(json_object_get(params, "recursive"));
+	struct stat st;
+	size_t n = 0;
+	int pfd, e = 0;
+
+	if (p->root) {
+		fa_answer_error(ans, FTPA_ERR_PERMISSION, 0, NULL, "local.remove "
+		    "%.200s: not the tree's root", p->wire);
+		return;
+	}
+	if ((pfd = parent_open(t, "local.remove", p, ans)) == -1)
+		return;
+	if (fstatat(pfd, p->name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		e = errno;
+	else if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(pfd, p->name, 0) == -1)
+			e = errno;
+	} else if ((recursive && empty_dir(pfd, p->name, 0, &n) == -1) ||
+	    unlinkat(pfd, p->name, AT_REMOVEDIR) == -1)
+		e = errno;
+	close(pfd);
+	if (e == E2BIG)
+		fa_answer_error(ans, FTPA_ERR_LOCAL_IO, 0, NULL, "local.remove "
+		    "%.200s: more than %d levels or %d entries", p->wire,
+		    LOCAL_REMOVE_DEPTH, LOCAL_REMOVE_MAX);
+	else if (e != 0)
+		answer_errno(ans, "local.remove", p->wire, e);
+	else
+		ans->result = json_object();
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static const struct {
+	const char	*method;
+	bool		 writes;	/* local.open: when "write" */
+	void		(*serve)(const struct local_tree *, const json_t *,
+			    const struct lpath *, struct fa_answer *);
+} local_methods[] = {
+	{ "local.list", false, local_list },
+	{ "local.mkdir", true, local_mkdir },
+	{ "local.open", false, local_open },
+	{ "local.commit", true, local_commit },
+	{ "local.remove", true, local_remove },
+};
+
+void
+fa_local_serve(const struct local_tree *t, const char *method,
+    const json_t *params, struct fa_answer *ans)
+{
+	struct lpath p;
+	size_t i;
+
+	for (i = 0; i < sizeof(local_methods) / sizeof(local_methods[0]); i++)
+		if (strcmp(method, local_methods[i].method) == 0)
+			break;
+	if (i == sizeof(local_methods) / sizeof(local_methods[0])) {
+		fa_answer_error(ans, FTPA_ERR_NONE, JSONRPC_METHOD_NOT_FOUND,
+		    "method", "%.64s: unknown method", method);
+		return;
+	}
+	if (!json_is_object(params)) {
+		answer_params(ans, method, "params: not an object");
+		return;
+	}
+	/* a dry run, or an upload, changes nothing here */
+	if (!t->writable && (local_methods[i].writes ||
+	    json_is_true(json_object_get(params, "write")))) {
+		fa_answer_error(ans, FTPA_ERR_PERMISSION, 0, NULL,
+		    "%s: this tree does not write here", method);
+		return;
+	}
+	if (!lpath_read(params, method, &p, ans))
+		return;
+	local_methods[i].serve(t, params, &p, ans);
+	lpath_clear(&p);
+}

@@ -1,0 +1,35 @@
+/*
+ * local: the local side of a tree (docs/protocol.md, "Requests from the
+ * agent: local.*"). local.list, local.mkdir, local.open, local.commit and
+ * local.remove done beneath the tree's directory descriptor, every path
+ * checked and resolved by beneath.h, never following a symbolic link;
+ * each answered as a result (with at most one descriptor) or an error of
+ * kind not_found, exists, permission, local_io (or params).
+ */
+#ifndef FTPAGENT_LOCAL_H
+#define FTPAGENT_LOCAL_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "beneath.h"
+
+struct fa_answer;
+
+#define LOCAL_LIST_MAX		100000	/* entries of one local.list */
+#define LOCAL_REMOVE_DEPTH	64	/* levels local.remove descends */
+#define LOCAL_REMOVE_MAX	100000	/* entries it removes */
+
+/* What the tree lets the agent do locally. */
+struct local_tree {
+	int		 root;		/* the tree's directory (ours) */
+	bool		 writable;	/* a download, not a dry run */
+	enum beneath_mode mode;
+};
+
+/* Serves method (a local.* name) with params; ans filled either way. */
+void	fa_local_serve(const struct local_tree *t, const char *method,
+	    const json_t *params, struct fa_answer *ans);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * The tree suite (tests/check_tree_local) is gathered by tree_local_suite()
+ * in check_tree_local.c, which also holds the fixture and the fake
+ * agent's side of local.* that check_tree_call.c uses.
+ */
+#ifndef CHECK_TREE_H
+#define CHECK_TREE_H
+
+#include <sys/stat.h>
+
+#include <check.h>
+#include <jansson.h>
+
+#include "fakeagent.h"
+
+extern int rootfd;		/* TMP/tree, O_PATH */
+extern json_int_t rid;		/* the transfer.tree request's id */
+extern int aseq;		/* the agent's own request ids */
+
+Suite	*tree_local_suite(void);
+void	 tree_call_tcases(Suite *);	/* check_tree_call.c */
+
+void	 tree_setup(void);
+void	 tree_teardown(void);
+int	 stat_at(const char *rel, struct stat *st);
+char	*slurp(const char *rel);
+
+uint64_t start_tree_cb(const struct ftpagent_tree_opts *o, ftpagent_reply_cb cb,
+	    struct rec *rc, struct req *q);
+uint64_t start_tree(const struct ftpagent_tree_opts *o, struct rec *rc);
+const char *ask_for(json_int_t req, const char *method, const char *params);
+void	 ask1(const char *method, const char *params, int code);
+int	 ask_fails(const char *method, const char *params);
+const char *tree_job(const char *tree, const char *state, json_int_t req);
+void	 finish_tree(const char *tree);
+
+#endif
