@@ -172,54 +172,6 @@ entry_json(int dfd, const char *name)
 	return wire_entry_json(&e);
 }
 
-/* The entries of the open directory dfd (taken). */
-static void
-list_dir(int dfd, const struct lpath *p, struct fa_answer *ans)
-{
-	json_t *entries, *o;
-	struct dirent *de;
-	size_t n = 0;
-	DIR *d;
-
-	if ((d = fdopendir(dfd)) == NULL) {
-		answer_errno(ans, "local.list", p->wire, errno);
-		close(dfd);
-		return;
-	}
-	if ((entries = json_array()) == NULL)
-		goto nomem;
-	errno = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (++n > LOCAL_LIST_MAX) {
-			fa_answer_error(ans, FTPA_ERR_LOCAL_IO, 0, NULL,
-			    "local.list %.200s: more than %d entries",
-			    p->wire, LOCAL_LIST_MAX);
-			goto out;
-		}
-		if ((o = entry_json(dirfd(d), de->d_name)) == NULL &&
-		    errno == ENOMEM)
-			goto nomem;
-		if (o != NULL && json_array_append_new(entries, o) == -1)
-			goto nomem;
-		errno = 0;
-	}
-	if (errno != 0) {
-		answer_errno(ans, "local.list", p->wire, errno);
-		goto out;
-	}
-	if ((ans->result = json_pack("{s:O}", "entries", entries)) == NULL)
-		goto nomem;
-	goto out;
-nomem:
-	answer_errno(ans, "local.list", p->wire, ENOMEM);
-out:
-	json_decref(entries);
-	closedir(d);
-}
-
 /* The directory p itself, for reading. */
 static int
 dir_open(const struct local_tree *t, const char *method,
@@ -243,20 +195,357 @@ dir_open(const struct local_tree *t, const char *method,
 	return fd;
 }
 
+/*
+ * A directory is answered in pages: the LOCAL_LIST_PAGE names after the
+ * agent's "after", in strcmp order. Reading the directory again for
+ * every page would cost n/LOCAL_LIST_PAGE reads of all of it (20
+ * million entries read, and as many compared, for 100,000 names), so
+ * the first page reads it once and sorts its names, and the next pages
+ * are taken from that: one read and one sort per listing. Only names
+ * are kept; a page's entries are stat'ed when it is served.
+ *
+ * A listing is kept by its path and the directory's identity (one
+ * replaced meanwhile is read anew), for at most LOCAL_LIST_SLOTS
+ * directories (a tree lists up to 16 at once) and LOCAL_LIST_BYTES of
+ * names, the least recently served dropped first. It goes when its last
+ * page is served, when a listing of its path starts again (no "after"),
+ * or with the tree. A page of a listing no longer kept reads the
+ * directory again: slower, never wrong, since a page is just "the names
+ * after this one".
+ */
+struct listing {
+	char		*path;		/* the request's wire path */
+	dev_t		 dev;
+	ino_t		 ino;
+	char		**names;	/* sorted; into buf */
+	char		*buf;
+	size_t		 n;
+	size_t		 bytes;		/* what names and buf hold */
+	uint64_t	 used;		/* the clock when last served */
+};
+
+struct local_listings {
+	struct listing	 slot[LOCAL_LIST_SLOTS];
+	size_t		 bytes;
+	uint64_t	 clock;
+};
+
 static void
-local_list(const struct local_tree *t, const json_t *params,
+listing_clear(struct listing *l)
+{
+	free(l->path);
+	free(l->names);
+	free(l->buf);
+	memset(l, 0, sizeof(*l));
+}
+
+static int
+name_cmp(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* One more name into l's buf, its offset into *offs. 0 or ENOMEM. */
+static int
+name_add(struct listing *l, size_t **offs, size_t *cap, size_t *len,
+    const char *name)
+{
+	size_t nl = strlen(name) + 1;
+	size_t *no;
+	char *nb;
+
+	if (l->n == *cap) {
+		*cap = *cap == 0 ? 64 : *cap * 2;
+		if ((no = reallocarray(*offs, *cap, sizeof(**offs))) == NULL)
+			return ENOMEM;
+		*offs = no;
+	}
+	if (*len + nl > l->bytes) {
+		l->bytes = (l->bytes == 0 ? 4096 : l->bytes * 2) + nl;
+		if ((nb = realloc(l->buf, l->bytes)) == NULL)
+			return ENOMEM;
+		l->buf = nb;
+	}
+	memcpy(l->buf + *len, name, nl);
+	(*offs)[l->n++] = *len;
+	*len += nl;
+	return 0;
+}
+
+/* Every name of d into l. 0, or an errno (E2BIG: too many). */
+static int
+names_add(DIR *d, struct listing *l, size_t **offs)
+{
+	struct dirent *de;
+	size_t cap = 0, len = 0;
+	int e = 0;
+
+	errno = 0;
+	while (e == 0 && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (l->n == LOCAL_LIST_MAX)
+			return E2BIG;
+		e = name_add(l, offs, &cap, &len, de->d_name);
+		errno = 0;
+	}
+	return e != 0 ? e : errno;
+}
+
+/* The names of the open directory dfd (kept open), sorted, into l
+ * (zeroed). 0, or an errno with l cleared. */
+static int
+names_read(int dfd, struct listing *l)
+{
+	size_t *offs = NULL, i;
+	int fd, e;
+	DIR *d;
+
+	memset(l, 0, sizeof(*l));
+	if ((fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3)) == -1)
+		return errno;
+	if ((d = fdopendir(fd)) == NULL) {
+		e = errno;
+		close(fd);
+		return e;
+	}
+	e = names_add(d, l, &offs);
+	closedir(d);
+	if (e == 0 && l->n > 0 && (l->names = calloc(l->n,
+	    sizeof(*l->names))) == NULL)
+		e = ENOMEM;
+	for (i = 0; e == 0 && i < l->n; i++)
+		l->names[i] = l->buf + offs[i];
+	free(offs);
+	if (e != 0) {
+		listing_clear(l);
+		return e;
+	}
+	qsort(l->names, l->n, sizeof(*l->names), name_cmp);
+	l->bytes += l->n * sizeof(*l->names);
+	return 0;
+}
+
+static void
+lists_drop(struct local_listings *ls, struct listing *l)
+{
+	ls->bytes -= l->bytes;
+	listing_clear(l);
+}
+
+/* The kept listing of path in directory st, or NULL. Another of path
+ * (the directory was replaced) is dropped. */
+static struct listing *
+lists_find(struct local_listings *ls, const char *path, const struct stat *st)
+{
+	size_t i;
+
+	for (i = 0; ls != NULL && i < LOCAL_LIST_SLOTS; i++) {
+		if (ls->slot[i].path == NULL ||
+		    strcmp(ls->slot[i].path, path) != 0)
+			continue;
+		if (ls->slot[i].dev == st->st_dev &&
+		    ls->slot[i].ino == st->st_ino)
+			return &ls->slot[i];
+		lists_drop(ls, &ls->slot[i]);
+	}
+	return NULL;
+}
+
+/* A free slot for bytes more, made by dropping the least recently
+ * served listings; NULL when bytes alone are too many. */
+static struct listing *
+lists_room(struct local_listings *ls, size_t bytes)
+{
+	struct listing *lru;
+	size_t i;
+
+	if (bytes > LOCAL_LIST_BYTES)
+		return NULL;
+	for (;;) {
+		lru = NULL;
+		for (i = 0; i < LOCAL_LIST_SLOTS; i++)
+			if (ls->slot[i].path == NULL) {
+				if (ls->bytes + bytes <= LOCAL_LIST_BYTES)
+					return &ls->slot[i];
+			} else if (lru == NULL || ls->slot[i].used < lru->used)
+				lru = &ls->slot[i];
+		if (lru == NULL)
+			return NULL;
+		lists_drop(ls, lru);
+	}
+}
+
+/* Keeps *l (more than one page) for the next pages: the slot that took
+ * it, or l itself when it is not kept (the caller clears it). */
+static struct listing *
+lists_keep(struct local_tree *t, struct listing *l, const char *path,
+    const struct stat *st)
+{
+	struct listing *slot;
+
+	if (l->n <= LOCAL_LIST_PAGE || (t->lists == NULL && (t->lists =
+	    calloc(1, sizeof(*t->lists))) == NULL) ||
+	    (slot = lists_room(t->lists, l->bytes)) == NULL ||
+	    (l->path = strdup(path)) == NULL)
+		return l;
+	l->dev = st->st_dev;
+	l->ino = st->st_ino;
+	*slot = *l;
+	memset(l, 0, sizeof(*l));
+	t->lists->bytes += slot->bytes;
+	return slot;
+}
+
+void
+fa_local_tree_clear(struct local_tree *t)
+{
+	size_t i;
+
+	if (t->lists == NULL)
+		return;
+	for (i = 0; i < LOCAL_LIST_SLOTS; i++)
+		listing_clear(&t->lists->slot[i]);
+	free(t->lists);
+	t->lists = NULL;
+}
+
+/* The first of l's names after after (l->n: none). */
+static size_t
+names_after(const struct listing *l, const char *after)
+{
+	size_t lo = 0, hi = l->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(l->names[mid], after) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The page of l after after (NULL: the first) as the answer: entries
+ * that vanished meanwhile are left out, never the page's end. *more
+ * when names remain. */
+static void
+page_answer(int dfd, const struct listing *l, const char *after,
+    const struct lpath *p, struct fa_answer *ans, bool *more)
+{
+	size_t i = after != NULL ? names_after(l, after) : 0, n = 0;
+	json_t *entries, *o;
+
+	*more = false;
+	if ((entries = json_array()) == NULL)
+		goto nomem;
+	for (; i < l->n && n < LOCAL_LIST_PAGE; i++) {
+		errno = 0;
+		if ((o = entry_json(dfd, l->names[i])) == NULL) {
+			if (errno == ENOMEM)
+				goto nomem;
+			continue;	/* gone meanwhile */
+		}
+		if (json_array_append_new(entries, o) == -1)
+			goto nomem;
+		n++;
+	}
+	*more = i < l->n;
+	if ((ans->result = json_pack("{s:O,s:b}", "entries", entries, "more",
+	    *more)) != NULL) {
+		json_decref(entries);
+		return;
+	}
+nomem:
+	json_decref(entries);
+	answer_errno(ans, "local.list", p->wire, ENOMEM);
+}
+
+/* params.after, unescaped into *after (NULL when absent: the first
+ * page). false with ans set when it is no string of bytes. */
+static bool
+after_read(const json_t *params, char **after, struct fa_answer *ans)
+{
+	const json_t *v = json_object_get(params, "after");
+	size_t len;
+
+	*after = NULL;
+	if (v == NULL || json_is_null(v))
+		return true;
+	if (!json_is_string(v) || (len = json_string_length(v)) !=
+	    strlen(json_string_value(v))) {
+		answer_params(ans, "local.list", "after: not a name");
+		return false;
+	}
+	if ((*after = strdup(json_string_value(v))) == NULL) {
+		answer_errno(ans, "local.list", "after", ENOMEM);
+		return false;
+	}
+	(void)ftpa_bytes_unescape(*after, len);
+	return true;
+}
+
+/* The listing of directory dfd for this page: kept, else read (and
+ * kept when it has more pages). NULL with ans set. */
+static struct listing *
+listing_for(struct local_tree *t, int dfd, const struct lpath *p,
+    bool first, struct listing *own, struct fa_answer *ans)
+{
+	struct listing *l;
+	struct stat st;
+	int e;
+
+	if (fstat(dfd, &st) == -1) {
+		answer_errno(ans, "local.list", p->wire, errno);
+		return NULL;
+	}
+	/* a first page always reads: the directory as it is now */
+	l = lists_find(t->lists, p->wire, &st);
+	if (l != NULL && first)
+		lists_drop(t->lists, l);
+	else if (l != NULL)
+		return l;
+	if ((e = names_read(dfd, own)) == E2BIG)
+		fa_answer_error(ans, FTPA_ERR_LOCAL_IO, 0, NULL,
+		    "local.list %.200s: more than %d entries", p->wire,
+		    LOCAL_LIST_MAX);
+	else if (e != 0)
+		answer_errno(ans, "local.list", p->wire, e);
+	return e != 0 ? NULL : lists_keep(t, own, p->wire, &st);
+}
+
+static void
+local_list(struct local_tree *t, const json_t *params,
     const struct lpath *p, struct fa_answer *ans)
 {
+	struct listing own, *l;
+	char *after;
+	bool more;
 	int fd;
 
-	if ((fd = dir_open(t, "local.list", p, ans)) != -1)
-		list_dir(fd, p, ans);
+	memset(&own, 0, sizeof(own));
+	if (!after_read(params, &after, ans))
+		return;
+	if ((fd = dir_open(t, "local.list", p, ans)) != -1 &&
+	    (l = listing_for(t, fd, p, after == NULL, &own, ans)) != NULL) {
+		if (l != &own)
+			l->used = ++t->lists->clock;
+		page_answer(fd, l, after, p, ans, &more);
+		/* the last page served: the listing is done */
+		if (l != &own && (!more || ans->result == NULL))
+			lists_drop(t->lists, l);
+	}
+	listing_clear(&own);
+	if (fd != -1)
+		close(fd);
+	free(after);
 }
 
 /* ---- local.mkdir --------------------------------------------------------- */
 
 static void
-local_mkdir(const struct local_tree *t, const json_t *params,
+local_mkdir(struct local_tree *t, const json_t *params,
     const struct lpath *p, struct fa_answer *ans)
 {
 	struct stat st;
@@ -328,7 +617,7 @@ reg_open(int pfd, const char *name, int flags, int *fd, int64_t *size)
 }
 
 static void
-local_open(const struct local_tree *t, const json_t *params,
+local_open(struct local_tree *t, const json_t *params,
     const struct lpath *p, struct fa_answer *ans)
 {
 	bool write = json_is_true(json_object_get(params, "write"));
@@ -397,7 +686,7 @@ commit_args(const json_t *params, struct timespec ts[2], bool *times,
 }
 
 static void
-local_commit(const struct local_tree *t, const json_t *params,
+local_commit(struct local_tree *t, const json_t *params,
     const struct lpath *p, struct fa_answer *ans)
 {
 	struct timespec ts[2];
@@ -487,7 +776,7 @@ empty_dir(int pfd, const char *name, int depth, size_t *n)
 }
 
 static void
-local_remove(const struct local_tree *t, const json_t *params,
+local_remove(struct local_tree *t, const json_t *params,
     const struct lpath *p, struct fa_answer *ans)
 {
 	bool recursive = json_is_true(json_object_get(params, "recursive"));
@@ -526,7 +815,7 @@ local_remove(const struct local_tree *t, const json_t *params,
 static const struct {
 	const char	*method;
 	bool		 writes;	/* local.open: when "write" */
-	void		(*serve)(const struct local_tree *, const json_t *,
+	void		(*serve)(struct local_tree *, const json_t *,
 			    const struct lpath *, struct fa_answer *);
 } local_methods[] = {
 	{ "local.list", false, local_list },
@@ -537,7 +826,7 @@ static const struct {
 };
 
 void
-fa_local_serve(const struct local_tree *t, const char *method,
+fa_local_serve(struct local_tree *t, const char *method,
     const json_t *params, struct fa_answer *ans)
 {
 	struct lpath p;

@@ -16,8 +16,13 @@
 #include "beneath.h"
 
 struct fa_answer;
+struct local_listings;
 
-#define LOCAL_LIST_MAX		100000	/* entries of one local.list */
+#define LOCAL_LIST_MAX		100000	/* entries of one directory */
+#define LOCAL_LIST_PAGE		500	/* entries of one local.list answer */
+#define LOCAL_LIST_SLOTS	16	/* directories whose pages are kept
+					   (a tree lists at most 16 at once) */
+#define LOCAL_LIST_BYTES	(64 * 1024 * 1024) /* and their names */
 #define LOCAL_REMOVE_DEPTH	64	/* levels local.remove descends */
 #define LOCAL_REMOVE_MAX	100000	/* entries it removes */
 
@@ -26,10 +31,15 @@ struct local_tree {
 	int		 root;		/* the tree's directory (ours) */
 	bool		 writable;	/* a download, not a dry run */
 	enum beneath_mode mode;
+	struct local_listings *lists;	/* directories being paged (NULL:
+					   none yet); fa_local_tree_clear */
 };
 
 /* Serves method (a local.* name) with params; ans filled either way. */
-void	fa_local_serve(const struct local_tree *t, const char *method,
+void	fa_local_serve(struct local_tree *t, const char *method,
 	    const json_t *params, struct fa_answer *ans);
+
+/* Frees what serving kept (the listings being paged); not root. */
+void	fa_local_tree_clear(struct local_tree *t);
 
 #endif

@@ -191,6 +191,7 @@ tree_free(struct tree_call *t)
 		return;
 	if (t->lt.root != -1)
 		close(t->lt.root);
+	fa_local_tree_clear(&t->lt);
 	free(t->session);
 	json_decref(t->path);
 	free(t);
@@ -267,7 +268,7 @@ static void
 tree_serve(struct ftpagent *a, struct fa_call *c, const char *method,
     const json_t *params, struct fa_answer *ans)
 {
-	const struct tree_call *t = c->state;
+	struct tree_call *t = c->state;
 	const char *job = json_string_value(json_object_get(params, "job"));
 
 	if (t == NULL)
