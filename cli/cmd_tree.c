@@ -3,7 +3,10 @@
  * (libftpagent's ftpagent_tree): the agent walks and compares, the
  * library does the local side beneath the directory opened here. This
  * file parses the options, draws the tree's progress line and reports
- * the outcome: the failures on stderr, a summary with --json.
+ * the outcome: the failures on stderr, a summary with --json (with the
+ * plan of a dry run). A glob target of get is a tree too: its
+ * directory, the files that match, none below. --background leaves the
+ * tree to a follower of the library's (ftpagent_tree_background).
  */
 #include "config.h"
 
@@ -33,6 +36,10 @@ struct tree_cmd {
 	size_t		 ninclude, nexclude;
 	struct target	 t;
 	bool		 parsed;
+	char		*root;		/* the remote root, when not t.path */
+	bool		 glob;		/* root's files that match a glob */
+	bool		 bg;		/* --background */
+	json_t		*plan;		/* --json of a dry run: its items */
 	char		*display;
 	char		*session;
 	const char	*local;		/* the local directory */
@@ -50,6 +57,8 @@ tree_cmd_clear(struct tree_cmd *x)
 	if (x->parsed)
 		target_clear(&x->t);
 	free(x->display);
+	free(x->root);
+	json_decref(x->plan);
 	free(x->session);
 	if (x->dirfd != -1)
 		close(x->dirfd);
@@ -73,20 +82,43 @@ on_progress(void *arg, const struct ftpagent_tree *t)
 	return true;
 }
 
-/* A dry run prints its plan, one action a line. */
+/* The remote root of the tree. */
+static const char *
+tree_root(const struct tree_cmd *x)
+{
+	return x->root != NULL ? x->root : x->t.path;
+}
+
+/* A dry run prints its plan, one action a line; with --json it goes
+ * into the summary. */
 static void
 on_item(void *arg, const struct ftpagent_tree_item *it)
 {
-	printf("%s ", it->action);
-	output_text(stdout, it->path);
-	putchar('\n');
+	struct tree_cmd *x = arg;
+	json_t *o;
+
+	if (x->plan == NULL) {
+		printf("%s ", it->action);
+		output_text(stdout, it->path);
+		putchar('\n');
+		return;
+	}
+	o = json_pack("{s:s, s:o}", "action", it->action, "path",
+	    ftpa_bytes_json(it->path));
+	if (o != NULL && it->size >= 0)
+		json_object_set_new(o, "size", json_integer(it->size));
+	if (o != NULL && *it->error_kind != '\0')
+		json_object_set_new(o, "error", json_pack("{s:s, s:s}", "kind",
+		    it->error_kind, "message", it->error_message));
+	if (o == NULL || json_array_append_new(x->plan, o) == -1)
+		output_warnx("out of memory");
 }
 
 static json_t *
 summary_json(const struct tree_cmd *x)
 {
 	const struct ftpagent_tree *t = &x->res;
-	json_t *fails = json_array(), *f;
+	json_t *fails = json_array(), *f, *doc;
 	size_t i;
 
 	for (i = 0; fails != NULL && i < t->n_failures; i++) {
@@ -99,15 +131,18 @@ summary_json(const struct tree_cmd *x)
 			return NULL;
 		}
 	}
-	return json_pack("{s:s?, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I,"
+	doc = json_pack("{s:s?, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I,"
 	    " s:I, s:b, s:o}", "job", t->job.id, "state",
 	    ftpagent_job_state_name(t->job.state), "remote",
-	    ftpa_bytes_json(x->t.path), "local", ftpa_bytes_json(x->local),
+	    ftpa_bytes_json(tree_root(x)), "local", ftpa_bytes_json(x->local),
 	    "files", (json_int_t)t->files, "files_total",
 	    (json_int_t)t->files_total, "dirs", (json_int_t)t->dirs,
 	    "skipped", (json_int_t)t->skipped, "deleted",
 	    (json_int_t)t->deleted, "failed", (json_int_t)t->failed, "bytes",
 	    (json_int_t)t->job.bytes, "dry_run", t->dry_run, "failures", fails);
+	if (doc != NULL && x->plan != NULL)
+		json_object_set(doc, "items", x->plan);
+	return doc;
 }
 
 /* Each failed file on stderr; the status of the first. */
@@ -118,7 +153,7 @@ report_failures(struct ctl *c, const struct tree_cmd *x)
 	size_t i;
 
 	for (i = 0; i < t->n_failures; i++)
-		output_warnx("%s/%s: %s", x->t.path, t->failures[i].path,
+		output_warnx("%s/%s: %s", tree_root(x), t->failures[i].path,
 		    t->failures[i].error_message);
 	if (t->failed > (int64_t)t->n_failures)
 		output_warnx("%s: %lld more files failed", x->display,
@@ -128,27 +163,52 @@ report_failures(struct ctl *c, const struct tree_cmd *x)
 	return status_of(t->failures[0].error, t->failures[0].error_kind);
 }
 
+/* --background: the job id, once the library's follower has the tree. */
 static int
-tree_run(struct ctl *c, struct tree_cmd *x)
+tree_background(struct ctl *c, struct tree_cmd *x)
 {
-	int status;
+	char *job = NULL;
+
+	if (!ftpagent_tree_background(c->fa, x->session, tree_root(x),
+	    x->dirfd, &x->o, &job))
+		return fail(c, x->display);
+	if (c->json)
+		emit_json(json_pack("{s:s, s:o, s:o}", "job", job, "remote",
+		    ftpa_bytes_json(tree_root(x)), "local",
+		    ftpa_bytes_json(x->local)));
+	else {
+		output_text(stdout, job);
+		putchar('\n');
+	}
+	free(job);
+	return EXIT_OK;
+}
+
+/* The tree in the foreground: its bar, its plan, its outcome. */
+static int
+tree_foreground(struct ctl *c, struct tree_cmd *x)
+{
 	bool ok;
 
-	if ((status = target_session(c, &x->t, x->display, &x->session)) != 0)
-		return status;
-	x->o.include = x->ninclude > 0 ? x->include : NULL;
-	x->o.exclude = x->nexclude > 0 ? x->exclude : NULL;
 	x->o.progress = on_progress;
 	x->o.arg = x;
-	if ((x->o.flags & FTPAGENT_TREE_DRY_RUN) && !c->json && !c->quiet)
+	if ((x->o.flags & FTPAGENT_TREE_DRY_RUN) && (c->json || !c->quiet)) {
 		x->o.item = on_item;
+		if (c->json && (x->plan = json_array()) == NULL)
+			return cmd_error(c, EXIT_REFUSED, "nomem",
+			    "out of memory");
+	}
 	x->bar = want_bar(c);
 	output_progress_init(&x->progress, STDERR_FILENO, x->label);
 	catch_sigint();
-	ok = ftpagent_tree(c->fa, x->session, x->t.path, x->dirfd, &x->o,
+	ok = ftpagent_tree(c->fa, x->session, tree_root(x), x->dirfd, &x->o,
 	    &x->res);
 	output_progress_done(&x->progress);
 	signal(SIGINT, SIG_DFL);
+	/* a glob that matches nothing is an error, as in a shell */
+	if (ok && x->glob && x->res.files_total == 0)
+		return cmd_error(c, EXIT_NOT_FOUND, "not_found", "%s: no match",
+		    x->display);
 	if (c->json && x->res.job.id != NULL)
 		emit_json(summary_json(x));
 	if (ok)
@@ -156,6 +216,18 @@ tree_run(struct ctl *c, struct tree_cmd *x)
 	if (x->res.n_failures > 0)
 		return report_failures(c, x);
 	return fail(c, x->display);
+}
+
+static int
+tree_run(struct ctl *c, struct tree_cmd *x)
+{
+	int status;
+
+	if ((status = target_session(c, &x->t, x->display, &x->session)) != 0)
+		return status;
+	x->o.include = x->ninclude > 0 ? x->include : NULL;
+	x->o.exclude = x->nexclude > 0 ? x->exclude : NULL;
+	return x->bg ? tree_background(c, x) : tree_foreground(c, x);
 }
 
 /* The local directory: made when a download needs it, then opened. */
@@ -200,7 +272,7 @@ tree_cmd_init(struct tree_cmd *x)
 }
 
 enum { OPT_DELETE = 256, OPT_DRY_RUN, OPT_NEWER_ONLY, OPT_EXCLUDE,
-	OPT_INCLUDE };
+	OPT_INCLUDE, OPT_BACKGROUND };
 
 static int
 add_glob(struct ctl *c, const struct command *cmd, const char **globs,
@@ -225,6 +297,7 @@ mirror_options(struct ctl *c, const struct command *cmd, int *argc,
 		{ "exclude", required_argument, NULL, OPT_EXCLUDE },
 		{ "include", required_argument, NULL, OPT_INCLUDE },
 		{ "parallel", required_argument, NULL, 'P' },
+		{ "background", no_argument, NULL, OPT_BACKGROUND },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -243,6 +316,9 @@ mirror_options(struct ctl *c, const struct command *cmd, int *argc,
 			break;
 		case OPT_DRY_RUN:
 			x->o.flags |= FTPAGENT_TREE_DRY_RUN;
+			break;
+		case OPT_BACKGROUND:
+			x->bg = true;
 			break;
 		case OPT_NEWER_ONLY:
 			x->o.flags |= FTPAGENT_TREE_NEWER_ONLY;
@@ -311,8 +387,8 @@ remote_base(const char *path, char *buf, size_t len)
 }
 
 int
-tree_copy(struct ctl *c, const struct command *cmd, bool put, int argc,
-    char **argv)
+tree_copy(struct ctl *c, const struct command *cmd, bool put, bool bg,
+    int argc, char **argv)
 {
 	struct tree_cmd x;
 	char base[NAME_MAX + 1];
@@ -323,6 +399,7 @@ tree_copy(struct ctl *c, const struct command *cmd, bool put, int argc,
 
 	tree_cmd_init(&x);
 	x.o.compare = FTPAGENT_COMPARE_ALL;
+	x.bg = bg;
 	if (put) {
 		if (argc != 2)
 			return usage_error(c, cmd, "put -r takes LOCALDIR and "
@@ -344,6 +421,36 @@ tree_copy(struct ctl *c, const struct command *cmd, bool put, int argc,
 			    argv[0]);
 	}
 	status = tree_ends(c, cmd, &x, argv[0], local);
+	tree_cmd_clear(&x);
+	return status;
+}
+
+int
+tree_glob(struct ctl *c, const struct command *cmd, const char *arg,
+    const char *dir, bool bg)
+{
+	struct tree_cmd x;
+	const char *glob;
+	int status;
+
+	tree_cmd_init(&x);
+	x.o.compare = FTPAGENT_COMPARE_ALL;
+	x.o.flags = FTPAGENT_TREE_MAX_DEPTH;
+	x.o.max_depth = 0;
+	x.bg = bg;
+	x.glob = true;
+	x.o.direction = FTPAGENT_XFER_GET;
+	if ((status = parse_target(c, cmd, arg, &x.t, &x.display)) != 0)
+		return status;
+	x.parsed = true;
+	if (!target_glob_split(x.t.path, &x.root, &glob))
+		status = cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	else {
+		x.include[x.ninclude++] = glob;
+		x.local = dir;
+		if ((status = open_local(c, &x, false)) == 0)
+			status = tree_run(c, &x);
+	}
 	tree_cmd_clear(&x);
 	return status;
 }

@@ -1,6 +1,9 @@
 /*
  * ftpctl: get and put. libftpagent owns the .part, resuming and the
  * background follower; here are the options, the terminal and stdin/stdout.
+ * Several targets (get T... DIR, put L... T) are each one get or put,
+ * into the directory; a get target whose last name is a glob is a tree
+ * (cmd_tree.c).
  */
 #include "config.h"
 
@@ -94,9 +97,9 @@ xfer_options(struct ctl *c, const struct command *cmd, int *argc,
 	if (x->cont && x->o.append)
 		return usage_error(c, cmd, "--continue and --append exclude "
 		    "each other");
-	if (x->recursive && (x->bg || x->o.ascii || x->o.append))
-		return usage_error(c, cmd, "-r moves a tree in the foreground, "
-		    "in binary, without --append");
+	if (x->recursive && (x->o.ascii || x->o.append))
+		return usage_error(c, cmd, "-r moves a tree in binary, without "
+		    "--append");
 	if (x->cont)
 		x->o.offset = -1;
 	return 0;
@@ -276,28 +279,34 @@ get_local(struct ctl *c, const struct command *cmd, struct xfer_cmd *x,
 	return 0;
 }
 
-int
-cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
+/* x's options into y, for one target. */
+static void
+xfer_cmd_like(struct xfer_cmd *y, const struct xfer_cmd *x)
+{
+	memset(y, 0, sizeof(*y));
+	y->put = x->put;
+	y->cont = x->cont;
+	y->bg = x->bg;
+	y->o = x->o;
+}
+
+/* get TARGET arg into larg (NULL: here, under the remote name; a
+ * directory: in it; "-": stdout) with opts' options. */
+static int
+get_one(struct ctl *c, const struct command *cmd, const struct xfer_cmd *opts,
+    const char *arg, const char *larg)
 {
 	struct xfer_cmd x;
-	const char *larg;
 	int status;
 
-	memset(&x, 0, sizeof(x));
-	if ((status = xfer_options(c, cmd, &argc, &argv, &x)) != 0)
-		return status;
-	if (x.recursive)
-		return tree_copy(c, cmd, false, argc, argv);
-	if (argc < 1 || argc > 2)
-		return usage_error(c, cmd, "get takes TARGET and maybe LOCAL");
-	larg = argc == 2 ? argv[1] : NULL;
+	xfer_cmd_like(&x, opts);
 	x.std = larg != NULL && strcmp(larg, "-") == 0;
 	if (x.std && x.cont)
 		return usage_error(c, cmd, "cannot resume on stdout");
 	if (x.std && x.bg)
 		return usage_error(c, cmd, "--background writes a file, not "
 		    "stdout");
-	if ((status = parse_target(c, cmd, argv[0], &x.t, &x.display)) != 0)
+	if ((status = parse_target(c, cmd, arg, &x.t, &x.display)) != 0)
 		return status;
 	x.parsed = true;
 	x.remote = strdup(x.t.path);
@@ -310,6 +319,90 @@ cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
 out:
 	xfer_cmd_clear(&x);
 	return status;
+}
+
+/* True when target arg's last name is a glob (a bad target is not:
+ * parsing it again reports it). */
+static bool
+arg_is_glob(const char *arg)
+{
+	struct target t;
+	const char *err, *glob;
+	char *dir = NULL;
+	bool yes;
+
+	if (target_parse(arg, &t, &err) == -1)
+		return false;
+	yes = target_glob_split(t.path, &dir, &glob);
+	free(dir);
+	target_clear(&t);
+	return yes;
+}
+
+/* The target's name for messages, or NULL when it is no target. */
+static char *
+arg_display(struct ctl *c, const struct command *cmd, const char *arg)
+{
+	struct target t;
+	char *display = NULL;
+
+	if (parse_target(c, cmd, arg, &t, &display) != 0)
+		return NULL;
+	target_clear(&t);
+	return display;
+}
+
+/* get of several targets, or of a glob: each into the directory that
+ * the last argument names (here when it is the only one). */
+static int
+get_many(struct ctl *c, const struct command *cmd, const struct xfer_cmd *x,
+    int argc, char **argv)
+{
+	const char *dir = argc > 1 ? argv[argc - 1] : ".";
+	int i, n = argc > 1 ? argc - 1 : 1, status;
+	struct many m;
+	char *display;
+	bool go = true;
+
+	if (strcmp(dir, "-") == 0)
+		return usage_error(c, cmd, "several targets or a glob go to a "
+		    "directory, not stdout");
+	if ((status = many_dest_dir(c, dir)) != 0)
+		return status;
+	many_begin(c, &m);
+	for (i = 0; go && i < n; i++) {
+		if ((display = arg_display(c, cmd, argv[i])) == NULL)
+			status = EXIT_USAGE;
+		else if (arg_is_glob(argv[i]) && (x->o.ascii || x->cont))
+			status = usage_error(c, cmd, "%s: a glob is fetched as "
+			    "a tree: in binary, resumed anyway", display);
+		else if (arg_is_glob(argv[i]))
+			status = tree_glob(c, cmd, argv[i], dir, x->bg);
+		else
+			status = get_one(c, cmd, x, argv[i], dir);
+		go = many_done(&m, display, status);
+		free(display);
+	}
+	return many_end(c, &m);
+}
+
+int
+cmd_get(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	struct xfer_cmd x;
+	int status;
+
+	memset(&x, 0, sizeof(x));
+	if ((status = xfer_options(c, cmd, &argc, &argv, &x)) != 0)
+		return status;
+	if (x.recursive)
+		return tree_copy(c, cmd, false, x.bg, argc, argv);
+	if (argc < 1)
+		return usage_error(c, cmd, "get takes TARGET... and maybe "
+		    "LOCAL or DIR");
+	if (argc > 2 || arg_is_glob(argv[0]))
+		return get_many(c, cmd, &x, argc, argv);
+	return get_one(c, cmd, &x, argv[0], argc == 2 ? argv[1] : NULL);
 }
 
 /* put's LOCAL, read before anything is opened, and the remote name. 0,
@@ -344,11 +437,65 @@ put_ends(struct ctl *c, const struct command *cmd, struct xfer_cmd *x)
 	return 0;
 }
 
+/* put LOCAL larg to TARGET arg with opts' options. */
+static int
+put_one(struct ctl *c, const struct command *cmd, const struct xfer_cmd *opts,
+    const char *larg, const char *arg)
+{
+	struct xfer_cmd x;
+	struct stat st;
+	int status;
+
+	xfer_cmd_like(&x, opts);
+	x.std = strcmp(larg, "-") == 0;
+	if (x.std && x.cont)
+		return usage_error(c, cmd, "cannot resume from stdin");
+	/* a terminal needs our relay, which ends with us */
+	if (x.std && x.bg && fstat(STDIN_FILENO, &st) == 0 &&
+	    S_ISCHR(st.st_mode))
+		return usage_error(c, cmd, "--background cannot read a terminal");
+	if ((status = parse_target(c, cmd, arg, &x.t, &x.display)) != 0)
+		return status;
+	x.parsed = true;
+	if ((x.local = strdup(larg)) == NULL)
+		status = cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	else if ((status = put_ends(c, cmd, &x)) == 0)
+		status = xfer_run(c, &x);
+	xfer_cmd_clear(&x);
+	return status;
+}
+
+/* put of several local files into the remote directory the last
+ * argument names (ending with '/' or not). */
+static int
+put_many(struct ctl *c, const struct command *cmd, const struct xfer_cmd *x,
+    int argc, char **argv)
+{
+	const char *arg = argv[argc - 1];
+	size_t len = strlen(arg);
+	struct many m;
+	char *dir;
+	bool go = true;
+	int i;
+
+	for (i = 0; i < argc - 1; i++)
+		if (strcmp(argv[i], "-") == 0)
+			return usage_error(c, cmd, "stdin goes to one TARGET, "
+			    "not with other files");
+	if (asprintf(&dir, "%s%s", arg, len > 0 && arg[len - 1] == '/' ?
+	    "" : "/") == -1)
+		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	many_begin(c, &m);
+	for (i = 0; go && i < argc - 1; i++)
+		go = many_done(&m, argv[i], put_one(c, cmd, x, argv[i], dir));
+	free(dir);
+	return many_end(c, &m);
+}
+
 int
 cmd_put(struct ctl *c, const struct command *cmd, int argc, char **argv)
 {
 	struct xfer_cmd x;
-	struct stat st;
 	int status;
 
 	memset(&x, 0, sizeof(x));
@@ -356,23 +503,10 @@ cmd_put(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	if ((status = xfer_options(c, cmd, &argc, &argv, &x)) != 0)
 		return status;
 	if (x.recursive)
-		return tree_copy(c, cmd, true, argc, argv);
-	if (argc != 2)
-		return usage_error(c, cmd, "put takes LOCAL and TARGET");
-	x.std = strcmp(argv[0], "-") == 0;
-	if (x.std && x.cont)
-		return usage_error(c, cmd, "cannot resume from stdin");
-	/* a terminal needs our relay, which ends with us */
-	if (x.std && x.bg && fstat(STDIN_FILENO, &st) == 0 &&
-	    S_ISCHR(st.st_mode))
-		return usage_error(c, cmd, "--background cannot read a terminal");
-	if ((status = parse_target(c, cmd, argv[1], &x.t, &x.display)) != 0)
-		return status;
-	x.parsed = true;
-	if ((x.local = strdup(argv[0])) == NULL)
-		status = cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
-	else if ((status = put_ends(c, cmd, &x)) == 0)
-		status = xfer_run(c, &x);
-	xfer_cmd_clear(&x);
-	return status;
+		return tree_copy(c, cmd, true, x.bg, argc, argv);
+	if (argc < 2)
+		return usage_error(c, cmd, "put takes LOCAL... and TARGET");
+	if (argc > 2)
+		return put_many(c, cmd, &x, argc, argv);
+	return put_one(c, cmd, &x, argv[0], argv[1]);
 }

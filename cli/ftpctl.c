@@ -26,11 +26,26 @@ volatile sig_atomic_t interrupted;
 
 /* ---- errors and output --------------------------------------------------- */
 
+/* Where emit_json puts documents while a command of several targets
+ * gathers them into its one (NULL: stdout). */
+static json_t *gathered;
+
+void
+json_gather(json_t *arr)
+{
+	gathered = arr;
+}
+
 void
 emit_json(json_t *doc)
 {
 	char *text;
 
+	if (doc != NULL && gathered != NULL) {
+		if (json_array_append_new(gathered, doc) == -1)
+			output_warnx("out of memory");
+		return;
+	}
 	if (doc == NULL || (text = json_dumps(doc, JSON_COMPACT)) == NULL) {
 		json_decref(doc);
 		output_warnx("out of memory");

@@ -8,6 +8,7 @@
  *   cmd_xfer.c     get, put
  *   cmd_tree.c     mirror, get -r, put -r (trees)
  *   cmd_jobs.c     jobs, wait, cancel
+ *   many.c         what commands of several targets share
  *
  * The work itself is libftpagent's; these files parse arguments and
  * print.
@@ -74,6 +75,9 @@ struct xfer_ui {
 /* ---- errors and output (ftpctl.c) ---- */
 
 void	emit_json(json_t *doc);
+/* From now on emit_json appends to arr (taking each document), until
+ * json_gather(NULL): one --json document for several targets. */
+void	json_gather(json_t *arr);
 int	cmd_error(struct ctl *c, int status, const char *kind,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int	usage_error(struct ctl *c, const struct command *cmd, const char *fmt,
@@ -106,6 +110,25 @@ void	xfer_end(struct xfer_ui *ui);
 json_t	*xfer_json(const char *remote, const char *local,
     const struct ftpagent_xfer_result *r);
 
+/* ---- commands of several targets (many.c) ---- */
+
+struct many {
+	int		 n, failed;
+	int		 status;	/* the first failure's */
+	json_t		*docs;		/* --json: what the targets printed */
+	size_t		 ndocs;		/* of them, named already */
+};
+
+/* Starts; with --json, gathers what the targets print. */
+void	many_begin(struct ctl *c, struct many *m);
+/* One target ended with status: false when the next need not run. */
+bool	many_done(struct many *m, const char *display, int status);
+/* Ends: the --json document, the count of failures; the exit status. */
+int	many_end(struct ctl *c, struct many *m);
+/* The local directory several targets land in: 0 when it is one, or
+ * was made (only when dir ends with '/'); else the status, reported. */
+int	many_dest_dir(struct ctl *c, const char *dir);
+
 /* ---- the commands: (struct ctl *, const struct command *, argc, argv) ---- */
 
 /* cmd_session.c */
@@ -131,8 +154,12 @@ int	cmd_put(struct ctl *, const struct command *, int, char **);
 /* cmd_tree.c */
 int	cmd_mirror(struct ctl *, const struct command *, int, char **);
 /* get -r (DIR made when missing) and put -r, after get's options */
-int	tree_copy(struct ctl *, const struct command *, bool put, int,
-    char **);
+int	tree_copy(struct ctl *, const struct command *, bool put, bool bg,
+    int, char **);
+/* get of the files of target arg's directory that match its last name
+ * (a glob), straight into the local directory dir (made when missing) */
+int	tree_glob(struct ctl *, const struct command *, const char *arg,
+    const char *dir, bool bg);
 /* cmd_jobs.c */
 int	cmd_cancel(struct ctl *, const struct command *, int, char **);
 int	cmd_jobs(struct ctl *, const struct command *, int, char **);

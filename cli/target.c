@@ -174,6 +174,27 @@ target_get_path(const char *remote_path, const char *local, bool is_dir,
 }
 
 bool
+target_glob_split(const char *remote_path, char **dir, const char **glob)
+{
+	const char *slash = strrchr(remote_path, '/');
+	const char *last = slash != NULL ? slash + 1 : remote_path;
+
+	*dir = NULL;
+	*glob = NULL;
+	if (last[strcspn(last, "*?[")] == '\0')
+		return false;
+	if (slash == NULL)
+		*dir = strdup(".");
+	else
+		*dir = strndup(remote_path, slash == remote_path ? 1 :
+		    (size_t)(slash - remote_path));
+	if (*dir == NULL)
+		return false;
+	*glob = last;
+	return true;
+}
+
+bool
 target_password_span(const char *s, size_t *off, size_t *len)
 {
 	const char *auth, *end, *at, *colon;

@@ -61,6 +61,18 @@ char	*target_get_path(const char *remote_path, const char *local,
 	    bool is_dir, const char **err);
 
 /*
+ * A get of the files that match a glob: when the last name of
+ * remote_path holds a glob character (*, ? or [), *dir gets the
+ * directory to list (malloc'd: "/" for "/x*", "." for a name alone;
+ * caller frees) and *glob the last name (into remote_path), and true is
+ * returned. Glob characters in other names are plain characters. False
+ * (and *dir NULL) when the last name holds none, or out of memory (then
+ * *glob is NULL too).
+ */
+bool	 target_glob_split(const char *remote_path, char **dir,
+	    const char **glob);
+
+/*
  * Where the password of URL s is, so that the caller can blank it in
  * its argv (ps shows argv): true with *off and *len when s has
  * "user:password@" in its authority.

@@ -1,6 +1,7 @@
 /*
  * libftpagent: background transfers of local files, and the follower of
- * a background download.
+ * a background download; the detached process that followers are
+ * (fa_detach, also a background tree's, tree.c).
  *
  * A system agent writes only descriptors it was given and never renames
  * a user's file, so a background download into LOCAL goes to LOCAL.part
@@ -115,28 +116,85 @@ fa_follow_wait(const char *sock, const char *job, int timeout_ms)
 	free(lock);
 }
 
-/* The follower's own descriptors: /dev/null for 0-2, lockfd, nothing of
- * the caller's. */
+/* Closes lo .. hi-1 (hi < 0: to the end). */
 static void
-follower_fds(int lockfd)
+close_from(int lo, int hi)
 {
 	int fd;
 
-	if ((fd = open("/dev/null", O_RDWR)) != -1) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
+#ifdef SYS_close_range
+	if (lo < hi || hi < 0) {
+		if (syscall(SYS_close_range, (unsigned)lo, hi < 0 ? ~0U :
+		    (unsigned)hi - 1, 0U) == 0)
+			return;
+	}
+#endif
+	for (fd = lo; fd < (hi < 0 ? 65536 : hi); fd++)
+		close(fd);
+}
+
+/* A follower's own descriptors: keep[0..n-1], /dev/null for the rest of
+ * 0-2, nothing else of the caller's. */
+static void
+fds_only(const int *keep, size_t n)
+{
+	int sorted[FA_DETACH_KEEP], fd, lo, t;
+	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		for (sorted[i] = keep[i], j = i; j > 0 &&
+		    sorted[j - 1] > sorted[j]; j--) {
+			t = sorted[j];
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+		for (lo = STDIN_FILENO; lo <= STDERR_FILENO; lo++) {
+			for (i = 0; i < n && keep[i] != lo; i++)
+				;
+			if (i == n && fd != lo)
+				dup2(fd, lo);
+		}
 		if (fd > STDERR_FILENO)
 			close(fd);
 	}
-	for (fd = STDERR_FILENO + 1; fd < lockfd; fd++)
-		close(fd);
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, (unsigned)lockfd + 1, ~0U, 0U) == 0)
-		return;
-#endif
-	for (fd = lockfd + 1; fd < 65536; fd++)
-		close(fd);
+	lo = STDERR_FILENO + 1;
+	for (i = 0; i < n; i++)
+		if (sorted[i] >= lo) {
+			close_from(lo, sorted[i]);
+			lo = sorted[i] + 1;
+		}
+	close_from(lo, -1);
+}
+
+int
+fa_detach(const int *keep, size_t n)
+{
+	pid_t pid;
+	int st = 0;
+
+	if (n > FA_DETACH_KEEP) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		setsid();
+		if ((pid = fork()) != 0)
+			_exit(pid == -1);
+		/* the caller's descriptors (its connection to the agent
+		 * too) stay the caller's: ours are closed here */
+		fds_only(keep, n);
+		return 0;
+	}
+	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return 1;
 }
 
 /* In the detached follower: waits for the job's end over a connection of
@@ -172,9 +230,9 @@ follow(const char *sock, int timeout_ms, const char *job,
 }
 
 /*
- * Starts the follower of a background download, detached (double fork,
- * setsid: no zombie, no terminal). The lock is taken here, before the
- * caller learns the job id, and kept by the follower's inherited copy.
+ * Starts the follower of a background download, detached (fa_detach).
+ * The lock is taken here, before the caller learns the job id, and kept
+ * by the follower's inherited copy.
  */
 bool
 fa_spawn_follower(struct ftpagent *a, const char *job, const struct localdest *d,
@@ -182,8 +240,7 @@ fa_spawn_follower(struct ftpagent *a, const char *job, const struct localdest *d
 {
 	const char *sock = ftpagent_socket_path(a);
 	char *lock;
-	pid_t pid;
-	int lockfd = -1, st = 0;
+	int lockfd = -1, r;
 
 	if ((lock = lock_path(sock, job)) != NULL &&
 	    ((lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
@@ -194,29 +251,14 @@ fa_spawn_follower(struct ftpagent *a, const char *job, const struct localdest *d
 		free(lock);
 		lock = NULL;
 	}
-	if ((pid = fork()) == -1) {
-		if (lock != NULL)
-			unlink(lock);
-		free(lock);
-		if (lockfd != -1)
-			close(lockfd);
-		return false;
-	}
-	if (pid == 0) {
-		setsid();
-		if ((pid = fork()) != 0)
-			_exit(pid == -1);
-		/* the caller's descriptors (its connection to the agent
-		 * too) stay the caller's: ours are closed here */
-		follower_fds(lockfd);
+	if ((r = fa_detach(&lockfd, lockfd != -1 ? 1 : 0)) == 0)
 		follow(sock, a->timeout_ms, job, d, had_part, lock);
-	}
-	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
-		;
+	if (r == -1 && lock != NULL)
+		unlink(lock);
 	free(lock);
 	if (lockfd != -1)
 		close(lockfd);
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	return r == 1;
 }
 
 void

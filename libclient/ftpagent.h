@@ -550,6 +550,28 @@ struct ftpagent_tree_opts {
 FTPAGENT_API bool ftpagent_tree(struct ftpagent *, const char *session,
     const char *remote_path, int local_dir,
     const struct ftpagent_tree_opts *opts, struct ftpagent_tree *result);
+/*
+ * ftpagent_tree in the background: returns once the agent has taken the
+ * tree, with *job its job id (caller frees with free()); follow it with
+ * ftpagent_job_wait, the other job functions or events. The tree's
+ * local side needs a connection that lasts as long as the tree, so this
+ * call opens a second connection to the agent (the socket this one was
+ * made with: not for a connection of ftpagent_connect_fd) and hands it
+ * to a detached process of this library (a fork of the caller, without
+ * the caller's other descriptors, that runs only this library's code),
+ * which starts the tree on it, serves its local side beneath local_dir
+ * and exits when the tree ends, when the agent closes, or when the agent
+ * stays silent longer than this connection's timeout. Cancelling the
+ * job (ftpagent_job_cancel) ends it. Nothing waits for that process
+ * (no zombie is left). opts as for ftpagent_tree, but opts->progress
+ * and opts->item are not called. When the tree ends before its first
+ * progress report, *job is still its id. Takes at most this
+ * connection's timeout; a failure to start the tree is this call's
+ * error.
+ */
+FTPAGENT_API bool ftpagent_tree_background(struct ftpagent *,
+    const char *session, const char *remote_path, int local_dir,
+    const struct ftpagent_tree_opts *opts, char **job);
 
 /* ---- events ---------------------------------------------------------------- */
 

@@ -14,6 +14,7 @@
  *   serve.c      what the agent asks of a call: its requests answered,
  *                its notices (tree.item) handed over
  *   tree.c       trees (transfer.tree) and their local side
+ *   treebg.c     a tree in the background: its follower process
  *   local.c      local.* beneath a tree's directory (local.h)
  *
  * Each operation is written once, as its send form (ftpagent_async.h):
@@ -295,6 +296,13 @@ uint64_t	fa_send_get_file(struct ftpagent *a, const char *session,
     const char *path, const char *local, const struct ftpagent_xfer_opts *opts,
     bool background, int fifo_ms, ftpagent_reply_cb cb, void *arg);
 
+/* ---- trees (tree.c, treebg.c) ---- */
+
+/* A tree's arguments (send_tree, tree_background): false with the
+ * error set. */
+bool	fa_tree_args(struct ftpagent *a, const char *session,
+    const char *path, int dir, const struct ftpagent_tree_opts *o);
+
 /* ---- jobs (jobs.c) ---- */
 
 /* ftpagent_job_wait without waiting for a follower (the follower's own). */
@@ -302,6 +310,16 @@ bool	fa_job_wait(struct ftpagent *a, const char *id, int timeout_ms,
     struct ftpagent_job *j);
 
 /* ---- background downloads (follow.c) ---- */
+
+#define FA_DETACH_KEEP	4
+/*
+ * Forks a detached process (double fork and setsid: no zombie, no
+ * terminal) that holds only keep[0..n-1] (n <= FA_DETACH_KEEP) of the
+ * caller's descriptors, and /dev/null for the rest of 0-2. Returns 0 in
+ * it (which must end with _exit), 1 in the caller once it runs, -1 with
+ * errno when it could not be made.
+ */
+int	fa_detach(const int *keep, size_t n);
 
 /* Waits (at most timeout_ms) for the follower of job, if any, to have
  * put its file in place. */

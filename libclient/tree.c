@@ -367,9 +367,8 @@ tree_params(const struct tree_call *t, const struct ftpagent_tree_opts *o)
 	return p;
 }
 
-/* The caller's arguments: false with the error set. */
-static bool
-tree_args(struct ftpagent *a, const char *session, const char *path,
+bool
+fa_tree_args(struct ftpagent *a, const char *session, const char *path,
     int dir, const struct ftpagent_tree_opts *o)
 {
 	struct stat st;
@@ -432,7 +431,7 @@ ftpagent_send_tree(struct ftpagent *a, const char *session,
 	struct tree_call *t;
 	struct fa_call *c;
 
-	if (!tree_args(a, session, remote_path, local_dir, o) ||
+	if (!fa_tree_args(a, session, remote_path, local_dir, o) ||
 	    (t = tree_new(a, session, remote_path, local_dir, o)) == NULL)
 		return 0;
 	if ((c = fa_call_new(a, &op_tree, cb, arg)) == NULL) {

@@ -177,6 +177,42 @@ START_TEST(test_put_path)
 }
 END_TEST
 
+START_TEST(test_glob_split)
+{
+	static const struct {
+		const char *path, *dir, *glob;
+	} cases[] = {
+		{ "/logs/*.gz", "/logs", "*.gz" },
+		{ "/*.gz", "/", "*.gz" },
+		{ "*.gz", ".", "*.gz" },
+		{ "a/b/file?.[ch]", "a/b", "file?.[ch]" },
+		{ "/a*/b/c[", "/a*/b", "c[" },
+		{ "//x*", "/", "x*" },
+		{ "/logs/a\\*b", "/logs", "a\\*b" },
+		{ "/logs*/a.gz", NULL, NULL },
+		{ "/logs/", NULL, NULL },
+		{ "/logs/a.gz", NULL, NULL },
+		{ "", NULL, NULL },
+	};
+	const char *glob;
+	char *dir;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_msg(target_glob_split(cases[i].path, &dir, &glob) ==
+		    (cases[i].dir != NULL), "%s", cases[i].path);
+		if (cases[i].dir == NULL) {
+			ck_assert_ptr_null(dir);
+			ck_assert_ptr_null(glob);
+			continue;
+		}
+		ck_assert_str_eq(dir, cases[i].dir);
+		ck_assert_str_eq(glob, cases[i].glob);
+		free(dir);
+	}
+}
+END_TEST
+
 START_TEST(test_get_path)
 {
 	const char *err = NULL;
@@ -823,6 +859,7 @@ cli_target_suite(void)
 	tcase_add_test(tc, test_local_name);
 	tcase_add_test(tc, test_put_path);
 	tcase_add_test(tc, test_get_path);
+	tcase_add_test(tc, test_glob_split);
 	tcase_add_test(tc, test_password_span);
 	tcase_add_test(tc, test_rename_path);
 	tcase_add_test(tc, test_path_is_top);
