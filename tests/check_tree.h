@@ -19,6 +19,7 @@ extern int aseq;		/* the agent's own request ids */
 
 Suite	*tree_local_suite(void);
 void	 tree_call_tcases(Suite *);	/* check_tree_call.c */
+void	 tree_bg_tcases(Suite *);	/* check_tree_bg.c */
 
 void	 tree_setup(void);
 void	 tree_teardown(void);

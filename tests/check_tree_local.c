@@ -6,7 +6,8 @@
  * it, the good paths doing what docs/protocol.md says, and
  * tree_local_suite(), which adds the test cases of check_tree_call.c
  * (the tree's params, progress, items and outcome, its inactivity
- * timeout, and the blocking face serving a forked agent).
+ * timeout, and the blocking face serving a forked agent) and of
+ * check_tree_bg.c (trees in the background).
  *
  * Every test works in a directory of its own:
  *
@@ -1125,5 +1126,6 @@ tree_local_suite(void)
 	suite_add_tcase(s, tc);
 
 	tree_call_tcases(s);
+	tree_bg_tcases(s);
 	return s;
 }
