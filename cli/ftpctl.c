@@ -461,11 +461,14 @@ usage(FILE *fp)
 "  ls [-l] TARGET\n"
 "  stat TARGET\n"
 "  get [-c|--continue] [--ascii] [--background] TARGET [LOCAL|-]\n"
-"  get -r TARGET [DIR]\n"
+"  get [-c] [--background] TARGET... DIR   (DIR exists, or ends with /)\n"
+"  get [--background] 'TARGET/GLOB' [DIR]  (the matching files of a dir)\n"
+"  get -r [--background] TARGET [DIR]\n"
 "  put [-c|--continue] [--append] [--ascii] [--background] LOCAL|- TARGET\n"
-"  put -r LOCALDIR TARGET\n"
+"  put [-c] [--background] LOCAL... TARGET (TARGET a remote directory)\n"
+"  put -r [--background] LOCALDIR TARGET\n"
 "  mirror [-R] [--delete] [--dry-run] [--newer-only] [--exclude GLOB]...\n"
-"         [--include GLOB]... [-P N] SRC DST\n"
+"         [--include GLOB]... [-P N] [--background] SRC DST\n"
 "  mkdir [-p|--parents] TARGET\n"
 "  rm [-r|--recursive] TARGET\n"
 "  rmdir TARGET\n"
@@ -516,12 +519,15 @@ static const struct command commands[] = {
 	{ "stat", cmd_stat, "TARGET" },
 	{ "get", cmd_get, "[-c|--continue] [--ascii] [--background] TARGET "
 	    "[LOCAL|-]  (--background: print the job id and exit; LOCAL.part "
-	    "is renamed to LOCAL when the job is done); get -r TARGET [DIR]" },
+	    "is renamed to LOCAL when the job is done); get TARGET... DIR; "
+	    "get 'TARGET/GLOB' [DIR]; get -r [--background] TARGET [DIR]" },
 	{ "put", cmd_put, "[-c|--continue] [--append] [--ascii] [--background] "
-	    "LOCAL|- TARGET; put -r LOCALDIR TARGET" },
+	    "LOCAL|- TARGET; put LOCAL... TARGET; put -r [--background] "
+	    "LOCALDIR TARGET" },
 	{ "mirror", cmd_mirror, "[-R] [--delete] [--dry-run] [--newer-only] "
-	    "[--exclude GLOB]... [--include GLOB]... [-P N] SRC DST  (SRC a "
-	    "TARGET and DST a local directory; with -R the other way)" },
+	    "[--exclude GLOB]... [--include GLOB]... [-P N] [--background] "
+	    "SRC DST  (SRC a TARGET and DST a local directory; with -R the "
+	    "other way)" },
 	{ "mkdir", cmd_mkdir, "[-p|--parents] TARGET" },
 	{ "rm", cmd_rm, "[-r|--recursive] TARGET" },
 	{ "rmdir", cmd_rmdir, "TARGET" },
