@@ -373,9 +373,9 @@ get_many(struct ctl *c, const struct command *cmd, const struct xfer_cmd *x,
 	for (i = 0; go && i < n; i++) {
 		if ((display = arg_display(c, cmd, argv[i])) == NULL)
 			status = EXIT_USAGE;
-		else if (arg_is_glob(argv[i]) && (x->o.ascii || x->cont))
-			status = usage_error(c, cmd, "%s: a glob is fetched as "
-			    "a tree: in binary, resumed anyway", display);
+		else if (arg_is_glob(argv[i]) && x->o.ascii)
+			status = usage_error(c, cmd, "%s: a glob is fetched in "
+			    "binary", display);
 		else if (arg_is_glob(argv[i]))
 			status = tree_glob(c, cmd, argv[i], dir, x->bg);
 		else
