@@ -584,10 +584,10 @@ xfer_end(struct job *j, void *arg)
 	struct titem	*it = arg;
 	struct tree	*t = it->t;
 
+	/* bytes moved count, also those of a file that failed */
 	it->xfer = NULL;
 	it->bytes = 0;
-	if (j->state == JOB_DONE)
-		t->bytes_done += j->bytes;
+	t->bytes_done += j->bytes;
 	if (stopping(it))
 		item_done(it);
 	else if (j->state != JOB_DONE)
