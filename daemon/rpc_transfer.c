@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "budget.h"
+#include "bytename.h"
 #include "conf.h"
 #include "ftp.h"
 #include "job.h"
@@ -228,9 +229,13 @@ p_globs(struct rpc_call *call, json_t *params, const char *key, size_t *n,
 			return -1;
 		}
 	}
+	/* globs match names as bytes: the byte-safe form is undone, as
+	 * for paths */
 	*out = xcalloc(json_array_size(v) + 1, sizeof(**out));
-	json_array_foreach(v, i, g)
+	json_array_foreach(v, i, g) {
 		(*out)[i] = xstrdup(json_string_value(g));
+		ftpa_bytes_unescape((*out)[i], strlen((*out)[i]));
+	}
 	return 0;
 }
 

@@ -71,6 +71,7 @@ item_free(struct titem *it)
 	if (it->fd != -1)
 		close(it->fd);
 	free(it->rel);
+	free(it->after);
 	ftp_entry_clear(&it->src);
 	ftp_entries_free(it->rent, it->nrent);
 	ftp_entries_free(it->lent, it->nlent);

@@ -61,6 +61,7 @@ struct titem {
 	struct ftp_entry *rent, *lent;	/* remote, local */
 	size_t		 nrent, nlent;
 	bool		 coarse;	/* remote times from LIST */
+	char		*after;		/* local.list: the next page's start */
 	/* what runs */
 	struct ask	*ask;
 	struct fsop	*fsop;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bytename.h"
 #include "fsops.h"
 #include "log.h"
 #include "session.h"
@@ -130,25 +131,44 @@ remote_list(struct titem *it)
 	session_submit(s, it->list_op);
 }
 
-/* local.list's entries, read with the wire codec (names as bytes). */
+/*
+ * One page of local.list, read with the wire codec (names as bytes) and
+ * added to the item's entries: 1 when more pages follow (it->after is
+ * where the next starts), 0 when it was the last, -1 for an answer that
+ * is no page or does not move on (a name not after the last page's),
+ * -2 past the tree's limit.
+ */
 static int
-local_entries(struct titem *it, json_t *result)
+local_page(struct titem *it, json_t *result)
 {
-	json_t	*arr = json_object_get(result, "entries"), *e;
-	size_t	 i, n = json_array_size(arr);
+	json_t		*arr = json_object_get(result, "entries"), *e;
+	bool		 more = json_is_true(json_object_get(result, "more"));
+	const char	*max = NULL;
+	size_t		 i, n = json_array_size(arr);
+	struct ftp_entry *le;
 
 	if (!json_is_array(arr))
 		return -1;
-	if (n > TREE_ENTRIES_MAX)
-		n = TREE_ENTRIES_MAX;
-	it->lent = xcalloc(n + 1, sizeof(*it->lent));
+	if (it->nlent + n > TREE_ENTRIES_MAX)
+		return -2;
+	it->lent = xrealloc(it->lent, (it->nlent + n + 1) * sizeof(*it->lent));
 	json_array_foreach(arr, i, e) {
-		if (i == n)
-			break;
-		if (wire_entry_read(e, &it->lent[it->nlent]) == 0)
-			it->nlent++;
+		le = &it->lent[it->nlent];
+		if (wire_entry_read(e, le) != 0)
+			continue;
+		it->nlent++;
+		if (it->after != NULL && strcmp(le->name, it->after) <= 0)
+			return -1;
+		if (max == NULL || strcmp(le->name, max) > 0)
+			max = le->name;
 	}
-	return 0;
+	if (!more)
+		return 0;
+	if (max == NULL)
+		return -1;
+	free(it->after);
+	it->after = xstrdup(max);
+	return 1;
 }
 
 static void
@@ -156,6 +176,7 @@ local_listed(const struct op_error *err, json_t *result, int *fds,
     size_t nfds, void *arg)
 {
 	struct titem	*it = arg;
+	int		 r = 0;
 
 	it->ask = NULL;
 	if (stopping(it)) {
@@ -168,9 +189,15 @@ local_listed(const struct op_error *err, json_t *result, int *fds,
 	else if (err != NULL) {
 		item_fail(it, err);
 		return;
-	} else if (local_entries(it, result) == -1) {
-		item_failf(it, FTPA_ERR_PROTOCOL, "the client's local.list "
-		    "answer has no entries");
+	} else if ((r = local_page(it, result)) < 0) {
+		item_failf(it, r == -2 ? FTPA_ERR_LIMIT : FTPA_ERR_PROTOCOL,
+		    r == -2 ? "more than 1,000,000 entries in a directory" :
+		    "the client's local.list answer is no page of entries "
+		    "after the last");
+		return;
+	} else if (r == 1) {
+		item_ask(it, "local.list", json_pack("{s:o}", "after",
+		    ftpa_bytes_json(it->after)), local_listed);
 		return;
 	}
 	if (--it->waiting == 0)
