@@ -10,6 +10,7 @@ and the servers' command logs (pyftpd_server.py --events, the agent's -v
 log for vsftpd, ftpmock's log). Every ftpctl runs with --no-autostart,
 so that no agent is started behind a test's back.
 """
+import json
 import os
 import re
 import shlex
@@ -259,6 +260,26 @@ class ServerCtlTrees:
         self.ok(self.ctl("mirror", "s:/src", "dst"))
         self.assertTrue(os.path.exists(os.path.join(dst, b"keep.txt")))
 
+    def test_newer_only(self):
+        """A local copy that differs and is newer than the server's:
+        --newer-only leaves it, a plain mirror replaces it."""
+        srv = self.server_ready()
+        src, _ = self.sample_on_server(srv, entries=[
+            (b"same.txt", 100), (b"changed.txt", 200)])
+        self.ok(self.ctl("mirror", "s:/src", "dst"))
+        mine = self.here("dst", "changed.txt")
+        with open(mine, "ab") as f:
+            f.write(b"local edit")
+        mine_sha = ftpa.sha256_file(mine)
+        doc = self.summary(self.ok(self.ctl("--json", "mirror",
+                                            "--newer-only", "s:/src", "dst")))
+        self.assertEqual(doc["files"], 0, doc)
+        self.assertEqual(ftpa.sha256_file(mine), mine_sha)
+        doc = self.summary(self.ok(self.ctl("--json", "mirror", "s:/src",
+                                            "dst")))
+        self.assertEqual(doc["files"], 1, doc)
+        self.assertSameTree(src, self.here("dst"))
+
     # -- --exclude, --include
     def test_exclude_include(self):
         srv = self.server_ready()
@@ -291,6 +312,14 @@ class ServerCtlTrees:
         self.ok(self.ctl("mirror", "--include", "*.gz", "--exclude", "old",
                          "s:/src", "d4"))
         self.assertEqual(got("d4"), {b"logs/a.gz", b"logs/b.gz", b"top.gz"})
+        if self.byte_names:
+            # a glob that is not UTF-8 matches the name's bytes
+            self.ok(self.ctl("mirror", "--include", b"caf\xe9*", "s:/src",
+                             "d5"))
+            self.assertEqual(got("d5"), {b"caf\xe9.bin"})
+            self.ok(self.ctl("mirror", "--exclude", b"*\xe9*", "s:/src",
+                             "d6"))
+            self.assertEqual(got("d6"), everything - {b"caf\xe9.bin"})
 
     # -- -P
     def test_parallel_1_and_4(self):
@@ -427,6 +456,55 @@ class PyftpdCtlTreeTest(ServerCtlTrees, CtlTreeBase):
         rc, killed = ftpa.stop_process(self.agent.proc)
         self.assertEqual((rc, killed), (0, False))
 
+    def test_interrupt_cancels_then_resumes(self):
+        """SIGINT to a running mirror: exit 8, the big file's .part
+        stays (a prefix), nothing under its final name; mirror again
+        resumes it with REST."""
+        srv = self.server(rate=5 * MIB)
+        src, digest = self.big_tree(srv, size=30 * MIB)
+        self.open_s(srv)
+        proc = self.spawn("--json", "mirror", "s:/src", "dst")
+        part = self.here("dst", "big.bin.part")
+        self.wait_part(proc, part, 3 * MIB)
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        note("mirror after SIGINT: exit %s, stdout %r, stderr %r",
+             proc.returncode, out[-300:], err[-200:])
+        self.assertEqual(proc.returncode, 8, (out, err))
+        docs = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual(docs[0].get("state"), "cancelled", out)
+        self.assertFalse(os.path.exists(self.here("dst", "big.bin")))
+        time.sleep(0.5)
+        size = self.assertPrefixOf(part, os.path.join(src, b"big.bin"))
+        self.assertGreater(size, 0)
+        # the agent goes on serving; the tree job is cancelled
+        jobs = self.ok(self.ctl("--json", "jobs")).json()
+        self.assertTrue([j for j in jobs if j.get("path") == "/src"
+                         and j.get("state") == "cancelled"], jobs)
+        mark = self.mark(srv)
+        self.ok(self.ctl("mirror", "s:/src", "dst"))
+        self.assertIn("REST %d" % size, self.commands_since(srv, mark))
+        self.assertEqual(ftpa.sha256_file(self.here("dst", "big.bin")),
+                         digest)
+        self.assertSameTree(src, self.here("dst"))
+        self.assertNoPart(self.here("dst"))
+        self.assertEqual(len(docs), 1, "--json printed %d documents: %r"
+                         % (len(docs), out))
+
+    def test_json_is_one_document_when_the_tree_fails(self):
+        """JSON OUTPUT: each command prints one JSON document. A tree
+        whose root is missing prints it once (the summary or the
+        error), exit 5."""
+        srv = self.server_ready()
+        for cmd in (["get", "-r", "s:/nope", "x"],
+                    ["mirror", "s:/nope", "y"]):
+            with self.subTest(cmd=cmd):
+                r = self.ctl("--json", *cmd)
+                self.assertEqual(r.rc, 5, r)
+                docs = [json.loads(line) for line in r.out.splitlines()]
+                self.assertEqual(len(docs), 1, "%d documents: %r"
+                                 % (len(docs), r.text))
+
     def test_server_killed_mid_tree(self):
         """[28] The server is killed mid-file and comes back on the same
         port a second later: the running mirror reconnects and resumes
@@ -547,7 +625,8 @@ class PyftpdCtlTreeTest(ServerCtlTrees, CtlTreeBase):
         t0 = time.monotonic()
         r = self.ctl("--json", "mirror", "s:/many", "dst", timeout=600)
         note("second mirror: exit %s in %.1f s", r.rc, time.monotonic() - t0)
-        doc = self.summary(self.ok(r))
+        self.ok(r, "the agent's log ends:\n" + self.agent.log_text()[-600:])
+        doc = self.summary(r)
         self.assertEqual(doc["files"], 0, doc)
         self.assertEqual(doc["skipped"], 10000, doc)
         self.assertEqual(self.verbs(srv, mark, "RETR"), [])
