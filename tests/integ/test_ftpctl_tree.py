@@ -397,6 +397,30 @@ class PyftpdCtlTreeTest(ServerCtlTrees, CtlTreeBase):
         self.assertFalse(os.path.lexists(self.here("newdir")),
                          "mirror --dry-run made the local directory")
 
+    def test_link_to_a_parent_does_not_loop(self):
+        """pyftpdlib's MLSD shows a link to a parent as a directory: the
+        mirror ends soon, the tree's own files arrive, and no directory
+        inside itself is copied level after level."""
+        srv = self.server_ready()
+        src, sample = self.sample_on_server(srv, entries=[
+            (b"a.txt", 100), (b"d", None), (b"d/b.txt", 200)])
+        os.symlink("..", os.path.join(src, b"d", b"up"))
+        os.symlink(".", os.path.join(src, b"self"))
+        t0 = time.monotonic()
+        r = self.ctl("--json", "mirror", "s:/src", "dst", timeout=60)
+        took = time.monotonic() - t0
+        depth = max([rel.count(b"/") for rel in snapshot(self.here("dst"))]
+                    or [0])
+        note("mirror of a tree with links to parents: exit %s in %.1f s, "
+             "%d levels, %r", r.rc, took, depth, r.text[:300])
+        self.ok(r)
+        for rel, size in ((b"a.txt", 100), (b"d/b.txt", 200)):
+            self.assertEqual(ftpa.sha256_file(self.here("dst", rel)),
+                             ftpa.sha256_file(os.path.join(src, rel)), rel)
+        self.assertLessEqual(depth, 3, "the walk went %d levels deep"
+                             % depth)
+        self.assertLess(took, 30)
+
     # -- resumption
     def big_tree(self, srv, size=50 * MIB):
         src = self.remote(srv, "src")
