@@ -148,7 +148,7 @@ login_enter(struct ftp_conn *c, enum login_step step)
 		break;
 	case LOGIN_OPTS_MLST:
 		/* ask for the facts entries are made of (RFC 3659 7.9) */
-		send_cmd(c, login_reply, "OPTS MLST type;size;modify;UNIX.mode;");
+		send_cmd(c, login_reply, "OPTS MLST type;size;modify;UNIX.mode;unique;");
 		break;
 	case LOGIN_OPTS_UTF8:
 		send_cmd(c, login_reply, "OPTS UTF8 ON");

@@ -270,11 +270,17 @@ tree_params(struct rpc_call *call, json_t *params, struct tree_opts *o)
 	else if ((c = cmp ? tree_compare_from_name(cmp) : TREE_CMP_DIFFER) == -1)
 		params_error(call, "parameter \"compare\" must be differ, "
 		    "missing or all");
-	else if (links != NULL && strcmp(links, "skip") != 0)
-		params_error(call, "parameter \"symlinks\": only \"skip\" is "
-		    "supported");
+	else if (links != NULL && strcmp(links, "skip") != 0 &&
+	    strcmp(links, "follow") != 0)
+		params_error(call, "parameter \"symlinks\" must be skip or "
+		    "follow");
+	else if (links != NULL && strcmp(links, "follow") == 0 &&
+	    strcmp(dir, "put") == 0)
+		params_error(call, "\"symlinks\": \"follow\" is for get: "
+		    "the local side never follows a link");
 	else {
 		o->put = strcmp(dir, "put") == 0;
+		o->follow = links != NULL && strcmp(links, "follow") == 0;
 		o->compare = c;
 		o->max_depth = (int)depth;
 		o->parallel = par > 0 ? (int)par :

@@ -65,6 +65,45 @@ item_new(struct tree *t, enum titem_kind kind, const char *rel, int depth)
 	return it;
 }
 
+struct tchain *
+tchain_push(struct tchain *up, uint64_t unique)
+{
+	struct tchain	*c;
+
+	if (unique == 0) {
+		if (up != NULL)
+			up->refs++;
+		return up;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->unique = unique;
+	c->up = up;
+	c->refs = 1;
+	if (up != NULL)
+		up->refs++;
+	return c;
+}
+
+bool
+tchain_has(const struct tchain *c, uint64_t unique)
+{
+	for (; unique != 0 && c != NULL; c = c->up)
+		if (c->unique == unique)
+			return true;
+	return false;
+}
+
+static void
+tchain_unref(struct tchain *c)
+{
+	struct tchain	*up;
+
+	for (; c != NULL && --c->refs == 0; c = up) {
+		up = c->up;
+		free(c);
+	}
+}
+
 static void
 item_free(struct titem *it)
 {
@@ -73,6 +112,8 @@ item_free(struct titem *it)
 	free(it->rel);
 	free(it->after);
 	ftp_entry_clear(&it->src);
+	ftp_entry_clear(&it->dst);
+	tchain_unref(it->chain);
 	ftp_entries_free(it->rent, it->nrent);
 	ftp_entries_free(it->lent, it->nlent);
 	free(it);

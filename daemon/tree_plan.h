@@ -20,6 +20,7 @@
 #define TREE_ENTRIES_MAX	1000000	/* entries listed in one tree */
 #define TREE_PARALLEL_MAX	16
 #define TREE_GLOBS_MAX		64	/* include + exclude globs */
+#define TREE_LINKS_MAX		8	/* links followed on one path */
 
 enum tree_compare {
 	TREE_CMP_DIFFER,	/* missing, or size or mtime differs */
@@ -38,6 +39,7 @@ struct tree_opts {
 	bool		 perms;
 	bool		 cont;		/* resume NAME.part */
 	bool		 items;		/* tree.item notifications */
+	bool		 follow;	/* get: a link is what it points to */
 	char		**include;	/* NULL-terminated, or NULL */
 	char		**exclude;
 	int		 max_depth;	/* 0: the root's files only */

@@ -45,6 +45,15 @@ enum tree_phase {
 
 struct tree;
 
+/* A directory's ancestors by their MLSD "unique" facts (those known):
+ * a directory that is its own ancestor is a loop (a server that shows
+ * a link to a parent as a directory). Shared by reference. */
+struct tchain {
+	uint64_t	 unique;
+	struct tchain	*up;
+	int		 refs;
+};
+
 struct titem {
 	struct tree	*t;
 	enum titem_kind	 kind;
@@ -54,6 +63,12 @@ struct titem {
 	struct ftp_entry src;		/* file: the source's entry; delete:
 					   what is removed */
 	bool		 dst_missing;	/* dir: the destination has none */
+	bool		 probe;		/* dir: a link followed, which may be
+					   a file (its listing says) */
+	int		 links;		/* links followed on its path */
+	struct tchain	*chain;		/* dir: itself and its ancestors */
+	struct ftp_entry dst;		/* probe: the destination's entry of
+					   that name (name NULL: none) */
 	/* dir: the listings */
 	int		 waiting;	/* listings not back yet */
 	struct ftp_op	*list_op;
@@ -114,6 +129,8 @@ void		 tq_push(struct tq *, struct titem *);
 void		 tree_item(struct tree *, const char *action, const char *rel,
 		    int64_t size, const struct op_error *);
 void		 tree_progress(struct tree *);
+struct tchain	*tchain_push(struct tchain *up, uint64_t unique);
+bool		 tchain_has(const struct tchain *, uint64_t unique);
 void		 tree_abort(struct tree *, enum ftpa_err, const char *msg);
 
 /* tree_steps.c */

@@ -71,6 +71,9 @@ list_retryable(const struct ftp_op *op)
 }
 
 static void remote_list(struct titem *);
+static void probe_listed(struct titem *, struct ftp_op *);
+static void local_listed(const struct op_error *, json_t *, int *, size_t,
+    void *);
 
 static void
 remote_listed(struct ftp_op *op, void *arg)
@@ -95,6 +98,10 @@ remote_listed(struct ftp_op *op, void *arg)
 		it->dst_missing = true;		/* made before the plan */
 	} else if (op->failed) {
 		item_fail(it, &op->err);
+		ftp_op_free(op);
+		return;
+	} else if (it->probe) {
+		probe_listed(it, op);
 		ftp_op_free(op);
 		return;
 	} else if (op->list_single) {
@@ -209,7 +216,7 @@ dir_start(struct titem *it)
 {
 	struct tree	*t = it->t;
 	bool		 remote = !t->o.put || !it->dst_missing;
-	bool		 local = t->o.put || !it->dst_missing;
+	bool		 local = (t->o.put || !it->dst_missing) && !it->probe;
 
 	set_step(it, TS_LIST);
 	/* the source is listed, and the destination unless it is known to
@@ -220,6 +227,64 @@ dir_start(struct titem *it)
 		item_ask(it, "local.list", NULL, local_listed);
 	if (remote)
 		remote_list(it);
+}
+
+/* ---- links followed -------------------------------------------------------------- */
+
+static void plan_file(struct tree *, const struct ftp_entry *, const char *,
+    int);
+static void plan_skip(struct tree *, const char *, const char *);
+
+/* A followed link's listing is back: a file (one entry, as ls gives it)
+ * is planned as one; a directory is walked as one. */
+static void
+probe_listed(struct titem *it, struct ftp_op *op)
+{
+	struct tree	*t = it->t;
+	const struct ftp_entry *d = it->dst.name ? &it->dst : NULL;
+	struct ftp_entry *e = op->res.entries;
+
+	if (op->list_single) {
+		if (op->res.n_entries != 1 || e->type != FTP_ENTRY_FILE)
+			plan_skip(t, it->rel, "a link to neither a file nor a "
+			    "directory");
+		else if (d != NULL && d->type == FTP_ENTRY_DIR) {
+			item_failf(it, FTPA_ERR_EXISTS, "a directory is in the "
+			    "way");
+			return;
+		} else if (!tree_should_copy(&t->o, e, d, !op->res.mlsd))
+			plan_skip(t, it->rel, "the same on both sides");
+		else {
+			free(e->name);
+			e->name = xstrdup(strrchr(it->rel, '/') ?
+			    strrchr(it->rel, '/') + 1 : it->rel);
+			plan_file(t, e, it->rel, it->depth);
+		}
+		item_done(it);
+		return;
+	}
+	if (it->depth > t->o.max_depth) {
+		plan_skip(t, it->rel, "deeper than the depth asked");
+		item_done(it);
+		return;
+	}
+	if (d != NULL && d->type != FTP_ENTRY_DIR) {
+		item_failf(it, FTPA_ERR_EXISTS, "a file is in the way");
+		return;
+	}
+	it->probe = false;
+	it->rent = op->res.entries;
+	it->nrent = op->res.n_entries;
+	it->coarse = !op->res.mlsd;
+	op->res.entries = NULL;
+	op->res.n_entries = 0;
+	it->dst_missing = d == NULL;
+	if (it->dst_missing) {
+		dir_listed(it);
+		return;
+	}
+	it->waiting = 1;	/* the local side's listing too */
+	item_ask(it, "local.list", NULL, local_listed);
 }
 
 /* ---- directories: the plan ------------------------------------------------------ */
@@ -333,9 +398,9 @@ plan_conflict(const struct titem *dir, const struct ftp_entry *s,
 
 /* A file to transfer: queued, or only reported in a dry run. */
 static void
-plan_file(struct titem *dir, const struct ftp_entry *s, const char *rel)
+plan_file(struct tree *t, const struct ftp_entry *s, const char *rel,
+    int depth)
 {
-	struct tree	*t = dir->t;
 	struct titem	*it;
 
 	t->files_total++;
@@ -345,11 +410,29 @@ plan_file(struct titem *dir, const struct ftp_entry *s, const char *rel)
 		tree_item(t, t->o.put ? "put" : "get", rel, s->size, NULL);
 		return;
 	}
-	it = item_new(t, TI_FILE, rel, dir->depth + 1);
+	it = item_new(t, TI_FILE, rel, depth);
 	it->src = *s;
 	it->src.name = xstrdup(s->name);
 	it->src.target = it->src.raw = NULL;
 	tq_push(&t->fileq, it);
+}
+
+/* A link to follow: its listing will say whether it is a directory. */
+static void
+plan_probe(struct titem *dir, const struct ftp_entry *s,
+    const struct ftp_entry *d, const char *rel)
+{
+	struct titem	*it = item_new(dir->t, TI_DIR, rel, dir->depth + 1);
+
+	it->probe = true;
+	it->links = dir->links + 1;
+	it->chain = tchain_push(dir->chain, 0);
+	if (d != NULL) {
+		it->dst = *d;
+		it->dst.name = xstrdup(d->name);
+		it->dst.target = it->dst.raw = NULL;
+	}
+	tq_push(&dir->t->dirs, it);
 }
 
 /* One entry of the source (s), with the destination's of that name (d,
@@ -366,8 +449,11 @@ plan_entry(struct titem *dir, const struct ftp_entry *s,
 
 	if ((why = tree_name_unsafe(s->name)) != NULL)
 		plan_skip(t, rel, why);
-	else if (s->type == FTP_ENTRY_LINK)
+	else if (s->type == FTP_ENTRY_LINK && (!t->o.follow ||
+	    dir->links >= TREE_LINKS_MAX))
 		plan_skip(t, rel, "a symbolic link");
+	else if (s->type == FTP_ENTRY_LINK)
+		plan_probe(dir, s, d, rel);
 	else if (s->type != FTP_ENTRY_FILE && !isdir)
 		plan_skip(t, rel, "neither a file nor a directory");
 	else if (!tree_wanted(&t->o, rel, s->name, isdir))
@@ -380,14 +466,18 @@ plan_entry(struct titem *dir, const struct ftp_entry *s,
 		op_error_set(&e, FTPA_ERR_EXISTS, 0, NULL, "%s", why);
 		tree_failure(t, rel, &e);
 		op_error_clear(&e);
-	} else if (isdir) {
+	} else if (isdir && tchain_has(dir->chain, s->unique))
+		plan_skip(t, rel, "a directory inside itself");
+	else if (isdir) {
 		it = item_new(t, TI_DIR, rel, dir->depth + 1);
 		it->dst_missing = d == NULL;
+		it->links = dir->links;
+		it->chain = tchain_push(dir->chain, s->unique);
 		tq_push(&t->dirs, it);
 	} else if (!tree_should_copy(&t->o, s, d, dir->coarse))
 		plan_skip(t, rel, "the same on both sides");
 	else
-		plan_file(dir, s, rel);
+		plan_file(t, s, rel, dir->depth + 1);
 }
 
 /* Merges the two sorted listings: each source entry with its match. */

@@ -57,6 +57,7 @@ entry_reset(struct ftp_entry *e)
 	e->perm = -1;
 	e->target = NULL;
 	e->raw = NULL;
+	e->unique = 0;
 }
 
 void
@@ -209,6 +210,14 @@ mlsd_fact(struct ftp_entry *e, bool *skip, struct span *target,
 	} else if (span_eq(key, klen, "modify")) {
 		if (ftp_parse_time14(val, vlen, &v) == 0)
 			e->mtime = v;
+	} else if (span_eq(key, klen, "unique") && vlen > 0) {
+		/* FNV-1a: two objects meet only by a 1 in 2^64 chance */
+		e->unique = 14695981039346656037ULL;
+		for (i = 0; i < vlen; i++)
+			e->unique = (e->unique ^ (unsigned char)val[i]) *
+			    1099511628211ULL;
+		if (e->unique == 0)
+			e->unique = 1;
 	} else if (span_eq(key, klen, "UNIX.mode")) {
 		/* pyftpdlib writes Python's oct(): "0o644" */
 		if (vlen > 2 && val[0] == '0' && (val[1] == 'o' || val[1] == 'O')) {

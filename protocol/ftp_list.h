@@ -27,6 +27,8 @@ struct ftp_entry {
 	char		*target;	/* symlink target or NULL */
 	char		*raw;		/* the line as sent, for entries no parser
 					   could read (type OTHER); else NULL */
+	uint64_t	 unique;	/* MLSD's "unique" fact, hashed: the same
+					   object has the same; 0: unknown */
 };
 
 enum ftp_list_result {
@@ -44,7 +46,7 @@ void	ftp_entry_clear(struct ftp_entry *);
 
 /* One MLSD line: "fact=value;fact=value; name". Facts are case-insensitive;
  * type=file|dir|cdir|pdir|OS.unix=slink:target, size/sizd, modify,
- * UNIX.mode (octal). */
+ * UNIX.mode (octal), unique (RFC 3659 7.5.2, kept as a 64-bit hash). */
 enum ftp_list_result	ftp_list_parse_mlsd(const char *line, size_t len,
 	    struct ftp_entry *out);
 /* One Unix "ls -l" line. now is used to pick the year of "Mon DD HH:MM"

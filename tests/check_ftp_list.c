@@ -90,6 +90,33 @@ unix_ok(const char *line, time_t now, enum ftp_entry_type type,
 	ck_assert_ptr_null(e.target);
 }
 
+#define L(s) s, strlen(s)
+
+/* MLSD's unique fact: equal for equal values, unknown when absent,
+ * and (case-insensitive key) read whatever its place among the facts. */
+START_TEST(mlsd_unique)
+{
+	struct ftp_entry a, b, c, d;
+
+	ck_assert_int_eq(ftp_list_parse_mlsd(L("type=dir;unique=803g1a2; x"),
+	    &a), FTP_LIST_ENTRY);
+	ck_assert_int_eq(ftp_list_parse_mlsd(L("UNIQUE=803g1a2;type=dir; y"),
+	    &b), FTP_LIST_ENTRY);
+	ck_assert_int_eq(ftp_list_parse_mlsd(L("type=dir;unique=803g1a3; z"),
+	    &c), FTP_LIST_ENTRY);
+	ck_assert_int_eq(ftp_list_parse_mlsd(L("type=dir; w"), &d),
+	    FTP_LIST_ENTRY);
+	ck_assert(a.unique != 0);
+	ck_assert(a.unique == b.unique);
+	ck_assert(a.unique != c.unique);
+	ck_assert(d.unique == 0);
+	ftp_entry_clear(&a);
+	ftp_entry_clear(&b);
+	ftp_entry_clear(&c);
+	ftp_entry_clear(&d);
+}
+END_TEST
+
 START_TEST(unix_formats)
 {
 	time_t	 now = NOW_2024_03_15;
@@ -1097,6 +1124,7 @@ ftp_list_suite(void)
 	Suite	*s = suite_create("ftp_list");
 	TCase	*tc = tcase_create("core");
 
+	tcase_add_test(tc, mlsd_unique);
 	tcase_add_test(tc, unix_formats);
 	tcase_add_test(tc, unix_year_choice);
 	tcase_add_test(tc, unix_now_at_the_end_of_time);
