@@ -777,6 +777,43 @@ class VsftpdTreeTest(ServerTrees, TreeBase):
             self.assertEqual(stat.S_IMODE(os.stat(self.remote(
                 srv, "up", n)).st_mode), mode, n)
 
+    def test_symlinks_follow(self):
+        """vsftpd's LIST shows links as links: skip (the default) leaves
+        them out; follow (get only) fetches what they point to, a file
+        or a directory, as real files and directories."""
+        srv = self.server()
+        src, _ = self.sample_on_server(srv, entries=[
+            (b"a.txt", 100), (b"d", None), (b"d/b.txt", 200)])
+        os.symlink("a.txt", os.path.join(src, b"lnk"))
+        os.symlink("d", os.path.join(src, b"ldir"))
+        os.symlink("missing", os.path.join(src, b"dangling"))
+        for n in (b"lnk", b"ldir", b"dangling"):
+            os.lchown(os.path.join(src, n), *self.owner(srv))
+        sid = self.sid(srv)
+        dst = self.tmpdir()
+        reply, side = self.tree(sid, "get", "/src", dst)
+        job = self.assertTreeJob(reply, "done")
+        self.assertGreaterEqual(job["tree"]["skipped"], 2, job)
+        self.assertEqual(sorted(os.listdir(dst)), ["a.txt", "d"])
+        dst = self.tmpdir()
+        reply, side = self.tree(sid, "get", "/src", dst, symlinks="follow")
+        job = job_of(reply)
+        self.assertIsNotNone(job, reply)
+        self.assertCleanSide(side)
+        note("symlinks follow: %s, tree %r", job["state"], job["tree"])
+        snap = snapshot(dst)
+        self.assertEqual(snap[b"lnk"][0], "file", snap)
+        self.assertEqual(snap[b"lnk"][3],
+                         ftpa.sha256_file(os.path.join(src, b"a.txt")))
+        self.assertEqual(snap[b"ldir"][0], "dir", snap)
+        self.assertEqual(snap[b"ldir/b.txt"][3],
+                         ftpa.sha256_file(os.path.join(src, b"d/b.txt")))
+        self.assertNotIn("link", [v[0] for v in snap.values()])
+
+    def owner(self, srv):
+        st = os.stat(srv.home)
+        return st.st_uid, st.st_gid
+
     def commands_since(self, srv, mark):
         return self.agent.commands(mark)
 

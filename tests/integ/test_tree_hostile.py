@@ -182,7 +182,8 @@ class PyftpdLocalSideTest(tt.PyftpdServer, tt.ServerHelpers, tt.TreeBase):
                     {"parallel": 17}, {"parallel": -1},
                     {"max_depth": -1}, {"max_depth": 129},
                     {"include": "*.gz"}, {"exclude": [1]},
-                    {"include": ["x"] * 65}, {"symlinks": "follow"},
+                    {"include": ["x"] * 65}, {"symlinks": "copy"},
+                    {"direction": "put", "symlinks": "follow"},
                     {"path": "a\r\nDELE x"}):
             p = dict(base, **bad)
             p = {k: v for k, v in p.items() if v is not None}
