@@ -648,6 +648,8 @@ client_close_after_flush(struct client *c)
 static void
 client_fatal(struct client *c, int code, const char *msg)
 {
+	log_info("client %llu (uid %u): %s: closing the connection",
+	    (unsigned long long)c->serial, (unsigned)c->uid, msg);
 	client_send(c, jsonrpc_error(NULL, code, msg,
 	    json_pack("{s:s}", "kind", "parse")));
 	client_close_after_flush(c);

@@ -19,8 +19,8 @@
 #include "wire.h"
 
 static const char *step_names[TS_LAST] = {
-	"queued", "list", "mkdir", "open", "xfer", "commit", "mtime", "chmod",
-	"delete",
+	"queued", "list", "mkdir", "open", "ready", "xfer", "commit", "mtime",
+	"chmod", "delete",
 };
 
 static const char *phase_names[TREE_PHASE_LAST] = {
@@ -29,7 +29,6 @@ static const char *phase_names[TREE_PHASE_LAST] = {
 
 static struct tree	*trees;
 
-static void tree_kick(struct tree *);
 
 /* ---- items and queues ------------------------------------------------------ */
 
@@ -341,25 +340,20 @@ tree_end(struct tree *t)
 	op_error_clear(&e);
 }
 
-/* Starts the next item; false when none may start. */
+/* Whether the item's step keeps a connection of the session busy: only
+ * those count against "parallel"; a file's local.open (and its wait for
+ * a slot) and local.commit run beside them, so that a connection never
+ * waits for the client between two files. */
 static bool
-tree_start_one(struct tree *t)
+uses_server(const struct titem *it)
 {
-	struct titem	*it;
-	bool		 dir;
+	return it->step != TS_OPEN && it->step != TS_READY &&
+	    it->step != TS_COMMIT;
+}
 
-	if (t->nactive >= t->o.parallel)
-		return false;
-	/* directories first while few are listed, so totals are known
-	 * early, but never all the slots: files keep moving */
-	dir = t->dirs.n > 0 && (t->fileq.n == 0 ||
-	    t->nactive_dirs < (t->o.parallel + 1) / 2);
-	if (t->phase == TREE_DELETE)
-		it = tq_pop(&t->deletes);
-	else
-		it = tq_pop(dir ? &t->dirs : &t->fileq);
-	if (it == NULL)
-		return false;
+static void
+item_start(struct tree *t, struct titem *it)
+{
 	active_add(it);
 	if (it->kind == TI_DIR)
 		dir_start(it);
@@ -367,13 +361,48 @@ tree_start_one(struct tree *t)
 		file_start(it);
 	else
 		delete_start(it);
+}
+
+/* Starts the next item or step; false when none may start. */
+static bool
+tree_start_one(struct tree *t)
+{
+	struct titem	*it, *ready = NULL;
+	int		 server = 0, ahead = 0, par = t->o.parallel;
+
+	for (it = t->active; it; it = it->next) {
+		if (uses_server(it))
+			server++;
+		else if (it->step != TS_COMMIT)
+			ahead++;
+		if (it->step == TS_READY)
+			ready = it;
+	}
+	if (server < par && ready != NULL) {
+		file_go(ready);
+		return true;
+	}
+	if (t->phase == TREE_DELETE)
+		it = server < par ? tq_pop(&t->deletes) : NULL;
+	/* directories first while few are listed, so totals are known
+	 * early, but never all the slots: files keep moving */
+	else if (server < par && t->dirs.n > 0 && (t->fileq.n == 0 ||
+	    ahead >= par || t->nactive_dirs < (par + 1) / 2))
+		it = tq_pop(&t->dirs);
+	else if (ahead < par)
+		it = tq_pop(&t->fileq);
+	else
+		it = NULL;
+	if (it == NULL)
+		return false;
+	item_start(t, it);
 	return true;
 }
 
 /* What happens next: start items, move to deleting, or end. Callbacks
  * that end a step come back here; a call from inside runs the loop once
  * more instead of nesting. */
-static void
+void
 tree_kick(struct tree *t)
 {
 	if (t->kicking) {

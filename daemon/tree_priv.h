@@ -26,6 +26,7 @@ enum titem_step {
 	TS_LIST,	/* dir: its listings, remote and local */
 	TS_MKDIR,	/* dir: making it on the destination */
 	TS_OPEN,	/* file: local.open */
+	TS_READY,	/* file: opened, waiting for a transfer slot */
 	TS_XFER,	/* file: the transfer (a job step) */
 	TS_COMMIT,	/* file, get: local.commit */
 	TS_MTIME,	/* file, put: MFMT */
@@ -83,6 +84,7 @@ struct titem {
 	struct job	*xfer;
 	struct job_hooks hooks;
 	int		 fd;		/* local.open's, until the step takes it */
+	int64_t		 local_size;	/* ... and the size it gave */
 	int64_t		 offset;	/* where a download resumes */
 	int64_t		 bytes;		/* the step's bytes so far */
 	struct titem	*next;
@@ -132,10 +134,12 @@ void		 tree_progress(struct tree *);
 struct tchain	*tchain_push(struct tchain *up, uint64_t unique);
 bool		 tchain_has(const struct tchain *, uint64_t unique);
 void		 tree_abort(struct tree *, enum ftpa_err, const char *msg);
+void		 tree_kick(struct tree *);
 
 /* tree_steps.c */
 void		 dir_start(struct titem *);
 void		 file_start(struct titem *);
+void		 file_go(struct titem *);
 void		 delete_start(struct titem *);
 /* Stops what the item runs; true when it ended now (forgotten). */
 bool		 item_stop(struct titem *);

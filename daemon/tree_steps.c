@@ -519,7 +519,6 @@ file_opened(const struct op_error *err, json_t *result, int *fds, size_t nfds,
 {
 	struct titem	*it = arg;
 	json_int_t	 size, idx;
-	int		 fd;
 
 	it->ask = NULL;
 	if (stopping(it)) {
@@ -540,9 +539,21 @@ file_opened(const struct op_error *err, json_t *result, int *fds, size_t nfds,
 		    "answer has no descriptor or no size");
 		return;
 	}
-	fd = fds[idx];
+	/* it waits for a transfer slot (tree.c's scheduler) */
+	it->fd = fds[idx];
 	fds[idx] = -1;
-	file_xfer(it, fd, size);
+	it->local_size = size;
+	set_step(it, TS_READY);
+	tree_kick(it->t);
+}
+
+void
+file_go(struct titem *it)
+{
+	int	fd = it->fd;
+
+	it->fd = -1;
+	file_xfer(it, fd, it->local_size);
 }
 
 void
@@ -571,17 +582,21 @@ static void
 xfer_end(struct job *j, void *arg)
 {
 	struct titem	*it = arg;
+	struct tree	*t = it->t;
 
+	/* bytes moved count, also those of a file that failed */
 	it->xfer = NULL;
 	it->bytes = 0;
-	if (j->state == JOB_DONE)
-		it->t->bytes_done += j->bytes;
+	t->bytes_done += j->bytes;
 	if (stopping(it))
 		item_done(it);
 	else if (j->state != JOB_DONE)
 		item_fail(it, &j->err);
-	else
+	else {
 		file_after(it);
+		/* a commit holds no connection: the next file may start */
+		tree_kick(t);
+	}
 }
 
 /* The transfer itself: a job step on the session, retried as any. */
