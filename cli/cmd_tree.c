@@ -153,7 +153,9 @@ report_failures(struct ctl *c, const struct tree_cmd *x)
 	size_t i;
 
 	for (i = 0; i < t->n_failures; i++)
-		output_warnx("%s/%s: %s", tree_root(x), t->failures[i].path,
+		output_warnx("%s%s%s: %s", tree_root(x), *tree_root(x) != '\0' &&
+		    tree_root(x)[strlen(tree_root(x)) - 1] == '/' ? "" : "/",
+		    t->failures[i].path,
 		    t->failures[i].error_message);
 	if (t->failed > (int64_t)t->n_failures)
 		output_warnx("%s: %lld more files failed", x->display,
@@ -161,6 +163,21 @@ report_failures(struct ctl *c, const struct tree_cmd *x)
 	output_warnx("%s: %lld of %lld files failed", x->display,
 	    (long long)t->failed, (long long)t->files_total);
 	return status_of(t->failures[0].error, t->failures[0].error_kind);
+}
+
+/* The tree's error on stderr; with --json in the document too, unless
+ * the summary was that document (one per command). */
+static int
+tree_failed(struct ctl *c, struct tree_cmd *x)
+{
+	bool json = c->json;
+	int status;
+
+	if (x->res.job.id != NULL)
+		c->json = false;
+	status = fail(c, x->display);
+	c->json = json;
+	return status;
 }
 
 /* --background: the job id, once the library's follower has the tree. */
@@ -215,7 +232,7 @@ tree_foreground(struct ctl *c, struct tree_cmd *x)
 		return EXIT_OK;
 	if (x->res.n_failures > 0)
 		return report_failures(c, x);
-	return fail(c, x->display);
+	return tree_failed(c, x);
 }
 
 static int
@@ -231,9 +248,44 @@ tree_run(struct ctl *c, struct tree_cmd *x)
 }
 
 /* The local directory: made when a download needs it, then opened. */
+/*
+ * An empty directory that is nowhere: what a dry run compares with when
+ * its local directory is not there, since a dry run makes nothing. Made
+ * private and removed at once; its descriptor lists as empty.
+ */
+static int
+gone_dir(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *path;
+	int fd = -1, e;
+
+	if (asprintf(&path, "%s/ftpctl-dry.XXXXXX", tmp != NULL &&
+	    *tmp == '/' ? tmp : "/tmp") == -1)
+		return -1;
+	if (mkdtemp(path) != NULL) {
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		e = errno;
+		(void)rmdir(path);
+		errno = e;
+	}
+	free(path);
+	return fd;
+}
+
 static int
 open_local(struct ctl *c, struct tree_cmd *x, bool put)
 {
+	struct stat st;
+
+	if (!put && (x->o.flags & FTPAGENT_TREE_DRY_RUN) &&
+	    lstat(x->local, &st) == -1 && errno == ENOENT) {
+		if ((x->dirfd = gone_dir()) == -1)
+			return cmd_error(c, EXIT_LOCAL_IO, "local_io",
+			    "an empty directory to compare with: %s",
+			    strerror(errno));
+		return 0;
+	}
 	if (!put && mkdir(x->local, 0777) == -1 && errno != EEXIST)
 		return cmd_error(c, EXIT_LOCAL_IO, "local_io", "%s: %s",
 		    x->local, strerror(errno));
