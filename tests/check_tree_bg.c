@@ -132,6 +132,7 @@ bg_end(struct ftpagent *ca)
 	int status;
 	pid_t p;
 
+	unlink(ftpagent_socket_path(ca));
 	p = waitpid(-1, &status, WNOHANG);
 	ck_assert_msg(p == 0 || p == child, "a child %d left over", (int)p);
 	if (p == 0)
@@ -139,7 +140,6 @@ bg_end(struct ftpagent *ca)
 	child = -1;
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "the fake agent failed (%d)", WEXITSTATUS(status));
-	unlink(ftpagent_socket_path(ca));
 	ftpagent_free(ca);
 }
 
