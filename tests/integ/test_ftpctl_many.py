@@ -110,6 +110,11 @@ class CtlManyBase(ftpa.TestCase):
                 out.add(pid)
         return out - getattr(self, "not_followers", set())
 
+    def assertFollowersGone(self, timeout=5):
+        """BACKGROUND JOBS: the follower exits once the tree ended."""
+        ftpa.wait_until(lambda: not self.followers(), timeout,
+                        what="the follower to exit after its tree ended")
+
     def reap_followers(self):
         """A cleanup: a follower of this test still there at the end is
         killed by its pid (it is this test's own process)."""
@@ -279,6 +284,7 @@ class CtlManyTest(CtlManyBase):
             "a.gz": self.digest["logs/a.gz"],
             "b.gz": self.digest["logs/b.gz"],
             "c.txt": self.digest["logs/c.txt"], "d.gz/": None})
+        self.assertFollowersGone()
 
     # 13
     def test_get_r_background_json(self):
@@ -295,6 +301,7 @@ class CtlManyTest(CtlManyBase):
             "a.gz": self.digest["logs/a.gz"],
             "b.gz": self.digest["logs/b.gz"],
             "c.txt": self.digest["logs/c.txt"], "d.gz/": None})
+        self.assertFollowersGone()
 
     # 14
     def test_glob_background(self):
@@ -306,6 +313,7 @@ class CtlManyTest(CtlManyBase):
         self.assertEqual(self.files_in(self.w("m3")), {
             "a.gz": self.digest["logs/a.gz"],
             "b.gz": self.digest["logs/b.gz"]})
+        self.assertFollowersGone()
 
     # 15
     def test_put_r_background(self):
@@ -322,6 +330,7 @@ class CtlManyTest(CtlManyBase):
         self.assertEqual(r.rc, 0, r)
         self.assertEqual(self.files_in(self.remote("up")),
                          self.files_in(src))
+        self.assertFollowersGone()
 
     # 17
     def test_get_r_background_missing(self):
@@ -330,6 +339,7 @@ class CtlManyTest(CtlManyBase):
                                    "s:/nothere", self.w("x")))
         r = self.ctl("wait", job)
         self.assertEqual(r.rc, 5, r)
+        self.assertFollowersGone()
 
 
 class CtlFollowerTest(CtlManyBase):
