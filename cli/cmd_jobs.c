@@ -71,11 +71,69 @@ job_cmp(const void *a, const void *b)
 	return strcmp(ja->id, jb->id);
 }
 
+static const char *
+obj_id(const json_t *o)
+{
+	const char *s = json_string_value(json_object_get(o, "job"));
+
+	return s != NULL ? s : "";
+}
+
+static int
+obj_cmp(const void *a, const void *b)
+{
+	const char *ia = obj_id(*(json_t *const *)a);
+	const char *ib = obj_id(*(json_t *const *)b);
+	size_t la = strlen(ia), lb = strlen(ib);
+
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return strcmp(ia, ib);
+}
+
+/*
+ * jobs --json: the agent's job objects as it sends them, sorted, so that
+ * what the library's struct has no room for (a tree job's "tree") is
+ * there too.
+ */
+static int
+jobs_json(struct ctl *c)
+{
+	char *text = NULL;
+	json_t *arr, *out, **v;
+	size_t i, n;
+
+	if (!ftpagent_call(c->fa, "job.list", NULL, &text))
+		return fail(c, NULL);
+	arr = json_loads(text, 0, NULL);
+	free(text);
+	if (!json_is_array(arr)) {
+		json_decref(arr);
+		return cmd_error(c, EXIT_AGENT, "protocol",
+		    "job.list: the agent's answer is no array");
+	}
+	n = json_array_size(arr);
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL ||
+	    (out = json_array()) == NULL) {
+		free(v);
+		json_decref(arr);
+		return cmd_error(c, EXIT_LOCAL_IO, "local_io", "out of memory");
+	}
+	for (i = 0; i < n; i++)
+		v[i] = json_array_get(arr, i);
+	qsort(v, n, sizeof(*v), obj_cmp);
+	for (i = 0; i < n; i++)
+		json_array_append(out, v[i]);
+	free(v);
+	json_decref(arr);
+	emit_json(out);
+	return EXIT_OK;
+}
+
 int
 cmd_jobs(struct ctl *c, const struct command *cmd, int argc, char **argv)
 {
 	struct ftpagent_job *js = NULL;
-	json_t *arr;
 	char b[OUTPUT_BYTES_LEN], t[OUTPUT_BYTES_LEN], r[OUTPUT_BYTES_LEN + 2];
 	size_t n = 0, i;
 	int wid = 3, w;
@@ -83,18 +141,14 @@ cmd_jobs(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		return usage_error(c, cmd, "jobs takes no arguments");
-	if (!agent(c) || !ftpagent_job_list(c->fa, &js, &n))
+	if (!agent(c))
+		return fail(c, NULL);
+	if (c->json)
+		return jobs_json(c);
+	if (!ftpagent_job_list(c->fa, &js, &n))
 		return fail(c, NULL);
 	if (n > 1)
 		qsort(js, n, sizeof(*js), job_cmp);
-	if (c->json) {
-		if ((arr = json_array()) != NULL)
-			for (i = 0; i < n; i++)
-				json_array_append_new(arr, job_json(&js[i]));
-		emit_json(arr);
-		ftpagent_jobs_free(js, n);
-		return EXIT_OK;
-	}
 	for (i = 0; i < n; i++)
 		if ((w = output_text_len(stdout, js[i].id)) > wid)
 			wid = w;
