@@ -324,7 +324,7 @@ tree_cmd_init(struct tree_cmd *x)
 }
 
 enum { OPT_DELETE = 256, OPT_DRY_RUN, OPT_NEWER_ONLY, OPT_EXCLUDE,
-	OPT_INCLUDE, OPT_BACKGROUND };
+	OPT_INCLUDE, OPT_BACKGROUND, OPT_PERMS, OPT_MAX_DEPTH };
 
 static int
 add_glob(struct ctl *c, const struct command *cmd, const char **globs,
@@ -350,6 +350,9 @@ mirror_options(struct ctl *c, const struct command *cmd, int *argc,
 		{ "include", required_argument, NULL, OPT_INCLUDE },
 		{ "parallel", required_argument, NULL, 'P' },
 		{ "background", no_argument, NULL, OPT_BACKGROUND },
+		{ "dereference", no_argument, NULL, 'L' },
+		{ "perms", no_argument, NULL, OPT_PERMS },
+		{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -358,10 +361,25 @@ mirror_options(struct ctl *c, const struct command *cmd, int *argc,
 
 	optind = 0;
 	while (status == 0 &&
-	    (ch = getopt_long(*argc, *argv, ":RP:", longopts, NULL)) != -1) {
+	    (ch = getopt_long(*argc, *argv, ":RLP:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'R':
 			x->o.direction = FTPAGENT_XFER_PUT;
+			break;
+		case 'L':
+			x->o.flags |= FTPAGENT_TREE_FOLLOW_LINKS;
+			break;
+		case OPT_PERMS:
+			x->o.flags |= FTPAGENT_TREE_PERMS;
+			break;
+		case OPT_MAX_DEPTH:
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || n < 0 || n > 128)
+				return usage_error(c, cmd, "--max-depth takes 0 "
+				    "to 128");
+			x->o.flags |= FTPAGENT_TREE_MAX_DEPTH;
+			x->o.max_depth = (int)n;
 			break;
 		case OPT_DELETE:
 			x->o.flags |= FTPAGENT_TREE_DELETE;
@@ -412,6 +430,9 @@ cmd_mirror(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	if (argc != 2)
 		return usage_error(c, cmd, "mirror takes SRC and DST");
 	put = x.o.direction == FTPAGENT_XFER_PUT;
+	if (put && (x.o.flags & FTPAGENT_TREE_FOLLOW_LINKS))
+		return usage_error(c, cmd, "-L is for downloads: a local link "
+		    "is never followed");
 	status = tree_ends(c, cmd, &x, put ? argv[1] : argv[0],
 	    put ? argv[0] : argv[1]);
 	tree_cmd_clear(&x);

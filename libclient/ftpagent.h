@@ -451,6 +451,11 @@ enum ftpagent_tree_compare {
 					   by itself when opts->item is not
 					   NULL) */
 #define FTPAGENT_TREE_MAX_DEPTH	0x80	/* max_depth is set */
+#define FTPAGENT_TREE_FOLLOW_LINKS 0x100 /* get: a link on the server is
+					   what it points to (a file or a
+					   directory), at most 8 on one
+					   path; without it links are
+					   skipped (since 3:0:2) */
 
 /* One action of a tree (the agent's tree.item), valid during the item
  * callback only. */

@@ -352,6 +352,8 @@ tree_params(const struct tree_call *t, const struct ftpagent_tree_opts *o)
 		if (f & tree_flags[i].flag)
 			r |= json_object_set_new(p, tree_flags[i].key,
 			    json_boolean(tree_flags[i].value));
+	if (f & FTPAGENT_TREE_FOLLOW_LINKS)
+		r |= json_object_set_new(p, "symlinks", json_string("follow"));
 	if ((f & FTPAGENT_TREE_MAX_DEPTH) && o->max_depth >= 0)
 		r |= json_object_set_new(p, "max_depth",
 		    json_integer(o->max_depth));

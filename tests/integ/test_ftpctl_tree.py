@@ -675,6 +675,41 @@ class VsftpdCtlTreeTest(ServerCtlTrees, CtlTreeBase):
     def commands_since(self, srv, mark):
         return self.agent.commands(mark)
 
+    def test_links_depth_perms(self):
+        """vsftpd lists links as links: skipped by default, followed
+        with -L (a link to a file is that file, to a directory that
+        directory); --max-depth 0 keeps the root's files; --perms gives
+        the server's mode bits."""
+        srv = self.server_ready()
+        root = self.remote(srv, "lk")
+        os.makedirs(os.path.join(root, b"real", b"sub"))
+        with open(os.path.join(root, b"real", b"sub", b"f"), "wb") as f:
+            f.write(b"deep")
+        with open(os.path.join(root, b"top"), "wb") as f:
+            f.write(b"top file")
+        os.chmod(os.path.join(root, b"top"), 0o640)
+        os.symlink(b"real", os.path.join(root, b"dirlink"))
+        os.symlink(b"top", os.path.join(root, b"filelink"))
+        self.chown_tree(srv, root)
+        doc = self.summary(self.ok(self.ctl("--json", "mirror", "s:/lk",
+                                            "plain")))
+        self.assertFalse(os.path.lexists(self.here("plain", "dirlink")))
+        self.assertFalse(os.path.lexists(self.here("plain", "filelink")))
+        self.assertEqual(doc["skipped"], 2, doc)
+        self.ok(self.ctl("mirror", "-L", "s:/lk", "deref"))
+        with open(self.here("deref", "filelink"), "rb") as f:
+            self.assertEqual(f.read(), b"top file")
+        with open(self.here("deref", "dirlink", "sub", "f"), "rb") as f:
+            self.assertEqual(f.read(), b"deep")
+        self.assertFalse(os.path.islink(self.here("deref", "dirlink")))
+        self.ok(self.ctl("mirror", "--max-depth", "0", "--perms", "s:/lk",
+                         "flat"))
+        self.assertEqual(sorted(os.listdir(self.here("flat"))), [b"top"])
+        self.assertEqual(os.stat(self.here("flat", "top")).st_mode & 0o777,
+                         0o640)
+        r = self.ctl("mirror", "-R", "-L", "flat", "s:/x")
+        self.assertEqual(r.rc, 2, r)
+
 
 class MockCtlTreeTest(CtlTreeBase):
     """ftpmock's tree_retr_fail: denied.bin is refused (550), flaky.bin
