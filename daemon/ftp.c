@@ -70,6 +70,20 @@ op_error_copy(struct op_error *dst, const struct op_error *src)
 
 /* ---- operations --------------------------------------------------------- */
 
+bool
+ftp_op_transient(const struct ftp_op *op)
+{
+	switch (op->err.kind) {
+	case FTPA_ERR_CONNECT:
+	case FTPA_ERR_TIMEOUT:
+		return true;
+	case FTPA_ERR_FTP:
+		return op->err.ftp_code / 100 == 4;
+	default:
+		return false;
+	}
+}
+
 static const char *op_kind_names[OP_KIND_LAST] = {
 	"login", "list", "stat", "get", "put", "quote", "command",
 };

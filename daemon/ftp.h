@@ -137,6 +137,10 @@ struct ftp_op {
 	struct session	*session;	/* the one it was submitted to */
 };
 
+/* Whether a failed op met a network failure worth another try: the
+ * connection lost or refused, a timeout, a 4xx (transient) reply such
+ * as 421, 425 or 426. */
+bool		 ftp_op_transient(const struct ftp_op *);
 /* path is the raw command for OP_QUOTE. */
 struct ftp_op	*ftp_op_new(enum op_kind, const char *path);
 void		 ftp_op_free(struct ftp_op *);

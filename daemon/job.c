@@ -234,26 +234,16 @@ waiter_answer(struct job_waiter *w)
 
 /* ---- retries ------------------------------------------------------------------ */
 
-/* A network failure worth another try: connection lost or refused, a
- * timeout, a 4xx (transient) reply such as 421, 425 or 426. */
+/* Another attempt: a network failure (ftp_op_transient), retries left. */
 static bool
 job_retryable(const struct job *j, const struct ftp_op *op)
 {
 	if (!op->failed || j->sess == NULL || j->sess->closing ||
 	    j->attempts > j->max_retries)
 		return false;
-	switch (op->err.kind) {
-	case FTPA_ERR_CONNECT:
-	case FTPA_ERR_TIMEOUT:
-		return true;
-	case FTPA_ERR_FTP:
-		return op->err.ftp_code / 100 == 4;
-	case FTPA_ERR_PROTOCOL:
-		/* a download cut short resumes where it stopped */
-		return op->cut_short;
-	default:
-		return false;
-	}
+	/* a download cut short resumes where it stopped */
+	return ftp_op_transient(op) ||
+	    (op->err.kind == FTPA_ERR_PROTOCOL && op->cut_short);
 }
 
 /*

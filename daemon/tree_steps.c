@@ -26,6 +26,21 @@ stopping(const struct titem *it)
 	return it->t->phase == TREE_STOPPING || it->t->phase == TREE_ENDED;
 }
 
+/* The common end of a step: true when the item goes on; else it is
+ * finished (the tree stops, or the step failed) and must not be
+ * touched. */
+static bool
+step_ok(struct titem *it, const struct op_error *err)
+{
+	if (stopping(it))
+		item_done(it);
+	else if (err != NULL)
+		item_fail(it, err);
+	else
+		return true;
+	return false;
+}
+
 static struct session *
 tree_session(const struct titem *it)
 {
@@ -56,20 +71,6 @@ remote_of(const struct titem *it)
 
 static void dir_listed(struct titem *);
 
-static bool
-list_retryable(const struct ftp_op *op)
-{
-	switch (op->err.kind) {
-	case FTPA_ERR_CONNECT:
-	case FTPA_ERR_TIMEOUT:
-		return true;
-	case FTPA_ERR_FTP:
-		return op->err.ftp_code / 100 == 4;
-	default:
-		return false;
-	}
-}
-
 static void remote_list(struct titem *);
 static void probe_listed(struct titem *, struct ftp_op *);
 static void local_listed(const struct op_error *, json_t *, int *, size_t,
@@ -87,7 +88,7 @@ remote_listed(struct ftp_op *op, void *arg)
 		item_done(it);
 		return;
 	}
-	if (op->failed && list_retryable(op) &&
+	if (op->failed && ftp_op_transient(op) &&
 	    ++it->list_tries < TREE_LIST_TRIES && tree_session(it)) {
 		ftp_op_free(op);
 		remote_list(it);
@@ -297,11 +298,7 @@ mkdir_done_remote(const struct op_error *err, void *arg)
 	struct titem	*it = arg;
 
 	it->fsop = NULL;
-	if (stopping(it))
-		item_done(it);
-	else if (err != NULL)
-		item_fail(it, err);
-	else
+	if (step_ok(it, err))
 		dir_plan(it);
 }
 
@@ -521,14 +518,8 @@ file_opened(const struct op_error *err, json_t *result, int *fds, size_t nfds,
 	json_int_t	 size, idx;
 
 	it->ask = NULL;
-	if (stopping(it)) {
-		item_done(it);
+	if (!step_ok(it, err))
 		return;
-	}
-	if (err != NULL) {
-		item_fail(it, err);
-		return;
-	}
 	/* "fd" indexes the descriptors that came with the answer */
 	idx = json_integer_value(json_object_get(result, "fd"));
 	size = json_integer_value(json_object_get(result, "size"));
@@ -658,11 +649,7 @@ committed(const struct op_error *err, json_t *result, int *fds, size_t nfds,
 	struct titem	*it = arg;
 
 	it->ask = NULL;
-	if (stopping(it))
-		item_done(it);
-	else if (err != NULL)
-		item_fail(it, err);
-	else
+	if (step_ok(it, err))
 		file_finished(it);
 }
 
@@ -739,11 +726,7 @@ deleted_remote(const struct op_error *err, void *arg)
 	struct titem	*it = arg;
 
 	it->fsop = NULL;
-	if (stopping(it))
-		item_done(it);
-	else if (err != NULL)
-		item_fail(it, err);
-	else {
+	if (step_ok(it, err)) {
 		it->t->deleted++;
 		tree_item(it->t, "delete", it->rel, -1, NULL);
 		item_done(it);
