@@ -351,6 +351,7 @@ mirror_options(struct ctl *c, const struct command *cmd, int *argc,
 		{ "parallel", required_argument, NULL, 'P' },
 		{ "background", no_argument, NULL, OPT_BACKGROUND },
 		{ "dereference", no_argument, NULL, 'L' },
+		{ "links", no_argument, NULL, 'l' },
 		{ "perms", no_argument, NULL, OPT_PERMS },
 		{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 		{ NULL, 0, NULL, 0 },
@@ -361,13 +362,16 @@ mirror_options(struct ctl *c, const struct command *cmd, int *argc,
 
 	optind = 0;
 	while (status == 0 &&
-	    (ch = getopt_long(*argc, *argv, ":RLP:", longopts, NULL)) != -1) {
+	    (ch = getopt_long(*argc, *argv, ":RLlP:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'R':
 			x->o.direction = FTPAGENT_XFER_PUT;
 			break;
 		case 'L':
 			x->o.flags |= FTPAGENT_TREE_FOLLOW_LINKS;
+			break;
+		case 'l':
+			x->o.flags |= FTPAGENT_TREE_LINKS;
 			break;
 		case OPT_PERMS:
 			x->o.flags |= FTPAGENT_TREE_PERMS;
@@ -430,9 +434,13 @@ cmd_mirror(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	if (argc != 2)
 		return usage_error(c, cmd, "mirror takes SRC and DST");
 	put = x.o.direction == FTPAGENT_XFER_PUT;
-	if (put && (x.o.flags & FTPAGENT_TREE_FOLLOW_LINKS))
-		return usage_error(c, cmd, "-L is for downloads: a local link "
-		    "is never followed");
+	if (put && (x.o.flags & (FTPAGENT_TREE_FOLLOW_LINKS |
+	    FTPAGENT_TREE_LINKS)))
+		return usage_error(c, cmd, "-L and -l are for downloads: a "
+		    "local link is never followed, and FTP cannot make one");
+	if ((x.o.flags & FTPAGENT_TREE_FOLLOW_LINKS) &&
+	    (x.o.flags & FTPAGENT_TREE_LINKS))
+		return usage_error(c, cmd, "give -L or -l, not both");
 	status = tree_ends(c, cmd, &x, put ? argv[1] : argv[0],
 	    put ? argv[0] : argv[1]);
 	tree_cmd_clear(&x);

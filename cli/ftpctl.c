@@ -468,7 +468,7 @@ usage(FILE *fp)
 "  put [-c] [--background] LOCAL... TARGET (TARGET a remote directory)\n"
 "  put -r [--background] LOCALDIR TARGET\n"
 "  mirror [-R] [--delete] [--dry-run] [--newer-only] [--exclude GLOB]...\n"
-"         [--include GLOB]... [-P N] [-L] [--perms] [--max-depth N]\n"
+"         [--include GLOB]... [-P N] [-L|-l] [--perms] [--max-depth N]\n"
 "         [--background] SRC DST\n"
 "  mkdir [-p|--parents] TARGET\n"
 "  rm [-r|--recursive] TARGET\n"
@@ -526,7 +526,7 @@ static const struct command commands[] = {
 	    "LOCAL|- TARGET; put LOCAL... TARGET; put -r [--background] "
 	    "LOCALDIR TARGET" },
 	{ "mirror", cmd_mirror, "[-R] [--delete] [--dry-run] [--newer-only] "
-	    "[--exclude GLOB]... [--include GLOB]... [-P N] [-L] [--perms] "
+	    "[--exclude GLOB]... [--include GLOB]... [-P N] [-L|-l] [--perms] "
 	    "[--max-depth N] [--background] "
 	    "SRC DST  (SRC a TARGET and DST a local directory; with -R the "
 	    "other way)" },

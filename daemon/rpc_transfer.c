@@ -271,16 +271,18 @@ tree_params(struct rpc_call *call, json_t *params, struct tree_opts *o)
 		params_error(call, "parameter \"compare\" must be differ, "
 		    "missing or all");
 	else if (links != NULL && strcmp(links, "skip") != 0 &&
-	    strcmp(links, "follow") != 0)
-		params_error(call, "parameter \"symlinks\" must be skip or "
-		    "follow");
-	else if (links != NULL && strcmp(links, "follow") == 0 &&
+	    strcmp(links, "follow") != 0 && strcmp(links, "recreate") != 0)
+		params_error(call, "parameter \"symlinks\" must be skip, "
+		    "follow or recreate");
+	else if (links != NULL && strcmp(links, "skip") != 0 &&
 	    strcmp(dir, "put") == 0)
-		params_error(call, "\"symlinks\": \"follow\" is for get: "
-		    "the local side never follows a link");
+		params_error(call, "\"symlinks\": \"%s\" is for get: the "
+		    "local side never follows a link, and FTP has no command "
+		    "that makes one", links);
 	else {
 		o->put = strcmp(dir, "put") == 0;
 		o->follow = links != NULL && strcmp(links, "follow") == 0;
+		o->recreate = links != NULL && strcmp(links, "recreate") == 0;
 		o->compare = c;
 		o->max_depth = (int)depth;
 		o->parallel = par > 0 ? (int)par :

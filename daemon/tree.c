@@ -20,7 +20,7 @@
 
 static const char *step_names[TS_LAST] = {
 	"queued", "list", "mkdir", "open", "ready", "xfer", "commit", "mtime",
-	"chmod", "delete",
+	"chmod", "delete", "link",
 };
 
 static const char *phase_names[TREE_PHASE_LAST] = {
@@ -348,7 +348,7 @@ static bool
 uses_server(const struct titem *it)
 {
 	return it->step != TS_OPEN && it->step != TS_READY &&
-	    it->step != TS_COMMIT;
+	    it->step != TS_COMMIT && it->step != TS_LINK;
 }
 
 static void
@@ -359,6 +359,8 @@ item_start(struct tree *t, struct titem *it)
 		dir_start(it);
 	else if (it->kind == TI_FILE)
 		file_start(it);
+	else if (it->kind == TI_LINK)
+		link_start(it);
 	else
 		delete_start(it);
 }

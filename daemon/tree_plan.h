@@ -40,6 +40,7 @@ struct tree_opts {
 	bool		 cont;		/* resume NAME.part */
 	bool		 items;		/* tree.item notifications */
 	bool		 follow;	/* get: a link is what it points to */
+	bool		 recreate;	/* get: a link is made again locally */
 	char		**include;	/* NULL-terminated, or NULL */
 	char		**exclude;
 	int		 max_depth;	/* 0: the root's files only */

@@ -18,7 +18,7 @@
 #define TREE_ASK_TIMEOUT	30.0	/* seconds for the client to answer */
 #define TREE_LIST_TRIES		3	/* a listing lost to the network */
 
-enum titem_kind { TI_DIR, TI_FILE, TI_DELETE };
+enum titem_kind { TI_DIR, TI_FILE, TI_LINK, TI_DELETE };
 
 /* The step an item is in; one at a time, each named. */
 enum titem_step {
@@ -32,6 +32,7 @@ enum titem_step {
 	TS_MTIME,	/* file, put: MFMT */
 	TS_CHMOD,	/* file, put: SITE CHMOD */
 	TS_DELETE,	/* delete: local.remove, or DELE/RMD */
+	TS_LINK,	/* link: local.symlink */
 	TS_LAST
 };
 
@@ -141,6 +142,7 @@ void		 dir_start(struct titem *);
 void		 file_start(struct titem *);
 void		 file_go(struct titem *);
 void		 delete_start(struct titem *);
+void		 link_start(struct titem *);
 /* Stops what the item runs; true when it ended now (forgotten). */
 bool		 item_stop(struct titem *);
 

@@ -14,6 +14,7 @@
 
 #include "bytename.h"
 #include "fsops.h"
+#include "linkpath.h"
 #include "log.h"
 #include "session.h"
 #include "tree_priv.h"
@@ -414,6 +415,38 @@ plan_file(struct tree *t, const struct ftp_entry *s, const char *rel,
 	tq_push(&t->fileq, it);
 }
 
+/* A link made again beside the files (symlinks: recreate): only one
+ * whose target stays in the tree, and not over what is no link. */
+static void
+plan_link(struct titem *dir, const struct ftp_entry *s,
+    const struct ftp_entry *d, const char *rel)
+{
+	struct tree	*t = dir->t;
+	struct titem	*it;
+	struct op_error	 e = { 0 };
+
+	if (s->target == NULL || !ftpa_link_target_inside(rel, s->target))
+		plan_skip(t, rel, "a link whose target is not in the tree");
+	else if (d != NULL && d->type != FTP_ENTRY_LINK) {
+		op_error_set(&e, FTPA_ERR_EXISTS, 0, NULL, "%s is in the way",
+		    d->type == FTP_ENTRY_DIR ? "a directory" : "a file");
+		tree_failure(t, rel, &e);
+		op_error_clear(&e);
+	} else if (d != NULL && d->target != NULL &&
+	    strcmp(d->target, s->target) == 0)
+		plan_skip(t, rel, "the same on both sides");
+	else {
+		t->files_total++;
+		if (t->o.dry_run) {
+			tree_item(t, "link", rel, -1, NULL);
+			return;
+		}
+		it = item_new(t, TI_LINK, rel, dir->depth + 1);
+		it->src.target = xstrdup(s->target);
+		tq_push(&t->fileq, it);
+	}
+}
+
 /* A link to follow: its listing will say whether it is a directory. */
 static void
 plan_probe(struct titem *dir, const struct ftp_entry *s,
@@ -446,6 +479,8 @@ plan_entry(struct titem *dir, const struct ftp_entry *s,
 
 	if ((why = tree_name_unsafe(s->name)) != NULL)
 		plan_skip(t, rel, why);
+	else if (s->type == FTP_ENTRY_LINK && t->o.recreate)
+		plan_link(dir, s, d, rel);
 	else if (s->type == FTP_ENTRY_LINK && (!t->o.follow ||
 	    dir->links >= TREE_LINKS_MAX))
 		plan_skip(t, rel, "a symbolic link");
@@ -776,4 +811,28 @@ item_stop(struct titem *it)
 		return false;
 	}
 	return true;		/* item_done lets go of the rest */
+}
+
+/* ---- links (symlinks: recreate) ---------------------------------------------- */
+
+static void
+linked(const struct op_error *err, json_t *result, int *fds, size_t nfds,
+    void *arg)
+{
+	struct titem	*it = arg;
+
+	it->ask = NULL;
+	if (step_ok(it, err)) {
+		it->t->files++;
+		tree_item(it->t, "link", it->rel, -1, NULL);
+		item_done(it);
+	}
+}
+
+void
+link_start(struct titem *it)
+{
+	set_step(it, TS_LINK);
+	item_ask(it, "local.symlink", json_pack("{s:o}", "target",
+	    ftpa_bytes_json(it->src.target)), linked);
 }

@@ -456,6 +456,9 @@ enum ftpagent_tree_compare {
 					   directory), at most 8 on one
 					   path; without it links are
 					   skipped (since 3:0:2) */
+#define FTPAGENT_TREE_LINKS	0x200	/* get: a link on the server is made
+					   again here, when its target stays
+					   in the tree (since 3:0:2) */
 
 /* One action of a tree (the agent's tree.item), valid during the item
  * callback only. */

@@ -25,6 +25,7 @@
 
 #include "ftpagent_priv.h"
 #include "bytename.h"
+#include "linkpath.h"
 #include "local.h"
 #include "wire.h"
 
@@ -158,6 +159,8 @@ entry_json(int dfd, const char *name)
 {
 	struct ftp_entry e;
 	struct stat st;
+	char target[FTPA_LINK_TARGET_MAX + 1];
+	ssize_t len;
 
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return NULL;	/* gone meanwhile */
@@ -169,6 +172,12 @@ entry_json(int dfd, const char *name)
 	e.size = S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
 	e.mtime = (int64_t)st.st_mtim.tv_sec;
 	e.perm = (int)(st.st_mode & 07777);
+	if (S_ISLNK(st.st_mode) && (len = readlinkat(dfd, name, target,
+	    sizeof(target) - 1)) >= 0) {
+		/* so that a tree recreating links compares targets */
+		target[len] = '\0';
+		e.target = target;
+	}
 	return wire_entry_json(&e);
 }
 
@@ -810,6 +819,57 @@ local_remove(struct local_tree *t, const json_t *params,
 		ans->result = json_object();
 }
 
+/* ---- local.symlink --------------------------------------------------------- */
+
+/*
+ * A link the server has, made again here: only one whose target stays in
+ * the tree (the agent checks too), and only over nothing or over a link.
+ */
+static void
+local_symlink(struct local_tree *t, const json_t *params,
+    const struct lpath *p, struct fa_answer *ans)
+{
+	const json_t *v = json_object_get(params, "target");
+	struct stat st;
+	char *target;
+	int pfd, e = 0;
+
+	if (!json_is_string(v) || json_string_length(v) !=
+	    strlen(json_string_value(v))) {
+		answer_params(ans, "local.symlink", "target: not a string");
+		return;
+	}
+	if ((target = strdup(json_string_value(v))) == NULL) {
+		answer_errno(ans, "local.symlink", p->wire, ENOMEM);
+		return;
+	}
+	(void)ftpa_bytes_unescape(target, strlen(target));
+	if (p->root || !ftpa_link_target_inside(p->wire, target)) {
+		fa_answer_error(ans, FTPA_ERR_PERMISSION, 0, NULL,
+		    "local.symlink %.200s: a target outside the tree", p->wire);
+		free(target);
+		return;
+	}
+	if ((pfd = parent_open(t, "local.symlink", p, ans)) == -1) {
+		free(target);
+		return;
+	}
+	if (fstatat(pfd, p->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISLNK(st.st_mode))
+			e = EEXIST;
+		else if (unlinkat(pfd, p->name, 0) == -1)
+			e = errno;
+	}
+	if (e == 0 && symlinkat(target, pfd, p->name) == -1)
+		e = errno;
+	close(pfd);
+	free(target);
+	if (e != 0)
+		answer_errno(ans, "local.symlink", p->wire, e);
+	else
+		ans->result = json_object();
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 static const struct {
@@ -823,6 +883,7 @@ static const struct {
 	{ "local.open", false, local_open },
 	{ "local.commit", true, local_commit },
 	{ "local.remove", true, local_remove },
+	{ "local.symlink", true, local_symlink },
 };
 
 void

@@ -354,6 +354,9 @@ tree_params(const struct tree_call *t, const struct ftpagent_tree_opts *o)
 			    json_boolean(tree_flags[i].value));
 	if (f & FTPAGENT_TREE_FOLLOW_LINKS)
 		r |= json_object_set_new(p, "symlinks", json_string("follow"));
+	else if (f & FTPAGENT_TREE_LINKS)
+		r |= json_object_set_new(p, "symlinks",
+		    json_string("recreate"));
 	if ((f & FTPAGENT_TREE_MAX_DEPTH) && o->max_depth >= 0)
 		r |= json_object_set_new(p, "max_depth",
 		    json_integer(o->max_depth));

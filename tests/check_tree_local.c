@@ -994,6 +994,45 @@ START_TEST(test_mkdir_remove)
 }
 END_TEST
 
+/* local.symlink makes a link only when its target stays in the tree,
+ * only over nothing or another link. */
+START_TEST(test_symlink)
+{
+	struct stat st;
+	char buf[64], path[256];
+	ssize_t n;
+
+	start_tree(NULL, &recs[0]);
+	put_dir("tree/ln");
+	ask1("local.symlink", "\"path\":\"ln/a\",\"target\":\"../sub\"", 0);
+	snprintf(path, sizeof(path), "%s/tree/ln/a", tmp);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	ck_assert_int_eq(n, 6);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "../sub");
+	/* over a link: replaced */
+	ask1("local.symlink", "\"path\":\"ln/a\",\"target\":\"b/c\"", 0);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	buf[n < 0 ? 0 : n] = '\0';
+	ck_assert_str_eq(buf, "b/c");
+	/* out of the tree, absolute, or over a file: refused */
+	ck_assert_int_eq(ask_fails("local.symlink",
+	    "\"path\":\"ln/x\",\"target\":\"../../outside\""), -32007);
+	ck_assert_int_eq(ask_fails("local.symlink",
+	    "\"path\":\"ln/x\",\"target\":\"/etc/passwd\""), -32007);
+	ck_assert_int_eq(ask_fails("local.symlink",
+	    "\"path\":\"ln/x\",\"target\":\"\""), -32007);
+	ck_assert_int_eq(stat_at("tree/ln/x", &st), -1);
+	ck_assert_int_eq(ask_fails("local.symlink",
+	    "\"path\":\"sub/f\",\"target\":\"a\""), -32006);
+	ck_assert_int_eq(stat_at("tree/sub/f", &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(ask_fails("local.symlink", "\"path\":\"ln/y\""),
+	    -32602);
+	assert_outside_intact();
+}
+END_TEST
+
 /* A dry run and an upload change nothing here. */
 START_TEST(test_read_only_trees)
 {
@@ -1121,6 +1160,7 @@ tree_local_suite(void)
 	tcase_add_test(tc, test_open_write_resume_commit);
 	tcase_add_test(tc, test_open_read);
 	tcase_add_test(tc, test_mkdir_remove);
+	tcase_add_test(tc, test_symlink);
 	tcase_add_test(tc, test_read_only_trees);
 	tcase_add_test(tc, test_unknown_requests);
 	suite_add_tcase(s, tc);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <check.h>
 
+#include "linkpath.h"
 #include "tree_plan.h"
 
 Suite *tree_plan_suite(void);
@@ -147,6 +148,21 @@ START_TEST(part_clash)
 }
 END_TEST
 
+START_TEST(link_targets)
+{
+	ck_assert(ftpa_link_target_inside("l", "f"));
+	ck_assert(ftpa_link_target_inside("a/l", "../f"));
+	ck_assert(ftpa_link_target_inside("a/b/l", "../../c/./d"));
+	ck_assert(ftpa_link_target_inside("a/l", "x/../../y"));
+	ck_assert(!ftpa_link_target_inside("l", "../f"));
+	ck_assert(!ftpa_link_target_inside("a/l", "../../f"));
+	ck_assert(!ftpa_link_target_inside("a/l", "x/../../../y"));
+	ck_assert(!ftpa_link_target_inside("a/l", "/etc/passwd"));
+	ck_assert(!ftpa_link_target_inside("a/l", ""));
+	ck_assert(!ftpa_link_target_inside("a/l", "x\ny"));
+}
+END_TEST
+
 START_TEST(paths)
 {
 	struct { const char *root, *rel, *want; } t[] = {
@@ -189,6 +205,7 @@ tree_plan_suite(void)
 	tcase_add_test(tc, compare);
 	tcase_add_test(tc, sort_dedupe);
 	tcase_add_test(tc, part_clash);
+	tcase_add_test(tc, link_targets);
 	tcase_add_test(tc, paths);
 	suite_add_tcase(s, tc);
 	return s;

@@ -710,6 +710,35 @@ class VsftpdCtlTreeTest(ServerCtlTrees, CtlTreeBase):
         r = self.ctl("mirror", "-R", "-L", "flat", "s:/x")
         self.assertEqual(r.rc, 2, r)
 
+    def test_links_recreated(self):
+        """mirror -l makes the server's links again when their targets
+        stay in the tree; one that leaves it is skipped; a second run
+        changes nothing; a changed target is made anew."""
+        srv = self.server_ready()
+        root = self.remote(srv, "lr")
+        os.makedirs(os.path.join(root, b"real"))
+        with open(os.path.join(root, b"real", b"f"), "wb") as f:
+            f.write(b"x")
+        os.symlink(b"real", os.path.join(root, b"in"))
+        os.symlink(b"../../etc", os.path.join(root, b"real", b"out"))
+        os.symlink(b"/etc/passwd", os.path.join(root, b"abs"))
+        self.chown_tree(srv, root)
+        doc = self.summary(self.ok(self.ctl("--json", "mirror", "-l",
+                                            "s:/lr", "m")))
+        self.assertEqual(os.readlink(self.here("m", "in")), b"real")
+        self.assertFalse(os.path.lexists(self.here("m", "real", "out")))
+        self.assertFalse(os.path.lexists(self.here("m", "abs")))
+        self.assertEqual(doc["files"], 2, doc)      # real/f and the link
+        doc = self.summary(self.ok(self.ctl("--json", "mirror", "-l",
+                                            "s:/lr", "m")))
+        self.assertEqual(doc["files"], 0, doc)
+        os.remove(os.path.join(root, b"in"))
+        os.symlink(b"real/f", os.path.join(root, b"in"))
+        self.chown_tree(srv, root)
+        self.ok(self.ctl("mirror", "-l", "s:/lr", "m"))
+        self.assertEqual(os.readlink(self.here("m", "in")), b"real/f")
+        self.assertEqual(self.ctl("mirror", "-L", "-l", "s:/lr", "n").rc, 2)
+
 
 class MockCtlTreeTest(CtlTreeBase):
     """ftpmock's tree_retr_fail: denied.bin is refused (550), flaky.bin
