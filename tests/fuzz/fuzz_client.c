@@ -664,7 +664,9 @@ start_call(enum kind k)
 
 /* ---- the agent's end ---------------------------------------------------- */
 
-/* One line the library wrote: a request with the next id. */
+/* One line the library wrote: a request with the next id, or an
+ * answer to one of the agent's requests (local.* of a tree, or an error
+ * for one it does not serve). */
 static void
 check_request(const char *line, size_t len)
 {
@@ -680,6 +682,11 @@ check_request(const char *line, size_t len)
 		FUZZ_CHECK(!"the library writes JSON-RPC");
 	}
 	FUZZ_CHECK(bad == NULL);
+	if (m.type == JSONRPC_RESPONSE || m.type == JSONRPC_ERROR) {
+		FUZZ_CHECK(m.id != NULL);
+		jsonrpc_msg_clear(&m);
+		return;
+	}
 	FUZZ_CHECK(m.type == JSONRPC_REQUEST && json_is_integer(m.id));
 	FUZZ_CHECK(json_integer_value(m.id) == st.last_wire + 1);
 	st.last_wire = json_integer_value(m.id);
