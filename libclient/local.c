@@ -331,7 +331,8 @@ names_read(int dfd, struct listing *l)
 		listing_clear(l);
 		return e;
 	}
-	qsort(l->names, l->n, sizeof(*l->names), name_cmp);
+	if (l->n > 1)	/* an empty directory has no array */
+		qsort(l->names, l->n, sizeof(*l->names), name_cmp);
 	l->bytes += l->n * sizeof(*l->names);
 	return 0;
 }
