@@ -482,6 +482,7 @@ usage(FILE *fp)
 "  wait JOB\n"
 "  cancel JOB\n"
 "  call METHOD [JSON|-]\n"
+"  agent status|reload|stop       (never starts an agent)\n"
 "  ping\n"
 "  version\n"
 "\n"
@@ -542,6 +543,7 @@ static const struct command commands[] = {
 	{ "wait", cmd_wait, "JOB" },
 	{ "cancel", cmd_cancel, "JOB" },
 	{ "call", cmd_call, "METHOD [JSON|-]" },
+	{ "agent", cmd_agent, "status|reload|stop" },
 	{ "ping", cmd_ping, "" },
 	{ "version", cmd_version, "" },
 	{ "help", cmd_help, "" },

@@ -8,6 +8,7 @@
  *   cmd_xfer.c     get, put
  *   cmd_tree.c     mirror, get -r, put -r (trees)
  *   cmd_jobs.c     jobs, wait, cancel
+ *   cmd_agent.c    agent status|reload|stop
  *   many.c         what commands of several targets share
  *
  * The work itself is libftpagent's; these files parse arguments and
@@ -160,6 +161,8 @@ int	tree_copy(struct ctl *, const struct command *, bool put, bool bg,
  * (a glob), straight into the local directory dir (made when missing) */
 int	tree_glob(struct ctl *, const struct command *, const char *arg,
     const char *dir, bool bg);
+/* cmd_agent.c */
+int	cmd_agent(struct ctl *, const struct command *, int, char **);
 /* cmd_jobs.c */
 int	cmd_cancel(struct ctl *, const struct command *, int, char **);
 int	cmd_jobs(struct ctl *, const struct command *, int, char **);

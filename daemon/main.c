@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "agent.h"
 #include "castore.h"
 #include "conf.h"
 #include "events.h"
@@ -44,6 +45,19 @@ static bool		shutting_down;
 static bool		sessions_closed;	/* shutdown: QUIT sent */
 static ev_timer		status_timer;
 static char		status_sent[128];
+static ev_timer		stop_timer;		/* agent.stop */
+
+/* What the command line asked for. */
+struct agent_args {
+	bool		 user;
+	bool		 foreground;
+	const char	*path;		/* -S */
+	const char	*log;		/* --log */
+	int		 mode;		/* --socket-mode, -1: none */
+	int		 verbose;
+};
+
+static struct agent_self self;
 
 static void
 usage(FILE *f)
@@ -58,6 +72,8 @@ usage(FILE *f)
 	    "/ftpd-agent.conf,\n"
 	    "                   --user: ~/.config/ftpd-agent/ftpd-agent.conf)\n"
 	    "  -f, --foreground do not detach; log to stderr\n"
+	    "  -l, --log FILE   log to FILE (--user, detached: default\n"
+	    "                   $XDG_STATE_HOME/ftpd-agent/agent.log)\n"
 	    "  -v, --verbose    more logging (debug)\n"
 	    "  --socket-mode    permission bits of the socket (octal)\n"
 	    "  -V, --version    print the version\n");
@@ -143,6 +159,7 @@ shutdown_finish(void)
 	ev_signal_stop(loop_get(), &sig_int);
 	ev_signal_stop(loop_get(), &sig_hup);
 	ev_timer_stop(loop_get(), &shutdown_timer);
+	ev_timer_stop(loop_get(), &stop_timer);
 	ev_timer_stop(loop_get(), &shutdown_abort_timer);
 	ev_check_stop(loop_get(), &shutdown_check);
 	ev_break(loop_get(), EVBREAK_ALL);
@@ -227,16 +244,17 @@ conf_apply(void)
 	log_setlevel(verbose_flag ? LOG_LVL_DEBUG : cf->log_level);
 }
 
-static void
-conf_reload(void)
+static int
+conf_reload(char *err, size_t errlen)
 {
 	struct agent_conf	 c;
-	char			 err[512], keys[256];
+	char			 keys[256];
 
-	if (conf_load(&c, conf_path, conf_given, err, sizeof(err)) == -1) {
+	if (conf_load(&c, conf_path, conf_given, err, errlen) == -1) {
 		log_warnx("SIGHUP: %s; the configuration in use stays", err);
-		return;
+		return -1;
 	}
+	self.config_found = access(conf_path, F_OK) == 0;
 	conf_install_reload(&c, keys, sizeof(keys));
 	if (keys[0] != '\0')
 		log_warnx("SIGHUP: %s changed: takes effect at the next start",
@@ -244,16 +262,49 @@ conf_reload(void)
 	conf_apply();
 	castore_reload();	/* off the loop; the old store serves meanwhile */
 	log_info("SIGHUP: %s reloaded", conf_path);
+	return 0;
+}
+
+int
+agent_reload(char *err, size_t errlen)
+{
+	int	rc = 0;
+
+	/* systemctl reload returns once READY=1 follows */
+	notify("RELOADING=1");
+	if (conf_path != NULL)
+		rc = conf_reload(err, errlen);
+	notify("READY=1");
+	return rc;
+}
+
+static void
+stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	shutdown_start();
+}
+
+void
+agent_stop(void)
+{
+	/* timers run after the loop's prepare step, which writes replies */
+	ev_timer_init(&stop_timer, stop_timer_cb, 0., 0.);
+	ev_timer_start(loop_get(), &stop_timer);
+}
+
+const struct agent_self *
+agent_self(void)
+{
+	return &self;
 }
 
 static void
 signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
+	char	err[512];
+
 	if (w->signum == SIGHUP) {
-		/* systemctl reload returns once READY=1 follows */
-		notify("RELOADING=1");
-		conf_reload();
-		notify("READY=1");
+		(void)agent_reload(err, sizeof(err));
 		return;
 	}
 	shutdown_start();
@@ -272,6 +323,38 @@ default_conf_path(bool user)
 	if (home != NULL && home[0] == '/')
 		return xasprintf("%s/.config/ftpd-agent/ftpd-agent.conf", home);
 	return NULL;
+}
+
+/*
+ * A detached user agent logs where its user finds it (XDG base
+ * directories: state); a system agent has the journal, a foreground one
+ * its stderr.
+ */
+static char *
+default_log_path(const struct agent_args *a)
+{
+	const char	*xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+	if (!a->user || a->foreground || getenv("LISTEN_FDS") != NULL)
+		return NULL;
+	if (xdg != NULL && xdg[0] == '/')
+		return xasprintf("%s/ftpd-agent/agent.log", xdg);
+	if (home != NULL && home[0] == '/')
+		return xasprintf("%s/.local/state/ftpd-agent/agent.log", home);
+	return NULL;
+}
+
+/* --log, else the default: fd 2 goes there before anything is logged. */
+static void
+open_log(const struct agent_args *a)
+{
+	char	*def = a->log == NULL ? default_log_path(a) : NULL;
+	const char *path = a->log != NULL ? a->log : def;
+
+	if (path != NULL && log_open_file(path) == -1)
+		fprintf(stderr, "ftpd-agent: log file %s: %s\n", path,
+		    strerror(errno));
+	free(def);
 }
 
 /*
@@ -360,22 +443,15 @@ daemonize(void)
 	if ((nul = open("/dev/null", O_RDWR)) != -1) {
 		dup2(nul, STDIN_FILENO);
 		dup2(nul, STDOUT_FILENO);
-		if (log_getverbose() < 1)
+		if (log_getverbose() < 1 && !log_to_file()) {
 			dup2(nul, STDERR_FILENO);
+			log_stderr_detached();
+		}
 		if (nul > STDERR_FILENO)
 			close(nul);
 	}
 	return p[1];
 }
-
-/* What the command line asked for. */
-struct agent_args {
-	bool		 user;
-	bool		 foreground;
-	const char	*path;		/* -S */
-	int		 mode;		/* --socket-mode, -1: none */
-	int		 verbose;
-};
 
 /* Reads the options; returns -1 to go on, else the exit status. */
 static int
@@ -387,6 +463,7 @@ parse_args(int argc, char *argv[], struct agent_args *a)
 		{ "socket",	required_argument,	NULL, 'S' },
 		{ "config",	required_argument,	NULL, 'c' },
 		{ "foreground",	no_argument,		NULL, 'f' },
+		{ "log",	required_argument,	NULL, 'l' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ "socket-mode", required_argument,	NULL, 'm' },
@@ -397,7 +474,7 @@ parse_args(int argc, char *argv[], struct agent_args *a)
 	long	 m;
 	int	 ch;
 
-	while ((ch = getopt_long(argc, argv, "S:c:fvVh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "S:c:fl:vVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'u':
 		case 's':
@@ -413,6 +490,9 @@ parse_args(int argc, char *argv[], struct agent_args *a)
 			break;
 		case 'f':
 			a->foreground = true;
+			break;
+		case 'l':
+			a->log = optarg;
 			break;
 		case 'v':
 			verbose_flag = ++a->verbose;
@@ -536,8 +616,11 @@ main(int argc, char *argv[])
 	if ((rc = parse_args(argc, argv, &a)) != -1)
 		return rc;
 	log_init(a.verbose, getenv("JOURNAL_STREAM") != NULL);
+	open_log(&a);
 	if (conf_path == NULL)
 		conf_path = default_conf_path(a.user);
+	self.config = conf_path;
+	self.config_found = conf_path != NULL && access(conf_path, F_OK) == 0;
 	if (conf_path == NULL)
 		conf_defaults(&cf);
 	else if (conf_load(&cf, conf_path, conf_given, err,
@@ -547,6 +630,9 @@ main(int argc, char *argv[])
 	}
 	conf_install(&cf);
 	choose_socket(&a, &co, &owned);
+	self.socket = co.path;
+	self.user = a.user;
+	self.activated = co.listen_fd >= 0;
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();

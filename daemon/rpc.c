@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "ask.h"
 #include "budget.h"
 #include "control.h"
@@ -31,6 +32,7 @@
 /* agent.stats */
 static unsigned long long rpc_bytes_in, rpc_bytes_out;
 static double rpc_started;
+static double rpc_started_real;
 
 /* What a method needs, checked once by the dispatcher. */
 enum method_flag {
@@ -194,6 +196,73 @@ m_stats(struct rpc_call *call, json_t *params)
 	    "uptime_s", now_mono() - rpc_started));
 }
 
+/*
+ * Where the agent is, what it runs and where it logs: what a user needs
+ * to find it, and nothing another user could not see in ps or /run.
+ */
+static void
+m_status(struct rpc_call *call, json_t *params)
+{
+	const struct agent_self	*me = agent_self();
+	const char		*log = log_where();
+	bool			 all = call->uid == 0;
+
+	rpc_reply(call, json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:b,s:o,s:o,s:b,"
+	    "s:f,s:f,s:I,s:I,s:I}",
+	    "name", "ftpd-agent", "version", PACKAGE_VERSION,
+	    "pid", (json_int_t)getpid(), "uid", (json_int_t)getuid(),
+	    "mode", me->user ? "user" : "system",
+	    "socket", me->socket != NULL ? me->socket : "",
+	    "socket_activated", me->activated,
+	    "log", log != NULL ? json_string(log) : json_null(),
+	    "config", me->config != NULL ? json_string(me->config) :
+	    json_null(),
+	    "config_found", me->config_found,
+	    "started", rpc_started_real,
+	    "uptime_s", now_mono() - rpc_started,
+	    "sessions", (json_int_t)session_count(call->uid, all),
+	    "jobs", (json_int_t)job_count(call->uid, all, false),
+	    "jobs_active", (json_int_t)job_count(call->uid, all, true)));
+}
+
+/* A shared agent is stopped or reconfigured by its owner or root only. */
+static bool
+may_manage(struct rpc_call *call, const char *what)
+{
+	if (call->uid == 0 || call->uid == getuid())
+		return true;
+	rpc_fail(call, FTPA_ERR_PERMISSION, "only root and the agent's user "
+	    "(uid %u) may %s it", (unsigned)getuid(), what);
+	return false;
+}
+
+static void
+m_reload(struct rpc_call *call, json_t *params)
+{
+	char	err[512];
+
+	if (!may_manage(call, "reload"))
+		return;
+	log_info("reload asked by uid %u", (unsigned)call->uid);
+	if (agent_reload(err, sizeof(err)) == -1) {
+		rpc_fail(call, FTPA_ERR_LOCAL_IO, "%s; the configuration in "
+		    "use stays", err);
+		return;
+	}
+	rpc_reply(call, json_pack("{s:o}", "config", agent_self()->config ?
+	    json_string(agent_self()->config) : json_null()));
+}
+
+static void
+m_stop(struct rpc_call *call, json_t *params)
+{
+	if (!may_manage(call, "stop"))
+		return;
+	log_info("stop asked by uid %u", (unsigned)call->uid);
+	rpc_reply(call, json_pack("{s:I}", "pid", (json_int_t)getpid()));
+	agent_stop();
+}
+
 /* ---- events ------------------------------------------------------------------ */
 
 static void
@@ -247,6 +316,9 @@ static const struct method methods[] = {
 	{ "rpc.info",		m_rpc_info,		0 },
 	{ "agent.ping",		m_ping,			0 },
 	{ "agent.stats",	m_stats,		0 },
+	{ "agent.status",	m_status,		0 },
+	{ "agent.reload",	m_reload,		0 },
+	{ "agent.stop",		m_stop,			0 },
 	{ "session.open",	m_session_open,		M_FDS },
 	{ "session.close",	m_session_close,	M_SESSION },
 	{ "session.list",	m_session_list,		0 },
@@ -287,6 +359,7 @@ void
 rpc_init(void)
 {
 	rpc_started = now_mono();
+	rpc_started_real = now_real();
 }
 
 void

@@ -2,10 +2,13 @@
 """The agent as a service: a second agent on a socket that answers is
 refused, the log carries <N> priorities under journald and plain lines
 otherwise, one line per session open/close and per transfer end (bytes
-and rate), and never a password."""
+and rate), and never a password. ftpctl agent status|reload|stop, and
+who may reload or stop a shared agent (issue 17)."""
+import json
 import os
 import re
 import subprocess
+import time
 
 import ftpa
 
@@ -63,6 +66,102 @@ class ServiceTest(ftpa.TestCase):
         self.assertTrue(any(re.match(r"^<6>session .* opened", l)
                             for l in lines), lines)
         self.assertTrue(any(l.startswith("<7>") for l in lines), lines)
+
+
+    # -- ftpctl agent status|reload|stop (issue 17)
+    def conf_agent(self, text="", **kw):
+        conf = os.path.join(self.tmpdir(), "agent.conf")
+        with open(conf, "w") as f:
+            f.write(text)
+        return conf, self.start_agent(extra=["-c", conf], **kw)
+
+    def test_agent_status(self):
+        conf, agent = self.conf_agent("job_retention = 60\n")
+        r = self.ok(self.ftpctl(agent, "agent", "status"))
+        self.assertIn("pid:      %d\n" % agent.pid, r.text)
+        self.assertIn("socket:   %s\n" % agent.sock, r.text)
+        self.assertIn("config:   %s\n" % conf, r.text)
+        # the harness runs it in the foreground: it logs to stderr
+        self.assertIn("log:      stderr\n", r.text)
+        self.assertRegex(r.text, r"uptime:   \d+s")
+        self.assertRegex(r.text, r"version:  \d")
+        doc = self.ok(self.ftpctl(agent, "--json", "agent", "status")).json()
+        self.assertEqual(doc["pid"], agent.pid)
+        self.assertEqual(doc["socket"], agent.sock)
+        self.assertEqual(doc["config"], conf)
+        self.assertTrue(doc["config_found"])
+        self.assertEqual(doc["mode"], "user")
+        self.assertEqual(doc["log"], "stderr")
+        self.assertGreaterEqual(doc["uptime_s"], 0)
+        self.assertAlmostEqual(doc["started"], time.time(), delta=60)
+        # under systemd the journal has it
+        agent = self.start_agent(env={"JOURNAL_STREAM": "8:12345"})
+        doc = self.ok(self.ftpctl(agent, "--json", "agent", "status")).json()
+        self.assertEqual(doc["log"], "journal")
+
+    def test_agent_reload(self):
+        conf, agent = self.conf_agent("job_retention = 60\n")
+        r = self.ok(self.ftpctl(agent, "agent", "reload"))
+        self.assertEqual(r.text, "reloaded %s\n" % conf)
+        ftpa.wait_until(lambda: "%s reloaded" % conf in agent.log_text(), 10,
+                        what="the reload in the log")
+        doc = self.ok(self.ftpctl(agent, "--json", "agent", "reload")).json()
+        self.assertEqual(doc, {"reloaded": True, "config": conf})
+        # a broken file is reported, and the one in use stays
+        with open(conf, "w") as f:
+            f.write("no_such_key = 1\n")
+        r = self.ftpctl(agent, "agent", "reload")
+        self.assertEqual(r.rc, 6, r)
+        self.assertIn("no_such_key", r.errtext)
+        self.assertTrue(r.errtext.startswith("ftpctl: "), r)
+        self.ok(self.ftpctl(agent, "ping"))
+
+    def test_agent_stop(self):
+        agent = self.start_agent()
+        t0 = time.monotonic()
+        r = self.ok(self.ftpctl(agent, "agent", "stop"))
+        self.assertEqual(r.text, "ftpd-agent (pid %d) stopped\n"
+                         % agent.pid)
+        # ftpctl returned once the agent was gone, cleanly
+        self.assertEqual(agent.proc.wait(5), 0)
+        self.assertLess(time.monotonic() - t0, 8)
+        self.assertFalse(os.path.exists(agent.sock))
+        # no agent: status says so and starts none
+        r = self.ftpctl(agent, "agent", "status")
+        self.assertEqual(r.rc, 3, r)
+        self.assertFalse(os.path.exists(agent.sock))
+        r = self.ftpctl(agent, "--json", "agent", "stop")
+        self.assertEqual(r.rc, 3, r)
+        self.assertEqual(r.json()["error"]["kind"], "agent")
+        self.assertFalse(os.path.exists(agent.sock))
+        agent = self.start_agent()
+        doc = self.ok(self.ftpctl(agent, "--json", "agent", "stop")).json()
+        self.assertEqual(doc, {"stopped": True, "pid": agent.pid})
+        self.assertEqual(agent.proc.wait(5), 0)
+
+    def test_agent_usage(self):
+        agent = self.start_agent()
+        for args in ([], ["restart"], ["status", "x"]):
+            r = self.ftpctl(agent, "agent", *args)
+            self.assertEqual(r.rc, 2, r)
+            self.assertIn("usage: ftpctl agent status|reload|stop", r.errtext)
+
+    def test_agent_manage_other_uid(self):
+        """A shared agent: another uid may ask for its status, but only
+        the agent's own uid and root may reload or stop it."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run a client as another uid")
+        agent = self.start_agent(socket_mode=0o666,
+                                 sockdir=self.tmpdir(0o755))
+        st = self.ftpctl(agent, "--json", "agent", "status", user="nobody")
+        self.assertEqual(self.ok(st).json()["pid"], agent.pid)
+        for verb in ("reload", "stop"):
+            r = self.ftpctl(agent, "--json", "agent", verb, user="nobody")
+            self.assertEqual(r.rc, 1, r)
+            self.assertEqual(r.json()["error"]["kind"], "permission", r)
+            self.assertIn("only root and the agent's user", r.errtext)
+        self.ok(self.ftpctl(agent, "ping"))
+        self.assertIsNone(agent.proc.poll())
 
 
 if __name__ == "__main__":
