@@ -131,6 +131,14 @@ exit_status(struct ftpagent *fa)
 	return status_of(ftpagent_error(fa), ftpagent_error_kind(fa));
 }
 
+static bool
+no_runtime_dir(void)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	return xdg == NULL || *xdg != '/';
+}
+
 /*
  * Reports the connection's sticky error ("ftpctl: ctx: message") and
  * returns the exit status it maps to.
@@ -151,6 +159,9 @@ fail(struct ctl *c, const char *ctx)
 		output_warnx("%s: %s", ctx, msg);
 	else
 		output_warnx("%s", msg);
+	/* the library's message names its ways; this one is ours */
+	if (c->unreached && c->socket == NULL && no_runtime_dir())
+		output_warnx("or name the socket with ftpctl -S SOCKET");
 	if (c->json) {
 		kind = ftpagent_error_kind(c->fa);
 		err = json_pack("{s:s, s:s}", "kind", kind ? kind : "unknown",
@@ -174,6 +185,7 @@ agent(struct ctl *c)
 		    c->autostart ? FTPAGENT_AUTOSTART : 0, c->timeout_ms);
 		if (c->fa == NULL)
 			return false;
+		c->unreached = ftpagent_error(c->fa) != FTPAGENT_OK;
 		if (c->timeout_ms > 0)
 			ftpagent_set_timeout(c->fa, c->timeout_ms);
 	}

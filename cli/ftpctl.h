@@ -52,6 +52,7 @@ struct ctl {
 	bool		 autostart;
 	int		 timeout_ms;	/* 0: the library's default */
 	struct ftpagent	*fa;		/* connected on first use */
+	bool		 unreached;	/* connecting to the agent failed */
 };
 
 struct command {

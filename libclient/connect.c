@@ -1,6 +1,6 @@
 /*
- * libftpagent: finding the agent's socket, starting a user agent when
- * none answers, connecting and closing.
+ * libftpagent: finding the agent's socket, connecting and closing
+ * (autostart.c starts a user agent when none answers).
  */
 #include <config.h>
 
@@ -21,8 +21,6 @@
 
 #define SYSTEM_SOCKET		"/run/ftpd-agent/ftpd-agent.sock"
 #define USER_SOCKET_NAME	"ftpd-agent.sock"
-#define AUTOSTART_WAIT_MS	3000
-#define AUTOSTART_POLL_MS	50
 
 /* ---- connection ---------------------------------------------------------- */
 
@@ -63,120 +61,8 @@ set_path(struct ftpagent *a, const char *path)
 	return true;
 }
 
-/* Returns a malloc'd path of an executable ftpd-agent, or NULL. */
-static char *
-find_agent_bin(void)
-{
-	const char *env = getenv("FTPD_AGENT_BIN"), *p, *end;
-	char *cand;
-	size_t n;
-
-	if (env != NULL && *env != '\0')
-		return strdup(env);
-	p = getenv("PATH");
-	if (p == NULL || *p == '\0')
-		p = "/usr/local/bin:/usr/bin:/bin";
-	for (;;) {
-		end = strchr(p, ':');
-		n = end != NULL ? (size_t)(end - p) : strlen(p);
-		if (n == 0) {
-			if ((cand = strdup("./ftpd-agent")) == NULL)
-				return NULL;
-		} else if (asprintf(&cand, "%.*s/ftpd-agent", (int)n, p) < 0)
-			return NULL;
-		if (access(cand, X_OK) == 0)
-			return cand;
-		free(cand);
-		if (end == NULL)
-			break;
-		p = end + 1;
-	}
-#ifdef SBINDIR
-	if (asprintf(&cand, "%s/ftpd-agent", SBINDIR) < 0)
-		return NULL;
-	if (access(cand, X_OK) == 0)
-		return cand;
-	free(cand);
-#endif
-	return NULL;
-}
-
-/* In the grandchild: only async-signal-safe calls from here on. */
-static void
-exec_agent(char *const argv[], int maxfd)
-{
-	sigset_t all;
-	int fd;
-
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	if ((fd = open("/dev/null", O_RDWR)) != -1) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0)
-#endif
-		for (fd = 3; fd < maxfd; fd++)
-			close(fd);
-	execv(argv[0], argv);
-	_exit(127);
-}
-
-/*
- * Starts "ftpd-agent --user -S path", detached: double fork and setsid so
- * that neither a zombie nor a controlling terminal stays with the caller.
- */
-static bool
-autostart(struct ftpagent *a, const char *path)
-{
-	char *bin, *argv[5];
-	pid_t pid;
-	long maxfd;
-	int status;
-
-	if ((bin = find_agent_bin()) == NULL) {
-		fa_set_error(a, FTPAGENT_ERR_AGENT,
-		    "no agent answers on %s and ftpd-agent was not found "
-		    "(set $FTPD_AGENT_BIN or $PATH)", path);
-		return false;
-	}
-	argv[0] = bin;
-	argv[1] = (char *)"--user";
-	argv[2] = (char *)"-S";
-	argv[3] = (char *)path;
-	argv[4] = NULL;
-	maxfd = sysconf(_SC_OPEN_MAX);
-	if (maxfd < 0 || maxfd > 65536)
-		maxfd = 65536;
-
-	pid = fork();
-	if (pid == -1) {
-		char eb[128];
-
-		fa_set_error(a, FTPAGENT_ERR_AGENT, "cannot start ftpd-agent: %s",
-		    fa_errstr(errno, eb, sizeof(eb)));
-		free(bin);
-		return false;
-	}
-	if (pid == 0) {
-		setsid();
-		pid = fork();
-		if (pid != 0)
-			_exit(pid == -1 ? 1 : 0);
-		exec_agent(argv, (int)maxfd);
-	}
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	free(bin);
-	return true;
-}
-
-static bool
-try_connect(struct ftpagent *a, const char *path, int timeout_ms)
+bool
+fa_try_connect(struct ftpagent *a, const char *path, int timeout_ms)
 {
 	if (!set_path(a, path))
 		return false;
@@ -193,25 +79,24 @@ set_connect_error(struct ftpagent *a)
 	    fa_errstr(a->conn.err, eb, sizeof(eb)));
 }
 
+/*
+ * Under cron (env -i) or su there is no $XDG_RUNTIME_DIR: the user's agent
+ * is neither looked for nor started, only the system one, which is not
+ * there. Say how to name the socket instead.
+ */
 static void
-connect_with_autostart(struct ftpagent *a, const char *path, int ctimeout)
+set_no_runtime_dir_error(struct ftpagent *a)
 {
-	int64_t deadline;
+	char eb[128];
 
-	if (!autostart(a, path))
-		return;
-	deadline = conn_now_ms() + AUTOSTART_WAIT_MS;
-	for (;;) {
-		if (try_connect(a, path, ctimeout))
-			return;
-		if (a->path == NULL || conn_now_ms() >= deadline)
-			break;
-		(void)poll(NULL, 0, AUTOSTART_POLL_MS);
-	}
-	if (a->path == NULL)
-		fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
-	else
-		set_connect_error(a);
+	fa_set_error(a, FTPAGENT_ERR_AGENT, "cannot connect to the agent at "
+	    "%s: %s; $XDG_RUNTIME_DIR is not set (as under cron or env -i), "
+	    "so no user agent was looked for or started: name the agent's "
+	    "socket (set $FTPAGENT_SOCKET, e.g. to "
+	    "/run/user/%u/" USER_SOCKET_NAME ") or set "
+	    "XDG_RUNTIME_DIR=/run/user/%u", a->path != NULL ? a->path : "(none)",
+	    fa_errstr(a->conn.err, eb, sizeof(eb)), (unsigned)getuid(),
+	    (unsigned)getuid());
 }
 
 struct ftpagent *
@@ -235,12 +120,12 @@ ftpagent_connect_opts(const char *socket_path, unsigned flags, int timeout_ms)
 			fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "empty socket path");
 			return a;
 		}
-		if (try_connect(a, socket_path, ctimeout))
+		if (fa_try_connect(a, socket_path, ctimeout))
 			return a;
 		if (a->path == NULL)
 			goto nomem;
 		if (autost && strcmp(socket_path, SYSTEM_SOCKET) != 0)
-			connect_with_autostart(a, socket_path, ctimeout);
+			fa_autostart_connect(a, socket_path, ctimeout);
 		else
 			set_connect_error(a);
 		return a;
@@ -250,12 +135,12 @@ ftpagent_connect_opts(const char *socket_path, unsigned flags, int timeout_ms)
 	if (xdg != NULL && *xdg == '/') {
 		if (asprintf(&user, "%s/%s", xdg, USER_SOCKET_NAME) < 0)
 			goto nomem;
-		if (try_connect(a, user, ctimeout)) {
+		if (fa_try_connect(a, user, ctimeout)) {
 			free(user);
 			return a;
 		}
 	}
-	if (try_connect(a, SYSTEM_SOCKET, ctimeout)) {
+	if (fa_try_connect(a, SYSTEM_SOCKET, ctimeout)) {
 		free(user);
 		return a;
 	}
@@ -265,7 +150,9 @@ ftpagent_connect_opts(const char *socket_path, unsigned flags, int timeout_ms)
 	}
 	/* Nothing answers: start the user's own agent, like gpg does. */
 	if (autost && user != NULL)
-		connect_with_autostart(a, user, ctimeout);
+		fa_autostart_connect(a, user, ctimeout);
+	else if (user == NULL)
+		set_no_runtime_dir_error(a);
 	else
 		set_connect_error(a);
 	free(user);

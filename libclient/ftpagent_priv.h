@@ -5,7 +5,8 @@
  *                driving the socket; the blocking face's wait
  *   conn.c       the transport: framing, the output queue with fds
  *   ftpagent.c   sticky errors, the escape hatch (call)
- *   connect.c    finding, starting and connecting to the agent
+ *   connect.c    finding and connecting to the agent
+ *   autostart.c  starting a user agent when none answers
  *   fs.c         sessions, listings and the file system methods
  *   transfer.c   transfers of fds and local files, with .part
  *   follow.c     the follower that renames a background download
@@ -199,6 +200,13 @@ bool	fa_calls_init(struct ftpagent *a);
 /* Ends every call, callbacks with FTPAGENT_ERR_CANCELLED and why. */
 void	fa_calls_cancel_all(struct ftpagent *a, const char *why);
 void	fa_calls_free(struct ftpagent *a);
+/* connect.c: a connection to path; false (a->path NULL when out of
+ * memory) when nothing answers. */
+bool	fa_try_connect(struct ftpagent *a, const char *path, int timeout_ms);
+/* autostart.c: starts "ftpd-agent --user -S path" and connects, or sets
+ * the error that says what was started and how it ended. */
+void	fa_autostart_connect(struct ftpagent *a, const char *path,
+	    int ctimeout);
 /* Frees a for real (connect.c), once no callback runs. */
 void	fa_free_now(struct ftpagent *a);
 void	fa_watch_update(struct ftpagent *a);

@@ -1516,6 +1516,8 @@ START_TEST(test_autostart)
 	ck_assert_int_eq(fclose(f), 0);
 	ck_assert_int_eq(chmod(wrapper, 0755), 0);
 	setenv("FTPD_AGENT_BIN", wrapper, 1);
+	/* the agent's log: not in the home of whoever runs the tests */
+	setenv("XDG_STATE_HOME", tmpdir, 1);
 	/* without the flag: no agent */
 	a = ftpagent_connect_opts(sockpath, 0, 2000);
 	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_AGENT);

@@ -588,6 +588,9 @@ def main(argv):
             i += 2
         elif argv[i] in ("--user", "-f", "--foreground"):
             i += 1
+        elif argv[i] == "--log" and i + 1 < len(argv):
+            # the library's autostart passes it; stderr already goes there
+            i += 2
         elif argv[i] == "--no-events":
             no_events[0] = True
             i += 1

@@ -164,5 +164,79 @@ class ServiceTest(ftpa.TestCase):
         self.assertIsNone(agent.proc.poll())
 
 
+    # -- autostart: where it logs, and why it failed (issue 17)
+    def autostart_env(self):
+        state = self.tmpdir()
+        return state, {"FTPD_AGENT_BIN": ftpa.AGENT, "XDG_STATE_HOME": state}
+
+    def stop_by_socket(self, sock):
+        """Cleanup: the autostarted agent (not our child) stopped."""
+        def stop():
+            if os.path.exists(sock):
+                self.ftpctl(sock, "--no-autostart", "agent", "stop")
+        self.addCleanup(stop)
+
+    def test_autostart_failure_says_why(self):
+        state, env = self.autostart_env()
+        sock = os.path.join(self.tmpdir(), "no-such-dir", "agent.sock")
+        log = os.path.join(state, "ftpd-agent", "agent.log")
+        t0 = time.monotonic()
+        r = self.ftpctl(sock, "ping", env=env)
+        self.assertEqual(r.rc, 3, r)
+        # it did not sit out the 3 s: the agent said it failed
+        self.assertLess(time.monotonic() - t0, 2.5)
+        err = r.errtext
+        self.assertIn("started '%s --user -S %s --log %s'" % (ftpa.AGENT,
+                      sock, log), err)
+        self.assertIn("exited with status 1", err)
+        self.assertIn("its log %s ends:" % log, err)
+        self.assertIn("bind %s: No such file or directory" % sock, err)
+        # a program that cannot run at all
+        env["FTPD_AGENT_BIN"] = os.path.join(state, "missing-agent")
+        r = self.ftpctl(sock, "ping", env=env)
+        self.assertEqual(r.rc, 3, r)
+        self.assertIn("missing-agent --user -S %s" % sock, r.errtext)
+        self.assertIn("could not be run: No such file or directory",
+                      r.errtext)
+
+    def test_autostart_logs_to_state_dir(self):
+        state, env = self.autostart_env()
+        sock = os.path.join(self.tmpdir(), "agent.sock")
+        log = os.path.join(state, "ftpd-agent", "agent.log")
+        # a big old log is moved aside, not grown without end
+        os.makedirs(os.path.dirname(log))
+        with open(log, "wb") as f:
+            f.write(b"old line\n" * 200000)
+        old_size = os.path.getsize(log)
+        self.stop_by_socket(sock)
+        self.ok(self.ftpctl(sock, "ping", env=env))
+        doc = self.ok(self.ftpctl(sock, "--json", "agent", "status")).json()
+        self.assertEqual(doc["log"], log)
+        self.assertEqual(os.path.getsize(log + ".1"), old_size)
+        with open(log) as f:
+            text = f.read()
+        self.assertRegex(text, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[-+]\d{4} "
+                         r"ftpd-agent: listening on %s" % re.escape(sock))
+        self.assertLess(len(text), 4096)
+        self.assertEqual(os.stat(log).st_mode & 0o777, 0o600)
+
+    def test_no_runtime_dir_hint(self):
+        """Under cron (env -i) there is no XDG_RUNTIME_DIR: the message
+        says how to point ftpctl at an agent."""
+        if os.path.exists("/run/ftpd-agent/ftpd-agent.sock"):
+            self.skipTest("a system agent may answer here")
+        p = subprocess.run([ftpa.FTPCTL, "ping"], capture_output=True,
+                           env={"PATH": os.environ.get("PATH", "/usr/bin")},
+                           timeout=30)
+        self.assertEqual(p.returncode, 3, p)
+        err = p.stderr.decode()
+        self.assertIn("$XDG_RUNTIME_DIR is not set", err)
+        self.assertIn("$FTPAGENT_SOCKET", err)
+        self.assertIn("ftpctl -S SOCKET", err)
+        self.assertIn("XDG_RUNTIME_DIR=/run/user/%d" % os.getuid(), err)
+        for line in err.splitlines():
+            self.assertTrue(line.startswith("ftpctl: "), err)
+
+
 if __name__ == "__main__":
     ftpa.main()
