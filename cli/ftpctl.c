@@ -490,8 +490,9 @@ usage(FILE *fp)
 "  touch [-d|--date TIME] TARGET  (TIME in UTC: @EPOCH, YYYY-MM-DD,\n"
 "                                 YYYY-MM-DDTHH:MM[:SS][Z]; default: now)\n"
 "  quote NAME|URL 'RAW COMMAND'\n"
-"  jobs\n"
-"  wait JOB\n"
+"  jobs [--running] [--failed] [--since TIME] [--all]\n"
+"                                 (TIME: 30s, 10m, 2h, 1d ago, or as touch's)\n"
+"  wait JOB... | --all            (exit status: the worst of the jobs)\n"
 "  cancel JOB\n"
 "  call METHOD [JSON|-]\n"
 "  agent status|reload|stop       (never starts an agent)\n"
@@ -551,8 +552,10 @@ static const struct command commands[] = {
 	{ "touch", cmd_touch, "[-d|--date TIME] TARGET  (TIME in UTC: @EPOCH, "
 	    "YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z]; default: now)" },
 	{ "quote", cmd_quote, "NAME|URL 'RAW COMMAND'" },
-	{ "jobs", cmd_jobs, "" },
-	{ "wait", cmd_wait, "JOB" },
+	{ "jobs", cmd_jobs, "[--running] [--failed] [--since TIME] [--all]  "
+	    "(TIME: 30s, 10m, 2h, 1d ago, @EPOCH, YYYY-MM-DD, "
+	    "YYYY-MM-DDTHH:MM[:SS][Z])" },
+	{ "wait", cmd_wait, "JOB... | --all" },
 	{ "cancel", cmd_cancel, "JOB" },
 	{ "call", cmd_call, "METHOD [JSON|-]" },
 	{ "agent", cmd_agent, "status|reload|stop" },

@@ -88,6 +88,8 @@ static const struct conf_key keys[] = {
 	    0, 0, 12,			0 },
 	{ "job_retention",	T_SECS,	F(job_retention),
 	    0, 31536000, 600,		0 },
+	{ "job_retention_max",	T_UINT,	F(job_retention_max),
+	    1, 1000000, 1000,		0 },
 	{ "log_level",		T_LOGLEVEL, F(log_level),
 	    0, 0, LOG_LVL_INFO,		0 },
 };

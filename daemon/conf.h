@@ -39,6 +39,7 @@ struct agent_conf {
 	int		 tls_min_version;	/* 12 or 13 */
 	/* jobs and logging */
 	double		 job_retention;		/* seconds a finished job is kept */
+	unsigned	 job_retention_max;	/* finished jobs kept per uid */
 	int		 log_level;		/* LOG_LVL_* of log.h */
 };
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 
 #include "conf.h"
@@ -87,6 +88,7 @@ job_json(const struct job *j)
 	w.put = j->put;
 	w.session = j->session_id;
 	w.path = j->path;
+	w.local = j->local;
 	w.bytes = j->bytes;
 	w.total = j->total;
 	if (job_finished(j) || j->rate == 0)
@@ -141,6 +143,7 @@ job_free(struct job *j)
 		}
 	free(j->session_id);
 	free(j->path);
+	free(j->local);
 	free(j->data);
 	op_error_clear(&j->err);
 	free(j);
@@ -150,6 +153,61 @@ static void
 expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	job_free(w->data);
+}
+
+/*
+ * Finished jobs are kept for job_retention seconds, and at most
+ * job_retention_max of them per uid: a batch of thousands must not keep
+ * thousands, nor make a listing of them. The ones that ended first go,
+ * from the loop as an expiry does: a caller may be walking the list.
+ */
+static void
+retention_trim(uid_t uid)
+{
+	unsigned	 max = conf_current()->job_retention_max, n = 0;
+	struct job	*j, *oldest;
+
+	for (j = jobs; j; j = j->next)
+		if (j->uid == uid && job_finished(j) && j->hooks == NULL &&
+		    !j->evicted)
+			n++;
+	while (max > 0 && n > max) {
+		oldest = NULL;
+		for (j = jobs; j; j = j->next)
+			if (j->uid == uid && job_finished(j) &&
+			    j->hooks == NULL && !j->evicted && (oldest == NULL ||
+			    j->t_end <= oldest->t_end))
+				oldest = j;
+		if (oldest == NULL)
+			break;
+		log_debug("job %s: forgotten (more than %u finished jobs of "
+		    "uid %u)", oldest->id, max, (unsigned)uid);
+		oldest->evicted = true;
+		ev_timer_stop(loop_get(), &oldest->expire);
+		ev_timer_set(&oldest->expire, 0., 0.);
+		ev_timer_start(loop_get(), &oldest->expire);
+		n--;
+	}
+}
+
+/*
+ * The local file of a job, for its owner's listing: where the passed
+ * descriptor leads (/proc follows renames); NULL for a pipe, a socket or
+ * inline data.
+ */
+static char *
+local_name(const struct localfd *lfd)
+{
+	char	proc[64], buf[4096];
+	ssize_t	n;
+
+	if (lfd->kind == LFD_MEMORY || lfd->kind == LFD_NONE || lfd->fd < 0)
+		return NULL;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", lfd->fd);
+	if ((n = readlink(proc, buf, sizeof(buf) - 1)) <= 0 || buf[0] != '/')
+		return NULL;
+	buf[n] = '\0';
+	return xstrdup(buf);
 }
 
 /*
@@ -370,6 +428,8 @@ job_conclude(struct job *j)
 	    0.);
 	j->expire.data = j;
 	ev_timer_start(loop_get(), &j->expire);
+	if (j->hooks == NULL)
+		retention_trim(j->uid);
 }
 
 static void
@@ -444,6 +504,7 @@ job_new(uid_t uid, struct session *s, struct ftp_op *op, bool put)
 
 	j->offset0 = op->offset;
 	j->op = op;
+	j->local = local_name(&op->lfd);
 	op->done = op_done;
 	op->progress = op_progress;
 	op->arg = j;

@@ -58,6 +58,8 @@ struct job {
 	bool		 put;
 	char		*session_id;
 	char		*path;
+	char		*local;		/* the local file's path, when the
+					   fd is one (for the owner's eyes) */
 	struct session	*sess;
 	struct ftp_op	*op;		/* while queued or running */
 	int64_t		 bytes;
@@ -84,6 +86,7 @@ struct job {
 	ev_timer	 hb;
 	double		 last_progress;
 	ev_timer	 expire;
+	bool		 evicted;	/* past job_retention_max: expires now */
 	const struct job_hooks *hooks;	/* a tree's step */
 	struct tree	*tree;		/* a tree job (op is NULL), owned */
 	struct job	*next;

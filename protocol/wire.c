@@ -250,6 +250,11 @@ wire_job_json(const struct wire_job *j)
 	    "uid", int_or_null(j->uid, j->uid >= 0),
 	    "attempts", j->attempts,
 	    "error", job_error_json(&j->err));
+	if (o != NULL && json_object_set_new(o, "local", j->local != NULL ?
+	    ftpa_bytes_json(j->local) : json_null()) == -1) {
+		json_decref(o);
+		return NULL;
+	}
 	if (o == NULL || !j->tree.present)
 		return o;
 	if ((t = tree_json(&j->tree)) == NULL ||
@@ -322,6 +327,7 @@ wire_job_read(const json_t *o, struct wire_job *j)
 	j->put = j->direction_known && strcmp(dir, "put") == 0;
 	j->session = json_string_value(json_object_get(o, "session"));
 	j->path = json_string_value(json_object_get(o, "path"));
+	j->local = json_string_value(json_object_get(o, "local"));
 	/* a negative count is no count */
 	j->bytes = wire_count(json_object_get(o, "bytes"), 0);
 	j->total = wire_count(json_object_get(o, "total"), -1);

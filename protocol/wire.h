@@ -115,6 +115,8 @@ struct wire_job {
 	bool		 direction_known;
 	const char	*session;	/* NULL: null */
 	const char	*path;		/* bytes (writer), wire form (reader) */
+	const char	*local;		/* the local file, likewise; NULL:
+					   none known (a pipe, inline data) */
 	int64_t		 bytes;
 	int64_t		 total;		/* -1 */
 	double		 rate;		/* bytes/s */

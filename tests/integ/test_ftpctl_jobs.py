@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """ftpctl's background transfers and job commands against a real agent
 and pyftpdlib: get/put --background, jobs, wait, cancel, and the
-connections column of sessions (issue 5)."""
+connections column of sessions (issue 5); jobs filters, its LOCAL
+column and the cut of finished jobs, the agent's job_retention_max, and
+wait of several jobs (issue 17)."""
 import inspect
 import json
 import os
 import re
 import subprocess
+import time
 
 import ftpa
 
@@ -31,16 +34,23 @@ class JobsTest(ftpa.TestCase):
         super().setUp()
         self.work = self.tmpdir()
 
-    def start(self, rate=None):
+    def start(self, rate=None, conf=None):
         """pyftpdlib (limited to rate bytes/s per transfer when the
-        helpers can), the agent and session "s"."""
+        helpers can), the agent (with the configuration text conf) and
+        session "s"."""
         kw = {}
         if rate and "rate" in inspect.signature(
                 self.start_pyftpd).parameters:
             kw["rate"] = rate
         self.slow = "rate" in kw
         self.srv = self.start_pyftpd(user="user", password=PASSWORD, **kw)
-        self.agent = self.start_agent()
+        extra = []
+        if conf is not None:
+            path = os.path.join(self.tmpdir(), "agent.conf")
+            with open(path, "w") as f:
+                f.write(conf)
+            extra = ["-c", path]
+        self.agent = self.start_agent(extra=extra)
         self.ok(self.ctl("open", "s", self.srv.url(), password=PASSWORD),
                 "open")
 
@@ -86,7 +96,9 @@ class JobsTest(ftpa.TestCase):
         self.assertEqual(len(row), 1, listed)
         self.assertIn(row[0][1], ("queued", "running", "done"))
         self.assertEqual(row[0][2], "get")
-        self.assertTrue(row[0][-1].endswith("s:/f.bin"), listed)
+        self.assertTrue(row[0][-2].endswith("s:/f.bin"), listed)
+        # where it lands: the .part the agent writes, until renamed
+        self.assertIn(row[0][-1], (dst + ".part", dst))
 
         r = self.ok(self.ctl("wait", job))
         self.assertEqual(r.out, b"")
@@ -256,6 +268,184 @@ class JobsTest(ftpa.TestCase):
         if "max_connections" in info:
             self.assertIn("%d/%d" % (info.get("busy", 0),
                                      info["max_connections"]), row[0])
+
+    # -- issue 17: filters, LOCAL, retention, wait of several
+    def table(self, *args):
+        """jobs' text rows (header first), split on blanks."""
+        r = self.ok(self.ctl("jobs", *args))
+        return r, [l.split() for l in r.text.splitlines()]
+
+    def test_jobs_local_column(self):
+        """Five gets of the same remote name are told apart by where they
+        land."""
+        self.start()
+        self.remote_file("same.txt", 5000)
+        dirs = [self.local("d%d" % i) for i in range(5)]
+        jobs = []
+        for d in dirs:
+            os.mkdir(d)
+            jobs.append(self.background("get", "--background", "s:/same.txt",
+                                        os.path.join(d, "same.txt")))
+        self.ok(self.ctl("wait", *jobs))
+        r, rows = self.table()
+        self.assertEqual(rows[0][-2:], ["PATH", "LOCAL"], r)
+        local = {row[0]: row[-1] for row in rows[1:]}
+        for job, d in zip(jobs, dirs):
+            # where the file is now: renamed from the .part the agent wrote
+            self.assertEqual(local[job], os.path.join(d, "same.txt"), r)
+        self.assertEqual(len(set(local[j] for j in jobs)), 5, r)
+        docs = {j["job"]: j for j in self.ok(self.ctl("--json", "jobs"))
+                .json()}
+        for job, d in zip(jobs, dirs):
+            self.assertEqual(docs[job]["local"],
+                             os.path.join(d, "same.txt.part"), docs[job])
+        # a pipe has no name: "-" and null
+        r = self.ok(self.ctl("--json", "put", "--background", "-",
+                             "s:/p.bin", input=b"x" * 100))
+        pjob = r.json()["job"]
+        self.ok(self.ctl("wait", pjob))
+        self.assertIsNone(self.job_of(pjob)["local"])
+        r, rows = self.table()
+        self.assertEqual([row[-1] for row in rows if row[0] == pjob], ["-"])
+
+    def test_jobs_filters(self):
+        self.start(rate=MIB)
+        self.remote_file("ok.bin", 1000)
+        self.remote_file("slow.bin", 4 * MIB)
+        done = self.background("get", "--background", "s:/ok.bin",
+                               self.local("ok.bin"))
+        failed = self.background("get", "--background", "s:/missing.bin",
+                                 self.local("missing.bin"))
+        self.ok(self.ctl("wait", done))
+        self.assertEqual(self.ctl("wait", failed).rc, 5)
+        running = self.background("get", "--background", "s:/slow.bin",
+                                  self.local("slow.bin"))
+        self.addCleanup(self.ctl, "cancel", running)
+
+        def ids(*args):
+            return sorted(j["job"] for j in
+                          self.ok(self.ctl("--json", "jobs", *args)).json())
+        self.assertEqual(ids(), sorted([done, failed, running]))
+        self.assertEqual(ids("--running"), [running])
+        self.assertEqual(ids("--failed"), [failed])
+        self.assertEqual(ids("--since", "1h"), sorted([done, failed,
+                                                      running]))
+        # only what was still going after that time
+        self.assertEqual(ids("--since", "@%d" % (time.time() + 3600)),
+                         [running])
+        self.assertEqual(ids("--since", "2000-01-01"),
+                         sorted([done, failed, running]))
+        self.assertEqual(ids("--running", "--failed"), [])
+        r, rows = self.table("--failed")
+        self.assertEqual([row[0] for row in rows[1:]], [failed], r)
+        self.assertEqual(rows[1][1], "failed")
+        for bad in (["--since", "yesterday"], ["--since"], ["--bogus"],
+                    ["x"]):
+            r = self.ctl("jobs", *bad)
+            self.assertEqual(r.rc, 2, r)
+            self.assertTrue(r.errtext.startswith("ftpctl: "), r)
+
+    def test_jobs_cut_after_a_batch(self):
+        """After a batch, jobs shows the running ones and the last
+        finished, and says how many more there are."""
+        self.start()
+        names = ["b%02d" % i for i in range(14)]
+        for n in names:
+            self.remote_file(n, 100)
+        os.mkdir(self.local("batch"))
+        self.ok(self.ctl("get", *["s:/" + n for n in names],
+                         self.local("batch") + "/"))
+        r, rows = self.table()
+        self.assertEqual(len(rows), 1 + 10 + 1, r)
+        self.assertEqual(r.text.splitlines()[-1],
+                         "... and 4 more finished jobs (ftpctl jobs --all)")
+        r, rows = self.table("--all")
+        self.assertEqual(len(rows), 1 + 14, r)
+        self.assertNotIn("more finished", r.text)
+        self.assertEqual(len(self.ok(self.ctl("--json", "jobs")).json()), 14)
+        # -q: the rows only
+        r = self.ok(self.ctl("-q", "jobs"))
+        self.assertEqual(len(r.text.splitlines()), 10, r)
+
+    def test_retention_max(self):
+        """The agent keeps at most job_retention_max finished jobs per
+        uid: the ones that ended first are forgotten."""
+        self.start(conf="job_retention_max = 3\n")
+        names = ["k%d" % i for i in range(6)]
+        jobs = []
+        for n in names:
+            self.remote_file(n, 100)
+            jobs.append(self.background("get", "--background", "s:/" + n,
+                                        self.local(n)))
+            self.ok(self.ctl("wait", jobs[-1]))
+        ftpa.wait_until(lambda: len(self.ok(self.ctl("--json", "jobs"))
+                                    .json()) == 3, 10,
+                        what="the agent to forget the oldest jobs")
+        kept = sorted(j["job"] for j in
+                      self.ok(self.ctl("--json", "jobs")).json())
+        self.assertEqual(kept, sorted(jobs[3:]))
+        r = self.ctl("wait", jobs[0])
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("no job", r.errtext)
+
+    def test_wait_several(self):
+        self.start(rate=MIB)
+        for n in ("a.bin", "b.bin"):
+            self.remote_file(n, 1000)
+        a = self.background("get", "--background", "s:/a.bin",
+                            self.local("a.bin"))
+        b = self.background("get", "--background", "s:/b.bin",
+                            self.local("b.bin"))
+        r = self.ok(self.ctl("wait", a, b))
+        self.assertEqual(r.out, b"")
+        # both renamed before wait returned
+        self.assertTrue(os.path.exists(self.local("a.bin")))
+        self.assertTrue(os.path.exists(self.local("b.bin")))
+        docs = self.ok(self.ctl("--json", "wait", a, b)).json()
+        self.assertEqual([d["job"] for d in docs], [a, b])
+        self.assertEqual([d["state"] for d in docs], ["done", "done"])
+        # the worst of them: a cancel over done, a failure over both
+        self.remote_file("slow.bin", 8 * MIB)
+        slow = self.background("get", "--background", "s:/slow.bin",
+                               self.local("slow.bin"))
+        self.ok(self.ctl("cancel", slow))
+        r = self.ctl("wait", a, slow)
+        self.assertEqual(r.rc, 8, r)
+        self.assertIn(slow, r.errtext)
+        failed = self.background("get", "--background", "s:/missing.bin",
+                                 self.local("missing.bin"))
+        r = self.ctl("wait", slow, failed, a)
+        self.assertEqual(r.rc, 5, r)
+        self.assertIn(failed, r.errtext)
+        # an unknown job is reported, the others still waited for
+        r = self.ctl("--json", "wait", a, "j999999")
+        self.assertEqual(r.rc, 1, r)
+        docs = r.json()
+        self.assertEqual(docs[0]["job"], a)
+        self.assertEqual(docs[1]["error"]["kind"], "no_job")
+
+    def test_wait_all(self):
+        self.start(rate=MIB)
+        self.remote_file("w1.bin", 1000)
+        done = self.background("get", "--background", "s:/w1.bin",
+                               self.local("w1.bin"))
+        self.ok(self.ctl("wait", done))
+        # nothing running: at once, an empty list
+        self.assertEqual(self.ok(self.ctl("--json", "wait", "--all"))
+                         .json(), [])
+        self.remote_file("w2.bin", 2 * MIB)
+        self.remote_file("w3.bin", MIB)
+        j2 = self.background("get", "--background", "s:/w2.bin",
+                             self.local("w2.bin"))
+        j3 = self.background("get", "--background", "s:/w3.bin",
+                             self.local("w3.bin"))
+        docs = self.ok(self.ctl("--json", "wait", "--all")).json()
+        self.assertEqual(sorted(d["job"] for d in docs), sorted([j2, j3]))
+        self.assertEqual([d["state"] for d in docs], ["done", "done"])
+        self.assertTrue(os.path.exists(self.local("w2.bin")))
+        self.assertTrue(os.path.exists(self.local("w3.bin")))
+        r = self.ctl("wait", "--all", done)
+        self.assertEqual(r.rc, 2, r)
 
 
 class FakeAgentTest(ftpa.TestCase):
