@@ -77,7 +77,10 @@ FTPAGENT_API struct ftpagent *ftpagent_connect(const char *socket_path);
  * nothing answers on it (default lookup: when neither the user nor the
  * system socket answers and $XDG_RUNTIME_DIR is set), the library starts
  * $FTPD_AGENT_BIN, else "ftpd-agent" from $PATH, detached (no child is
- * left to the caller), and retries for about 3 seconds.
+ * left to the caller), with "--log $XDG_STATE_HOME/ftpd-agent/agent.log"
+ * (~/.local/state/...), and retries for about 3 seconds. When that agent
+ * does not answer, the error message says what was started, how it
+ * ended (as soon as it exits) and the last lines of its log.
  */
 FTPAGENT_API struct ftpagent *ftpagent_connect_opts(const char *socket_path,
     unsigned flags, int timeout_ms);
