@@ -287,6 +287,9 @@ stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void
 agent_stop(void)
 {
+	/* a second agent.stop in the same turn: the first one holds */
+	if (ev_is_active(&stop_timer) || shutting_down)
+		return;
 	/* timers run after the loop's prepare step, which writes replies */
 	ev_timer_init(&stop_timer, stop_timer_cb, 0., 0.);
 	ev_timer_start(loop_get(), &stop_timer);

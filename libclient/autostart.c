@@ -186,6 +186,9 @@ start_child(char *const argv[], int logfd, int wfd, long maxfd)
 	pid_t pid;
 	int status;
 
+	/* a caller that ignores SIGCHLD would have the agent's status
+	 * reaped away from us */
+	signal(SIGCHLD, SIG_DFL);
 	setsid();
 	if ((pid = fork()) == 0)
 		exec_agent(argv, logfd, wfd, (int)maxfd);

@@ -138,6 +138,16 @@ class ServiceTest(ftpa.TestCase):
         doc = self.ok(self.ftpctl(agent, "--json", "agent", "stop")).json()
         self.assertEqual(doc, {"stopped": True, "pid": agent.pid})
         self.assertEqual(agent.proc.wait(5), 0)
+        # two stops in one breath: both answered, one clean shutdown
+        agent = self.start_agent()
+        r = agent.rpc()
+        self.addCleanup(r.close)
+        r.send_raw(b'{"jsonrpc":"2.0","id":1,"method":"agent.stop"}\n'
+                   b'{"jsonrpc":"2.0","id":2,"method":"agent.stop"}\n')
+        for i in (1, 2):
+            self.assertEqual(r.wait_reply(i, 10)["result"],
+                             {"pid": agent.pid})
+        self.assertEqual(agent.proc.wait(5), 0)
 
     def test_agent_usage(self):
         agent = self.start_agent()
