@@ -230,6 +230,29 @@ class ServiceTest(ftpa.TestCase):
         self.assertLess(len(text), 4096)
         self.assertEqual(os.stat(log).st_mode & 0o777, 0o600)
 
+    def test_log_file_rotates_while_running(self):
+        """--log FILE: past 1 MiB the file becomes FILE.1 and starts
+        again, while the agent runs, not only at its start."""
+        d = self.tmpdir()
+        log = os.path.join(d, "sub", "agent.log")
+        os.makedirs(os.path.dirname(log))
+        with open(log, "wb") as f:
+            f.write(b"x" * (1024 * 1024 - 200) + b"\n")
+        agent = self.start_agent(extra=["--log", log])
+        self.assertFalse(os.path.exists(log + ".1"))
+        doc = self.ok(self.ftpctl(agent, "--json", "agent", "status")).json()
+        self.assertEqual(doc["log"], log)
+        # -v: every call is logged; a few are past the bound
+        for _ in range(20):
+            self.ok(self.ftpctl(agent, "ping"))
+        ftpa.wait_until(lambda: os.path.exists(log + ".1"), 10,
+                        what="the log to be rotated")
+        self.assertLess(os.path.getsize(log), 64 * 1024)
+        self.assertGreater(os.path.getsize(log + ".1"), 1024 * 1024)
+        self.ok(self.ftpctl(agent, "ping"))
+        with open(log) as f:
+            self.assertIn("ftpd-agent: ", f.read())
+
     def test_no_runtime_dir_hint(self):
         """Under cron (env -i) there is no XDG_RUNTIME_DIR: the message
         says how to point ftpctl at an agent."""
