@@ -5,13 +5,8 @@
 #include <config.h>
 
 #include <sys/types.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
