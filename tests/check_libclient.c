@@ -1570,8 +1570,50 @@ START_TEST(test_autostart)
 	setenv("FTPD_AGENT_BIN", "/nonexistent/ftpd-agent", 1);
 	a = ftpagent_connect_opts(sockpath, FTPAGENT_AUTOSTART, 1000);
 	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_AGENT);
+	ck_assert_ptr_nonnull(strstr(ftpagent_error_message(a),
+	    "/nonexistent/ftpd-agent --user -S "));
+	ck_assert_ptr_nonnull(strstr(ftpagent_error_message(a),
+	    "could not be run: No such file or directory"));
 	ftpagent_free(a);
 	unsetenv("FTPD_AGENT_BIN");
+}
+END_TEST
+
+/* An agent that fails to start: said at once, with its status and the
+ * end of its log, and no child left behind. */
+START_TEST(test_autostart_failure)
+{
+	struct ftpagent *a;
+	char script[400], log[400];
+	const char *msg;
+	int64_t t0;
+	FILE *f;
+
+	snprintf(script, sizeof(script), "%s/failing-agent", tmpdir);
+	ck_assert_ptr_nonnull(f = fopen(script, "w"));
+	fprintf(f, "#!/bin/sh\necho \"first line\" >&2\n"
+	    "echo \"cannot frobnicate: it broke\" >&2\nexit 3\n");
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(script, 0755), 0);
+	setenv("FTPD_AGENT_BIN", script, 1);
+	setenv("XDG_STATE_HOME", tmpdir, 1);
+	snprintf(log, sizeof(log), "%s/ftpd-agent/agent.log", tmpdir);
+	t0 = now_ms();
+	a = ftpagent_connect_opts(sockpath, FTPAGENT_AUTOSTART, 5000);
+	ck_assert_int_lt(now_ms() - t0, 2500);
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_ERR_AGENT);
+	msg = ftpagent_error_message(a);
+	ck_assert_ptr_nonnull(strstr(msg, script));
+	ck_assert_ptr_nonnull(strstr(msg, "exited with status 3"));
+	ck_assert_ptr_nonnull(strstr(msg, log));
+	ck_assert_ptr_nonnull(strstr(msg, "\n  first line\n  cannot "
+	    "frobnicate: it broke"));
+	ftpagent_free(a);
+	/* the library's own child was reaped */
+	ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+	ck_assert_int_eq(errno, ECHILD);
+	unsetenv("FTPD_AGENT_BIN");
+	unsetenv("XDG_STATE_HOME");
 }
 END_TEST
 
@@ -1634,6 +1676,7 @@ libclient_suite(void)
 	tcase_add_checked_fixture(tc, setup_nofake, remove_tmpdir);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_autostart);
+	tcase_add_test(tc, test_autostart_failure);
 	suite_add_tcase(s, tc);
 	return s;
 }
