@@ -86,6 +86,7 @@ struct fa_reply {
 struct fa_answer {
 	json_t		*result;	/* NULL: an error */
 	int		 fd;		/* -1: none */
+	bool		 fd_lent;	/* fd is someone else's: not closed */
 	int		 code;		/* the error's JSON-RPC code */
 	const char	*kind;		/* the error's data.kind (static) */
 	char		 message[256];
