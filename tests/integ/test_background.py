@@ -39,6 +39,19 @@ def children_of(pid):
     return found
 
 
+def open_paths(pid, under):
+    """What pid's descriptors name under the directory under."""
+    found = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target == under or target.startswith(under + "/"):
+            found.append(target)
+    return found
+
+
 class BackgroundTest(ftpa.TestCase):
     def setUp(self):
         super().setUp()
@@ -112,6 +125,8 @@ class BackgroundTest(ftpa.TestCase):
         self.assertFalse(os.path.exists(dst + ".part"))
         self.assertEqual(ftpa.sha256_file(dst), digest)
         self.assertEqual(children_of(os.getpid()) & self.adopted, set())
+        # the agent holds neither the file nor its directory any more
+        self.assertEqual(open_paths(self.agent.pid, self.work), [])
 
     def test_replaces_through_a_symlink_and_resumes(self):
         self.start(rate=4 * MIB)
@@ -233,6 +248,8 @@ class BackgroundTest(ftpa.TestCase):
         self.assertRpcError(rep, ftpa.E_PARAMS)
         self.assertFalse(os.path.exists(dst))
         self.assertFalse(os.path.exists(os.path.join(self.srv.home, "up")))
+        # every refused descriptor was closed
+        self.assertEqual(open_paths(self.agent.pid, self.work), [])
 
     def test_replaced_part_is_not_renamed(self):
         self.start(rate=2 * MIB)
