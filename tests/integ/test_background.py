@@ -88,8 +88,8 @@ class BackgroundTest(ftpa.TestCase):
         return ftpa.make_file(os.path.join(self.srv.home, name), size)
 
     def background_get(self, remote, local, *opts, **kw):
-        """ftpctl get --background; its job id, after checking that no
-        process of it outlived it."""
+        """ftpctl get --background: its job id, and the processes of it
+        that outlived it (adopted by us, the subreaper)."""
         before = children_of(os.getpid())
         r = self.ok(self.ctl("get", "--background", *opts, "s:" + remote,
                              local, **kw))
