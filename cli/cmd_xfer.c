@@ -1,6 +1,7 @@
 /*
- * ftpctl: get and put. libftpagent owns the .part, resuming and the
- * background follower; here are the options, the terminal and stdin/stdout.
+ * ftpctl: get and put. libftpagent owns the .part, resuming and who
+ * renames in the background; here are the options, the terminal and
+ * stdin/stdout.
  * Several targets (get T... DIR, put L... T) are each one get or put,
  * into the directory; a get target whose last name is a glob is a tree
  * (cmd_tree.c).
@@ -137,8 +138,9 @@ open_in_place(struct ctl *c, const struct localdest *d, int *status)
 
 /*
  * --background: the library hands the local file to the agent; for a
- * download it writes LOCAL.part (a device or FIFO as it is) and its
- * follower renames the file at the job's end (libftpagent(3)).
+ * download it writes LOCAL.part (a device or FIFO as it is), which the
+ * agent renames at the job's end, or, when the agent does not (a system
+ * agent), the library's follower (libftpagent(3)).
  */
 static int
 xfer_background(struct ctl *c, struct xfer_cmd *x)

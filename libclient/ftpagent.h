@@ -275,12 +275,14 @@ FTPAGENT_API bool ftpagent_get_file(struct ftpagent *, const char *session,
  * ftpagent_get_file in the background: returns once the agent has taken
  * the job, with *job its id (caller frees with free()), or NULL when
  * resuming found local complete already. The agent writes local.part (a
- * device or FIFO in place); a detached process of this library (a fork
- * of the caller that runs only this library's code and holds none of the
- * caller's other descriptors) waits for the job's end and then renames
- * local.part to local on success, or removes a .part that stayed empty.
- * ftpagent_job_wait and ftpagent_job_wait_file wait for that rename.
- * opts->progress is not used.
+ * device or FIFO in place) and, for a caller of its own uid, renames it
+ * to local when the job is done (or removes a .part the call made that
+ * stayed empty): nothing of the caller's runs on. An agent of another
+ * uid (system mode) or an older one does not; then a detached process
+ * of this library (a fork of the caller that runs only this library's
+ * code and holds none of the caller's other descriptors) waits for the
+ * job's end and does it. ftpagent_job_wait and ftpagent_job_wait_file
+ * wait for that rename. opts->progress is not used.
  */
 FTPAGENT_API bool ftpagent_get_file_background(struct ftpagent *,
     const char *session, const char *path, const char *local,

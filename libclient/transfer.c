@@ -2,6 +2,9 @@
  * libftpagent: transfers of fds and local files, waited for or started
  * in the background. One operation for all of them, in named steps:
  *
+ *   XFER_INFO         a background download into LOCAL.part asks, once
+ *                     a connection, whether the agent renames it
+ *                     (rpc.info; follow.c)
  *   XFER_STAT_REMOTE  an upload resuming asks the server's size first
  *   XFER_STAT_ADOPT   a download resuming onto LOCAL without LOCAL.part
  *                     asks the remote size: a LOCAL as long is complete,
@@ -9,8 +12,8 @@
  *   XFER_TRANSFER     transfer.get / transfer.put itself
  *
  * and an end that closes what it opened, renames LOCAL.part onto LOCAL
- * (or starts the follower that will), or removes a .part it made that
- * stayed empty.
+ * (or leaves that to the agent, or starts the follower that will), or
+ * removes a .part it made that stayed empty.
  */
 #include <config.h>
 
@@ -29,6 +32,7 @@
 #include "wire.h"
 
 enum xfer_step {
+	XFER_INFO,
 	XFER_STAT_REMOTE,
 	XFER_STAT_ADOPT,
 	XFER_TRANSFER,
@@ -42,6 +46,7 @@ enum xfer_local {
 
 struct xfer {
 	enum xfer_step	 step;
+	enum xfer_step	 after_info;	/* XFER_INFO: the step that follows */
 	enum xfer_local	 local;
 	bool		 put;
 	bool		 background;
@@ -53,6 +58,7 @@ struct xfer {
 	struct localdest d;		/* LOCAL_PART, LOCAL_IN_PLACE */
 	bool		 had_part;	/* LOCAL.part was there before */
 	bool		 complete;	/* LOCAL was complete: nothing moved */
+	bool		 agent_names;	/* background: the agent renames */
 };
 
 static void
@@ -259,14 +265,64 @@ fill_result(struct ftpagent_xfer_result *res, const json_t *job,
 		res->seconds = (double)(conn_now_ms() - started) / 1000.0;
 }
 
+/*
+ * transfer.get's or .put's params and fds: x's fd, and for a background
+ * download into LOCAL.part that the agent renames, the directory in
+ * fds[1] (closed by the caller once sent; -1: none, the follower's way
+ * then). Returns the params (NULL: out of memory); *n the fds to send.
+ */
+static json_t *
+transfer_request(struct ftpagent *a, struct xfer *x, int fds[2], size_t *n)
+{
+	json_t *p = transfer_params(x), *rn;
+
+	x->step = XFER_TRANSFER;
+	fds[0] = x->fd;
+	fds[1] = -1;
+	if (p != NULL && x->background && x->local == LOCAL_PART &&
+	    a->renames == FA_ASK_YES &&
+	    (rn = fa_rename_param(&x->d, x->had_part, &fds[1])) != NULL) {
+		if (json_object_set_new(p, "rename", rn) == 0)
+			x->agent_names = true;
+		else {
+			close(fds[1]);
+			fds[1] = -1;
+		}
+	}
+	*n = x->agent_names ? 2 : 1;
+	return p;
+}
+
 static int
 send_transfer(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 {
 	struct xfer *x = c->state;
+	json_t *p;
+	size_t n;
+	int fds[2], v;
 
-	x->step = XFER_TRANSFER;
-	return fa_call_next(a, c, r, transfer_method(x), transfer_params(x),
-	    &x->fd, 1);
+	p = transfer_request(a, x, fds, &n);
+	v = fa_call_next(a, c, r, transfer_method(x), p, fds, n);
+	if (fds[1] != -1)
+		close(fds[1]);
+	return v;
+}
+
+/* rpc.info said (info NULL: could not say) whether the agent renames:
+ * on to the step that was waiting. */
+static int
+after_info(struct ftpagent *a, struct fa_call *c, const json_t *info,
+    struct fa_reply *r)
+{
+	struct xfer *x = c->state;
+
+	a->renames = info != NULL && fa_info_renames(info) ? FA_ASK_YES :
+	    FA_ASK_NO;
+	x->step = x->after_info;
+	if (x->step == XFER_STAT_ADOPT)
+		return fa_call_next(a, c, r, "fs.stat", stat_params(x), NULL,
+		    0);
+	return send_transfer(a, c, r);
 }
 
 /* The remote size is known (-1: unknown): adopt LOCAL as the .part or
@@ -308,6 +364,8 @@ xfer_result(struct ftpagent *a, struct fa_call *c, json_t *res,
 	const char *id;
 	int v;
 
+	if (x->step == XFER_INFO)
+		return after_info(a, c, res, r);
 	if (x->step != XFER_TRANSFER) {
 		if ((v = fa_parse_entry(res, &e)) != 0)
 			return v;
@@ -334,6 +392,12 @@ xfer_error(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 {
 	struct xfer *x = c->state;
 
+	/* an agent that cannot say renames nothing: the follower does */
+	if (x->step == XFER_INFO && r->kind != NULL) {
+		fa_reply_clear(r);
+		fa_reply_init(r, c);
+		return after_info(a, c, NULL, r);
+	}
 	/* nothing there yet: an upload resumes from the start */
 	if (x->step != XFER_STAT_REMOTE || r->pub.error !=
 	    FTPAGENT_ERR_NOT_FOUND || r->kind == NULL)
@@ -375,8 +439,10 @@ xfer_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 	}
 	x->fd = -1;
 	if (x->local == LOCAL_PART && ok && !x->complete) {
-		if (x->background)
+		if (x->background && !x->agent_names)
 			follow_job(a, x, r);
+		else if (x->background)
+			;	/* the agent renames at the job's end */
 		else if (rename(x->d.part, x->d.path) == -1)
 			reply_local_error(r, "cannot rename to", x->d.path,
 			    errno);
@@ -442,6 +508,10 @@ xfer_start(struct ftpagent *a, struct xfer *x,
 {
 	const struct fa_op *op;
 	struct fa_call *c;
+	json_t *p;
+	size_t n;
+	int fds[2];
+	uint64_t id;
 
 	if (x->background)
 		op = x->put ? &op_put_background : &op_get_background;
@@ -457,9 +527,15 @@ xfer_start(struct ftpagent *a, struct xfer *x,
 		c->progress = opts->progress;
 		c->progress_arg = opts->progress_arg;
 	}
-	if (x->step == XFER_TRANSFER)
-		return fa_call_start(a, c, transfer_method(x),
-		    transfer_params(x), &x->fd, 1);
+	if (x->step == XFER_TRANSFER) {
+		p = transfer_request(a, x, fds, &n);
+		id = fa_call_start(a, c, transfer_method(x), p, fds, n);
+		if (fds[1] != -1)
+			close(fds[1]);
+		return id;
+	}
+	if (x->step == XFER_INFO)
+		return fa_call_start(a, c, "rpc.info", json_object(), NULL, 0);
 	return fa_call_start(a, c, "fs.stat", stat_params(x), NULL, 0);
 }
 
@@ -582,13 +658,16 @@ get_local(struct ftpagent *a, struct xfer *x, int fifo_ms)
 	}
 	/* the .part next to the file it replaces, through any symlinks */
 	x->local = LOCAL_PART;
-	if (adopt_needed(x)) {
+	if (adopt_needed(x))
 		x->step = XFER_STAT_ADOPT;
-		return true;
-	}
-	if ((e = part_open(x, &what)) != 0) {
+	else if ((e = part_open(x, &what)) != 0) {
 		fa_set_local_error(a, what, x->d.part, e);
 		return false;
+	}
+	/* in the background: does the agent rename, or the follower? */
+	if (x->background && a->renames == FA_ASK_UNKNOWN) {
+		x->after_info = x->step;
+		x->step = XFER_INFO;
 	}
 	return true;
 }
