@@ -387,13 +387,17 @@ xfer_begin(struct ctl *c, struct xfer_ui *ui, struct ftpagent_xfer_opts *o,
 	output_progress_init(&ui->progress, STDERR_FILENO, label);
 	o->progress = xfer_progress;
 	o->progress_arg = ui;
-	/* ^C cancels the job cleanly */
+	/* ^C cancels the job cleanly, at once: the library's waits look at
+	 * the flag, not only the progress reports (one each 200 ms) */
 	catch_sigint();
+	ui->fa = c->fa;
+	ftpagent_set_interrupt(ui->fa, &interrupted);
 }
 
 void
 xfer_end(struct xfer_ui *ui)
 {
+	ftpagent_set_interrupt(ui->fa, NULL);
 	output_progress_done(&ui->progress);
 	signal(SIGINT, SIG_DFL);
 }

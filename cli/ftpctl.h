@@ -68,6 +68,7 @@ struct creds {
 };
 
 struct xfer_ui {
+	struct ftpagent		*fa;	/* its waits look at interrupted */
 	bool			 bar;
 	struct output_progress	 progress;
 };

@@ -350,6 +350,13 @@ ftpagent_set_timeout(struct ftpagent *a, int timeout_ms)
 		a->timeout_ms = effective_timeout(timeout_ms);
 }
 
+void
+ftpagent_set_interrupt(struct ftpagent *a, volatile sig_atomic_t *flag)
+{
+	if (a != NULL)
+		a->interrupt = flag;
+}
+
 const char *
 ftpagent_socket_path(const struct ftpagent *a)
 {

@@ -15,6 +15,7 @@
 #ifndef FTPAGENT_H
 #define FTPAGENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -97,6 +98,16 @@ FTPAGENT_API void ftpagent_free(struct ftpagent *);
  * inactivity timeout: it restarts whenever the agent reports progress
  * (at least once a second), so long transfers do not time out. */
 FTPAGENT_API void ftpagent_set_timeout(struct ftpagent *, int timeout_ms);
+/*
+ * A flag a signal handler sets (SIGINT's, say), or NULL (the default):
+ * while a blocking call waits, it looks at *flag whenever a signal or the
+ * agent wakes it and at least every 20 ms; once it is nonzero the call is
+ * cancelled as by ftpagent_cancel (a transfer's job on the agent too) and
+ * fails with FTPAGENT_ERR_CANCELLED. A download into a local file is
+ * then never renamed to its final name. The flag is only read.
+ */
+FTPAGENT_API void ftpagent_set_interrupt(struct ftpagent *,
+    volatile sig_atomic_t *flag);
 /* The path this connection uses, "" when none (valid until
  * ftpagent_free). */
 FTPAGENT_API const char *ftpagent_socket_path(const struct ftpagent *);
@@ -215,8 +226,9 @@ FTPAGENT_API bool ftpagent_quote(struct ftpagent *, const char *session,
 
 /* Called during a transfer with the bytes moved so far and the total
  * (-1 when unknown). Return false to cancel the transfer: the library
- * sends job.cancel and the call fails with FTPAGENT_ERR_CANCELLED (unless
- * the transfer completed first); the callback is not called again. */
+ * sends job.cancel and the call fails with FTPAGENT_ERR_CANCELLED, even
+ * when the agent's reply says the transfer completed first (a download
+ * then stays in LOCAL.part); the callback is not called again. */
 typedef bool (*ftpagent_progress_cb)(void *arg, int64_t bytes, int64_t total);
 
 struct ftpagent_xfer_opts {

@@ -74,6 +74,7 @@ struct ftpagent {
 	void		*event_arg;
 	int		 depth;		/* callbacks running */
 	bool		 freeing;	/* ftpagent_free ran inside one */
+	volatile sig_atomic_t *interrupt; /* ftpagent_set_interrupt's flag */
 };
 
 /*

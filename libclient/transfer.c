@@ -430,6 +430,13 @@ xfer_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 
 	if (x == NULL)
 		return;
+	/* the caller said stop: the agent's word that the transfer completed
+	 * before the job.cancel came does not undo that (nothing is renamed) */
+	if (ok && c->cancelling && !x->background) {
+		fa_reply_error(r, FTPAGENT_ERR_CANCELLED, "%s: cancelled",
+		    c->op->name);
+		ok = false;
+	}
 	/* a job has its own copy: only a finished write can fail here */
 	if (x->fd != -1 && close(x->fd) == -1 && ok && !x->background &&
 	    x->local != LOCAL_FD) {
