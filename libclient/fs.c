@@ -98,6 +98,9 @@ open_params(struct ftpagent *a, const char *url,
 		    json_integer(opts->max_connections));
 	if (opts->reuse)
 		r |= json_object_set_new(p, "reuse", json_true());
+	if (opts->connect_timeout > 0)
+		r |= json_object_set_new(p, "connect_timeout",
+		    json_real(opts->connect_timeout));
 	if (opts->list_tz != NULL)
 		r |= json_object_set_new(p, "list_tz",
 		    json_string(opts->list_tz));

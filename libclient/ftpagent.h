@@ -153,6 +153,9 @@ struct ftpagent_open_opts {
 	bool		 reuse;		/* return an equal live session if any */
 	const char	*list_tz;	/* zone of LIST dates: "UTC", "+HH:MM",
 					   "-HH:MM"; NULL: UTC */
+	double		 connect_timeout; /* seconds for the connection, TLS
+					   handshake and greeting; 0: the
+					   agent's default */
 };
 
 /*
