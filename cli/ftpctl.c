@@ -279,7 +279,7 @@ target_session(struct ctl *c, const struct target *t, const char *display,
 	struct ftpagent_open_opts o;
 	struct creds cr;
 	char *url;
-	bool ok;
+	int status;
 
 	*session = NULL;
 	if (!agent(c))
@@ -296,15 +296,15 @@ target_session(struct ctl *c, const struct target *t, const char *display,
 		creds_clear(&cr);
 		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
 	}
-	memset(&o, 0, sizeof(o));
+	/* the command's session options (--tls ...), for opening and for
+	 * the choice of a live session alike */
+	o = c->sopts;
 	o.password = cr.password;
 	o.reuse = true;
-	ok = ftpagent_open(c->fa, url, &o, session);
+	status = open_session(c, url, &cr, t->url.host, &o, display, session);
 	free(url);
 	creds_clear(&cr);
-	if (!ok)
-		return fail(c, display);
-	return 0;
+	return status;
 }
 
 /* Parses arg as a target; on success *display is set (caller frees). */
@@ -459,7 +459,7 @@ usage(FILE *fp)
 "commands:\n"
 "  open NAME URL [--tls none|explicit|implicit] [--insecure] [--ca-file F]\n"
 "                [--active] [--max-connections N] [--password-stdin]\n"
-"                [--list-tz UTC|+HH:MM|-HH:MM]\n"
+"                [--list-tz UTC|+HH:MM|-HH:MM] [--connect-timeout SECS]\n"
 "  close NAME|URL\n"
 "  sessions\n"
 "  ls [-l] TARGET\n"
@@ -491,6 +491,9 @@ usage(FILE *fp)
 "\n"
 "TARGET is ftp://[user@]host[:port]/path (ftpes:// explicit TLS, ftps://\n"
 "implicit TLS) or NAME:PATH for a session opened with 'ftpctl open'.\n"
+"A URL target uses a live session that matches it (no password needed)\n"
+"or opens one, with the command's --tls, --insecure, --ca-file, --active,\n"
+"--list-tz and --connect-timeout.\n"
 "NEWPATH is a path on TARGET's session (or NAME:PATH or a URL of it);\n"
 "ending in '/' it keeps TARGET's name.\n"
 "Passwords come from --password-stdin, $FTPCTL_PASSWORD or ~/.netrc.\n"
@@ -517,7 +520,8 @@ cmd_help(struct ctl *c, const struct command *cmd, int argc, char **argv)
 static const struct command commands[] = {
 	{ "open", cmd_open, "NAME URL [--tls none|explicit|implicit] "
 	    "[--insecure] [--ca-file F] [--active] [--max-connections N] "
-	    "[--password-stdin] [--list-tz UTC|+HH:MM|-HH:MM]" },
+	    "[--password-stdin] [--list-tz UTC|+HH:MM|-HH:MM] "
+	    "[--connect-timeout SECS]" },
 	{ "close", cmd_close, "NAME|URL" },
 	{ "sessions", cmd_sessions, "" },
 	{ "ls", cmd_ls, "[-l] TARGET" },
@@ -666,7 +670,14 @@ main(int argc, char **argv)
 	if ((cmd = find_command(argv[optind])) == NULL)
 		return usage_error(&c, NULL, "unknown command '%s'",
 		    argv[optind]);
-	status = cmd->run(&c, cmd, argc - optind, argv + optind);
+	argc -= optind;
+	argv += optind;
+	if ((status = url_session_options(&c, cmd, &argc, argv)) != 0)
+		return status;
+	if (c.sopts.insecure && !c.quiet)
+		fprintf(stderr, "ftpctl: warning: a session opened for a URL "
+		    "will not verify the server's certificate (--insecure)\n");
+	status = cmd->run(&c, cmd, argc, argv);
 done:
 	ftpagent_free(c.fa);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
