@@ -430,9 +430,12 @@ xfer_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 
 	if (x == NULL)
 		return;
-	/* the caller said stop: the agent's word that the transfer completed
-	 * before the job.cancel came does not undo that (nothing is renamed) */
-	if (ok && c->cancelling && !x->background) {
+	/* the caller said stop (the progress callback, or the interrupt flag
+	 * up while the reply was read): the agent's word that the transfer
+	 * completed before the job.cancel came does not undo that (nothing is
+	 * renamed) */
+	if (ok && !x->background && (c->cancelling || (a->interrupt != NULL &&
+	    *a->interrupt))) {
 		fa_reply_error(r, FTPAGENT_ERR_CANCELLED, "%s: cancelled",
 		    c->op->name);
 		ok = false;
