@@ -2,7 +2,6 @@
 """ftpctl and the agent around connecting: ^C during a get, servers that
 do not answer, URL targets and their sessions, TLS modes mixed up
 (issue #17)."""
-import json
 import os
 import signal
 import socket
