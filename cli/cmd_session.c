@@ -68,7 +68,7 @@ session_option(struct ctl *c, const struct command *cmd, int ch,
 		    v > CONNECT_TIMEOUT_MAX)
 			return usage_error(c, cmd, "--connect-timeout takes "
 			    "seconds (> 0, at most %.0f)", CONNECT_TIMEOUT_MAX);
-		o->connect_timeout = v;
+		c->connect_timeout = v;
 		return 0;
 	default:
 		return usage_error(c, cmd, "unknown session option");
@@ -196,7 +196,7 @@ open_wait_ms(const struct ctl *c, const struct ftpagent_open_opts *o)
 {
 	double ms = c->timeout_ms > 0 ? c->timeout_ms : DEFAULT_TIMEOUT_MS;
 
-	ms += 2000.0 * (o->connect_timeout > 0 ? o->connect_timeout :
+	ms += 2000.0 * (c->connect_timeout > 0 ? c->connect_timeout :
 	    AGENT_CONNECT_TIMEOUT_S);
 	ms += 1000.0 * AGENT_REPLY_TIMEOUT_S;
 	return ms > INT_MAX ? INT_MAX : (int)ms;
@@ -213,6 +213,7 @@ open_session(struct ctl *c, const char *url, const struct creds *cr,
 	if (!agent(c))
 		return fail(c, NULL);
 	ftpagent_set_timeout(c->fa, open_wait_ms(c, o));
+	ftpagent_set_connect_timeout(c->fa, c->connect_timeout);
 	ok = ftpagent_open(c->fa, url, o, session);
 	ftpagent_set_timeout(c->fa, c->timeout_ms);
 	if (ok)

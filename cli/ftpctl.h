@@ -54,6 +54,7 @@ struct ctl {
 	int		 timeout_ms;	/* 0: the library's default */
 	struct ftpagent	*fa;		/* connected on first use */
 	struct ftpagent_open_opts sopts; /* for sessions URL targets open */
+	double		 connect_timeout; /* --connect-timeout; 0: the agent's */
 };
 
 struct command {

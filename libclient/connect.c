@@ -357,6 +357,14 @@ ftpagent_set_interrupt(struct ftpagent *a, volatile sig_atomic_t *flag)
 		a->interrupt = flag;
 }
 
+void
+ftpagent_set_connect_timeout(struct ftpagent *a, double seconds)
+{
+	/* NaN and the negative are "the agent's default" too */
+	if (a != NULL)
+		a->connect_timeout = seconds > 0 ? seconds : 0;
+}
+
 const char *
 ftpagent_socket_path(const struct ftpagent *a)
 {

@@ -78,6 +78,12 @@ open_params(struct ftpagent *a, const char *url,
 		    "session.open: the URL is not valid UTF-8");
 		return NULL;
 	}
+	if (a->connect_timeout > 0 && json_object_set_new(p,
+	    "connect_timeout", json_real(a->connect_timeout)) != 0) {
+		json_decref(p);
+		fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
 	if (opts == NULL)
 		return p;
 	if (opts->name != NULL)
@@ -98,9 +104,6 @@ open_params(struct ftpagent *a, const char *url,
 		    json_integer(opts->max_connections));
 	if (opts->reuse)
 		r |= json_object_set_new(p, "reuse", json_true());
-	if (opts->connect_timeout > 0)
-		r |= json_object_set_new(p, "connect_timeout",
-		    json_real(opts->connect_timeout));
 	if (opts->list_tz != NULL)
 		r |= json_object_set_new(p, "list_tz",
 		    json_string(opts->list_tz));

@@ -108,6 +108,15 @@ FTPAGENT_API void ftpagent_set_timeout(struct ftpagent *, int timeout_ms);
  */
 FTPAGENT_API void ftpagent_set_interrupt(struct ftpagent *,
     volatile sig_atomic_t *flag);
+/*
+ * Seconds the agent gives a server to accept the connection of a session
+ * opened by a later ftpagent_open on this connection, and as long again
+ * for its first words (the implicit TLS handshake, the greeting); 0 (the
+ * default): the agent's own. The connection's timeout should allow for
+ * them: the agent answers FTPAGENT_ERR_TIMEOUT when they pass.
+ */
+FTPAGENT_API void ftpagent_set_connect_timeout(struct ftpagent *,
+    double seconds);
 /* The path this connection uses, "" when none (valid until
  * ftpagent_free). */
 FTPAGENT_API const char *ftpagent_socket_path(const struct ftpagent *);
@@ -153,9 +162,8 @@ struct ftpagent_open_opts {
 	bool		 reuse;		/* return an equal live session if any */
 	const char	*list_tz;	/* zone of LIST dates: "UTC", "+HH:MM",
 					   "-HH:MM"; NULL: UTC */
-	double		 connect_timeout; /* seconds for the connection, TLS
-					   handshake and greeting; 0: the
-					   agent's default */
+	/* (the caller allocates it: it never grows, for programs built
+	 * against an older header; ftpagent_set_connect_timeout) */
 };
 
 /*

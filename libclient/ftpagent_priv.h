@@ -54,6 +54,7 @@ struct ftpagent {
 	struct conn	 conn;
 	char		*path;
 	int		 timeout_ms;
+	double		 connect_timeout; /* session.open's; 0: none sent */
 	enum ftpagent_error err;
 	char		*errmsg;	/* NULL: the table name of err */
 	char		*errkind;	/* NULL: the table name of err */
