@@ -46,26 +46,48 @@ xfer_budget(void)
 /*
  * Empty splice pipes kept for the next transfers: a tree of small files
  * would otherwise create and close one per file (pipe2, F_SETPIPE_SZ and
- * two closes). Only empty ones are kept, and few, so that idle pipes do
- * not hold the user's pipe quota.
+ * two closes). Only empty ones are kept, few, and not once transfers
+ * pause, so that idle pipes do not hold the user's pipe quota.
  */
 #define ZPIPES_KEPT	8
+#define ZPIPES_IDLE_S	2.0	/* then the pool is emptied */
 
 static struct zpipe {
 	int	fd[2];
 	size_t	cap;
 }		zpool[ZPIPES_KEPT];
 static size_t	zpool_n;
+static ev_timer	zpool_timer;
+
+static void
+zpool_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ev_timer_stop(loop, w);
+	while (zpool_n > 0) {
+		zpool_n--;
+		close(zpool[zpool_n].fd[0]);
+		close(zpool[zpool_n].fd[1]);
+	}
+}
+
+static void
+zpool_put(int fd[2], size_t cap)
+{
+	if (zpool_timer.repeat == 0.)
+		ev_timer_init(&zpool_timer, zpool_idle_cb, 0., ZPIPES_IDLE_S);
+	zpool[zpool_n].fd[0] = fd[0];
+	zpool[zpool_n].fd[1] = fd[1];
+	zpool[zpool_n++].cap = cap;
+	ev_timer_again(loop_get(), &zpool_timer);
+}
 
 static void
 zpipe_close(struct ftp_conn *c)
 {
 	if (c->zp[0] != -1) {
-		if (c->zfill == 0 && zpool_n < ZPIPES_KEPT) {
-			zpool[zpool_n].fd[0] = c->zp[0];
-			zpool[zpool_n].fd[1] = c->zp[1];
-			zpool[zpool_n++].cap = c->zcap;
-		} else {
+		if (c->zfill == 0 && zpool_n < ZPIPES_KEPT)
+			zpool_put(c->zp, c->zcap);
+		else {
 			close(c->zp[0]);
 			close(c->zp[1]);
 		}
