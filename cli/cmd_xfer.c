@@ -228,6 +228,23 @@ xfer_foreground(struct ctl *c, struct xfer_cmd *x)
 	return status;
 }
 
+/* Did the download fail on a directory (the library's data.type)? */
+static bool
+refused_dir(struct ctl *c)
+{
+	const char *data = ftpagent_error_data(c->fa);
+	json_t *j;
+	bool dir;
+
+	if (ftpagent_error(c->fa) != FTPAGENT_ERR_NOT_FOUND || data == NULL ||
+	    (j = json_loads(data, 0, NULL)) == NULL)
+		return false;
+	dir = json_is_string(json_object_get(j, "type")) &&
+	    strcmp(json_string_value(json_object_get(j, "type")), "dir") == 0;
+	json_decref(j);
+	return dir;
+}
+
 /* The session, the transfer, the report. */
 static int
 xfer_run(struct ctl *c, struct xfer_cmd *x)
@@ -239,6 +256,9 @@ xfer_run(struct ctl *c, struct xfer_cmd *x)
 	if ((status = target_session(c, &x->t, x->display, &x->session)) != 0)
 		return status;
 	status = x->bg ? xfer_background(c, x) : xfer_foreground(c, x);
+	if (status == -1 && !x->put && refused_dir(c))
+		return cmd_error(c, EXIT_NOT_FOUND, "not_found",
+		    "%s: is a directory (use get -r)", x->display);
 	if (status == -1)
 		return fail(c, x->display);
 	if (status != EXIT_OK)

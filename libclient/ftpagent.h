@@ -236,10 +236,12 @@ FTPAGENT_API bool ftpagent_quote(struct ftpagent *, const char *session,
 /* ---- transfers --------------------------------------------------------- */
 
 /* Called during a transfer with the bytes moved so far and the total
- * (-1 when unknown). Return false to cancel the transfer: the library
- * sends job.cancel and the call fails with FTPAGENT_ERR_CANCELLED, even
- * when the agent's reply says the transfer completed first (a download
- * then stays in LOCAL.part); the callback is not called again. */
+ * (-1 when unknown), and once at a successful end with the result's
+ * bytes and total (unless the last call said the same). Return false to
+ * cancel the transfer: the library sends job.cancel and the call fails
+ * with FTPAGENT_ERR_CANCELLED, even when the agent's reply says the
+ * transfer completed first (a download then stays in LOCAL.part); the
+ * callback is not called again. */
 typedef bool (*ftpagent_progress_cb)(void *arg, int64_t bytes, int64_t total);
 
 struct ftpagent_xfer_opts {
@@ -277,8 +279,9 @@ FTPAGENT_API bool ftpagent_get_fd(struct ftpagent *, const char *session,
  * failure (a .part this call made and nothing was written to is removed).
  * With opts->offset < 0 an existing "local.part" is resumed from its
  * size; without one, an existing regular local is taken as the part
- * (renamed to local.part and resumed), or, when it is at least as long as
- * the remote file, left alone with result->already_complete set. Without
+ * (renamed to local.part and resumed), or, when it is as long as the
+ * remote file, left alone with result->already_complete set; a longer one
+ * is not a part of it: FTPAGENT_ERR_LOCAL_IO, left alone. Without
  * resuming, local.part is truncated first.
  *
  * Only a regular file or a name that does not exist yet is replaced so.
@@ -290,6 +293,9 @@ FTPAGENT_API bool ftpagent_get_fd(struct ftpagent *, const char *session,
  * socket cannot be opened, ENXIO; the agent refuses terminals and devices
  * other than /dev/null) and cannot be resumed (FTPAGENT_ERR_ARGUMENT). A
  * directory fails with FTPAGENT_ERR_LOCAL_IO before anything is sent.
+ * A remote directory fails with FTPAGENT_ERR_NOT_FOUND, the message
+ * "get PATH: is a directory" and ftpagent_error_data()
+ * {"kind":"not_found","type":"dir"} (as every waited download does).
  */
 FTPAGENT_API bool ftpagent_get_file(struct ftpagent *, const char *session,
     const char *path, const char *local, const struct ftpagent_xfer_opts *opts,

@@ -8,12 +8,17 @@
  *   XFER_STAT_REMOTE  an upload resuming asks the server's size first
  *   XFER_STAT_ADOPT   a download resuming onto LOCAL without LOCAL.part
  *                     asks the remote size: a LOCAL as long is complete,
- *                     a shorter one becomes the .part
+ *                     a shorter one becomes the .part, a longer one is
+ *                     an error (it is not a part of the remote file)
  *   XFER_TRANSFER     transfer.get / transfer.put itself
+ *   XFER_STAT_DIR     a download the server refused (550, not found):
+ *                     a directory there fails as "is a directory"
  *
  * and an end that closes what it opened, renames LOCAL.part onto LOCAL
  * (or leaves that to the agent, or starts the follower that will), or
- * removes a .part it made that stayed empty.
+ * removes a .part it made that stayed empty. The caller's progress
+ * callback hears the finished transfer once more when the agent's last
+ * notice came before its end.
  */
 #include <config.h>
 
@@ -36,6 +41,7 @@ enum xfer_step {
 	XFER_STAT_REMOTE,
 	XFER_STAT_ADOPT,
 	XFER_TRANSFER,
+	XFER_STAT_DIR,
 };
 
 enum xfer_local {
@@ -59,6 +65,10 @@ struct xfer {
 	bool		 had_part;	/* LOCAL.part was there before */
 	bool		 complete;	/* LOCAL was complete: nothing moved */
 	bool		 agent_names;	/* background: the agent renames */
+	struct fa_reply	 refused;	/* XFER_STAT_DIR: the transfer's error */
+	ftpagent_progress_cb progress;	/* the caller's */
+	void		*progress_arg;
+	int64_t		 told_bytes, told_total;	/* its last report */
 };
 
 static void
@@ -68,6 +78,7 @@ xfer_free(struct xfer *x)
 		return;
 	if (x->fd != -1)
 		close(x->fd);
+	fa_reply_clear(&x->refused);
 	free(x->session);
 	json_decref(x->path);
 	localdest_clear(&x->d);
@@ -84,6 +95,7 @@ xfer_new(const char *session, const char *path, bool put,
 		return NULL;
 	x->fd = -1;
 	x->put = put;
+	x->told_bytes = -1;
 	if (opts != NULL) {
 		x->offset = opts->offset;
 		x->ascii = opts->ascii;
@@ -325,8 +337,8 @@ after_info(struct ftpagent *a, struct fa_call *c, const json_t *info,
 	return send_transfer(a, c, r);
 }
 
-/* The remote size is known (-1: unknown): adopt LOCAL as the .part or
- * call it complete. */
+/* The remote size is known (-1: unknown): adopt LOCAL as the .part,
+ * call it complete, or refuse one longer than the remote file. */
 static int
 adopt(struct ftpagent *a, struct fa_call *c, int64_t remote,
     struct fa_reply *r)
@@ -336,7 +348,15 @@ adopt(struct ftpagent *a, struct fa_call *c, int64_t remote,
 	struct stat st;
 	int e;
 
-	if (stat(x->d.path, &st) == 0 && remote >= 0 && st.st_size >= remote) {
+	if (stat(x->d.path, &st) == 0 && remote >= 0 && st.st_size > remote) {
+		/* not a part of the remote file: resuming would corrupt it,
+		 * and calling it complete would be a lie; left as it is */
+		fa_reply_error(r, FTPAGENT_ERR_LOCAL_IO, "cannot resume %s: it "
+		    "is longer (%lld bytes) than the remote file (%lld bytes)",
+		    x->d.path, (long long)st.st_size, (long long)remote);
+		return FA_DONE;
+	}
+	if (stat(x->d.path, &st) == 0 && remote >= 0 && st.st_size == remote) {
 		x->complete = true;
 		r->pub.xfer.bytes = 0;
 		r->pub.xfer.total = remote;
@@ -355,6 +375,82 @@ adopt(struct ftpagent *a, struct fa_call *c, int64_t remote,
 	return send_transfer(a, c, r);
 }
 
+/* A download refused: is it a directory? The error stays aside in
+ * x->refused meanwhile. */
+static int
+refused_probe(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
+{
+	struct xfer *x = c->state;
+
+	x->refused = *r;
+	r->msg = r->kind = r->data = NULL;
+	x->step = XFER_STAT_DIR;
+	return fa_call_next(a, c, r, "fs.stat", stat_params(x), NULL, 0);
+}
+
+/* XFER_STAT_DIR's answer: the transfer's error, or "is a directory"
+ * (data.type "dir": ftpctl says how to fetch one). FA_DONE. */
+static int
+refused_end(struct xfer *x, bool dir, struct fa_reply *r)
+{
+	char *path;
+
+	free(r->msg);
+	free(r->kind);
+	free(r->data);
+	r->msg = r->kind = r->data = NULL;
+	if (!dir) {
+		r->pub.error = x->refused.pub.error;
+		r->pub.ftp_code = x->refused.pub.ftp_code;
+		r->msg = x->refused.msg;
+		r->kind = x->refused.kind;
+		r->data = x->refused.data;
+		x->refused.msg = x->refused.kind = x->refused.data = NULL;
+		return FA_DONE;
+	}
+	path = strdup(json_string_value(x->path));
+	if (path != NULL)
+		ftpa_bytes_unescape(path, strlen(path));
+	fa_reply_error(r, FTPAGENT_ERR_NOT_FOUND, "get %s: is a directory",
+	    path != NULL ? path : "");
+	free(path);
+	r->pub.ftp_code = x->refused.pub.ftp_code;
+	r->kind = strdup("not_found");
+	r->data = strdup("{\"kind\":\"not_found\",\"type\":\"dir\"}");
+	return FA_DONE;
+}
+
+/* The caller's progress callback, through this: the last report is
+ * known at the end. */
+static bool
+xfer_progress(void *arg, int64_t bytes, int64_t total)
+{
+	struct xfer *x = arg;
+
+	x->told_bytes = bytes;
+	x->told_total = total;
+	return x->progress(x->progress_arg, bytes, total);
+}
+
+/* The transfer is done: the callback hears its end, once, unless its
+ * last report said the same, or the caller said stop (then it is not
+ * called again, and the call is cancelled: xfer_end). Its answer no
+ * longer matters. */
+static void
+progress_end(struct ftpagent *a, struct fa_call *c, struct xfer *x,
+    const struct ftpagent_xfer_result *res)
+{
+	if (x->progress == NULL || c->cancelling || (a->interrupt != NULL &&
+	    *a->interrupt) || (x->told_bytes == res->bytes &&
+	    x->told_total == res->total))
+		return;
+	x->told_bytes = res->bytes;
+	x->told_total = res->total;
+	a->depth++;
+	(void)x->progress(x->progress_arg, res->bytes, res->total);
+	a->depth--;
+}
+
 static int
 xfer_result(struct ftpagent *a, struct fa_call *c, json_t *res,
     struct fa_reply *r)
@@ -369,7 +465,9 @@ xfer_result(struct ftpagent *a, struct fa_call *c, json_t *res,
 	if (x->step != XFER_TRANSFER) {
 		if ((v = fa_parse_entry(res, &e)) != 0)
 			return v;
-		if (x->step == XFER_STAT_ADOPT)
+		if (x->step == XFER_STAT_DIR)
+			v = refused_end(x, e.type == FTPAGENT_DIR, r);
+		else if (x->step == XFER_STAT_ADOPT)
 			v = adopt(a, c, e.size, r);
 		else {
 			x->offset = e.size > 0 ? e.size : 0;
@@ -380,6 +478,7 @@ xfer_result(struct ftpagent *a, struct fa_call *c, json_t *res,
 	}
 	if (!x->background) {
 		fill_result(&r->pub.xfer, res, c->started);
+		progress_end(a, c, x, &r->pub.xfer);
 		return FA_DONE;
 	}
 	if ((id = json_string_value(json_object_get(res, "job"))) == NULL)
@@ -398,6 +497,13 @@ xfer_error(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 		fa_reply_init(r, c);
 		return after_info(a, c, NULL, r);
 	}
+	if (x->step == XFER_STAT_DIR)
+		return refused_end(x, false, r);
+	/* not there, or not a file: a directory says so plainly */
+	if (x->step == XFER_TRANSFER && !x->put && !x->background &&
+	    (r->pub.error == FTPAGENT_ERR_NOT_FOUND ||
+	    (r->pub.error == FTPAGENT_ERR_FTP && r->pub.ftp_code == 550)))
+		return refused_probe(a, c, r);
 	/* nothing there yet: an upload resumes from the start */
 	if (x->step != XFER_STAT_REMOTE || r->pub.error !=
 	    FTPAGENT_ERR_NOT_FOUND || r->kind == NULL)
@@ -533,9 +639,11 @@ xfer_start(struct ftpagent *a, struct xfer *x,
 		return 0;
 	}
 	c->state = x;
-	if (!x->background && opts != NULL) {
-		c->progress = opts->progress;
-		c->progress_arg = opts->progress_arg;
+	if (!x->background && opts != NULL && opts->progress != NULL) {
+		x->progress = opts->progress;
+		x->progress_arg = opts->progress_arg;
+		c->progress = xfer_progress;
+		c->progress_arg = x;
 	}
 	if (x->step == XFER_TRANSFER) {
 		p = transfer_request(a, x, fds, &n);

@@ -11,6 +11,7 @@ import ftpa
 
 PASSWORD = "Pw-answers-17"
 EXIT_NOT_FOUND = 5
+EXIT_LOCAL_IO = 6
 
 
 class Base:
@@ -94,6 +95,75 @@ class Base:
         self.assertTrue(os.path.exists(self.disk(b"t/sub/keep")))
         r = self.ctl("--json", "rm", "-r", "s:/t")
         self.assertEqual(r.json()["error"]["data"]["path"], "/t/sub/keep")
+
+    # ---- item 3: get -c of a local file longer than the remote one ---------
+
+    def test_get_c_local_longer_is_an_error(self):
+        self.make((b"f",))                          # b"x"
+        self.open_s()
+        local = os.path.join(self.work, "f")
+        with open(local, "wb") as f:
+            f.write(b"longer than that")
+        before = os.stat(local)
+        r = self.ctl("get", "-c", "s:/f", local)
+        self.assertEqual(r.rc, EXIT_LOCAL_IO, r)
+        self.assertIn(b"longer", r.err)
+        self.assertNotIn(b"already complete", r.err)
+        with open(local, "rb") as f:
+            self.assertEqual(f.read(), b"longer than that")
+        after = os.stat(local)
+        self.assertEqual((after.st_ino, after.st_mtime_ns),
+                         (before.st_ino, before.st_mtime_ns))
+        self.assertEqual(os.listdir(self.work), ["f"])
+        r = self.ctl("get", "--background", "-c", "s:/f", local)
+        self.assertEqual(r.rc, EXIT_LOCAL_IO, r)
+        self.assertEqual(os.listdir(self.work), ["f"])
+        # as long as the remote file: complete, as before
+        with open(local, "wb") as f:
+            f.write(b"x")
+        r = self.ok(self.ctl("get", "-c", "s:/f", local))
+        self.assertIn(b"already complete", r.err)
+
+    # ---- item 5: ls of a missing directory ----------------------------------
+
+    def test_ls_missing_is_not_found(self):
+        self.make((b"d/f",), dirs=(b"empty", b"d"))
+        self.open_s()
+        for path in ("s:/missing", "s:missing", "s:/d/missing",
+                     "s:/missing/x"):
+            with self.subTest(path=path):
+                r = self.ctl("ls", path)
+                self.assertEqual(r.rc, EXIT_NOT_FOUND, r)
+                self.assertEqual(r.out, b"")
+                r = self.ctl("--json", "ls", path)
+                self.assertEqual(r.json()["error"]["kind"], "not_found", r)
+        for path in ("s:/empty", "s:empty", "s:/empty/"):
+            with self.subTest(path=path):
+                r = self.ok(self.ctl("ls", path))
+                self.assertEqual(r.out, b"")
+        self.assertEqual(self.ok(self.ctl("ls", "s:/d")).out, b"f\n")
+
+    # ---- item 6: get of a directory -------------------------------------------
+
+    def test_get_of_a_directory(self):
+        self.make((b"d/f",), dirs=(b"d",))
+        self.open_s()
+        for args in (("s:/d", os.path.join(self.work, "d")), ("s:/d",),
+                     ("s:/d", self.work)):
+            with self.subTest(args=args):
+                r = self.ftpctl(self.agent, "get", *args, cwd=self.work)
+                self.assertEqual(r.rc, EXIT_NOT_FOUND, r)
+                self.assertEqual(r.err, b"ftpctl: s:/d: is a directory "
+                                 b"(use get -r)\n")
+                self.assertEqual(os.listdir(self.work), [])
+        r = self.ctl("--json", "get", "s:/d", os.path.join(self.work, "x"))
+        self.assertEqual(r.rc, EXIT_NOT_FOUND, r)
+        self.assertEqual(r.json()["error"]["kind"], "not_found")
+        # a missing file is still the server's word
+        r = self.ctl("get", "s:/nope", os.path.join(self.work, "x"))
+        self.assertEqual(r.rc, EXIT_NOT_FOUND, r)
+        self.assertNotIn(b"directory (use", r.err)
+        self.assertEqual(os.listdir(self.work), [])
 
 
 class VsftpdTest(Base, ftpa.TestCase):
