@@ -8,6 +8,7 @@ nothing)."""
 import os
 
 import ftpa
+from ftpmock_scenarios import login, PASV_AUTO
 
 PASSWORD = "Pw-answers-17"
 EXIT_NOT_FOUND = 5
@@ -197,6 +198,37 @@ class PyftpdBytesTest(Base, ftpa.TestCase):
 
     def server(self):
         return self.start_pyftpd(password=PASSWORD, byte_names=True)
+
+
+class MockNoPwdTest(ftpa.TestCase):
+    """A server that keeps its login directory to itself (PWD refused)
+    gets LIST with the path, and answers one of a missing path as vsftpd
+    does: 226 and nothing. ls tells that from an empty directory."""
+
+    TREE = {"empty": {}, "d": {"f": 3, "inner empty": {}}, "g": 4}
+
+    def test_ls_missing_is_not_found(self):
+        mock = self.start_mock(script=login() + [
+            {"auto": PASV_AUTO},
+            {"fs": {"tree": self.TREE, "pwd": False,
+                    "missing_empty": True}}])
+        agent = self.start_agent()
+        self.ok(self.ftpctl(agent, "open", "s", mock.url("/"),
+                            password=mock.password))
+        for path in ("s:missing", "s:/missing", "s:d/missing",
+                     "s:/missing/x"):
+            with self.subTest(path=path):
+                r = self.ftpctl(agent, "ls", path)
+                self.assertEqual(r.rc, EXIT_NOT_FOUND, r)
+                self.assertEqual(r.out, b"")
+        for path in ("s:empty", "s:/empty", "s:d/inner empty", "s:/"):
+            with self.subTest(path=path):
+                self.assertEqual(self.ok(self.ftpctl(agent, "ls", path)).out,
+                                 b"" if path != "s:/" else b"d\nempty\ng\n")
+        self.assertEqual(self.ok(self.ftpctl(agent, "ls", "s:d")).out,
+                         b"f\ninner empty\n")
+        self.assertEqual(self.ok(self.ftpctl(agent, "ls", "s:g")).out,
+                         b"g\n")
 
 
 if __name__ == "__main__":
