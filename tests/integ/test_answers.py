@@ -3,8 +3,9 @@
 later session to the same server; rm -r of a tree with names that are not
 UTF-8, and which entry a failure names; get -c of a local file longer
 than the remote one; get of a directory; ls of a missing directory on
-every server (vsftpd answers LIST of a missing path with 226 and
-nothing)."""
+every server: vsftpd, pyftpdlib, and ftpmock refusing PWD, which gets
+LIST with the path and answers a missing one as vsftpd does, 226 and
+nothing. (libftpagent's side of get: test_libclient.py.)"""
 import os
 
 import ftpa
