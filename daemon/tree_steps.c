@@ -663,7 +663,10 @@ file_xfer(struct titem *it, int fd, int64_t size)
 	}
 	if (t->o.put)
 		it->src.size = size;
-	t->bytes_done += offset;	/* moved by an earlier run */
+	/* what an earlier run moved is not to move: bytes count what this
+	 * tree moves */
+	if (offset > 0 && t->bytes_total >= offset)
+		t->bytes_total -= offset;
 	set_step(it, TS_XFER);
 	it->hooks.progress = xfer_progress;
 	it->hooks.end = xfer_end;

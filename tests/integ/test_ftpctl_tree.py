@@ -239,6 +239,8 @@ class ServerCtlTrees:
         self.assertSameTree(self.here("src"), up)
         self.assertEqual(self.verbs(srv, mark, "REST"), ["REST 100000"])
         self.assertEqual(len(self.verbs(srv, mark, "STOR")), 2)
+        # what moved: old.bin whole, the rest of cut.bin
+        self.assertEqual(doc["bytes"], 300000 + 200000, doc)
 
     # -- --delete, --dry-run
     def test_delete_and_dry_run(self):
