@@ -277,6 +277,34 @@ cmd_mkdir(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	    ftpa_bytes_json(r.t.path)));
 }
 
+/*
+ * After a failed rm -r: the entry below the target that failed (the
+ * agent's data.path), in the target's form, or NULL when the target
+ * itself failed. Caller frees.
+ */
+static char *
+failed_entry(struct ctl *c, struct resolved *r)
+{
+	const char *data = ftpagent_error_data(c->fa);
+	json_t *j = data ? json_loads(data, JSON_DECODE_ANY, NULL) : NULL;
+	const char *p = json_string_value(json_object_get(j, "path"));
+	char *path = p ? strdup(p) : NULL, *s = NULL, *saved;
+
+	json_decref(j);
+	if (path == NULL)
+		return NULL;
+	ftpa_bytes_unescape(path, strlen(path));
+	if (r->t.kind == TARGET_URL) {
+		saved = r->t.url.path;
+		r->t.url.path = path;
+		s = ftp_url_format(&r->t.url, r->t.url.user, true);
+		r->t.url.path = saved;
+	} else if (asprintf(&s, "%s:%s", r->t.session, path) == -1)
+		s = NULL;
+	free(path);
+	return s;
+}
+
 int
 cmd_rm(struct ctl *c, const struct command *cmd, int argc, char **argv)
 {
@@ -287,6 +315,7 @@ cmd_rm(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	struct resolved r;
 	struct target t;
 	const char *err;
+	char *entry;
 	bool recursive = false, ok;
 	int ch, status;
 
@@ -310,6 +339,11 @@ cmd_rm(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	if ((status = resolve(c, cmd, argv[optind], &r)) != 0)
 		return status;
 	ok = ftpagent_remove(c->fa, r.session, r.t.path, recursive);
+	if (!ok && (entry = failed_entry(c, &r)) != NULL) {
+		/* name what failed, not the whole tree */
+		free(r.display);
+		r.display = entry;
+	}
 	return fs_done(c, &r, ok, json_pack("{s:b, s:o}", "ok", 1, "path",
 	    ftpa_bytes_json(r.t.path)));
 }

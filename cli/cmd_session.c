@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,66 @@
 #include <jansson.h>
 
 #include "ftpctl.h"
+
+#define CONNECT_TIMEOUT_MAX	3600.0
+
+/* The options that shape a session: open's, and those of every command
+ * with URL targets (url_session_options). */
+static const struct option session_longopts[] = {
+	{ "tls", required_argument, NULL, 'T' },
+	{ "insecure", no_argument, NULL, 'k' },
+	{ "ca-file", required_argument, NULL, 'C' },
+	{ "active", no_argument, NULL, 'a' },
+	{ "list-tz", required_argument, NULL, 'z' },
+	{ "connect-timeout", required_argument, NULL, 'c' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One of session_longopts into *o: 0, or the exit status after
+ * reporting. */
+static int
+session_option(struct ctl *c, const struct command *cmd, int ch,
+    const char *arg, struct ftpagent_open_opts *o)
+{
+	char *end;
+	double v;
+	int mode;
+
+	switch (ch) {
+	case 'T':
+		if ((mode = ftp_tls_mode_from_name(arg)) == -1)
+			return usage_error(c, cmd,
+			    "--tls takes none, explicit or implicit");
+		o->tls = mode == FTP_TLS_NONE ? FTPAGENT_TLS_NONE :
+		    mode == FTP_TLS_EXPLICIT ? FTPAGENT_TLS_EXPLICIT :
+		    FTPAGENT_TLS_IMPLICIT;
+		return 0;
+	case 'k':
+		o->insecure = true;
+		return 0;
+	case 'C':
+		o->ca_file = arg;
+		return 0;
+	case 'a':
+		o->active = true;
+		return 0;
+	case 'z':
+		/* the agent checks the zone's spelling */
+		o->list_tz = arg;
+		return 0;
+	case 'c':
+		errno = 0;
+		v = strtod(arg, &end);
+		if (errno != 0 || end == arg || *end != '\0' || !(v > 0) ||
+		    v > CONNECT_TIMEOUT_MAX)
+			return usage_error(c, cmd, "--connect-timeout takes "
+			    "seconds (> 0, at most %.0f)", CONNECT_TIMEOUT_MAX);
+		c->connect_timeout = v;
+		return 0;
+	default:
+		return usage_error(c, cmd, "unknown session option");
+	}
+}
 
 /* open's options into *o and *pw_stdin. 0, or the exit status. */
 static int
@@ -24,35 +85,19 @@ open_options(struct ctl *c, const struct command *cmd, int *argc,
 		{ "insecure", no_argument, NULL, 'k' },
 		{ "ca-file", required_argument, NULL, 'C' },
 		{ "active", no_argument, NULL, 'a' },
+		{ "list-tz", required_argument, NULL, 'z' },
+		{ "connect-timeout", required_argument, NULL, 'c' },
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "password-stdin", no_argument, NULL, 'p' },
-		{ "list-tz", required_argument, NULL, 'z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	long v;
-	int ch, mode;
+	int ch, status;
 
 	optind = 0;
 	while ((ch = getopt_long(*argc, *argv, ":", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'T':
-			if ((mode = ftp_tls_mode_from_name(optarg)) == -1)
-				return usage_error(c, cmd,
-				    "--tls takes none, explicit or implicit");
-			o->tls = mode == FTP_TLS_NONE ? FTPAGENT_TLS_NONE :
-			    mode == FTP_TLS_EXPLICIT ? FTPAGENT_TLS_EXPLICIT :
-			    FTPAGENT_TLS_IMPLICIT;
-			break;
-		case 'k':
-			o->insecure = true;
-			break;
-		case 'C':
-			o->ca_file = optarg;
-			break;
-		case 'a':
-			o->active = true;
-			break;
 		case 'm':
 			errno = 0;
 			v = strtol(optarg, &end, 10);
@@ -65,9 +110,10 @@ open_options(struct ctl *c, const struct command *cmd, int *argc,
 		case 'p':
 			*pw_stdin = true;
 			break;
-		case 'z':
-			/* the agent checks the zone's spelling */
-			o->list_tz = optarg;
+		case 'T': case 'k': case 'C': case 'a': case 'z': case 'c':
+			if ((status = session_option(c, cmd, ch, optarg, o)) !=
+			    0)
+				return status;
 			break;
 		default:
 			return bad_option(c, cmd, ch, *argv);
@@ -76,6 +122,110 @@ open_options(struct ctl *c, const struct command *cmd, int *argc,
 	*argc -= optind;
 	*argv += optind;
 	return 0;
+}
+
+/* Commands whose operands may be URL targets. */
+static const char *const url_commands[] = {
+	"ls", "stat", "get", "put", "mirror", "mkdir", "rm", "rmdir", "mv",
+	"chmod", "touch", "quote",
+};
+
+int
+url_session_options(struct ctl *c, const struct command *cmd, int *argc,
+    char **argv)
+{
+	const struct option *lo;
+	const char *name, *arg, *eq;
+	size_t i, n;
+	int in, out, status;
+	bool takes = false;
+
+	for (i = 0; i < sizeof(url_commands) / sizeof(url_commands[0]); i++)
+		if (strcmp(cmd->name, url_commands[i]) == 0)
+			takes = true;
+	if (!takes)
+		return 0;
+	for (in = out = 1; in < *argc; in++) {
+		if (strcmp(argv[in], "--") == 0) {
+			while (in < *argc)
+				argv[out++] = argv[in++];
+			break;
+		}
+		name = argv[in];
+		if (strncmp(name, "--", 2) != 0)
+			goto keep;
+		name += 2;
+		n = (eq = strchr(name, '=')) != NULL ? (size_t)(eq - name) :
+		    strlen(name);
+		for (lo = session_longopts; lo->name != NULL; lo++)
+			if (strlen(lo->name) == n && strncmp(lo->name, name, n) ==
+			    0)
+				break;
+		if (lo->name == NULL)
+			goto keep;
+		arg = NULL;
+		if (lo->has_arg == required_argument) {
+			if (eq != NULL)
+				arg = eq + 1;
+			else if (in + 1 < *argc)
+				arg = argv[++in];
+			else
+				return usage_error(c, cmd, "option --%s needs an "
+				    "argument", lo->name);
+		} else if (eq != NULL)
+			return usage_error(c, cmd, "option --%s takes no "
+			    "argument", lo->name);
+		if ((status = session_option(c, cmd, lo->val, arg, &c->sopts)) !=
+		    0)
+			return status;
+		continue;
+keep:
+		argv[out++] = argv[in];
+	}
+	argv[out] = NULL;
+	*argc = out;
+	return 0;
+}
+
+/* How long ftpctl waits for session.open: the agent's own time to give
+ * up on a server that does not answer (connecting, TLS and greeting:
+ * twice the connect timeout at most; one reply timeout for a login
+ * step) on top of -t, which is for the agent alone. */
+static int
+open_wait_ms(const struct ctl *c, const struct ftpagent_open_opts *o)
+{
+	double ms = c->timeout_ms > 0 ? c->timeout_ms : DEFAULT_TIMEOUT_MS;
+
+	ms += 2000.0 * (c->connect_timeout > 0 ? c->connect_timeout :
+	    AGENT_CONNECT_TIMEOUT_S);
+	ms += 1000.0 * AGENT_REPLY_TIMEOUT_S;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+int
+open_session(struct ctl *c, const char *url, const struct creds *cr,
+    const char *host, const struct ftpagent_open_opts *o, const char *ctx,
+    char **session)
+{
+	bool ok;
+
+	*session = NULL;
+	if (!agent(c))
+		return fail(c, NULL);
+	ftpagent_set_timeout(c->fa, open_wait_ms(c, o));
+	ftpagent_set_connect_timeout(c->fa, c->connect_timeout);
+	ok = ftpagent_open(c->fa, url, o, session);
+	ftpagent_set_timeout(c->fa, c->timeout_ms);
+	if (ok)
+		return 0;
+	/* a login refused for want of a password: say where one goes */
+	if (o->password == NULL && cr->user != NULL &&
+	    strcmp(cr->user, "anonymous") != 0 &&
+	    ftpagent_error(c->fa) == FTPAGENT_ERR_AUTH)
+		return cmd_error(c, EXIT_CONNECT, "auth", "no password for "
+		    "%s@%s: set FTPCTL_PASSWORD, use ftpctl open "
+		    "--password-stdin, or add it to ~/.netrc", cr->user, host);
+	return fail(c, ctx);
 }
 
 /*
@@ -129,9 +279,11 @@ int
 cmd_open(struct ctl *c, const struct command *cmd, int argc, char **argv)
 {
 	struct ftpagent_open_opts o;
+	struct ftp_url u;
 	struct creds cr;
+	const char *err;
 	char *url = NULL, *session = NULL;
-	bool pw_stdin = false, ok;
+	bool pw_stdin = false;
 	int status;
 
 	memset(&o, 0, sizeof(o));
@@ -151,11 +303,17 @@ cmd_open(struct ctl *c, const struct command *cmd, int argc, char **argv)
 	o.password = cr.password;
 	/* Opening the same thing twice is not an error. */
 	o.reuse = true;
-	ok = agent(c) && ftpagent_open(c->fa, url, &o, &session);
+	if (ftp_url_parse(argv[1], &u, &err) == -1)
+		status = usage_error(c, cmd, "bad URL: %s", err);
+	else {
+		status = open_session(c, url, &cr, u.host, &o, argv[0],
+		    &session);
+		ftp_url_clear(&u);
+	}
 	creds_clear(&cr);
-	if (!ok) {
+	if (status != 0) {
 		free(url);
-		return fail(c, argv[0]);
+		return status;
 	}
 	if (c->json)
 		emit_json(json_pack("{s:s, s:s}", "session", session,

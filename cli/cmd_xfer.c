@@ -1,6 +1,7 @@
 /*
- * ftpctl: get and put. libftpagent owns the .part, resuming and the
- * background follower; here are the options, the terminal and stdin/stdout.
+ * ftpctl: get and put. libftpagent owns the .part, resuming and who
+ * renames in the background; here are the options, the terminal and
+ * stdin/stdout.
  * Several targets (get T... DIR, put L... T) are each one get or put,
  * into the directory; a get target whose last name is a glob is a tree
  * (cmd_tree.c).
@@ -137,8 +138,9 @@ open_in_place(struct ctl *c, const struct localdest *d, int *status)
 
 /*
  * --background: the library hands the local file to the agent; for a
- * download it writes LOCAL.part (a device or FIFO as it is) and its
- * follower renames the file at the job's end (libftpagent(3)).
+ * download it writes LOCAL.part (a device or FIFO as it is), which the
+ * agent renames at the job's end, or, when the agent does not (a system
+ * agent), the library's follower (libftpagent(3)).
  */
 static int
 xfer_background(struct ctl *c, struct xfer_cmd *x)
@@ -226,6 +228,23 @@ xfer_foreground(struct ctl *c, struct xfer_cmd *x)
 	return status;
 }
 
+/* Did the download fail on a directory (the library's data.type)? */
+static bool
+refused_dir(struct ctl *c)
+{
+	const char *data = ftpagent_error_data(c->fa);
+	json_t *j;
+	bool dir;
+
+	if (ftpagent_error(c->fa) != FTPAGENT_ERR_NOT_FOUND || data == NULL ||
+	    (j = json_loads(data, 0, NULL)) == NULL)
+		return false;
+	dir = json_is_string(json_object_get(j, "type")) &&
+	    strcmp(json_string_value(json_object_get(j, "type")), "dir") == 0;
+	json_decref(j);
+	return dir;
+}
+
 /* The session, the transfer, the report. */
 static int
 xfer_run(struct ctl *c, struct xfer_cmd *x)
@@ -237,6 +256,9 @@ xfer_run(struct ctl *c, struct xfer_cmd *x)
 	if ((status = target_session(c, &x->t, x->display, &x->session)) != 0)
 		return status;
 	status = x->bg ? xfer_background(c, x) : xfer_foreground(c, x);
+	if (status == -1 && !x->put && refused_dir(c))
+		return cmd_error(c, EXIT_NOT_FOUND, "not_found",
+		    "%s: is a directory (use get -r)", x->display);
 	if (status == -1)
 		return fail(c, x->display);
 	if (status != EXIT_OK)

@@ -291,7 +291,7 @@ target_session(struct ctl *c, const struct target *t, const char *display,
 	struct ftpagent_open_opts o;
 	struct creds cr;
 	char *url;
-	bool ok;
+	int status;
 
 	*session = NULL;
 	if (!agent(c))
@@ -308,15 +308,15 @@ target_session(struct ctl *c, const struct target *t, const char *display,
 		creds_clear(&cr);
 		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
 	}
-	memset(&o, 0, sizeof(o));
+	/* the command's session options (--tls ...), for opening and for
+	 * the choice of a live session alike */
+	o = c->sopts;
 	o.password = cr.password;
 	o.reuse = true;
-	ok = ftpagent_open(c->fa, url, &o, session);
+	status = open_session(c, url, &cr, t->url.host, &o, display, session);
 	free(url);
 	creds_clear(&cr);
-	if (!ok)
-		return fail(c, display);
-	return 0;
+	return status;
 }
 
 /* Parses arg as a target; on success *display is set (caller frees). */
@@ -399,13 +399,17 @@ xfer_begin(struct ctl *c, struct xfer_ui *ui, struct ftpagent_xfer_opts *o,
 	output_progress_init(&ui->progress, STDERR_FILENO, label);
 	o->progress = xfer_progress;
 	o->progress_arg = ui;
-	/* ^C cancels the job cleanly */
+	/* ^C cancels the job cleanly, at once: the library's waits look at
+	 * the flag, not only the progress reports (one each 200 ms) */
 	catch_sigint();
+	ui->fa = c->fa;
+	ftpagent_set_interrupt(ui->fa, &interrupted);
 }
 
 void
 xfer_end(struct xfer_ui *ui)
 {
+	ftpagent_set_interrupt(ui->fa, NULL);
 	output_progress_done(&ui->progress);
 	signal(SIGINT, SIG_DFL);
 }
@@ -467,7 +471,7 @@ usage(FILE *fp)
 "commands:\n"
 "  open NAME URL [--tls none|explicit|implicit] [--insecure] [--ca-file F]\n"
 "                [--active] [--max-connections N] [--password-stdin]\n"
-"                [--list-tz UTC|+HH:MM|-HH:MM]\n"
+"                [--list-tz UTC|+HH:MM|-HH:MM] [--connect-timeout SECS]\n"
 "  close NAME|URL\n"
 "  sessions\n"
 "  ls [-l] TARGET\n"
@@ -501,6 +505,9 @@ usage(FILE *fp)
 "\n"
 "TARGET is ftp://[user@]host[:port]/path (ftpes:// explicit TLS, ftps://\n"
 "implicit TLS) or NAME:PATH for a session opened with 'ftpctl open'.\n"
+"A URL target uses a live session that matches it (no password needed)\n"
+"or opens one, with the command's --tls, --insecure, --ca-file, --active,\n"
+"--list-tz and --connect-timeout.\n"
 "NEWPATH is a path on TARGET's session (or NAME:PATH or a URL of it);\n"
 "ending in '/' it keeps TARGET's name.\n"
 "Passwords come from --password-stdin, $FTPCTL_PASSWORD or ~/.netrc.\n"
@@ -527,7 +534,8 @@ cmd_help(struct ctl *c, const struct command *cmd, int argc, char **argv)
 static const struct command commands[] = {
 	{ "open", cmd_open, "NAME URL [--tls none|explicit|implicit] "
 	    "[--insecure] [--ca-file F] [--active] [--max-connections N] "
-	    "[--password-stdin] [--list-tz UTC|+HH:MM|-HH:MM]" },
+	    "[--password-stdin] [--list-tz UTC|+HH:MM|-HH:MM] "
+	    "[--connect-timeout SECS]" },
 	{ "close", cmd_close, "NAME|URL" },
 	{ "sessions", cmd_sessions, "" },
 	{ "ls", cmd_ls, "[-l] TARGET" },
@@ -679,7 +687,14 @@ main(int argc, char **argv)
 	if ((cmd = find_command(argv[optind])) == NULL)
 		return usage_error(&c, NULL, "unknown command '%s'",
 		    argv[optind]);
-	status = cmd->run(&c, cmd, argc - optind, argv + optind);
+	argc -= optind;
+	argv += optind;
+	if ((status = url_session_options(&c, cmd, &argc, argv)) != 0)
+		return status;
+	if (c.sopts.insecure && !c.quiet)
+		fprintf(stderr, "ftpctl: warning: a session opened for a URL "
+		    "will not verify the server's certificate (--insecure)\n");
+	status = cmd->run(&c, cmd, argc, argv);
 done:
 	ftpagent_free(c.fa);
 	if (fflush(stdout) == EOF || ferror(stdout)) {

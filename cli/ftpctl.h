@@ -44,6 +44,8 @@ enum {
 #define WAIT_POLL_MS	500	/* wait: ask for the job's state when no
 				   event came for this long */
 #define DEFAULT_TIMEOUT_MS 60000 /* the library's, when no -t */
+#define AGENT_CONNECT_TIMEOUT_S	30	/* the agent's defaults (SPEC) */
+#define AGENT_REPLY_TIMEOUT_S	60
 
 struct ctl {
 	const char	*socket;	/* NULL: the library's default lookup */
@@ -53,6 +55,8 @@ struct ctl {
 	int		 timeout_ms;	/* 0: the library's default */
 	struct ftpagent	*fa;		/* connected on first use */
 	bool		 unreached;	/* connecting to the agent failed */
+	struct ftpagent_open_opts sopts; /* for sessions URL targets open */
+	double		 connect_timeout; /* --connect-timeout; 0: the agent's */
 };
 
 struct command {
@@ -70,6 +74,7 @@ struct creds {
 };
 
 struct xfer_ui {
+	struct ftpagent		*fa;	/* its waits look at interrupted */
 	bool			 bar;
 	struct output_progress	 progress;
 };
@@ -101,6 +106,20 @@ int	parse_target(struct ctl *c, const struct command *cmd,
     const char *arg, struct target *t, char **display);
 int	target_session(struct ctl *c, const struct target *t,
     const char *display, char **session);
+
+/* ---- opening sessions (cmd_session.c) ---- */
+
+/* Takes the session options (--tls, --insecure, --ca-file, --active,
+ * --list-tz, --connect-timeout) out of the argv of a command with URL
+ * targets into c->sopts: 0, or the exit status after reporting. */
+int	url_session_options(struct ctl *c, const struct command *cmd,
+    int *argc, char **argv);
+/* session.open of url with o, cr the credentials (for messages), waiting
+ * as long as the agent may take with the server: 0 with *session, or the
+ * exit status after reporting (ctx: the prefix of the agent's error). */
+int	open_session(struct ctl *c, const char *url, const struct creds *cr,
+    const char *host, const struct ftpagent_open_opts *o, const char *ctx,
+    char **session);
 
 /* ---- transfers on the terminal (ftpctl.c) ---- */
 

@@ -60,6 +60,7 @@ struct fsop {
 	bool		 recursive;
 	struct frame	 stack[FSOPS_MAX_DEPTH];
 	int		 depth;
+	char		*entry;		/* the entry in flight below path */
 	size_t		 seen;
 	/* set_mtime */
 	int64_t		 mtime;
@@ -78,6 +79,7 @@ fs_free(struct fsop *f)
 		ftp_entries_free(f->stack[i].entries, f->stack[i].n);
 	}
 	op_error_clear(&f->err);
+	free(f->entry);
 	free(f->path);
 	free(f);
 }
@@ -100,12 +102,20 @@ fs_finish_ok(struct fsop *f)
 	fs_free(f);
 }
 
+/* An error of an entry below the path (remove -r) names that entry in
+ * data.path: the path alone would blame the whole tree. */
 static void
 fs_finish_err(struct fsop *f, const struct op_error *e)
 {
+	json_t	*extra = NULL;
+
+	if (f->entry != NULL)
+		extra = json_pack("{s:o}", "path", json_text(f->entry));
 	if (f->call)
-		rpc_fail_op(f->call, e, NULL);
-	else if (f->cb)
+		rpc_fail_op(f->call, e, extra);
+	else
+		json_decref(extra);
+	if (f->call == NULL && f->cb)
 		f->cb(e, f->cb_arg);
 	fs_free(f);
 }
@@ -252,6 +262,8 @@ remove_next(struct fsop *f)
 			continue;	/* the RMD below then says why */
 		child = xasprintf("%s%s%s", fr->dir, fr->dir[0] &&
 		    fr->dir[strlen(fr->dir) - 1] != '/' ? "/" : "", e->name);
+		free(f->entry);
+		f->entry = child;
 		if (e->type == FTP_ENTRY_DIR) {
 			if (f->depth >= FSOPS_MAX_DEPTH) {
 				struct op_error	err = { 0 };
@@ -259,7 +271,6 @@ remove_next(struct fsop *f)
 				op_error_set(&err, FTPA_ERR_LIMIT, 0, NULL,
 				    "directory tree deeper than %d levels",
 				    FSOPS_MAX_DEPTH);
-				free(child);
 				fs_finish_err(f, &err);
 				op_error_clear(&err);
 				return;
@@ -267,10 +278,11 @@ remove_next(struct fsop *f)
 			fs_submit(f, FS_STEP_LIST, OP_LIST, child, NULL, true);
 		} else
 			fs_cmd(f, FS_STEP_DELE, true, "DELE %s", child);
-		free(child);
 		return;
 	}
 	/* empty now: the directory itself goes */
+	free(f->entry);
+	f->entry = f->depth > 1 ? xstrdup(fr->dir) : NULL;
 	fs_cmd(f, FS_STEP_RMD, true, "RMD %s", fr->dir);
 	free(fr->dir);
 	ftp_entries_free(fr->entries, fr->n);

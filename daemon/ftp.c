@@ -503,6 +503,14 @@ read_replies(struct ftp_conn *c)
 
 	while (!c->dead && c->io != NULL &&
 	    (p = io_peek(c->io, &len)) != NULL) {
+		/* a TLS record (handshake, alert) where a greeting belongs */
+		if (c->state == FTP_S_GREETING && c->p->tls !=
+		    FTP_TLS_IMPLICIT && len > 0 &&
+		    (p[0] == 0x15 || p[0] == 0x16)) {
+			conn_drop(c, FTPA_ERR_TLS, 0, NULL, "the server sent TLS "
+			    "instead of a greeting (" TLS_EXPLICIT_HINT ")");
+			return;
+		}
 		st = ftp_reply_parse(&c->rr, p, len, &used);
 		io_drop(c->io, used);
 		if (st == FTP_REPLY_AGAIN)
@@ -525,7 +533,10 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 	switch (ev) {
 	case IO_CONNECTED:
 		io_peer(io, &c->peer, &c->peerlen);
-		io_set_timeout(io, c->p->reply_timeout);
+		/* the server's first words (TLS, greeting) are part of
+		 * connecting: a port that never answers is a server that
+		 * cannot be reached */
+		io_set_timeout(io, c->p->connect_timeout);
 		if (c->p->tls == FTP_TLS_IMPLICIT)
 			ctrl_start_tls(c);	/* TLS from the first byte */
 		else
@@ -566,7 +577,13 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 		} else if (c->state == FTP_S_TLS)
 			conn_drop(c, FTPA_ERR_TLS, 0, NULL,
 			    "TLS handshake timed out after %.0f s (is this a TLS port?)",
+			    c->p->tls == FTP_TLS_IMPLICIT ? c->p->connect_timeout :
 			    c->p->reply_timeout);
+		else if (c->state == FTP_S_GREETING)
+			conn_drop(c, FTPA_ERR_TIMEOUT, 0, NULL,
+			    "no greeting from the server within %.0f s%s",
+			    c->p->connect_timeout, c->p->tls == FTP_TLS_IMPLICIT ?
+			    "" : " (" TLS_EXPLICIT_HINT ")");
 		else
 			conn_drop(c, FTPA_ERR_TIMEOUT, 0, NULL,
 			    "no reply from the server within %.0f s",
@@ -574,7 +591,9 @@ ctrl_io_cb(struct io *io, enum io_event ev, void *arg)
 		break;
 	case IO_ERROR:
 		if (io_tls_failed(io)) {
-			conn_drop(c, FTPA_ERR_TLS, 0, NULL, "%s", io_error(io));
+			conn_drop(c, FTPA_ERR_TLS, 0, NULL, "%s%s", io_error(io),
+			    c->p->tls == FTP_TLS_IMPLICIT && c->state == FTP_S_TLS ?
+			    tls_implicit_hint(io_error(io)) : "");
 			break;
 		}
 		if (c->state == FTP_S_CONNECTING) {

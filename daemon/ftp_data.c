@@ -92,6 +92,11 @@ data_connect(struct ftp_conn *c, uint16_t port)
 		return;
 	}
 	data_set_state(c, DATA_CONNECTING);
+	/* A plain download asks for its bytes while the connection is
+	 * still being made: servers accept it after the command, and a
+	 * small file saves a turn of the loop (TLS and uploads wait). */
+	if (c->p->tls == FTP_TLS_NONE && c->op->kind != OP_PUT)
+		xfer_data_ready(c);
 }
 
 void
@@ -315,7 +320,9 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 			io_pause(io);
 		io_set_timeout(io, c->p->data_timeout);
 		data_connected(c);
-		xfer_data_ready(c);
+		/* unless the command went already (data_connect) */
+		if (c->step != STEP_REST && c->step != STEP_XFER)
+			xfer_data_ready(c);
 		break;
 	case IO_TLS_READY:
 		data_set_state(c, DATA_READY);

@@ -132,8 +132,16 @@ list_single_done(struct ftp_conn *c)
 {
 	struct ftp_op	*op = c->op;
 	char		 line[200];
+	bool		 dir = op->res.n_entries == 1 &&
+	    op->res.entries[0].type == FTP_ENTRY_DIR;
 
-	if (op->res.n_entries == 1 && op->res.entries[0].type == FTP_ENTRY_DIR) {
+	if (dir && op->nodir_code / 100 == 2) {
+		/* an empty listing (list_empty_probe) of a directory there */
+		ftp_op_result_clear(&op->res);
+		op->list_single = false;
+		return false;
+	}
+	if (dir) {
 		ftp_op_result_clear(&op->res);
 		op_fail(c, FTPA_ERR_FTP, op->nodir_code, op->nodir_text,
 		    "list %s: %d %s", op->path, op->nodir_code,
@@ -183,6 +191,26 @@ list_drop_errors(struct ftp_conn *c, struct ftp_entry *ents, size_t *n)
 	return true;
 }
 
+/*
+ * A LIST of a path (not of the directory CWD entered: the login directory
+ * is unknown) that came back empty: servers answer one of a missing path
+ * with 226 and nothing (vsftpd). Stat's way tells an empty directory
+ * from nothing; the 226 is the "nodir" reply. True when probing.
+ */
+static bool
+list_empty_probe(struct ftp_conn *c, size_t n)
+{
+	struct ftp_op	*op = c->op;
+
+	if (n > 0 || c->has_mlst || c->away || op->list_single ||
+	    !ftp_path_has_parent(op->path))
+		return false;
+	log_debug("%s:%u: list %s: empty, is it there?", c->p->host,
+	    c->p->port, op->path);
+	list_not_dir(c, op->final_code, "an empty listing");
+	return true;
+}
+
 void
 list_finish(struct ftp_conn *c)
 {
@@ -198,6 +226,10 @@ list_finish(struct ftp_conn *c)
 	}
 	if (!c->has_mlst && list_drop_errors(c, ents, &n))
 		return;
+	if (list_empty_probe(c, n)) {
+		ftp_entries_free(ents, n);
+		return;
+	}
 	ftp_op_result_clear(&op->res);
 	op->res.entries = ents;
 	op->res.n_entries = n;

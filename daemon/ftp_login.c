@@ -47,7 +47,7 @@ ctrl_tls_ready(struct ftp_conn *c)
 	    c->p->verify ? "" : " (certificate not verified)");
 	if (c->p->tls == FTP_TLS_IMPLICIT) {
 		set_state(c, FTP_S_GREETING);
-		io_set_timeout(c->io, c->p->reply_timeout);
+		io_set_timeout(c->io, c->p->connect_timeout);
 		return;
 	}
 	login_enter(c, LOGIN_USER);

@@ -43,12 +43,54 @@ xfer_budget(void)
 	return b < XFER_SLICE ? XFER_SLICE : b;
 }
 
+/*
+ * Empty splice pipes kept for the next transfers: a tree of small files
+ * would otherwise create and close one per file (pipe2, F_SETPIPE_SZ and
+ * two closes). Only empty ones are kept, few, and not once transfers
+ * pause, so that idle pipes do not hold the user's pipe quota.
+ */
+#define ZPIPES_KEPT	8
+#define ZPIPES_IDLE_S	2.0	/* then the pool is emptied */
+
+static struct zpipe {
+	int	fd[2];
+	size_t	cap;
+}		zpool[ZPIPES_KEPT];
+static size_t	zpool_n;
+static ev_timer	zpool_timer;
+
+static void
+zpool_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ev_timer_stop(loop, w);
+	while (zpool_n > 0) {
+		zpool_n--;
+		close(zpool[zpool_n].fd[0]);
+		close(zpool[zpool_n].fd[1]);
+	}
+}
+
+static void
+zpool_put(int fd[2], size_t cap)
+{
+	if (zpool_timer.repeat == 0.)
+		ev_timer_init(&zpool_timer, zpool_idle_cb, 0., ZPIPES_IDLE_S);
+	zpool[zpool_n].fd[0] = fd[0];
+	zpool[zpool_n].fd[1] = fd[1];
+	zpool[zpool_n++].cap = cap;
+	ev_timer_again(loop_get(), &zpool_timer);
+}
+
 static void
 zpipe_close(struct ftp_conn *c)
 {
 	if (c->zp[0] != -1) {
-		close(c->zp[0]);
-		close(c->zp[1]);
+		if (c->zfill == 0 && zpool_n < ZPIPES_KEPT)
+			zpool_put(c->zp, c->zcap);
+		else {
+			close(c->zp[0]);
+			close(c->zp[1]);
+		}
 	}
 	c->zp[0] = c->zp[1] = -1;
 	c->zfill = c->zcap = 0;
@@ -59,6 +101,14 @@ zpipe_open(struct ftp_conn *c)
 {
 	int	sz;
 
+	c->zfill = 0;
+	if (zpool_n > 0) {
+		zpool_n--;
+		c->zp[0] = zpool[zpool_n].fd[0];
+		c->zp[1] = zpool[zpool_n].fd[1];
+		c->zcap = zpool[zpool_n].cap;
+		return true;
+	}
 	if (pipe2(c->zp, O_NONBLOCK | O_CLOEXEC) == -1) {
 		c->zp[0] = c->zp[1] = -1;
 		return false;
@@ -67,7 +117,6 @@ zpipe_open(struct ftp_conn *c)
 	if ((sz = fcntl(c->zp[1], F_SETPIPE_SZ, ZPIPE_SIZE)) == -1)
 		sz = fcntl(c->zp[1], F_GETPIPE_SZ);
 	c->zcap = sz > 0 && sz < ZPIPE_SIZE ? (size_t)sz : ZPIPE_SIZE;
-	c->zfill = 0;
 	return true;
 }
 

@@ -368,11 +368,31 @@ io_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	io_fire(io, IO_TIMEOUT);
 }
 
+/*
+ * A plain connection with nothing queued sends at once: a command costs
+ * one send(2), not a write watcher started and stopped around it (two
+ * epoll_ctl and a loop turn). What the socket does not take, and any
+ * error, is left to the watcher, which reports it as before. IO_LOWAT
+ * comes only after queued output drains.
+ */
 void
 io_write(struct io *io, const void *p, size_t n)
 {
+	ssize_t	sent;
+
 	if (io->dead)
 		return;
+	if (io->ssl == NULL && !io->raw && !io->connecting && io->fd != -1 &&
+	    buf_used(&io->out) == 0 && !io->shut_wr_pending) {
+		sent = send(io->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (sent > 0) {
+			io_touch(io);
+			p = (const char *)p + sent;
+			n -= (size_t)sent;
+		}
+		if (n == 0)
+			return;
+	}
 	buf_append(&io->out, p, n);
 	io_update(io);
 }

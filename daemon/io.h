@@ -21,7 +21,7 @@
 enum io_event {
 	IO_CONNECTED,		/* io_connect finished */
 	IO_DATAIN,		/* buffered: io_peek has more; raw: readable */
-	IO_LOWAT,		/* output drained (buffered) / writable (raw) */
+	IO_LOWAT,		/* queued output drained (buffered) / writable (raw) */
 	IO_DISCONNECTED,	/* the peer closed (EOF) */
 	IO_TIMEOUT,		/* no activity for the set timeout */
 	IO_ERROR,		/* io_error says what */

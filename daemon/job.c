@@ -337,6 +337,7 @@ job_rearm(struct job *j, struct ftp_op *op)
 }
 
 static void job_end(struct job *, struct ftp_op *);
+static void job_settle(struct job *, struct ftp_op *);
 
 static void
 retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -349,7 +350,7 @@ retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		/* the session went away while we waited: the last error stands */
 		op->failed = true;
 		op_error_copy(&op->err, &j->err);
-		job_end(j, op);
+		job_settle(j, op);
 		return;
 	}
 	j->attempts++;
@@ -385,6 +386,32 @@ job_retry(struct job *j, struct ftp_op *op)
 
 /* ---- the end ------------------------------------------------------------------- */
 
+/* The caller's file has its name (or is left as it was): the end. */
+static void
+named_cb(void *arg)
+{
+	struct job	*j = arg;
+	struct ftp_op	*op = j->op;
+	const char	*why;
+
+	if (!op->failed && (why = localfd_name_error(&op->lfd)) != NULL) {
+		op->failed = true;
+		op_error_set(&op->err, FTPA_ERR_LOCAL_IO, 0, NULL, "%s", why);
+	}
+	job_end(j, op);
+}
+
+/* The op's last attempt is over: a download the agent renames
+ * (transfer.get "rename") ends once the file has its name, so that
+ * waiters find it in place. */
+static void
+job_settle(struct job *j, struct ftp_op *op)
+{
+	ev_timer_stop(loop_get(), &j->retry);	/* no attempt after this */
+	if (!localfd_name_finish(&op->lfd, !op->failed, named_cb, j))
+		job_end(j, op);
+}
+
 static void
 op_done(struct ftp_op *op, void *arg)
 {
@@ -392,7 +419,7 @@ op_done(struct ftp_op *op, void *arg)
 
 	if (op->failed && op->err.kind != FTPA_ERR_CANCELLED && job_retry(j, op))
 		return;
-	job_end(j, op);
+	job_settle(j, op);
 }
 
 /* What every job does at its end, after its state is set: heartbeat
@@ -601,13 +628,14 @@ job_cancel(struct job *j)
 		tree_cancel(j->tree, "cancelled");
 		return;
 	}
-	if (job_finished(j) || j->op == NULL)
+	/* nor while its file is being renamed: it has ended but for that */
+	if (job_finished(j) || j->op == NULL || localfd_name_busy(&j->op->lfd))
 		return;
 	if (ev_is_active(&j->retry)) {
 		/* between attempts: nothing runs, it just ends */
 		j->op->failed = true;
 		op_error_set(&j->op->err, FTPA_ERR_CANCELLED, 0, NULL, "cancelled");
-		job_end(j, j->op);
+		job_settle(j, j->op);
 		return;
 	}
 	if (j->sess)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,25 @@
 
 #include "localfd.h"
 #include "util.h"
+#include "worker.h"
+
+#define PART_SUFFIX	".part"
+
+/* What localfd_name_set keeps for the end of the download. */
+struct localfd_name {
+	int		 dir_fd;
+	int		 fd;		/* the .part: the localfd's, lent */
+	char		*part, *name;
+	bool		 remove_empty;
+	bool		 ok;		/* the download is done: rename */
+	bool		 busy;		/* the worker thread has it */
+	bool		 ran;		/* the thread ran (else none started) */
+	int		 err;		/* the thread's errno; 0: fine */
+	const char	*what;		/* the step err is about */
+	char		 msg[160];
+	void		(*done)(void *);
+	void		*arg;
+};
 
 /* The access a passed descriptor carries, checked; NULL when fine. */
 static const char *
@@ -272,6 +292,13 @@ localfd_seek(struct localfd *lf, int64_t off)
 void
 localfd_close(struct localfd *lf)
 {
+	if (lf->name != NULL) {
+		close(lf->name->dir_fd);
+		free(lf->name->part);
+		free(lf->name->name);
+		free(lf->name);
+		lf->name = NULL;
+	}
 	if (lf->fd != -1) {
 		if (lf->restore)
 			(void)fcntl(lf->fd, F_SETFL, lf->restore_fl);
@@ -282,4 +309,140 @@ localfd_close(struct localfd *lf)
 	free(lf->mem);
 	lf->mem = NULL;
 	lf->kind = LFD_NONE;
+}
+
+/* ---- the name at the end (transfer.get "rename") ------------------------ */
+
+/* One path component: not empty, ".", "..", no slash, no NUL inside. */
+static bool
+name_ok(const char *s)
+{
+	return *s != '\0' && strcmp(s, ".") != 0 && strcmp(s, "..") != 0 &&
+	    strchr(s, '/') == NULL && strlen(s) <= NAME_MAX;
+}
+
+int
+localfd_name_set(struct localfd *lf, int dir_fd, const char *part,
+    const char *name, bool remove_empty, const char **err)
+{
+	struct localfd_name	*n;
+	struct stat		 st;
+	size_t			 len = strlen(name);
+
+	*err = NULL;
+	if (!name_ok(name) || !name_ok(part))
+		*err = "the names must be single path components (no slash, "
+		    "not . or ..)";
+	else if (strncmp(part, name, len) != 0 ||
+	    strcmp(part + len, PART_SUFFIX) != 0)
+		*err = "\"from\" must be \"to\" followed by .part";
+	if (*err != NULL) {
+		close(dir_fd);
+		return -1;
+	}
+	if (lf->kind != LFD_FILE || !lf->regular)
+		*err = "a download that the agent renames goes into a "
+		    "regular file";
+	else if (fstat(dir_fd, &st) == -1 || !S_ISDIR(st.st_mode))
+		*err = "the passed directory descriptor is not a directory";
+	if (*err != NULL) {
+		close(dir_fd);
+		return -2;
+	}
+	n = xcalloc(1, sizeof(*n));
+	n->dir_fd = dir_fd;
+	n->part = xstrdup(part);
+	n->name = xstrdup(name);
+	n->remove_empty = remove_empty;
+	lf->name = n;
+	return 0;
+}
+
+/* Whether n->part in its directory is still the file written (the
+ * caller may have moved it and put another in its place). */
+static bool
+name_is_ours(struct localfd_name *n, struct stat *st)
+{
+	struct stat	mine;
+
+	if (fstat(n->fd, &mine) == -1 || fstatat(n->dir_fd, n->part, st,
+	    AT_SYMLINK_NOFOLLOW) == -1) {
+		n->err = errno;
+		return false;
+	}
+	if (mine.st_dev != st->st_dev || mine.st_ino != st->st_ino) {
+		n->err = ESTALE;
+		return false;
+	}
+	return true;
+}
+
+/* On the worker thread: touches only n. */
+static void
+name_work(void *arg)
+{
+	struct localfd_name	*n = arg;
+	struct stat		 st;
+
+	n->ran = true;
+	n->what = "the .part is gone or was replaced";
+	if (!name_is_ours(n, &st))
+		return;
+	if (!n->ok) {
+		/* nothing came: no empty file of the caller's is left */
+		if (n->remove_empty && S_ISREG(st.st_mode) && st.st_size == 0)
+			(void)unlinkat(n->dir_fd, n->part, 0);
+		return;
+	}
+	n->what = "cannot rename the .part to its name";
+	if (renameat(n->dir_fd, n->part, n->dir_fd, n->name) == -1)
+		n->err = errno;
+}
+
+/* Back on the loop. */
+static void
+name_done(void *arg)
+{
+	struct localfd_name	*n = arg;
+
+	n->busy = false;
+	if (!n->ran) {
+		n->err = EAGAIN;
+		n->what = "no thread to rename the .part";
+	}
+	if (n->ok && n->err != 0)
+		snprintf(n->msg, sizeof(n->msg), "%s: %s", n->what,
+		    n->err == ESTALE ? "another file has its name" :
+		    strerror(n->err));
+	n->done(n->arg);
+}
+
+bool
+localfd_name_finish(struct localfd *lf, bool ok, void (*done)(void *),
+    void *arg)
+{
+	struct localfd_name	*n = lf->name;
+
+	if (n == NULL || n->busy)
+		return false;
+	n->fd = lf->fd;
+	n->ok = ok;
+	n->busy = true;
+	n->done = done;
+	n->arg = arg;
+	worker_run(name_work, name_done, n);
+	return true;
+}
+
+bool
+localfd_name_busy(const struct localfd *lf)
+{
+	return lf->name != NULL && lf->name->busy;
+}
+
+const char *
+localfd_name_error(const struct localfd *lf)
+{
+	return lf->name != NULL && lf->name->msg[0] != '\0' ? lf->name->msg :
+	    NULL;
 }

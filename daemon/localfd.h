@@ -20,6 +20,8 @@
 
 enum localfd_kind { LFD_NONE, LFD_FILE, LFD_STREAM, LFD_SOCKET, LFD_MEMORY };
 
+struct localfd_name;
+
 struct localfd {
 	enum localfd_kind kind;
 	bool		 restore;	/* put restore_fl back on the client's
@@ -35,6 +37,8 @@ struct localfd {
 	size_t		 mem_cap;
 	size_t		 mem_max;
 	size_t		 mem_pos;
+	/* a download the agent names at its end (localfd_name_set) */
+	struct localfd_name *name;
 };
 
 /*
@@ -68,5 +72,32 @@ int	 localfd_rewind(struct localfd *, bool truncate);
  * 0, or -1 when the fd cannot seek or off is past its end. */
 int	 localfd_seek(struct localfd *, int64_t off);
 void	 localfd_close(struct localfd *);
+
+/*
+ * transfer.get "rename": the download's fd is NAME.part in the caller's
+ * directory dir_fd; when the job is done the agent renames it to NAME,
+ * when it fails an empty one is removed (remove_empty). Only for a
+ * caller of the agent's own uid (rpc_transfer.c): the kernel checks a
+ * rename against the agent's credentials, whatever the descriptor. The
+ * names are single components, part being name + ".part". Takes dir_fd
+ * (closed with the localfd). 0, or with *err a static reason -1 (the
+ * names) or -2 (the descriptors); dir_fd is closed then.
+ */
+int	 localfd_name_set(struct localfd *, int dir_fd, const char *part,
+	    const char *name, bool remove_empty, const char **err);
+/*
+ * The end of such a download (ok: it is done): the rename, or the
+ * removal of an empty .part, each only when the name still leads to the
+ * file written, on a worker thread (a slow file system must not stall
+ * the loop); then done(arg) from the loop. False, done never called,
+ * when there is nothing to do (no name set).
+ */
+bool	 localfd_name_finish(struct localfd *, bool ok, void (*done)(void *),
+	    void *arg);
+/* Between localfd_name_finish and its done: the fd is the thread's. */
+bool	 localfd_name_busy(const struct localfd *);
+/* After done: NULL, or why the file did not get its name (held until
+ * localfd_close). */
+const char *localfd_name_error(const struct localfd *);
 
 #endif

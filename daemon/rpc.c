@@ -167,12 +167,18 @@ rpc_fail_op(struct rpc_call *call, const struct op_error *e, json_t *extra)
 static void
 m_rpc_info(struct rpc_call *call, json_t *params)
 {
-	json_t	*names = json_array();
+	json_t	*names = json_array(), *features = json_array();
 
 	for (const struct method *m = methods; m->name; m++)
 		json_array_append_new(names, json_string(m->name));
-	rpc_reply(call, json_pack("{s:s,s:s,s:i,s:o}", "name", "ftpd-agent",
-	    "version", PACKAGE_VERSION, "protocol", 1, "methods", names));
+	/* what this caller may use: the agent renames only its own user's
+	 * files (transfer.get "rename", rpc_transfer.c) */
+	if (call->uid == geteuid())
+		json_array_append_new(features,
+		    json_string("transfer.get.rename"));
+	rpc_reply(call, json_pack("{s:s,s:s,s:i,s:o,s:o}", "name", "ftpd-agent",
+	    "version", PACKAGE_VERSION, "protocol", 1, "methods", names,
+	    "features", features));
 }
 
 static void

@@ -55,7 +55,12 @@ open_done(struct session *s, struct ftp_op *login, void *arg)
 	struct rpc_call	*call = arg;
 
 	if (login->failed) {
-		if (call)
+		/* session.close while connecting: say so, not how the
+		 * connection went */
+		if (call && s->closing)
+			rpc_fail(call, FTPA_ERR_CANCELLED, "session %s was closed "
+			    "while connecting", s->id);
+		else if (call)
 			rpc_fail_op(call, &login->err, NULL);
 		session_destroy(s);
 		return;
@@ -102,8 +107,8 @@ open_continue(struct rpc_call *call, struct open_req *r)
 	struct session		*s;
 	char			 id[SESSION_ID_MAX + 1];
 
-	if (r->reuse && (s = session_find_equal(call->uid, &r->p)) != NULL &&
-	    (r->name == NULL || strcmp(r->name, s->id) == 0)) {
+	if (r->reuse && (s = session_find_equal(call->uid, &r->p, r->name)) !=
+	    NULL) {
 		rpc_reply(call, open_result(s, true));
 		goto done;
 	}

@@ -50,6 +50,7 @@ struct xfer_req {
 	const char	*path, *type, *data, *fallback;
 	json_int_t	 offset;
 	bool		 wait, inl, append, progress;
+	json_t		*rename;	/* get: {dir_fd, from, to, ...} */
 };
 
 /* The parameters, read and checked; -1 when the call was answered. */
@@ -88,7 +89,66 @@ transfer_params(struct rpc_call *call, json_t *params, struct xfer_req *r)
 		    INLINE_MAX >> 20);
 	else {
 		r->data = r->put && d != NULL ? json_string_value(d) : NULL;
+		r->rename = json_object_get(params, "rename");
+		if (json_is_null(r->rename))
+			r->rename = NULL;
 		return 0;
+	}
+	return -1;
+}
+
+/* A name of "rename": one component in the byte-safe form, no NUL. */
+static int
+p_name(struct rpc_call *call, json_t *o, const char *key, const char **out)
+{
+	if (p_path(call, o, key, true, out) == -1)
+		return -1;
+	if (strlen(*out) != json_string_length(json_object_get(o, key))) {
+		params_error(call, "parameter \"rename.%s\" contains NUL", key);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * transfer.get "rename": the agent renames the .part in the caller's
+ * directory when the job is done. Only for a caller of the agent's own
+ * uid: renameat(2) is checked against the agent's credentials, so a
+ * system agent would rename with its rights on another user's behalf
+ * (see ftpd-agent-protocol(7)). -1 when the call was answered.
+ */
+static int
+transfer_rename(struct rpc_call *call, const struct xfer_req *r,
+    struct ftp_op *op)
+{
+	json_t		*o = r->rename;
+	const char	*from, *to, *err;
+	bool		 rm;
+	int		 dfd, rc;
+
+	if (o == NULL)
+		return 0;
+	if (!json_is_object(o) || r->put || r->inl)
+		params_error(call, "parameter \"rename\" must be an object, and "
+		    "only for a download into an fd");
+	else if (call->uid != geteuid())
+		rpc_fail(call, FTPA_ERR_PERMISSION, "the agent renames files only "
+		    "for its own user; rename the .part yourself");
+	else if (p_name(call, o, "from", &from) == 0 &&
+	    p_name(call, o, "to", &to) == 0 &&
+	    p_bool(call, o, "remove_empty", false, &rm) == 0 &&
+	    (dfd = p_fd(call, o, "dir_fd")) != -1) {
+		if (dfd == -2) {
+			params_error(call, "missing parameter \"rename.dir_fd\"");
+			return -1;
+		}
+		if ((rc = localfd_name_set(&op->lfd, dfd, from, to, rm,
+		    &err)) == 0)
+			return 0;
+		if (rc == -1)
+			params_error(call, "parameter \"rename\": %s", err);
+		else
+			rpc_fail(call, FTPA_ERR_LOCAL_IO, "%s", err);
 	}
 	return -1;
 }
@@ -176,6 +236,10 @@ transfer(struct rpc_call *call, json_t *params, bool put)
 	op->rest_restart = r.fallback != NULL &&
 	    strcmp(r.fallback, "restart") == 0;
 	if (transfer_local(call, &r, fd, op) == -1) {
+		ftp_op_free(op);
+		return;
+	}
+	if (transfer_rename(call, &r, op) == -1) {
 		ftp_op_free(op);
 		return;
 	}

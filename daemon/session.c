@@ -182,14 +182,22 @@ verified_enough(const struct session *s, const struct ftp_params *p)
 	return p->ca_id == NULL || streq(s->p.ca_id, p->ca_id);
 }
 
+/*
+ * The one rule of reuse (docs/protocol.md "Session reuse"). A request
+ * without a password is served by the uid's own logged-in session: the
+ * password was given when that one was opened, and sessions are never
+ * shared between uids.
+ */
 struct session *
-session_find_equal(uid_t uid, const struct ftp_params *p)
+session_find_equal(uid_t uid, const struct ftp_params *p, const char *id)
 {
 	for (struct session *s = sessions; s; s = s->next) {
-		if (s->closing || !s->opened || s->uid != uid)
+		if (s->closing || !s->opened || s->uid != uid ||
+		    (id != NULL && strcmp(s->id, id) != 0))
 			continue;
 		if (strcasecmp(s->p.host, p->host) == 0 && s->p.port == p->port &&
-		    streq(s->p.user, p->user) && streq(s->p.password, p->password) &&
+		    streq(s->p.user, p->user) && (p->password == NULL ||
+		    streq(s->p.password, p->password)) &&
 		    s->p.tls == p->tls && s->p.passive == p->passive &&
 		    verified_enough(s, p))
 			return s;

@@ -97,9 +97,11 @@ void		 session_each(void (*fn)(const struct session *, void *),
 		    void *arg);
 /* True while any session exists, closing ones included. */
 bool		 session_any(void);
-/* Another session of this uid with the same server, port, user, password
- * and TLS mode, ready for use. */
-struct session	*session_find_equal(uid_t, const struct ftp_params *);
+/* A logged-in session of this uid (named id, unless NULL) with the same
+ * server, port, user, TLS mode and data connection mode, verified at
+ * least as strictly, and the same password unless the request has none. */
+struct session	*session_find_equal(uid_t, const struct ftp_params *,
+		    const char *id);
 /* Queues op; its done callback runs when it ends. */
 void		 session_submit(struct session *, struct ftp_op *);
 /* Cancels a queued or running op; its done callback runs (cancelled). */

@@ -162,3 +162,15 @@ tls_sessions_clear(struct tls_sessions *h)
 		SSL_SESSION_free(h->newest);
 	h->newest = NULL;
 }
+
+const char *
+tls_implicit_hint(const char *err)
+{
+	/* OpenSSL's words for a "220 ..." where a TLS record should be */
+	if (strstr(err, "wrong version number") != NULL ||
+	    strstr(err, "packet length too long") != NULL ||
+	    strstr(err, "unknown protocol") != NULL)
+		return " (the server answered in cleartext: an explicit-TLS "
+		    "port? use ftpes:// or --tls explicit)";
+	return "";
+}

@@ -46,5 +46,12 @@ void		 tls_sessions_clear(struct tls_sessions *);
 /* what, then OpenSSL's first queued error if any, into buf; the (thread's)
  * queue is cleared. */
 void		 tls_queue_error(char *buf, size_t len, const char *what);
+/* For a failed handshake of implicit TLS on a control connection: a
+ * hint at explicit TLS when err (tls_error's words) says the server
+ * answered in cleartext, as one that greets first does; else "". */
+const char	*tls_implicit_hint(const char *err);
+/* For a control connection without implicit TLS whose server sent a TLS
+ * record instead of a greeting, or nothing: the hint at implicit TLS. */
+#define TLS_EXPLICIT_HINT "an implicit-TLS port? use ftps:// or --tls implicit"
 
 #endif

@@ -128,6 +128,20 @@ tree_should_copy(const struct tree_opts *o, const struct ftp_entry *src,
 	}
 }
 
+int64_t
+tree_put_resume_at(const struct tree_opts *o, const struct ftp_entry *src,
+    const struct ftp_entry *dst)
+{
+	/* LIST floors the server's time (to the minute, or the day): a
+	 * floored time not before src's is a real one not before it */
+	if (!o->put || !o->cont || dst == NULL ||
+	    dst->type != FTP_ENTRY_FILE || src->type != FTP_ENTRY_FILE ||
+	    dst->size <= 0 || src->size <= dst->size ||
+	    !times_known(src, dst) || dst->mtime < src->mtime)
+		return 0;
+	return dst->size;
+}
+
 static int
 entry_cmp(const void *a, const void *b)
 {

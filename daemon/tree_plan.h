@@ -66,6 +66,14 @@ bool	 tree_wanted(const struct tree_opts *, const char *rel,
  */
 bool	 tree_should_copy(const struct tree_opts *, const struct ftp_entry *src,
 	    const struct ftp_entry *dst, bool coarse);
+/*
+ * Where an upload of src over dst goes on (0: from the start). Only
+ * with continue, over a shorter file of the server's written since src
+ * last changed (what an upload cut short leaves); an older or longer one
+ * is another file, sent again whole.
+ */
+int64_t	 tree_put_resume_at(const struct tree_opts *,
+	    const struct ftp_entry *src, const struct ftp_entry *dst);
 /* Sorts entries by name (bytes) and drops the later of equal names;
  * *n becomes the count kept. */
 void	 tree_entries_sort(struct ftp_entry *, size_t *n);

@@ -86,7 +86,8 @@ struct titem {
 	struct job_hooks hooks;
 	int		 fd;		/* local.open's, until the step takes it */
 	int64_t		 local_size;	/* ... and the size it gave */
-	int64_t		 offset;	/* where a download resumes */
+	int64_t		 offset;	/* put: where an upload goes on
+					   (tree_put_resume_at) */
 	int64_t		 bytes;		/* the step's bytes so far */
 	struct titem	*next;
 };

@@ -234,7 +234,7 @@ dir_start(struct titem *it)
 /* ---- links followed -------------------------------------------------------------- */
 
 static void plan_file(struct tree *, const struct ftp_entry *, const char *,
-    int);
+    int, int64_t);
 static void plan_skip(struct tree *, const char *, const char *);
 
 /* A followed link's listing is back: a file (one entry, as ls gives it)
@@ -260,7 +260,8 @@ probe_listed(struct titem *it, struct ftp_op *op)
 			free(e->name);
 			e->name = xstrdup(strrchr(it->rel, '/') ?
 			    strrchr(it->rel, '/') + 1 : it->rel);
-			plan_file(t, e, it->rel, it->depth);
+			plan_file(t, e, it->rel, it->depth,
+			    tree_put_resume_at(&t->o, e, d));
 		}
 		item_done(it);
 		return;
@@ -397,7 +398,7 @@ plan_conflict(const struct titem *dir, const struct ftp_entry *s,
 /* A file to transfer: queued, or only reported in a dry run. */
 static void
 plan_file(struct tree *t, const struct ftp_entry *s, const char *rel,
-    int depth)
+    int depth, int64_t resume_at)
 {
 	struct titem	*it;
 
@@ -412,6 +413,7 @@ plan_file(struct tree *t, const struct ftp_entry *s, const char *rel,
 	it->src = *s;
 	it->src.name = xstrdup(s->name);
 	it->src.target = it->src.raw = NULL;
+	it->offset = resume_at;
 	tq_push(&t->fileq, it);
 }
 
@@ -509,7 +511,8 @@ plan_entry(struct titem *dir, const struct ftp_entry *s,
 	} else if (!tree_should_copy(&t->o, s, d, dir->coarse))
 		plan_skip(t, rel, "the same on both sides");
 	else
-		plan_file(t, s, rel, dir->depth + 1);
+		plan_file(t, s, rel, dir->depth + 1,
+		    tree_put_resume_at(&t->o, s, d));
 }
 
 /* Merges the two sorted listings: each source entry with its match. */
@@ -638,6 +641,8 @@ file_xfer(struct titem *it, int fd, int64_t size)
 
 	if (!t->o.put && size > 0 && (it->src.size < 0 || size <= it->src.size))
 		offset = size;		/* NAME.part: go on from there */
+	else if (t->o.put && it->offset > 0 && it->offset < size)
+		offset = it->offset;	/* what an upload cut short left */
 	if (s == NULL) {
 		close(fd);
 		session_gone(it);
@@ -658,6 +663,10 @@ file_xfer(struct titem *it, int fd, int64_t size)
 	}
 	if (t->o.put)
 		it->src.size = size;
+	/* what an earlier run moved is not to move: bytes count what this
+	 * tree moves */
+	if (offset > 0 && t->bytes_total >= offset)
+		t->bytes_total -= offset;
 	set_step(it, TS_XFER);
 	it->hooks.progress = xfer_progress;
 	it->hooks.end = xfer_end;

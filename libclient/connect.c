@@ -232,6 +232,21 @@ ftpagent_set_timeout(struct ftpagent *a, int timeout_ms)
 		a->timeout_ms = effective_timeout(timeout_ms);
 }
 
+void
+ftpagent_set_interrupt(struct ftpagent *a, volatile sig_atomic_t *flag)
+{
+	if (a != NULL)
+		a->interrupt = flag;
+}
+
+void
+ftpagent_set_connect_timeout(struct ftpagent *a, double seconds)
+{
+	/* NaN and the negative are "the agent's default" too */
+	if (a != NULL)
+		a->connect_timeout = seconds > 0 ? seconds : 0;
+}
+
 const char *
 ftpagent_socket_path(const struct ftpagent *a)
 {

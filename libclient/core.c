@@ -25,6 +25,8 @@
 #include "wire.h"
 
 #define HASH_MIN	64
+#define FA_INTERRUPT_MS	20	/* the longest a blocking wait goes without
+				   looking at the interrupt flag */
 
 struct fa_calls {
 	struct fa_call	**bucket;
@@ -922,6 +924,9 @@ fa_poll_once(struct ftpagent *a, int max_ms)
 	}
 	if (max_ms >= 0 && (t < 0 || t > max_ms))
 		t = max_ms;
+	/* a signal that came just before poll() does not wake it */
+	if (a->interrupt != NULL && (t < 0 || t > FA_INTERRUPT_MS))
+		t = FA_INTERRUPT_MS;
 	pfd.fd = ftpagent_fd(a);
 	pfd.events = (ev & FTPAGENT_READ ? POLLIN : 0) |
 	    (ev & FTPAGENT_WRITE ? POLLOUT : 0);
@@ -938,6 +943,19 @@ fa_poll_once(struct ftpagent *a, int max_ms)
 	return ftpagent_process(a, rev);
 }
 
+/*
+ * The caller's flag is up (ftpagent_set_interrupt): the call ends now,
+ * cancelled, and what that queued (job.cancel) goes out before the
+ * caller, who is probably about to exit, gets control back.
+ */
+static void
+interrupt_call(struct ftpagent *a, uint64_t id)
+{
+	(void)ftpagent_cancel(a, id);
+	if (!a->freeing && conn_is_open(&a->conn) && conn_queued(&a->conn) > 0)
+		(void)ftpagent_process(a, 0);
+}
+
 bool
 fa_sync_wait(struct ftpagent *a, uint64_t id, struct fa_sync *s)
 {
@@ -945,8 +963,13 @@ fa_sync_wait(struct ftpagent *a, uint64_t id, struct fa_sync *s)
 		return false;
 	/* what the call left queued (a job.cancel) ftpagent_process has
 	 * already written, as far as the socket took it */
-	while (!s->done && ftpagent_pending(a) > 0)
+	while (!s->done && ftpagent_pending(a) > 0) {
+		if (a->interrupt != NULL && *a->interrupt) {
+			interrupt_call(a, id);
+			break;
+		}
 		(void)fa_poll_once(a, -1);
+	}
 	if (!s->done) {
 		fa_set_error(a, FTPAGENT_ERR_AGENT, "the call was lost");
 		return false;

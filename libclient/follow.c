@@ -1,11 +1,16 @@
 /*
- * libftpagent: background transfers of local files, and the follower of
- * a background download; the detached process that followers are
- * (fa_detach, also a background tree's, tree.c).
+ * libftpagent: who gives a background download its name, and the
+ * detached process that followers are (fa_detach, also a background
+ * tree's, tree.c).
  *
- * A system agent writes only descriptors it was given and never renames
- * a user's file, so a background download into LOCAL goes to LOCAL.part
- * and a detached process of ours renames it when the job has ended. While
+ * A background download into LOCAL goes to LOCAL.part. An agent of the
+ * caller's own uid renames it itself when the job is done: the library
+ * passes the directory and the two names (transfer.get "rename") and
+ * leaves no process behind. A system agent never renames a user's file
+ * (the kernel would check the rename against the agent's rights, not
+ * the user's), and an older agent does not know how; rpc.info's
+ * "features" says which, once per connection. Then a detached process
+ * of ours (the follower) renames the file when the job has ended. While
  * it lives, the follower holds a lock on a file named for the agent and
  * the job; ftpagent_job_wait_file takes that lock after the job's end,
  * so the rename is done when it returns.
@@ -28,10 +33,66 @@
 #include <unistd.h>
 
 #include "ftpagent_priv.h"
+#include "bytename.h"
 
 #define FOLLOW_WAIT_MS		30000	/* default wait for a rename */
 #define FOLLOW_POLL_MS		20
 #define JOB_ID_MAX		64
+
+/* ---- the agent names the file ------------------------------------------ */
+
+#define FEATURE_RENAME	"transfer.get.rename"
+
+bool
+fa_info_renames(const json_t *info)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(info, "features"), i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v),
+		    FEATURE_RENAME) == 0)
+			return true;
+	return false;
+}
+
+json_t *
+fa_rename_param(const struct localdest *d, bool had_part, int *dir_fd)
+{
+	const char *slash = strrchr(d->path, '/'), *name, *part;
+	char *dir;
+	json_t *o;
+
+	*dir_fd = -1;
+	name = slash != NULL ? slash + 1 : d->path;
+	part = d->part + (name - d->path);
+	/* the agent takes no CR or LF in a name (and needs one) */
+	if (*name == '\0' || strpbrk(d->part, "\r\n") != NULL)
+		return NULL;
+	if (slash == NULL)
+		dir = strdup(".");
+	else
+		dir = strndup(d->path, slash == d->path ? 1 :
+		    (size_t)(slash - d->path));
+	if (dir == NULL)
+		return NULL;
+	/* a path is all it takes: the kernel checks the rename against
+	 * the agent's credentials, which are ours */
+	*dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (*dir_fd == -1)
+		return NULL;
+	o = json_pack("{s:i,s:o,s:o,s:b}", "dir_fd", 1, "from",
+	    ftpa_bytes_json(part), "to", ftpa_bytes_json(name), "remove_empty",
+	    !had_part);
+	if (o == NULL) {
+		close(*dir_fd);
+		*dir_fd = -1;
+	}
+	return o;
+}
+
+/* ---- the follower -------------------------------------------------------- */
 
 /* FNV-1a, to name an agent's socket path in a file name. */
 static uint64_t

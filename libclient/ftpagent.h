@@ -15,6 +15,7 @@
 #ifndef FTPAGENT_H
 #define FTPAGENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -100,6 +101,25 @@ FTPAGENT_API void ftpagent_free(struct ftpagent *);
  * inactivity timeout: it restarts whenever the agent reports progress
  * (at least once a second), so long transfers do not time out. */
 FTPAGENT_API void ftpagent_set_timeout(struct ftpagent *, int timeout_ms);
+/*
+ * A flag a signal handler sets (SIGINT's, say), or NULL (the default):
+ * while a blocking call waits, it looks at *flag whenever a signal or the
+ * agent wakes it and at least every 20 ms; once it is nonzero the call is
+ * cancelled as by ftpagent_cancel (a transfer's job on the agent too) and
+ * fails with FTPAGENT_ERR_CANCELLED. A download into a local file is
+ * then never renamed to its final name. The flag is only read.
+ */
+FTPAGENT_API void ftpagent_set_interrupt(struct ftpagent *,
+    volatile sig_atomic_t *flag);
+/*
+ * Seconds the agent gives a server to accept the connection of a session
+ * opened by a later ftpagent_open on this connection, and as long again
+ * for its first words (the implicit TLS handshake, the greeting); 0 (the
+ * default): the agent's own. The connection's timeout should allow for
+ * them: the agent answers FTPAGENT_ERR_TIMEOUT when they pass.
+ */
+FTPAGENT_API void ftpagent_set_connect_timeout(struct ftpagent *,
+    double seconds);
 /* The path this connection uses, "" when none (valid until
  * ftpagent_free). */
 FTPAGENT_API const char *ftpagent_socket_path(const struct ftpagent *);
@@ -145,6 +165,8 @@ struct ftpagent_open_opts {
 	bool		 reuse;		/* return an equal live session if any */
 	const char	*list_tz;	/* zone of LIST dates: "UTC", "+HH:MM",
 					   "-HH:MM"; NULL: UTC */
+	/* (the caller allocates it: it never grows, for programs built
+	 * against an older header; ftpagent_set_connect_timeout) */
 };
 
 /*
@@ -217,9 +239,12 @@ FTPAGENT_API bool ftpagent_quote(struct ftpagent *, const char *session,
 /* ---- transfers --------------------------------------------------------- */
 
 /* Called during a transfer with the bytes moved so far and the total
- * (-1 when unknown). Return false to cancel the transfer: the library
- * sends job.cancel and the call fails with FTPAGENT_ERR_CANCELLED (unless
- * the transfer completed first); the callback is not called again. */
+ * (-1 when unknown), and once at a successful end with the result's
+ * bytes and total (unless the last call said the same). Return false to
+ * cancel the transfer: the library sends job.cancel and the call fails
+ * with FTPAGENT_ERR_CANCELLED, even when the agent's reply says the
+ * transfer completed first (a download then stays in LOCAL.part); the
+ * callback is not called again. */
 typedef bool (*ftpagent_progress_cb)(void *arg, int64_t bytes, int64_t total);
 
 struct ftpagent_xfer_opts {
@@ -257,8 +282,9 @@ FTPAGENT_API bool ftpagent_get_fd(struct ftpagent *, const char *session,
  * failure (a .part this call made and nothing was written to is removed).
  * With opts->offset < 0 an existing "local.part" is resumed from its
  * size; without one, an existing regular local is taken as the part
- * (renamed to local.part and resumed), or, when it is at least as long as
- * the remote file, left alone with result->already_complete set. Without
+ * (renamed to local.part and resumed), or, when it is as long as the
+ * remote file, left alone with result->already_complete set; a longer one
+ * is not a part of it: FTPAGENT_ERR_LOCAL_IO, left alone. Without
  * resuming, local.part is truncated first.
  *
  * Only a regular file or a name that does not exist yet is replaced so.
@@ -270,6 +296,9 @@ FTPAGENT_API bool ftpagent_get_fd(struct ftpagent *, const char *session,
  * socket cannot be opened, ENXIO; the agent refuses terminals and devices
  * other than /dev/null) and cannot be resumed (FTPAGENT_ERR_ARGUMENT). A
  * directory fails with FTPAGENT_ERR_LOCAL_IO before anything is sent.
+ * A remote directory fails with FTPAGENT_ERR_NOT_FOUND, the message
+ * "get PATH: is a directory" and ftpagent_error_data()
+ * {"kind":"not_found","type":"dir"} (as every waited download does).
  */
 FTPAGENT_API bool ftpagent_get_file(struct ftpagent *, const char *session,
     const char *path, const char *local, const struct ftpagent_xfer_opts *opts,
@@ -278,12 +307,14 @@ FTPAGENT_API bool ftpagent_get_file(struct ftpagent *, const char *session,
  * ftpagent_get_file in the background: returns once the agent has taken
  * the job, with *job its id (caller frees with free()), or NULL when
  * resuming found local complete already. The agent writes local.part (a
- * device or FIFO in place); a detached process of this library (a fork
- * of the caller that runs only this library's code and holds none of the
- * caller's other descriptors) waits for the job's end and then renames
- * local.part to local on success, or removes a .part that stayed empty.
- * ftpagent_job_wait and ftpagent_job_wait_file wait for that rename.
- * opts->progress is not used.
+ * device or FIFO in place) and, for a caller of its own uid, renames it
+ * to local when the job is done (or removes a .part the call made that
+ * stayed empty): nothing of the caller's runs on. An agent of another
+ * uid (system mode) or an older one does not; then a detached process
+ * of this library (a fork of the caller that runs only this library's
+ * code and holds none of the caller's other descriptors) waits for the
+ * job's end and does it. ftpagent_job_wait and ftpagent_job_wait_file
+ * wait for that rename. opts->progress is not used.
  */
 FTPAGENT_API bool ftpagent_get_file_background(struct ftpagent *,
     const char *session, const char *path, const char *local,

@@ -9,7 +9,8 @@
  *   autostart.c  starting a user agent when none answers
  *   fs.c         sessions, listings and the file system methods
  *   transfer.c   transfers of fds and local files, with .part
- *   follow.c     the follower that renames a background download
+ *   follow.c     who renames a background download: the agent, or
+ *                the follower
  *   jobs.c       job status, wait, cancel, list
  *   events.c     subscriptions and notifications
  *   serve.c      what the agent asks of a call: its requests answered,
@@ -43,10 +44,18 @@
 struct fa_call;
 struct fa_calls;
 
+/* What the agent said about a feature: not asked yet, or no, yes. */
+enum fa_ask {
+	FA_ASK_UNKNOWN,
+	FA_ASK_NO,
+	FA_ASK_YES,
+};
+
 struct ftpagent {
 	struct conn	 conn;
 	char		*path;
 	int		 timeout_ms;
+	double		 connect_timeout; /* session.open's; 0: none sent */
 	enum ftpagent_error err;
 	char		*errmsg;	/* NULL: the table name of err */
 	char		*errkind;	/* NULL: the table name of err */
@@ -54,6 +63,8 @@ struct ftpagent {
 	int		 ftp_code;
 	bool		 subscribed;	/* notifications are the caller's */
 	bool		 names_requests; /* a job.progress had "request" */
+	enum fa_ask	 renames;	/* the agent names a background
+					   download's file (follow.c) */
 	/* the core (core.c) */
 	struct fa_calls	*calls;
 	json_int_t	 next_id;
@@ -65,6 +76,7 @@ struct ftpagent {
 	void		*event_arg;
 	int		 depth;		/* callbacks running */
 	bool		 freeing;	/* ftpagent_free ran inside one */
+	volatile sig_atomic_t *interrupt; /* ftpagent_set_interrupt's flag */
 };
 
 /*
@@ -87,6 +99,7 @@ struct fa_reply {
 struct fa_answer {
 	json_t		*result;	/* NULL: an error */
 	int		 fd;		/* -1: none */
+	bool		 fd_lent;	/* fd is someone else's: not closed */
 	int		 code;		/* the error's JSON-RPC code */
 	const char	*kind;		/* the error's data.kind (static) */
 	char		 message[256];
@@ -292,6 +305,14 @@ bool	fa_local_resolve(struct ftpagent *a, const char *local,
     struct localdest *d);
 /* A download failed: a .part it made and left empty goes. */
 void	fa_part_abandon(const struct localdest *d, bool had_part);
+/* Whether rpc.info's result says that the agent renames a background
+ * download's .part for this caller (transfer.get "rename"). */
+bool	fa_info_renames(const json_t *info);
+/* transfer.get's "rename" for d (dir_fd 1, *dir_fd opened for it and
+ * the caller's to close), or NULL when d cannot be named so (the
+ * follower's way then). */
+json_t	*fa_rename_param(const struct localdest *d, bool had_part,
+    int *dir_fd);
 /* Starts the follower that renames d's .part once job has ended. */
 bool	fa_spawn_follower(struct ftpagent *a, const char *job,
     const struct localdest *d, bool had_part);

@@ -27,6 +27,7 @@
 #include "bytename.h"
 #include "linkpath.h"
 #include "local.h"
+#include "localcache.h"
 #include "wire.h"
 
 #define PART_SUFFIX	".part"
@@ -139,6 +140,19 @@ parent_open(const struct local_tree *t, const char *method,
 
 	if ((fd = fa_beneath_open_dir(t->root, p->parent, O_PATH, t->mode)) ==
 	    -1)
+		answer_errno(ans, method, p->wire, errno);
+	return fd;
+}
+
+/* The same, kept open for the next request (localcache.h): borrowed,
+ * never closed by the caller. */
+static int
+kept_parent(struct local_tree *t, const char *method, const struct lpath *p,
+    struct fa_answer *ans)
+{
+	int fd;
+
+	if ((fd = fa_lc_dir(&t->cache, t->root, p->parent, t->mode)) == -1)
 		answer_errno(ans, method, p->wire, errno);
 	return fd;
 }
@@ -413,6 +427,8 @@ fa_local_tree_clear(struct local_tree *t)
 {
 	size_t i;
 
+	fa_lc_free(t->cache);
+	t->cache = NULL;
 	if (t->lists == NULL)
 		return;
 	for (i = 0; i < LOCAL_LIST_SLOTS; i++)
@@ -593,7 +609,7 @@ static int
 reg_open(int pfd, const char *name, int flags, int *fd, int64_t *size)
 {
 	struct stat st;
-	int e, fl;
+	int e;
 
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISLNK(st.st_mode))
@@ -609,14 +625,12 @@ reg_open(int pfd, const char *name, int flags, int *fd, int64_t *size)
 	    0666);
 	if (*fd == -1)
 		return errno;
+	/* O_NONBLOCK stays: a regular file ignores it */
 	e = 0;
 	if (fstat(*fd, &st) == -1)
 		e = errno;
 	else if (!S_ISREG(st.st_mode))
 		e = EINVAL;
-	else if ((fl = fcntl(*fd, F_GETFL)) == -1 ||
-	    fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
-		e = errno;
 	if (e != 0) {
 		close(*fd);
 		*fd = -1;
@@ -633,7 +647,7 @@ local_open(struct local_tree *t, const json_t *params,
 	bool write = json_is_true(json_object_get(params, "write"));
 	bool resume = json_is_true(json_object_get(params, "resume"));
 	char part[NAME_MAX + 2];
-	int pfd, fd = -1, e, flags;
+	int pfd, fd = -1, e, flags, tries;
 	int64_t size = 0;
 
 	if (p->root) {
@@ -644,13 +658,19 @@ local_open(struct local_tree *t, const json_t *params,
 		answer_errno(ans, "local.open", p->wire, ENAMETOOLONG);
 		return;
 	}
-	if ((pfd = parent_open(t, "local.open", p, ans)) == -1)
-		return;
 	flags = write ? O_WRONLY | O_CREAT | (resume ? 0 : O_TRUNC) : O_RDONLY;
-	e = reg_open(pfd, write ? part : p->name, flags, &fd, &size);
-	close(pfd);
+	for (tries = 0;; tries++) {
+		if ((pfd = kept_parent(t, "local.open", p, ans)) == -1)
+			return;
+		e = reg_open(pfd, write ? part : p->name, flags, &fd, &size);
+		if (e != ENOENT || tries > 0)
+			break;
+		/* the kept directory may be gone (and made again) */
+		fa_lc_dirs_forget(t->cache);
+	}
 	/* a resumed download goes on where the file ends */
-	if (e == 0 && write && resume && lseek(fd, size, SEEK_SET) == -1)
+	if (e == 0 && write && resume && size > 0 &&
+	    lseek(fd, size, SEEK_SET) == -1)
 		e = errno;
 	if (e == EINVAL) {
 		fa_answer_error(ans, FTPA_ERR_LOCAL_IO, 0, NULL, "local.open "
@@ -664,10 +684,15 @@ local_open(struct local_tree *t, const json_t *params,
 		answer_errno(ans, "local.open", p->wire, e);
 		return;
 	}
-	ans->fd = fd;
 	if ((ans->result = json_pack("{s:i,s:I}", "fd", 0, "size",
-	    (json_int_t)size)) == NULL)
+	    (json_int_t)size)) == NULL) {
+		close(fd);
 		answer_errno(ans, "local.open", p->wire, ENOMEM);
+		return;
+	}
+	/* a .part stays open for its commit; the answer only lends it */
+	ans->fd = fd;
+	ans->fd_lent = write && fa_lc_part_keep(&t->cache, p->wire, fd);
 }
 
 /* ---- local.commit -------------------------------------------------------- */
@@ -695,14 +720,35 @@ commit_args(const json_t *params, struct timespec ts[2], bool *times,
 	return true;
 }
 
+/* Commits part as name in pfd: its times (ts, unless NULL) and mode
+ * (perm, unless < 0) through *fd, opened here when -1, before the final
+ * name shows it. 0 or errno. */
+static int
+commit_in(int pfd, const char *part, const char *name, int *fd,
+    const struct timespec *ts, int perm)
+{
+	int64_t size;
+	int e = 0;
+
+	if (*fd == -1 && (e = reg_open(pfd, part, O_RDONLY, fd, &size)) ==
+	    EACCES)
+		e = reg_open(pfd, part, O_WRONLY, fd, &size);
+	if (e == 0 && ts != NULL && futimens(*fd, ts) == -1)
+		e = errno;
+	if (e == 0 && perm >= 0 && fchmod(*fd, (mode_t)perm) == -1)
+		e = errno;
+	if (e == 0 && renameat(pfd, part, pfd, name) == -1)
+		e = errno;
+	return e;
+}
+
 static void
 local_commit(struct local_tree *t, const json_t *params,
     const struct lpath *p, struct fa_answer *ans)
 {
 	struct timespec ts[2];
 	char part[NAME_MAX + 2];
-	int pfd, fd = -1, perm, e;
-	int64_t size;
+	int pfd, fd, perm, e = 0, tries;
 	bool times;
 
 	if (!commit_args(params, ts, &times, &perm)) {
@@ -714,20 +760,21 @@ local_commit(struct local_tree *t, const json_t *params,
 		    ENAMETOOLONG);
 		return;
 	}
-	if ((pfd = parent_open(t, "local.commit", p, ans)) == -1)
-		return;
-	/* the .part itself, held: its times are set through the fd */
-	if ((e = reg_open(pfd, part, O_RDONLY, &fd, &size)) == EACCES)
-		e = reg_open(pfd, part, O_WRONLY, &fd, &size);
-	if (e == 0 && renameat(pfd, part, pfd, p->name) == -1)
-		e = errno;
-	if (e == 0 && times && futimens(fd, ts) == -1)
-		e = errno;
-	if (e == 0 && perm >= 0 && fchmod(fd, (mode_t)perm) == -1)
-		e = errno;
+	/* the .part as local.open left it, or opened again */
+	fd = fa_lc_part_take(t->cache, p->wire);
+	for (tries = 0;; tries++) {
+		if ((pfd = kept_parent(t, "local.commit", p, ans)) == -1)
+			break;
+		e = commit_in(pfd, part, p->name, &fd, times ? ts : NULL, perm);
+		if (e != ENOENT || tries > 0)
+			break;
+		/* the kept directory may be gone (and made again) */
+		fa_lc_dirs_forget(t->cache);
+	}
 	if (fd != -1)
 		close(fd);
-	close(pfd);
+	if (pfd == -1)
+		return;
 	if (e == EINVAL)
 		fa_answer_error(ans, FTPA_ERR_LOCAL_IO, 0, NULL, "local.commit "
 		    "%.200s" PART_SUFFIX ": not a regular file", p->wire);
@@ -810,6 +857,8 @@ local_remove(struct local_tree *t, const json_t *params,
 	    unlinkat(pfd, p->name, AT_REMOVEDIR) == -1)
 		e = errno;
 	close(pfd);
+	/* a directory kept open may be gone now */
+	fa_lc_dirs_forget(t->cache);
 	if (e == E2BIG)
 		fa_answer_error(ans, FTPA_ERR_LOCAL_IO, 0, NULL, "local.remove "
 		    "%.200s: more than %d levels or %d entries", p->wire,

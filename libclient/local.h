@@ -17,6 +17,7 @@
 
 struct fa_answer;
 struct local_listings;
+struct local_cache;
 
 #define LOCAL_LIST_MAX		100000	/* entries of one directory */
 #define LOCAL_LIST_PAGE		500	/* entries of one local.list answer */
@@ -33,13 +34,16 @@ struct local_tree {
 	enum beneath_mode mode;
 	struct local_listings *lists;	/* directories being paged (NULL:
 					   none yet); fa_local_tree_clear */
+	struct local_cache *cache;	/* what stays open between requests
+					   (localcache.h); likewise */
 };
 
 /* Serves method (a local.* name) with params; ans filled either way. */
 void	fa_local_serve(struct local_tree *t, const char *method,
 	    const json_t *params, struct fa_answer *ans);
 
-/* Frees what serving kept (the listings being paged); not root. */
+/* Frees what serving kept (the listings being paged, the directories
+ * and files kept open); not root. */
 void	fa_local_tree_clear(struct local_tree *t);
 
 #endif

@@ -34,7 +34,7 @@ void
 fa_answer_clear(struct fa_answer *ans)
 {
 	json_decref(ans->result);
-	if (ans->fd != -1)
+	if (ans->fd != -1 && !ans->fd_lent)
 		close(ans->fd);
 	fa_answer_init(ans);
 }
@@ -47,9 +47,10 @@ fa_answer_error(struct fa_answer *ans, enum ftpa_err k, int code,
 
 	json_decref(ans->result);
 	ans->result = NULL;
-	if (ans->fd != -1)
+	if (ans->fd != -1 && !ans->fd_lent)
 		close(ans->fd);
 	ans->fd = -1;
+	ans->fd_lent = false;
 	ans->code = k != FTPA_ERR_NONE ? ftpa_err_code(k) : code;
 	ans->kind = k != FTPA_ERR_NONE ? ftpa_err_name(k) : rpc_kind;
 	va_start(ap, fmt);

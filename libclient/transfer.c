@@ -2,15 +2,23 @@
  * libftpagent: transfers of fds and local files, waited for or started
  * in the background. One operation for all of them, in named steps:
  *
+ *   XFER_INFO         a background download into LOCAL.part asks, once
+ *                     a connection, whether the agent renames it
+ *                     (rpc.info; follow.c)
  *   XFER_STAT_REMOTE  an upload resuming asks the server's size first
  *   XFER_STAT_ADOPT   a download resuming onto LOCAL without LOCAL.part
  *                     asks the remote size: a LOCAL as long is complete,
- *                     a shorter one becomes the .part
+ *                     a shorter one becomes the .part, a longer one is
+ *                     an error (it is not a part of the remote file)
  *   XFER_TRANSFER     transfer.get / transfer.put itself
+ *   XFER_STAT_DIR     a download the server refused (550, not found):
+ *                     a directory there fails as "is a directory"
  *
  * and an end that closes what it opened, renames LOCAL.part onto LOCAL
- * (or starts the follower that will), or removes a .part it made that
- * stayed empty.
+ * (or leaves that to the agent, or starts the follower that will), or
+ * removes a .part it made that stayed empty. The caller's progress
+ * callback hears the finished transfer once more when the agent's last
+ * notice came before its end.
  */
 #include <config.h>
 
@@ -29,9 +37,11 @@
 #include "wire.h"
 
 enum xfer_step {
+	XFER_INFO,
 	XFER_STAT_REMOTE,
 	XFER_STAT_ADOPT,
 	XFER_TRANSFER,
+	XFER_STAT_DIR,
 };
 
 enum xfer_local {
@@ -42,6 +52,7 @@ enum xfer_local {
 
 struct xfer {
 	enum xfer_step	 step;
+	enum xfer_step	 after_info;	/* XFER_INFO: the step that follows */
 	enum xfer_local	 local;
 	bool		 put;
 	bool		 background;
@@ -53,6 +64,11 @@ struct xfer {
 	struct localdest d;		/* LOCAL_PART, LOCAL_IN_PLACE */
 	bool		 had_part;	/* LOCAL.part was there before */
 	bool		 complete;	/* LOCAL was complete: nothing moved */
+	bool		 agent_names;	/* background: the agent renames */
+	struct fa_reply	 refused;	/* XFER_STAT_DIR: the transfer's error */
+	ftpagent_progress_cb progress;	/* the caller's */
+	void		*progress_arg;
+	int64_t		 told_bytes, told_total;	/* its last report */
 };
 
 static void
@@ -62,6 +78,7 @@ xfer_free(struct xfer *x)
 		return;
 	if (x->fd != -1)
 		close(x->fd);
+	fa_reply_clear(&x->refused);
 	free(x->session);
 	json_decref(x->path);
 	localdest_clear(&x->d);
@@ -78,6 +95,7 @@ xfer_new(const char *session, const char *path, bool put,
 		return NULL;
 	x->fd = -1;
 	x->put = put;
+	x->told_bytes = -1;
 	if (opts != NULL) {
 		x->offset = opts->offset;
 		x->ascii = opts->ascii;
@@ -259,18 +277,68 @@ fill_result(struct ftpagent_xfer_result *res, const json_t *job,
 		res->seconds = (double)(conn_now_ms() - started) / 1000.0;
 }
 
+/*
+ * transfer.get's or .put's params and fds: x's fd, and for a background
+ * download into LOCAL.part that the agent renames, the directory in
+ * fds[1] (closed by the caller once sent; -1: none, the follower's way
+ * then). Returns the params (NULL: out of memory); *n the fds to send.
+ */
+static json_t *
+transfer_request(struct ftpagent *a, struct xfer *x, int fds[2], size_t *n)
+{
+	json_t *p = transfer_params(x), *rn;
+
+	x->step = XFER_TRANSFER;
+	fds[0] = x->fd;
+	fds[1] = -1;
+	if (p != NULL && x->background && x->local == LOCAL_PART &&
+	    a->renames == FA_ASK_YES &&
+	    (rn = fa_rename_param(&x->d, x->had_part, &fds[1])) != NULL) {
+		if (json_object_set_new(p, "rename", rn) == 0)
+			x->agent_names = true;
+		else {
+			close(fds[1]);
+			fds[1] = -1;
+		}
+	}
+	*n = x->agent_names ? 2 : 1;
+	return p;
+}
+
 static int
 send_transfer(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 {
 	struct xfer *x = c->state;
+	json_t *p;
+	size_t n;
+	int fds[2], v;
 
-	x->step = XFER_TRANSFER;
-	return fa_call_next(a, c, r, transfer_method(x), transfer_params(x),
-	    &x->fd, 1);
+	p = transfer_request(a, x, fds, &n);
+	v = fa_call_next(a, c, r, transfer_method(x), p, fds, n);
+	if (fds[1] != -1)
+		close(fds[1]);
+	return v;
 }
 
-/* The remote size is known (-1: unknown): adopt LOCAL as the .part or
- * call it complete. */
+/* rpc.info said (info NULL: could not say) whether the agent renames:
+ * on to the step that was waiting. */
+static int
+after_info(struct ftpagent *a, struct fa_call *c, const json_t *info,
+    struct fa_reply *r)
+{
+	struct xfer *x = c->state;
+
+	a->renames = info != NULL && fa_info_renames(info) ? FA_ASK_YES :
+	    FA_ASK_NO;
+	x->step = x->after_info;
+	if (x->step == XFER_STAT_ADOPT)
+		return fa_call_next(a, c, r, "fs.stat", stat_params(x), NULL,
+		    0);
+	return send_transfer(a, c, r);
+}
+
+/* The remote size is known (-1: unknown): adopt LOCAL as the .part,
+ * call it complete, or refuse one longer than the remote file. */
 static int
 adopt(struct ftpagent *a, struct fa_call *c, int64_t remote,
     struct fa_reply *r)
@@ -280,7 +348,15 @@ adopt(struct ftpagent *a, struct fa_call *c, int64_t remote,
 	struct stat st;
 	int e;
 
-	if (stat(x->d.path, &st) == 0 && remote >= 0 && st.st_size >= remote) {
+	if (stat(x->d.path, &st) == 0 && remote >= 0 && st.st_size > remote) {
+		/* not a part of the remote file: resuming would corrupt it,
+		 * and calling it complete would be a lie; left as it is */
+		fa_reply_error(r, FTPAGENT_ERR_LOCAL_IO, "cannot resume %s: it "
+		    "is longer (%lld bytes) than the remote file (%lld bytes)",
+		    x->d.path, (long long)st.st_size, (long long)remote);
+		return FA_DONE;
+	}
+	if (stat(x->d.path, &st) == 0 && remote >= 0 && st.st_size == remote) {
 		x->complete = true;
 		r->pub.xfer.bytes = 0;
 		r->pub.xfer.total = remote;
@@ -299,6 +375,82 @@ adopt(struct ftpagent *a, struct fa_call *c, int64_t remote,
 	return send_transfer(a, c, r);
 }
 
+/* A download refused: is it a directory? The error stays aside in
+ * x->refused meanwhile. */
+static int
+refused_probe(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
+{
+	struct xfer *x = c->state;
+
+	x->refused = *r;
+	r->msg = r->kind = r->data = NULL;
+	x->step = XFER_STAT_DIR;
+	return fa_call_next(a, c, r, "fs.stat", stat_params(x), NULL, 0);
+}
+
+/* XFER_STAT_DIR's answer: the transfer's error, or "is a directory"
+ * (data.type "dir": ftpctl says how to fetch one). FA_DONE. */
+static int
+refused_end(struct xfer *x, bool dir, struct fa_reply *r)
+{
+	char *path;
+
+	free(r->msg);
+	free(r->kind);
+	free(r->data);
+	r->msg = r->kind = r->data = NULL;
+	if (!dir) {
+		r->pub.error = x->refused.pub.error;
+		r->pub.ftp_code = x->refused.pub.ftp_code;
+		r->msg = x->refused.msg;
+		r->kind = x->refused.kind;
+		r->data = x->refused.data;
+		x->refused.msg = x->refused.kind = x->refused.data = NULL;
+		return FA_DONE;
+	}
+	path = strdup(json_string_value(x->path));
+	if (path != NULL)
+		ftpa_bytes_unescape(path, strlen(path));
+	fa_reply_error(r, FTPAGENT_ERR_NOT_FOUND, "get %s: is a directory",
+	    path != NULL ? path : "");
+	free(path);
+	r->pub.ftp_code = x->refused.pub.ftp_code;
+	r->kind = strdup("not_found");
+	r->data = strdup("{\"kind\":\"not_found\",\"type\":\"dir\"}");
+	return FA_DONE;
+}
+
+/* The caller's progress callback, through this: the last report is
+ * known at the end. */
+static bool
+xfer_progress(void *arg, int64_t bytes, int64_t total)
+{
+	struct xfer *x = arg;
+
+	x->told_bytes = bytes;
+	x->told_total = total;
+	return x->progress(x->progress_arg, bytes, total);
+}
+
+/* The transfer is done: the callback hears its end, once, unless its
+ * last report said the same, or the caller said stop (then it is not
+ * called again, and the call is cancelled: xfer_end). Its answer no
+ * longer matters. */
+static void
+progress_end(struct ftpagent *a, struct fa_call *c, struct xfer *x,
+    const struct ftpagent_xfer_result *res)
+{
+	if (x->progress == NULL || c->cancelling || (a->interrupt != NULL &&
+	    *a->interrupt) || (x->told_bytes == res->bytes &&
+	    x->told_total == res->total))
+		return;
+	x->told_bytes = res->bytes;
+	x->told_total = res->total;
+	a->depth++;
+	(void)x->progress(x->progress_arg, res->bytes, res->total);
+	a->depth--;
+}
+
 static int
 xfer_result(struct ftpagent *a, struct fa_call *c, json_t *res,
     struct fa_reply *r)
@@ -308,10 +460,14 @@ xfer_result(struct ftpagent *a, struct fa_call *c, json_t *res,
 	const char *id;
 	int v;
 
+	if (x->step == XFER_INFO)
+		return after_info(a, c, res, r);
 	if (x->step != XFER_TRANSFER) {
 		if ((v = fa_parse_entry(res, &e)) != 0)
 			return v;
-		if (x->step == XFER_STAT_ADOPT)
+		if (x->step == XFER_STAT_DIR)
+			v = refused_end(x, e.type == FTPAGENT_DIR, r);
+		else if (x->step == XFER_STAT_ADOPT)
 			v = adopt(a, c, e.size, r);
 		else {
 			x->offset = e.size > 0 ? e.size : 0;
@@ -322,6 +478,7 @@ xfer_result(struct ftpagent *a, struct fa_call *c, json_t *res,
 	}
 	if (!x->background) {
 		fill_result(&r->pub.xfer, res, c->started);
+		progress_end(a, c, x, &r->pub.xfer);
 		return FA_DONE;
 	}
 	if ((id = json_string_value(json_object_get(res, "job"))) == NULL)
@@ -334,6 +491,19 @@ xfer_error(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 {
 	struct xfer *x = c->state;
 
+	/* an agent that cannot say renames nothing: the follower does */
+	if (x->step == XFER_INFO && r->kind != NULL) {
+		fa_reply_clear(r);
+		fa_reply_init(r, c);
+		return after_info(a, c, NULL, r);
+	}
+	if (x->step == XFER_STAT_DIR)
+		return refused_end(x, false, r);
+	/* not there, or not a file: a directory says so plainly */
+	if (x->step == XFER_TRANSFER && !x->put && !x->background &&
+	    (r->pub.error == FTPAGENT_ERR_NOT_FOUND ||
+	    (r->pub.error == FTPAGENT_ERR_FTP && r->pub.ftp_code == 550)))
+		return refused_probe(a, c, r);
 	/* nothing there yet: an upload resumes from the start */
 	if (x->step != XFER_STAT_REMOTE || r->pub.error !=
 	    FTPAGENT_ERR_NOT_FOUND || r->kind == NULL)
@@ -366,6 +536,16 @@ xfer_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 
 	if (x == NULL)
 		return;
+	/* the caller said stop (the progress callback, or the interrupt flag
+	 * up while the reply was read): the agent's word that the transfer
+	 * completed before the job.cancel came does not undo that (nothing is
+	 * renamed) */
+	if (ok && !x->background && (c->cancelling || (a->interrupt != NULL &&
+	    *a->interrupt))) {
+		fa_reply_error(r, FTPAGENT_ERR_CANCELLED, "%s: cancelled",
+		    c->op->name);
+		ok = false;
+	}
 	/* a job has its own copy: only a finished write can fail here */
 	if (x->fd != -1 && close(x->fd) == -1 && ok && !x->background &&
 	    x->local != LOCAL_FD) {
@@ -375,8 +555,10 @@ xfer_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 	}
 	x->fd = -1;
 	if (x->local == LOCAL_PART && ok && !x->complete) {
-		if (x->background)
+		if (x->background && !x->agent_names)
 			follow_job(a, x, r);
+		else if (x->background)
+			;	/* the agent renames at the job's end */
 		else if (rename(x->d.part, x->d.path) == -1)
 			reply_local_error(r, "cannot rename to", x->d.path,
 			    errno);
@@ -442,6 +624,10 @@ xfer_start(struct ftpagent *a, struct xfer *x,
 {
 	const struct fa_op *op;
 	struct fa_call *c;
+	json_t *p;
+	size_t n;
+	int fds[2];
+	uint64_t id;
 
 	if (x->background)
 		op = x->put ? &op_put_background : &op_get_background;
@@ -453,13 +639,21 @@ xfer_start(struct ftpagent *a, struct xfer *x,
 		return 0;
 	}
 	c->state = x;
-	if (!x->background && opts != NULL) {
-		c->progress = opts->progress;
-		c->progress_arg = opts->progress_arg;
+	if (!x->background && opts != NULL && opts->progress != NULL) {
+		x->progress = opts->progress;
+		x->progress_arg = opts->progress_arg;
+		c->progress = xfer_progress;
+		c->progress_arg = x;
 	}
-	if (x->step == XFER_TRANSFER)
-		return fa_call_start(a, c, transfer_method(x),
-		    transfer_params(x), &x->fd, 1);
+	if (x->step == XFER_TRANSFER) {
+		p = transfer_request(a, x, fds, &n);
+		id = fa_call_start(a, c, transfer_method(x), p, fds, n);
+		if (fds[1] != -1)
+			close(fds[1]);
+		return id;
+	}
+	if (x->step == XFER_INFO)
+		return fa_call_start(a, c, "rpc.info", json_object(), NULL, 0);
 	return fa_call_start(a, c, "fs.stat", stat_params(x), NULL, 0);
 }
 
@@ -582,13 +776,16 @@ get_local(struct ftpagent *a, struct xfer *x, int fifo_ms)
 	}
 	/* the .part next to the file it replaces, through any symlinks */
 	x->local = LOCAL_PART;
-	if (adopt_needed(x)) {
+	if (adopt_needed(x))
 		x->step = XFER_STAT_ADOPT;
-		return true;
-	}
-	if ((e = part_open(x, &what)) != 0) {
+	else if ((e = part_open(x, &what)) != 0) {
 		fa_set_local_error(a, what, x->d.part, e);
 		return false;
+	}
+	/* in the background: does the agent rename, or the follower? */
+	if (x->background && a->renames == FA_ASK_UNKNOWN) {
+		x->after_info = x->step;
+		x->step = XFER_INFO;
 	}
 	return true;
 }

@@ -20,9 +20,11 @@ extern int aseq;		/* the agent's own request ids */
 Suite	*tree_local_suite(void);
 void	 tree_call_tcases(Suite *);	/* check_tree_call.c */
 void	 tree_bg_tcases(Suite *);	/* check_tree_bg.c */
+void	 tree_cache_tcases(Suite *);	/* check_tree_cache.c */
 
 void	 tree_setup(void);
 void	 tree_teardown(void);
+const char *tree_tmp(void);	/* TMP */
 int	 stat_at(const char *rel, struct stat *st);
 char	*slurp(const char *rel);
 
@@ -30,6 +32,8 @@ uint64_t start_tree_cb(const struct ftpagent_tree_opts *o, ftpagent_reply_cb cb,
 	    struct rec *rc, struct req *q);
 uint64_t start_tree(const struct ftpagent_tree_opts *o, struct rec *rc);
 const char *ask_for(json_int_t req, const char *method, const char *params);
+void	 ask(const char *method, const char *params, int code, int nfds,
+	    struct req *ans);
 void	 ask1(const char *method, const char *params, int code);
 int	 ask_fails(const char *method, const char *params);
 const char *tree_job(const char *tree, const char *state, json_int_t req);

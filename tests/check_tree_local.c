@@ -6,8 +6,9 @@
  * it, the good paths doing what docs/protocol.md says, and
  * tree_local_suite(), which adds the test cases of check_tree_call.c
  * (the tree's params, progress, items and outcome, its inactivity
- * timeout, and the blocking face serving a forked agent) and of
- * check_tree_bg.c (trees in the background).
+ * timeout, and the blocking face serving a forked agent), of
+ * check_tree_bg.c (trees in the background) and of check_tree_cache.c
+ * (what stays open between requests).
  *
  * Every test works in a directory of its own:
  *
@@ -138,6 +139,12 @@ assert_outside_intact(void)
 	ck_assert_str_eq(slurp("outside/secret"), "secret");
 }
 
+const char *
+tree_tmp(void)
+{
+	return tmp;
+}
+
 void
 tree_setup(void)
 {
@@ -229,7 +236,7 @@ ask_for(json_int_t req, const char *method, const char *params)
 
 /* ask_for the tree; the answer must be code (0: a result) with nfds fds
  * into *ans (req_clear). */
-static void
+void
 ask(const char *method, const char *params, int code, int nfds,
     struct req *ans)
 {
@@ -1167,5 +1174,6 @@ tree_local_suite(void)
 
 	tree_call_tcases(s);
 	tree_bg_tcases(s);
+	tree_cache_tcases(s);
 	return s;
 }

@@ -114,6 +114,38 @@ START_TEST(compare)
 }
 END_TEST
 
+/* An upload goes on only over what an upload cut short leaves. */
+START_TEST(put_resume)
+{
+	struct tree_opts o = { .put = true, .cont = true };
+	struct ftp_entry s = ent(300, 1000000), d = ent(100, 1000000);
+
+	ck_assert_int_eq(tree_put_resume_at(&o, &s, &d), 100);
+	d.mtime = 1000060;			/* written after */
+	ck_assert_int_eq(tree_put_resume_at(&o, &s, &d), 100);
+	ck_assert_int_eq(tree_put_resume_at(&o, &s, NULL), 0);
+	d.mtime = 999999;			/* older: another file */
+	ck_assert_int_eq(tree_put_resume_at(&o, &s, &d), 0);
+	d.mtime = INT64_MIN;			/* unknown */
+	ck_assert_int_eq(tree_put_resume_at(&o, &s, &d), 0);
+	d = ent(300, 1000000);			/* as long, or longer */
+	ck_assert_int_eq(tree_put_resume_at(&o, &s, &d), 0);
+	d = ent(301, 1000000);
+	ck_assert_int_eq(tree_put_resume_at(&o, &s, &d), 0);
+	d = ent(0, 1000000);			/* empty: nothing to keep */
+	ck_assert_int_eq(tree_put_resume_at(&o, &s, &d), 0);
+	d = ent(100, 1000000);
+	d.type = FTP_ENTRY_DIR;
+	ck_assert_int_eq(tree_put_resume_at(&o, &s, &d), 0);
+	d.type = FTP_ENTRY_FILE;
+	o.cont = false;
+	ck_assert_int_eq(tree_put_resume_at(&o, &s, &d), 0);
+	o.cont = true;
+	o.put = false;				/* downloads use NAME.part */
+	ck_assert_int_eq(tree_put_resume_at(&o, &s, &d), 0);
+}
+END_TEST
+
 START_TEST(sort_dedupe)
 {
 	const char *names[] = { "b", "a", "c", "a", "b", "-x" };
@@ -203,6 +235,7 @@ tree_plan_suite(void)
 	tcase_add_test(tc, unsafe_names);
 	tcase_add_test(tc, globs);
 	tcase_add_test(tc, compare);
+	tcase_add_test(tc, put_resume);
 	tcase_add_test(tc, sort_dedupe);
 	tcase_add_test(tc, part_clash);
 	tcase_add_test(tc, link_targets);

@@ -17,7 +17,8 @@ argument to /bin/ls: it is split at white space, words that start with
 (a directory's entries under a "word:" header when there are several
 words, a file's line, or "ls: word: No such file or directory"), all on
 the data connection, then 226. Without it the whole argument names one
-path, and a missing one gets 450. "pwd": false refuses PWD (502), so a
+path, and a missing one gets 450 ("missing_empty": true: 150, nothing,
+226, as vsftpd answers). "pwd": false refuses PWD (502), so a
 client cannot learn its login directory. Every LIST/NLST logs a "mark" naming
 the words it listed ("list ['a', 'b']").
 """
@@ -99,7 +100,9 @@ def serve(session, opts, payload):
         elif verb in ("LIST", "NLST"):
             body, words = _listing(tree, cwd, arg, split, verb == "NLST")
             session.log("mark", text="list %r" % (words,))
-            if body is None:
+            if body is None and opts.get("missing_empty"):
+                body = b""
+            elif body is None:
                 session.send("450 %s: No such file or directory.\r\n" % arg)
                 continue
             session.send("150 Opening ASCII mode data connection.\r\n")

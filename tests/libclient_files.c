@@ -2,11 +2,14 @@
  * Drives libftpagent's local-file calls for tests/integ/test_libclient.py:
  *
  *	libclient_files SOCKET SESSION get REMOTE LOCAL [resume]
+ *	libclient_files SOCKET SESSION get-progress REMOTE LOCAL [resume]
  *	libclient_files SOCKET SESSION get-bg REMOTE LOCAL [resume]
  *	libclient_files SOCKET SESSION put-bg LOCAL REMOTE
  *
  * Prints one line "ok KEY=VALUE ..." or "error KIND MESSAGE", and for the
- * background calls waits for the job with ftpagent_job_wait.
+ * background calls waits for the job with ftpagent_job_wait. get-progress
+ * adds what its progress callback saw: how many calls, the last bytes
+ * and total.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,17 +41,45 @@ wait_job(struct ftpagent *fa, const char *job)
 	return 0;
 }
 
+struct seen {
+	int		calls;
+	int64_t		bytes, total;
+};
+
+static bool
+on_progress(void *arg, int64_t bytes, int64_t total)
+{
+	struct seen *s = arg;
+
+	s->calls++;
+	s->bytes = bytes;
+	s->total = total;
+	return true;
+}
+
 static int
 run(struct ftpagent *fa, const char *session, const char *op,
     const char *from, const char *to, bool resume)
 {
 	struct ftpagent_xfer_opts o;
 	struct ftpagent_xfer_result r;
+	struct seen seen = { 0, -1, -1 };
 	char *job = NULL;
 	int rc;
 
 	memset(&o, 0, sizeof(o));
 	o.offset = resume ? -1 : 0;
+	if (strcmp(op, "get-progress") == 0) {
+		o.progress = on_progress;
+		o.progress_arg = &seen;
+		if (!ftpagent_get_file(fa, session, from, to, &o, &r))
+			return failed(fa);
+		printf("ok bytes=%lld total=%lld calls=%d last_bytes=%lld "
+		    "last_total=%lld\n", (long long)r.bytes,
+		    (long long)r.total, seen.calls, (long long)seen.bytes,
+		    (long long)seen.total);
+		return 0;
+	}
 	if (strcmp(op, "get") == 0) {
 		if (!ftpagent_get_file(fa, session, from, to, &o, &r))
 			return failed(fa);

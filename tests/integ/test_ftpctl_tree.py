@@ -212,6 +212,36 @@ class ServerCtlTrees:
         self.assertEqual(doc["files"], 0, doc)
         self.assertEqual(self.verbs(srv, mark, "STOR", "APPE"), [])
 
+    def test_mirror_R_resumes_a_cut_upload(self):
+        """An upload cut short leaves a shorter file on the server, newer
+        than the local one: mirror -R goes on from its end (REST), the
+        bytes there not sent again. A shorter file older than the local
+        one is another file: sent again whole."""
+        srv = self.server_ready()
+        os.makedirs(self.here("src"))
+        data = os.urandom(300000)
+        for n in ("cut.bin", "old.bin"):
+            with open(self.here("src", n), "wb") as f:
+                f.write(data)
+            os.utime(self.here("src", n), (1500000000, 1500000000))
+        up = self.remote(srv, "up")
+        os.makedirs(up)
+        with open(os.path.join(up, b"cut.bin"), "wb") as f:
+            f.write(data[:100000])
+        with open(os.path.join(up, b"old.bin"), "wb") as f:
+            f.write(b"x" * 100000)
+        os.utime(os.path.join(up, b"old.bin"), (1400000000, 1400000000))
+        self.chown_tree(srv, up)
+        mark = self.mark(srv)
+        doc = self.summary(self.ok(self.ctl("--json", "mirror", "-R", "src",
+                                            "s:/up")))
+        self.assertEqual(doc["files"], 2, doc)
+        self.assertSameTree(self.here("src"), up)
+        self.assertEqual(self.verbs(srv, mark, "REST"), ["REST 100000"])
+        self.assertEqual(len(self.verbs(srv, mark, "STOR")), 2)
+        # what moved: old.bin whole, the rest of cut.bin
+        self.assertEqual(doc["bytes"], 300000 + 200000, doc)
+
     # -- --delete, --dry-run
     def test_delete_and_dry_run(self):
         srv = self.server_ready()

@@ -218,7 +218,9 @@ class InstallTest(ftpa.TestCase):
         lines = p.stdout.decode().split("\n")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(lines[0], "get")
-        self.assertEqual(lines[1], "--continue")
+        # get's own option, then the session options of URL targets
+        self.assertEqual(lines[1].split(), ["--continue", "--ca-file",
+                                            "--connect-timeout"])
         self.assertEqual(lines[2].split(), ["none", "explicit", "implicit"])
         self.assertIn("--append", lines[3].split())
 

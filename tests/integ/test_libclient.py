@@ -87,6 +87,42 @@ class LibFilesTest(ftpa.TestCase):
         # job_wait returned after the follower had cleaned up
         self.assertEqual(os.listdir(self.work), [])
 
+    def test_directory_or_missing_leaves_nothing(self):
+        """Issue 17: a remote directory is "is a directory" (not_found),
+        a missing file the server's word; neither leaves a .part, with or
+        without resuming and a progress callback."""
+        os.mkdir(os.path.join(self.srv.home, "dir"))
+        dst = self.local("x")
+        for op in ("get", "get-progress"):
+            for extra in ([], ["resume"]):
+                with self.subTest(op=op, resume=extra):
+                    words = self.run_prog(op, "/dir", dst, *extra)
+                    self.assertEqual(words[:2], ["error", "not_found"])
+                    self.assertEqual(" ".join(words[2:]),
+                                     "get /dir: is a directory")
+                    self.assertEqual(os.listdir(self.work), [])
+                    words = self.run_prog(op, "/missing.bin", dst, *extra)
+                    self.assertEqual(words[:2], ["error", "not_found"])
+                    self.assertNotIn("is a directory", " ".join(words))
+                    self.assertEqual(os.listdir(self.work), [])
+
+    def test_progress_ends_at_the_total(self):
+        """Issue 17: the progress callback's last call is the end."""
+        dst = self.local("data.bin")
+        r = self.fields(self.run_prog("get-progress", "/data.bin", dst))
+        self.assertEqual(r["bytes"], str(len(DATA)))
+        self.assertGreaterEqual(int(r["calls"]), 1)
+        self.assertEqual((r["last_bytes"], r["last_total"]),
+                         (str(len(DATA)), str(len(DATA))), r)
+        # resumed: the end is what this transfer moved, of the total
+        with open(dst, "wb") as f:
+            f.write(DATA[:1000])
+        r = self.fields(self.run_prog("get-progress", "/data.bin", dst,
+                                      "resume"))
+        self.assertEqual((r["last_bytes"], r["last_total"]),
+                         (r["bytes"], str(len(DATA))), r)
+        self.assertEqual(self.read(dst), DATA)
+
     def test_background_get_is_renamed_by_the_follower(self):
         dst = self.local("bg.bin")
         r = self.fields(self.run_prog("get-bg", "/data.bin", dst))
