@@ -462,8 +462,15 @@ job_conclude(struct job *j)
 static void
 job_end(struct job *j, struct ftp_op *op)
 {
+	char	*local;
+
 	ev_timer_stop(loop_get(), &j->retry);
 	job_account(j, op);
+	/* a download the agent renamed: its file's name now */
+	if (j->local != NULL && (local = local_name(&op->lfd)) != NULL) {
+		free(j->local);
+		j->local = local;
+	}
 	j->t_end = now_mono();
 	j->real_end = now_real();
 	if (j->t_start == 0)
