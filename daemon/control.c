@@ -13,6 +13,7 @@
 #include "budget.h"
 #include "control.h"
 #include "events.h"
+#include "ftpa_error.h"
 #include "jsonrpc.h"
 #include "log.h"
 #include "rpc.h"
@@ -209,6 +210,8 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	c->b = b;
 	b->conns++;
 	ndjson_init(&c->in, opts.max_msg);
+	/* a request over max_message is answered and skipped, not fatal */
+	ndjson_set_resync(&c->in);
 	ev_io_init(&c->rw, client_read_cb, fd, EV_READ);
 	ev_io_init(&c->ww, client_write_cb, fd, EV_WRITE);
 	c->rw.data = c->ww.data = c;
@@ -365,12 +368,12 @@ client_fds_sub(struct client *c, size_t n)
 }
 
 static void
-fdgroups_close(struct client *c, uint64_t before)
+fdgroups_close_range(struct client *c, uint64_t from, uint64_t before)
 {
 	struct fdgroup	**pp = &c->fdq, *g;
 
 	while ((g = *pp) != NULL) {
-		if (g->offset < before) {
+		if (g->offset >= from && g->offset < before) {
 			for (size_t i = 0; i < g->nfds; i++)
 				if (g->fds[i] != -1) {
 					close(g->fds[i]);
@@ -382,6 +385,12 @@ fdgroups_close(struct client *c, uint64_t before)
 		} else
 			pp = &g->next;
 	}
+}
+
+static void
+fdgroups_close(struct client *c, uint64_t before)
+{
+	fdgroups_close_range(c, 0, before);
 }
 
 static void
@@ -508,7 +517,7 @@ flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		client_flush(c);
 		/* requests held back until a call ended or the uid's
 		 * replies were read */
-		if (client_may_start(c) && ndjson_pending(&c->in) > 0)
+		if (client_may_start(c) && ndjson_waiting(&c->in))
 			client_dispatch(c);
 		client_unref(c);
 	}
@@ -528,7 +537,7 @@ client_update(struct client *c)
 	if (client_may_start(c)) {
 		ev_io_start(loop_get(), &c->rw);
 		/* held-back requests run before the loop sleeps */
-		if (ndjson_pending(&c->in) > 0)
+		if (ndjson_waiting(&c->in))
 			client_queue_flush(c);
 	} else
 		ev_io_stop(loop_get(), &c->rw);
@@ -629,7 +638,7 @@ client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		drain_hook(c);
 	client_update(c);
 	/* messages held back while the client was not reading its replies */
-	if (client_may_start(c) && ndjson_pending(&c->in) > 0)
+	if (client_may_start(c) && ndjson_waiting(&c->in))
 		client_dispatch(c);
 }
 
@@ -655,6 +664,28 @@ client_fatal(struct client *c, int code, const char *msg)
 	client_close_after_flush(c);
 }
 
+/*
+ * A request longer than max_message, dropped by the framer: answered with
+ * its id when its first bytes hold one (libftpagent writes the id before
+ * the params), else null, and the connection goes on.
+ */
+static void
+client_too_long(struct client *c, const char *head, size_t len)
+{
+	json_t	*id = jsonrpc_head_id(head, len);
+	char	 msg[128];
+
+	log_info("client %llu (uid %u): a request over max_message (%zu "
+	    "bytes) skipped", (unsigned long long)c->serial, (unsigned)c->uid,
+	    opts.max_msg);
+	(void)snprintf(msg, sizeof(msg), "request longer than the message "
+	    "limit of %zu bytes (max_message); not read", opts.max_msg);
+	client_send(c, jsonrpc_error(id, ftpa_err_code(FTPA_ERR_LIMIT), msg,
+	    json_pack("{s:s,s:I}", "kind", "limit", "max_message",
+	    (json_int_t)opts.max_msg)));
+	json_decref(id);
+}
+
 static void
 client_dispatch(struct client *c)
 {
@@ -675,6 +706,10 @@ client_dispatch(struct client *c)
 		if (st == NDJSON_TOOBIG) {
 			client_fatal(c, JSONRPC_PARSE_ERROR, "message too large");
 			break;
+		}
+		if (st == NDJSON_SKIPPED) {
+			client_too_long(c, line, len);
+			continue;
 		}
 		c->in_offset += len + 1;
 		/* fds that came with this message's bytes belong to it */
@@ -739,15 +774,17 @@ client_take_fds(struct client *c, struct cmsghdr *cm, uint64_t offset,
 	*tail = g;
 }
 
-/* Bytes read: every complete message is dispatched, then answered. */
+/* Bytes read and framed (ndjson_feed gave fed): every complete message is
+ * dispatched, then answered. */
 static void
-client_feed(struct client *c, const char *buf, size_t n)
+client_fed(struct client *c, int fed)
 {
-	if (ndjson_feed(&c->in, buf, n) == -1) {
-		/* complete messages before the oversized one still count */
+	if (fed == -1) {
+		/* complete messages before the failure still count */
 		client_dispatch(c);
 		if (!c->dead && !c->closing)
-			client_fatal(c, JSONRPC_PARSE_ERROR, "message too large");
+			client_fatal(c, JSONRPC_PARSE_ERROR, "too many requests "
+			    "over max_message at once");
 		return;
 	}
 	client_dispatch(c);
@@ -758,18 +795,31 @@ client_feed(struct client *c, const char *buf, size_t n)
 /*
  * What one recvmsg brought besides bytes: descriptors, to the message
  * holding the last byte read, or the news that some were refused. at is
- * the stream offset of the last byte. -1 when the client was closed.
+ * the stream offset of the last byte (among the bytes kept); drop: that
+ * byte was part of a request over max_message, whose descriptors are
+ * closed. -1 when the client was closed.
  */
 static int
 client_take_cmsgs(struct client *c, struct msghdr *msg, uint64_t at,
-    size_t room)
+    size_t room, bool drop)
 {
 	struct cmsghdr	*cm;
 	bool		 cut = (msg->msg_flags & MSG_CTRUNC) != 0;
 
-	for (cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+	for (cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		if (drop) {
+			int	*fdp = (int *)CMSG_DATA(cm);
+
+			for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) /
+			    sizeof(int); i++)
+				close(fdp[i]);
+		} else
 			client_take_fds(c, cm, at, &room, cut);
+	}
+	if (drop)
+		return 0;
 	if (cut && CMSG_FIRSTHDR(msg) == NULL) {
 		struct cmsghdr	none = { .cmsg_len = CMSG_LEN(0) };
 
@@ -800,18 +850,21 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct msghdr	 msg;
 	struct iovec	 iov;
 	ssize_t		 n;
-	uint64_t	 at = c->in_offset + ndjson_pending(&c->in);
+	uint64_t	 at;
 	size_t		 room = budget_fd_room(c->b, c->nfds);
+	int		 fed = 0;
+	bool		 drop;
 
 	/*
 	 * Requests held back (client_may_start) are read on, for a client
 	 * that writes all its requests before reading, but only so far: at
-	 * most a message's worth of bytes, and never until the descriptors
-	 * of the next request would be refused. control_call_ended and
-	 * wake_uid start reading again.
+	 * most a message's worth of bytes, nor past a request over
+	 * max_message (each would queue an answer), and never until the
+	 * descriptors of the next request would be refused.
+	 * control_call_ended and wake_uid start reading again.
 	 */
 	if (!client_may_start(c) && (ndjson_pending(&c->in) >= opts.max_msg ||
-	    room < CLIENT_MAX_FDS)) {
+	    ndjson_skips(&c->in) > 0 || room < CLIENT_MAX_FDS)) {
 		ev_io_stop(loop, w);
 		return;
 	}
@@ -839,10 +892,21 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	 * Linux returns earlier fd-less bytes in the same read and stops
 	 * right after the buffer that carried the fds, so they belong to the
 	 * message holding the last byte read (clients send a message's fds
-	 * with that message's bytes only).
+	 * with that message's bytes only). The bytes are framed first, as a
+	 * request over max_message is dropped as it comes: the last byte
+	 * kept is the one before in_offset + pending, and when the last byte
+	 * read was dropped, its request's fds go with it.
 	 */
-	at += n > 0 ? (uint64_t)n - 1 : 0;
-	if (client_take_cmsgs(c, &msg, at, room) == -1)
+	if (n > 0) {
+		fed = ndjson_feed(&c->in, buf, (size_t)n);
+		/* the start of a request that proved too long had fds */
+		fdgroups_close_range(c, ndjson_unkept(&c->in), UINT64_MAX);
+	}
+	drop = fed == -1 || ndjson_last_dropped(&c->in);
+	at = c->in_offset + ndjson_pending(&c->in);
+	if (n > 0 && !drop)
+		at--;
+	if (client_take_cmsgs(c, &msg, at, room, n > 0 && drop) == -1)
 		return;
 	if (n == 0) {
 		/*
@@ -856,5 +920,5 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			client_close(c);
 		return;
 	}
-	client_feed(c, buf, (size_t)n);
+	client_fed(c, fed);
 }

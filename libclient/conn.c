@@ -462,6 +462,7 @@ conn_next(struct conn *c, struct jsonrpc_msg *out, bool *have)
 		case NDJSON_AGAIN:
 			return CONN_OK;
 		case NDJSON_TOOBIG:
+		case NDJSON_SKIPPED:	/* not in resync mode: never */
 			conn_close(c);
 			return CONN_TOOBIG;
 		case NDJSON_LINE:

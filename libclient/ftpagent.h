@@ -670,8 +670,10 @@ FTPAGENT_API void ftpagent_event_clear(struct ftpagent_event *ev);
 /*
  * Calls any method. params_json is a JSON object or array text, or NULL.
  * On success *result_json receives the result as compact JSON text (caller
- * frees with free()). An error reply sets the sticky error; its full JSON
- * error object is then available from ftpagent_error_data().
+ * frees with free()). An error reply sets the sticky error: its code,
+ * message and kind from ftpagent_error(), ftpagent_error_message() and
+ * ftpagent_error_kind(), and its "data" member (not the whole error
+ * object) as JSON text from ftpagent_error_data().
  */
 FTPAGENT_API bool ftpagent_call(struct ftpagent *, const char *method,
     const char *params_json, char **result_json);

@@ -175,8 +175,11 @@ jsonrpc_request(const char *method, json_t *params, json_int_t id)
 {
 	json_t *o;
 
+	/* the id before the params: a request too long for the agent is
+	 * answered with its id, which the agent finds in its first bytes */
 	if ((o = envelope()) == NULL || method == NULL ||
-	    json_object_set_new(o, "method", json_string(method)) == -1)
+	    json_object_set_new(o, "method", json_string(method)) == -1 ||
+	    json_object_set_new(o, "id", json_integer(id)) == -1)
 		goto fail;
 	if (params != NULL) {
 		/* set_new steals params even when it fails. */
@@ -186,8 +189,6 @@ jsonrpc_request(const char *method, json_t *params, json_int_t id)
 		if (json_object_set_new(o, "params", p) == -1)
 			goto fail;
 	}
-	if (json_object_set_new(o, "id", json_integer(id)) == -1)
-		goto fail;
 	return o;
 fail:
 	json_decref(params);
@@ -313,4 +314,90 @@ jsonrpc_dump(const json_t *msg, size_t *len)
 	if (len != NULL)
 		*len = n + 1;
 	return s;
+}
+
+/* Past the string whose opening quote is at i: the index after its
+ * closing quote, or len when it does not end within the bytes. */
+static size_t
+head_string_end(const char *b, size_t len, size_t i)
+{
+	for (i++; i < len; i++) {
+		if (b[i] == '\\')
+			i++;
+		else if (b[i] == '"')
+			return i + 1;
+	}
+	return len;
+}
+
+/* Past the value that starts at i: the index after it, or len when it
+ * may go on beyond the bytes (a scalar is complete only once followed). */
+static size_t
+head_value_end(const char *b, size_t len, size_t i)
+{
+	size_t depth = 0;
+
+	if (i < len && b[i] == '"')
+		return head_string_end(b, len, i);
+	if (i < len && b[i] != '{' && b[i] != '[') {
+		while (i < len && b[i] != '\0' &&
+		    strchr(",}] \t\r\n", b[i]) == NULL)
+			i++;
+		return i;
+	}
+	for (; i < len; i++) {
+		if (b[i] == '"') {
+			/* a container ends after its strings */
+			if ((i = head_string_end(b, len, i)) >= len)
+				return len;
+			i--;
+		} else if (b[i] == '{' || b[i] == '[')
+			depth++;
+		else if ((b[i] == '}' || b[i] == ']') && --depth == 0)
+			return i + 1;
+	}
+	return len;
+}
+
+static size_t
+head_ws(const char *b, size_t len, size_t i)
+{
+	while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' ||
+	    b[i] == '\n'))
+		i++;
+	return i;
+}
+
+json_t *
+jsonrpc_head_id(const char *b, size_t len)
+{
+	size_t	i, k, v, end;
+	json_t	*id;
+
+	i = head_ws(b, len, 0);
+	if (i >= len || b[i] != '{')
+		return NULL;
+	for (;;) {
+		i = head_ws(b, len, i + 1);
+		if (i >= len || b[i] != '"')
+			return NULL;
+		k = i;
+		i = head_ws(b, len, head_string_end(b, len, k));
+		if (i >= len || b[i] != ':')
+			return NULL;
+		v = head_ws(b, len, i + 1);
+		if ((end = head_value_end(b, len, v)) >= len)
+			return NULL;
+		if (i > k && memcmp(b + k, "\"id\"", 4) == 0 &&
+		    head_ws(b, len, k + 4) == i) {
+			id = json_loadb(b + v, end - v, JSON_DECODE_ANY, NULL);
+			if (json_is_integer(id) || json_is_string(id))
+				return id;
+			json_decref(id);
+			return NULL;
+		}
+		i = head_ws(b, len, end);
+		if (i >= len || b[i] != ',')
+			return NULL;
+	}
 }

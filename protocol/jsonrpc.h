@@ -55,6 +55,14 @@ json_t	*jsonrpc_response(json_t *id /* borrowed */, json_t *result /* stolen */)
 json_t	*jsonrpc_error(json_t *id /* borrowed, NULL -> null */, int code,
 	    const char *message, json_t *data /* stolen, may be NULL */);
 
+/*
+ * The id of a request of which only the first len bytes are known (the
+ * rest was too long to read): a member "id" of the top-level object that
+ * comes whole before the bytes end. Returns a new reference to an integer
+ * or string, or NULL. jsonrpc_request puts the id before the params.
+ */
+json_t	*jsonrpc_head_id(const char *buf, size_t len);
+
 /* Serialises compactly with a trailing '\n'. Caller frees with free().
  * *len receives the length including the '\n'. */
 char	*jsonrpc_dump(const json_t *msg, size_t *len);

@@ -2,7 +2,9 @@
  * NDJSON framer. The buffer holds at most one partial message of up to
  * `max` bytes plus the complete messages of the latest feed: an over-long
  * message is refused as soon as it passes the limit, before its newline
- * arrives, so a peer cannot make us buffer an unbounded line.
+ * arrives, so a peer cannot make us buffer an unbounded line. In resync
+ * mode the rest of that message is dropped as it comes and framing goes on
+ * after its '\n'; a skip record keeps its place among the kept bytes.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -24,16 +26,51 @@ ndjson_init(struct ndjson *nj, size_t max)
 {
 	memset(nj, 0, sizeof(*nj));
 	nj->max = max > 0 ? max : NDJSON_DEFAULT_MAX;
+	nj->unkept = UINT64_MAX;
 }
 
 void
 ndjson_free(struct ndjson *nj)
 {
 	size_t max = nj->max;
+	int resync = nj->resync;
 
 	free(nj->buf);
+	free(nj->skips);
 	memset(nj, 0, sizeof(*nj));
 	nj->max = max;
+	nj->resync = resync;
+	nj->unkept = UINT64_MAX;
+}
+
+void
+ndjson_set_resync(struct ndjson *nj)
+{
+	nj->resync = 1;
+}
+
+int
+ndjson_waiting(const struct ndjson *nj)
+{
+	return nj->len > nj->start || nj->nskips > 0;
+}
+
+size_t
+ndjson_skips(const struct ndjson *nj)
+{
+	return nj->nskips;
+}
+
+int
+ndjson_last_dropped(const struct ndjson *nj)
+{
+	return nj->last_dropped;
+}
+
+uint64_t
+ndjson_unkept(const struct ndjson *nj)
+{
+	return nj->unkept;
 }
 
 size_t
@@ -98,18 +135,22 @@ reserve(struct ndjson *nj, size_t more)
 	return 0;
 }
 
-int
-ndjson_feed(struct ndjson *nj, const void *data, size_t len)
+/*
+ * The framed part of a feed: keeps the bytes before the first message
+ * over the limit. Returns how many, or (size_t)-1 when out of memory.
+ * *over says whether such a message starts (or goes on) right after them,
+ * *partial how many of its bytes an earlier feed buffered.
+ */
+static size_t
+feed_framed(struct ndjson *nj, const char *p, size_t len, int *over,
+    size_t *partial)
 {
-	const char *p = data, *s, *end, *nl, *old;
+	const char *s, *end, *nl, *old;
 	size_t keep = len, seg, n, unscanned;
 	int known_clean;
 
-	if (nj->toobig)
-		return -1;
-	if (len == 0)
-		return 0;
-
+	*over = 0;
+	*partial = 0;
 	/* Length of the partial message already buffered. Only the bytes
 	 * next() has not scanned yet can hold a '\n'. */
 	unscanned = nj->len - nj->start - nj->scanned;
@@ -134,7 +175,8 @@ ndjson_feed(struct ndjson *nj, const void *data, size_t len)
 		n = (size_t)((nl != NULL ? nl : end) - s);
 		if (seg > nj->max || n > nj->max - seg) {
 			keep = (size_t)(s - p);
-			nj->toobig = 1;
+			*over = 1;
+			*partial = seg;
 			break;
 		}
 		if (nl == NULL)
@@ -144,10 +186,8 @@ ndjson_feed(struct ndjson *nj, const void *data, size_t len)
 	}
 
 	if (keep > 0) {
-		if (reserve(nj, keep) == -1) {
-			nj->toobig = 1;
-			return -1;
-		}
+		if (reserve(nj, keep) == -1)
+			return (size_t)-1;
 		/* Saves next() rescanning a long partial message after each
 		 * small feed. */
 		if (known_clean)
@@ -155,7 +195,86 @@ ndjson_feed(struct ndjson *nj, const void *data, size_t len)
 		memcpy(nj->buf + nj->len, p, keep);
 		nj->len += keep;
 	}
-	return nj->toobig ? -1 : 0;
+	return keep;
+}
+
+/*
+ * Resync mode: the message over the limit starts at p, after the partial
+ * bytes buffered of it. Those go, and its place and first bytes are
+ * recorded for next(). -1 when out of memory or too many wait.
+ */
+static int
+skip_begin(struct ndjson *nj, size_t partial, const char *p, size_t len)
+{
+	struct ndjson_skip	*sk;
+	size_t			 room, n;
+
+	if (nj->nskips >= NDJSON_MAX_SKIPS)
+		return -1;
+	sk = realloc(nj->skips, (nj->nskips + 1) * sizeof(*sk));
+	if (sk == NULL)
+		return -1;
+	nj->skips = sk;
+	sk = &nj->skips[nj->nskips++];
+	/* its first max + 1 bytes hold no '\n': nothing of the next one */
+	room = nj->max < NDJSON_HEAD ? nj->max + 1 : NDJSON_HEAD;
+	n = partial < room ? partial : room;
+	memcpy(sk->head, nj->buf + nj->len - partial, n);
+	sk->headlen = n;
+	n = room - sk->headlen < len ? room - sk->headlen : len;
+	memcpy(sk->head + sk->headlen, p, n);
+	sk->headlen += n;
+	sk->head[sk->headlen] = '\0';
+
+	nj->len -= partial;
+	if (nj->scanned > nj->len - nj->start)
+		nj->scanned = nj->len - nj->start;
+	sk->at = nj->off + (nj->len - nj->start);
+	if (partial > 0 && nj->unkept == UINT64_MAX)
+		nj->unkept = sk->at;
+	nj->skipping = 1;
+	return 0;
+}
+
+int
+ndjson_feed(struct ndjson *nj, const void *data, size_t len)
+{
+	const char *p = data, *nl;
+	size_t took, partial;
+	int over;
+
+	nj->unkept = UINT64_MAX;
+	if (nj->toobig)
+		return -1;
+	if (len > 0)
+		nj->last_dropped = 0;
+	while (len > 0) {
+		if (nj->skipping) {
+			nl = memchr(p, '\n', len);
+			took = nl != NULL ? (size_t)(nl - p) + 1 : len;
+			nj->skipping = nl == NULL;
+			nj->last_dropped = took == len;
+			p += took;
+			len -= took;
+			continue;
+		}
+		took = feed_framed(nj, p, len, &over, &partial);
+		if (took == (size_t)-1) {
+			nj->toobig = 1;
+			return -1;
+		}
+		if (took > 0)
+			nj->last_dropped = 0;
+		if (!over)
+			break;
+		p += took;
+		len -= took;
+		if (!nj->resync || skip_begin(nj, partial, p, len) == -1) {
+			nj->toobig = 1;
+			return -1;
+		}
+	}
+	return 0;
 }
 
 enum ndjson_status
@@ -164,6 +283,16 @@ ndjson_next(struct ndjson *nj, char **line, size_t *len)
 	char *from, *nl;
 	size_t n;
 
+	if (nj->nskips > 0 && nj->skips[0].at == nj->off) {
+		/* a dropped message's turn, after those before it */
+		memcpy(nj->head, nj->skips[0].head, nj->skips[0].headlen + 1);
+		*line = nj->head;
+		*len = nj->skips[0].headlen;
+		nj->nskips--;
+		memmove(nj->skips, nj->skips + 1,
+		    nj->nskips * sizeof(*nj->skips));
+		return NDJSON_SKIPPED;
+	}
 	if (nj->len > nj->start) {
 		from = nj->buf + nj->start + nj->scanned;
 		nl = memchr(from, '\n', nj->len - nj->start - nj->scanned);
@@ -179,6 +308,7 @@ ndjson_next(struct ndjson *nj, char **line, size_t *len)
 			*line = nj->buf + nj->start;
 			*len = n;
 			nj->start += n + 1;
+			nj->off += n + 1;
 			nj->scanned = 0;
 			return NDJSON_LINE;
 		}

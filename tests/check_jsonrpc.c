@@ -414,6 +414,62 @@ START_TEST(test_dump_exact)
 }
 END_TEST
 
+/* the id of a request cut short, as the agent finds it to answer a
+ * request over the message limit */
+START_TEST(test_head_id)
+{
+	static const struct {
+		const char	*head;
+		const char	*want;	/* compact JSON, or NULL: not found */
+	} cases[] = {
+		{ "{\"jsonrpc\":\"2.0\",\"method\":\"transfer.put\",\"id\":7,"
+		  "\"params\":{\"data\":\"QUJD", "7" },
+		{ " { \"id\" : \"a b\" , \"params\":[", "\"a b\"" },
+		{ "{\"params\":{\"x\":[1,{\"id\":2}],\"s\":\"}\\\"\"},\"id\":-3,",
+		  "-3" },
+		{ "{\"method\":\"m\",\"id\":12", NULL },	/* 12 or 123? */
+		{ "{\"method\":\"m\",\"id\":\"ab", NULL },
+		{ "{\"params\":{\"data\":\"QUJD", NULL },
+		{ "{\"idx\":1,\"id\":null,\"x\":1", NULL },
+		{ "{\"id\":1.5,", NULL },
+		{ "{\"id\":{\"a\":1},", NULL },
+		{ "[{\"id\":1},", NULL },
+		{ "", NULL },
+		{ "{\"i", NULL },
+	};
+	json_t *id;
+	char *s;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		id = jsonrpc_head_id(cases[i].head, strlen(cases[i].head));
+		if (cases[i].want == NULL) {
+			ck_assert_msg(id == NULL, "case %zu", i);
+			continue;
+		}
+		ck_assert_msg(id != NULL, "case %zu", i);
+		s = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+		ck_assert_str_eq(s, cases[i].want);
+		free(s);
+		json_decref(id);
+	}
+}
+END_TEST
+
+/* jsonrpc_request writes the id before the params, where the agent can
+ * find it in a request too long to read */
+START_TEST(test_request_id_first)
+{
+	json_t *msg = jsonrpc_request("m", json_pack("{s:s}", "a", "b"), 9);
+	char *s = jsonrpc_dump(msg, NULL);
+
+	ck_assert_str_eq(s, "{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"id\":9,"
+	    "\"params\":{\"a\":\"b\"}}\n");
+	free(s);
+	json_decref(msg);
+}
+END_TEST
+
 Suite *
 jsonrpc_suite(void)
 {
@@ -434,6 +490,8 @@ jsonrpc_suite(void)
 	tcase_add_test(tc, test_builders_round_trip);
 	tcase_add_test(tc, test_builder_failures);
 	tcase_add_test(tc, test_dump_exact);
+	tcase_add_test(tc, test_head_id);
+	tcase_add_test(tc, test_request_id_first);
 	suite_add_tcase(s, tc);
 	return s;
 }

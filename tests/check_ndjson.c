@@ -3,6 +3,7 @@
 #include "config.h"
 #endif
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <check.h>
@@ -341,6 +342,117 @@ START_TEST(test_many_per_feed)
 }
 END_TEST
 
+/*
+ * Resync mode: feeds `in` in pieces of `step` bytes and writes what next()
+ * gave into out, "L:line" and "S:head" joined by '|'.
+ */
+static void
+run_resync(const char *in, size_t step, size_t max, char *out, size_t outsz)
+{
+	struct ndjson nj;
+	enum ndjson_status st;
+	size_t off, n, inlen = strlen(in), len;
+	char *line;
+
+	out[0] = '\0';
+	ndjson_init(&nj, max);
+	ndjson_set_resync(&nj);
+	for (off = 0; off < inlen; off += n) {
+		n = inlen - off < step ? inlen - off : step;
+		ck_assert_int_eq(ndjson_feed(&nj, in + off, n), 0);
+		while ((st = ndjson_next(&nj, &line, &len)) != NDJSON_AGAIN) {
+			ck_assert(st == NDJSON_LINE || st == NDJSON_SKIPPED);
+			ck_assert_uint_eq(strlen(line), len);
+			if (out[0] != '\0')
+				strncat(out, "|", outsz - strlen(out) - 1);
+			strncat(out, st == NDJSON_LINE ? "L:" : "S:",
+			    outsz - strlen(out) - 1);
+			strncat(out, line, outsz - strlen(out) - 1);
+		}
+		ck_assert(!ndjson_waiting(&nj) || ndjson_pending(&nj) > 0);
+	}
+	ndjson_free(&nj);
+}
+
+/* an over-long message is reported in its place and the stream goes on,
+ * however the bytes arrive */
+START_TEST(test_resync_goes_on)
+{
+	static const char in[] = "ok\n"
+	    "{\"id\":1,\"x\":\"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\"}\n"
+	    "next\n"
+	    "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\n"
+	    "\n"
+	    "last\n";
+	static const char want[] = "L:ok|S:{\"id\":1,\"x\":\"yyyyyyyyyyyyyyyy"
+	    "yyyy|L:next|S:zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz|L:|L:last";
+	char out[512];
+	size_t step;
+
+	for (step = 1; step <= sizeof(in); step++) {
+		run_resync(in, step, 32, out, sizeof(out));
+		ck_assert_msg(strcmp(out, want) == 0, "step %zu: %s", step, out);
+	}
+	/* one byte over the limit is over; at the limit is not */
+	run_resync("0123456789\n01234567890\nx\n", 1, 10, out, sizeof(out));
+	ck_assert_str_eq(out, "L:0123456789|S:01234567890|L:x");
+}
+END_TEST
+
+START_TEST(test_resync_last_dropped_and_flood)
+{
+	struct ndjson nj;
+	char buf[64 * 2], *line;
+	size_t len;
+	int i;
+
+	ndjson_init(&nj, 8);
+	ndjson_set_resync(&nj);
+	ck_assert_int_eq(ndjson_feed(&nj, "a\nbbbbbbbbbbbb", 14), 0);
+	ck_assert_int_eq(ndjson_last_dropped(&nj), 1);
+	ck_assert_uint_eq(ndjson_skips(&nj), 1);
+	ck_assert_uint_eq(ndjson_pending(&nj), 2);	/* "a\n" only */
+	ck_assert_int_eq(ndjson_feed(&nj, "bb\nc", 4), 0);
+	ck_assert_int_eq(ndjson_last_dropped(&nj), 0);
+	ck_assert_int_eq(ndjson_feed(&nj, "\n", 1), 0);
+	ck_assert_int_eq(ndjson_next(&nj, &line, &len), NDJSON_LINE);
+	ck_assert_str_eq(line, "a");
+	ck_assert_int_eq(ndjson_next(&nj, &line, &len), NDJSON_SKIPPED);
+	ck_assert_str_eq(line, "bbbbbbbbb");
+	ck_assert_int_eq(ndjson_next(&nj, &line, &len), NDJSON_LINE);
+	ck_assert_str_eq(line, "c");
+	ck_assert_int_eq(ndjson_next(&nj, &line, &len), NDJSON_AGAIN);
+	ck_assert(!ndjson_waiting(&nj));
+	ck_assert_uint_eq(ndjson_unkept(&nj), UINT64_MAX);
+
+	/* bytes kept by one feed and dropped by the next: from where */
+	ck_assert_int_eq(ndjson_feed(&nj, "d\neeee", 6), 0);
+	ck_assert_uint_eq(ndjson_unkept(&nj), UINT64_MAX);
+	ck_assert_int_eq(ndjson_feed(&nj, "eeeee\nf\n", 8), 0);
+	ck_assert_uint_eq(ndjson_unkept(&nj), 2 + 2 + 2);	/* a c d: b went */
+	ck_assert_int_eq(ndjson_next(&nj, &line, &len), NDJSON_LINE);
+	ck_assert_str_eq(line, "d");
+	ck_assert_int_eq(ndjson_next(&nj, &line, &len), NDJSON_SKIPPED);
+	ck_assert_str_eq(line, "eeeeeeeee");
+	ck_assert_int_eq(ndjson_next(&nj, &line, &len), NDJSON_LINE);
+	ck_assert_str_eq(line, "f");
+
+	/* skips nobody collects are bounded: then the stream is unusable */
+	for (i = 0; i < 64; i++)
+		memcpy(buf + 2 * i, "x", 1), buf[2 * i + 1] = 'x';
+	for (i = 0; i < NDJSON_MAX_SKIPS; i++) {
+		ck_assert_int_eq(ndjson_feed(&nj, buf, 9), 0);
+		ck_assert_int_eq(ndjson_feed(&nj, "\n", 1), 0);
+	}
+	ck_assert_uint_eq(ndjson_skips(&nj), NDJSON_MAX_SKIPS);
+	ck_assert_int_eq(ndjson_feed(&nj, buf, 9), -1);
+	for (i = 0; i < NDJSON_MAX_SKIPS; i++)
+		ck_assert_int_eq(ndjson_next(&nj, &line, &len), NDJSON_SKIPPED);
+	ck_assert_int_eq(ndjson_next(&nj, &line, &len), NDJSON_TOOBIG);
+	ndjson_free(&nj);
+}
+END_TEST
+
 Suite *
 ndjson_suite(void)
 {
@@ -359,6 +471,8 @@ ndjson_suite(void)
 	tcase_add_test(tc, test_bounded_memory);
 	tcase_add_test(tc, test_shrinks_after_big_message);
 	tcase_add_test(tc, test_many_per_feed);
+	tcase_add_test(tc, test_resync_goes_on);
+	tcase_add_test(tc, test_resync_last_dropped_and_flood);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;

@@ -3,9 +3,12 @@
 binaries, library, header, .pc, systemd units, sysusers.d file and bash
 completion land where configure said; a small program builds with
 `pkg-config --cflags --libs libftpagent` against the staged copy and talks
-to an agent; the installed completion completes."""
+to an agent; the installed completion completes. And a fresh configure
+with --prefix, installed by a user who owns only that prefix, puts
+everything (units, sysusers.d, completion, examples) under it."""
 
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -273,6 +276,112 @@ class InstallTest(ftpa.TestCase):
                                stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT)
             self.assertEqual(p.returncode, 0, p.stdout.decode())
+
+
+class PrefixInstallTest(unittest.TestCase):
+    """configure --prefix=P and make install-data, as a user who may write
+    to P and nowhere else on the system: nothing may go outside P."""
+
+    DIRS = ("systemdsystemunitdir", "systemduserunitdir", "sysusersdir",
+            "bashcompletiondir", "docdir", "mandir", "includedir",
+            "pkgconfigdir")
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls.top = None
+        if os.path.exists(os.path.join(ftpa.SRCDIR, "config.status")):
+            raise unittest.SkipTest("the source tree is configured in place: "
+                                    "no second build directory")
+        cls.top = tempfile.mkdtemp(prefix="ftpa-prefix-")
+        os.chmod(cls.top, 0o755)
+        cls.prefix = os.path.join(cls.top, "prefix")
+        build = os.path.join(cls.top, "build")
+        # root runs it as nobody, who can write only here (and /tmp)
+        pw = pwd.getpwuid(os.getuid())
+        if os.getuid() == 0:
+            pw = pwd.getpwnam("nobody")
+            os.chown(cls.top, pw.pw_uid, pw.pw_gid)
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL",
+                            "MAKEOVERRIDES", "CONFIG_SITE")}
+        env["HOME"] = cls.top
+        log = []
+
+        drop = {}
+        if os.getuid() == 0:
+            drop = dict(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[])
+
+        def run(argv, cwd):
+            p = subprocess.run(argv, cwd=cwd, env=env,
+                               stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=600, **drop)
+            log.append(p.stdout.decode("utf-8", "replace"))
+            return p.returncode
+
+        subprocess.run(["install", "-d", "-o", str(pw.pw_uid), build],
+                       check=True)
+        cls.rc = run([os.path.join(ftpa.SRCDIR, "configure"),
+                      "--prefix=" + cls.prefix, "--without-check"], build)
+        if cls.rc == 0:
+            cls.rc = run(["make", "install-data"], build)
+        cls.log = "".join(log)
+        cls.makefile = os.path.join(build, "Makefile")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.top:
+            shutil.rmtree(cls.top, True)
+
+    def setUp(self):
+        self.assertEqual(self.rc, 0, "configure or make install-data "
+                         "failed:\n" + self.log[-4000:])
+
+    def test_directories_under_prefix(self):
+        with open(self.makefile) as f:
+            vars_ = {}
+            for line in f:
+                m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*) = ?(.*)$",
+                             line.rstrip("\n"))
+                if m:
+                    vars_[m.group(1)] = m.group(2)
+        for var in self.DIRS:
+            d = expand("$(%s)" % var, vars_)
+            self.assertTrue(d.startswith(self.prefix + "/"),
+                            "%s = %r, outside %s" % (var, d, self.prefix))
+
+    def test_nothing_written_outside(self):
+        # every directory that make made or installed into, as it said
+        dests = re.findall(r"(?:mkdir -p|install -c(?: -m \d+)?) .*?"
+                           r"'([^']+)'\s*$", self.log, re.M)
+        self.assertTrue(dests, self.log[-2000:])
+        for d in dests:
+            self.assertTrue(os.path.abspath(d).startswith(self.prefix + "/"),
+                            "installed into %s" % d)
+
+    def test_files_under_prefix(self):
+        for rel in ("lib/systemd/system/ftpd-agent.service",
+                    "lib/systemd/system/ftpd-agent.socket",
+                    "lib/systemd/user/ftpd-agent.service",
+                    "lib/systemd/user/ftpd-agent.socket",
+                    "lib/sysusers.d/ftpd-agent.conf",
+                    "share/bash-completion/completions/ftpctl",
+                    "share/doc/ftpd-agent/example.c",
+                    "share/doc/ftpd-agent/example_async.c",
+                    "share/man/man3/libftpagent.3",
+                    "include/ftpagent.h",
+                    "lib/pkgconfig/libftpagent.pc"):
+            self.assertTrue(os.path.isfile(os.path.join(self.prefix, rel)),
+                            "%s not installed under %s" % (rel, self.prefix))
+        with open(os.path.join(self.prefix, "lib/systemd/system/"
+                               "ftpd-agent.service")) as f:
+            self.assertIn("\nExecStart=%s/sbin/ftpd-agent " % self.prefix,
+                          f.read())
+        with open(os.path.join(ftpa.SRCDIR, "man", "example.c"), "rb") as a, \
+                open(os.path.join(self.prefix, "share/doc/ftpd-agent/"
+                                  "example.c"), "rb") as b:
+            self.assertEqual(a.read(), b.read())
 
 
 if __name__ == "__main__":

@@ -437,7 +437,10 @@ class JobsTest(ftpa.TestCase):
         j = self.wait_job(second, 5)
         self.assertEqual(j["state"], "cancelled", j)
         self.assertEqual(self.status(first)["state"], "running")
-        listed = {x["job"]: x["state"] for x in self.rpc.call("job.list")}
+        jobs = self.rpc.call("job.list")
+        # newest first, ended or not (docs/protocol.md, job.list)
+        self.assertEqual([x["job"] for x in jobs], [second, first], jobs)
+        listed = {x["job"]: x["state"] for x in jobs}
         self.assertEqual(listed.get(second), "cancelled", listed)
         self.assertEqual(listed.get(first), "running", listed)
         self.rpc.call("job.cancel", {"job": first})

@@ -83,28 +83,57 @@ class RpcTest(ftpa.TestCase):
         self.assertServing()
 
     def test_oversized_message(self):
+        """A request over max_message (1 MiB) is answered with kind limit,
+        its id when it comes before the params, and skipped: the
+        connection goes on, the requests around it are answered, and
+        descriptors sent with it are closed."""
         big = self.agent.rpc(timeout=20)
         self.addCleanup(big.close)
-        msg = (b'{"jsonrpc":"2.0","method":"agent.ping","id":1,"params":{"x":"'
-               + b"a" * (2 << 20) + b'"}}\n')
+        data = b"QUJD" * (512 << 10)       # 2 MiB of base64
+        put = (b'{"jsonrpc":"2.0","method":"transfer.put","id":7,'
+               b'"params":{"session":"s","path":"p","data":"' + data +
+               b'"}}\n')
+        late_id = (b'{"jsonrpc":"2.0","method":"transfer.put","params":'
+                   b'{"session":"s","path":"p","data":"' + data +
+                   b'"},"id":9}\n')
+        ping = b'{"jsonrpc":"2.0","method":"agent.ping","id":%d}\n'
+        before = nfds(self.agent.pid)
+        r, w = os.pipe()
         try:
-            big.send_raw(msg)
-        except (BrokenPipeError, ConnectionResetError):
-            pass    # the agent gave up reading: fine, the reply is queued
-        except socket.timeout:
-            self.fail("the agent neither read the big message nor closed")
-        try:
-            rep = big.recv()
-        except ConnectionResetError:
-            self.fail("connection reset before the error reply was read")
-        self.assertIsNotNone(rep, "closed without an error reply")
-        self.assertRpcError(rep, ftpa.E_PARSE)
-        try:
-            self.assertIsNone(big.recv(), "connection not closed")
-        except ConnectionResetError:
-            pass    # closed with our unread bytes queued: Linux says reset
+            # the pipe's ends ride with the big request's first bytes
+            big.send_raw(ping % 6 + put[:1000], fds=(r, w))
+        finally:
+            os.close(r)
+            os.close(w)
+        big.send_raw(put[1000:] + ping % 8 + late_id + ping % 10)
+        got = [big.recv() for _ in range(5)]
+        self.assertEqual([m.get("id") for m in got], [6, 7, 8, None, 10],
+                         got)
+        for m in (got[1], got[3]):
+            err = self.assertRpcError(m, -32011, "limit")
+            self.assertEqual(err["data"]["max_message"], 1 << 20)
+            self.assertIn("1048576", err["message"])
+            self.assertIn("max_message", err["message"])
+        for m in (got[0], got[2], got[4]):
+            self.assertEqual(m.get("result"), {}, m)
+        # the same connection serves on, and the pipe was not kept
+        self.assertEqual(big.call("agent.ping"), {})
+        self.assertEqual(nfds(self.agent.pid), before)
         self.assertEqual(self.rpc.call("agent.ping"), {})
         self.assertServing()
+
+    def test_oversized_request_from_libftpagent(self):
+        """libftpagent writes the id first, so its call over the limit
+        (here through ftpctl call) fails with the agent's limit error, not
+        with a broken connection."""
+        params = b'{"session":"s","path":"p","data":"' + \
+            b"QUJD" * (512 << 10) + b'"}'
+        p = self.ftpctl(self.agent, "call", "transfer.put", "-",
+                        input=params)
+        self.assertNotEqual(p.rc, 0)
+        self.assertIn("ftpctl: ", p.errtext)
+        self.assertIn("max_message", p.errtext)
+        self.assertNotIn("connection", p.errtext.lower())
 
     def test_invalid_request(self):
         # wrong jsonrpc version, method not a string: -32600, stays open
