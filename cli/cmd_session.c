@@ -18,14 +18,17 @@
 #define CONNECT_TIMEOUT_MAX	3600.0
 
 /* The options that shape a session: open's, and those of every command
- * with URL targets (url_session_options). */
+ * with URL targets (url_session_options); session_option reads them. */
+#define SESSION_LONGOPTS \
+	{ "tls", required_argument, NULL, 'T' }, \
+	{ "insecure", no_argument, NULL, 'k' }, \
+	{ "ca-file", required_argument, NULL, 'C' }, \
+	{ "active", no_argument, NULL, 'a' }, \
+	{ "list-tz", required_argument, NULL, 'z' }, \
+	{ "connect-timeout", required_argument, NULL, 'c' }
+
 static const struct option session_longopts[] = {
-	{ "tls", required_argument, NULL, 'T' },
-	{ "insecure", no_argument, NULL, 'k' },
-	{ "ca-file", required_argument, NULL, 'C' },
-	{ "active", no_argument, NULL, 'a' },
-	{ "list-tz", required_argument, NULL, 'z' },
-	{ "connect-timeout", required_argument, NULL, 'c' },
+	SESSION_LONGOPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -81,12 +84,7 @@ open_options(struct ctl *c, const struct command *cmd, int *argc,
     char ***argv, struct ftpagent_open_opts *o, bool *pw_stdin)
 {
 	static const struct option longopts[] = {
-		{ "tls", required_argument, NULL, 'T' },
-		{ "insecure", no_argument, NULL, 'k' },
-		{ "ca-file", required_argument, NULL, 'C' },
-		{ "active", no_argument, NULL, 'a' },
-		{ "list-tz", required_argument, NULL, 'z' },
-		{ "connect-timeout", required_argument, NULL, 'c' },
+		SESSION_LONGOPTS,
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "password-stdin", no_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
