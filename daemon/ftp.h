@@ -163,6 +163,10 @@ void		 ftp_conn_start(struct ftp_conn *, struct ftp_op *login);
 /* Runs op; the connection must be idle (ftp_conn_idle). */
 void		 ftp_conn_run(struct ftp_conn *, struct ftp_op *);
 bool		 ftp_conn_idle(const struct ftp_conn *);
+/* Closes the empty splice pipes kept for the next transfers at once
+ * (they go by themselves 2 s after the last was kept): for a caller
+ * that counts its descriptors. */
+void		 ftp_pipes_release(void);
 bool		 ftp_conn_alive(const struct ftp_conn *);
 /* Fails the running op with kind cancelled and drops the connection
  * (the server cannot be trusted to be in a known state). */

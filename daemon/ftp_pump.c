@@ -59,15 +59,21 @@ static struct zpipe {
 static size_t	zpool_n;
 static ev_timer	zpool_timer;
 
-static void
-zpool_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+void
+ftp_pipes_release(void)
 {
-	ev_timer_stop(loop, w);
+	ev_timer_stop(loop_get(), &zpool_timer);
 	while (zpool_n > 0) {
 		zpool_n--;
 		close(zpool[zpool_n].fd[0]);
 		close(zpool[zpool_n].fd[1]);
 	}
+}
+
+static void
+zpool_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ftp_pipes_release();
 }
 
 static void

@@ -31,6 +31,7 @@
 #include <ev.h>
 #include <openssl/ssl.h>
 
+#include "agent.h"
 #include "ftp.h"
 #include "localfd.h"
 #include "log.h"
@@ -46,6 +47,28 @@
  * pipes between sessions, so the set is taken anew each time. */
 
 int	LLVMFuzzerInitialize(int *, char ***);
+
+/* The daemon is linked without main.c: agent.* of rpc.c never runs here,
+ * but its calls into main.c must resolve. */
+const struct agent_self *
+agent_self(void)
+{
+	static const struct agent_self self = { .socket = "" };
+
+	return &self;
+}
+
+int
+agent_reload(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "not in the fuzz harness");
+	return -1;
+}
+
+void
+agent_stop(void)
+{
+}
 
 enum phase { PH_LOGIN, PH_OP, PH_QUIT };
 
@@ -334,6 +357,7 @@ session_end(void)
 	ftp_op_free(eng.op);
 	if (eng.p.tls_ctx != NULL)
 		SSL_CTX_free(eng.p.tls_ctx);
+	ftp_pipes_release();	/* a cache of the engine's, not a leak */
 	if ((fd = fuzz_fd_scan(NULL, fds_before)) != -1) {
 		fprintf(stderr, "fuzz_session: descriptor %d left open\n", fd);
 		fd_dump();
