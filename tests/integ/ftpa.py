@@ -69,10 +69,25 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def ephemeral_low():
+    """The first port the kernel hands out to outgoing connections."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port_range(n, host="127.0.0.1"):
-    """n consecutive ports that are free now (for passive port ranges)."""
+    """n consecutive ports that are free now (for passive port ranges),
+    below the ephemeral ports when there is room: an outgoing connection
+    (thousands of them while other test files run) must not take a port
+    the server will listen on later (vsftpd dies with "500 OOPS:
+    priv_sock_get_int" when its passive bind fails)."""
+    top = ephemeral_low() - n
+    lo, hi = (10000, top) if top - 10000 > 4 * n else (30000, 60000 - n)
     for _ in range(200):
-        base = random.randint(30000, 60000 - n)
+        base = random.randint(lo, hi)
         socks = []
         try:
             for p in range(base, base + n):
