@@ -531,14 +531,13 @@ job_alloc(uid_t uid, struct session *s, const char *path, bool put)
 	return j;
 }
 
-struct job *
-job_new(uid_t uid, struct session *s, struct ftp_op *op, bool put)
+static struct job *
+job_of_op(uid_t uid, struct session *s, struct ftp_op *op, bool put)
 {
 	struct job	*j = job_alloc(uid, s, op->path, put);
 
 	j->offset0 = op->offset;
 	j->op = op;
-	j->local = local_name(&op->lfd);
 	op->done = op_done;
 	op->progress = op_progress;
 	op->arg = j;
@@ -546,10 +545,21 @@ job_new(uid_t uid, struct session *s, struct ftp_op *op, bool put)
 }
 
 struct job *
+job_new(uid_t uid, struct session *s, struct ftp_op *op, bool put)
+{
+	struct job	*j = job_of_op(uid, s, op, put);
+
+	j->local = local_name(&op->lfd);
+	return j;
+}
+
+/* A tree's file: hidden, so its local name (a readlink at its start and
+ * its end) is never shown and not read. */
+struct job *
 job_new_step(uid_t uid, struct session *s, struct ftp_op *op, bool put,
     const struct job_hooks *hooks)
 {
-	struct job	*j = job_new(uid, s, op, put);
+	struct job	*j = job_of_op(uid, s, op, put);
 
 	j->hooks = hooks;
 	return j;
