@@ -349,6 +349,18 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 		pump_run(c);
 		break;
 	case IO_TIMEOUT:
+	case IO_ERROR:
+		if (xfer_failing(c)) {
+			/* the server's failure reply says more */
+			xfer_fail_final(c);
+			break;
+		}
+		if (ev == IO_ERROR) {
+			conn_drop(c, io_tls_failed(io) ? FTPA_ERR_TLS :
+			    FTPA_ERR_CONNECT, 0, NULL, "data connection: %s",
+			    io_error(io));
+			break;
+		}
 		if (c->dstate == DATA_DRAINING) {
 			/* the server's close_notify is not required */
 			put_data_done(c);
@@ -362,11 +374,6 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 			conn_drop(c, FTPA_ERR_TIMEOUT, 0, NULL,
 			    "the data connection stalled for %.0f s",
 			    c->p->data_timeout);
-		break;
-	case IO_ERROR:
-		conn_drop(c, io_tls_failed(io) ? FTPA_ERR_TLS :
-		    FTPA_ERR_CONNECT, 0, NULL, "data connection: %s",
-		    io_error(io));
 		break;
 	case IO_DISCONNECTED:
 	default:

@@ -35,6 +35,7 @@ _Static_assert(ZPIPE_SIZE <= XBUF_SIZE, "the splice pipe outgrows xbuf");
 #define LIST_ENTRIES_MAX 1000000
 #define QUIT_WAIT	2.0
 #define PUT_DRAIN_WAIT	5.0	/* for the server's close_notify after an upload */
+#define GET_DRAIN_WAIT	5.0	/* for a failed download's last bytes */
 #define DATA_TLS_WAIT	1.0	/* for the 1xx before a data TLS handshake */
 
 enum ftp_state {
@@ -248,6 +249,11 @@ void	yield_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* ftp_xfer.c */
 void	xfer_maybe_finish(struct ftp_conn *c);
+/* A download's failure reply came before the end of its data: the data
+ * is read to its end (GET_DRAIN_WAIT at most), then the op fails. */
+bool	xfer_failing(const struct ftp_conn *c);
+/* The op fails with that reply now (the data ended, broke or stalled). */
+void	xfer_fail_final(struct ftp_conn *c);
 void	xfer_reply(struct ftp_conn *c, int code, const char *text);
 void	retr_send(struct ftp_conn *c);
 /* TYPE as the op needs it, then on with the op (op_typed). */

@@ -193,7 +193,9 @@ local_ready_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	local_watch_stop(c);
 	if (c->data) {
-		io_set_timeout(c->data, c->p->data_timeout);
+		io_set_timeout(c->data, xfer_failing(c) &&
+		    c->p->data_timeout > GET_DRAIN_WAIT ? GET_DRAIN_WAIT :
+		    c->p->data_timeout);
 		if (c->op && c->op->kind == OP_PUT)
 			io_set_want_write(c->data, true);
 		else
@@ -393,8 +395,11 @@ pump_in_splice(struct ftp_conn *c)
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
-			    "data connection: %s", strerror(errno));
+			if (xfer_failing(c))
+				xfer_fail_final(c);
+			else
+				conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
+				    "data connection: %s", strerror(errno));
 			return;
 		}
 		if (n == 0) {
@@ -437,6 +442,10 @@ pump_in(struct ftp_conn *c)
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
+			if (xfer_failing(c)) {
+				xfer_fail_final(c);
+				return;
+			}
 			conn_drop(c, errno == EPROTO ? FTPA_ERR_TLS : FTPA_ERR_CONNECT,
 			    0, NULL, "data connection: %s",
 			    io_error(c->data)[0] ? io_error(c->data) :

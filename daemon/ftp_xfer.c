@@ -26,6 +26,10 @@ xfer_maybe_finish(struct ftp_conn *c)
 
 	if (op == NULL || !op->data_eof || !op->final_seen)
 		return;
+	if (xfer_failing(c)) {
+		xfer_fail_final(c);
+		return;
+	}
 	if (c->data_truncated) {
 		op->cut_short = true;
 		op_fail(c, FTPA_ERR_PROTOCOL, 0, NULL,
@@ -63,6 +67,63 @@ xfer_error_kind(struct ftp_op *op, int code, const char *text)
 	if (code == 550 || (code == 450 && ftp_says_missing(text)))
 		return FTPA_ERR_NOT_FOUND;
 	return FTPA_ERR_FTP;
+}
+
+bool
+xfer_failing(const struct ftp_conn *c)
+{
+	return c->op != NULL && c->op->final_seen && c->op->final_code / 100 != 2;
+}
+
+static void
+xfer_fail(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_op	*op = c->op;
+	char		 line[200];
+
+	first_line(text, line, sizeof(line));
+	if (code == 552)
+		op_fail(c, FTPA_ERR_FTP, code, text, "server storage full: %d %s",
+		    code, line);
+	else
+		op_fail(c, xfer_error_kind(op, code, text), code, text, "%s %s: %d %s",
+		    ftp_op_kind_name(op->kind), op->path, code, line);
+}
+
+void
+xfer_fail_final(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+	char		*text = op->final_text;
+
+	op->final_text = NULL;
+	xfer_fail(c, op->final_code, text ? text : "");
+	free(text);
+}
+
+/*
+ * A download refused mid-way (426, 451): the reply and the data's end
+ * race on two connections, and the reply may come first. What the server
+ * sent is still read, so that a retry resumes after it instead of
+ * starting over; the data gets GET_DRAIN_WAIT to end.
+ */
+static bool
+xfer_fail_after_data(struct ftp_conn *c, int code, const char *text)
+{
+	struct ftp_op	*op = c->op;
+
+	if (op->kind != OP_GET || !op->prelim_seen || c->data == NULL ||
+	    c->dstate != DATA_READY)
+		return false;
+	log_debug("%d before the end of the data: reading what came first",
+	    code);
+	op->final_seen = true;
+	op->final_code = code;
+	free(op->final_text);
+	op->final_text = xstrdup(text);
+	io_set_timeout(c->data, c->p->data_timeout < GET_DRAIN_WAIT ?
+	    c->p->data_timeout : GET_DRAIN_WAIT);
+	return true;
 }
 
 void
@@ -127,16 +188,11 @@ xfer_reply(struct ftp_conn *c, int code, const char *text)
 		list_not_dir(c, code, text);
 		return;
 	}
-	if (op->prelim_seen && c->data != NULL) {
-		/* the server gave up mid-transfer; its data channel is gone too */
-		data_close(c);
-	}
-	if (code == 552)
-		op_fail(c, FTPA_ERR_FTP, code, text, "server storage full: %d %s",
-		    code, line);
-	else
-		op_fail(c, xfer_error_kind(op, code, text), code, text, "%s %s: %d %s",
-		    ftp_op_kind_name(op->kind), op->path, code, line);
+	if (xfer_fail_after_data(c, code, text))
+		return;
+	/* the server gave up mid-transfer; its data channel is gone too
+	 * (op_fail closes ours) */
+	xfer_fail(c, code, text);
 }
 
 void

@@ -24,6 +24,10 @@ repeat, be empty, hold "/", CR, LF, NUL...). A node is:
                           REST offset on), reset the data connection and
                           answer 426; later ones send the whole file
                           (from the REST offset)
+  {"file": N, "drop": K, "after": B, "reply_first": True}   the same,
+                          but the 426 comes first and the B bytes 0.3 s
+                          later (the reply and the data race on two
+                          connections; a client must keep what came)
   {"dir": [...], "list_fail": K}  a directory whose first K listings
                           (counted over all connections) are answered 425
                           (a transient failure: a client tries again)
@@ -220,11 +224,17 @@ def serve(session, opts):
             body = file_bytes(comps[-1], size)
             step = {"data": body, "rest": True}
             drop = isinstance(node, dict) and n <= node.get("drop", 0)
+            first = drop and node.get("reply_first")
             if drop:
                 step.update(limit=node.get("after", size // 2), end="reset")
             session.send("150 Opening BINARY mode data connection.\r\n")
+            if first:
+                session.send("426 Connection closed; transfer aborted.\r\n")
+                step["delay"] = 0.3
             session.step_data(step)
-            if drop:
+            if first:
+                session.log("mark", text="dropped the data connection")
+            elif drop:
                 session.log("mark", text="dropped the data connection")
                 session.send("426 Connection closed; transfer aborted.\r\n")
             else:
@@ -304,6 +314,14 @@ FAIL_ROOT = [
 ]
 
 
+# one file refused (426) before its first bytes arrive, then dropped
+REPLY_FIRST_ROOT = [
+    (b"early.bin", {"file": 200000, "drop": 1, "after": 80000,
+                    "reply_first": True}),
+    (b"ok.bin", 5000),
+]
+
+
 # a directory whose listing fails twice before it works
 FLAKY_LIST_ROOT = [
     (b"a.bin", 1000),
@@ -322,4 +340,5 @@ SCENARIOS = {
     "tree_deep": lambda: tree_scenario(deep_tree()),
     "tree_retr_fail": lambda: tree_scenario(FAIL_ROOT),
     "tree_flaky_list": lambda: tree_scenario(FLAKY_LIST_ROOT),
+    "tree_reply_first": lambda: tree_scenario(REPLY_FIRST_ROOT),
 }

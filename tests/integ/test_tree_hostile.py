@@ -624,6 +624,26 @@ class MockTreeTest(tt.TreeBase):
         self.assertEqual([it["path"] for it in failed], ["denied.bin"])
         self.assertIn("error", failed[0])
 
+    def test_failure_reply_before_the_data(self):
+        """A 426 that overtakes its data (two connections, no order
+        between them): the bytes that come after it are still written,
+        and the retry resumes after them (REST 80000), not from zero."""
+        mock, sid = self.mock_sid("tree_reply_first")
+        root = self.tmpdir()
+        reply, side = self.tree(sid, "get", "/", root)
+        job = self.assertTreeJob(reply, "done")
+        self.assertCleanSide(side)
+        self.assertEqual(job["tree"]["files"], 2, job)
+        for rel, size in ((b"early.bin", 200000), (b"ok.bin", 5000)):
+            with open(os.path.join(os.fsencode(root), rel), "rb") as fh:
+                self.assertEqual(fh.read(), ftpmock_tree.file_bytes(
+                    rel, size), rel)
+        retr = [e["text"] for e in mock.events("mark")
+                if e["text"].startswith("retr /early.bin")]
+        self.assertEqual(len(retr), 2, retr)
+        rest = [l for l in mock.received() if l.upper().startswith("REST ")]
+        self.assertEqual(rest, ["REST 80000"])
+
 
 if __name__ == "__main__":
     ftpa.main()
