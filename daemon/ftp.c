@@ -102,6 +102,7 @@ ftp_op_new(enum op_kind kind, const char *path)
 	op->kind = kind;
 	op->path = xstrdup(path ? path : "");
 	op->total = -1;
+	op->end = -1;
 	op->lfd.fd = -1;
 	return op;
 }
@@ -705,6 +706,7 @@ ftp_conn_run(struct ftp_conn *c, struct ftp_op *op)
 	op->conn = c;
 	op->bytes = 0;
 	op->prelim_seen = op->final_seen = op->data_eof = op->src_eof = false;
+	op->range_done = false;
 	op->stat_listing = op->list_single = false;
 	set_state(c, FTP_S_BUSY);
 	c->step = STEP_NONE;

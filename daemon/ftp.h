@@ -112,6 +112,8 @@ struct ftp_op {
 	char		*cmd2;
 	bool		 notfound_550;
 	int64_t		 total;		/* -1: unknown */
+	int64_t		 end;		/* OP_GET of a range: it ends before
+					   this offset (-1: the file's end) */
 	struct ratelimit *rl;		/* the job's (or tree's) limit, or NULL:
 					   it outlives the op */
 	/* outcome */
@@ -134,6 +136,8 @@ struct ftp_op {
 					   enter: stat's way, one entry */
 	int		 nodir_code;	/* ... the reply that said so */
 	char		*nodir_text;
+	bool		 range_done;	/* the range (end) is all here: the data
+					   connection was ours to close */
 	bool		 cut_short;	/* failed: the data ended early (a resume
 					   may complete it) */
 	int		 final_code;

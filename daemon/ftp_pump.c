@@ -8,6 +8,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -385,6 +387,41 @@ get_data_eof(struct ftp_conn *c)
 	xfer_maybe_finish(c);
 }
 
+/* A range's bytes still to come (SIZE_MAX: no range). */
+static size_t
+range_left(const struct ftp_conn *c, size_t in_pipe)
+{
+	const struct ftp_op	*op = c->op;
+	int64_t			 left;
+
+	if (op->end < 0)
+		return SIZE_MAX;
+	left = op->end - op->offset - op->bytes - (int64_t)in_pipe;
+	return left > 0 ? (size_t)left : 0;
+}
+
+/*
+ * A range download has all its bytes: its data connection is closed
+ * (the server answers 426 or 226, either is its end), and the op ends
+ * with the final reply (xfer_maybe_finish).
+ */
+static void
+range_done(struct ftp_conn *c)
+{
+	struct ftp_op	*op = c->op;
+
+	log_debug("range up to %" PRId64 " complete: closing its data "
+	    "connection", op->end);
+	op->range_done = true;
+	op->data_eof = true;
+	io_free(c->data);
+	c->data = NULL;
+	data_set_state(c, DATA_NONE);
+	if (!op->final_seen && c->io)
+		io_set_timeout(c->io, c->p->reply_timeout);
+	xfer_maybe_finish(c);
+}
+
 static void
 local_write_failed(struct ftp_conn *c, int err)
 {
@@ -444,11 +481,12 @@ pump_in_splice(struct ftp_conn *c)
 {
 	struct ftp_op	*op = c->op;
 	size_t		 budget = pump_budget(c);
+	size_t		 left;
 	ssize_t		 n;
 
 	while (budget > 0 && c->data != NULL) {
 		if (c->zfill > 0) {
-			n = splice(c->zp[0], NULL, op->lfd.fd, NULL, c->zfill,
+			n = localfd_splice_in(&op->lfd, c->zp[0], c->zfill,
 			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n == -1) {
 				if (errno == EAGAIN || errno == EINTR) {
@@ -468,8 +506,13 @@ pump_in_splice(struct ftp_conn *c)
 				return;
 			continue;
 		}
+		if ((left = range_left(c, 0)) == 0) {
+			range_done(c);
+			return;
+		}
+		left = left < budget ? left : budget;
 		n = splice(io_fd(c->data), NULL, c->zp[1], NULL,
-		    c->zcap < budget ? c->zcap : budget,
+		    c->zcap < left ? c->zcap : left,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -496,6 +539,7 @@ pump_in(struct ftp_conn *c)
 {
 	struct ftp_op	*op = c->op;
 	size_t		 budget = pump_budget(c);
+	size_t		 left;
 	ssize_t		 n;
 
 	xbuf_alloc(c);
@@ -517,8 +561,12 @@ pump_in(struct ftp_conn *c)
 				c->xoff = c->xlen = 0;
 			continue;
 		}
-		n = io_recv(c->data, c->xbuf, pump_chunk(c, budget,
-		    XBUF_SIZE));
+		if ((left = range_left(c, 0)) == 0) {
+			range_done(c);
+			return;
+		}
+		left = left < XBUF_SIZE ? left : XBUF_SIZE;
+		n = io_recv(c->data, c->xbuf, pump_chunk(c, budget, left));
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;

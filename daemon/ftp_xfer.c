@@ -26,6 +26,12 @@ xfer_maybe_finish(struct ftp_conn *c)
 
 	if (op == NULL || !op->data_eof || !op->final_seen)
 		return;
+	/* we closed a range's data connection: whatever the server says of
+	 * that (426, 451, 226), the range is here */
+	if (op->range_done) {
+		op_succeed(c);
+		return;
+	}
 	if (xfer_failing(c)) {
 		xfer_fail_final(c);
 		return;
@@ -186,6 +192,12 @@ xfer_reply(struct ftp_conn *c, int code, const char *text)
 	if (op->kind == OP_LIST && c->has_mlst && !op->prelim_seen &&
 	    !op->list_single && code / 100 == 5 && op->path[0] != '\0') {
 		list_not_dir(c, code, text);
+		return;
+	}
+	if (op->range_done) {
+		op->final_seen = true;
+		op->final_code = code;
+		xfer_maybe_finish(c);
 		return;
 	}
 	if (xfer_fail_after_data(c, code, text))

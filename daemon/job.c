@@ -14,6 +14,7 @@
 #include "log.h"
 #include "rpc.h"
 #include "session.h"
+#include "segget.h"
 #include "tree.h"
 #include "util.h"
 #include "wire.h"
@@ -134,6 +135,7 @@ job_free(struct job *j)
 
 	if (j->tree)
 		tree_free(j->tree);
+	segget_free(j->segs);
 	ev_timer_stop(loop_get(), &j->expire);
 	ev_timer_stop(loop_get(), &j->hb);
 	ev_timer_stop(loop_get(), &j->retry);
@@ -585,6 +587,17 @@ job_new_tree(uid_t uid, struct session *s, const char *path, bool put,
 	return j;
 }
 
+struct job *
+job_new_segmented(uid_t uid, struct session *s, const char *path,
+    struct segget *sg)
+{
+	struct job	*j = job_alloc(uid, s, path, false);
+
+	j->segs = sg;
+	segget_attach(sg, j);
+	return j;
+}
+
 void
 job_tree_progress(struct job *j, bool started)
 {
@@ -607,8 +620,9 @@ job_tree_end(struct job *j, enum job_state state, const struct op_error *err)
 	job_set_state(j, state);
 	if (err != NULL)
 		op_error_copy(&j->err, err);
-	log_info("job %s tree %s %s %s: %s, %" PRId64 " bytes in %.3f s%s%s",
-	    j->id, j->put ? "put" : "get", j->session_id, j->path,
+	log_info("job %s %s %s %s %s: %s, %" PRId64 " bytes in %.3f s%s%s",
+	    j->id, j->segs ? "segmented" : "tree", j->put ? "put" : "get",
+	    j->session_id, j->path,
 	    job_state_name(j->state), j->bytes, j->t_end - j->t_start,
 	    err ? ": " : "", err ? err->msg : "");
 	job_conclude(j);
@@ -626,6 +640,8 @@ job_start(struct job *j)
 		progress_send(j, true);
 	if (j->tree)
 		tree_start(j->tree);
+	else if (j->segs)
+		segget_start(j->segs);
 	else
 		session_submit(j->sess, j->op);
 }
@@ -652,6 +668,11 @@ job_cancel(struct job *j)
 {
 	if (j->tree != NULL && !job_finished(j)) {
 		tree_cancel(j->tree, "cancelled");
+		return;
+	}
+	if (j->segs != NULL) {
+		if (!job_finished(j))
+			segget_cancel(j->segs, "cancelled");
 		return;
 	}
 	/* nor while its file is being renamed: it has ended but for that */

@@ -31,6 +31,7 @@ struct rpc_call;
 struct client;
 struct session;
 struct tree;
+struct segget;
 struct job;
 
 /* A tree's file transfers are jobs of their own with these hooks: not
@@ -91,6 +92,7 @@ struct job {
 	bool		 evicted;	/* past job_retention_max: expires now */
 	const struct job_hooks *hooks;	/* a tree's step */
 	struct tree	*tree;		/* a tree job (op is NULL), owned */
+	struct segget	*segs;		/* a segmented get (op is NULL), owned */
 	struct job	*next;
 };
 
@@ -102,7 +104,11 @@ struct job	*job_new_step(uid_t, struct session *, struct ftp_op *, bool put,
 /* A tree job: t is the job's (freed with it); tree.c drives it. */
 struct job	*job_new_tree(uid_t, struct session *, const char *path,
 		    bool put, struct tree *t);
-/* A tree's bytes or counts changed (started: the first step began). */
+/* A segmented get of path (segget.h): sg is the job's (freed with it). */
+struct job	*job_new_segmented(uid_t, struct session *, const char *path,
+		    struct segget *sg);
+/* A tree's (or a segmented get's) bytes or counts changed (started: the
+ * first step began). */
 void		 job_tree_progress(struct job *, bool started);
 /* A tree has ended: state and the error that says why (NULL: none). */
 void		 job_tree_end(struct job *, enum job_state,

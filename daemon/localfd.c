@@ -170,6 +170,13 @@ localfd_write(struct localfd *lf, const void *p, size_t n)
 
 	switch (lf->kind) {
 	case LFD_FILE:
+		if (lf->positional) {
+			ssize_t	r = pwrite(lf->fd, p, n, (off_t)lf->pos);
+
+			if (r > 0)
+				lf->pos += r;
+			return r;
+		}
 		return write(lf->fd, p, n);
 	case LFD_STREAM:
 		/* not O_NONBLOCK alone: the client shares that flag and may
@@ -224,6 +231,29 @@ localfd_read(struct localfd *lf, void *p, size_t n)
 	}
 }
 
+int
+localfd_positional(struct localfd *lf, int64_t pos)
+{
+	if (lf->kind != LFD_FILE || !lf->regular || lf->append || pos < 0)
+		return -1;
+	lf->positional = true;
+	lf->pos = pos;
+	return 0;
+}
+
+ssize_t
+localfd_splice_in(struct localfd *lf, int pipe_fd, size_t n, unsigned flags)
+{
+	loff_t	off = (loff_t)lf->pos;
+	ssize_t	r;
+
+	if (!lf->positional)
+		return splice(pipe_fd, NULL, lf->fd, NULL, n, flags);
+	if ((r = splice(pipe_fd, NULL, lf->fd, &off, n, flags)) > 0)
+		lf->pos = (int64_t)off;
+	return r;
+}
+
 bool
 localfd_splice_sink(const struct localfd *lf)
 {
@@ -263,7 +293,9 @@ localfd_rewind(struct localfd *lf, bool truncate)
 		lf->mem_pos = 0;
 		return 0;
 	}
-	if (lf->kind != LFD_FILE || lseek(lf->fd, 0, SEEK_SET) == -1)
+	/* a range of a shared file never starts the file over */
+	if (lf->kind != LFD_FILE || lf->positional ||
+	    lseek(lf->fd, 0, SEEK_SET) == -1)
 		return -1;
 	if (truncate && ftruncate(lf->fd, 0) == -1)
 		return -1;

@@ -29,6 +29,9 @@ struct localfd {
 	bool		 regular;	/* LFD_FILE: a regular file */
 	bool		 append;	/* opened O_APPEND */
 	bool		 no_nowait;	/* LFD_STREAM: no RWF_NOWAIT here */
+	bool		 positional;	/* LFD_FILE: written at pos (pwrite), the
+					   description's position untouched */
+	int64_t		 pos;
 	int		 restore_fl;
 	int		 fd;		/* the fd we use (may be a reopened one) */
 	/* LFD_MEMORY */
@@ -48,6 +51,14 @@ struct localfd {
  */
 int	 localfd_open(struct localfd *, int fd, bool for_write, int64_t offset,
 	    const char **err);
+/* A regular file written from pos on with pwrite(2) (and splice at an
+ * offset): several transfers can share it, one range each. -1 when the
+ * file is no regular one. */
+int	 localfd_positional(struct localfd *, int64_t pos);
+/* splice(2) of up to n bytes from pipe_fd into it (at pos when
+ * positional). */
+ssize_t	 localfd_splice_in(struct localfd *, int pipe_fd, size_t n,
+	    unsigned flags);
 /* Memory sink (max bytes) or source (takes ownership of data). */
 void	 localfd_open_mem_sink(struct localfd *, size_t max);
 void	 localfd_open_mem_source(struct localfd *, char *data, size_t len);

@@ -4,9 +4,11 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 
 #include "budget.h"
@@ -14,6 +16,7 @@
 #include "conf.h"
 #include "ftp.h"
 #include "job.h"
+#include "segget.h"
 #include "session.h"
 #include "tree.h"
 #include "util.h"
@@ -48,7 +51,7 @@ b64_decode(const char *in, size_t len, char **out, size_t *outlen)
 struct xfer_req {
 	bool		 put;
 	const char	*path, *type, *data, *fallback;
-	json_int_t	 offset, limit;
+	json_int_t	 offset, limit, segments;
 	bool		 wait, inl, append, progress;
 	json_t		*rename;	/* get: {dir_fd, from, to, ...} */
 };
@@ -63,6 +66,8 @@ transfer_params(struct rpc_call *call, json_t *params, struct xfer_req *r)
 	    p_str(call, params, "type", false, &r->type) == -1 ||
 	    p_int(call, params, "offset", 0, 0, INT64_MAX, &r->offset) == -1 ||
 	    p_int(call, params, "limit_rate", 0, 0, RATE_MAX, &r->limit) == -1 ||
+	    p_int(call, params, "segments", 1, 1, SEGMENTS_MAX,
+	    &r->segments) == -1 ||
 	    p_bool(call, params, "wait", true, &r->wait) == -1 ||
 	    p_bool(call, params, "inline", false, &r->inl) == -1 ||
 	    p_bool(call, params, "append", false, &r->append) == -1 ||
@@ -207,6 +212,59 @@ transfer_local(struct rpc_call *call, const struct xfer_req *r, int fd,
 	return 0;
 }
 
+/* Why a segmented get cannot be: NULL when it can. */
+static const char *
+segments_refused(const struct xfer_req *r, int fd)
+{
+	struct stat	st;
+	int		fl;
+
+	if (r->put)
+		return "\"segments\" is for downloads";
+	if (fd < 0)
+		return "\"segments\" needs \"fd\" (a regular file), not "
+		    "inline data";
+	if (r->offset != 0 || r->rename != NULL ||
+	    (r->type != NULL && strcmp(r->type, "binary") != 0))
+		return "\"segments\" goes with neither \"offset\", "
+		    "\"rename\" nor \"type\": \"ascii\"";
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (fl = fcntl(fd, F_GETFL)) == -1 || (fl & O_APPEND) ||
+	    (fl & O_ACCMODE) == O_RDONLY)
+		return "\"segments\" needs a regular file open for writing "
+		    "(not O_APPEND): each range is written at its offset";
+	return NULL;
+}
+
+/* transfer.get with "segments" above 1 (segget.h). */
+static void
+transfer_segmented(struct rpc_call *call, const struct xfer_req *r, int fd)
+{
+	const char	*why;
+	struct job	*j;
+
+	if ((why = segments_refused(r, fd)) != NULL) {
+		if (fd >= 0)
+			close(fd);
+		params_error(call, "%s", why);
+		return;
+	}
+	if (transfer_admit(call) == -1) {
+		close(fd);
+		return;
+	}
+	j = job_new_segmented(call->uid, call->session, r->path,
+	    segget_new(fd, (int)r->segments));
+	job_set_limit(j, r->limit);
+	if (r->progress && call->client)
+		job_set_progress(j, call->client, call->id);
+	job_start(j);
+	if (r->wait)
+		job_wait(j, call, 0, false, true);
+	else
+		rpc_reply(call, json_pack("{s:s}", "job", j->id));
+}
+
 static void
 transfer(struct rpc_call *call, json_t *params, bool put)
 {
@@ -218,6 +276,10 @@ transfer(struct rpc_call *call, json_t *params, bool put)
 	if (transfer_params(call, params, &r) == -1 ||
 	    (fd = p_fd(call, params, "fd")) == -1)
 		return;
+	if (r.segments > 1) {
+		transfer_segmented(call, &r, fd);
+		return;
+	}
 	if ((fd >= 0) + (put ? r.data != NULL : r.inl) != 1) {
 		if (fd >= 0)
 			close(fd);
