@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "ratelimit.h"
 
 #define CONF_FILE_MAX	(1024 * 1024)
 
@@ -82,6 +83,8 @@ static const struct conf_key keys[] = {
 	    0, 31536000, 300,		K_SESSION },
 	{ "retry_delay",	T_SECS,	F(retry_delay),
 	    0, 3600, 1,			K_SESSION },
+	{ "limit_rate",		T_INT,	F(limit_rate),
+	    0, RATE_MAX, 0,		K_SESSION },
 	{ "ca_file",		T_PATH,	F(ca_file),
 	    0, 0, 0,			0 },
 	{ "tls_min_version",	T_TLSVER, F(tls_min_version),

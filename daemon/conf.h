@@ -35,6 +35,7 @@ struct agent_conf {
 	double		 idle_timeout;
 	int		 retries;
 	double		 retry_delay;
+	int		 limit_rate;		/* bytes/s a session moves at most, 0: any */
 	char		*ca_file;		/* NULL: the system store only */
 	int		 tls_min_version;	/* 12 or 13 */
 	/* jobs and logging */

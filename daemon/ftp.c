@@ -189,6 +189,8 @@ ftp_conn_new(struct ftp_params *p, ftp_conn_cb cb, void *arg)
 	c->ready_timer.data = c;
 	ev_init(&c->yield_timer, yield_cb);
 	c->yield_timer.data = c;
+	ev_init(&c->rate_timer, rate_cb);
+	c->rate_timer.data = c;
 	ev_init(&c->tls_wait_timer, data_tls_wait_cb);
 	c->tls_wait_timer.data = c;
 	c->tls_reuse = -1;

@@ -15,6 +15,7 @@
 #include "ftp_list.h"
 #include "ftpa_error.h"
 #include "localfd.h"
+#include "ratelimit.h"
 #include "url.h"
 
 struct ftp_params {
@@ -42,6 +43,8 @@ struct ftp_params {
 	double		 connect_timeout;
 	double		 reply_timeout;
 	double		 data_timeout;
+	struct ratelimit rl;		/* the session's limit, shared by its
+					   transfers (rl.rate 0: none) */
 };
 
 /* An error as the RPC layer reports it. */
@@ -109,6 +112,8 @@ struct ftp_op {
 	char		*cmd2;
 	bool		 notfound_550;
 	int64_t		 total;		/* -1: unknown */
+	struct ratelimit *rl;		/* the job's (or tree's) limit, or NULL:
+					   it outlives the op */
 	/* outcome */
 	bool		 failed;
 	struct op_error	 err;

@@ -182,6 +182,8 @@ struct ftp_conn {
 	ev_timer	 ready_timer;
 	ev_timer	 ka_timer;	/* NOOPs during a transfer */
 	ev_timer	 yield_timer;	/* a transfer goes on next iteration */
+	ev_timer	 rate_timer;	/* a limited transfer waits for its rate */
+	int64_t		 rate_cap;	/* what its limits allow this turn */
 	ev_timer	 tls_wait_timer; /* DATA_TLS_WAIT */
 	int		 noop_out;	/* their replies still to come */
 };
@@ -246,6 +248,7 @@ void	pump_run(struct ftp_conn *c);
 /* The upload's data connection is done: the file is complete. */
 void	put_data_done(struct ftp_conn *c);
 void	yield_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void	rate_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* ftp_xfer.c */
 void	xfer_maybe_finish(struct ftp_conn *c);

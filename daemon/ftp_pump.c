@@ -170,6 +170,7 @@ pump_release(struct ftp_conn *c)
 		c->op->bytes -= (int64_t)(c->xlen - c->xoff);
 	local_watch_stop(c);
 	ev_timer_stop(loop_get(), &c->yield_timer);
+	ev_timer_stop(loop_get(), &c->rate_timer);
 	free(c->xbuf);
 	c->xbuf = NULL;
 	zpipe_close(c);
@@ -264,10 +265,88 @@ static bool
 xfer_moved(struct ftp_conn *c, struct ftp_op *op, ssize_t n, size_t *budget)
 {
 	op->bytes += n;
+	rl_take(op->rl, n);
+	rl_take(&c->p->rl, n);
 	*budget -= (size_t)n < *budget ? (size_t)n : *budget;
 	if (op->progress)
 		op->progress(op, op->arg);
 	return !c->dead && c->op == op && *budget > 0;
+}
+
+/* ---- rate limits (ratelimit.h) -------------------------------------------- */
+
+static bool
+rate_limited(const struct ftp_conn *c)
+{
+	return rl_on(c->op->rl) || rl_on(&c->p->rl);
+}
+
+void
+rate_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ftp_conn	*c = w->data;
+
+	if (c->op == NULL || c->data == NULL)
+		return;
+	if (c->op->kind == OP_PUT)
+		io_set_want_write(c->data, true);
+	else
+		io_resume(c->data);
+	pump_run(c);
+}
+
+/*
+ * Whether the running op may move bytes now, under its job's limit and
+ * its session's; c->rate_cap says how many. When it may not, its data
+ * connection rests until every bucket holds a quantum.
+ */
+static bool
+rate_allows(struct ftp_conn *c)
+{
+	struct ratelimit *rls[2] = { c->op->rl, &c->p->rl };
+	double		 now = now_mono(), wait = 0, w;
+	int64_t		 avail, cap = INT64_MAX;
+
+	for (size_t i = 0; i < 2; i++) {
+		if (!rl_on(rls[i]))
+			continue;
+		avail = rl_avail(rls[i], now);
+		if (avail < rl_quantum(rls[i]) &&
+		    (w = rl_wait(rls[i], rl_quantum(rls[i]))) > wait)
+			wait = w;
+		if (avail < cap)
+			cap = avail;
+	}
+	c->rate_cap = cap;
+	if (wait <= 0)
+		return true;
+	if (c->op->kind == OP_PUT)
+		io_set_want_write(c->data, false);
+	else
+		io_pause(c->data);
+	if (!ev_is_active(&c->rate_timer)) {
+		ev_timer_set(&c->rate_timer, wait, 0.);
+		ev_timer_start(loop_get(), &c->rate_timer);
+	}
+	return false;
+}
+
+/* What one turn of a pump may move: its share, within its limits. */
+static size_t
+pump_budget(const struct ftp_conn *c)
+{
+	size_t	b = xfer_budget();
+
+	if (rate_limited(c) && c->rate_cap >= 0 && (uint64_t)c->rate_cap < b)
+		b = (size_t)c->rate_cap;
+	return b;
+}
+
+/* One read's length: no more than the limits allow. */
+static size_t
+pump_chunk(const struct ftp_conn *c, size_t budget, size_t max)
+{
+	return rate_limited(c) && budget < max ? budget : max;
 }
 
 /* Goes on in the next loop iteration, after the other watchers had theirs. */
@@ -364,7 +443,7 @@ static void
 pump_in_splice(struct ftp_conn *c)
 {
 	struct ftp_op	*op = c->op;
-	size_t		 budget = xfer_budget();
+	size_t		 budget = pump_budget(c);
 	ssize_t		 n;
 
 	while (budget > 0 && c->data != NULL) {
@@ -416,7 +495,7 @@ static void
 pump_in(struct ftp_conn *c)
 {
 	struct ftp_op	*op = c->op;
-	size_t		 budget = xfer_budget();
+	size_t		 budget = pump_budget(c);
 	ssize_t		 n;
 
 	xbuf_alloc(c);
@@ -438,7 +517,8 @@ pump_in(struct ftp_conn *c)
 				c->xoff = c->xlen = 0;
 			continue;
 		}
-		n = io_recv(c->data, c->xbuf, XBUF_SIZE);
+		n = io_recv(c->data, c->xbuf, pump_chunk(c, budget,
+		    XBUF_SIZE));
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -530,7 +610,7 @@ static void
 pump_out_sendfile(struct ftp_conn *c)
 {
 	struct ftp_op	*op = c->op;
-	size_t		 budget = xfer_budget();
+	size_t		 budget = pump_budget(c);
 	ssize_t		 n;
 
 	while (budget > 0 && c->data != NULL) {
@@ -571,7 +651,7 @@ static void
 pump_out(struct ftp_conn *c)
 {
 	struct ftp_op	*op = c->op;
-	size_t		 budget = xfer_budget();
+	size_t		 budget = pump_budget(c);
 	ssize_t		 n;
 
 	xbuf_alloc(c);
@@ -597,8 +677,8 @@ pump_out(struct ftp_conn *c)
 				put_data_done(c);
 				return;
 			}
-			n = localfd_read(&op->lfd, c->xbuf, op->ascii ?
-			    XBUF_SIZE / 2 : XBUF_SIZE);
+			n = localfd_read(&op->lfd, c->xbuf, pump_chunk(c,
+			    budget, op->ascii ? XBUF_SIZE / 2 : XBUF_SIZE));
 			if (n == -1) {
 				if (errno == EAGAIN || errno == EINTR) {
 					io_set_want_write(c->data, false);
@@ -651,7 +731,7 @@ pump_run(struct ftp_conn *c)
 		return;
 	}
 	if (c->op->kind == OP_PUT) {
-		if (!c->op->prelim_seen)
+		if (!c->op->prelim_seen || !rate_allows(c))
 			return;
 		if (c->xmode == XM_SENDFILE)
 			pump_out_sendfile(c);
@@ -661,7 +741,9 @@ pump_run(struct ftp_conn *c)
 		/* bytes before RETR (or LIST) are no answer to it: they wait,
 		 * and a restart from zero cannot lose them (a fuzzer finding) */
 		io_pause(c->data);
-	} else if (c->xmode == XM_SPLICE)
+	} else if (!rate_allows(c))
+		return;
+	else if (c->xmode == XM_SPLICE)
 		pump_in_splice(c);
 	else
 		pump_in(c);

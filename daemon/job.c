@@ -102,6 +102,7 @@ job_json(const struct job *j)
 	w.ended = j->real_end > 0 ? j->real_end : -1;
 	w.uid = (long)j->uid;
 	w.attempts = j->attempts;
+	w.limit_rate = j->rl.rate;
 	if (j->tree != NULL) {
 		tree_wire(j->tree, &w.tree);
 		if (w.tree.walking)
@@ -529,6 +530,14 @@ job_alloc(uid_t uid, struct session *s, const char *path, bool put)
 	j->next = jobs;
 	jobs = j;
 	return j;
+}
+
+void
+job_set_limit(struct job *j, int64_t rate)
+{
+	rl_set(&j->rl, rate, now_mono());
+	if (j->op != NULL)
+		j->op->rl = rl_on(&j->rl) ? &j->rl : NULL;
 }
 
 static struct job *

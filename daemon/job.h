@@ -76,6 +76,8 @@ struct job {
 	int		 max_retries;
 	double		 retry_delay;
 	ev_timer	 retry;		/* backoff before the next attempt */
+	struct ratelimit rl;		/* its own limit (a tree's: for all its
+					   files), rl.rate 0: none */
 	struct op_error	 err;
 	char		*data;		/* inline get result */
 	size_t		 data_len;
@@ -108,6 +110,8 @@ void		 job_tree_end(struct job *, enum job_state,
 /* Sends the first job.progress (queued) and submits the op (a tree:
  * starts it). */
 void		 job_start(struct job *);
+/* Its own limit, bytes/s (0: none); before job_start. */
+void		 job_set_limit(struct job *, int64_t rate);
 struct job	*job_lookup(const char *id);
 /* Calls fn for every job, finished ones too, newest first; fn must not
  * make or free jobs. */

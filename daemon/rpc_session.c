@@ -312,6 +312,7 @@ open_conf_opts(struct rpc_call *call, json_t *params, struct open_req *r)
 	r->so.keepalive = o.keepalive;
 	r->so.idle_timeout = o.idle_timeout;
 	r->so.retry_delay = o.retry_delay;
+	rl_set(&r->p.rl, o.limit_rate, now_mono());
 	return 0;
 }
 

@@ -48,7 +48,7 @@ b64_decode(const char *in, size_t len, char **out, size_t *outlen)
 struct xfer_req {
 	bool		 put;
 	const char	*path, *type, *data, *fallback;
-	json_int_t	 offset;
+	json_int_t	 offset, limit;
 	bool		 wait, inl, append, progress;
 	json_t		*rename;	/* get: {dir_fd, from, to, ...} */
 };
@@ -62,6 +62,7 @@ transfer_params(struct rpc_call *call, json_t *params, struct xfer_req *r)
 	if (p_path(call, params, "path", true, &r->path) == -1 ||
 	    p_str(call, params, "type", false, &r->type) == -1 ||
 	    p_int(call, params, "offset", 0, 0, INT64_MAX, &r->offset) == -1 ||
+	    p_int(call, params, "limit_rate", 0, 0, RATE_MAX, &r->limit) == -1 ||
 	    p_bool(call, params, "wait", true, &r->wait) == -1 ||
 	    p_bool(call, params, "inline", false, &r->inl) == -1 ||
 	    p_bool(call, params, "append", false, &r->append) == -1 ||
@@ -245,6 +246,7 @@ transfer(struct rpc_call *call, json_t *params, bool put)
 	}
 	call->heavy = r.inl || r.data != NULL;
 	j = job_new(call->uid, call->session, op, put);
+	job_set_limit(j, r.limit);
 	if (r.progress && call->client)
 		job_set_progress(j, call->client, call->id);
 	job_start(j);
@@ -362,10 +364,12 @@ m_tree(struct rpc_call *call, json_t *params)
 	struct tree_opts o = { 0 };
 	const char	*path;
 	bool		 wait, progress, put;
+	json_int_t	 limit;
 	struct tree	*t;
 	struct job	*j;
 
 	if (p_path(call, params, "path", true, &path) == -1 ||
+	    p_int(call, params, "limit_rate", 0, 0, RATE_MAX, &limit) == -1 ||
 	    p_bool(call, params, "wait", true, &wait) == -1 ||
 	    p_bool(call, params, "progress", false, &progress) == -1 ||
 	    tree_params(call, params, &o) == -1 ||
@@ -381,6 +385,7 @@ m_tree(struct rpc_call *call, json_t *params)
 	put = o.put;
 	t = tree_new(call->client, call->id, &o);	/* o is taken */
 	j = job_new_tree(call->uid, call->session, path, put, t);
+	job_set_limit(j, limit);
 	if (progress)
 		job_set_progress(j, call->client, call->id);
 	job_start(j);

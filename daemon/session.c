@@ -672,6 +672,9 @@ session_json(const struct session *s)
 			first = sc->conn;
 	json_object_set_new(o, "busy", json_integer(busy_conns(s)));
 	json_object_set_new(o, "max_connections", json_integer(s->o.max_conns));
+	if (rl_on(&s->p.rl))
+		json_object_set_new(o, "limit_rate", json_integer(
+		    (json_int_t)s->p.rl.rate));
 	json_object_set_new(o, "queued", json_integer((json_int_t)s->queued));
 	if (first != NULL && ftp_conn_tls_version(first) != NULL) {
 		int	r = ftp_conn_tls_reuse(first);

@@ -653,6 +653,8 @@ file_xfer(struct titem *it, int fd, int64_t size)
 	free(path);
 	op->offset = offset;
 	op->rest_restart = true;	/* our own .part: start over if need be */
+	/* the tree's limit is for all its files together */
+	op->rl = rl_on(&t->job->rl) ? &t->job->rl : NULL;
 	if (localfd_open(&op->lfd, fd, !t->o.put, offset, &why) == -1 ||
 	    (!t->o.put && offset == 0 && size > 0 &&
 	    localfd_rewind(&op->lfd, true) == -1)) {

@@ -250,8 +250,10 @@ wire_job_json(const struct wire_job *j)
 	    "uid", int_or_null(j->uid, j->uid >= 0),
 	    "attempts", j->attempts,
 	    "error", job_error_json(&j->err));
-	if (o != NULL && json_object_set_new(o, "local", j->local != NULL ?
-	    ftpa_bytes_json(j->local) : json_null()) == -1) {
+	if (o != NULL && (json_object_set_new(o, "local", j->local != NULL ?
+	    ftpa_bytes_json(j->local) : json_null()) == -1 ||
+	    (j->limit_rate > 0 && json_object_set_new(o, "limit_rate",
+	    json_integer((json_int_t)j->limit_rate)) == -1))) {
 		json_decref(o);
 		return NULL;
 	}
@@ -342,6 +344,7 @@ wire_job_read(const json_t *o, struct wire_job *j)
 	v = json_object_get(o, "attempts");
 	j->attempts = json_is_integer(v) && json_integer_value(v) > 0 &&
 	    json_integer_value(v) <= INT_MAX ? (int)json_integer_value(v) : 0;
+	j->limit_rate = wire_count(json_object_get(o, "limit_rate"), 0);
 	if (json_is_object(v = json_object_get(o, "error")))
 		wire_error_read(v, &j->err);
 	if (json_is_object(v = json_object_get(o, "tree")))

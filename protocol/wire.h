@@ -126,6 +126,7 @@ struct wire_job {
 	double		 ended;		/* -1 */
 	long		 uid;		/* -1 */
 	int		 attempts;
+	int64_t		 limit_rate;	/* bytes/s of its own limit, 0: none */
 	struct wire_error err;		/* err.kind NONE and message NULL: null */
 	struct wire_tree tree;		/* tree.present: a tree job */
 };

@@ -223,7 +223,7 @@ START_TEST(test_session_opts)
 {
 	static const char *names[] = { "connect_timeout", "reply_timeout",
 	    "data_timeout", "max_connections", "retries", "keepalive",
-	    "idle_timeout", "retry_delay" };
+	    "idle_timeout", "retry_delay", "limit_rate" };
 	struct agent_conf c, o;
 	struct conf_session_opt k;
 	size_t i;
