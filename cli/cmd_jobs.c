@@ -278,14 +278,6 @@ cut_finished(struct job_row *rows, size_t n, bool *show)
 	return left;
 }
 
-/* The job's own limit as --limit-rate spells it, "-" when none. */
-static const char *
-limit_text(const json_t *o, char *buf, size_t len)
-{
-	return output_rate_limit(buf, len, wire_count(json_object_get(o,
-	    "limit_rate"), 0));
-}
-
 static void
 print_rows(struct job_row *rows, size_t n, const bool *show, bool quiet)
 {
@@ -324,7 +316,7 @@ print_rows(struct job_row *rows, size_t n, const bool *show, bool quiet)
 		output_field(stdout, j->id, wid);
 		printf("  %-9s  %-3s  %10s  %10s  %12s  %7s  ",
 		    wire_job_state_name(j->state), j->put ? "put" : "get", b,
-		    t, r, limit_text(rows[i].o, lim, sizeof(lim)));
+		    t, r, output_rate_limit(lim, sizeof(lim), j->limit_rate));
 		print_name(j->session != NULL ? j->session : "?");
 		putchar(':');
 		print_name(j->path != NULL ? j->path : "?");

@@ -564,8 +564,8 @@ static const struct command commands[] = {
 	    "is renamed to LOCAL when the job is done); get TARGET... DIR; "
 	    "get 'TARGET/GLOB' [DIR]; get -r [--background] TARGET [DIR]" },
 	{ "put", cmd_put, "[-c|--continue] [--append] [--ascii] [--background] "
-	    "[--limit-rate RATE] LOCAL|- TARGET; put LOCAL... TARGET; put -r [--background] "
-	    "LOCALDIR TARGET" },
+	    "[--limit-rate RATE] LOCAL|- TARGET; put LOCAL... TARGET; "
+	    "put -r [--background] LOCALDIR TARGET" },
 	{ "mirror", cmd_mirror, "[-R] [--delete] [--dry-run] [--newer-only] "
 	    "[--exclude GLOB]... [--include GLOB]... [-P N] [-L|-l] [--perms] "
 	    "[--max-depth N] [--background] [--limit-rate RATE] "
