@@ -406,6 +406,8 @@ data_start_tls(struct ftp_conn *c)
 		return;
 	}
 	tls_for_data(ssl);
+	if (c->op->kind == OP_PUT && !io_tls_gather_writes(c->data, ssl))
+		log_debug("data connection: records are sent one by one");
 	data_set_state(c, DATA_HANDSHAKE);
 	io_start_tls(c->data, ssl);
 }

@@ -15,6 +15,7 @@
 #include "io.h"
 #include "log.h"
 #include "tls.h"
+#include "tls_wbio.h"
 #include "util.h"
 
 #define IO_READ_CHUNK	16384
@@ -39,6 +40,9 @@ struct io {
 	bool		 tls_wr_wants_read;	/* SSL_write said WANT_READ */
 	bool		 tls_failed;		/* the handshake failed */
 	bool		 tls_truncated;		/* EOF without close_notify */
+	bool		 tls_close_sent;	/* our close_notify is written */
+	BIO		*wbio;			/* tls_wbio.h's, when in use
+						   (the SSL's) */
 	char		 error[256];
 	double		 timeout;
 	struct buf	 in;
@@ -511,6 +515,49 @@ io_recv(struct io *io, void *p, size_t n)
 	return r;
 }
 
+/* tls_wbio_flush, with the socket's conventions: 1 all sent, 0 not all
+ * (errno EAGAIN; writable is awaited), -1 an error (errno, io->error). */
+static int
+io_wbio_flush(struct io *io)
+{
+	int	r = tls_wbio_flush(io->wbio);
+
+	if (r == 0)
+		errno = EAGAIN;
+	else if (r == -1)
+		snprintf(io->error, sizeof(io->error), "%s", strerror(errno));
+	return r;
+}
+
+/*
+ * SSL_write (partial writes on: a record each) until the gathering BIO
+ * is nearly full, then one send(2) for all those records; what the
+ * socket does not take now goes first next time.
+ */
+static ssize_t
+io_send_gathered(struct io *io, const char *p, size_t n)
+{
+	size_t	done = 0;
+	int	k = 0;
+
+	while (done < n && tls_wbio_pending(io->wbio) + SSL3_RT_MAX_PLAIN_LENGTH +
+	    SSL3_RT_MAX_ENCRYPTED_OVERHEAD <= TLS_WBIO_SIZE) {
+		errno = 0;
+		k = SSL_write(io->ssl, p + done, n - done > INT32_MAX ?
+		    INT32_MAX : (int)(n - done));
+		if (k <= 0)
+			break;
+		done += (size_t)k;
+	}
+	if (done == 0 && k <= 0)
+		return io_tls_result(io, k, false);
+	if (io_wbio_flush(io) == -1)
+		return -1;
+	if (done > 0)
+		io_touch(io);
+	return (ssize_t)done;
+}
+
 ssize_t
 io_send(struct io *io, const void *p, size_t n)
 {
@@ -519,6 +566,13 @@ io_send(struct io *io, const void *p, size_t n)
 	if (io->ssl) {
 		int	k;
 
+		/* what an earlier write left in the gathering BIO goes
+		 * first, or the socket is full */
+		if (io->wbio != NULL && tls_wbio_pending(io->wbio) > 0 &&
+		    io_wbio_flush(io) != 1)
+			return -1;
+		if (io->wbio != NULL)
+			return io_send_gathered(io, p, n);
 		errno = 0;
 		k = SSL_write(io->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
 		r = k > 0 ? k : io_tls_result(io, k, false);
@@ -659,15 +713,37 @@ io_tls_close(struct io *io)
 
 	if (io->ssl == NULL)
 		return 1;
-	r = SSL_shutdown(io->ssl);
-	if (r >= 0)
-		return 1;
-	if (SSL_get_error(io->ssl, r) == SSL_ERROR_WANT_WRITE) {
-		io_set_want_write(io, true);
-		return 0;
+	if (!io->tls_close_sent) {
+		r = SSL_shutdown(io->ssl);
+		if (r < 0 && SSL_get_error(io->ssl, r) == SSL_ERROR_WANT_WRITE) {
+			io_set_want_write(io, true);
+			return 0;
+		}
+		if (r < 0) {
+			ERR_clear_error();
+			return -1;
+		}
+		io->tls_close_sent = true;
 	}
-	ERR_clear_error();
-	return -1;
+	/* the gathering BIO's last records, close_notify among them, are
+	 * out before anyone shuts or closes the socket */
+	if (io->wbio == NULL || (r = io_wbio_flush(io)) == 1)
+		return 1;
+	if (r == 0)
+		io_set_want_write(io, true);
+	return r;
+}
+
+bool
+io_tls_gather_writes(struct io *io, SSL *ssl)
+{
+	BIO	*b;
+
+	if (io->fd == -1 || (b = tls_wbio_new(io->fd)) == NULL)
+		return false;
+	SSL_set0_wbio(ssl, b);
+	io->wbio = b;
+	return true;
 }
 
 int

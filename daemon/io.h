@@ -61,6 +61,10 @@ void		 io_shutdown_write(struct io *);
 void		 io_start_tls(struct io *, SSL *);
 /* Sends close_notify. 1 sent, 0 retry when writable (IO_LOWAT), -1 error. */
 int		 io_tls_close(struct io *);
+/* Before io_start_tls of an upload: ssl's records go out gathered
+ * (tls_wbio.h), one send(2) per io_send instead of one per record; false
+ * when that cannot be set up (the socket BIO stays). */
+bool		 io_tls_gather_writes(struct io *, SSL *);
 /* The peer's address. */
 int		 io_peer(struct io *, struct sockaddr_storage *, socklen_t *);
 
