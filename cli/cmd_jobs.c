@@ -282,6 +282,7 @@ static void
 print_rows(struct job_row *rows, size_t n, const bool *show, bool quiet)
 {
 	char b[OUTPUT_BYTES_LEN], t[OUTPUT_BYTES_LEN], r[OUTPUT_BYTES_LEN + 2];
+	char lim[OUTPUT_RATE_LEN];
 	int wid = 3, pw = 4, w;
 	size_t i, shown = 0;
 
@@ -296,9 +297,9 @@ print_rows(struct job_row *rows, size_t n, const bool *show, bool quiet)
 			pw = w;
 	}
 	if (shown > 0 && !quiet)
-		printf("%-*s  %-9s  %-3s  %10s  %10s  %12s  %-*s  %s\n", wid,
-		    "JOB", "STATE", "DIR", "BYTES", "TOTAL", "RATE", pw, "PATH",
-		    "LOCAL");
+		printf("%-*s  %-9s  %-3s  %10s  %10s  %12s  %7s  %-*s  %s\n",
+		    wid, "JOB", "STATE", "DIR", "BYTES", "TOTAL", "RATE", "LIMIT",
+		    pw, "PATH", "LOCAL");
 	for (i = 0; i < n; i++) {
 		const struct wire_job *j = &rows[i].w;
 		char *local;
@@ -313,9 +314,9 @@ print_rows(struct job_row *rows, size_t n, const bool *show, bool quiet)
 		} else
 			snprintf(r, sizeof(r), "-");
 		output_field(stdout, j->id, wid);
-		printf("  %-9s  %-3s  %10s  %10s  %12s  ",
+		printf("  %-9s  %-3s  %10s  %10s  %12s  %7s  ",
 		    wire_job_state_name(j->state), j->put ? "put" : "get", b,
-		    t, r);
+		    t, r, output_rate_limit(lim, sizeof(lim), j->limit_rate));
 		print_name(j->session != NULL ? j->session : "?");
 		putchar(':');
 		print_name(j->path != NULL ? j->path : "?");

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "ftpctl.h"
+#include "wire.h"
 
 #define CONNECT_TIMEOUT_MAX	3600.0
 
@@ -87,6 +88,7 @@ open_options(struct ctl *c, const struct command *cmd, int *argc,
 		SESSION_LONGOPTS,
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "password-stdin", no_argument, NULL, 'p' },
+		{ "limit-rate", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -107,6 +109,11 @@ open_options(struct ctl *c, const struct command *cmd, int *argc,
 			break;
 		case 'p':
 			*pw_stdin = true;
+			break;
+		case 'r':
+			if ((status = limit_rate_option(c, cmd, optarg,
+			    &c->session_limit_rate)) != 0)
+				return status;
 			break;
 		case 'T': case 'k': case 'C': case 'a': case 'z': case 'c':
 			if ((status = session_option(c, cmd, ch, optarg, o)) !=
@@ -212,6 +219,7 @@ open_session(struct ctl *c, const char *url, const struct creds *cr,
 		return fail(c, NULL);
 	ftpagent_set_timeout(c->fa, open_wait_ms(c, o));
 	ftpagent_set_connect_timeout(c->fa, c->connect_timeout);
+	ftpagent_set_session_limit_rate(c->fa, c->session_limit_rate);
 	ok = ftpagent_open(c->fa, url, o, session);
 	ftpagent_set_timeout(c->fa, c->timeout_ms);
 	if (ok)
@@ -445,7 +453,7 @@ int
 cmd_sessions(struct ctl *c, const struct command *cmd, int argc, char **argv)
 {
 	json_t *list, *s;
-	char *res = NULL, idle[32], conns[48];
+	char *res = NULL, idle[32], conns[48], lim[OUTPUT_RATE_LEN];
 	const char *v;
 	size_t i;
 	int wid = 7, wurl = 3, w;
@@ -476,9 +484,9 @@ cmd_sessions(struct ctl *c, const struct command *cmd, int argc, char **argv)
 			wurl = w;
 	}
 	if (json_array_size(list) > 0 && !c->quiet)
-		printf("%-*s  %-*s  %-16s  %-7s  %-10s  %7s  %8s\n", wid,
+		printf("%-*s  %-*s  %-16s  %-7s  %-10s  %7s  %7s  %8s\n", wid,
 		    "SESSION", wurl, "URL", "TLS", "REUSE", "STATE", "CONNS",
-		    "IDLE");
+		    "LIMIT", "IDLE");
 	json_array_foreach(list, i, s) {
 		json_t *idle_j = json_object_get(s, "idle_s");
 
@@ -506,7 +514,11 @@ cmd_sessions(struct ctl *c, const struct command *cmd, int argc, char **argv)
 		fputs("  ", stdout);
 		v = json_string_value(json_object_get(s, "state"));
 		output_field(stdout, v ? v : "?", 10);
-		printf("  %7s  %8s\n", conns_text(s, conns, sizeof(conns)), idle);
+		/* the session's limit, shared by its transfers */
+		output_rate_limit(lim, sizeof(lim), wire_count(
+		    json_object_get(s, "limit_rate"), 0));
+		printf("  %7s  %7s  %8s\n", conns_text(s, conns, sizeof(conns)),
+		    lim, idle);
 	}
 	json_decref(list);
 	return EXIT_OK;

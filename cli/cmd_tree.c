@@ -324,7 +324,8 @@ tree_cmd_init(struct tree_cmd *x)
 }
 
 enum { OPT_DELETE = 256, OPT_DRY_RUN, OPT_NEWER_ONLY, OPT_EXCLUDE,
-	OPT_INCLUDE, OPT_BACKGROUND, OPT_PERMS, OPT_MAX_DEPTH };
+	OPT_INCLUDE, OPT_BACKGROUND, OPT_PERMS, OPT_MAX_DEPTH,
+	OPT_LIMIT_RATE };
 
 static int
 add_glob(struct ctl *c, const struct command *cmd, const char **globs,
@@ -354,6 +355,7 @@ mirror_options(struct ctl *c, const struct command *cmd, int *argc,
 		{ "links", no_argument, NULL, 'l' },
 		{ "perms", no_argument, NULL, OPT_PERMS },
 		{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
+		{ "limit-rate", required_argument, NULL, OPT_LIMIT_RATE },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -393,6 +395,10 @@ mirror_options(struct ctl *c, const struct command *cmd, int *argc,
 			break;
 		case OPT_BACKGROUND:
 			x->bg = true;
+			break;
+		case OPT_LIMIT_RATE:
+			status = limit_rate_option(c, cmd, optarg,
+			    &c->limit_rate);
 			break;
 		case OPT_NEWER_ONLY:
 			x->o.flags |= FTPAGENT_TREE_NEWER_ONLY;

@@ -71,9 +71,10 @@ xfer_options(struct ctl *c, const struct command *cmd, int *argc,
 		{ "ascii", no_argument, NULL, 'A' },
 		{ "background", no_argument, NULL, 'B' },
 		{ "recursive", no_argument, NULL, 'r' },
+		{ "limit-rate", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch;
+	int ch, status;
 
 	optind = 0;
 	while ((ch = getopt_long(*argc, *argv, ":cr", longopts, NULL)) != -1) {
@@ -87,7 +88,11 @@ xfer_options(struct ctl *c, const struct command *cmd, int *argc,
 			x->o.ascii = true;
 		else if (ch == 'B')
 			x->bg = true;
-		else {
+		else if (ch == 'l') {
+			if ((status = limit_rate_option(c, cmd, optarg,
+			    &c->limit_rate)) != 0)
+				return status;
+		} else {
 			if (ch == 'a')		/* get has no --append */
 				optopt = 0;
 			return bad_option(c, cmd, ch == 'a' ? '?' : ch, *argv);

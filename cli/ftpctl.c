@@ -188,6 +188,8 @@ agent(struct ctl *c)
 		c->unreached = ftpagent_error(c->fa) != FTPAGENT_OK;
 		if (c->timeout_ms > 0)
 			ftpagent_set_timeout(c->fa, c->timeout_ms);
+		/* the commands read their options before they connect */
+		ftpagent_set_limit_rate(c->fa, c->limit_rate);
 	}
 	return ftpagent_error(c->fa) == FTPAGENT_OK;
 }
@@ -350,6 +352,17 @@ bad_option(struct ctl *c, const struct command *cmd, int ch, char **argv)
 	return usage_error(c, cmd, "unknown option %s", what);
 }
 
+int
+limit_rate_option(struct ctl *c, const struct command *cmd, const char *arg,
+    int64_t *bps)
+{
+	const char *err;
+
+	if (target_parse_rate(arg, bps, &err) == -1)
+		return usage_error(c, cmd, "--limit-rate %s: %s", arg, err);
+	return 0;
+}
+
 static void
 sigint_handler(int sig)
 {
@@ -472,20 +485,23 @@ usage(FILE *fp)
 "  open NAME URL [--tls none|explicit|implicit] [--insecure] [--ca-file F]\n"
 "                [--active] [--max-connections N] [--password-stdin]\n"
 "                [--list-tz UTC|+HH:MM|-HH:MM] [--connect-timeout SECS]\n"
+"                [--limit-rate RATE]  (all the session's transfers)\n"
 "  close NAME|URL\n"
 "  sessions\n"
 "  ls [-l] TARGET\n"
 "  stat TARGET\n"
-"  get [-c|--continue] [--ascii] [--background] TARGET [LOCAL|-]\n"
+"  get [-c|--continue] [--ascii] [--background] [--limit-rate RATE]\n"
+"      TARGET [LOCAL|-]\n"
 "  get [-c] [--background] TARGET... DIR   (DIR exists, or ends with /)\n"
 "  get [--background] 'TARGET/GLOB' [DIR]  (the matching files of a dir)\n"
 "  get -r [--background] TARGET [DIR]\n"
-"  put [-c|--continue] [--append] [--ascii] [--background] LOCAL|- TARGET\n"
+"  put [-c|--continue] [--append] [--ascii] [--background]\n"
+"      [--limit-rate RATE] LOCAL|- TARGET\n"
 "  put [-c] [--background] LOCAL... TARGET (TARGET a remote directory)\n"
 "  put -r [--background] LOCALDIR TARGET\n"
 "  mirror [-R] [--delete] [--dry-run] [--newer-only] [--exclude GLOB]...\n"
 "         [--include GLOB]... [-P N] [-L|-l] [--perms] [--max-depth N]\n"
-"         [--background] SRC DST\n"
+"         [--background] [--limit-rate RATE] SRC DST\n"
 "  mkdir [-p|--parents] TARGET\n"
 "  rm [-r|--recursive] TARGET\n"
 "  rmdir TARGET\n"
@@ -508,6 +524,8 @@ usage(FILE *fp)
 "A URL target uses a live session that matches it (no password needed)\n"
 "or opens one, with the command's --tls, --insecure, --ca-file, --active,\n"
 "--list-tz and --connect-timeout.\n"
+"RATE is bytes per second, with K, M or G for powers of 1024 (500K, 1.5M;\n"
+"0: no limit), one limit for a whole tree or glob (get -r, put -r, mirror).\n"
 "NEWPATH is a path on TARGET's session (or NAME:PATH or a URL of it);\n"
 "ending in '/' it keeps TARGET's name.\n"
 "Passwords come from --password-stdin, $FTPCTL_PASSWORD or ~/.netrc.\n"
@@ -535,21 +553,22 @@ static const struct command commands[] = {
 	{ "open", cmd_open, "NAME URL [--tls none|explicit|implicit] "
 	    "[--insecure] [--ca-file F] [--active] [--max-connections N] "
 	    "[--password-stdin] [--list-tz UTC|+HH:MM|-HH:MM] "
-	    "[--connect-timeout SECS]" },
+	    "[--connect-timeout SECS] [--limit-rate RATE]" },
 	{ "close", cmd_close, "NAME|URL" },
 	{ "sessions", cmd_sessions, "" },
 	{ "ls", cmd_ls, "[-l] TARGET" },
 	{ "stat", cmd_stat, "TARGET" },
-	{ "get", cmd_get, "[-c|--continue] [--ascii] [--background] TARGET "
+	{ "get", cmd_get, "[-c|--continue] [--ascii] [--background] "
+	    "[--limit-rate RATE] TARGET "
 	    "[LOCAL|-]  (--background: print the job id and exit; LOCAL.part "
 	    "is renamed to LOCAL when the job is done); get TARGET... DIR; "
 	    "get 'TARGET/GLOB' [DIR]; get -r [--background] TARGET [DIR]" },
 	{ "put", cmd_put, "[-c|--continue] [--append] [--ascii] [--background] "
-	    "LOCAL|- TARGET; put LOCAL... TARGET; put -r [--background] "
-	    "LOCALDIR TARGET" },
+	    "[--limit-rate RATE] LOCAL|- TARGET; put LOCAL... TARGET; "
+	    "put -r [--background] LOCALDIR TARGET" },
 	{ "mirror", cmd_mirror, "[-R] [--delete] [--dry-run] [--newer-only] "
 	    "[--exclude GLOB]... [--include GLOB]... [-P N] [-L|-l] [--perms] "
-	    "[--max-depth N] [--background] "
+	    "[--max-depth N] [--background] [--limit-rate RATE] "
 	    "SRC DST  (SRC a TARGET and DST a local directory; with -R the "
 	    "other way)" },
 	{ "mkdir", cmd_mkdir, "[-p|--parents] TARGET" },
@@ -637,6 +656,7 @@ main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	c.autostart = true;
+	c.session_limit_rate = -1;
 	c.socket = getenv("FTPAGENT_SOCKET");
 	if (c.socket != NULL && *c.socket == '\0')
 		c.socket = NULL;

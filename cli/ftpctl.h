@@ -57,6 +57,9 @@ struct ctl {
 	bool		 unreached;	/* connecting to the agent failed */
 	struct ftpagent_open_opts sopts; /* for sessions URL targets open */
 	double		 connect_timeout; /* --connect-timeout; 0: the agent's */
+	int64_t		 limit_rate;	/* get/put/mirror --limit-rate; 0: none */
+	int64_t		 session_limit_rate; /* open --limit-rate; -1: the
+					   agent's default */
 };
 
 struct command {
@@ -94,6 +97,9 @@ int	exit_status(struct ftpagent *fa);
 int	fail(struct ctl *c, const char *ctx);
 int	bad_option(struct ctl *c, const struct command *cmd, int ch,
     char **argv);
+/* --limit-rate RATE into *bps: 0, or the exit status after reporting. */
+int	limit_rate_option(struct ctl *c, const struct command *cmd,
+    const char *arg, int64_t *bps);
 char	*read_stdin(size_t max);
 
 /* ---- the agent, targets and credentials (ftpctl.c) ---- */

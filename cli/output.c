@@ -267,6 +267,35 @@ output_bytes(char *buf, size_t len, int64_t bytes)
 }
 
 char *
+output_rate_limit(char *buf, size_t len, int64_t bps)
+{
+	static const char units[] = "KMG";
+	int64_t unit = 1024;
+	size_t u = 0;
+
+	if (bps <= 0) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	if (bps < 1024) {
+		snprintf(buf, len, "%lld", (long long)bps);
+		return buf;
+	}
+	/* as output_bytes: 1048575 is "1.0M", not "1024.0K" */
+	while (u + 2 < sizeof(units) && (double)bps / (double)unit >=
+	    1023.95) {
+		unit *= 1024;
+		u++;
+	}
+	if (bps % unit == 0)
+		snprintf(buf, len, "%lld%c", (long long)(bps / unit), units[u]);
+	else
+		snprintf(buf, len, "%.1f%c", (double)bps / (double)unit,
+		    units[u]);
+	return buf;
+}
+
+char *
 output_duration(char *buf, size_t len, double seconds)
 {
 	long s;

@@ -66,6 +66,14 @@ char	*output_date(char *buf, size_t len, int64_t mtime, time_t now);
 #define OUTPUT_BYTES_LEN 32
 char	*output_bytes(char *buf, size_t len, int64_t bytes);
 
+/*
+ * A rate limit as --limit-rate takes it back: "10M", "512K", "1G" when
+ * exact, else one decimal ("1.3M"), plain bytes below 1 KiB; 0 or
+ * less: "-". Returns buf.
+ */
+#define OUTPUT_RATE_LEN	24
+char	*output_rate_limit(char *buf, size_t len, int64_t bps);
+
 /* "0:05", "12:34", "1:02:03"; negative: "--:--". Returns buf. */
 char	*output_duration(char *buf, size_t len, double seconds);
 

@@ -364,3 +364,50 @@ target_parse_time(const char *s, int64_t *t, const char **err)
 	}
 	return 0;
 }
+
+int
+target_parse_rate(const char *s, int64_t *bps, const char **err)
+{
+	static const char suffixes[] = "kmg";
+	const char *p = s, *u;
+	double whole = 0, frac = 0, scale = 1, v;
+	size_t ndig = 0;
+
+	for (; *p >= '0' && *p <= '9'; p++, ndig++)
+		if (whole <= 1e12)	/* more is too big anyway */
+			whole = whole * 10 + (*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, ndig++)
+			if (scale < 1e12)
+				frac += (*p - '0') / (scale *= 10);
+	if (*s == '-') {
+		*err = "RATE cannot be negative (0: no limit)";
+		return -1;
+	}
+	if (ndig == 0) {
+		*err = "RATE is a number of bytes per second, maybe with K, M "
+		    "or G (e.g. 500K, 1.5M)";
+		return -1;
+	}
+	v = whole + frac;
+	if (*p != '\0') {
+		if (p[1] != '\0' || (u = strchr(suffixes,
+		    p[0] | 0x20)) == NULL) {
+			*err = "the suffix of RATE is K, M or G (powers of "
+			    "1024)";
+			return -1;
+		}
+		for (; u >= suffixes; u--)
+			v *= 1024;
+	}
+	if (v > (double)TARGET_RATE_MAX) {
+		*err = "RATE is at most 2147483647 bytes per second (2G - 1)";
+		return -1;
+	}
+	if (v > 0 && v < 1) {
+		*err = "RATE is at least 1 byte per second (0: no limit)";
+		return -1;
+	}
+	*bps = (int64_t)v;
+	return 0;
+}

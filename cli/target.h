@@ -110,4 +110,17 @@ int	 target_parse_mode(const char *s, int *mode);
  */
 int	 target_parse_time(const char *s, int64_t *t, const char **err);
 
+/* The most --limit-rate takes: the agent's limit_rate is at most this. */
+#define TARGET_RATE_MAX	INT64_C(2147483647)
+
+/*
+ * A rate for --limit-rate, as curl spells it: a decimal number, maybe
+ * with a fraction ("1.5"), and an optional suffix K, M or G (either
+ * case; powers of 1024), in bytes per second; "0": no limit. A fraction
+ * of a byte is dropped; a rate that is not 0 but comes to less than one
+ * byte per second, or more than TARGET_RATE_MAX, is refused. Returns 0
+ * with *bps, or -1 with *err set to a static English reason.
+ */
+int	 target_parse_rate(const char *s, int64_t *bps, const char **err);
+
 #endif

@@ -36,6 +36,7 @@ agent_new(int timeout_ms)
 	a->timeout_ms = effective_timeout(timeout_ms);
 	a->next_id = 1;
 	a->watched_deadline = -1;
+	a->session_limit_rate = -1;
 	if (!fa_calls_init(a)) {
 		conn_free(&a->conn);
 		free(a);
@@ -245,6 +246,20 @@ ftpagent_set_connect_timeout(struct ftpagent *a, double seconds)
 	/* NaN and the negative are "the agent's default" too */
 	if (a != NULL)
 		a->connect_timeout = seconds > 0 ? seconds : 0;
+}
+
+void
+ftpagent_set_limit_rate(struct ftpagent *a, int64_t bytes_per_s)
+{
+	if (a != NULL)
+		a->limit_rate = bytes_per_s > 0 ? bytes_per_s : 0;
+}
+
+void
+ftpagent_set_session_limit_rate(struct ftpagent *a, int64_t bytes_per_s)
+{
+	if (a != NULL)
+		a->session_limit_rate = bytes_per_s >= 0 ? bytes_per_s : -1;
 }
 
 const char *

@@ -78,8 +78,10 @@ open_params(struct ftpagent *a, const char *url,
 		    "session.open: the URL is not valid UTF-8");
 		return NULL;
 	}
-	if (a->connect_timeout > 0 && json_object_set_new(p,
-	    "connect_timeout", json_real(a->connect_timeout)) != 0) {
+	if ((a->connect_timeout > 0 && json_object_set_new(p,
+	    "connect_timeout", json_real(a->connect_timeout)) != 0) ||
+	    (a->session_limit_rate >= 0 && json_object_set_new(p,
+	    "limit_rate", json_integer(a->session_limit_rate)) != 0)) {
 		json_decref(p);
 		fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
 		return NULL;

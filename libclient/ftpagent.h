@@ -120,6 +120,29 @@ FTPAGENT_API void ftpagent_set_interrupt(struct ftpagent *,
  */
 FTPAGENT_API void ftpagent_set_connect_timeout(struct ftpagent *,
     double seconds);
+/*
+ * The most bytes per second of each transfer started later on this
+ * connection (ftpagent_get_*, ftpagent_put_*, ftpagent_tree*: their
+ * background and ftpagent_send_ forms too), for the job alone: a
+ * tree's limit is for all its files together. It comes on top of the
+ * session's limit (ftpagent_set_session_limit_rate), which the
+ * session's transfers share. 0 (the default), or less: no limit of the
+ * job's own. The agent takes 1 to 2147483647; for more, the transfer
+ * fails with FTPAGENT_ERR_RPC, ftpagent_error_kind() "params". Since
+ * LIBFTPAGENT_LT_VERSION 5:0:4 (libftpagent.so.1).
+ */
+FTPAGENT_API void ftpagent_set_limit_rate(struct ftpagent *,
+    int64_t bytes_per_s);
+/*
+ * The most bytes per second of a session opened by a later ftpagent_open
+ * on this connection: all its transfers together, each also held to its
+ * own limit. -1 (the default), or less: the agent's default (its
+ * configuration's limit_rate); 0: none. The agent takes 0 to 2147483647;
+ * for more, ftpagent_open fails with FTPAGENT_ERR_RPC, kind "params".
+ * Since 5:0:4.
+ */
+FTPAGENT_API void ftpagent_set_session_limit_rate(struct ftpagent *,
+    int64_t bytes_per_s);
 /* The path this connection uses, "" when none (valid until
  * ftpagent_free). */
 FTPAGENT_API const char *ftpagent_socket_path(const struct ftpagent *);

@@ -56,6 +56,9 @@ struct ftpagent {
 	char		*path;
 	int		 timeout_ms;
 	double		 connect_timeout; /* session.open's; 0: none sent */
+	int64_t		 session_limit_rate; /* session.open's limit_rate;
+					   -1: none sent */
+	int64_t		 limit_rate;	/* of transfers started; 0: none sent */
 	enum ftpagent_error err;
 	char		*errmsg;	/* NULL: the table name of err */
 	char		*errkind;	/* NULL: the table name of err */

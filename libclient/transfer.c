@@ -60,6 +60,7 @@ struct xfer {
 	json_t		*path;		/* the wire form */
 	int		 fd;		/* ours, closed at the end; or -1 */
 	int64_t		 offset;
+	int64_t		 limit_rate;	/* 0: none of its own */
 	bool		 ascii, append, rest_restart;
 	struct localdest d;		/* LOCAL_PART, LOCAL_IN_PLACE */
 	bool		 had_part;	/* LOCAL.part was there before */
@@ -133,6 +134,9 @@ transfer_params(const struct xfer *x)
 	if (x->rest_restart)
 		r |= json_object_set_new(p, "rest_fallback",
 		    json_string("restart"));
+	if (x->limit_rate > 0)
+		r |= json_object_set_new(p, "limit_rate",
+		    json_integer(x->limit_rate));
 	if (r != 0) {
 		json_decref(p);
 		return NULL;
@@ -680,8 +684,10 @@ xfer_make(struct ftpagent *a, const char *session, const char *path,
 
 	if ((x = xfer_new(session, path, put, opts)) == NULL)
 		fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
-	else
+	else {
 		x->background = background;
+		x->limit_rate = a->limit_rate;
+	}
 	return x;
 }
 

@@ -30,6 +30,7 @@ struct tree_call {
 	char		*session;
 	json_t		*path;		/* the wire form */
 	bool		 put;
+	int64_t		 limit_rate;	/* the whole tree's; 0: none */
 	ftpagent_tree_progress_cb progress;
 	ftpagent_tree_item_cb item;
 	void		*arg;
@@ -363,6 +364,9 @@ tree_params(const struct tree_call *t, const struct ftpagent_tree_opts *o)
 	if (o->parallel > 0)
 		r |= json_object_set_new(p, "parallel",
 		    json_integer(o->parallel));
+	if (t->limit_rate > 0)
+		r |= json_object_set_new(p, "limit_rate",
+		    json_integer(t->limit_rate));
 	r |= set_globs(p, "include", o->include);
 	r |= set_globs(p, "exclude", o->exclude);
 	if (r != 0) {
@@ -407,6 +411,7 @@ tree_new(struct ftpagent *a, const char *session, const char *path, int dir,
 		return NULL;
 	}
 	t->put = o->direction == FTPAGENT_XFER_PUT;
+	t->limit_rate = a->limit_rate;
 	t->lt.writable = !t->put && !(o->flags & FTPAGENT_TREE_DRY_RUN);
 	t->lt.mode = BENEATH_AUTO;
 	t->progress = o->progress;

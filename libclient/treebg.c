@@ -193,6 +193,8 @@ ftpagent_tree_background(struct ftpagent *a, const char *session,
 	if (!fa_tree_args(a, session, remote_path, local_dir, o) ||
 	    (fa = follower_connect(a)) == NULL)
 		return false;
+	/* the follower starts the tree: with this connection's limit */
+	ftpagent_set_limit_rate(fa, a->limit_rate);
 	if (pipe2(p, O_CLOEXEC) == -1) {
 		fa_set_local_error(a, "cannot make", "a pipe", errno);
 		ftpagent_free(fa);

@@ -4,7 +4,8 @@
  * transfer's inactivity, job.wait's slices); and the ways of driving
  * the core other than a poll loop: the watch hook, and the blocking
  * face, which a forked agent answers since a blocking call cannot be
- * driven from the thread it blocks.
+ * driven from the thread it blocks. And the rate limits the connection
+ * sends with the transfers and sessions it starts.
  */
 #include <config.h>
 
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -138,6 +140,88 @@ START_TEST(test_call_fds)
 	assert_done(&recs[0], id, FTPAGENT_OK);
 	ck_assert_str_eq(recs[0].r.json, "[]");
 	req_clear(&q);
+}
+END_TEST
+
+/* The limit_rate param of the request q, -1 when it has none. */
+static json_int_t
+limit_param(const struct req *q)
+{
+	json_t *v = json_object_get(q->params, "limit_rate");
+
+	if (v == NULL)
+		return -1;
+	ck_assert_msg(json_is_integer(v), "%s: limit_rate is no integer",
+	    q->method);
+	return json_integer_value(v);
+}
+
+/* One call of what; its request's limit_rate; it is then refused. */
+static json_int_t
+sent_limit(int what, int fd, int dir)
+{
+	static const char *const methods[] = { "transfer.get",
+	    "transfer.put", "transfer.tree", "session.open" };
+	struct req q;
+	json_int_t v;
+	uint64_t id;
+
+	memset(&recs[0], 0, sizeof(recs[0]));
+	id = what == 0 ? ftpagent_send_get_fd(a, "s1", "/f", fd, NULL,
+	    on_reply, &recs[0]) :
+	    what == 1 ? ftpagent_send_put_fd(a, "s1", "/f", fd, NULL,
+	    on_reply, &recs[0]) :
+	    what == 2 ? ftpagent_send_tree(a, "s1", "/r", dir, NULL,
+	    on_reply, &recs[0]) :
+	    ftpagent_send_open(a, "ftp://u@h/", NULL, on_reply, &recs[0]);
+	ck_assert_msg(id != 0, "%s: %s", methods[what],
+	    ftpagent_error_message(a));
+	flush();
+	agent_req(&q, methods[what], what < 2 ? 1 : 0);
+	v = limit_param(&q);
+	agent_error(q.id, -32602, "params", "refused");
+	ck_assert(drain());
+	assert_done(&recs[0], id, FTPAGENT_ERR_RPC);
+	req_clear(&q);
+	return v;
+}
+
+/* ftpagent_set_limit_rate: every transfer started later carries it,
+ * trees too; ftpagent_set_session_limit_rate: session.open, where an
+ * explicit 0 (no limit, over the agent's default) is sent as well. */
+START_TEST(test_limit_rate)
+{
+	int fd = temp_file("data"), dir = open(".", O_PATH | O_DIRECTORY);
+	int i;
+
+	ck_assert_int_ge(dir, 0);
+	for (i = 0; i < 4; i++)
+		ck_assert_msg(sent_limit(i, fd, dir) == -1, "call %d sent a "
+		    "limit unasked", i);
+	ftpagent_set_limit_rate(a, 524288);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(sent_limit(i, fd, dir), 524288);
+	/* the job's limit is not the session's */
+	ck_assert_int_eq(sent_limit(3, fd, dir), -1);
+	ftpagent_set_limit_rate(a, INT64_C(3000000000));
+	ck_assert(sent_limit(0, fd, dir) == INT64_C(3000000000));
+	ftpagent_set_limit_rate(a, 0);
+	ck_assert_int_eq(sent_limit(1, fd, dir), -1);
+	ftpagent_set_limit_rate(a, -5);
+	ck_assert_int_eq(sent_limit(2, fd, dir), -1);
+
+	ftpagent_set_session_limit_rate(a, 10485760);
+	ck_assert_int_eq(sent_limit(3, fd, dir), 10485760);
+	ck_assert_int_eq(sent_limit(0, fd, dir), -1);
+	ftpagent_set_session_limit_rate(a, 0);
+	ck_assert_int_eq(sent_limit(3, fd, dir), 0);
+	ftpagent_set_session_limit_rate(a, -1);
+	ck_assert_int_eq(sent_limit(3, fd, dir), -1);
+	/* NULL is allowed, as for the other setters */
+	ftpagent_set_limit_rate(NULL, 1);
+	ftpagent_set_session_limit_rate(NULL, 1);
+	close(fd);
+	close(dir);
 }
 END_TEST
 
@@ -451,6 +535,7 @@ async_fds_time_tcases(Suite *s)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_fds_with_their_request);
 	tcase_add_test(tc, test_call_fds);
+	tcase_add_test(tc, test_limit_rate);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_timeout_earliest);
 	tcase_add_test(tc, test_transfer_timeout);
