@@ -256,6 +256,13 @@ ftpagent_set_limit_rate(struct ftpagent *a, int64_t bytes_per_s)
 }
 
 void
+ftpagent_set_segments(struct ftpagent *a, int n)
+{
+	if (a != NULL)
+		a->segments = n > 1 ? n : 0;
+}
+
+void
 ftpagent_set_session_limit_rate(struct ftpagent *a, int64_t bytes_per_s)
 {
 	if (a != NULL)

@@ -8,12 +8,13 @@
  * passes the directory and the two names (transfer.get "rename") and
  * leaves no process behind. A system agent never renames a user's file
  * (the kernel would check the rename against the agent's rights, not
- * the user's), and an older agent does not know how; rpc.info's
- * "features" says which, once per connection. Then a detached process
- * of ours (the follower) renames the file when the job has ended. While
- * it lives, the follower holds a lock on a file named for the agent and
- * the job; ftpagent_job_wait_file takes that lock after the job's end,
- * so the rename is done when it returns.
+ * the user's), an older agent does not know how (rpc.info's "features"
+ * says which, once per connection), and no agent renames a segmented
+ * download (transfer.get takes "rename" without "segments" only). Then
+ * a detached process of ours (the follower) renames the file when the
+ * job has ended. While it lives, the follower holds a lock on a file
+ * named for the agent and the job; ftpagent_job_wait_file takes that
+ * lock after the job's end, so the rename is done when it returns.
  */
 #include <config.h>
 
@@ -259,10 +260,11 @@ fa_detach(const int *keep, size_t n)
 }
 
 /* In the detached follower: waits for the job's end over a connection of
- * its own, renames on success, and leaves no empty new .part. */
+ * its own, renames on success, and leaves no empty new .part (nor a
+ * segmented one). */
 static void __attribute__((noreturn))
 follow(const char *sock, int timeout_ms, const char *job,
-    const struct localdest *d, bool had_part, char *lock)
+    const struct localdest *d, bool had_part, bool segmented, char *lock)
 {
 	struct ftpagent *fa;
 	struct ftpagent_job j;
@@ -284,7 +286,7 @@ follow(const char *sock, int timeout_ms, const char *job,
 	if (done)
 		(void)rename(d->part, d->path);
 	else
-		fa_part_abandon(d, had_part);
+		fa_part_abandon(d, had_part, segmented);
 	if (lock != NULL)
 		unlink(lock);
 	_exit(0);
@@ -297,7 +299,7 @@ follow(const char *sock, int timeout_ms, const char *job,
  */
 bool
 fa_spawn_follower(struct ftpagent *a, const char *job, const struct localdest *d,
-    bool had_part)
+    bool had_part, bool segmented)
 {
 	const char *sock = ftpagent_socket_path(a);
 	char *lock;
@@ -313,7 +315,8 @@ fa_spawn_follower(struct ftpagent *a, const char *job, const struct localdest *d
 		lock = NULL;
 	}
 	if ((r = fa_detach(&lockfd, lockfd != -1 ? 1 : 0)) == 0)
-		follow(sock, a->timeout_ms, job, d, had_part, lock);
+		follow(sock, a->timeout_ms, job, d, had_part, segmented,
+		    lock);
 	if (r == -1 && lock != NULL)
 		unlink(lock);
 	free(lock);

@@ -143,6 +143,31 @@ FTPAGENT_API void ftpagent_set_limit_rate(struct ftpagent *,
  */
 FTPAGENT_API void ftpagent_set_session_limit_rate(struct ftpagent *,
     int64_t bytes_per_s);
+/*
+ * Downloads started later on this connection (ftpagent_get_file,
+ * ftpagent_get_fd, their background and ftpagent_send_ forms) go in up
+ * to n ranges at once, each over a connection of its own, as lftp's
+ * pget -n does (transfer.get "segments"): the agent cuts the file into
+ * ranges of at least 1 MiB (a smaller file takes fewer, one under
+ * 2 MiB), runs at most the session's max_connections of them at once
+ * and ends the job when all are done and the file has the remote size.
+ * 1 (the default), or less: one connection, as usual. The agent takes
+ * 2 to 16; for more, the download fails with FTPAGENT_ERR_RPC, kind
+ * "params".
+ *
+ * Only a binary download from the start into a regular file goes in
+ * ranges: for ftpagent_get_fd a regular file open for writing, not
+ * O_APPEND, at offset 0 (written with pwrite from its start, whatever
+ * was there, and cut or grown to the remote size; its offset stays);
+ * for ftpagent_get_file its .part. Any other download (resuming or at
+ * an offset, ASCII, into a pipe, device or FIFO) ignores n and runs on
+ * one connection. Trees ignore it too (their files run side by side:
+ * ftpagent_tree_opts.parallel). A segmented download cannot be resumed:
+ * ftpagent_get_file removes the .part of one that did not finish
+ * (failed, cancelled, or the agent gone), and so does the follower of a
+ * background one, which the agent never renames itself. Since 6:0:5.
+ */
+FTPAGENT_API void ftpagent_set_segments(struct ftpagent *, int n);
 /* The path this connection uses, "" when none (valid until
  * ftpagent_free). */
 FTPAGENT_API const char *ftpagent_socket_path(const struct ftpagent *);
@@ -333,7 +358,8 @@ FTPAGENT_API bool ftpagent_get_file(struct ftpagent *, const char *session,
  * device or FIFO in place) and, for a caller of its own uid, renames it
  * to local when the job is done (or removes a .part the call made that
  * stayed empty): nothing of the caller's runs on. An agent of another
- * uid (system mode) or an older one does not; then a detached process
+ * uid (system mode) or an older one does not, nor does any for a
+ * segmented download (ftpagent_set_segments); then a detached process
  * of this library (a fork of the caller that runs only this library's
  * code and holds none of the caller's other descriptors) waits for the
  * job's end and does it. ftpagent_job_wait and ftpagent_job_wait_file

@@ -59,6 +59,8 @@ struct ftpagent {
 	int64_t		 session_limit_rate; /* session.open's limit_rate;
 					   -1: none sent */
 	int64_t		 limit_rate;	/* of transfers started; 0: none sent */
+	int		 segments;	/* of downloads into files started;
+					   0: none sent */
 	enum ftpagent_error err;
 	char		*errmsg;	/* NULL: the table name of err */
 	char		*errkind;	/* NULL: the table name of err */
@@ -306,8 +308,11 @@ void	fa_event_deliver(struct ftpagent *a, const struct jsonrpc_msg *m);
  * name or a failed lookup is false with the error set. */
 bool	fa_local_resolve(struct ftpagent *a, const char *local,
     struct localdest *d);
-/* A download failed: a .part it made and left empty goes. */
-void	fa_part_abandon(const struct localdest *d, bool had_part);
+/* A download failed: a .part it made and left empty goes; a segmented
+ * one's goes whatever it holds (its ranges came out of order, so it is
+ * no prefix to resume from). */
+void	fa_part_abandon(const struct localdest *d, bool had_part,
+    bool segmented);
 /* Whether rpc.info's result says that the agent renames a background
  * download's .part for this caller (transfer.get "rename"). */
 bool	fa_info_renames(const json_t *info);
@@ -316,9 +321,10 @@ bool	fa_info_renames(const json_t *info);
  * follower's way then). */
 json_t	*fa_rename_param(const struct localdest *d, bool had_part,
     int *dir_fd);
-/* Starts the follower that renames d's .part once job has ended. */
+/* Starts the follower that renames d's .part once job has ended (or
+ * abandons it: fa_part_abandon). */
 bool	fa_spawn_follower(struct ftpagent *a, const char *job,
-    const struct localdest *d, bool had_part);
+    const struct localdest *d, bool had_part, bool segmented);
 /* Whether job object p may be about a transfer of session, direction
  * and path (wire form), as far as p says (an op's owns). */
 bool	fa_job_like(const json_t *p, const char *session, bool put,

@@ -16,7 +16,9 @@
  *
  * and an end that closes what it opened, renames LOCAL.part onto LOCAL
  * (or leaves that to the agent, or starts the follower that will), or
- * removes a .part it made that stayed empty. The caller's progress
+ * removes a .part it made that stayed empty, or that a segmented
+ * download left unfinished (its holes would pass for data to a later
+ * resume). The caller's progress
  * callback hears the finished transfer once more when the agent's last
  * notice came before its end.
  */
@@ -61,6 +63,7 @@ struct xfer {
 	int		 fd;		/* ours, closed at the end; or -1 */
 	int64_t		 offset;
 	int64_t		 limit_rate;	/* 0: none of its own */
+	int		 segments;	/* > 1: in ranges ("segments") */
 	bool		 ascii, append, rest_restart;
 	struct localdest d;		/* LOCAL_PART, LOCAL_IN_PLACE */
 	bool		 had_part;	/* LOCAL.part was there before */
@@ -137,6 +140,9 @@ transfer_params(const struct xfer *x)
 	if (x->limit_rate > 0)
 		r |= json_object_set_new(p, "limit_rate",
 		    json_integer(x->limit_rate));
+	if (x->segments > 1)
+		r |= json_object_set_new(p, "segments",
+		    json_integer(x->segments));
 	if (r != 0) {
 		json_decref(p);
 		return NULL;
@@ -211,19 +217,36 @@ part_open(struct xfer *x, const char **what)
 	if (e != 0) {
 		close(x->fd);
 		x->fd = -1;
-		fa_part_abandon(&x->d, x->had_part);
+		fa_part_abandon(&x->d, x->had_part, false);
 	}
 	return e;
 }
 
 void
-fa_part_abandon(const struct localdest *d, bool had_part)
+fa_part_abandon(const struct localdest *d, bool had_part, bool segmented)
 {
 	struct stat st;
 
-	if (!had_part && lstat(d->part, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_size == 0)
+	if ((segmented || !had_part) && lstat(d->part, &st) == 0 &&
+	    S_ISREG(st.st_mode) && (segmented || st.st_size == 0))
 		unlink(d->part);
+}
+
+/*
+ * Whether a download into fd may go in ranges: the agent writes each at
+ * its offset from the file's start (pwrite) and sizes the file, so fd
+ * must be a regular file open for writing, not O_APPEND, at its start
+ * (else what the caller wrote before would be overwritten).
+ */
+static bool
+fd_segmentable(int fd)
+{
+	struct stat st;
+	int fl;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (fl = fcntl(fd, F_GETFL)) != -1 && !(fl & O_APPEND) &&
+	    (fl & O_ACCMODE) != O_RDONLY && lseek(fd, 0, SEEK_CUR) == 0;
 }
 
 /* Resuming onto LOCAL with no LOCAL.part but a regular LOCAL: the
@@ -295,8 +318,9 @@ transfer_request(struct ftpagent *a, struct xfer *x, int fds[2], size_t *n)
 	x->step = XFER_TRANSFER;
 	fds[0] = x->fd;
 	fds[1] = -1;
+	/* the agent renames no segmented download: the follower does */
 	if (p != NULL && x->background && x->local == LOCAL_PART &&
-	    a->renames == FA_ASK_YES &&
+	    x->segments <= 1 && a->renames == FA_ASK_YES &&
 	    (rn = fa_rename_param(&x->d, x->had_part, &fds[1])) != NULL) {
 		if (json_object_set_new(p, "rename", rn) == 0)
 			x->agent_names = true;
@@ -523,7 +547,7 @@ follow_job(struct ftpagent *a, struct xfer *x, struct fa_reply *r)
 {
 	char *job = r->pub.job_id;
 
-	if (fa_spawn_follower(a, job, &x->d, x->had_part))
+	if (fa_spawn_follower(a, job, &x->d, x->had_part, x->segments > 1))
 		return;
 	fa_cancel_job(a, job);
 	fa_reply_error(r, FTPAGENT_ERR_LOCAL_IO, "%s: cannot start the "
@@ -537,9 +561,11 @@ xfer_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 {
 	struct xfer *x = c->state;
 	bool ok = r->pub.error == FTPAGENT_OK;
+	bool done;
 
 	if (x == NULL)
 		return;
+	done = ok && !x->background;	/* the agent finished it */
 	/* the caller said stop (the progress callback, or the interrupt flag
 	 * up while the reply was read): the agent's word that the transfer
 	 * completed before the job.cancel came does not undo that (nothing is
@@ -568,9 +594,11 @@ xfer_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 			    errno);
 		ok = r->pub.error == FTPAGENT_OK;
 	}
-	/* a failure before any data came leaves no empty .part behind */
+	/* a failure before any data came leaves no empty .part behind; a
+	 * segmented download that the agent did not finish leaves none at
+	 * all (one it did is whole: kept, as any cancelled late) */
 	if (x->local == LOCAL_PART && !ok && !x->complete)
-		fa_part_abandon(&x->d, x->had_part);
+		fa_part_abandon(&x->d, x->had_part, x->segments > 1 && !done);
 	if (!ok)
 		memset(&r->pub.xfer, 0, sizeof(r->pub.xfer));
 	xfer_free(x);
@@ -708,6 +736,8 @@ send_fd(struct ftpagent *a, const char *session, const char *path, int fd,
 		xfer_free(x);
 		return 0;
 	}
+	if (!put && x->offset == 0 && !x->ascii && fd_segmentable(x->fd))
+		x->segments = a->segments;
 	x->step = XFER_TRANSFER;
 	if (x->offset < 0 && put)
 		x->step = XFER_STAT_REMOTE;
@@ -782,14 +812,18 @@ get_local(struct ftpagent *a, struct xfer *x, int fifo_ms)
 	}
 	/* the .part next to the file it replaces, through any symlinks */
 	x->local = LOCAL_PART;
+	if (x->offset == 0 && !x->ascii)
+		x->segments = a->segments;
 	if (adopt_needed(x))
 		x->step = XFER_STAT_ADOPT;
 	else if ((e = part_open(x, &what)) != 0) {
 		fa_set_local_error(a, what, x->d.part, e);
 		return false;
 	}
-	/* in the background: does the agent rename, or the follower? */
-	if (x->background && a->renames == FA_ASK_UNKNOWN) {
+	/* in the background: does the agent rename, or the follower? (not
+	 * asked for a segmented download, which the agent never renames) */
+	if (x->background && x->segments <= 1 &&
+	    a->renames == FA_ASK_UNKNOWN) {
 		x->after_info = x->step;
 		x->step = XFER_INFO;
 	}

@@ -4,8 +4,8 @@
  * transfer's inactivity, job.wait's slices); and the ways of driving
  * the core other than a poll loop: the watch hook, and the blocking
  * face, which a forked agent answers since a blocking call cannot be
- * driven from the thread it blocks. And the rate limits the connection
- * sends with the transfers and sessions it starts.
+ * driven from the thread it blocks. And the rate limits and segments
+ * the connection sends with the transfers and sessions it starts.
  */
 #include <config.h>
 
@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -222,6 +223,187 @@ START_TEST(test_limit_rate)
 	ftpagent_set_session_limit_rate(NULL, 1);
 	close(fd);
 	close(dir);
+}
+END_TEST
+
+/* A request's integer param name, -1 when it has none. */
+static json_int_t
+int_param(const struct req *q, const char *name)
+{
+	json_t *v = json_object_get(q->params, name);
+
+	if (v == NULL)
+		return -1;
+	ck_assert_msg(json_is_integer(v), "%s: %s is no integer", q->method,
+	    name);
+	return json_integer_value(v);
+}
+
+/* A get (put with put set) of fd with o, background or not; its
+ * request's segments; it is then refused. */
+static json_int_t
+sent_segments(int fd, bool put, bool bg, const struct ftpagent_xfer_opts *o)
+{
+	struct req q;
+	json_int_t v;
+	uint64_t id;
+
+	memset(&recs[0], 0, sizeof(recs[0]));
+	if (put)
+		id = ftpagent_send_put_fd(a, "s1", "/f", fd, o, on_reply,
+		    &recs[0]);
+	else if (bg)
+		id = ftpagent_send_get_fd_background(a, "s1", "/f", fd, o,
+		    on_reply, &recs[0]);
+	else
+		id = ftpagent_send_get_fd(a, "s1", "/f", fd, o, on_reply,
+		    &recs[0]);
+	ck_assert_msg(id != 0, "%s", ftpagent_error_message(a));
+	flush();
+	agent_req(&q, put ? "transfer.put" : "transfer.get", 1);
+	v = int_param(&q, "segments");
+	agent_error(q.id, -32602, "params", "refused");
+	ck_assert(drain());
+	assert_done(&recs[0], id, FTPAGENT_ERR_RPC);
+	req_clear(&q);
+	return v;
+}
+
+/* ftpagent_set_segments: a download into a regular file at its start
+ * carries it; one that the agent would refuse so, or that would write
+ * elsewhere than from the start, goes without. */
+START_TEST(test_segments_fd)
+{
+	struct ftpagent_xfer_opts o;
+	int fd = temp_file(NULL), p[2], fa, moved, ro;
+	char path[] = "/tmp/check_async.XXXXXX";
+
+	ck_assert_int_eq(sent_segments(fd, false, false, NULL), -1);
+	ftpagent_set_segments(a, 4);
+	ck_assert_int_eq(sent_segments(fd, false, false, NULL), 4);
+	ck_assert_int_eq(sent_segments(fd, false, true, NULL), 4);
+	/* not for an upload, whatever it reads */
+	ck_assert_int_eq(sent_segments(fd, true, false, NULL), -1);
+	/* nor ASCII, a resume or an offset */
+	memset(&o, 0, sizeof(o));
+	o.ascii = true;
+	ck_assert_int_eq(sent_segments(fd, false, false, &o), -1);
+	o.ascii = false;
+	o.offset = -1;
+	ck_assert_int_eq(sent_segments(fd, false, false, &o), -1);
+	o.offset = 5;
+	ck_assert_int_eq(sent_segments(fd, false, false, &o), -1);
+	/* nor a pipe, O_APPEND, a file not at its start, or read-only */
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(sent_segments(p[1], false, false, NULL), -1);
+	ck_assert_int_ge(fa = mkstemp(path), 0);
+	ck_assert_int_ge(ro = open(path, O_RDONLY), 0);
+	ck_assert_int_ge(moved = open(path, O_WRONLY), 0);
+	close(fa);
+	ck_assert_int_ge(fa = open(path, O_WRONLY | O_APPEND), 0);
+	unlink(path);
+	ck_assert_int_eq(sent_segments(fa, false, false, NULL), -1);
+	ck_assert_int_eq(sent_segments(ro, false, false, NULL), -1);
+	ck_assert_int_eq(write(moved, "head", 4), 4);
+	ck_assert_int_eq(sent_segments(moved, false, false, NULL), -1);
+	ck_assert_int_eq(lseek(moved, 0, SEEK_SET), 0);
+	ck_assert_int_eq(sent_segments(moved, false, false, NULL), 4);
+	/* beyond the agent's 16: sent, for the agent to refuse */
+	ftpagent_set_segments(a, 17);
+	ck_assert_int_eq(sent_segments(fd, false, false, NULL), 17);
+	ftpagent_set_segments(a, 1);
+	ck_assert_int_eq(sent_segments(fd, false, false, NULL), -1);
+	ftpagent_set_segments(a, 3);
+	ftpagent_set_segments(a, -2);
+	ck_assert_int_eq(sent_segments(fd, false, false, NULL), -1);
+	ftpagent_set_segments(NULL, 2);
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+	close(fa);
+	close(ro);
+	close(moved);
+}
+END_TEST
+
+/* What LOCAL.part holds after a get_file (bg: in the background, asking
+ * first whether the agent renames when info) that the agent answers
+ * with error kind (NULL: done) once it has written "part" into the
+ * file; -1 when there is none. The request's segments into *segs. */
+static off_t
+part_after(const char *local, bool bg, bool info, const char *kind,
+    json_int_t *segs)
+{
+	char part[512], buf[256];
+	struct stat st;
+	struct req q;
+	uint64_t id;
+
+	snprintf(part, sizeof(part), "%s.part", local);
+	memset(&recs[0], 0, sizeof(recs[0]));
+	id = bg ? ftpagent_send_get_file_background(a, "s1", "/f", local,
+	    NULL, on_reply, &recs[0]) : ftpagent_send_get_file(a, "s1", "/f",
+	    local, NULL, on_reply, &recs[0]);
+	ck_assert_msg(id != 0, "%s", ftpagent_error_message(a));
+	flush();
+	if (info) {
+		agent_req(&q, "rpc.info", 0);
+		agent_result(q.id, "{\"features\":[]}");
+		req_clear(&q);
+		ck_assert(drain());
+		flush();
+	}
+	agent_req(&q, "transfer.get", 1);
+	*segs = int_param(&q, "segments");
+	ck_assert_ptr_null(json_object_get(q.params, "rename"));
+	ck_assert_int_eq(write(q.fds[0], "part", 4), 4);
+	if (kind == NULL)
+		agent_result(q.id, job_obj(buf, "j1", "done", "get", 4, 4, -1));
+	else
+		agent_error(q.id, -32008, kind, "cancelled");
+	ck_assert(drain());
+	assert_done(&recs[0], id, kind == NULL ? FTPAGENT_OK :
+	    FTPAGENT_ERR_CANCELLED);
+	req_clear(&q);
+	return stat(part, &st) == 0 ? st.st_size : -1;
+}
+
+/* A file's .part: a segmented download that did not finish leaves none
+ * (its holes would pass for data to a resume), one that did is renamed;
+ * in the background the agent is not asked to rename it (nor whether it
+ * could): the follower's way. */
+START_TEST(test_segments_file)
+{
+	char dir[] = "/tmp/check_async.XXXXXX", local[512];
+	struct stat st;
+	json_int_t segs = 0;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(local, sizeof(local), "%s/f", dir);
+	/* one connection: the .part stays, to be resumed */
+	ck_assert_int_eq(part_after(local, false, false, "cancelled",
+	    &segs), 4);
+	ck_assert_int_eq(segs, -1);
+	ftpagent_set_segments(a, 4);
+	ck_assert_int_eq(part_after(local, false, false, "cancelled",
+	    &segs), -1);
+	ck_assert_int_eq(segs, 4);
+	ck_assert_int_eq(part_after(local, false, false, NULL, &segs), -1);
+	ck_assert_int_eq(stat(local, &st), 0);
+	ck_assert_int_eq(st.st_size, 4);
+	ck_assert_int_eq(unlink(local), 0);
+	/* refused in the background: no job, no follower, no .part; the
+	 * agent is not asked whether it renames (it never does these) */
+	ck_assert_int_eq(part_after(local, true, false, "cancelled", &segs),
+	    -1);
+	ck_assert_int_eq(segs, 4);
+	ftpagent_set_segments(a, 0);
+	ck_assert_int_eq(part_after(local, true, true, "cancelled", &segs),
+	    4);
+	ck_assert_int_eq(segs, -1);
+	snprintf(local, sizeof(local), "%s/f.part", dir);
+	ck_assert_int_eq(unlink(local), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
 }
 END_TEST
 
@@ -536,6 +718,8 @@ async_fds_time_tcases(Suite *s)
 	tcase_add_test(tc, test_fds_with_their_request);
 	tcase_add_test(tc, test_call_fds);
 	tcase_add_test(tc, test_limit_rate);
+	tcase_add_test(tc, test_segments_fd);
+	tcase_add_test(tc, test_segments_file);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_timeout_earliest);
 	tcase_add_test(tc, test_transfer_timeout);
