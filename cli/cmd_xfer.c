@@ -4,7 +4,7 @@
  * stdin/stdout.
  * Several targets (get T... DIR, put L... T) are each one get or put,
  * into the directory; a get target whose last name is a glob is a tree
- * (cmd_tree.c).
+ * (cmd_tree.c), or with -n the files it matches, each a get of its own.
  */
 #include "config.h"
 
@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@
 #include "ftpctl.h"
 #include "localdest.h"
 #include "relay.h"
+
+#define SEGMENTS_MAX	16	/* the agent's most for transfer.get */
 
 /*
  * One get or put: what the two commands share. The command fills in
@@ -60,6 +63,41 @@ xfer_cmd_clear(struct xfer_cmd *x)
 	free(x->local);
 }
 
+/* get -n N: c->segments. 0, or the exit status after reporting. */
+static int
+segments_option(struct ctl *c, const struct command *cmd, const char *arg)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || n < 1 ||
+	    n > SEGMENTS_MAX)
+		return usage_error(c, cmd, "-n %s: the number of segments is 1 "
+		    "to %d", arg, SEGMENTS_MAX);
+	c->segments = (int)n;
+	return 0;
+}
+
+/* What -n N (above 1) does not go with. 0, or the exit status. */
+static int
+segments_check(struct ctl *c, const struct command *cmd,
+    const struct xfer_cmd *x)
+{
+	if (x->cont)
+		return usage_error(c, cmd, "-c cannot resume a segmented "
+		    "download (the agent does not know which ranges an "
+		    "earlier run finished); resume without -n");
+	if (x->recursive)
+		return usage_error(c, cmd, "-r moves a tree a file per "
+		    "connection; -n is for files (or a glob)");
+	if (x->o.ascii)
+		return usage_error(c, cmd, "-n downloads in binary, without "
+		    "--ascii");
+	return 0;
+}
+
 /* The options of get (put too with put set). 0, or the exit status. */
 static int
 xfer_options(struct ctl *c, const struct command *cmd, int *argc,
@@ -72,12 +110,14 @@ xfer_options(struct ctl *c, const struct command *cmd, int *argc,
 		{ "background", no_argument, NULL, 'B' },
 		{ "recursive", no_argument, NULL, 'r' },
 		{ "limit-rate", required_argument, NULL, 'l' },
+		{ "segments", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, status;
 
 	optind = 0;
-	while ((ch = getopt_long(*argc, *argv, ":cr", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(*argc, *argv, ":crn:", longopts, NULL)) !=
+	    -1) {
 		if (ch == 'c')
 			x->cont = true;
 		else if (ch == 'r')
@@ -92,7 +132,13 @@ xfer_options(struct ctl *c, const struct command *cmd, int *argc,
 			if ((status = limit_rate_option(c, cmd, optarg,
 			    &c->limit_rate)) != 0)
 				return status;
-		} else {
+		} else if (ch == 'n' && !x->put) {
+			if ((status = segments_option(c, cmd, optarg)) != 0)
+				return status;
+		} else if (ch == 'n')
+			return usage_error(c, cmd, "-n (--segments) is for get: "
+			    "an upload goes over one connection");
+		else {
 			if (ch == 'a')		/* get has no --append */
 				optopt = 0;
 			return bad_option(c, cmd, ch == 'a' ? '?' : ch, *argv);
@@ -106,6 +152,8 @@ xfer_options(struct ctl *c, const struct command *cmd, int *argc,
 	if (x->recursive && (x->o.ascii || x->o.append))
 		return usage_error(c, cmd, "-r moves a tree in binary, without "
 		    "--append");
+	if (c->segments > 1 && (status = segments_check(c, cmd, x)) != 0)
+		return status;
 	if (x->cont)
 		x->o.offset = -1;
 	return 0;
@@ -258,7 +306,8 @@ xfer_run(struct ctl *c, struct xfer_cmd *x)
 
 	if (x->remote == NULL)
 		return cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
-	if ((status = target_session(c, &x->t, x->display, &x->session)) != 0)
+	if (x->session == NULL &&
+	    (status = target_session(c, &x->t, x->display, &x->session)) != 0)
 		return status;
 	status = x->bg ? xfer_background(c, x) : xfer_foreground(c, x);
 	if (status == -1 && !x->put && refused_dir(c))
@@ -289,7 +338,7 @@ get_local(struct ctl *c, const struct command *cmd, struct xfer_cmd *x,
 	struct stat st;
 	const char *err;
 
-	x->local = target_get_path(x->t.path, larg, larg != NULL &&
+	x->local = target_get_path(x->remote, larg, larg != NULL &&
 	    stat(larg, &st) == 0 && S_ISDIR(st.st_mode), &err);
 	if (x->local == NULL)
 		return usage_error(c, cmd, "%s: %s (name a LOCAL file)",
@@ -336,10 +385,13 @@ get_one(struct ctl *c, const struct command *cmd, const struct xfer_cmd *opts,
 	if ((status = parse_target(c, cmd, arg, &x.t, &x.display)) != 0)
 		return status;
 	x.parsed = true;
-	x.remote = strdup(x.t.path);
-	if (x.std)
+	if ((x.remote = strdup(x.t.path)) == NULL)
+		status = cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	else if (x.std)
 		x.local = strdup("-");
-	else if ((status = get_local(c, cmd, &x, larg)) != 0)
+	else
+		status = get_local(c, cmd, &x, larg);
+	if (status != 0)
 		goto out;
 	status = x.local != NULL ? xfer_run(c, &x) :
 	    cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
@@ -379,6 +431,115 @@ arg_display(struct ctl *c, const struct command *cmd, const char *arg)
 	return display;
 }
 
+/* A file of a glob, for messages: display (the glob's) with name in
+ * the glob's place when it ends with it, else with name after it. */
+static char *
+glob_file_display(const char *display, const char *glob, const char *name)
+{
+	size_t n = strlen(display), g = strlen(glob);
+	char *s;
+
+	if (n >= g && strcmp(display + n - g, glob) == 0) {
+		if (asprintf(&s, "%.*s%s", (int)(n - g), display, name) == -1)
+			return NULL;
+	} else if (asprintf(&s, "%s (%s)", display, name) == -1)
+		return NULL;
+	return s;
+}
+
+/* get of the file name of the remote directory rdir, listed on
+ * session, into dir, with opts' options, as get_one; display names the
+ * glob. */
+static int
+glob_file(struct ctl *c, const struct command *cmd,
+    const struct xfer_cmd *opts, const char *session, const char *rdir,
+    const char *name, const char *dir, const char *display,
+    const char *glob)
+{
+	struct xfer_cmd x;
+	int status;
+
+	xfer_cmd_like(&x, opts);
+	if (strcmp(rdir, ".") == 0)
+		x.remote = strdup(name);
+	else if (asprintf(&x.remote, "%s%s%s", rdir, rdir[strlen(rdir) - 1] ==
+	    '/' ? "" : "/", name) == -1)
+		x.remote = NULL;
+	if ((x.session = strdup(session)) == NULL || x.remote == NULL ||
+	    (x.display = glob_file_display(display, glob, name)) == NULL)
+		status = cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	else if ((status = get_local(c, cmd, &x, dir)) == 0)
+		status = xfer_run(c, &x);
+	xfer_cmd_clear(&x);
+	return status;
+}
+
+/* A listed name a glob of a tree would take too: the agent's trees skip
+ * names holding control characters (tree_name_unsafe), and so do we. */
+static bool
+glob_name_ok(const char *name)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)name; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * A glob with -n: the agent's trees move each file over one connection,
+ * so the files it matches are listed here, matched as the agent matches
+ * a tree's globs (regular files of the directory, a leading dot only by
+ * a dot, no control characters), and each is a get of its own, a job
+ * each. Returns the first failure's status; one that the next files
+ * would share ends it.
+ */
+static int
+glob_segmented(struct ctl *c, const struct command *cmd,
+    const struct xfer_cmd *x, const char *arg, const char *dir)
+{
+	struct ftpagent_entry *e = NULL;
+	struct target t;
+	const char *glob;
+	char *display, *rdir = NULL, *session = NULL;
+	size_t n = 0, i;
+	int status, st, first = EXIT_OK, matched = 0;
+	bool go = true;
+
+	if ((status = parse_target(c, cmd, arg, &t, &display)) != 0)
+		return status;
+	if (!target_glob_split(t.path, &rdir, &glob))
+		status = cmd_error(c, EXIT_REFUSED, "nomem", "out of memory");
+	else if ((status = target_session(c, &t, display, &session)) == 0 &&
+	    !ftpagent_list(c->fa, session, rdir, &e, &n))
+		status = fail(c, display);
+	for (i = 0; go && i < n; i++) {
+		if (e[i].type != FTPAGENT_FILE || !glob_name_ok(e[i].name) ||
+		    fnmatch(glob, e[i].name, FNM_PERIOD) != 0)
+			continue;
+		matched++;
+		st = glob_file(c, cmd, x, session, rdir, e[i].name, dir,
+		    display, glob);
+		if (first == EXIT_OK)
+			first = st;
+		/* as many_done: the next files would fare no better */
+		go = st != EXIT_AGENT && st != EXIT_USAGE &&
+		    st != EXIT_CANCELLED && !interrupted;
+	}
+	if (status == EXIT_OK && matched == 0)
+		status = cmd_error(c, EXIT_NOT_FOUND, "not_found", "%s: no "
+		    "match", display);
+	else if (status == EXIT_OK)
+		status = first;
+	ftpagent_entries_free(e, n);
+	free(session);
+	free(rdir);
+	free(display);
+	target_clear(&t);
+	return status;
+}
+
 /* get of several targets, or of a glob: each into the directory that
  * the last argument names (here when it is the only one). */
 static int
@@ -403,6 +564,8 @@ get_many(struct ctl *c, const struct command *cmd, const struct xfer_cmd *x,
 		else if (arg_is_glob(argv[i]) && x->o.ascii)
 			status = usage_error(c, cmd, "%s: a glob is fetched in "
 			    "binary", display);
+		else if (arg_is_glob(argv[i]) && c->segments > 1)
+			status = glob_segmented(c, cmd, x, argv[i], dir);
 		else if (arg_is_glob(argv[i]))
 			status = tree_glob(c, cmd, argv[i], dir, x->bg);
 		else

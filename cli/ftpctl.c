@@ -190,6 +190,7 @@ agent(struct ctl *c)
 			ftpagent_set_timeout(c->fa, c->timeout_ms);
 		/* the commands read their options before they connect */
 		ftpagent_set_limit_rate(c->fa, c->limit_rate);
+		ftpagent_set_segments(c->fa, c->segments);
 	}
 	return ftpagent_error(c->fa) == FTPAGENT_OK;
 }
@@ -491,9 +492,9 @@ usage(FILE *fp)
 "  ls [-l] TARGET\n"
 "  stat TARGET\n"
 "  get [-c|--continue] [--ascii] [--background] [--limit-rate RATE]\n"
-"      TARGET [LOCAL|-]\n"
-"  get [-c] [--background] TARGET... DIR   (DIR exists, or ends with /)\n"
-"  get [--background] 'TARGET/GLOB' [DIR]  (the matching files of a dir)\n"
+"      [-n|--segments N] TARGET [LOCAL|-]\n"
+"  get [-c] [--background] [-n N] TARGET... DIR (DIR exists, or ends in /)\n"
+"  get [--background] [-n N] 'TARGET/GLOB' [DIR] (a dir's matching files)\n"
 "  get -r [--background] TARGET [DIR]\n"
 "  put [-c|--continue] [--append] [--ascii] [--background]\n"
 "      [--limit-rate RATE] LOCAL|- TARGET\n"
@@ -526,6 +527,9 @@ usage(FILE *fp)
 "--list-tz and --connect-timeout.\n"
 "RATE is bytes per second, with K, M or G for powers of 1024 (500K, 1.5M;\n"
 "0: no limit), one limit for a whole tree or glob (get -r, put -r, mirror).\n"
+"get -n N fetches each file in up to N ranges at once (1-16, ranges of at\n"
+"least 1 MiB), each over a connection of the session; not with -c, --ascii\n"
+"or -r, and one that fails leaves no LOCAL.part (nothing to resume).\n"
 "NEWPATH is a path on TARGET's session (or NAME:PATH or a URL of it);\n"
 "ending in '/' it keeps TARGET's name.\n"
 "Passwords come from --password-stdin, $FTPCTL_PASSWORD or ~/.netrc.\n"
@@ -559,9 +563,10 @@ static const struct command commands[] = {
 	{ "ls", cmd_ls, "[-l] TARGET" },
 	{ "stat", cmd_stat, "TARGET" },
 	{ "get", cmd_get, "[-c|--continue] [--ascii] [--background] "
-	    "[--limit-rate RATE] TARGET "
+	    "[--limit-rate RATE] [-n|--segments N] TARGET "
 	    "[LOCAL|-]  (--background: print the job id and exit; LOCAL.part "
-	    "is renamed to LOCAL when the job is done); get TARGET... DIR; "
+	    "is renamed to LOCAL when the job is done; -n N: in up to N ranges "
+	    "at once, 1 to 16, not with -c); get TARGET... DIR; "
 	    "get 'TARGET/GLOB' [DIR]; get -r [--background] TARGET [DIR]" },
 	{ "put", cmd_put, "[-c|--continue] [--append] [--ascii] [--background] "
 	    "[--limit-rate RATE] LOCAL|- TARGET; put LOCAL... TARGET; "

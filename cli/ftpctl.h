@@ -58,6 +58,7 @@ struct ctl {
 	struct ftpagent_open_opts sopts; /* for sessions URL targets open */
 	double		 connect_timeout; /* --connect-timeout; 0: the agent's */
 	int64_t		 limit_rate;	/* get/put/mirror --limit-rate; 0: none */
+	int		 segments;	/* get -n; 0 or 1: one connection */
 	int64_t		 session_limit_rate; /* open --limit-rate; -1: the
 					   agent's default */
 };
