@@ -322,6 +322,14 @@ REPLY_FIRST_ROOT = [
 ]
 
 
+# segmented downloads: 4 MiB (four ranges of 1 MiB), the first RETR of
+# it dropped after 300,000 bytes
+SEGMENTS_ROOT = [
+    (b"big.bin", {"file": 4 << 20, "drop": 1, "after": 300000}),
+    (b"dir", [(b"x", 1)]),
+]
+
+
 # a directory whose listing fails twice before it works
 FLAKY_LIST_ROOT = [
     (b"a.bin", 1000),
@@ -341,4 +349,5 @@ SCENARIOS = {
     "tree_retr_fail": lambda: tree_scenario(FAIL_ROOT),
     "tree_flaky_list": lambda: tree_scenario(FLAKY_LIST_ROOT),
     "tree_reply_first": lambda: tree_scenario(REPLY_FIRST_ROOT),
+    "segments_flaky": lambda: tree_scenario(SEGMENTS_ROOT),
 }
