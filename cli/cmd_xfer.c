@@ -136,8 +136,8 @@ xfer_options(struct ctl *c, const struct command *cmd, int *argc,
 			if ((status = segments_option(c, cmd, optarg)) != 0)
 				return status;
 		} else if (ch == 'n')
-			return usage_error(c, cmd, "-n (--segments) is for get: "
-			    "an upload goes over one connection");
+			return usage_error(c, cmd, "-n (--segments) is for "
+			    "get: an upload goes over one connection");
 		else {
 			if (ch == 'a')		/* get has no --append */
 				optopt = 0;
