@@ -365,6 +365,19 @@ yield_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	pump_run(w->data);
 }
 
+/* The download's data connection is done with: the final reply ends it. */
+static void
+get_data_closed(struct ftp_conn *c)
+{
+	io_free(c->data);
+	c->data = NULL;
+	data_set_state(c, DATA_NONE);
+	/* the final reply may still be on its way: bounded wait */
+	if (!c->op->final_seen && c->io)
+		io_set_timeout(c->io, c->p->reply_timeout);
+	xfer_maybe_finish(c);
+}
+
 /* The server ended the download's data connection. */
 static void
 get_data_eof(struct ftp_conn *c)
@@ -378,25 +391,19 @@ get_data_eof(struct ftp_conn *c)
 	c->data_truncated = io_tls_truncated(c->data);
 	if (io_ssl(c->data) != NULL && !c->data_truncated)
 		(void)io_tls_close(c->data);
-	io_free(c->data);
-	c->data = NULL;
-	data_set_state(c, DATA_NONE);
-	/* the final reply may still be on its way: bounded wait */
-	if (!op->final_seen && c->io)
-		io_set_timeout(c->io, c->p->reply_timeout);
-	xfer_maybe_finish(c);
+	get_data_closed(c);
 }
 
 /* A range's bytes still to come (SIZE_MAX: no range). */
 static size_t
-range_left(const struct ftp_conn *c, size_t in_pipe)
+range_left(const struct ftp_conn *c)
 {
 	const struct ftp_op	*op = c->op;
 	int64_t			 left;
 
 	if (op->end < 0)
 		return SIZE_MAX;
-	left = op->end - op->offset - op->bytes - (int64_t)in_pipe;
+	left = op->end - op->offset - op->bytes;
 	return left > 0 ? (size_t)left : 0;
 }
 
@@ -414,12 +421,7 @@ range_done(struct ftp_conn *c)
 	    "connection", op->end);
 	op->range_done = true;
 	op->data_eof = true;
-	io_free(c->data);
-	c->data = NULL;
-	data_set_state(c, DATA_NONE);
-	if (!op->final_seen && c->io)
-		io_set_timeout(c->io, c->p->reply_timeout);
-	xfer_maybe_finish(c);
+	get_data_closed(c);
 }
 
 static void
@@ -506,7 +508,7 @@ pump_in_splice(struct ftp_conn *c)
 				return;
 			continue;
 		}
-		if ((left = range_left(c, 0)) == 0) {
+		if ((left = range_left(c)) == 0) {
 			range_done(c);
 			return;
 		}
@@ -561,7 +563,7 @@ pump_in(struct ftp_conn *c)
 				c->xoff = c->xlen = 0;
 			continue;
 		}
-		if ((left = range_left(c, 0)) == 0) {
+		if ((left = range_left(c)) == 0) {
 			range_done(c);
 			return;
 		}

@@ -41,6 +41,10 @@ struct io {
 	bool		 tls_failed;		/* the handshake failed */
 	bool		 tls_truncated;		/* EOF without close_notify */
 	bool		 tls_close_sent;	/* our close_notify is written */
+	bool		 rd_deferred;		/* io_tls_recv met an end or an
+						   error after data: */
+	ssize_t		 rd_deferred_r;		/* ... the next call's result */
+	int		 rd_deferred_errno;
 	BIO		*wbio;			/* tls_wbio.h's, when in use
 						   (the SSL's) */
 	char		 error[256];
@@ -492,18 +496,49 @@ io_tls_result(struct io *io, int r, bool reading)
 	return -1;
 }
 
+/*
+ * SSL_read gives one record (16 KiB at most) a call: the records already
+ * read ahead fill the caller's buffer too, so that its write takes many
+ * at once. An error or the end met after some data is kept for the next
+ * call (the error queue is the thread's: it is read now).
+ */
+static ssize_t
+io_tls_recv(struct io *io, void *p, size_t n)
+{
+	size_t	got = 0;
+	int	k, e;
+
+	do {
+		errno = 0;
+		k = SSL_read(io->ssl, (char *)p + got, n - got > INT32_MAX ?
+		    INT32_MAX : (int)(n - got));
+		if (k > 0)
+			got += (size_t)k;
+	} while (k > 0 && got < n && SSL_has_pending(io->ssl));
+	if (got == 0)
+		return io_tls_result(io, k, true);
+	if (k <= 0 && (e = SSL_get_error(io->ssl, k)) != SSL_ERROR_WANT_READ &&
+	    e != SSL_ERROR_WANT_WRITE) {
+		io->rd_deferred_r = io_tls_result(io, k, true);
+		io->rd_deferred_errno = errno;
+		io->rd_deferred = true;
+	}
+	return (ssize_t)got;
+}
+
 ssize_t
 io_recv(struct io *io, void *p, size_t n)
 {
 	ssize_t	r;
 
-	if (io->ssl) {
-		int	k;
-
-		errno = 0;
-		k = SSL_read(io->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
-		r = k > 0 ? k : io_tls_result(io, k, true);
-	} else
+	if (io->ssl && io->rd_deferred) {
+		/* what came after the data the last call returned */
+		io->rd_deferred = false;
+		errno = io->rd_deferred_errno;
+		r = io->rd_deferred_r;
+	} else if (io->ssl)
+		r = io_tls_recv(io, p, n);
+	else
 		r = recv(io->fd, p, n, MSG_DONTWAIT);
 
 	if (r > 0)
