@@ -199,18 +199,26 @@ retention_trim(uid_t uid)
  * inline data.
  */
 static char *
-local_name(const struct localfd *lfd)
+fd_name(int fd)
 {
 	char	proc[64], buf[4096];
 	ssize_t	n;
 
-	if (lfd->kind == LFD_MEMORY || lfd->kind == LFD_NONE || lfd->fd < 0)
+	if (fd < 0)
 		return NULL;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", lfd->fd);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if ((n = readlink(proc, buf, sizeof(buf) - 1)) <= 0 || buf[0] != '/')
 		return NULL;
 	buf[n] = '\0';
 	return xstrdup(buf);
+}
+
+static char *
+local_name(const struct localfd *lfd)
+{
+	if (lfd->kind == LFD_MEMORY || lfd->kind == LFD_NONE)
+		return NULL;
+	return fd_name(lfd->fd);
 }
 
 /*
@@ -594,6 +602,7 @@ job_new_segmented(uid_t uid, struct session *s, const char *path,
 	struct job	*j = job_alloc(uid, s, path, false);
 
 	j->segs = sg;
+	j->local = fd_name(segget_fd(sg));
 	segget_attach(sg, j);
 	return j;
 }

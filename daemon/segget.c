@@ -51,6 +51,12 @@ segget_new(int fd, int n)
 	return sg;
 }
 
+int
+segget_fd(const struct segget *sg)
+{
+	return sg->fd;
+}
+
 void
 segget_attach(struct segget *sg, struct job *j)
 {

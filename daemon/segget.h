@@ -25,6 +25,8 @@ struct segget	*segget_new(int fd, int n);
 /* Its parent job: the job's path and session are the download's. */
 void		 segget_attach(struct segget *, struct job *);
 void		 segget_start(struct segget *);
+/* The local file's descriptor (for its name). */
+int		 segget_fd(const struct segget *);
 /* Stops every range; the parent ends cancelled once they have. */
 void		 segget_cancel(struct segget *, const char *why);
 void		 segget_free(struct segget *);
