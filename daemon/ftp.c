@@ -192,6 +192,7 @@ ftp_conn_new(struct ftp_params *p, ftp_conn_cb cb, void *arg)
 	c->yield_timer.data = c;
 	ev_init(&c->rate_timer, rate_cb);
 	c->rate_timer.data = c;
+	c->rate_cap = INT64_MAX;
 	ev_init(&c->tls_wait_timer, data_tls_wait_cb);
 	c->tls_wait_timer.data = c;
 	c->tls_reuse = -1;

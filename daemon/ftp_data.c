@@ -38,6 +38,24 @@ data_set_state(struct ftp_conn *c, enum data_state s)
 	c->dstate = s;
 }
 
+double
+data_idle_timeout(const struct ftp_conn *c)
+{
+	if ((c->dstate == DATA_DRAINING || xfer_failing(c)) &&
+	    c->p->data_timeout > DRAIN_WAIT)
+		return DRAIN_WAIT;
+	return c->p->data_timeout;
+}
+
+void
+data_broke(struct ftp_conn *c, enum ftpa_err kind, const char *why)
+{
+	if (xfer_failing(c))
+		xfer_fail_final(c);	/* the server's reply says more */
+	else
+		conn_drop(c, kind, 0, NULL, "data connection: %s", why);
+}
+
 /* A connection is up: under TLS the handshake waits for its moment. */
 static void
 data_connected(struct ftp_conn *c)
@@ -349,16 +367,9 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 		pump_run(c);
 		break;
 	case IO_TIMEOUT:
-	case IO_ERROR:
 		if (xfer_failing(c)) {
 			/* the server's failure reply says more */
 			xfer_fail_final(c);
-			break;
-		}
-		if (ev == IO_ERROR) {
-			conn_drop(c, io_tls_failed(io) ? FTPA_ERR_TLS :
-			    FTPA_ERR_CONNECT, 0, NULL, "data connection: %s",
-			    io_error(io));
 			break;
 		}
 		if (c->dstate == DATA_DRAINING) {
@@ -374,6 +385,10 @@ data_io_cb(struct io *io, enum io_event ev, void *arg)
 			conn_drop(c, FTPA_ERR_TIMEOUT, 0, NULL,
 			    "the data connection stalled for %.0f s",
 			    c->p->data_timeout);
+		break;
+	case IO_ERROR:
+		data_broke(c, io_tls_failed(io) ? FTPA_ERR_TLS :
+		    FTPA_ERR_CONNECT, io_error(io));
 		break;
 	case IO_DISCONNECTED:
 	default:

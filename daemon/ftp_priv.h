@@ -34,8 +34,8 @@ _Static_assert(ZPIPE_SIZE <= XBUF_SIZE, "the splice pipe outgrows xbuf");
 #define LISTING_MAX	(64 * 1024 * 1024)
 #define LIST_ENTRIES_MAX 1000000
 #define QUIT_WAIT	2.0
-#define PUT_DRAIN_WAIT	5.0	/* for the server's close_notify after an upload */
-#define GET_DRAIN_WAIT	5.0	/* for a failed download's last bytes */
+#define DRAIN_WAIT	5.0	/* for the server's close_notify after an upload,
+				   or a failed download's last bytes */
 #define DATA_TLS_WAIT	1.0	/* for the 1xx before a data TLS handshake */
 
 enum ftp_state {
@@ -224,6 +224,13 @@ bool	login_takes_prelim(const struct ftp_conn *c);
 
 /* ftp_data.c */
 void	data_set_state(struct ftp_conn *c, enum data_state s);
+/* The data connection's idle timeout now: data_timeout, or DRAIN_WAIT at
+ * most while it only drains (after an upload, or a failure reply). */
+double	data_idle_timeout(const struct ftp_conn *c);
+/* The data connection broke (why): the server's failure reply, when one
+ * came before (xfer_failing), is the op's end; else the connection is
+ * dropped. */
+void	data_broke(struct ftp_conn *c, enum ftpa_err kind, const char *why);
 void	listener_close(struct ftp_conn *c);
 void	data_close(struct ftp_conn *c);
 /* A data connection for the running op; xfer_data_ready follows. */
@@ -253,7 +260,7 @@ void	rate_cb(struct ev_loop *loop, ev_timer *w, int revents);
 /* ftp_xfer.c */
 void	xfer_maybe_finish(struct ftp_conn *c);
 /* A download's failure reply came before the end of its data: the data
- * is read to its end (GET_DRAIN_WAIT at most), then the op fails. */
+ * is read to its end (DRAIN_WAIT at most), then the op fails. */
 bool	xfer_failing(const struct ftp_conn *c);
 /* The op fails with that reply now (the data ended, broke or stalled). */
 void	xfer_fail_final(struct ftp_conn *c);

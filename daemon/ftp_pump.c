@@ -196,9 +196,7 @@ local_ready_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	local_watch_stop(c);
 	if (c->data) {
-		io_set_timeout(c->data, xfer_failing(c) &&
-		    c->p->data_timeout > GET_DRAIN_WAIT ? GET_DRAIN_WAIT :
-		    c->p->data_timeout);
+		io_set_timeout(c->data, data_idle_timeout(c));
 		if (c->op && c->op->kind == OP_PUT)
 			io_set_want_write(c->data, true);
 		else
@@ -277,12 +275,6 @@ xfer_moved(struct ftp_conn *c, struct ftp_op *op, ssize_t n, size_t *budget)
 
 /* ---- rate limits (ratelimit.h) -------------------------------------------- */
 
-static bool
-rate_limited(const struct ftp_conn *c)
-{
-	return rl_on(c->op->rl) || rl_on(&c->p->rl);
-}
-
 void
 rate_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -306,9 +298,13 @@ static bool
 rate_allows(struct ftp_conn *c)
 {
 	struct ratelimit *rls[2] = { c->op->rl, &c->p->rl };
-	double		 now = now_mono(), wait = 0, w;
+	double		 now, wait = 0, w;
 	int64_t		 avail, cap = INT64_MAX;
 
+	c->rate_cap = INT64_MAX;	/* no limit: no clock read either */
+	if (!rl_on(rls[0]) && !rl_on(rls[1]))
+		return true;
+	now = now_mono();
 	for (size_t i = 0; i < 2; i++) {
 		if (!rl_on(rls[i]))
 			continue;
@@ -333,22 +329,21 @@ rate_allows(struct ftp_conn *c)
 	return false;
 }
 
-/* What one turn of a pump may move: its share, within its limits. */
+/* What one turn of a pump may move: its share, within its limits
+ * (rate_allows's c->rate_cap). */
 static size_t
 pump_budget(const struct ftp_conn *c)
 {
 	size_t	b = xfer_budget();
 
-	if (rate_limited(c) && c->rate_cap >= 0 && (uint64_t)c->rate_cap < b)
-		b = (size_t)c->rate_cap;
-	return b;
+	return (uint64_t)c->rate_cap < b ? (size_t)c->rate_cap : b;
 }
 
-/* One read's length: no more than the limits allow. */
+/* One read's length: under a limit, no more than it allows. */
 static size_t
 pump_chunk(const struct ftp_conn *c, size_t budget, size_t max)
 {
-	return rate_limited(c) && budget < max ? budget : max;
+	return c->rate_cap != INT64_MAX && budget < max ? budget : max;
 }
 
 /* Goes on in the next loop iteration, after the other watchers had theirs. */
@@ -519,11 +514,7 @@ pump_in_splice(struct ftp_conn *c)
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			if (xfer_failing(c))
-				xfer_fail_final(c);
-			else
-				conn_drop(c, FTPA_ERR_CONNECT, 0, NULL,
-				    "data connection: %s", strerror(errno));
+			data_broke(c, FTPA_ERR_CONNECT, strerror(errno));
 			return;
 		}
 		if (n == 0) {
@@ -572,14 +563,9 @@ pump_in(struct ftp_conn *c)
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			if (xfer_failing(c)) {
-				xfer_fail_final(c);
-				return;
-			}
-			conn_drop(c, errno == EPROTO ? FTPA_ERR_TLS : FTPA_ERR_CONNECT,
-			    0, NULL, "data connection: %s",
-			    io_error(c->data)[0] ? io_error(c->data) :
-			    strerror(errno));
+			data_broke(c, errno == EPROTO ? FTPA_ERR_TLS :
+			    FTPA_ERR_CONNECT, io_error(c->data)[0] ?
+			    io_error(c->data) : strerror(errno));
 			return;
 		}
 		if (n == 0 && op->ascii && c->ascii.cr_pending) {
@@ -632,8 +618,7 @@ put_drain_start(struct ftp_conn *c)
 	data_set_state(c, DATA_DRAINING);
 	shutdown(io_fd(c->data), SHUT_WR);
 	io_set_want_write(c->data, false);
-	io_set_timeout(c->data, c->p->data_timeout < PUT_DRAIN_WAIT ?
-	    c->p->data_timeout : PUT_DRAIN_WAIT);
+	io_set_timeout(c->data, data_idle_timeout(c));
 	io_resume(c->data);
 	put_drain(c);
 }

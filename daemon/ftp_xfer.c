@@ -111,7 +111,7 @@ xfer_fail_final(struct ftp_conn *c)
  * A download refused mid-way (426, 451): the reply and the data's end
  * race on two connections, and the reply may come first. What the server
  * sent is still read, so that a retry resumes after it instead of
- * starting over; the data gets GET_DRAIN_WAIT to end.
+ * starting over; the data gets DRAIN_WAIT to end.
  */
 static bool
 xfer_fail_after_data(struct ftp_conn *c, int code, const char *text)
@@ -127,8 +127,7 @@ xfer_fail_after_data(struct ftp_conn *c, int code, const char *text)
 	op->final_code = code;
 	free(op->final_text);
 	op->final_text = xstrdup(text);
-	io_set_timeout(c->data, c->p->data_timeout < GET_DRAIN_WAIT ?
-	    c->p->data_timeout : GET_DRAIN_WAIT);
+	io_set_timeout(c->data, data_idle_timeout(c));
 	return true;
 }
 

@@ -575,6 +575,9 @@ io_send_gathered(struct io *io, const char *p, size_t n)
 	size_t	done = 0;
 	int	k = 0;
 
+	/* what an earlier call left goes first, or the socket is full */
+	if (tls_wbio_pending(io->wbio) > 0 && io_wbio_flush(io) != 1)
+		return -1;
 	while (done < n && tls_wbio_pending(io->wbio) + SSL3_RT_MAX_PLAIN_LENGTH +
 	    SSL3_RT_MAX_ENCRYPTED_OVERHEAD <= TLS_WBIO_SIZE) {
 		errno = 0;
@@ -601,11 +604,6 @@ io_send(struct io *io, const void *p, size_t n)
 	if (io->ssl) {
 		int	k;
 
-		/* what an earlier write left in the gathering BIO goes
-		 * first, or the socket is full */
-		if (io->wbio != NULL && tls_wbio_pending(io->wbio) > 0 &&
-		    io_wbio_flush(io) != 1)
-			return -1;
 		if (io->wbio != NULL)
 			return io_send_gathered(io, p, n);
 		errno = 0;
