@@ -107,14 +107,22 @@ segget_end(struct segget *sg)
 	job_tree_end(sg->job, JOB_DONE, NULL);
 }
 
+/* The first failure (a cancel is one) is the job's; every range stops. */
 static void
-fail(struct segget *sg, const struct op_error *err)
+stop(struct segget *sg, const struct op_error *err)
 {
 	if (!sg->failed) {
 		sg->failed = true;
 		op_error_copy(&sg->err, err);
 	}
-	segget_cancel(sg, err->msg);
+	if (sg->stopping)
+		return;
+	sg->stopping = true;
+	if (sg->stat != NULL && sg->job->sess != NULL)
+		session_cancel_op(sg->job->sess, sg->stat);
+	for (int i = 0; i < sg->n; i++)
+		if (sg->seg[i].xfer != NULL)
+			job_cancel(sg->seg[i].xfer);
 }
 
 static void
@@ -142,7 +150,7 @@ seg_end(struct job *x, void *arg)
 	s->ended = true;
 	sg->bytes_done += x->bytes;
 	if (x->state != JOB_DONE)
-		fail(sg, &x->err);
+		stop(sg, &x->err);
 	else
 		log_debug("job %s: range %" PRId64 "-%" PRId64 " done",
 		    sg->job->id, s->start, s->end);
@@ -150,17 +158,18 @@ seg_end(struct job *x, void *arg)
 		segget_end(sg);
 }
 
-/* A range's download: REST at its start, pwrite from there. */
+/* A range's download: REST at its start, pwrite from there; false
+ * with *err set when it cannot start. */
 static bool
-seg_launch(struct segget *sg, struct segment *s)
+seg_launch(struct segget *sg, struct segment *s, struct op_error *err)
 {
 	struct ftp_op	*op;
 	const char	*why = NULL;
 	int		 fd;
 
 	if ((fd = dup(sg->fd)) == -1) {
-		op_error_set(&sg->err, FTPA_ERR_LOCAL_IO, 0, NULL, "cannot "
-		    "share the local file: %s", strerror(errno));
+		op_error_set(err, FTPA_ERR_LOCAL_IO, 0, NULL, "cannot share "
+		    "the local file: %s", strerror(errno));
 		return false;
 	}
 	op = ftp_op_new(OP_GET, sg->job->path);
@@ -170,7 +179,7 @@ seg_launch(struct segget *sg, struct segment *s)
 	op->rl = rl_on(&sg->job->rl) ? &sg->job->rl : NULL;
 	if (localfd_open(&op->lfd, fd, true, 0, &why) == -1 ||
 	    localfd_positional(&op->lfd, s->start) == -1) {
-		op_error_set(&sg->err, FTPA_ERR_LOCAL_IO, 0, NULL, "%s",
+		op_error_set(err, FTPA_ERR_LOCAL_IO, 0, NULL, "%s",
 		    why ? why : "segments need a regular file");
 		ftp_op_free(op);
 		return false;
@@ -196,7 +205,7 @@ seg_plan(struct segget *sg)
 		op_error_set(&e, FTPA_ERR_LOCAL_IO, 0, NULL, "cannot size the "
 		    "local file: %s", strerror(errno));
 		sg->n = 0;
-		fail(sg, &e);
+		stop(sg, &e);
 		op_error_clear(&e);
 		segget_end(sg);
 		return;
@@ -209,14 +218,14 @@ seg_plan(struct segget *sg)
 	log_info("job %s: %" PRId64 " bytes in %d ranges", sg->job->id,
 	    sg->size, sg->n);
 	for (int i = 0; i < sg->n; i++) {
-		if (sg->stopping || seg_launch(sg, &sg->seg[i]))
+		if (!sg->stopping && seg_launch(sg, &sg->seg[i], &e))
 			continue;
-		/* this range and the ones after it never start */
-		for (int k = i; k < sg->n; k++)
-			sg->seg[k].ended = true;
-		sg->failed = true;
-		segget_cancel(sg, sg->err.msg);
-		break;
+		/* it never starts (the job stops, or it could not start): it
+		 * has ended, or the job would wait for it forever */
+		sg->seg[i].ended = true;
+		if (!sg->stopping)
+			stop(sg, &e);
+		op_error_clear(&e);
 	}
 	if (all_ended(sg))
 		segget_end(sg);
@@ -239,7 +248,7 @@ stat_done(struct ftp_op *op, void *arg)
 			    "a file of known size (segments need one)",
 			    sg->job->path);
 		ftp_op_free(op);
-		fail(sg, &e);
+		stop(sg, &e);
 		op_error_clear(&e);
 		segget_end(sg);
 		return;
@@ -268,18 +277,7 @@ segget_cancel(struct segget *sg, const char *why)
 {
 	struct op_error	e = { 0 };
 
-	if (sg->stopping)
-		return;
-	sg->stopping = true;
-	if (!sg->failed) {
-		op_error_set(&e, FTPA_ERR_CANCELLED, 0, NULL, "%s", why);
-		sg->failed = true;
-		op_error_copy(&sg->err, &e);
-		op_error_clear(&e);
-	}
-	if (sg->stat != NULL && sg->job->sess != NULL)
-		session_cancel_op(sg->job->sess, sg->stat);
-	for (int i = 0; i < sg->n; i++)
-		if (sg->seg[i].xfer != NULL)
-			job_cancel(sg->seg[i].xfer);
+	op_error_set(&e, FTPA_ERR_CANCELLED, 0, NULL, "%s", why);
+	stop(sg, &e);
+	op_error_clear(&e);
 }
