@@ -25,6 +25,7 @@
 #include "bytename.h"
 #include "ftpctl.h"
 #include "localdest.h"
+#include "linkpath.h"
 #include "relay.h"
 
 #define SEGMENTS_MAX	16	/* the agent's most for transfer.get */
@@ -474,26 +475,13 @@ glob_file(struct ctl *c, const struct command *cmd,
 	return status;
 }
 
-/* A listed name a glob of a tree would take too: the agent's trees skip
- * names holding control characters (tree_name_unsafe), and so do we. */
-static bool
-glob_name_ok(const char *name)
-{
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)name; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return false;
-	return true;
-}
-
 /*
  * A glob with -n: the agent's trees move each file over one connection,
  * so the files it matches are listed here, matched as the agent matches
  * a tree's globs (regular files of the directory, a leading dot only by
- * a dot, no control characters), and each is a get of its own, a job
- * each. Returns the first failure's status; one that the next files
- * would share ends it.
+ * a dot, one name that can be a local one: ftpa_tree_name_unsafe), and
+ * each is a get of its own, a job each. Returns the first failure's
+ * status; one that the next files would share ends it.
  */
 static int
 glob_segmented(struct ctl *c, const struct command *cmd,
@@ -515,7 +503,8 @@ glob_segmented(struct ctl *c, const struct command *cmd,
 	    !ftpagent_list(c->fa, session, rdir, &e, &n))
 		status = fail(c, display);
 	for (i = 0; go && i < n; i++) {
-		if (e[i].type != FTPAGENT_FILE || !glob_name_ok(e[i].name) ||
+		if (e[i].type != FTPAGENT_FILE ||
+		    ftpa_tree_name_unsafe(e[i].name) != NULL ||
 		    fnmatch(glob, e[i].name, FNM_PERIOD) != 0)
 			continue;
 		matched++;

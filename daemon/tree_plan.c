@@ -38,26 +38,6 @@ tree_compare_from_name(const char *s)
 	return -1;
 }
 
-const char *
-tree_name_unsafe(const char *name)
-{
-	size_t	len = strlen(name);
-
-	if (len == 0)
-		return "an empty name";
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return "a name that means a directory itself or its parent";
-	if (len > TREE_NAME_MAX)
-		return "a name too long";
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		if (*p == '/')
-			return "a name holding \"/\"";
-		if (*p < 0x20 || *p == 0x7f)
-			return "a name holding a control character";
-	}
-	return NULL;
-}
-
 /* A glob with a "/" is matched against the whole path below the root,
  * one without against the name, as rsync and lftp do. */
 static bool

@@ -12,11 +12,11 @@
 #include <stdint.h>
 
 #include "ftp_list.h"
+#include "linkpath.h"
 
 #define TREE_DEPTH_MAX		128	/* levels below the root */
 #define TREE_PATH_MAX		4000	/* bytes of a path below the root */
-#define TREE_NAME_MAX		250	/* bytes of a name: NAME.part fits
-					   in NAME_MAX */
+#define TREE_NAME_MAX		FTPA_TREE_NAME_MAX	/* linkpath.h */
 #define TREE_ENTRIES_MAX	1000000	/* entries listed in one tree */
 #define TREE_PARALLEL_MAX	16
 #define TREE_GLOBS_MAX		64	/* include + exclude globs */
@@ -51,10 +51,6 @@ void	 tree_opts_clear(struct tree_opts *);
 /* "differ", ...; -1 when unknown. */
 int	 tree_compare_from_name(const char *);
 
-/* NULL when name can be one component of a local path: not empty, not
- * "." or "..", no "/", no control character, at most TREE_NAME_MAX
- * bytes; else why not (static). */
-const char *tree_name_unsafe(const char *name);
 /* Whether the globs let a file (dir false) or a directory through; rel
  * is its path below the root, name its last component. */
 bool	 tree_wanted(const struct tree_opts *, const char *rel,

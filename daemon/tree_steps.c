@@ -366,7 +366,7 @@ plan_delete(struct tree *t, const struct ftp_entry *d, const char *rel,
 {
 	struct titem	*it;
 
-	if (!t->o.delete || tree_name_unsafe(d->name) != NULL ||
+	if (!t->o.delete || ftpa_tree_name_unsafe(d->name) != NULL ||
 	    !tree_wanted(&t->o, rel, d->name, d->type == FTP_ENTRY_DIR))
 		return;
 	if (t->o.dry_run) {
@@ -479,7 +479,7 @@ plan_entry(struct titem *dir, const struct ftp_entry *s,
 	const char	*why;
 	bool		 isdir = s->type == FTP_ENTRY_DIR;
 
-	if ((why = tree_name_unsafe(s->name)) != NULL)
+	if ((why = ftpa_tree_name_unsafe(s->name)) != NULL)
 		plan_skip(t, rel, why);
 	else if (s->type == FTP_ENTRY_LINK && t->o.recreate)
 		plan_link(dir, s, d, rel);

@@ -40,3 +40,23 @@ ftpa_link_target_inside(const char *link, const char *target)
 	}
 	return true;
 }
+
+const char *
+ftpa_tree_name_unsafe(const char *name)
+{
+	size_t	len = strlen(name);
+
+	if (len == 0)
+		return "an empty name";
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return "a name that means a directory itself or its parent";
+	if (len > FTPA_TREE_NAME_MAX)
+		return "a name too long";
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (*p == '/')
+			return "a name holding \"/\"";
+		if (*p < 0x20 || *p == 0x7f)
+			return "a name holding a control character";
+	}
+	return NULL;
+}

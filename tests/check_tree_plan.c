@@ -24,15 +24,17 @@ START_TEST(unsafe_names)
 	    "x.part", "\xe2\x82\xac" };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(tree_name_unsafe(bad[i]) != NULL, "%s", bad[i]);
+		ck_assert_msg(ftpa_tree_name_unsafe(bad[i]) != NULL, "%s",
+		    bad[i]);
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		ck_assert_msg(tree_name_unsafe(good[i]) == NULL, "%s", good[i]);
+		ck_assert_msg(ftpa_tree_name_unsafe(good[i]) == NULL, "%s",
+		    good[i]);
 	memset(longname, 'a', sizeof(longname));
 	longname[TREE_NAME_MAX] = '\0';
-	ck_assert_ptr_null(tree_name_unsafe(longname));
+	ck_assert_ptr_null(ftpa_tree_name_unsafe(longname));
 	longname[TREE_NAME_MAX] = 'a';
 	longname[TREE_NAME_MAX + 1] = '\0';
-	ck_assert_ptr_nonnull(tree_name_unsafe(longname));
+	ck_assert_ptr_nonnull(ftpa_tree_name_unsafe(longname));
 }
 END_TEST
 
