@@ -271,53 +271,36 @@ class Session:
             self.pasv = None
 
     def cmd_RETR(self, arg):
-        p, rest, self.rest = self.path(arg), self.rest, 0
-        try:
-            f = open(p, "rb")
-        except (OSError, TypeError):
-            self.reply("550 no such file")
-            return
-        with f:
-            f.seek(rest)
-            data = self.data_open()
-            if data is None:
-                return
-            buf = bytearray(CHUNK)
-            view = memoryview(buf)
-            try:
-                while True:
-                    n = f.readinto(buf)
-                    if not n:
-                        break
-                    data.sendall(view[:n])
-            except (OSError, ssl.SSLError) as e:
-                self.reply("426 %s" % e)
-                return
-            finally:
-                data.close()
-        self.reply("226 done")
+        self.transfer(arg, upload=False)
 
     def cmd_STOR(self, arg):
+        self.transfer(arg, upload=True)
+
+    def transfer(self, arg, upload):
+        """RETR or STOR: the file and the data connection, 1 MiB a call."""
         p, rest, self.rest = self.path(arg), self.rest, 0
         try:
-            f = open(p, "r+b" if rest else "wb")
+            f = open(p, ("r+b" if rest else "wb") if upload else "rb")
         except (OSError, TypeError):
-            self.reply("553 cannot create")
+            self.reply("553 cannot create" if upload else "550 no such file")
             return
         with f:
-            f.truncate(rest)
+            if upload:
+                f.truncate(rest)
             f.seek(rest)
             data = self.data_open()
             if data is None:
                 return
+            src, dst = ((data.recv_into, f.write) if upload
+                        else (f.readinto, data.sendall))
             buf = bytearray(CHUNK)
             view = memoryview(buf)
             try:
                 while True:
-                    n = data.recv_into(buf)
+                    n = src(buf)
                     if not n:
                         break
-                    f.write(view[:n])
+                    dst(view[:n])
             except (OSError, ssl.SSLError) as e:
                 self.reply("426 %s" % e)
                 return
