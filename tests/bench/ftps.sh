@@ -16,21 +16,22 @@
 # BENCH_RUNS=9).
 #
 # Uses run's helpers (timed, median, calc, row, note, judge, mb_s,
-# check_file, xfer_failed, wanted, steal_mark, warm_pages, ftpctl,
-# ftpa_say, ftpa_die, stop_pid, forget_pid) and its variables (root, out,
-# work, here, pids, runs, big_mib, bench_user, password, port, cert, key,
+# check_file, xfer_failed, wanted, steal_mark, warm_pages, py_server,
+# ftpctl, ftpa_say, ftpa_die, stop_pid, forget_pid) and its variables
+# (root, out, work, runs, big_mib, bench_user, password, port, cert, key,
 # curl_tls, lftp_tls, tls_cipher).
 
 ftps_ran=	# set once P2 or P2u has run: the cipher limit follows them
 ftps_sess=btls	# the server of the figure being measured: the agent's
 ftps_port=	# session and the port (ftps_at)
 ftps_fast_pid=
+ftps_fast_port=
 
 # ftps_at vsftpd|fast: the server the next figure measures
 ftps_at() {
 	if [ "$1" = fast ]; then
 		ftps_sess=bfast
-		ftps_port=$(cat "$work/ftps_server.port")
+		ftps_port=$ftps_fast_port
 	else
 		ftps_sess=btls
 		ftps_port=$port
@@ -63,24 +64,14 @@ ftps_lftp() {
 # ftps_fast_start: tests/bench/ftps_server.py on a free port, serving
 # $root to the bench's user and password, and the agent's session bfast
 ftps_fast_start() {
-	local i p=
 	[ -z "$ftps_fast_pid" ] || return 0
-	: >"$work/ftps_server.port"
-	/usr/bin/python3 "$here/ftps_server.py" --root "$root" --cert "$cert" \
-		--key "$key" --user "$bench_user" --password "$password" \
-		</dev/null >"$work/ftps_server.port" 2>"$work/ftps_server.err" &
-	ftps_fast_pid=$!
-	pids+=("$ftps_fast_pid")
-	for ((i = 0; ; i++)); do
-		read -r p <"$work/ftps_server.port" || true
-		[ -n "$p" ] && break
-		kill -0 "$ftps_fast_pid" 2>/dev/null ||
-			ftpa_die "ftps_server.py exited: $(cat "$work/ftps_server.err")"
-		[ "$i" -lt 100 ] || ftpa_die "ftps_server.py prints no port"
-		sleep 0.1
-	done
-	BENCH_URL=ftpes://$bench_user@127.0.0.1:$p/ BENCH_PASSWORD=$password \
-		BENCH_CA=$cert /usr/bin/python3 -c 'import json, os
+	py_server ftps_server --root "$root" --cert "$cert" --key "$key" \
+		--user "$bench_user" --password "$password"
+	ftps_fast_pid=$py_pid
+	ftps_fast_port=$py_port
+	BENCH_URL=ftpes://$bench_user@127.0.0.1:$ftps_fast_port/ \
+		BENCH_PASSWORD=$password BENCH_CA=$cert /usr/bin/python3 -c '
+import json, os
 e = os.environ
 print(json.dumps({"name": "bfast", "url": e["BENCH_URL"],
     "password": e["BENCH_PASSWORD"], "ca_file": e["BENCH_CA"]}))' |

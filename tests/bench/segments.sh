@@ -17,9 +17,9 @@
 #                   proxy 6% of a core
 #
 # Uses run's helpers (timed, median, calc, row, note, judge, mb_s,
-# check_file, ftpctl, stop_pid, forget_pid, ftpa_die) and its variables
-# (here, root, out, work, runs, quick, port, bench_user, password, sock,
-# pids, lftp_plain).
+# check_file, py_server, ftpctl, stop_pid, forget_pid, ftpa_die) and its
+# variables (here, root, out, work, runs, quick, port, bench_user,
+# password, sock, lftp_plain).
 
 if [ -n "$quick" ]; then
 	seg_mib=${BENCH_SEG_MIB:-64}
@@ -34,21 +34,10 @@ seg_how=	# "ftpctl" or "rpc": how ours asks for segments
 
 # seg_proxy_start: the proxy in front of vsftpd; sets seg_port, seg_pid
 seg_proxy_start() {
-	local i
-	: >"$work/throttle.port"
-	/usr/bin/python3 "$here/ftp_throttle.py" --server "127.0.0.1:$port" \
-		--cap "$seg_cap" --log "$work/throttle.log" \
-		</dev/null >"$work/throttle.port" 2>"$work/throttle.err" &
-	seg_pid=$!
-	pids+=("$seg_pid")
-	for ((i = 0; ; i++)); do
-		read -r seg_port <"$work/throttle.port" || true
-		[ -n "$seg_port" ] && break
-		kill -0 "$seg_pid" 2>/dev/null ||
-			ftpa_die "ftp_throttle.py exited: $(cat "$work/throttle.err")"
-		[ "$i" -lt 100 ] || ftpa_die "ftp_throttle.py prints no port"
-		sleep 0.1
-	done
+	py_server ftp_throttle --server "127.0.0.1:$port" --cap "$seg_cap" \
+		--log "$work/throttle.log"
+	seg_pid=$py_pid
+	seg_port=$py_port
 }
 
 seg_proxy_stop() {
