@@ -1,9 +1,8 @@
 #!/usr/bin/python3
 """The data path: every kind of local fd a transfer can be given, byte
-exact, and proof that plain FTP moves bytes without copying them through
-user space.
+exact.
 
-Correctness (plain FTP against vsftpd, root only, and pyftpdlib): files of
+Plain FTP against vsftpd, root only, and pyftpdlib: files of
 awkward sizes (0, 1, 65535, 65537, 1 MiB + 17, 20 MiB + 3 random bytes)
 downloaded into a new regular file, an O_APPEND file that holds data, a
 file positioned after what it holds (the shared file position, as cat
@@ -14,35 +13,25 @@ its current position, with "offset" and with "append"), a pipe fed in
 slow bursts, a socketpair end and inline data. Then FTPS (explicit TLS,
 vsftpd strict and pyftpdlib) into and from regular files, ASCII mode with
 mixed LF/CRLF text, active mode, local errors mid-file (ENOSPC on a
-1 MiB tmpfs, a pipe or socket reader that quits: EPIPE), a data
+1 MiB tmpfs, a pipe or socket reader that quits: EPIPE), and a data
 connection cut mid-file (tests/ftpmock.py: RST, close + 426, short of
-SIZE), and 8 concurrent 20 MiB downloads while agent.ping keeps
-answering from another connection.
+SIZE).
 
-Zero-copy (ZeroCopyTest, needs /usr/bin/strace and ptrace): strace is
-attached to the running agent around one 32 MiB plain download into a
-regular file and one 32 MiB plain upload from a regular file. The
-download must move its bytes with splice(2) (socket -> pipe -> file, so at
-least twice the size) while read/recv* return less than 1 MiB in all; the
-upload must move them with sendfile(2) (or splice) while write/send*
-send less than 1 MiB. An FTPS download, by contrast, must not splice and
-is still byte exact.
+Many transfers at once are test_datapath_concurrent.py's; the proof that
+plain FTP moves bytes without copying them through user space is
+test_datapath_zerocopy.py's. What they share is in datapath_common.py.
 
 test_new_get_into_dev_null is new behaviour: /dev/null is accepted as a
 download destination (other character devices, terminals first, stay
 refused: test_get_refuses_other_char_devices).
 """
-import collections
 import fcntl
 import hashlib
 import os
 import random
 import re
-import select
-import signal
 import socket
 import subprocess
-import sys
 import termios
 import threading
 import time
@@ -51,33 +40,13 @@ import ftpa
 import ftpmock
 from ftpmock import payload
 
+from datapath_common import (BIG, MIB, DataTestCase, data_of, read_file,
+                             sha)
+
 KIB = 1024
-MIB = 1 << 20
-BIG = 20 * MIB + 3
 SIZES = (0, 1, 65535, 65537, MIB + 17, BIG)
 INLINE_SIZES = (0, 1, 65535, 65537, MIB + 17)
 TLS_SIZES = (0, 1, 65537, MIB + 17, BIG)
-XFER_TIMEOUT = 600          # generous: slow readers, strace, ASan builds
-PING_LIMIT = 5.0            # an agent.ping must answer within this
-STRACE = "/usr/bin/strace"
-
-_DATA = {}
-
-
-def data_of(size):
-    """The deterministic random content of a test file of size bytes."""
-    if size not in _DATA:
-        _DATA[size] = payload(size, 7000 + size % 9973)
-    return _DATA[size]
-
-
-def sha(b):
-    return ftpa.sha256_bytes(b)
-
-
-def read_file(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def crlf(data):
@@ -187,169 +156,6 @@ class Feed(threading.Thread):
             self.error = e
         finally:
             os.close(self.fd)
-
-
-class Pinger(threading.Thread):
-    """agent.ping on its own connection every 2 ms until stopped; the
-    (start, latency) of each, and what went wrong."""
-
-    def __init__(self, sock):
-        threading.Thread.__init__(self, daemon=True)
-        self.sock = sock
-        self.stop = threading.Event()
-        self.latencies = []
-        self.errors = []
-
-    def run(self):
-        try:
-            rpc = ftpa.Rpc(self.sock, PING_LIMIT)
-        except OSError as e:
-            self.errors.append("connect: %s" % e)
-            return
-        try:
-            while not self.stop.is_set():
-                t0 = time.monotonic()
-                try:
-                    rep = rpc.call_raw("agent.ping", timeout=PING_LIMIT)
-                except (OSError, EOFError, ValueError) as e:
-                    self.errors.append("agent.ping: %r after %.2f s"
-                                       % (e, time.monotonic() - t0))
-                    return
-                self.latencies.append((t0, time.monotonic() - t0))
-                if rep.get("result") != {}:
-                    self.errors.append("agent.ping answered %r" % (rep,))
-                self.stop.wait(0.002)
-        finally:
-            rpc.close()
-
-
-# ---- the common part ----------------------------------------------------------
-
-class DataTestCase(ftpa.TestCase):
-    """An agent whose messages may be large (inline data), and helpers."""
-
-    conf_extra = ""     # more lines for the agent's configuration
-
-    def setUp(self):
-        super().setUp()
-        conf = os.path.join(self.tmpdir(), "ftpd-agent.conf")
-        with open(conf, "w") as f:
-            f.write("max_message = %d\n" % (32 * MIB) + self.conf_extra)
-        self.agent = self.start_agent(extra=["-c", conf])
-        self.rpc = self.agent.rpc(timeout=XFER_TIMEOUT)
-        self.addCleanup(self.rpc.close)
-        self.work = self.tmpdir()
-
-    # -- servers and sessions
-
-    def any_server(self, tls=None):
-        """vsftpd when we are root, else pyftpdlib."""
-        if ftpa.vsftpd_available():
-            return self.start_vsftpd(tls=tls)
-        return self.start_pyftpd(tls=tls or "none")
-
-    def open(self, srv, scheme="ftp", **params):
-        p = {"url": srv.url("/", scheme=scheme), "password": srv.password}
-        if scheme != "ftp":
-            p["ca_file"] = ftpa.certs().ca
-        p.update(params)
-        return self.rpc.call("session.open", p, timeout=60)["session"]
-
-    def write_remote(self, srv, name, data):
-        """A file on the server's disk, owned like its home (vsftpd runs
-        as the test user and must be able to write it)."""
-        path = os.path.join(srv.home, name)
-        with open(path, "wb") as f:
-            f.write(data)
-        st = os.stat(srv.home)
-        os.chown(path, st.st_uid, st.st_gid)
-        os.chmod(path, 0o644)
-        return path
-
-    def read_remote(self, srv, name):
-        return read_file(os.path.join(srv.home, name))
-
-    # -- RPC
-
-    def reply_waiting(self):
-        """A reply (or anything) came from the agent on self.rpc."""
-        return b"\n" in self.rpc.buf or bool(
-            select.select([self.rpc.sock], [], [], 0)[0])
-
-    def xfer(self, method, sid, path, fd=None, close=True, during=None,
-             timeout=XFER_TIMEOUT, **params):
-        """Sends a transfer with fd (closing our copy once sent unless
-        close is False), runs during() while it runs, returns the raw
-        reply."""
-        p = dict(params, session=sid, path=path)
-        fds = ()
-        if fd is not None:
-            p["fd"] = 0
-            fds = [fd]
-        try:
-            rid = self.rpc.send(method, p, fds=fds)
-        finally:
-            if fd is not None and close:
-                os.close(fd)
-        if during is not None:
-            during()
-        return self.rpc.wait_reply(rid, timeout)
-
-    def done(self, rep, what, size=None):
-        """rep is a finished transfer's reply: its job, state done, and
-        bytes == size when given."""
-        self.assertIn("result", rep, "%s: expected success, got %r"
-                      % (what, rep))
-        job = rep["result"]
-        self.assertEqual(job.get("state"), "done", "%s: %r" % (what, job))
-        if size is not None:
-            self.assertEqual(job.get("bytes"), size, "%s: %r" % (what, job))
-        return job
-
-    def failed(self, rep, what):
-        """rep is a transfer's error reply; returns the error object."""
-        self.assertIn("error", rep, "%s: expected an error, got %r"
-                      % (what, rep))
-        err = rep["error"]
-        kind = (err.get("data") or {}).get("kind")
-        self.assertNotIn(kind, (None, "params", "no_session"), err)
-        self.assertEqual(err.get("code"), ftpa.KIND_CODES[kind], err)
-        self.assertTrue(err.get("message"), err)
-        return err
-
-    def ping_ok(self, what):
-        """agent.ping on a new connection answers within PING_LIMIT s;
-        returns the latency."""
-        t0 = time.monotonic()
-        try:
-            r = self.agent.rpc(timeout=PING_LIMIT)
-            try:
-                rep = r.call_raw("agent.ping", timeout=PING_LIMIT)
-            finally:
-                r.close()
-        except (OSError, EOFError) as e:
-            self.fail("agent.ping did not answer within %g s %s: %r"
-                      % (PING_LIMIT, what, e))
-        self.assertEqual(rep.get("result"), {}, rep)
-        return time.monotonic() - t0
-
-    def join(self, thread, what):
-        thread.join(XFER_TIMEOUT)
-        self.assertFalse(thread.is_alive(), "%s: the thread on the other "
-                         "end never finished" % what)
-        self.assertIsNone(thread.error, "%s: %r" % (what, thread.error))
-
-    def get_to_file(self, sid, remote, size, what, flags=0, timeout=None):
-        """A download into a new regular file; checks it byte for byte."""
-        dest = os.path.join(self.work, "new-%s" % what.replace("/", "_"))
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | flags,
-                     0o600)
-        rep = self.xfer("transfer.get", sid, remote, fd,
-                        timeout=timeout or XFER_TIMEOUT)
-        self.done(rep, what, size)
-        self.assertEqual(os.path.getsize(dest), size, what)
-        self.assertEqual(ftpa.sha256_file(dest), sha(data_of(size)), what)
-        return dest
 
 
 # ---- plain FTP, every kind of local fd -------------------------------------
@@ -914,338 +720,6 @@ class CutTest(DataTestCase):
                                      size=CUT_SIZE)
                 self.check_cut(mock, 43, dest, "data short of SIZE")
         self.serving()
-
-
-# ---- concurrency ------------------------------------------------------------------
-
-class SlowTransferTest(DataTestCase):
-    """A spliced download and a sendfile upload that take three times the
-    data connection's idle timeout (pyftpdlib paced at 512 KiB/s,
-    data_timeout 1 s) finish: moving bytes outside io_recv/io_send still
-    counts as activity."""
-
-    RATE = 512 * 1024
-    SIZE = 3 * RATE
-
-    def test_slow_get_and_put(self):
-        srv = self.start_pyftpd(rate=self.RATE)
-        # no retries: a timeout must not be hidden by a resumed attempt
-        sid = self.open(srv, data_timeout=1, retries=0)
-        data = data_of(self.SIZE)
-        self.write_remote(srv, "slow", data)
-        dest = os.path.join(self.work, "slow-down")
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        self.done(self.xfer("transfer.get", sid, "slow", fd),
-                  "slow spliced get", self.SIZE)
-        self.assertEqual(read_file(dest), data)
-        fd = os.open(dest, os.O_RDONLY)
-        self.done(self.xfer("transfer.put", sid, "slow-up", fd),
-                  "slow sendfile put", self.SIZE)
-        self.assertEqual(self.read_remote(srv, "slow-up"), data)
-
-
-class ConcurrentTest(DataTestCase):
-    """8 downloads of a 20 MiB file at once (two sessions of 4
-    connections) into regular files, all byte exact, while agent.ping on
-    another connection keeps answering."""
-
-    def run8(self, srv):
-        data = data_of(BIG)
-        self.write_remote(srv, "big", data)
-        sids = [self.open(srv, max_connections=4) for _ in range(2)]
-        pinger = Pinger(self.agent.sock)
-        pinger.start()
-        self.addCleanup(pinger.stop.set)
-        ids, dests = [], []
-        t0 = time.monotonic()
-        for i in range(8):
-            dest = os.path.join(self.work, "c%d" % i)
-            dests.append(dest)
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                ids.append(self.rpc.send("transfer.get", {
-                    "session": sids[i % 2], "path": "big", "fd": 0},
-                    fds=[fd]))
-            finally:
-                os.close(fd)
-        reps = [self.rpc.wait_reply(i, XFER_TIMEOUT) for i in ids]
-        t1 = time.monotonic()
-        pinger.stop.set()
-        pinger.join(30)
-        for i, rep in enumerate(reps):
-            self.done(rep, "download %d of 8" % i, BIG)
-            self.assertEqual(ftpa.sha256_file(dests[i]), sha(data),
-                             "download %d of 8" % i)
-        self.assertFalse(pinger.errors, pinger.errors)
-        during = [lat for start, lat in pinger.latencies if t0 <= start < t1]
-        self.assertTrue(during, "no agent.ping was answered while the "
-                        "downloads ran (%.3f s)" % (t1 - t0))
-        worst = max(lat for _, lat in pinger.latencies)
-        sys.stderr.write("[8 x 20 MiB in %.2f s; %d pings meanwhile, max "
-                         "latency %.3f s] " % (t1 - t0, len(during), worst))
-        self.assertLess(worst, PING_LIMIT)
-
-    def test_vsftpd(self):
-        self.run8(self.start_vsftpd())
-
-    def test_pyftpd(self):
-        self.run8(self.start_pyftpd())
-
-
-class FairShareTest(DataTestCase):
-    """100 downloads at once (100 sessions of one connection, vsftpd) into
-    /dev/null: each gets a share while they all run (none waits for the
-    others to finish), every one ends with all its bytes, and agent.ping
-    keeps answering. Shares are checked when the first download ends;
-    only loose bounds are asserted (the figures are the benchmark's,
-    tests/bench/run P5)."""
-
-    N = 100
-    SIZE = 48 * MIB
-    conf_extra = "max_sessions_per_uid = 200\n"
-
-    def jobs(self, r):
-        res = r.call("job.list", {}, timeout=60)
-        return res.get("jobs", res) if isinstance(res, dict) else res
-
-    def test_hundred_transfers_share(self):
-        lo, hi = ftpa.free_port_range(2 * self.N)
-        srv = self.start_vsftpd(extra_conf=["pasv_min_port=%d" % lo,
-                                            "pasv_max_port=%d" % hi,
-                                            "max_per_ip=0", "max_clients=0"])
-        self.write_remote(srv, "big", data_of(self.SIZE))
-        # every connection logged in before (session.open logs in): the
-        # shares are the data path's, not the order in which on-demand
-        # logins finished on a loaded machine
-        sids = [self.open(srv, max_connections=1) for _ in range(self.N)]
-        pinger = Pinger(self.agent.sock)
-        pinger.start()
-        self.addCleanup(pinger.stop.set)
-        watch = self.agent.rpc(timeout=60)
-        self.addCleanup(watch.close)
-        before = {j["job"] for j in self.jobs(watch)}
-        # all sent at once (pipelined), so that they start together
-        ids = []
-        for i in range(self.N):
-            fd = os.open("/dev/null", os.O_WRONLY)
-            try:
-                ids.append(self.rpc.send("transfer.get", {
-                    "session": sids[i], "path": "big", "fd": 0,
-                    "wait": False}, fds=[fd]))
-            finally:
-                os.close(fd)
-        for i in ids:
-            self.assertIn("job", self.rpc.wait_reply(i, 60).get("result", {}))
-        sample = None
-        deadline = time.monotonic() + XFER_TIMEOUT
-        while time.monotonic() < deadline:
-            jobs = [j for j in self.jobs(watch) if j["job"] not in before]
-            self.assertEqual(len(jobs), self.N, jobs[:3])
-            if sample is None and any(
-                    j["state"] in ("done", "failed", "cancelled")
-                    for j in jobs):
-                # the first one ended: had every other one had a share?
-                sample = sorted(j.get("bytes", 0) for j in jobs)
-            if all(j["state"] in ("done", "failed", "cancelled")
-                   for j in jobs):
-                break
-            time.sleep(0.02)
-        else:
-            self.fail("the 100 downloads did not end")
-        pinger.stop.set()
-        pinger.join(30)
-        for j in jobs:
-            self.assertEqual(j["state"], "done", j)
-            self.assertEqual(j.get("bytes"), self.SIZE, j)
-        self.assertIsNotNone(sample, "no sample taken")
-        sys.stderr.write("[when the first ended: fewest %d, most %d bytes; "
-                         "%d pings, "
-                         "worst %.3f s] " % (
-                             sample[0], sample[-1], len(pinger.latencies),
-                             max(l for _, l in pinger.latencies)))
-        # each had a share before any finished: none still at zero, none
-        # far behind (a transfer that starts late, its server slow to
-        # answer EPSV on a loaded machine, is still well past 1 %)
-        self.assertGreater(sample[0], 0, sample[:10])
-        self.assertGreaterEqual(sample[0], sample[-1] // 100, sample[:10])
-        self.assertFalse(pinger.errors, pinger.errors)
-        self.assertTrue(pinger.latencies, "no agent.ping answered")
-        self.assertLess(max(l for _, l in pinger.latencies), PING_LIMIT)
-
-
-# ---- zero-copy, seen by strace ---------------------------------------------------
-
-READS = ("read", "readv", "pread64", "preadv", "preadv2", "recvfrom",
-         "recvmsg")
-WRITES = ("write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto",
-          "sendmsg")
-ZERO_COPY = ("splice", "sendfile")
-ZC_SIZE = 32 * MIB
-COPY_LIMIT = MIB
-
-_LINE = re.compile(r"^(?:\d+\s+)?(?:<\.\.\.\s+(\w+)\s+resumed>|(\w+)\()")
-_RET = re.compile(r"\)\s+=\s+(-?\d+)")
-
-
-def parse_strace(path):
-    """Sums of the positive return values, and call counts, by syscall."""
-    moved, calls = collections.Counter(), collections.Counter()
-    with open(path, encoding="latin-1") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if "<unfinished ...>" in line or line.endswith("= ?"):
-                continue
-            m = _LINE.match(line)
-            rets = _RET.findall(line)
-            if not m or not rets:
-                continue
-            name = m.group(1) or m.group(2)
-            ret = int(rets[-1])
-            calls[name] += 1
-            if ret > 0:
-                moved[name] += ret
-    return moved, calls
-
-
-class Strace:
-    """strace attached to a running process (and its threads)."""
-
-    def __init__(self, tc, pid):
-        self.tc, self.pid = tc, pid
-        d = tc.tmpdir()
-        self.out = os.path.join(d, "strace.out")
-        self.err = os.path.join(d, "strace.err")
-        cmd = [STRACE, "-f", "-qq", "-s", "0",
-               "-e", "trace=" + ",".join(READS + WRITES + ZERO_COPY),
-               "-o", self.out, "-p", str(pid)]
-        with open(self.err, "wb") as ef:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL,
-                                         stderr=ef, start_new_session=True)
-        tc._track(self.proc, "strace")
-
-        def attached():
-            if self.proc.poll() is not None:
-                with open(self.err, errors="replace") as f:
-                    why = f.read().strip()
-                tc.skipTest("strace cannot attach to the agent (ptrace not "
-                            "permitted here?): %s" % why)
-            return self.all_traced()
-        ftpa.wait_until(attached, 30, what="strace to attach to the agent")
-
-    def all_traced(self):
-        try:
-            for t in os.listdir("/proc/%d/task" % self.pid):
-                with open("/proc/%d/task/%s/status" % (self.pid, t)) as f:
-                    m = re.search(r"^TracerPid:\s+(\d+)", f.read(), re.M)
-                if m is None or m.group(1) == "0":
-                    return False
-            return True
-        except FileNotFoundError:
-            return False
-
-    def stop(self):
-        """Detaches (SIGTERM to strace, by pid); returns (moved, calls)."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.tc.fail("strace did not detach within 60 s")
-        ftpa.wait_until(lambda: not self.all_traced(), 30,
-                        what="the agent to be untraced")
-        return parse_strace(self.out)
-
-
-def summary(moved, calls):
-    return ", ".join("%s: %d calls, %d bytes" % (n, calls[n], moved[n])
-                     for n in sorted(calls)) or "no calls seen"
-
-
-class ZeroCopyTest(DataTestCase):
-    """Plain FTP downloads splice and uploads sendfile; FTPS does not."""
-
-    def setUp(self):
-        if not os.access(STRACE, os.X_OK):
-            self.skipTest("%s is missing (Debian package strace)" % STRACE)
-        super().setUp()
-
-    @staticmethod
-    def remote_file(srv, name, size):
-        """A random file of size bytes in the server's home, owned like
-        it; returns its sha256."""
-        path = os.path.join(srv.home, name)
-        digest = ftpa.make_file(path, size)
-        st = os.stat(srv.home)
-        os.chown(path, st.st_uid, st.st_gid)
-        return digest
-
-    def trace(self):
-        t = Strace(self, self.agent.pid)
-        # the agent is traced and answers (a read and a write it makes)
-        self.ping_ok("under strace")
-        return t
-
-    def traced_get(self, srv, scheme, name, size):
-        """A download of a new random file under strace, checked byte for
-        byte; returns the bytes moved by system call and their summary."""
-        sid = self.open(srv, scheme=scheme)
-        digest = self.remote_file(srv, name, size)
-        dest = os.path.join(self.work, name + "-down")
-        t = self.trace()
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        rep = self.xfer("transfer.get", sid, name, fd)
-        moved, calls = t.stop()
-        self.done(rep, "%s get under strace" % scheme, size)
-        self.assertEqual(ftpa.sha256_file(dest), digest)
-        seen = summary(moved, calls)
-        sys.stderr.write("[%s] " % seen)
-        return moved, seen
-
-    def test_plain_get_splices(self):
-        moved, seen = self.traced_get(self.any_server(), "ftp", "zc", ZC_SIZE)
-        read = sum(moved[n] for n in READS)
-        spliced = moved["splice"]
-        self.assertGreaterEqual(read + spliced, ZC_SIZE,
-                                "strace did not see the download: " + seen)
-        self.assertGreaterEqual(spliced, 2 * ZC_SIZE,
-                                "the download was not spliced "
-                                "(socket -> pipe -> file): " + seen)
-        self.assertLess(read, COPY_LIMIT, "the download went through "
-                        "user space: " + seen)
-
-    def test_plain_put_sendfile(self):
-        srv = self.any_server()
-        sid = self.open(srv)
-        src = os.path.join(self.work, "zc-up")
-        digest = ftpa.make_file(src, ZC_SIZE)
-        t = self.trace()
-        fd = os.open(src, os.O_RDONLY)
-        rep = self.xfer("transfer.put", sid, "zc-up", fd)
-        moved, calls = t.stop()
-        self.done(rep, "plain put under strace", ZC_SIZE)
-        self.assertEqual(ftpa.sha256_file(os.path.join(srv.home, "zc-up")),
-                         digest)
-        seen = summary(moved, calls)
-        sys.stderr.write("[%s] " % seen)
-        written = sum(moved[n] for n in WRITES)
-        zc = moved["sendfile"] + moved["splice"]
-        self.assertGreaterEqual(written + zc, ZC_SIZE,
-                                "strace did not see the upload: " + seen)
-        self.assertGreaterEqual(zc, ZC_SIZE, "the upload did not use "
-                                "sendfile/splice: " + seen)
-        self.assertLess(written, COPY_LIMIT, "the upload went through "
-                        "user space: " + seen)
-
-    def test_ftps_get_does_not_splice(self):
-        size = 16 * MIB + 3
-        moved, seen = self.traced_get(self.any_server(tls="explicit"),
-                                      "ftpes", "zc-tls", size)
-        self.assertEqual(moved["splice"], 0, "FTPS data cannot be "
-                         "spliced: " + seen)
-        # TLS records are read into user space and decrypted there
-        self.assertGreaterEqual(sum(moved[n] for n in READS), size, seen)
-        self.assertGreaterEqual(sum(moved[n] for n in WRITES), size, seen)
 
 
 if __name__ == "__main__":
