@@ -2,6 +2,13 @@
  * Unit tests for the listing parsers (protocol/ftp_list.c). Lines are
  * copied to exact-size heap buffers without a NUL so that ASan and
  * valgrind catch any read past len.
+ *
+ * This file: the helpers of check_ftp_list.h, Unix and MLSD lines, the
+ * names of entry types, whole listings (mixed formats, time zones, the
+ * 100,000-entry one), error lines, time zone names, and
+ * ftp_list_suite(), whose one test case "core" also holds the tests of
+ * check_ftp_list_servers.c (real servers' listings) and
+ * check_ftp_list_dos_eplf.c (DOS and EPLF lines).
  */
 #include <limits.h>
 #include <stdint.h>
@@ -12,12 +19,9 @@
 #include <check.h>
 
 #include "ftp_list.h"
+#include "check_ftp_list.h"
 
-Suite	*ftp_list_suite(void);
-
-#define NOW_2024_03_15	((time_t)1710504000)	/* 2024-03-15 12:00:00 UTC */
-
-static char *
+char *
 span_copy(const char *s, size_t len)
 {
 	char	*p = malloc(len ? len : 1);
@@ -51,7 +55,7 @@ mlsd_line(const char *line, struct ftp_entry *e)
 	return r;
 }
 
-static void
+void
 check_entry(const struct ftp_entry *e, enum ftp_entry_type type,
     const char *name, int64_t size, int64_t mtime, int perm,
     const char *target)
@@ -380,7 +384,7 @@ START_TEST(type_names)
 }
 END_TEST
 
-static int
+int
 parse_buffer_tz(const char *buf, size_t len, bool mlsd, long tz, size_t max,
     struct ftp_entry **out, size_t *n)
 {
@@ -393,7 +397,7 @@ parse_buffer_tz(const char *buf, size_t len, bool mlsd, long tz, size_t max,
 	return rc;
 }
 
-static int
+int
 parse_buffer(const char *buf, size_t len, bool mlsd, size_t max,
     struct ftp_entry **out, size_t *n)
 {
@@ -512,469 +516,6 @@ START_TEST(buffer_huge)
 	ck_assert_uint_eq(n, (len - 2) / 50 + 1);
 	ftp_entries_free(v, n);
 	free(buf);
-}
-END_TEST
-
-/* ---- real servers' listings ------------------------------------------------ */
-
-enum sample_parser {
-	P_UNIX,
-	P_DOS,
-	P_EPLF
-};
-
-struct sample {
-	enum sample_parser	 parser;
-	const char		*line;
-	enum ftp_list_result	 result;
-	enum ftp_entry_type	 type;
-	const char		*name;
-	int64_t			 size;
-	int64_t			 mtime;
-	int			 perm;
-	const char		*target;
-};
-
-#define ENTRY(p, l, t, n, sz, mt, pm, tg) \
-	{ p, l, FTP_LIST_ENTRY, FTP_ENTRY_##t, n, sz, mt, pm, tg }
-#define SKIP(p, l) \
-	{ p, l, FTP_LIST_SKIP, FTP_ENTRY_OTHER, NULL, 0, 0, 0, NULL }
-
-/* all with now = 2024-03-15 12:00 UTC */
-static const struct sample vsftpd[] = {
-	ENTRY(P_UNIX, "drwxr-xr-x    2 1000     1000         4096 Nov 21 22:08 dir",
-	    DIR, "dir", 4096, 1700604480, 0755, NULL),
-	ENTRY(P_UNIX, "-rw-r--r--    1 1000     1000            5 Nov 21 22:08 a.txt",
-	    FILE, "a.txt", 5, 1700604480, 0644, NULL),
-	ENTRY(P_UNIX, "-rw-r--r--    1 1000     1000      1048576 Nov 21  2022 big file.bin",
-	    FILE, "big file.bin", 1048576, 1668988800, 0644, NULL),
-	ENTRY(P_UNIX, "lrwxrwxrwx    1 1000     1000            5 Mar 14 09:30 link -> a.txt",
-	    LINK, "link", 5, 1710408600, 0777, "a.txt"),
-	ENTRY(P_UNIX, "-rw-------    1 0        0               0 Feb 29 23:59 leap",
-	    FILE, "leap", 0, 1709251140, 0600, NULL),
-};
-
-static const struct sample proftpd[] = {
-	SKIP(P_UNIX, "total 16"),
-	ENTRY(P_UNIX, "drwxr-xr-x   2 ftp      ftp          4096 Nov 21 22:08 pub",
-	    DIR, "pub", 4096, 1700604480, 0755, NULL),
-	ENTRY(P_UNIX, "-rw-r--r--   1 ftp      ftp             5 Nov 21 22:08 a.txt",
-	    FILE, "a.txt", 5, 1700604480, 0644, NULL),
-	ENTRY(P_UNIX, "-rw-r--r--   1 ftp      ftp      123456789 Jan  1  2020 archive 2020.tar.gz",
-	    FILE, "archive 2020.tar.gz", 123456789, 1577836800, 0644, NULL),
-	ENTRY(P_UNIX, "drwxr-sr-x   2 ftp      ftp          4096 Dec 31 23:59 setgid dir",
-	    DIR, "setgid dir", 4096, 1704067140, 02755, NULL),
-	ENTRY(P_UNIX, "lrwxrwxrwx   1 ftp      ftp            19 Mar 15 11:00 latest -> archive 2020.tar.gz",
-	    LINK, "latest", 19, 1710500400, 0777, "archive 2020.tar.gz"),
-};
-
-static const struct sample pureftpd[] = {
-	SKIP(P_UNIX, "drwxr-xr-x    2 1000       1000             4096 Nov 21 22:08 ."),
-	SKIP(P_UNIX, "drwxr-xr-x    3 1000       1000             4096 Nov 21 22:08 .."),
-	ENTRY(P_UNIX, "-rw-r--r--    1 1000       1000                5 Nov 21 22:08 a.txt",
-	    FILE, "a.txt", 5, 1700604480, 0644, NULL),
-	ENTRY(P_UNIX, "-rw-r--r--    1 1000       1000       2147483648 Nov 21  2025 two gig",
-	    FILE, "two gig", 2147483648LL, 1763683200, 0644, NULL),
-	/* just under a day ahead of now: this year, not last */
-	ENTRY(P_UNIX, "-rwxr-xr-x    1 1000       1000              512 Mar 16 11:59 script.sh",
-	    FILE, "script.sh", 512, 1710590340, 0755, NULL),
-};
-
-static const struct sample filezilla[] = {
-	ENTRY(P_UNIX, "-rw-r--r-- 1 ftp ftp            5 Nov 21 22:08 a.txt",
-	    FILE, "a.txt", 5, 1700604480, 0644, NULL),
-	ENTRY(P_UNIX, "drwxr-xr-x 1 ftp ftp              0 Jan 01  2024 dir",
-	    DIR, "dir", 0, 1704067200, 0755, NULL),
-	ENTRY(P_UNIX, "-rw-r--r-- 1 ftp ftp      1234567 Jan 01 00:00 new year",
-	    FILE, "new year", 1234567, 1704067200, 0644, NULL),
-};
-
-static const struct sample busybox[] = {
-	ENTRY(P_UNIX, "-rw-r--r--    1 0        0               5 Nov 21 22:08 a.txt",
-	    FILE, "a.txt", 5, 1700604480, 0644, NULL),
-	ENTRY(P_UNIX, "drwxr-xr-x    2 0        0            4096 Nov 21 22:08 sub",
-	    DIR, "sub", 4096, 1700604480, 0755, NULL),
-	ENTRY(P_UNIX, "crw-rw-rw-    1 0        0          1,   3 Nov 21 22:08 null",
-	    OTHER, "null", -1, 1700604480, 0666, NULL),
-};
-
-static const struct sample iis_unix[] = {
-	ENTRY(P_UNIX, "-rwxrwxrwx   1 owner    group               5 Nov 21 22:08 a.txt",
-	    FILE, "a.txt", 5, 1700604480, 0777, NULL),
-	ENTRY(P_UNIX, "drwxrwxrwx   1 owner    group               0 Jul  3  2007 Program Files",
-	    DIR, "Program Files", 0, 1183420800, 0777, NULL),
-};
-
-static const struct sample iis_dos[] = {
-	ENTRY(P_DOS, "11-21-23  10:08PM       <DIR>          dir",
-	    DIR, "dir", -1, 1700604480, -1, NULL),
-	ENTRY(P_DOS, "11-21-23  10:08PM                    5 a.txt",
-	    FILE, "a.txt", 5, 1700604480, -1, NULL),
-	ENTRY(P_DOS, "01-05-2024  12:05AM            1,234,567 name with spaces.txt",
-	    FILE, "name with spaces.txt", 1234567, 1704413100, -1, NULL),
-	ENTRY(P_DOS, "01-05-24  12:30PM                 1234 noon",
-	    FILE, "noon", 1234, 1704457800, -1, NULL),
-	ENTRY(P_DOS, "12-31-99  11:59PM       <DIR>          y2k",
-	    DIR, "y2k", -1, 946684740, -1, NULL),
-	ENTRY(P_DOS, "03-15-2024 17:45            42 late",
-	    FILE, "late", 42, 1710524700, -1, NULL),
-	ENTRY(P_DOS, "02-29-24  01:00AM                   10 leap",
-	    FILE, "leap", 10, 1709168400, -1, NULL),
-	SKIP(P_DOS, "11-21-23  10:08PM       <DIR>          ."),
-};
-
-static const struct sample eplf[] = {
-	ENTRY(P_EPLF, "+i8388621.29609,m824255902,/,\tdev",
-	    DIR, "dev", -1, 824255902, -1, NULL),
-	ENTRY(P_EPLF, "+i8388621.44468,m839956783,r,s10376,\tRFCEPLF",
-	    FILE, "RFCEPLF", 10376, 839956783, -1, NULL),
-	ENTRY(P_EPLF, "+i8388621.48598,m824253270,r,s612,up644,\tREADME",
-	    FILE, "README", 612, 824253270, 0644, NULL),
-	ENTRY(P_EPLF, "+/,m824255902,\tname with spaces",
-	    DIR, "name with spaces", -1, 824255902, -1, NULL),
-};
-
-struct server {
-	const char		*name;
-	const struct sample	*lines;
-	size_t			 count;
-};
-
-#define SERVER(a)	{ #a, a, sizeof(a) / sizeof(a[0]) }
-
-static const struct server servers[] = {
-	SERVER(vsftpd), SERVER(proftpd), SERVER(pureftpd), SERVER(filezilla),
-	SERVER(busybox), SERVER(iis_unix), SERVER(iis_dos), SERVER(eplf),
-};
-
-static enum ftp_list_result
-sample_parse(enum sample_parser parser, const char *line, size_t len,
-    struct ftp_entry *e)
-{
-	switch (parser) {
-	case P_UNIX:
-		return ftp_list_parse_unix(line, len, NOW_2024_03_15, e);
-	case P_DOS:
-		return ftp_list_parse_dos(line, len, e);
-	default:
-		return ftp_list_parse_eplf(line, len, e);
-	}
-}
-
-static void
-sample_check(const struct sample *sm, const struct ftp_entry *e, long tz)
-{
-	/* LIST dates are local to the server; EPLF's are epoch seconds */
-	int64_t	 mtime = sm->mtime - (sm->parser == P_EPLF ? 0 : tz);
-
-	check_entry(e, sm->type, sm->name, sm->size, mtime, sm->perm,
-	    sm->target);
-	ck_assert_ptr_null(e->raw);
-}
-
-/* Each line alone, to its own parser, whole and cut at every length. */
-START_TEST(server_lines)
-{
-	const struct server	*sv = &servers[_i];
-	const struct sample	*sm;
-	struct ftp_entry	 e;
-	enum ftp_list_result	 r;
-	size_t			 i, len, cut;
-	char			*p;
-
-	for (i = 0; i < sv->count; i++) {
-		sm = &sv->lines[i];
-		len = strlen(sm->line);
-		p = span_copy(sm->line, len);
-		r = sample_parse(sm->parser, p, len, &e);
-		free(p);
-		ck_assert_msg(r == sm->result, "%s: %s: got %d", sv->name,
-		    sm->line, (int)r);
-		if (r == FTP_LIST_ENTRY) {
-			sample_check(sm, &e, 0);
-			ftp_entry_clear(&e);
-		}
-		for (cut = 0; cut < len; cut++) {
-			p = span_copy(sm->line, cut);
-			if (sample_parse(sm->parser, p, cut, &e) ==
-			    FTP_LIST_ENTRY)
-				ftp_entry_clear(&e);
-			free(p);
-		}
-	}
-}
-END_TEST
-
-/* A listing as the server sends it: CRLF, no newline after the last line. */
-static char *
-server_listing(const struct server *sv, size_t *len)
-{
-	size_t	 i, n = 0;
-	char	*buf;
-
-	for (i = 0; i < sv->count; i++)
-		n += strlen(sv->lines[i].line) + 2;
-	buf = malloc(n);
-	ck_assert_ptr_nonnull(buf);
-	for (i = 0, n = 0; i < sv->count; i++) {
-		memcpy(buf + n, sv->lines[i].line, strlen(sv->lines[i].line));
-		n += strlen(sv->lines[i].line);
-		if (i + 1 < sv->count) {
-			memcpy(buf + n, "\r\n", 2);
-			n += 2;
-		}
-	}
-	*len = n;
-	return buf;
-}
-
-/* The whole listing, in three time zones, and every prefix of it. */
-START_TEST(server_listings)
-{
-	static const long	 zones[] = { 0, 7200, -18000 };
-	const struct server	*sv = &servers[_i];
-	struct ftp_entry	*v;
-	size_t			 i, j, k, n, len, cut;
-	char			*buf;
-
-	buf = server_listing(sv, &len);
-	for (k = 0; k < sizeof(zones) / sizeof(zones[0]); k++) {
-		ck_assert_int_eq(parse_buffer_tz(buf, len, false, zones[k], 100,
-		    &v, &n), 0);
-		for (i = 0, j = 0; i < sv->count; i++) {
-			if (sv->lines[i].result != FTP_LIST_ENTRY)
-				continue;
-			ck_assert_msg(j < n, "%s: entry %zu missing", sv->name,
-			    j);
-			sample_check(&sv->lines[i], &v[j], zones[k]);
-			j++;
-		}
-		ck_assert_uint_eq(n, j);
-		ftp_entries_free(v, n);
-	}
-	for (cut = 0; cut < len; cut++) {
-		ck_assert_int_eq(parse_buffer(buf, cut, false, 100, &v, &n), 0);
-		ftp_entries_free(v, n);
-	}
-	free(buf);
-}
-END_TEST
-
-/* ---- DOS / IIS ---------------------------------------------------------- */
-
-static enum ftp_list_result
-dos_line(const char *line, struct ftp_entry *e)
-{
-	size_t			 len = strlen(line);
-	char			*p = span_copy(line, len);
-	enum ftp_list_result	 r;
-
-	r = ftp_list_parse_dos(p, len, e);
-	free(p);
-	return r;
-}
-
-static void
-dos_ok(const char *line, enum ftp_entry_type type, const char *name,
-    int64_t size, int64_t mtime)
-{
-	struct ftp_entry	 e;
-
-	ck_assert_msg(dos_line(line, &e) == FTP_LIST_ENTRY, "not an entry: %s",
-	    line);
-	check_entry(&e, type, name, size, mtime, -1, NULL);
-	ck_assert_ptr_null(e.raw);
-	ftp_entry_clear(&e);
-}
-
-START_TEST(dos_times)
-{
-	/* 12:xxAM is 00:xx, 12:xxPM is 12:xx */
-	dos_ok("01-05-24  12:00AM  <DIR>  midnight", FTP_ENTRY_DIR, "midnight",
-	    -1, 1704412800);
-	dos_ok("01-05-24  12:59PM  1  noon", FTP_ENTRY_FILE, "noon", 1,
-	    1704459540);
-	dos_ok("01-05-24  01:00PM  1  one", FTP_ENTRY_FILE, "one", 1,
-	    1704459600);
-	dos_ok("01-05-24  11:59 PM  1  apart", FTP_ENTRY_FILE, "apart", 1,
-	    1704499140);
-	dos_ok("01-05-24  11:59pm  1  lower", FTP_ENTRY_FILE, "lower", 1,
-	    1704499140);
-	dos_ok("01-05-24  9:07:30AM  1  secs", FTP_ENTRY_FILE, "secs", 1,
-	    1704445650);
-	/* 24-hour clock, 4-digit year */
-	dos_ok("01-05-2024  00:00  0  zero", FTP_ENTRY_FILE, "zero", 0,
-	    1704412800);
-	dos_ok("01-05-2024  23:59  0  late", FTP_ENTRY_FILE, "late", 0,
-	    1704499140);
-	/* 2-digit years: 70-99 are 19xx, 00-69 20xx */
-	dos_ok("01-05-70  12:00AM  <DIR>  y70", FTP_ENTRY_DIR, "y70", -1,
-	    345600);
-	dos_ok("01-05-69  12:00AM  <DIR>  y69", FTP_ENTRY_DIR, "y69", -1,
-	    3124569600LL);
-	dos_ok("01-05-00  12:00AM  <DIR>  y00", FTP_ENTRY_DIR, "y00", -1,
-	    947030400);
-	/* sizes, names */
-	dos_ok("01-05-24  12:00AM  1,234  comma", FTP_ENTRY_FILE, "comma", 1234,
-	    1704412800);
-	dos_ok("01-05-24  12:00AM  999  small", FTP_ENTRY_FILE, "small", 999,
-	    1704412800);
-	dos_ok("01-05-24  12:00AM  9,223,372,036,854,775,807  max",
-	    FTP_ENTRY_FILE, "max", INT64_MAX, 1704412800);
-	dos_ok("01-05-24  12:00AM  <dir>  Lower Dir ", FTP_ENTRY_DIR,
-	    "Lower Dir ", -1, 1704412800);
-	dos_ok("01-05-24  12:00AM  5  a  b\r", FTP_ENTRY_FILE, "a  b", 5,
-	    1704412800);
-	dos_ok("01-05-24  12:00AM  5  <DIR>", FTP_ENTRY_FILE, "<DIR>", 5,
-	    1704412800);
-}
-END_TEST
-
-START_TEST(dos_bad)
-{
-	static const char *const bad[] = {
-		"13-05-24  12:00AM  <DIR>  month13",
-		"00-05-24  12:00AM  <DIR>  month0",
-		"01-32-24  12:00AM  <DIR>  day32",
-		"01-00-24  12:00AM  <DIR>  day0",
-		"02-30-24  12:00AM  <DIR>  feb30",
-		"02-29-23  12:00AM  <DIR>  notleap",
-		"01-05-24  13:00PM  <DIR>  h13pm",
-		"01-05-24  00:30AM  <DIR>  h0am",
-		"01-05-24  24:00  <DIR>  h24",
-		"01-05-24  12:60PM  <DIR>  m60",
-		"01-05-24  12:00XM  <DIR>  xm",
-		"01-05-24  12:00  AMX  1  ampm",
-		"01-05-24  12:00AM  1,23  comma",
-		"01-05-24  12:00AM  12,3456  comma",
-		"01-05-24  12:00AM  1,,234  comma",
-		"01-05-24  12:00AM  1,23,456  comma",
-		"01-05-24  12:00AM  1234,567  comma",
-		"01-05-24  12:00AM  ,123  comma",
-		"01-05-24  12:00AM  123,  comma",
-		"01-05-24  12:00AM  12a  size",
-		"01-05-24  12:00AM  -1  size",
-		"01-05-24  12:00AM  99999999999999999999  size",
-		"01-05-24  12:00AM  <DIR>",
-		"01-05-24  12:00AM  <DIR>   ",
-		"01-05-24  12:00AM  <DIR  x",
-		"01-05-24  12:00AM",
-		"01-05-24",
-		"1-05-24  12:00AM  <DIR>  short",
-		"01/05/24  12:00AM  <DIR>  slash",
-		"01-05-024  12:00AM  <DIR>  year3",
-		"01-05-20245  12:00AM  <DIR>  year5",
-		"0a-05-24  12:00AM  <DIR>  digit",
-		" 01-05-24  12:00AM  <DIR>  indent",
-		"-rw-r--r-- 1 u g 12 Jan 5 2023 unix",
-		"+/,\teplf",
-	};
-	struct ftp_entry	*v;
-	struct ftp_entry	 e;
-	size_t			 i, n, len;
-
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_msg(dos_line(bad[i], &e) == FTP_LIST_BAD,
-		    "not refused: %s", bad[i]);
-		if (bad[i][0] < '0' || bad[i][0] > '9')
-			continue;
-		/* no other parser takes it: kept raw */
-		len = strlen(bad[i]);
-		ck_assert_int_eq(parse_buffer(bad[i], len, false, 10, &v, &n),
-		    0);
-		ck_assert_uint_eq(n, 1);
-		check_entry(&v[0], FTP_ENTRY_OTHER, bad[i], -1, INT64_MIN, -1,
-		    NULL);
-		ck_assert_ptr_nonnull(v[0].raw);
-		ftp_entries_free(v, n);
-	}
-	ck_assert_int_eq(ftp_list_parse_dos("01-05-24 12:00AM 1 a\0b", 22, &e),
-	    FTP_LIST_BAD);
-	ck_assert_int_eq(dos_line("01-05-24  12:00AM  <DIR>  ..", &e),
-	    FTP_LIST_SKIP);
-	ck_assert_int_eq(dos_line("  \r", &e), FTP_LIST_SKIP);
-	ck_assert_int_eq(dos_line("", &e), FTP_LIST_SKIP);
-}
-END_TEST
-
-/* ---- EPLF ------------------------------------------------------------------ */
-
-static enum ftp_list_result
-eplf_line(const char *line, struct ftp_entry *e)
-{
-	size_t			 len = strlen(line);
-	char			*p = span_copy(line, len);
-	enum ftp_list_result	 r;
-
-	r = ftp_list_parse_eplf(p, len, e);
-	free(p);
-	return r;
-}
-
-static void
-eplf_ok(const char *line, enum ftp_entry_type type, const char *name,
-    int64_t size, int64_t mtime, int perm)
-{
-	struct ftp_entry	 e;
-
-	ck_assert_msg(eplf_line(line, &e) == FTP_LIST_ENTRY,
-	    "not an entry: %s", line);
-	check_entry(&e, type, name, size, mtime, perm, NULL);
-	ck_assert_ptr_null(e.raw);
-	ftp_entry_clear(&e);
-}
-
-START_TEST(eplf_facts)
-{
-	/* no facts: nothing known, not even the type */
-	eplf_ok("+\tbare", FTP_ENTRY_OTHER, "bare", -1, INT64_MIN, -1);
-	eplf_ok("+,,,\tcommas", FTP_ENTRY_OTHER, "commas", -1, INT64_MIN, -1);
-	/* a directory one can also retrieve is a directory */
-	eplf_ok("+r,/\tboth", FTP_ENTRY_DIR, "both", -1, INT64_MIN, -1);
-	/* no trailing comma, facts in any order, unknown ones ignored */
-	eplf_ok("+s5,x1,r,up4755,m0\tsuid", FTP_ENTRY_FILE, "suid", 5, 0,
-	    04755);
-	eplf_ok("+r,s9223372036854775807\tmax", FTP_ENTRY_FILE, "max",
-	    INT64_MAX, INT64_MIN, -1);
-	/* bad values are dropped, the entry stays */
-	eplf_ok("+r,s12a,m-1,up,up8,up12345,sx\tbadvals", FTP_ENTRY_FILE,
-	    "badvals", -1, INT64_MIN, -1);
-	eplf_ok("+r,s99999999999999999999,m99999999999999999999\toverflow",
-	    FTP_ENTRY_FILE, "overflow", -1, INT64_MIN, -1);
-	/* the name is everything after the first TAB */
-	eplf_ok("+r\ta\tb c \r", FTP_ENTRY_FILE, "a\tb c ", -1, INT64_MIN, -1);
-	eplf_ok("+r\t ", FTP_ENTRY_FILE, " ", -1, INT64_MIN, -1);
-}
-END_TEST
-
-START_TEST(eplf_bad)
-{
-	static const char *const bad[] = {
-		"+r,s1",
-		"+r,s1\t",
-		"r,s1\tnoplus",
-		" +r\tindent",
-		"-rw-r--r-- 1 u g 12 Jan 5 2023 unix",
-		"01-05-24  12:00AM  <DIR>  dos",
-	};
-	struct ftp_entry	 e;
-	size_t			 i, len;
-	char			*p;
-	const char		*line = "+i8388621.48598,m824253270,r,s612,up644,\tREADME";
-
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(eplf_line(bad[i], &e) == FTP_LIST_BAD,
-		    "not refused: %s", bad[i]);
-	ck_assert_int_eq(ftp_list_parse_eplf("+r\ta\0b", 6, &e), FTP_LIST_BAD);
-	ck_assert_int_eq(eplf_line("+/\t.", &e), FTP_LIST_SKIP);
-	ck_assert_int_eq(eplf_line("+/\t..", &e), FTP_LIST_SKIP);
-	ck_assert_int_eq(eplf_line("", &e), FTP_LIST_SKIP);
-	for (len = 0; len <= strlen(line); len++) {
-		p = span_copy(line, len);
-		if (ftp_list_parse_eplf(p, len, &e) == FTP_LIST_ENTRY)
-			ftp_entry_clear(&e);
-		free(p);
-	}
 }
 END_TEST
 
@@ -1136,14 +677,8 @@ ftp_list_suite(void)
 	tcase_add_test(tc, buffer_mixed);
 	tcase_add_test(tc, buffer_mlsd);
 	tcase_add_test(tc, buffer_huge);
-	tcase_add_loop_test(tc, server_lines, 0,
-	    sizeof(servers) / sizeof(servers[0]));
-	tcase_add_loop_test(tc, server_listings, 0,
-	    sizeof(servers) / sizeof(servers[0]));
-	tcase_add_test(tc, dos_times);
-	tcase_add_test(tc, dos_bad);
-	tcase_add_test(tc, eplf_facts);
-	tcase_add_test(tc, eplf_bad);
+	ftp_list_servers_tests(tc);
+	ftp_list_dos_eplf_tests(tc);
 	tcase_add_test(tc, buffer_formats);
 	tcase_add_test(tc, buffer_tz);
 	tcase_add_test(tc, error_lines);
