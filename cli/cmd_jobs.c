@@ -200,24 +200,32 @@ print_name(const char *wire)
 }
 
 /*
- * The agent names the file it wrote: a download's LOCAL.part, which is
- * renamed once the job is done. Show where the file is now.
+ * The agent names the file it wrote: a download's LOCAL.part (or, in
+ * segments, LOCAL.segments.part), which is renamed once the job is done.
+ * Show where the file is now.
  */
 static char *
 local_now(const struct wire_job *j)
 {
+	static const char *const parts[] = { ".segments.part", ".part" };
 	struct stat st;
 	char *s;
-	size_t n;
+	size_t n, k;
 
 	if (j->local == NULL || (s = strdup(j->local)) == NULL)
 		return NULL;
 	n = ftpa_bytes_unescape(s, strlen(s));
-	if (j->state == WIRE_JOB_DONE && !j->put && n > 5 &&
-	    strcmp(s + n - 5, ".part") == 0 && lstat(s, &st) == -1) {
-		s[n - 5] = '\0';
-		if (lstat(s, &st) == -1)
-			s[n - 5] = '.';
+	if (j->state != WIRE_JOB_DONE || j->put || lstat(s, &st) == 0)
+		return s;
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		k = strlen(parts[i]);
+		if (n <= k || strcmp(s + n - k, parts[i]) != 0)
+			continue;
+		s[n - k] = '\0';
+		if (lstat(s, &st) == 0)
+			return s;
+		s[n - k] = '.';
+		break;
 	}
 	return s;
 }

@@ -159,13 +159,16 @@ FTPAGENT_API void ftpagent_set_session_limit_rate(struct ftpagent *,
  * ranges: for ftpagent_get_fd a regular file open for writing, not
  * O_APPEND, at offset 0 (written with pwrite from its start, whatever
  * was there, and cut or grown to the remote size; its offset stays);
- * for ftpagent_get_file its .part. Any other download (resuming or at
- * an offset, ASCII, into a pipe, device or FIFO) ignores n and runs on
- * one connection. Trees ignore it too (their files run side by side:
+ * for ftpagent_get_file LOCAL.segments.part (not LOCAL.part, which a
+ * resume continues from its end: a segmented one left by a process that
+ * was killed is no prefix of the file). Any other download (resuming or
+ * at an offset, ASCII, into a pipe, device or FIFO) ignores n and runs
+ * on one connection. Trees ignore it too (their files run side by side:
  * ftpagent_tree_opts.parallel). A segmented download cannot be resumed:
- * ftpagent_get_file removes the .part of one that did not finish
- * (failed, cancelled, or the agent gone), and so does the follower of a
- * background one, which the agent never renames itself. Since 6:0:5.
+ * ftpagent_get_file removes the .segments.part of one that did not
+ * finish (failed, cancelled, or the agent gone), and so does the
+ * follower of a background one, which the agent never renames itself.
+ * Since 6:0:5.
  */
 FTPAGENT_API void ftpagent_set_segments(struct ftpagent *, int n);
 /* The path this connection uses, "" when none (valid until

@@ -130,6 +130,20 @@ fail:
 	return -1;
 }
 
+int
+localdest_part_segmented(struct localdest *d)
+{
+	char *part;
+
+	if (asprintf(&part, "%s%s", d->path, LOCALDEST_SEGMENTS_PART) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	free(d->part);
+	d->part = part;
+	return 0;
+}
+
 static int64_t
 now_ms(void)
 {

@@ -32,7 +32,8 @@ struct localdest {
 	 * exist: a dangling link names the file to create). Otherwise the
 	 * local name as given. */
 	char		*path;
-	char		*part;		/* LOCALDEST_FILE: path + ".part" */
+	char		*part;		/* LOCALDEST_FILE: path + ".part", or
+					   LOCALDEST_SEGMENTS_PART */
 	mode_t		 type;		/* S_IFMT bits of what is there; 0
 					   when nothing is */
 };
@@ -45,6 +46,17 @@ struct localdest {
  */
 int	localdest_resolve(const char *local, struct localdest *d);
 void	localdest_clear(struct localdest *d);
+
+/*
+ * A segmented download's ranges arrive out of order, so its file is no
+ * prefix of the remote one until it is whole: it goes to path +
+ * LOCALDEST_SEGMENTS_PART instead, a name that resuming (-c, which
+ * continues path + ".part" from its end) never takes for a part. A
+ * client killed before it could remove it leaves a file that nothing
+ * mistakes for data. Returns 0, or -1 with errno ENOMEM (d unchanged).
+ */
+#define LOCALDEST_SEGMENTS_PART	".segments.part"
+int	localdest_part_segmented(struct localdest *d);
 
 /*
  * Opens a LOCALDEST_INPLACE destination to write in place: O_WRONLY,

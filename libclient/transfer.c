@@ -814,6 +814,11 @@ get_local(struct ftpagent *a, struct xfer *x, int fifo_ms)
 	x->local = LOCAL_PART;
 	if (x->offset == 0 && !x->ascii)
 		x->segments = a->segments;
+	if (x->segments > 1 && localdest_part_segmented(&x->d) == -1) {
+		fa_set_local_error(a, "cannot name the part of", x->d.path,
+		    errno);
+		return false;
+	}
 	if (adopt_needed(x))
 		x->step = XFER_STAT_ADOPT;
 	else if ((e = part_open(x, &what)) != 0) {

@@ -326,20 +326,21 @@ START_TEST(test_segments_fd)
 }
 END_TEST
 
-/* What LOCAL.part holds after a get_file (bg: in the background, asking
- * first whether the agent renames when info) that the agent answers
- * with error kind (NULL: done) once it has written "part" into the
- * file; -1 when there is none. The request's segments into *segs. */
+/* What LOCAL's part holds after a get_file (bg: in the background,
+ * asking first whether the agent renames when info) that the agent
+ * answers with error kind (NULL: done) once it has written "part" into
+ * the file; -1 when there is none. The part is LOCAL.part, or for a
+ * segmented request LOCAL.segments.part: the file the agent is handed.
+ * The request's segments into *segs. */
 static off_t
 part_after(const char *local, bool bg, bool info, const char *kind,
     json_int_t *segs)
 {
 	char part[512], buf[256];
-	struct stat st;
+	struct stat st, fst;
 	struct req q;
 	uint64_t id;
 
-	snprintf(part, sizeof(part), "%s.part", local);
 	memset(&recs[0], 0, sizeof(recs[0]));
 	id = bg ? ftpagent_send_get_file_background(a, "s1", "/f", local,
 	    NULL, on_reply, &recs[0]) : ftpagent_send_get_file(a, "s1", "/f",
@@ -355,6 +356,11 @@ part_after(const char *local, bool bg, bool info, const char *kind,
 	}
 	agent_req(&q, "transfer.get", 1);
 	*segs = int_param(&q, "segments");
+	snprintf(part, sizeof(part), "%s%s", local, *segs > 1 ?
+	    ".segments.part" : ".part");
+	ck_assert_int_eq(fstat(q.fds[0], &fst), 0);
+	ck_assert_int_eq(stat(part, &st), 0);
+	ck_assert(st.st_ino == fst.st_ino && st.st_dev == fst.st_dev);
 	ck_assert_ptr_null(json_object_get(q.params, "rename"));
 	ck_assert_int_eq(write(q.fds[0], "part", 4), 4);
 	if (kind == NULL)
@@ -368,8 +374,9 @@ part_after(const char *local, bool bg, bool info, const char *kind,
 	return stat(part, &st) == 0 ? st.st_size : -1;
 }
 
-/* A file's .part: a segmented download that did not finish leaves none
- * (its holes would pass for data to a resume), one that did is renamed;
+/* A file's .part: a segmented download goes to LOCAL.segments.part,
+ * which it leaves only when it did not finish (its holes would pass for
+ * data to a resume of LOCAL.part), renamed when it did;
  * in the background the agent is not asked to rename it (nor whether it
  * could): the follower's way. */
 START_TEST(test_segments_file)

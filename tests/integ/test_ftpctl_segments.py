@@ -7,7 +7,9 @@ get; several targets and globs are each file a segmented get; the
 background form ends with the file in place (the follower renames it:
 the agent renames no segmented download); what does not go with -n is a
 usage error before anything starts; a missing file and ^C leave neither
-the file nor a .part (a segmented .part is no prefix to resume from).
+the file nor a .part (a segmented .part is no prefix to resume from, so
+it is named LOCAL.segments.part, which get -c never continues: not even
+after ftpctl was killed).
 
 The agent's side on the wire (params refused, ranges, retries) is
 tests/integ/test_segments.py's."""
@@ -184,7 +186,14 @@ class VsftpdSegments(SegmentCases, ftpa.TestCase):
         self.ok(self.ctl("wait", job))
         self.assertEqual(ftpa.sha256_file(self.here("bg.bin")), digest)
         self.assertFalse(os.path.exists(self.here("bg.bin.part")))
+        self.assertFalse(os.path.exists(self.here("bg.bin.segments.part")))
         self.assertEqual(self.retrs("bg.bin", mark), starts(BIG, 3))
+        # the agent wrote bg.bin.segments.part; jobs shows where the file
+        # is now
+        row = [ln for ln in self.ok(self.ctl("jobs")).text.splitlines()
+               if ln.startswith(job + " ")]
+        self.assertEqual(len(row), 1, row)
+        self.assertTrue(row[0].endswith(self.here("bg.bin")), row)
 
     def test_background_fails_leaves_nothing(self):
         """--background -n 2 of a missing file: the job fails, and the follower
@@ -335,6 +344,40 @@ class PyftpdSlowSegments(Segments, ftpa.TestCase):
         # nothing writes to a name of ours afterwards
         time.sleep(0.5)
         self.assertEqual(sorted(os.listdir(self.work)), [])
+
+    def test_sigkill_then_resume(self):
+        """ftpctl killed (SIGKILL) during get -n 2: what it leaves is no
+        .part, and a later get -c ends with the file byte for byte,
+        never with the holes of unfinished ranges taken for data."""
+        digest = self.remote("k.bin", 2 * MIB)
+        env = dict(os.environ, HOME=self._home())
+        env.pop("FTPAGENT_SOCKET", None)
+        proc = subprocess.Popen([ftpa.FTPCTL, "-S", self.agent.sock, "get",
+                                 "-n", "2", "s:/k.bin", "k.bin"],
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=env,
+                                cwd=self.work)
+        self._track(proc, "ftpctl")
+        ftpa.wait_until(lambda: len(self.retrs("k.bin", 0)) == 2, 30,
+                        what="2 ranges running")
+        time.sleep(0.5)
+        self.assertIsNone(proc.poll(), "ftpctl ended before the signal")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+        def settled():
+            jobs = self.ok(self.ctl("--json", "jobs")).json()
+            return jobs and all(j["state"] != "running" for j in jobs)
+        ftpa.wait_until(settled, 30, what="the job ended")
+        left = sorted(os.listdir(self.work))
+        self.assertNotIn("k.bin.part", left)
+        self.assertNotIn("k.bin", left)
+        mark = self.mark()
+        self.ok(self.ctl("get", "-c", "s:/k.bin", "k.bin"),
+                "get -c after %s" % left)
+        self.assertEqual(ftpa.sha256_file(self.here("k.bin")), digest, left)
+        self.assertFalse(os.path.exists(self.here("k.bin.part")))
+        self.assertEqual(self.retrs("k.bin", mark), [0])
 
     def test_progress_bar(self):
         """The bar in a terminal (tmux) is the whole file's: percentages
