@@ -18,6 +18,7 @@
 
 #include "bytename.h"
 #include "ftpctl.h"
+#include "localdest.h"
 #include "wire.h"
 
 static json_t *
@@ -207,7 +208,8 @@ print_name(const char *wire)
 static char *
 local_now(const struct wire_job *j)
 {
-	static const char *const parts[] = { ".segments.part", ".part" };
+	static const char *const parts[] = { LOCALDEST_SEGMENTS_PART,
+	    LOCALDEST_PART };
 	struct stat st;
 	char *s;
 	size_t n, k;

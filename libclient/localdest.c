@@ -68,6 +68,21 @@ localdest_clear(struct localdest *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* d->part: d->path + suffix. 0, or -1 with errno ENOMEM (d unchanged). */
+static int
+part_name(struct localdest *d, const char *suffix)
+{
+	char *part;
+
+	if (asprintf(&part, "%s%s", d->path, suffix) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	free(d->part);
+	d->part = part;
+	return 0;
+}
+
 int
 localdest_resolve(const char *local, struct localdest *d)
 {
@@ -116,8 +131,7 @@ localdest_resolve(const char *local, struct localdest *d)
 	}
 	d->kind = LOCALDEST_FILE;
 	d->path = cur;
-	if (asprintf(&d->part, "%s.part", cur) == -1) {
-		d->part = NULL;
+	if (part_name(d, LOCALDEST_PART) == -1) {
 		localdest_clear(d);
 		errno = ENOMEM;
 		return -1;
@@ -133,15 +147,7 @@ fail:
 int
 localdest_part_segmented(struct localdest *d)
 {
-	char *part;
-
-	if (asprintf(&part, "%s%s", d->path, LOCALDEST_SEGMENTS_PART) == -1) {
-		errno = ENOMEM;
-		return -1;
-	}
-	free(d->part);
-	d->part = part;
-	return 0;
+	return part_name(d, LOCALDEST_SEGMENTS_PART);
 }
 
 static int64_t

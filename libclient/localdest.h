@@ -22,6 +22,10 @@ enum localdest_kind {
 	LOCALDEST_DIR,		/* a directory (also through links) */
 };
 
+/* The suffixes of the file a download goes to before its rename. */
+#define LOCALDEST_PART		".part"
+#define LOCALDEST_SEGMENTS_PART	".segments.part"
+
 /* Symbolic links followed before giving up with ELOOP, as the kernel. */
 #define LOCALDEST_MAX_LINKS	40
 
@@ -32,8 +36,9 @@ struct localdest {
 	 * exist: a dangling link names the file to create). Otherwise the
 	 * local name as given. */
 	char		*path;
-	char		*part;		/* LOCALDEST_FILE: path + ".part", or
-					   LOCALDEST_SEGMENTS_PART */
+	char		*part;		/* LOCALDEST_FILE: path +
+					   LOCALDEST_PART (or
+					   LOCALDEST_SEGMENTS_PART) */
 	mode_t		 type;		/* S_IFMT bits of what is there; 0
 					   when nothing is */
 };
@@ -51,11 +56,10 @@ void	localdest_clear(struct localdest *d);
  * A segmented download's ranges arrive out of order, so its file is no
  * prefix of the remote one until it is whole: it goes to path +
  * LOCALDEST_SEGMENTS_PART instead, a name that resuming (-c, which
- * continues path + ".part" from its end) never takes for a part. A
- * client killed before it could remove it leaves a file that nothing
+ * continues path + LOCALDEST_PART from its end) never takes for a part.
+ * A client killed before it could remove it leaves a file that nothing
  * mistakes for data. Returns 0, or -1 with errno ENOMEM (d unchanged).
  */
-#define LOCALDEST_SEGMENTS_PART	".segments.part"
 int	localdest_part_segmented(struct localdest *d);
 
 /*

@@ -311,22 +311,28 @@ class PyftpdSlowSegments(Segments, ftpa.TestCase):
         return [(tuple(e["peer"]), e["line"])
                 for e in self.srv.events("cmd")]
 
-    def test_sigint_cancels(self):
-        """SIGINT during get -n 4 (8 s a range): exit 8, the job
-        cancelled at the agent, neither the file nor its .part left."""
-        self.remote("slow.bin", 8 * MIB)
+    def get_running(self, n, name):
+        """ftpctl get -n n of s:/name into name, once its n ranges have
+        started (and it still runs): its Popen, output in pipes."""
         env = dict(os.environ, HOME=self._home())
         env.pop("FTPAGENT_SOCKET", None)
         proc = subprocess.Popen([ftpa.FTPCTL, "-S", self.agent.sock, "get",
-                                 "-n", "4", "s:/slow.bin", "slow.bin"],
+                                 "-n", str(n), "s:/" + name, name],
                                 stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env,
                                 cwd=self.work)
         self._track(proc, "ftpctl")
-        ftpa.wait_until(lambda: len(self.retrs("slow.bin", 0)) == 4, 30,
-                        what="4 ranges running")
+        ftpa.wait_until(lambda: len(self.retrs(name, 0)) == n, 30,
+                        what="%d ranges running" % n)
         time.sleep(0.5)
         self.assertIsNone(proc.poll(), "ftpctl ended before the signal")
+        return proc
+
+    def test_sigint_cancels(self):
+        """SIGINT during get -n 4 (8 s a range): exit 8, the job
+        cancelled at the agent, neither the file nor its .part left."""
+        self.remote("slow.bin", 8 * MIB)
+        proc = self.get_running(4, "slow.bin")
         os.kill(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=30)
         self.assertEqual(proc.returncode, 8, (out, err))
@@ -350,20 +356,9 @@ class PyftpdSlowSegments(Segments, ftpa.TestCase):
         .part, and a later get -c ends with the file byte for byte,
         never with the holes of unfinished ranges taken for data."""
         digest = self.remote("k.bin", 2 * MIB)
-        env = dict(os.environ, HOME=self._home())
-        env.pop("FTPAGENT_SOCKET", None)
-        proc = subprocess.Popen([ftpa.FTPCTL, "-S", self.agent.sock, "get",
-                                 "-n", "2", "s:/k.bin", "k.bin"],
-                                stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env=env,
-                                cwd=self.work)
-        self._track(proc, "ftpctl")
-        ftpa.wait_until(lambda: len(self.retrs("k.bin", 0)) == 2, 30,
-                        what="2 ranges running")
-        time.sleep(0.5)
-        self.assertIsNone(proc.poll(), "ftpctl ended before the signal")
+        proc = self.get_running(2, "k.bin")
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)
 
         def settled():
             jobs = self.ok(self.ctl("--json", "jobs")).json()
