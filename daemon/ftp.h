@@ -102,6 +102,9 @@ struct ftp_op {
 	bool		 append;
 	bool		 ascii;
 	int64_t		 bytes;		/* moved so far */
+	int64_t		 held;		/* a download's: of bytes, received
+					   but not yet in the local file (the
+					   copy loop's buffer) */
 	bool		 rest_restart;	/* REST refused: start from zero */
 	bool		 restarted;	/* ... which happened */
 	bool		 put_resume;	/* an upload's retry: SIZE, then REST

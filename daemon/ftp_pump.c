@@ -170,6 +170,8 @@ pump_release(struct ftp_conn *c)
 	if (c->op != NULL && c->op->kind == OP_GET && !c->op->ascii &&
 	    c->xlen > c->xoff)
 		c->op->bytes -= (int64_t)(c->xlen - c->xoff);
+	if (c->op != NULL)
+		c->op->held = 0;
 	local_watch_stop(c);
 	ev_timer_stop(loop_get(), &c->yield_timer);
 	ev_timer_stop(loop_get(), &c->rate_timer);
@@ -416,6 +418,12 @@ range_done(struct ftp_conn *c)
 	    "connection", op->end);
 	op->range_done = true;
 	op->data_eof = true;
+	/* close_notify before the close: without it a server with
+	 * single-use TLS 1.3 tickets (vsftpd) drops the session this
+	 * connection brought as unclean, and the next data connection of
+	 * this control connection, offering its ticket, gets 522 */
+	if (io_ssl(c->data) != NULL)
+		(void)io_tls_close(c->data);
 	get_data_closed(c);
 }
 
@@ -458,6 +466,7 @@ splice_fall_back(struct ftp_conn *c)
 	}
 	/* received but not yet written: counted as the copy loop counts */
 	c->op->bytes += c->xlen;
+	c->op->held = (int64_t)c->xlen;
 	if (c->zfill > 0) {
 		conn_drop(c, FTPA_ERR_LOCAL_IO, 0, NULL,
 		    "cannot move buffered data to the local file");
@@ -552,6 +561,7 @@ pump_in(struct ftp_conn *c)
 			c->xoff += n;
 			if (c->xoff == c->xlen)
 				c->xoff = c->xlen = 0;
+			op->held = (int64_t)(c->xlen - c->xoff);
 			continue;
 		}
 		if ((left = range_left(c)) == 0) {
@@ -582,6 +592,7 @@ pump_in(struct ftp_conn *c)
 		c->xoff = 0;
 		if (op->ascii && op->kind == OP_GET)
 			ascii_from_net(c);
+		op->held = (int64_t)c->xlen;
 		if (!xfer_moved(c, op, n, &budget))
 			break;
 	}

@@ -177,6 +177,8 @@ m_rpc_info(struct rpc_call *call, json_t *params)
 		json_array_append_new(features,
 		    json_string("transfer.get.rename"));
 	json_array_append_new(features, json_string("transfer.get.segments"));
+	json_array_append_new(features,
+	    json_string("transfer.get.segments.resume"));
 	json_array_append_new(features, json_string("limit_rate"));
 	rpc_reply(call, json_pack("{s:s,s:s,s:i,s:o,s:o}", "name", "ftpd-agent",
 	    "version", PACKAGE_VERSION, "protocol", 1, "methods", names,

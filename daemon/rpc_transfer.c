@@ -53,6 +53,7 @@ struct xfer_req {
 	const char	*path, *type, *data, *fallback;
 	json_int_t	 offset, limit, segments;
 	bool		 wait, inl, append, progress;
+	bool		 resume;	/* get with segments: the record's */
 	json_t		*rename;	/* get: {dir_fd, from, to, ...} */
 };
 
@@ -72,6 +73,7 @@ transfer_params(struct rpc_call *call, json_t *params, struct xfer_req *r)
 	    p_bool(call, params, "inline", false, &r->inl) == -1 ||
 	    p_bool(call, params, "append", false, &r->append) == -1 ||
 	    p_bool(call, params, "progress", false, &r->progress) == -1 ||
+	    p_bool(call, params, "resume", false, &r->resume) == -1 ||
 	    p_str(call, params, "rest_fallback", false, &r->fallback) == -1)
 		return -1;
 	if (r->type != NULL && strcmp(r->type, "binary") != 0 &&
@@ -84,6 +86,9 @@ transfer_params(struct rpc_call *call, json_t *params, struct xfer_req *r)
 	else if (!r->put && r->inl && !r->wait)
 		params_error(call, "\"inline\": true needs \"wait\": true (the "
 		    "data comes back in the reply)");
+	else if (r->resume && (r->put || r->segments < 2))
+		params_error(call, "\"resume\" continues a segmented download "
+		    "(with \"segments\"); a single one resumes at \"offset\"");
 	else if (r->put && r->append && r->offset)
 		params_error(call, "give \"offset\" or \"append\", not both");
 	else if (r->put && (d = json_object_get(params, "data")) != NULL &&
@@ -254,7 +259,7 @@ transfer_segmented(struct rpc_call *call, const struct xfer_req *r, int fd)
 		return;
 	}
 	j = job_new_segmented(call->uid, call->session, r->path,
-	    segget_new(fd, (int)r->segments));
+	    segget_new(fd, (int)r->segments, r->resume));
 	job_set_limit(j, r->limit);
 	if (r->progress && call->client)
 		job_set_progress(j, call->client, call->id);

@@ -202,6 +202,50 @@ class VsftpdSegmentsTest(SegmentsBase, ftpa.TestCase):
         self.assertIn("in 4 ranges", agent.log_text())
 
 
+class VsftpdTlsSegmentsTest(SegmentsBase, ftpa.TestCase):
+    def test_connections_work_after_ranges(self):
+        """FTPS against vsftpd, which wants every data connection to
+        resume the control connection's TLS session (single-use TLS 1.3
+        tickets): a range ends by closing its data connection early, and
+        the ticket that connection brought must stay good for the next
+        transfer on the same control connection (close_notify first)."""
+        srv = self.start_vsftpd(tls="explicit")
+        agent = self.start_agent()
+        rpc = agent.rpc()
+        sid = rpc.call("session.open", {
+            "url": srv.url("/", scheme="ftpes"), "password": srv.password,
+            "ca_file": ftpa.certs().ca})["session"]
+        size = 6 * MIB + 7
+        sha = ftpa.make_file(os.path.join(srv.home, "t.bin"), size)
+        small = ftpa.make_file(os.path.join(srv.home, "small.bin"), 70000)
+        for name in ("t.bin", "small.bin"):
+            os.chmod(os.path.join(srv.home, name), 0o644)
+        reply, out = self.get(rpc, sid, "/t.bin", 4)
+        self.assertEqual(reply.get("result", {}).get("state"), "done",
+                         reply)
+        self.assertSame(out, sha)
+        # then every connection of the session again, at once, twice
+        d = self.tmpdir()
+        for rnd in range(2):
+            jobs = []
+            for i in range(4):
+                fd = os.open(os.path.join(d, "s%d%d" % (rnd, i)),
+                             os.O_WRONLY | os.O_CREAT, 0o600)
+                try:
+                    jobs.append(rpc.call("transfer.get", {
+                        "session": sid, "path": "/small.bin", "fd": 0,
+                        "wait": False}, fds=[fd])["job"])
+                finally:
+                    os.close(fd)
+            for job in jobs:
+                st = rpc.call("job.wait", {"job": job, "timeout": 30},
+                              timeout=40)
+                self.assertEqual(st["state"], "done", st)
+            for i in range(4):
+                self.assertSame(os.path.join(d, "s%d%d" % (rnd, i)), small)
+        self.assertNotIn("session NOT resumed", agent.log_text())
+
+
 class MockSegmentsTest(SegmentsBase, ftpa.TestCase):
     def test_cut_short_range_resumes(self):
         """The first RETR is dropped after 300,000 bytes: that range
