@@ -86,10 +86,6 @@ static int
 segments_check(struct ctl *c, const struct command *cmd,
     const struct xfer_cmd *x)
 {
-	if (x->cont)
-		return usage_error(c, cmd, "-c cannot resume a segmented "
-		    "download (the agent does not know which ranges an "
-		    "earlier run finished); resume without -n");
 	if (x->recursive)
 		return usage_error(c, cmd, "-r moves a tree a file per "
 		    "connection; -n is for files (or a glob)");

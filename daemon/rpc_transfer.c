@@ -238,6 +238,9 @@ segments_refused(const struct xfer_req *r, int fd)
 	    (fl & O_ACCMODE) == O_RDONLY)
 		return "\"segments\" needs a regular file open for writing "
 		    "(not O_APPEND): each range is written at its offset";
+	if (r->resume && (fl & O_ACCMODE) != O_RDWR)
+		return "\"resume\" needs the file open for reading too (the "
+		    "record of its ranges is read from its end)";
 	return NULL;
 }
 

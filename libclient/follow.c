@@ -260,11 +260,10 @@ fa_detach(const int *keep, size_t n)
 }
 
 /* In the detached follower: waits for the job's end over a connection of
- * its own, renames on success, and leaves no empty new .part (nor a
- * segmented one). */
+ * its own, renames on success, and leaves no empty new .part. */
 static void __attribute__((noreturn))
 follow(const char *sock, int timeout_ms, const char *job,
-    const struct localdest *d, bool had_part, bool segmented, char *lock)
+    const struct localdest *d, bool had_part, char *lock)
 {
 	struct ftpagent *fa;
 	struct ftpagent_job j;
@@ -286,7 +285,7 @@ follow(const char *sock, int timeout_ms, const char *job,
 	if (done)
 		(void)rename(d->part, d->path);
 	else
-		fa_part_abandon(d, had_part, segmented);
+		fa_part_abandon(d, had_part);
 	if (lock != NULL)
 		unlink(lock);
 	_exit(0);
@@ -299,7 +298,7 @@ follow(const char *sock, int timeout_ms, const char *job,
  */
 bool
 fa_spawn_follower(struct ftpagent *a, const char *job, const struct localdest *d,
-    bool had_part, bool segmented)
+    bool had_part)
 {
 	const char *sock = ftpagent_socket_path(a);
 	char *lock;
@@ -315,8 +314,7 @@ fa_spawn_follower(struct ftpagent *a, const char *job, const struct localdest *d
 		lock = NULL;
 	}
 	if ((r = fa_detach(&lockfd, lockfd != -1 ? 1 : 0)) == 0)
-		follow(sock, a->timeout_ms, job, d, had_part, segmented,
-		    lock);
+		follow(sock, a->timeout_ms, job, d, had_part, lock);
 	if (r == -1 && lock != NULL)
 		unlink(lock);
 	free(lock);

@@ -308,11 +308,10 @@ void	fa_event_deliver(struct ftpagent *a, const struct jsonrpc_msg *m);
  * name or a failed lookup is false with the error set. */
 bool	fa_local_resolve(struct ftpagent *a, const char *local,
     struct localdest *d);
-/* A download failed: a .part it made and left empty goes; a segmented
- * one's goes whatever it holds (its ranges came out of order, so it is
- * no prefix to resume from). */
-void	fa_part_abandon(const struct localdest *d, bool had_part,
-    bool segmented);
+/* A download failed: a .part it made and left empty goes (one with data
+ * stays for a resume, a segmented one's with the agent's record of its
+ * ranges). */
+void	fa_part_abandon(const struct localdest *d, bool had_part);
 /* Whether rpc.info's result says that the agent renames a background
  * download's .part for this caller (transfer.get "rename"). */
 bool	fa_info_renames(const json_t *info);
@@ -324,7 +323,7 @@ json_t	*fa_rename_param(const struct localdest *d, bool had_part,
 /* Starts the follower that renames d's .part once job has ended (or
  * abandons it: fa_part_abandon). */
 bool	fa_spawn_follower(struct ftpagent *a, const char *job,
-    const struct localdest *d, bool had_part, bool segmented);
+    const struct localdest *d, bool had_part);
 /* Whether job object p may be about a transfer of session, direction
  * and path (wire form), as far as p says (an op's owns). */
 bool	fa_job_like(const json_t *p, const char *session, bool put,

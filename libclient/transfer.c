@@ -64,6 +64,8 @@ struct xfer {
 	int64_t		 offset;
 	int64_t		 limit_rate;	/* 0: none of its own */
 	int		 segments;	/* > 1: in ranges ("segments") */
+	bool		 seg_resume;	/* ... continuing LOCAL.segments.part
+					   ("resume") */
 	bool		 ascii, append, rest_restart;
 	struct localdest d;		/* LOCAL_PART, LOCAL_IN_PLACE */
 	bool		 had_part;	/* LOCAL.part was there before */
@@ -143,6 +145,8 @@ transfer_params(const struct xfer *x)
 	if (x->segments > 1)
 		r |= json_object_set_new(p, "segments",
 		    json_integer(x->segments));
+	if (x->seg_resume)
+		r |= json_object_set_new(p, "resume", json_true());
 	if (r != 0) {
 		json_decref(p);
 		return NULL;
@@ -201,7 +205,9 @@ part_open(struct xfer *x, const char **what)
 	int flags = O_WRONLY | O_CREAT | O_CLOEXEC, e;
 
 	x->had_part = lstat(x->d.part, &st) == 0;
-	if (x->offset == 0)
+	if (x->seg_resume)	/* the agent reads its record at the end */
+		flags = (flags & ~O_WRONLY) | O_RDWR;
+	else if (x->offset == 0)
 		flags |= O_TRUNC;
 	*what = "cannot open";
 	if ((x->fd = open(x->d.part, flags, 0644)) == -1)
@@ -217,18 +223,18 @@ part_open(struct xfer *x, const char **what)
 	if (e != 0) {
 		close(x->fd);
 		x->fd = -1;
-		fa_part_abandon(&x->d, x->had_part, false);
+		fa_part_abandon(&x->d, x->had_part);
 	}
 	return e;
 }
 
 void
-fa_part_abandon(const struct localdest *d, bool had_part, bool segmented)
+fa_part_abandon(const struct localdest *d, bool had_part)
 {
 	struct stat st;
 
-	if ((segmented || !had_part) && lstat(d->part, &st) == 0 &&
-	    S_ISREG(st.st_mode) && (segmented || st.st_size == 0))
+	if (!had_part && lstat(d->part, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size == 0)
 		unlink(d->part);
 }
 
@@ -547,7 +553,7 @@ follow_job(struct ftpagent *a, struct xfer *x, struct fa_reply *r)
 {
 	char *job = r->pub.job_id;
 
-	if (fa_spawn_follower(a, job, &x->d, x->had_part, x->segments > 1))
+	if (fa_spawn_follower(a, job, &x->d, x->had_part))
 		return;
 	fa_cancel_job(a, job);
 	fa_reply_error(r, FTPAGENT_ERR_LOCAL_IO, "%s: cannot start the "
@@ -561,11 +567,9 @@ xfer_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 {
 	struct xfer *x = c->state;
 	bool ok = r->pub.error == FTPAGENT_OK;
-	bool done;
 
 	if (x == NULL)
 		return;
-	done = ok && !x->background;	/* the agent finished it */
 	/* the caller said stop (the progress callback, or the interrupt flag
 	 * up while the reply was read): the agent's word that the transfer
 	 * completed before the job.cancel came does not undo that (nothing is
@@ -594,11 +598,11 @@ xfer_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 			    errno);
 		ok = r->pub.error == FTPAGENT_OK;
 	}
-	/* a failure before any data came leaves no empty .part behind; a
-	 * segmented download that the agent did not finish leaves none at
-	 * all (one it did is whole: kept, as any cancelled late) */
+	/* a failure before any data came leaves no empty .part behind; one
+	 * with data stays for a resume (a segmented one's ends with the
+	 * agent's record of its ranges) */
 	if (x->local == LOCAL_PART && !ok && !x->complete)
-		fa_part_abandon(&x->d, x->had_part, x->segments > 1 && !done);
+		fa_part_abandon(&x->d, x->had_part);
 	if (!ok)
 		memset(&r->pub.xfer, 0, sizeof(r->pub.xfer));
 	xfer_free(x);
@@ -787,6 +791,32 @@ ftpagent_send_put_fd_background(struct ftpagent *a, const char *session,
 
 /* ---- local files -------------------------------------------------------- */
 
+/*
+ * Whether a resume (x->offset < 0) of a download into a file goes in the
+ * agent's ranges (transfer.get "resume") into LOCAL.segments.part: when
+ * there is one and segments were asked for, or no LOCAL.part either;
+ * and with segments asked for, when there is nothing yet to resume (no
+ * LOCAL.part, no LOCAL). The agent continues from its record of the
+ * ranges, or starts over when it has none for this remote file.
+ */
+static bool
+segments_resumable(const struct ftpagent *a, const struct xfer *x)
+{
+	struct stat st;
+	char *seg;
+	bool seg_there, part_there;
+
+	if (x->offset >= 0 || x->ascii ||
+	    asprintf(&seg, "%s%s", x->d.path, LOCALDEST_SEGMENTS_PART) == -1)
+		return false;
+	seg_there = lstat(seg, &st) == 0 && S_ISREG(st.st_mode);
+	free(seg);
+	part_there = lstat(x->d.part, &st) == 0;
+	if (seg_there)
+		return a->segments > 1 || !part_there;
+	return a->segments > 1 && !part_there && lstat(x->d.path, &st) == -1;
+}
+
 /* Where a download into d goes: written in place, or the .part, now or
  * after the remote size (x->step). False with the error set. */
 static bool
@@ -814,6 +844,11 @@ get_local(struct ftpagent *a, struct xfer *x, int fifo_ms)
 	x->local = LOCAL_PART;
 	if (x->offset == 0 && !x->ascii)
 		x->segments = a->segments;
+	else if (segments_resumable(a, x)) {
+		x->seg_resume = true;
+		x->offset = 0;
+		x->segments = a->segments > 1 ? a->segments : 2;
+	}
 	if (x->segments > 1 && localdest_part_segmented(&x->d) == -1) {
 		fa_set_local_error(a, "cannot name the part of", x->d.path,
 		    errno);

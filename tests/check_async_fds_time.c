@@ -374,10 +374,11 @@ part_after(const char *local, bool bg, bool info, const char *kind,
 	return stat(part, &st) == 0 ? st.st_size : -1;
 }
 
-/* A file's .part: a segmented download goes to LOCAL.segments.part,
- * which it leaves only when it did not finish (its holes would pass for
- * data to a resume of LOCAL.part), renamed when it did;
- * in the background the agent is not asked to rename it (nor whether it
+/* A file's .part: a segmented download goes to LOCAL.segments.part
+ * (never LOCAL.part, which a resume continues from its end: its holes
+ * would pass for data), left when it did not finish (with the agent's
+ * record of its ranges, for a resume), renamed when it did; in the
+ * background the agent is not asked to rename it (nor whether it
  * could): the follower's way. */
 START_TEST(test_segments_file)
 {
@@ -393,16 +394,20 @@ START_TEST(test_segments_file)
 	ck_assert_int_eq(segs, -1);
 	ftpagent_set_segments(a, 4);
 	ck_assert_int_eq(part_after(local, false, false, "cancelled",
-	    &segs), -1);
+	    &segs), 4);
 	ck_assert_int_eq(segs, 4);
 	ck_assert_int_eq(part_after(local, false, false, NULL, &segs), -1);
 	ck_assert_int_eq(stat(local, &st), 0);
 	ck_assert_int_eq(st.st_size, 4);
 	ck_assert_int_eq(unlink(local), 0);
-	/* refused in the background: no job, no follower, no .part; the
-	 * agent is not asked whether it renames (it never does these) */
+	/* refused in the background: no job, no follower, the .part as the
+	 * agent left it; the agent is not asked whether it renames (it
+	 * never does these) */
 	ck_assert_int_eq(part_after(local, true, false, "cancelled", &segs),
-	    -1);
+	    4);
+	snprintf(local, sizeof(local), "%s/f.segments.part", dir);
+	ck_assert_int_eq(unlink(local), 0);
+	snprintf(local, sizeof(local), "%s/f", dir);
 	ck_assert_int_eq(segs, 4);
 	ftpagent_set_segments(a, 0);
 	ck_assert_int_eq(part_after(local, true, true, "cancelled", &segs),
@@ -410,6 +415,108 @@ START_TEST(test_segments_file)
 	ck_assert_int_eq(segs, -1);
 	snprintf(local, sizeof(local), "%s/f.part", dir);
 	ck_assert_int_eq(unlink(local), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* A resume (offset -1) of a get_file: the request's "segments" and
+ * "resume", the access mode and inode of the fd the agent is handed and
+ * its size then (nothing cut). The agent refuses it. */
+static void
+resume_request(const char *local, json_int_t *segs, bool *resume,
+    int *mode, ino_t *ino, off_t *size)
+{
+	struct ftpagent_xfer_opts o;
+	struct stat st;
+	struct req q;
+	uint64_t id;
+	json_t *v;
+
+	memset(&o, 0, sizeof(o));
+	o.offset = -1;
+	memset(&recs[0], 0, sizeof(recs[0]));
+	id = ftpagent_send_get_file(a, "s1", "/f", local, &o, on_reply,
+	    &recs[0]);
+	ck_assert_msg(id != 0, "%s", ftpagent_error_message(a));
+	flush();
+	agent_req(&q, "transfer.get", 1);
+	*segs = int_param(&q, "segments");
+	v = json_object_get(q.params, "resume");
+	*resume = json_is_true(v);
+	ck_assert_int_ge(*mode = fcntl(q.fds[0], F_GETFL), 0);
+	*mode &= O_ACCMODE;
+	ck_assert_int_eq(fstat(q.fds[0], &st), 0);
+	*ino = st.st_ino;
+	*size = st.st_size;
+	agent_error(q.id, -32008, "cancelled", "cancelled");
+	ck_assert(drain());
+	assert_done(&recs[0], id, FTPAGENT_ERR_CANCELLED);
+	req_clear(&q);
+}
+
+/* get -c of a file whose segmented download stopped: the agent is handed
+ * LOCAL.segments.part as it is, readable (its record is at the end), with
+ * "resume"; with segments asked, or without when no LOCAL.part is there
+ * (then 2, for a part without a record). A LOCAL.part, without segments
+ * asked, is resumed as ever; with nothing there, segments asked start
+ * a segmented download "resume"d from nothing. */
+START_TEST(test_segments_resume_file)
+{
+	char dir[] = "/tmp/check_async.XXXXXX", local[512], seg[600],
+	    part[600];
+	json_int_t segs;
+	bool resume;
+	int mode, fd;
+	ino_t ino;
+	off_t size;
+	struct stat st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(local, sizeof(local), "%s/f", dir);
+	snprintf(seg, sizeof(seg), "%s.segments.part", local);
+	snprintf(part, sizeof(part), "%s.part", local);
+	ck_assert_int_ge(fd = open(seg, O_WRONLY | O_CREAT, 0600), 0);
+	ck_assert_int_eq(write(fd, "0123456789", 10), 10);
+	close(fd);
+	ck_assert_int_eq(stat(seg, &st), 0);
+	ftpagent_set_segments(a, 4);
+	resume_request(local, &segs, &resume, &mode, &ino, &size);
+	ck_assert(resume);
+	ck_assert_int_eq(segs, 4);
+	ck_assert_int_eq(mode, O_RDWR);
+	ck_assert(ino == st.st_ino);
+	ck_assert_int_eq(size, 10);
+	/* not asked for segments, no LOCAL.part: the same, in 2 */
+	ftpagent_set_segments(a, 0);
+	resume_request(local, &segs, &resume, &mode, &ino, &size);
+	ck_assert(resume);
+	ck_assert_int_eq(segs, 2);
+	ck_assert(ino == st.st_ino);
+	ck_assert_int_eq(size, 10);
+	/* a LOCAL.part too: without segments asked, that one, as ever */
+	ck_assert_int_ge(fd = open(part, O_WRONLY | O_CREAT, 0600), 0);
+	ck_assert_int_eq(write(fd, "abc", 3), 3);
+	close(fd);
+	resume_request(local, &segs, &resume, &mode, &ino, &size);
+	ck_assert(!resume);
+	ck_assert_int_eq(segs, -1);
+	ck_assert_int_eq(size, 3);
+	/* ... and with them, the segmented one */
+	ftpagent_set_segments(a, 3);
+	resume_request(local, &segs, &resume, &mode, &ino, &size);
+	ck_assert(resume);
+	ck_assert_int_eq(segs, 3);
+	ck_assert(ino == st.st_ino);
+	/* nothing there: segments asked, a segmented download of nothing */
+	ck_assert_int_eq(unlink(part), 0);
+	ck_assert_int_eq(unlink(seg), 0);
+	resume_request(local, &segs, &resume, &mode, &ino, &size);
+	ck_assert(resume);
+	ck_assert_int_eq(segs, 3);
+	ck_assert_int_eq(size, 0);
+	/* the refused one left its empty part behind: gone */
+	ck_assert_int_eq(stat(seg, &st), -1);
+	ftpagent_set_segments(a, 0);
 	ck_assert_int_eq(rmdir(dir), 0);
 }
 END_TEST
@@ -727,6 +834,7 @@ async_fds_time_tcases(Suite *s)
 	tcase_add_test(tc, test_limit_rate);
 	tcase_add_test(tc, test_segments_fd);
 	tcase_add_test(tc, test_segments_file);
+	tcase_add_test(tc, test_segments_resume_file);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_timeout_earliest);
 	tcase_add_test(tc, test_transfer_timeout);

@@ -6,10 +6,12 @@ a smaller file gets fewer ranges (at least 1 MiB each); -n 1 is a plain
 get; several targets and globs are each file a segmented get; the
 background form ends with the file in place (the follower renames it:
 the agent renames no segmented download); what does not go with -n is a
-usage error before anything starts; a missing file and ^C leave neither
-the file nor a .part (a segmented .part is no prefix to resume from, so
-it is named LOCAL.segments.part, which get -c never continues: not even
-after ftpctl was killed).
+usage error before anything starts; a missing file leaves neither the
+file nor a .part. A segmented download that stops (^C, ftpctl or the
+agent killed) leaves LOCAL.segments.part, which ends with the agent's
+record of its ranges: get -c continues each range where it stopped,
+never taking the holes of unfinished ranges for data (a segmented part
+is no prefix of the file, so it is never LOCAL.part).
 
 The agent's side on the wire (params refused, ranges, retries) is
 tests/integ/test_segments.py's."""
@@ -22,6 +24,7 @@ import subprocess
 import time
 
 import ftpa
+from test_segments_resume import read_record
 
 KIB = 1024
 MIB = 1 << 20
@@ -142,8 +145,6 @@ class VsftpdSegments(SegmentCases, ftpa.TestCase):
         ftpa.make_file(src, 1000)
         mark = self.mark()
         cases = [
-            (("get", "-c", "-n", "2", "s:/u.bin"), "resume without -n"),
-            (("get", "-n", "2", "--continue", "s:/u.bin"), "-c cannot"),
             (("put", "-n", "2", src, "s:/up.bin"), "is for get"),
             (("put", "--segments=2", src, "s:/up.bin"), "is for get"),
             (("get", "-n", "0", "s:/u.bin"), "1 to 16"),
@@ -163,6 +164,16 @@ class VsftpdSegments(SegmentCases, ftpa.TestCase):
         self.assertEqual([c for _, c in self.commands()[mark:]
                           if c.split()[0].upper() in ("RETR", "STOR")], [])
         self.assertEqual(self.ok(self.ctl("--json", "jobs")).json(), [])
+
+    def test_continue_with_nothing_there(self):
+        """get -c -n 2 with nothing local yet: a segmented download from
+        the start, as without -c."""
+        digest = self.remote("c.bin", BIG)
+        mark = self.mark()
+        self.ok(self.ctl("get", "-c", "-n", "2", "s:/c.bin", "c.bin"))
+        self.assertEqual(ftpa.sha256_file(self.here("c.bin")), digest)
+        self.assertEqual(self.retrs("c.bin", mark), starts(BIG, 2))
+        self.assertEqual(sorted(os.listdir(self.work)), ["c.bin"])
 
     def test_missing_file(self):
         """A file that is not there: not_found (5), nothing left."""
@@ -330,7 +341,8 @@ class PyftpdSlowSegments(Segments, ftpa.TestCase):
 
     def test_sigint_cancels(self):
         """SIGINT during get -n 4 (8 s a range): exit 8, the job
-        cancelled at the agent, neither the file nor its .part left."""
+        cancelled at the agent, no file and no .part, but the
+        .segments.part with the record of the 4 ranges."""
         self.remote("slow.bin", 8 * MIB)
         proc = self.get_running(4, "slow.bin")
         os.kill(proc.pid, signal.SIGINT)
@@ -349,14 +361,43 @@ class PyftpdSlowSegments(Segments, ftpa.TestCase):
                         10, what="4 incomplete sends")
         # nothing writes to a name of ours afterwards
         time.sleep(0.5)
-        self.assertEqual(sorted(os.listdir(self.work)), [])
+        self.assertEqual(sorted(os.listdir(self.work)),
+                         ["slow.bin.segments.part"])
+        size, _, ranges = read_record(self.here("slow.bin.segments.part"))
+        self.assertEqual((size, [r[0] for r in ranges]),
+                         (8 * MIB, starts(8 * MIB, 4)))
+
+    def resumed(self, name, size, digest, *args, sock=None):
+        """After a segmented get of name stopped: the .segments.part's
+        record, then get -c (with args) continuing it: it ends byte for
+        byte, each unfinished range fetched from where it stopped, and
+        only what was missing moved."""
+        part = self.here(name + ".segments.part")
+        self.assertEqual(sorted(os.listdir(self.work)),
+                         [name + ".segments.part"])
+        rsize, _, ranges = read_record(part)
+        self.assertEqual(rsize, size)
+        missing = sum(e - d for _, d, e in ranges)
+        self.assertLess(missing, size, ranges)
+        mark = self.mark()
+        cmd = ("get", "-c") + args + ("s:/" + name, name)
+        if sock:
+            r = self.ok(self.ftpctl(sock, "--json", *cmd, cwd=self.work))
+        else:
+            r = self.ok(self.ctl("--json", *cmd))
+        self.assertEqual(ftpa.sha256_file(self.here(name)), digest)
+        self.assertEqual(sorted(os.listdir(self.work)), [name])
+        self.assertEqual(self.retrs(name, mark),
+                         sorted(d for _, d, e in ranges if d < e))
+        self.assertEqual(r.json()["bytes"], missing, r.json())
 
     def test_sigkill_then_resume(self):
-        """ftpctl killed (SIGKILL) during get -n 2: what it leaves is no
-        .part, and a later get -c ends with the file byte for byte,
-        never with the holes of unfinished ranges taken for data."""
+        """ftpctl killed (SIGKILL) during get -n 2: no .part is left, the
+        .segments.part is, and get -c (without -n) continues its ranges,
+        never taking their holes for data."""
         digest = self.remote("k.bin", 2 * MIB)
         proc = self.get_running(2, "k.bin")
+        time.sleep(1)
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=10)
 
@@ -364,15 +405,24 @@ class PyftpdSlowSegments(Segments, ftpa.TestCase):
             jobs = self.ok(self.ctl("--json", "jobs")).json()
             return jobs and all(j["state"] != "running" for j in jobs)
         ftpa.wait_until(settled, 30, what="the job ended")
-        left = sorted(os.listdir(self.work))
-        self.assertNotIn("k.bin.part", left)
-        self.assertNotIn("k.bin", left)
-        mark = self.mark()
-        self.ok(self.ctl("get", "-c", "s:/k.bin", "k.bin"),
-                "get -c after %s" % left)
-        self.assertEqual(ftpa.sha256_file(self.here("k.bin")), digest, left)
-        self.assertFalse(os.path.exists(self.here("k.bin.part")))
-        self.assertEqual(self.retrs("k.bin", mark), [0])
+        self.resumed("k.bin", 2 * MIB, digest)
+
+    def test_agent_killed_then_resume(self):
+        """The agent killed (SIGKILL) during get -n 2: ftpctl fails, the
+        .segments.part stays with the record the agent last wrote (at
+        most half a second old), and get -c -n 2 through a new agent
+        continues it."""
+        self.check_agent_exit = False       # killed with SIGKILL
+        digest = self.remote("a.bin", 2 * MIB)
+        proc = self.get_running(2, "a.bin")
+        time.sleep(1.5)
+        os.kill(self.agent.pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=30)
+        self.assertNotEqual(proc.returncode, 0, (out, err))
+        agent = self.start_agent()
+        self.ok(self.ftpctl(agent, "open", "s", self.srv.url("/"),
+                            password=self.srv.password, cwd=self.work))
+        self.resumed("a.bin", 2 * MIB, digest, "-n", "2", sock=agent)
 
     def test_progress_bar(self):
         """The bar in a terminal (tmux) is the whole file's: percentages
