@@ -60,6 +60,14 @@ def read_record(path):
 class ResumeBase:
     """self.srv, self.rpc, self.sid; remote files under srv.home."""
 
+    def pyftpd_session(self):
+        """pyftpdlib, an agent, and a session to it."""
+        self.srv = self.start_pyftpd(events=True)
+        self.agent = self.start_agent()
+        self.rpc = self.agent.rpc()
+        self.sid = self.rpc.call("session.open", {
+            "url": self.srv.url(with_password=True)})["session"]
+
     def remote(self, name, size):
         path = os.path.join(self.srv.home, name)
         sha = ftpa.make_file(path, size)
@@ -115,11 +123,7 @@ class ResumeBase:
 class PyftpdResume(ResumeBase, ftpa.TestCase):
     def setUp(self):
         super().setUp()
-        self.srv = self.start_pyftpd(events=True)
-        self.agent = self.start_agent()
-        self.rpc = self.agent.rpc()
-        self.sid = self.rpc.call("session.open", {
-            "url": self.srv.url(with_password=True)})["session"]
+        self.pyftpd_session()
         self.dir = self.tmpdir()
 
     def test_follows_the_record(self):
@@ -284,11 +288,7 @@ class StoppedThenContinued:
 
 class PyftpdStopped(StoppedThenContinued, ResumeBase, ftpa.TestCase):
     def test_stop_and_continue(self):
-        self.srv = self.start_pyftpd(events=True)
-        self.agent = self.start_agent()
-        self.rpc = self.agent.rpc()
-        self.sid = self.rpc.call("session.open", {
-            "url": self.srv.url(with_password=True)})["session"]
+        self.pyftpd_session()
         self.stop_and_continue()
 
 
