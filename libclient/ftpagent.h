@@ -155,19 +155,42 @@ FTPAGENT_API void ftpagent_set_session_limit_rate(struct ftpagent *,
  * 2 to 16; for more, the download fails with FTPAGENT_ERR_RPC, kind
  * "params".
  *
- * Only a binary download from the start into a regular file goes in
- * ranges: for ftpagent_get_fd a regular file open for writing, not
- * O_APPEND, at offset 0 (written with pwrite from its start, whatever
- * was there, and cut or grown to the remote size; its offset stays);
- * for ftpagent_get_file LOCAL.segments.part (not LOCAL.part, which a
- * resume continues from its end: a segmented one left by a process that
- * was killed is no prefix of the file). Any other download (resuming or
- * at an offset, ASCII, into a pipe, device or FIFO) ignores n and runs
- * on one connection. Trees ignore it too (their files run side by side:
- * ftpagent_tree_opts.parallel). A segmented download cannot be resumed:
- * ftpagent_get_file removes the .segments.part of one that did not
- * finish (failed, cancelled, or the agent gone), and so does the
- * follower of a background one, which the agent never renames itself.
+ * Only a binary download into a regular file goes in ranges, from the
+ * start or continuing an earlier segmented one: for ftpagent_get_fd a
+ * regular file open for writing, not O_APPEND, at offset 0 (written
+ * with pwrite from its start, whatever was there, and cut or grown to
+ * the remote size; its offset stays); for ftpagent_get_file
+ * LOCAL.segments.part. Any other download (at an offset, ASCII, into a
+ * pipe, device or FIFO, or resuming with ftpagent_get_fd) ignores n and
+ * runs on one connection. Trees ignore it too (their files run side by
+ * side: ftpagent_tree_opts.parallel).
+ *
+ * While ranges are missing the file is the remote size plus 512 bytes,
+ * the last 512 the agent's record of the ranges (layout in
+ * ftpd-agent-protocol(7)); a download that is done cuts it off. One that
+ * fails or is cancelled, or whose caller or agent dies, keeps it, and
+ * ftpagent_get_file with opts->offset < 0 continues LOCAL.segments.part
+ * (transfer.get "resume"): each unfinished range from where the record
+ * says it was written to, whole ranges not at all. It does so when
+ * LOCAL.segments.part exists and either n > 1 or there is no LOCAL.part;
+ * with n > 1 and neither LOCAL.part nor LOCAL there, it is a segmented
+ * download from the start; otherwise the resume runs on one connection
+ * as usual. The file is opened O_RDWR and not truncated. A file of
+ * another length, a damaged record, or one for a remote file of another
+ * size or modification time makes the agent start over (in n ranges, 2
+ * when n <= 1). result->bytes and result->total are then this call's.
+ * An agent without "transfer.get.segments.resume" in rpc.info's
+ * features ignores "resume" and starts over.
+ *
+ * LOCAL.segments.part is never LOCAL.part, which a resume continues from
+ * its end: it holds the holes of unfinished ranges. ftpagent_get_fd with
+ * opts->offset < 0 resumes on one connection from the fd's size, so
+ * continuing a segmented download is for ftpagent_get_file: an fd a
+ * segmented download left is 512 bytes longer than the remote file and
+ * fails as an offset past its end. ftpagent_get_file, and the follower of
+ * a background one (the agent never renames a segmented download),
+ * keep the .segments.part of a download that did not finish for a
+ * resume, and remove only an empty one the call made, as for a .part.
  * Since 6:0:5.
  */
 FTPAGENT_API void ftpagent_set_segments(struct ftpagent *, int n);
@@ -294,8 +317,9 @@ FTPAGENT_API bool ftpagent_quote(struct ftpagent *, const char *session,
  * bytes and total (unless the last call said the same). Return false to
  * cancel the transfer: the library sends job.cancel and the call fails
  * with FTPAGENT_ERR_CANCELLED, even when the agent's reply says the
- * transfer completed first (a download then stays in LOCAL.part); the
- * callback is not called again. */
+ * transfer completed first (a download then stays in LOCAL.part, a
+ * segmented one in LOCAL.segments.part); the callback is not called
+ * again. */
 typedef bool (*ftpagent_progress_cb)(void *arg, int64_t bytes, int64_t total);
 
 struct ftpagent_xfer_opts {
@@ -311,7 +335,9 @@ struct ftpagent_xfer_opts {
 /* Result of a finished transfer, filled when the caller passes one. */
 struct ftpagent_xfer_result {
 	int64_t		 bytes;		/* bytes moved by this transfer */
-	int64_t		 total;		/* size of the remote file or -1 */
+	int64_t		 total;		/* size of the remote file or -1 (a
+					   continued segmented download:
+					   what was left of it) */
 	double		 seconds;
 	bool		 already_complete; /* get_file resuming: the local
 					   file was complete, nothing moved
@@ -332,11 +358,12 @@ FTPAGENT_API bool ftpagent_get_fd(struct ftpagent *, const char *session,
  * "local.part", which is renamed to local on success and left in place on
  * failure (a .part this call made and nothing was written to is removed).
  * With opts->offset < 0 an existing "local.part" is resumed from its
- * size; without one, an existing regular local is taken as the part
- * (renamed to local.part and resumed), or, when it is as long as the
- * remote file, left alone with result->already_complete set; a longer one
- * is not a part of it: FTPAGENT_ERR_LOCAL_IO, left alone. Without
- * resuming, local.part is truncated first.
+ * size, or a "local.segments.part" continued in its ranges (see
+ * ftpagent_set_segments); without either, an existing regular local is
+ * taken as the part (renamed to local.part and resumed), or, when it is
+ * as long as the remote file, left alone with result->already_complete
+ * set; a longer one is not a part of it: FTPAGENT_ERR_LOCAL_IO, left
+ * alone. Without resuming, local.part is truncated first.
  *
  * Only a regular file or a name that does not exist yet is replaced so.
  * A symbolic link is followed link by link (at most 40): the file at the
