@@ -56,9 +56,10 @@ void	localdest_clear(struct localdest *d);
  * A segmented download's ranges arrive out of order, so its file is no
  * prefix of the remote one until it is whole: it goes to path +
  * LOCALDEST_SEGMENTS_PART instead, a name that resuming (-c, which
- * continues path + LOCALDEST_PART from its end) never takes for a part.
- * A client killed before it could remove it leaves a file that nothing
- * mistakes for data. Returns 0, or -1 with errno ENOMEM (d unchanged).
+ * continues path + LOCALDEST_PART from its end) never takes for a
+ * prefix: a resume continues it in the agent's ranges, from the record
+ * of them the agent keeps at its end (transfer.get "resume").
+ * Returns 0, or -1 with errno ENOMEM (d unchanged).
  */
 int	localdest_part_segmented(struct localdest *d);
 
