@@ -236,8 +236,11 @@ class ServiceTest(ftpa.TestCase):
         d = self.tmpdir()
         log = os.path.join(d, "sub", "agent.log")
         os.makedirs(os.path.dirname(log))
+        # room for the start (about 160 bytes: the listening line and a
+        # readiness check's client lines, more under load) but not for
+        # the 20 calls below (about 130 bytes each)
         with open(log, "wb") as f:
-            f.write(b"x" * (1024 * 1024 - 200) + b"\n")
+            f.write(b"x" * (1024 * 1024 - 1000) + b"\n")
         agent = self.start_agent(extra=["--log", log])
         self.assertFalse(os.path.exists(log + ".1"))
         doc = self.ok(self.ftpctl(agent, "--json", "agent", "status")).json()
