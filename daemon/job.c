@@ -232,6 +232,8 @@ progress_send(struct job *j, bool first)
 	if (job_finished(j))
 		return;
 	if (j->hooks != NULL) {		/* a tree's step: the tree tells */
+		/* at every move, not throttled: segget.c's record counts on
+		 * seeing each op->held */
 		j->hooks->progress(j, j->hooks->arg);
 		return;
 	}

@@ -43,6 +43,7 @@ struct segget {
 	int		 n;		/* ranges made */
 	bool		 resume;	/* continue what the record says */
 	bool		 recorded;	/* the file ends with a record */
+	bool		 record_failed;	/* a write of it failed (logged) */
 	double		 recorded_at;	/* its last write (now_mono) */
 	int64_t		 size, mtime;	/* the remote file's */
 	int64_t		 resumed;	/* bytes an earlier run wrote */
@@ -130,8 +131,10 @@ record_write(struct segget *sg, bool now)
 		rec.r[i].done = seg_written(&sg->seg[i]);
 		rec.r[i].end = sg->seg[i].end;
 	}
-	if (segrec_write(sg->fd, &rec) == -1)
+	if (segrec_write(sg->fd, &rec) == -1 && !sg->record_failed) {
+		sg->record_failed = true;	/* said once */
 		log_warn("job %s: cannot record the ranges", sg->job->id);
+	}
 }
 
 /* ---- the end ------------------------------------------------------------------ */
@@ -212,7 +215,11 @@ seg_end(struct job *x, void *arg)
 
 	s->xfer = NULL;
 	s->ended = true;
-	s->bytes = x->bytes;	/* s->held stays: counting it twice is safe */
+	/* s->held stays: the ended job's bytes may still count what the
+	 * copy buffer held (a connection freed before its data closes), and
+	 * s->held, taken at every move (a step's progress is not
+	 * throttled: job.c progress_send), is at least that */
+	s->bytes = x->bytes;
 	s->whole = x->state == JOB_DONE;
 	sg->bytes_done += x->bytes;
 	if (x->state != JOB_DONE)
@@ -260,6 +267,14 @@ seg_launch(struct segget *sg, struct segment *s, struct op_error *err)
 	return true;
 }
 
+/* Where range i of n of a size-byte file starts: size * i / n, without
+ * the product (a size near INT64_MAX would overflow it). */
+static int64_t
+cut_at(int64_t size, int i, int n)
+{
+	return size / n * i + size % n * i / n;
+}
+
 /* A new download: the ranges, each of SEGMENT_MIN at least, and room
  * for the record after the data. False when the file cannot be sized. */
 static bool
@@ -277,8 +292,10 @@ seg_cut(struct segget *sg)
 	}
 	sg->n = n < 1 ? 1 : n < sg->want ? (int)n : sg->want;
 	for (int i = 0; i < sg->n; i++) {
-		sg->seg[i].start = sg->seg[i].from = sg->size * i / sg->n;
-		sg->seg[i].end = sg->size * (i + 1) / sg->n;
+		sg->seg[i].start = sg->seg[i].from = cut_at(sg->size, i, sg->n);
+		sg->seg[i].end = cut_at(sg->size, i + 1, sg->n);
+		/* a file of no bytes: nothing to fetch */
+		sg->seg[i].whole = sg->seg[i].start == sg->seg[i].end;
 	}
 	log_info("job %s: %" PRId64 " bytes in %d ranges", sg->job->id,
 	    sg->size, sg->n);
@@ -328,11 +345,13 @@ seg_plan(struct segget *sg)
 	for (int i = 0; i < sg->n; i++)
 		sg->seg[i].sg = sg;
 	for (int i = 0; i < sg->n; i++) {
-		if (sg->seg[i].whole || (!sg->stopping &&
-		    seg_launch(sg, &sg->seg[i], &e))) {
-			sg->seg[i].ended = sg->seg[i].whole;
+		if (sg->seg[i].whole) {
+			sg->seg[i].ended = true;
 			continue;
 		}
+		/* a launched range may end inside seg_launch (seg_end) */
+		if (!sg->stopping && seg_launch(sg, &sg->seg[i], &e))
+			continue;
 		/* it never starts (the job stops, or it could not start): it
 		 * has ended, or the job would wait for it forever */
 		sg->seg[i].ended = true;
@@ -353,9 +372,16 @@ stat_done(struct ftp_op *op, void *arg)
 	sg->stat = NULL;
 	if (op->failed || op->res.n_entries != 1 ||
 	    op->res.entries[0].type != FTP_ENTRY_FILE ||
-	    op->res.entries[0].size < 0) {
+	    op->res.entries[0].size < 0 ||
+	    op->res.entries[0].size > SEGGET_SIZE_MAX) {
 		if (op->failed)
 			op_error_copy(&e, &op->err);
+		else if (op->res.n_entries == 1 &&
+		    op->res.entries[0].size > SEGGET_SIZE_MAX)
+			op_error_set(&e, FTPA_ERR_LIMIT, 0, NULL, "%s: the "
+			    "server says %" PRId64 " bytes, more than a "
+			    "segmented download takes", sg->job->path,
+			    op->res.entries[0].size);
 		else
 			op_error_set(&e, FTPA_ERR_NOT_FOUND, 0, NULL, "%s: not "
 			    "a file of known size (segments need one)",

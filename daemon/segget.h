@@ -25,8 +25,11 @@
 
 #define SEGMENTS_MAX	16
 #define SEGMENT_MIN	(1024 * 1024)
+/* The largest file: its record must fit after it in an off_t. */
+#define SEGGET_SIZE_MAX	(INT64_MAX - SEGREC_SIZE)
 
-_Static_assert(SEGMENTS_MAX <= SEGREC_MAX_RANGES, "a record holds them all");
+_Static_assert(SEGMENTS_MAX == SEGREC_MAX_RANGES,
+    "a record holds every range, and a record's ranges fit");
 
 struct job;
 struct segget;

@@ -172,7 +172,8 @@ FTPAGENT_API void ftpagent_set_session_limit_rate(struct ftpagent *,
  * ftpagent_get_file with opts->offset < 0 continues LOCAL.segments.part
  * (transfer.get "resume"): each unfinished range from where the record
  * says it was written to, whole ranges not at all. It does so when
- * LOCAL.segments.part exists and either n > 1 or there is no LOCAL.part;
+ * LOCAL.segments.part exists and either n > 1 or there is neither
+ * LOCAL.part nor LOCAL;
  * with n > 1 and neither LOCAL.part nor LOCAL there, it is a segmented
  * download from the start; otherwise the resume runs on one connection
  * as usual. The file is opened O_RDWR and not truncated. A file of

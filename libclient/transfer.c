@@ -16,9 +16,9 @@
  *
  * and an end that closes what it opened, renames LOCAL.part onto LOCAL
  * (or leaves that to the agent, or starts the follower that will), or
- * removes a .part it made that stayed empty, or that a segmented
- * download left unfinished (its holes would pass for data to a later
- * resume). The caller's progress
+ * removes a .part it made that stayed empty (one with data stays for a
+ * resume: a segmented one's LOCAL.segments.part with the agent's record
+ * of its ranges). The caller's progress
  * callback hears the finished transfer once more when the agent's last
  * notice came before its end.
  */
@@ -794,9 +794,9 @@ ftpagent_send_put_fd_background(struct ftpagent *a, const char *session,
 /*
  * Whether a resume (x->offset < 0) of a download into a file goes in the
  * agent's ranges (transfer.get "resume") into LOCAL.segments.part: when
- * there is one and segments were asked for, or no LOCAL.part either;
- * and with segments asked for, when there is nothing yet to resume (no
- * LOCAL.part, no LOCAL). The agent continues from its record of the
+ * there is one and segments were asked for, or neither LOCAL.part nor
+ * LOCAL is there; and with segments asked for, when there is nothing
+ * yet to resume (no LOCAL.part, no LOCAL). The agent continues from its record of the
  * ranges, or starts over when it has none for this remote file.
  */
 static bool
@@ -804,7 +804,7 @@ segments_resumable(const struct ftpagent *a, const struct xfer *x)
 {
 	struct stat st;
 	char *seg;
-	bool seg_there, part_there;
+	bool seg_there, part_there, local_there;
 
 	if (x->offset >= 0 || x->ascii ||
 	    asprintf(&seg, "%s%s", x->d.path, LOCALDEST_SEGMENTS_PART) == -1)
@@ -812,9 +812,12 @@ segments_resumable(const struct ftpagent *a, const struct xfer *x)
 	seg_there = lstat(seg, &st) == 0 && S_ISREG(st.st_mode);
 	free(seg);
 	part_there = lstat(x->d.part, &st) == 0;
+	local_there = lstat(x->d.path, &st) == 0;
+	/* without -n, a LOCAL.part or a LOCAL (which the remote size may
+	 * find complete) is what get -c continues, as ever */
 	if (seg_there)
-		return a->segments > 1 || !part_there;
-	return a->segments > 1 && !part_there && lstat(x->d.path, &st) == -1;
+		return a->segments > 1 || (!part_there && !local_there);
+	return a->segments > 1 && !part_there && !local_there;
 }
 
 /* Where a download into d goes: written in place, or the .part, now or

@@ -454,6 +454,36 @@ resume_request(const char *local, json_int_t *segs, bool *resume,
 	req_clear(&q);
 }
 
+/* With LOCAL and LOCAL.segments.part there: a resume without segments
+ * asks the remote size first (XFER_STAT_ADOPT), not the segmented way.
+ * The agent refuses. */
+static void
+adopt_asked(const char *local, const char *seg)
+{
+	struct ftpagent_xfer_opts o;
+	struct req q;
+	uint64_t id;
+	int fd;
+
+	ck_assert_int_ge(fd = open(local, O_WRONLY | O_CREAT, 0600), 0);
+	ck_assert_int_eq(write(fd, "whole", 5), 5);
+	close(fd);
+	ck_assert_int_ge(fd = open(seg, O_WRONLY | O_CREAT, 0600), 0);
+	close(fd);
+	memset(&o, 0, sizeof(o));
+	o.offset = -1;
+	memset(&recs[0], 0, sizeof(recs[0]));
+	id = ftpagent_send_get_file(a, "s1", "/f", local, &o, on_reply,
+	    &recs[0]);
+	ck_assert_msg(id != 0, "%s", ftpagent_error_message(a));
+	flush();
+	agent_req(&q, "fs.stat", 0);
+	agent_error(q.id, -32008, "cancelled", "cancelled");
+	ck_assert(drain());
+	assert_done(&recs[0], id, FTPAGENT_ERR_CANCELLED);
+	req_clear(&q);
+}
+
 /* get -c of a file whose segmented download stopped: the agent is handed
  * LOCAL.segments.part as it is, readable (its record is at the end), with
  * "resume"; with segments asked, or without when no LOCAL.part is there
@@ -516,7 +546,12 @@ START_TEST(test_segments_resume_file)
 	ck_assert_int_eq(size, 0);
 	/* the refused one left its empty part behind: gone */
 	ck_assert_int_eq(stat(seg, &st), -1);
+	/* LOCAL there beside a LOCAL.segments.part, without segments asked:
+	 * LOCAL is what -c takes up (the remote size first), as ever */
 	ftpagent_set_segments(a, 0);
+	adopt_asked(local, seg);
+	ck_assert_int_eq(unlink(seg), 0);
+	ck_assert_int_eq(unlink(local), 0);
 	ck_assert_int_eq(rmdir(dir), 0);
 }
 END_TEST

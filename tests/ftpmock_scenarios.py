@@ -304,6 +304,11 @@ SCENARIOS = {
     "size_garbage": lambda: login() + [{"auto": {"SIZE": "213 12ab\r\n"}}],
     "size_huge": lambda: login() + [
         {"auto": {"SIZE": "213 99999999999999999999\r\n"}}],
+    # a size that parses (2^63 - 1) but that no file of ours can be, nor
+    # have a record of ranges after it
+    "size_max": lambda: login() + [
+        {"auto": {"SIZE": "213 9223372036854775807\r\n",
+                  "MDTM": "213 20240102030405\r\n"}}],
     # [11] 227 naming 10.0.0.1; EPSV refused so PASV is used
     "pasv_foreign": lambda: download({"data": 100000, "seed": 11},
                                      size=100000,

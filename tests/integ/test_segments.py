@@ -76,9 +76,15 @@ class PyftpdSegmentsTest(SegmentsBase, ftpa.TestCase):
                         (0, 1)):
             before = len(self.rests())
             sha = self.remote("f%d" % size, size)
+            retrs = len([l for l in self.srv.commands()
+                         if l.upper().startswith("RETR")])
             reply, out = self.get(self.rpc, self.sid, "/f%d" % size, 8)
             self.assertEqual(reply["result"]["state"], "done", reply)
             self.assertSame(out, sha)
+            # a file of no bytes is there once the size is known
+            self.assertEqual(len([l for l in self.srv.commands()
+                                  if l.upper().startswith("RETR")]) - retrs,
+                             n if size else 0, size)
             self.assertEqual(sorted(self.rests()[before:]),
                              starts(size, n)[1:], size)
 
@@ -247,6 +253,25 @@ class VsftpdTlsSegmentsTest(SegmentsBase, ftpa.TestCase):
 
 
 class MockSegmentsTest(SegmentsBase, ftpa.TestCase):
+    def test_impossible_size(self):
+        """A server that says 2^63 - 1 bytes: refused as too large
+        (limit), the local file untouched, the session serving."""
+        mock = self.start_mock("size_max")
+        agent = self.start_agent()
+        rpc = agent.rpc()
+        sid = rpc.call("session.open", {"url": mock.url("/"),
+                                        "password": MOCK_PW})["session"]
+        out = os.path.join(self.tmpdir(), "huge.bin")
+        with open(out, "wb") as f:
+            f.write(b"kept")
+        reply, out = self.get(rpc, sid, "/huge.bin", 4, out=out)
+        self.assertRpcError(reply, kind="limit")
+        self.assertIn("9223372036854775807", reply["error"]["message"])
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), b"kept")
+        self.assertEqual(rpc.call("session.list", {})[0]["session"], sid)
+        rpc.call("agent.ping", {})
+
     def test_cut_short_range_resumes(self):
         """The first RETR is dropped after 300,000 bytes: that range
         retries with REST at its start + 300,000; the file is whole."""
