@@ -439,6 +439,26 @@ fa_call_start(struct ftpagent *a, struct fa_call *c, const char *method,
 	return c->id;
 }
 
+uint64_t
+fa_call_local(struct ftpagent *a, struct fa_call *c)
+{
+	if (c == NULL)
+		return 0;
+	if (!fa_usable(a)) {
+		fa_call_drop(a, c);
+		return 0;
+	}
+	/* an id of the connection's, which no request carries */
+	c->wire = a->next_id++;
+	c->id = (uint64_t)c->wire;
+	c->limit = deadline_of(c);
+	hash_add(a->calls, c);
+	c->deadline = conn_now_ms();	/* asked at the next process */
+	list_add(a->calls, c);
+	fa_watch_update(a);
+	return c->id;
+}
+
 int
 fa_call_next(struct ftpagent *a, struct fa_call *c, struct fa_reply *r,
     const char *method, json_t *params, const int *fds, size_t nfds)
@@ -504,14 +524,18 @@ reply_call(struct ftpagent *a, const struct jsonrpc_msg *m)
 		if (m->type != JSONRPC_ERROR)
 			return NULL;
 		for (c = a->calls->head; c != NULL; c = c->next)
-			if (!c->zombie && (oldest == NULL ||
-			    c->wire < oldest->wire))
+			if (!c->zombie && c->op->poll == NULL &&
+			    (oldest == NULL || c->wire < oldest->wire))
 				oldest = c;
 		return oldest;
 	}
 	if (!json_is_integer(m->id))
 		return NULL;
-	return hash_find(a->calls, json_integer_value(m->id));
+	/* a local call's id was never sent: no reply is its */
+	if ((c = hash_find(a->calls, json_integer_value(m->id))) != NULL &&
+	    c->op->poll != NULL)
+		return NULL;
+	return c;
 }
 
 /*
@@ -670,8 +694,13 @@ fail_all(struct ftpagent *a, enum conn_status st)
 			continue;
 		}
 		fa_reply_init(&r, c);
-		fa_reply_error(&r, FTPAGENT_ERR_AGENT, "%s: %s", c->op->name,
-		    why != NULL ? why : "connection lost");
+		/* a local call whose work is done keeps its outcome */
+		if (c->op->poll == NULL || c->op->poll(a, c, &r) != FA_DONE) {
+			fa_reply_clear(&r);
+			fa_reply_init(&r, c);
+			fa_reply_error(&r, FTPAGENT_ERR_AGENT, "%s: %s",
+			    c->op->name, why != NULL ? why : "connection lost");
+		}
 		call_finish(a, c, &r);
 		call_free(c);
 	}
@@ -697,6 +726,28 @@ call_abandon(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 	call_finish(a, c, r);
 }
 
+/* A local call's turn (fa_call_local): true when it is settled for now,
+ * done or to be asked again; false when its time is up. */
+static bool
+poll_local(struct ftpagent *a, struct fa_call *c, int64_t now)
+{
+	struct fa_reply r;
+
+	fa_reply_init(&r, c);
+	if (c->op->poll(a, c, &r) == FA_DONE) {
+		call_complete(a, c, &r);
+		return true;
+	}
+	fa_reply_clear(&r);
+	if (now >= c->limit)
+		return false;
+	list_del(a->calls, c);
+	c->deadline = c->limit - now > FA_POLL_MS ? now + FA_POLL_MS :
+	    c->limit;
+	list_add(a->calls, c);
+	return true;
+}
+
 static void
 expire(struct ftpagent *a)
 {
@@ -710,6 +761,8 @@ expire(struct ftpagent *a)
 			call_free(c);
 			continue;
 		}
+		if (c->op->poll != NULL && poll_local(a, c, now))
+			continue;
 		fa_reply_init(&r, c);
 		fa_reply_error(&r, FTPAGENT_ERR_TIMEOUT,
 		    "%s: no reply from the agent within %d ms", c->op->name,

@@ -689,7 +689,8 @@ FTPAGENT_API bool ftpagent_tree(struct ftpagent *, const char *session,
  * and opts->item are not called. When the tree ends before its first
  * progress report, *job is still its id. Takes at most this
  * connection's timeout; a failure to start the tree is this call's
- * error.
+ * error. Its send form: ftpagent_send_tree_background
+ * (<ftpagent_async.h>).
  */
 FTPAGENT_API bool ftpagent_tree_background(struct ftpagent *,
     const char *session, const char *remote_path, int local_dir,

@@ -252,6 +252,20 @@ FTPAGENT_API uint64_t ftpagent_send_tree(struct ftpagent *,
  */
 FTPAGENT_API bool ftpagent_reply_take_tree(struct ftpagent_reply *r,
     struct ftpagent_tree *tree);
+/*
+ * ftpagent_tree_background without waiting: the follower process is
+ * started here (its connection opened, blocking as any connect), and the
+ * call completes once the agent has taken the tree, with reply->job_id,
+ * or with why not (as ftpagent_tree_background's error). Meanwhile
+ * ftpagent_timeout asks to be woken every few milliseconds (the
+ * follower's word comes through a pipe this connection looks at then),
+ * at most for the connection's timeout. Cancelling the call
+ * (ftpagent_cancel), or its timeout, also cancels the tree once the
+ * agent has taken it. Since LIBFTPAGENT_LT_VERSION 7:0:6.
+ */
+FTPAGENT_API uint64_t ftpagent_send_tree_background(struct ftpagent *,
+    const char *session, const char *remote_path, int local_dir,
+    const struct ftpagent_tree_opts *opts, ftpagent_reply_cb, void *arg);
 
 /* Any method; fds (at most 4) are duplicated when queued. */
 FTPAGENT_API uint64_t ftpagent_send_call(struct ftpagent *, const char *method,

@@ -149,7 +149,15 @@ struct fa_op {
 	 * (tree.item). NULL: ignored. */
 	void	(*notice)(struct ftpagent *, struct fa_call *,
 		    const char *method, const json_t *params);
+	/* A call that waits on work of this library's own, not on the
+	 * agent (fa_call_local): asked at once and then every FA_POLL_MS,
+	 * FA_DONE with r filled, or FA_NEXT to be asked again. NULL: a call
+	 * of the agent's. */
+	int	(*poll)(struct ftpagent *, struct fa_call *,
+		    struct fa_reply *r);
 };
+
+#define FA_POLL_MS	5	/* how often fa_call_local's poll is asked */
 
 /* A call in flight. */
 struct fa_call {
@@ -168,6 +176,7 @@ struct fa_call {
 	ftpagent_reply_cb cb;		/* NULL once it has run */
 	void		*cb_arg;
 	int64_t		 deadline;
+	int64_t		 limit;		/* fa_call_local: when it times out */
 	bool		 zombie;	/* callback ran; waits to cancel its job */
 	bool		 touched;	/* progress_call's mark */
 	struct fa_call	*hnext;		/* hash chain */
@@ -239,6 +248,14 @@ struct fa_call	*fa_call_new(struct ftpagent *a, const struct fa_op *op,
  */
 uint64_t	fa_call_start(struct ftpagent *a, struct fa_call *c,
     const char *method, json_t *params, const int *fds, size_t nfds);
+/*
+ * Starts c, whose op has a poll, without a request: the poll is asked
+ * from ftpagent_process until it is done or c's timeout has passed
+ * (then FTPAGENT_ERR_TIMEOUT), at most FA_POLL_MS apart (the call's
+ * deadline, which ftpagent_timeout reports). Returns the call id, or 0
+ * with the sticky error set and c gone.
+ */
+uint64_t	fa_call_local(struct ftpagent *a, struct fa_call *c);
 /* A call that cannot start: its end runs with the sticky error. */
 void	fa_call_drop(struct ftpagent *a, struct fa_call *c);
 /* From an op's result or error: c's next request. FA_NEXT, or FA_DONE

@@ -1,5 +1,6 @@
 /*
- * libftpagent: a tree in the background (ftpagent_tree_background).
+ * libftpagent: a tree in the background (ftpagent_send_tree_background,
+ * and ftpagent_tree_background, its blocking form).
  *
  * A tree's local side is served by the connection that started it
  * (docs/protocol.md, "Who touches local files"), so a tree that goes on
@@ -7,19 +8,22 @@
  * connection: the follower. The caller opens the follower's connection
  * (its errors are the caller's, as for any call), forks the follower
  * detached (fa_detach: no zombie, none of the caller's other
- * descriptors) and waits on a pipe for the tree's job id. The follower
- * starts the tree with wait:true on that connection and serves its
- * local.* until the tree ends, then exits: it cannot outlive the tree.
- * The agent ends the tree when the follower's connection closes, and
- * the follower ends when the agent closes, goes silent past the
- * connection's timeout (its progress comes every second), or the
- * caller gave up waiting for the id (then it cancels the tree).
+ * descriptors) and learns the tree's job id from a pipe: a call of its
+ * own connection that waits on no request (fa_call_local) reads the pipe
+ * without blocking every FA_POLL_MS until the follower has written, so
+ * an event loop's caller never blocks on it. The follower starts the
+ * tree with wait:true on its connection and serves its local.* until
+ * the tree ends, then exits: it cannot outlive the tree. The agent ends
+ * the tree when the follower's connection closes, and the follower ends
+ * when the agent closes, goes silent past the connection's timeout (its
+ * progress comes every second), or the caller stopped waiting for the id
+ * (the call timed out or was cancelled: the pipe is closed, and the
+ * follower cancels the tree).
  */
 #include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +104,62 @@ follow_tree(struct ftpagent *fa, const char *session, const char *path,
 	_exit(0);
 }
 
+/* The follower's word, read without waiting (the pipe is non-blocking):
+ * FA_NEXT while it has said nothing, else FA_DONE with the job id in r
+ * or the follower's error as r's. */
+static int
+bg_poll(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
+{
+	int *report = c->state;
+	struct tree_report t;
+	ssize_t n;
+
+	(void)a;
+	while ((n = read(*report, &t, sizeof(t))) == -1 && errno == EINTR)
+		;
+	if (n == -1 && errno == EAGAIN)
+		return FA_NEXT;
+	if (n != (ssize_t)sizeof(t)) {
+		fa_reply_error(r, FTPAGENT_ERR_CANCELLED, "transfer.tree: the "
+		    "tree's follower ended before the agent took the tree");
+		return FA_DONE;
+	}
+	t.job[sizeof(t.job) - 1] = t.kind[sizeof(t.kind) - 1] =
+	    t.message[sizeof(t.message) - 1] = '\0';
+	if (t.error != FTPAGENT_OK || t.job[0] == '\0') {
+		fa_reply_error(r, t.error != FTPAGENT_OK ?
+		    (enum ftpagent_error)t.error : FTPAGENT_ERR_AGENT, "%s",
+		    t.message);
+		r->pub.ftp_code = t.ftp_code;
+		if (t.kind[0] != '\0')
+			r->kind = strdup(t.kind);
+		return FA_DONE;
+	}
+	if ((r->pub.job_id = strdup(t.job)) == NULL)
+		fa_reply_error(r, FTPAGENT_ERR_NOMEM, "out of memory");
+	return FA_DONE;
+}
+
+/* The call ends: the pipe goes (a follower still to report then finds
+ * nobody, and cancels its tree). */
+static void
+bg_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
+{
+	int *report = c->state;
+
+	(void)a;
+	(void)r;
+	if (report != NULL && *report != -1)
+		close(*report);
+	free(report);
+}
+
+static const struct fa_op treebg_op = {
+	.name = "transfer.tree",
+	.end = bg_end,
+	.poll = bg_poll,
+};
+
 /* An error of the follower's connection as a's own. Not through
  * FTPAGENT_ERR_AGENT's path, which would close a: a still works. */
 static void
@@ -109,43 +169,6 @@ error_as(struct ftpagent *a, enum ftpagent_error e, int ftp_code,
 	fa_set_reply_sticky(a, FTPAGENT_ERR_RPC, message, *kind != '\0' ?
 	    kind : NULL, ftp_code, NULL);
 	a->err = e != FTPAGENT_OK ? e : FTPAGENT_ERR_AGENT;
-}
-
-/* The follower's word: the job id into *job, or its error as a's. */
-static bool
-report_read(struct ftpagent *a, int fd, char **job)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	struct tree_report r;
-	ssize_t n = 0;
-	int pr;
-
-	while ((pr = poll(&p, 1, a->timeout_ms)) == -1 && errno == EINTR)
-		;
-	if (pr == 0) {
-		fa_set_error(a, FTPAGENT_ERR_TIMEOUT, "transfer.tree: no job "
-		    "from the agent within %d ms", a->timeout_ms);
-		return false;
-	}
-	while (pr > 0 && (n = read(fd, &r, sizeof(r))) == -1 && errno == EINTR)
-		;
-	if (n != (ssize_t)sizeof(r)) {
-		fa_set_error(a, FTPAGENT_ERR_CANCELLED, "transfer.tree: the "
-		    "tree's follower ended before the agent took the tree");
-		return false;
-	}
-	r.job[sizeof(r.job) - 1] = r.kind[sizeof(r.kind) - 1] =
-	    r.message[sizeof(r.message) - 1] = '\0';
-	if (r.error != FTPAGENT_OK || r.job[0] == '\0') {
-		error_as(a, (enum ftpagent_error)r.error, r.ftp_code, r.kind,
-		    r.message);
-		return false;
-	}
-	if ((*job = strdup(r.job)) == NULL) {
-		fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
-		return false;
-	}
-	return true;
 }
 
 /* The follower's connection, or NULL with a's error set. */
@@ -173,26 +196,15 @@ follower_connect(struct ftpagent *a)
 	return fa;
 }
 
-bool
-ftpagent_tree_background(struct ftpagent *a, const char *session,
+/* Starts the follower with fa, which it takes; *report: the pipe's read
+ * end. False with a's error set. */
+static bool
+follower_start(struct ftpagent *a, struct ftpagent *fa, const char *session,
     const char *remote_path, int local_dir,
-    const struct ftpagent_tree_opts *opts, char **job)
+    const struct ftpagent_tree_opts *o, int *report)
 {
-	static const struct ftpagent_tree_opts defaults;
-	const struct ftpagent_tree_opts *o = opts != NULL ? opts : &defaults;
-	struct ftpagent *fa;
 	int p[2], keep[3], r;
-	bool ok;
 
-	if (a != NULL && job == NULL) {
-		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "no job pointer");
-		return false;
-	}
-	if (job != NULL)
-		*job = NULL;
-	if (!fa_tree_args(a, session, remote_path, local_dir, o) ||
-	    (fa = follower_connect(a)) == NULL)
-		return false;
 	/* the follower starts the tree: with this connection's limit */
 	ftpagent_set_limit_rate(fa, a->limit_rate);
 	if (pipe2(p, O_CLOEXEC) == -1) {
@@ -208,10 +220,79 @@ ftpagent_tree_background(struct ftpagent *a, const char *session,
 	/* ours go; the follower holds its own */
 	close(p[1]);
 	ftpagent_free(fa);
-	if (r == -1)
+	if (r == -1 || fcntl(p[0], F_SETFL, O_NONBLOCK) == -1) {
 		fa_set_local_error(a, "cannot start", "the tree's follower",
 		    errno);
-	ok = r == 1 && report_read(a, p[0], job);
-	close(p[0]);
-	return ok;
+		close(p[0]);
+		return false;
+	}
+	*report = p[0];
+	return true;
+}
+
+uint64_t
+ftpagent_send_tree_background(struct ftpagent *a, const char *session,
+    const char *remote_path, int local_dir,
+    const struct ftpagent_tree_opts *opts, ftpagent_reply_cb cb, void *arg)
+{
+	static const struct ftpagent_tree_opts defaults;
+	const struct ftpagent_tree_opts *o = opts != NULL ? opts : &defaults;
+	struct ftpagent *fa;
+	struct fa_call *c;
+	int *report;
+
+	if (!fa_tree_args(a, session, remote_path, local_dir, o) ||
+	    (c = fa_call_new(a, &treebg_op, cb, arg)) == NULL)
+		return 0;
+	if ((report = malloc(sizeof(*report))) == NULL) {
+		fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
+		fa_call_drop(a, c);
+		return 0;
+	}
+	*report = -1;
+	c->state = report;
+	if ((fa = follower_connect(a)) == NULL ||
+	    !follower_start(a, fa, session, remote_path, local_dir, o,
+	    report)) {
+		fa_call_drop(a, c);
+		return 0;
+	}
+	return fa_call_local(a, c);
+}
+
+/* The blocking form's callback: the job id into s->r.job_id, or the
+ * follower's error as a's own (error_as). */
+static void
+bg_sync_cb(struct ftpagent *a, struct ftpagent_reply *r, void *arg)
+{
+	struct fa_sync *s = arg;
+
+	s->done = true;
+	s->r.error = r->error;
+	if (r->error == FTPAGENT_OK) {
+		s->r.job_id = r->job_id;
+		r->job_id = NULL;
+		return;
+	}
+	error_as(a, r->error, r->ftp_code, r->error_kind, r->error_message);
+}
+
+bool
+ftpagent_tree_background(struct ftpagent *a, const char *session,
+    const char *remote_path, int local_dir,
+    const struct ftpagent_tree_opts *opts, char **job)
+{
+	struct fa_sync s = { 0 };
+
+	if (a != NULL && job == NULL) {
+		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "no job pointer");
+		return false;
+	}
+	if (job != NULL)
+		*job = NULL;
+	if (!fa_sync_wait(a, ftpagent_send_tree_background(a, session,
+	    remote_path, local_dir, opts, bg_sync_cb, &s), &s))
+		return false;
+	*job = s.r.job_id;
+	return true;
 }

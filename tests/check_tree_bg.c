@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ enum bg_script {
 	BG_TREE,		/* progress, a local.list, the reply */
 	BG_SILENT,		/* progress, then nothing */
 	BG_REFUSE,		/* an error reply: no_session */
+	BG_CANCEL,		/* progress, then the follower's job.cancel */
 };
 
 #define send_line(fd, ...) do {					\
@@ -51,7 +53,9 @@ closed_within(int fd, int ms)
 }
 
 /* The forked agent on listening socket ls: the caller's connection,
- * then the follower's, which it plays script on. No Check calls. */
+ * then the follower's, which it plays script on, then it waits for the
+ * caller to close its connection (whose calls may look at it until they
+ * end). No Check calls. */
 static void __attribute__((noreturn))
 bg_agent(int ls, enum bg_script script)
 {
@@ -73,15 +77,32 @@ bg_agent(int ls, enum bg_script script)
 		send_line(fd, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32009,"
 		    "\"message\":\"no session s1\",\"data\":{\"kind\":"
 		    "\"no_session\"}},\"id\":%lld}\n", (long long)id);
-		_exit(closed_within(fd, WAIT_MS) ? 0 : 3);
+		_exit(closed_within(fd, WAIT_MS) && closed_within(caller,
+		    WAIT_MS) ? 0 : 3);
 	}
 	send_line(fd, "{\"jsonrpc\":\"2.0\",\"method\":\"job.progress\","
 	    "\"params\":{\"job\":\"j7\",\"request\":%lld,\"state\":\"running\","
 	    "\"direction\":\"get\",\"session\":\"s1\",\"path\":\"/r\","
 	    "\"bytes\":0,\"total\":0,\"tree\":{\"walking\":true}}}\n",
 	    (long long)id);
+	if (script == BG_CANCEL) {
+		/* the caller is gone: the follower cancels the tree */
+		if (!fake_recv_req(fd, &r, WAIT_MS) ||
+		    strcmp(r.method, "job.cancel") != 0 ||
+		    strcmp(json_string_value(json_object_get(r.params, "job")),
+		    "j7") != 0)
+			_exit(7);
+		send_line(fd, "{\"jsonrpc\":\"2.0\",\"result\":{},\"id\":%lld}\n",
+		    (long long)r.id);
+		send_line(fd, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32008,"
+		    "\"message\":\"cancelled\",\"data\":{\"kind\":"
+		    "\"cancelled\"}},\"id\":%lld}\n", (long long)id);
+		_exit(closed_within(fd, WAIT_MS) && closed_within(caller,
+		    WAIT_MS) ? 0 : 8);
+	}
 	if (script == BG_SILENT)	/* the follower's timeout is 1 s */
-		_exit(closed_within(fd, 4000) ? 0 : 4);
+		_exit(closed_within(fd, 4000) && closed_within(caller,
+		    WAIT_MS) ? 0 : 4);
 	send_line(fd, "{\"jsonrpc\":\"2.0\",\"method\":\"local.list\",\"params\":"
 	    "{\"job\":\"j7\",\"request\":%lld,\"path\":\"sub\"},\"id\":\"a1\"}\n",
 	    (long long)id);
@@ -92,8 +113,8 @@ bg_agent(int ls, enum bg_script script)
 	    "\"done\",\"direction\":\"get\",\"session\":\"s1\",\"path\":\"/r\","
 	    "\"bytes\":0,\"total\":0,\"tree\":{\"files\":0}},\"id\":%lld}\n",
 	    (long long)id);
-	_exit(closed_within(fd, WAIT_MS) ? 0 : 6);
-	(void)caller;
+	_exit(closed_within(fd, WAIT_MS) && closed_within(caller, WAIT_MS) ?
+	    0 : 6);
 }
 
 /* A listening socket at TMP's bg.sock, the fake agent forked on it
@@ -133,6 +154,7 @@ bg_end(struct ftpagent *ca)
 	pid_t p;
 
 	unlink(ftpagent_socket_path(ca));
+	ftpagent_free(ca);	/* the fake agent waits for that */
 	p = waitpid(-1, &status, WNOHANG);
 	ck_assert_msg(p == 0 || p == child, "a child %d left over", (int)p);
 	if (p == 0)
@@ -140,7 +162,6 @@ bg_end(struct ftpagent *ca)
 	child = -1;
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "the fake agent failed (%d)", WEXITSTATUS(status));
-	ftpagent_free(ca);
 }
 
 static const struct ftpagent_tree_opts bg_opts = {
@@ -192,6 +213,121 @@ START_TEST(test_tree_background_refused)
 }
 END_TEST
 
+/* What the callback of ftpagent_send_tree_background heard. */
+struct bg_rec {
+	bool		 done;
+	enum ftpagent_error error;
+	char		*job;
+	char		 kind[32];
+};
+
+static void
+bg_cb(struct ftpagent *fa, struct ftpagent_reply *r, void *arg)
+{
+	struct bg_rec *rec = arg;
+
+	(void)fa;
+	rec->done = true;
+	rec->error = r->error;
+	rec->job = r->job_id;
+	r->job_id = NULL;
+	snprintf(rec->kind, sizeof(rec->kind), "%s", r->error_kind);
+}
+
+/* The caller's event loop, in short: poll() on what the connection asks
+ * for, until the callback has run; the longest wait it was told to take
+ * while it waited into *longest_ms. */
+static void
+bg_drive(struct ftpagent *ca, struct bg_rec *rec, int *longest_ms)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	struct pollfd p;
+	int t;
+
+	*longest_ms = -1;
+	while (!rec->done && now_ms() < end) {
+		t = ftpagent_timeout(ca);
+		ck_assert_int_ge(t, 0);		/* never "no deadline" */
+		if (t > *longest_ms)
+			*longest_ms = t;
+		p.fd = ftpagent_fd(ca);
+		p.events = POLLIN | (ftpagent_events(ca) & FTPAGENT_WRITE ?
+		    POLLOUT : 0);
+		(void)poll(&p, 1, t);
+		(void)ftpagent_process(ca, (p.revents & (POLLIN | POLLHUP) ?
+		    FTPAGENT_READ : 0) | (p.revents & POLLOUT ? FTPAGENT_WRITE :
+		    0));
+	}
+	ck_assert(rec->done);
+}
+
+/* The non-blocking form: the send returns at once (the call pending, no
+ * callback yet); the loop is asked to wake every few milliseconds, never
+ * to wait for the agent; the callback has the job id, and the caller's
+ * connection is as it was. */
+START_TEST(test_send_tree_background)
+{
+	struct ftpagent *ca = bg_start(BG_TREE, WAIT_MS);
+	struct bg_rec rec = { 0 };
+	uint64_t id;
+	int longest;
+
+	id = ftpagent_send_tree_background(ca, "s1", "/r", rootfd, &bg_opts,
+	    bg_cb, &rec);
+	ck_assert_msg(id != 0, "%s", ftpagent_error_message(ca));
+	ck_assert(!rec.done);
+	ck_assert_int_eq(ftpagent_pending(ca), 1);
+	bg_drive(ca, &rec, &longest);
+	ck_assert_int_eq(rec.error, FTPAGENT_OK);
+	ck_assert_str_eq(rec.job, "j7");
+	ck_assert_int_le(longest, 5);
+	ck_assert_int_eq(ftpagent_pending(ca), 0);
+	ck_assert_int_eq(ftpagent_timeout(ca), -1);
+	ck_assert_int_eq(ftpagent_error(ca), FTPAGENT_OK);
+	free(rec.job);
+	bg_end(ca);
+}
+END_TEST
+
+/* Refused by the agent: the callback has the agent's error; the caller's
+ * connection keeps no sticky error (a callback's outcome is its own). */
+START_TEST(test_send_tree_background_refused)
+{
+	struct ftpagent *ca = bg_start(BG_REFUSE, WAIT_MS);
+	struct bg_rec rec = { 0 };
+	int longest;
+
+	ck_assert(ftpagent_send_tree_background(ca, "s1", "/r", rootfd,
+	    &bg_opts, bg_cb, &rec) != 0);
+	bg_drive(ca, &rec, &longest);
+	ck_assert_int_eq(rec.error, FTPAGENT_ERR_NO_SESSION);
+	ck_assert_str_eq(rec.kind, "no_session");
+	ck_assert_ptr_null(rec.job);
+	ck_assert_int_eq(ftpagent_error(ca), FTPAGENT_OK);
+	bg_end(ca);
+}
+END_TEST
+
+/* Cancelled at once: the callback says so, and the follower, finding
+ * nobody to tell the job id, cancels the tree at the agent (the fake
+ * agent checks its job.cancel). */
+START_TEST(test_send_tree_background_cancel)
+{
+	struct ftpagent *ca = bg_start(BG_CANCEL, WAIT_MS);
+	struct bg_rec rec = { 0 };
+	uint64_t id;
+
+	id = ftpagent_send_tree_background(ca, "s1", "/r", rootfd, &bg_opts,
+	    bg_cb, &rec);
+	ck_assert(id != 0);
+	ck_assert(ftpagent_cancel(ca, id));
+	ck_assert(rec.done);
+	ck_assert_int_eq(rec.error, FTPAGENT_ERR_CANCELLED);
+	ck_assert_int_eq(ftpagent_pending(ca), 0);
+	bg_end(ca);
+}
+END_TEST
+
 /* Without a socket path there is no second connection to make. */
 START_TEST(test_tree_background_args)
 {
@@ -222,5 +358,8 @@ tree_bg_tcases(Suite *s)
 	tcase_add_test(tc, test_tree_background_silent);
 	tcase_add_test(tc, test_tree_background_refused);
 	tcase_add_test(tc, test_tree_background_args);
+	tcase_add_test(tc, test_send_tree_background);
+	tcase_add_test(tc, test_send_tree_background_refused);
+	tcase_add_test(tc, test_send_tree_background_cancel);
 	suite_add_tcase(s, tc);
 }
