@@ -419,18 +419,13 @@ START_TEST(test_segments_file)
 }
 END_TEST
 
-/* A resume (offset -1) of a get_file: the request's "segments" and
- * "resume", the access mode and inode of the fd the agent is handed and
- * its size then (nothing cut). The agent refuses it. */
-static void
-resume_request(const char *local, json_int_t *segs, bool *resume,
-    int *mode, ino_t *ino, off_t *size)
+/* Starts a resume (offset -1) of a get_file of local; the agent's first
+ * request, which must be method with nfds fds, into *q. The call id. */
+static uint64_t
+resume_start(const char *local, const char *method, int nfds, struct req *q)
 {
 	struct ftpagent_xfer_opts o;
-	struct stat st;
-	struct req q;
 	uint64_t id;
-	json_t *v;
 
 	memset(&o, 0, sizeof(o));
 	o.offset = -1;
@@ -439,19 +434,40 @@ resume_request(const char *local, json_int_t *segs, bool *resume,
 	    &recs[0]);
 	ck_assert_msg(id != 0, "%s", ftpagent_error_message(a));
 	flush();
-	agent_req(&q, "transfer.get", 1);
+	agent_req(q, method, nfds);
+	return id;
+}
+
+/* The agent refuses request q of call id: it ends cancelled. */
+static void
+resume_refuse(struct req *q, uint64_t id)
+{
+	agent_error(q->id, -32008, "cancelled", "cancelled");
+	ck_assert(drain());
+	assert_done(&recs[0], id, FTPAGENT_ERR_CANCELLED);
+	req_clear(q);
+}
+
+/* A resume of a get_file: the request's "segments" and "resume", the
+ * access mode and inode of the fd the agent is handed and its size then
+ * (nothing cut). The agent refuses it. */
+static void
+resume_request(const char *local, json_int_t *segs, bool *resume,
+    int *mode, ino_t *ino, off_t *size)
+{
+	struct stat st;
+	struct req q;
+	uint64_t id;
+
+	id = resume_start(local, "transfer.get", 1, &q);
 	*segs = int_param(&q, "segments");
-	v = json_object_get(q.params, "resume");
-	*resume = json_is_true(v);
+	*resume = json_is_true(json_object_get(q.params, "resume"));
 	ck_assert_int_ge(*mode = fcntl(q.fds[0], F_GETFL), 0);
 	*mode &= O_ACCMODE;
 	ck_assert_int_eq(fstat(q.fds[0], &st), 0);
 	*ino = st.st_ino;
 	*size = st.st_size;
-	agent_error(q.id, -32008, "cancelled", "cancelled");
-	ck_assert(drain());
-	assert_done(&recs[0], id, FTPAGENT_ERR_CANCELLED);
-	req_clear(&q);
+	resume_refuse(&q, id);
 }
 
 /* With LOCAL and LOCAL.segments.part there: a resume without segments
@@ -460,7 +476,6 @@ resume_request(const char *local, json_int_t *segs, bool *resume,
 static void
 adopt_asked(const char *local, const char *seg)
 {
-	struct ftpagent_xfer_opts o;
 	struct req q;
 	uint64_t id;
 	int fd;
@@ -470,18 +485,8 @@ adopt_asked(const char *local, const char *seg)
 	close(fd);
 	ck_assert_int_ge(fd = open(seg, O_WRONLY | O_CREAT, 0600), 0);
 	close(fd);
-	memset(&o, 0, sizeof(o));
-	o.offset = -1;
-	memset(&recs[0], 0, sizeof(recs[0]));
-	id = ftpagent_send_get_file(a, "s1", "/f", local, &o, on_reply,
-	    &recs[0]);
-	ck_assert_msg(id != 0, "%s", ftpagent_error_message(a));
-	flush();
-	agent_req(&q, "fs.stat", 0);
-	agent_error(q.id, -32008, "cancelled", "cancelled");
-	ck_assert(drain());
-	assert_done(&recs[0], id, FTPAGENT_ERR_CANCELLED);
-	req_clear(&q);
+	id = resume_start(local, "fs.stat", 0, &q);
+	resume_refuse(&q, id);
 }
 
 /* get -c of a file whose segmented download stopped: the agent is handed
