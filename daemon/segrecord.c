@@ -11,7 +11,9 @@
  *   ...       zero up to CSUM_AT
  *   504  8    FNV-1a (64 bits) of bytes 0 to 503
  */
+#ifdef HAVE_CONFIG_H		/* the fuzz harness builds it alone */
 #include "config.h"
+#endif
 
 #include <errno.h>
 #include <stdbool.h>
