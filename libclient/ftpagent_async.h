@@ -260,8 +260,9 @@ FTPAGENT_API bool ftpagent_reply_take_tree(struct ftpagent_reply *r,
  * ftpagent_timeout asks to be woken every few milliseconds (the
  * follower's word comes through a pipe this connection looks at then),
  * at most for the connection's timeout. Cancelling the call
- * (ftpagent_cancel), or its timeout, also cancels the tree once the
- * agent has taken it. Since LIBFTPAGENT_LT_VERSION 7:0:6.
+ * (ftpagent_cancel), or its timeout, also cancels the tree (the
+ * follower does, or this connection when the follower's word had come
+ * unread). Since LIBFTPAGENT_LT_VERSION 7:0:6.
  */
 FTPAGENT_API uint64_t ftpagent_send_tree_background(struct ftpagent *,
     const char *session, const char *remote_path, int local_dir,

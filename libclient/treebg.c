@@ -140,17 +140,29 @@ bg_poll(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 	return FA_DONE;
 }
 
-/* The call ends: the pipe goes (a follower still to report then finds
- * nobody, and cancels its tree). */
+/*
+ * The call ends: the pipe goes. Ended without the job id (cancelled, its
+ * time up): a follower still to report finds nobody, and cancels its
+ * tree itself; one that has reported already left the id in the pipe,
+ * and the tree is cancelled here, so that no cancelled call leaves a
+ * tree running that nobody knows of.
+ */
 static void
 bg_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 {
 	int *report = c->state;
+	struct fa_reply late;
 
-	(void)a;
-	(void)r;
-	if (report != NULL && *report != -1)
+	if (report != NULL && *report != -1) {
+		if (r->pub.error != FTPAGENT_OK && r->pub.job_id == NULL) {
+			fa_reply_init(&late, c);
+			if (bg_poll(a, c, &late) == FA_DONE &&
+			    late.pub.job_id != NULL)
+				fa_cancel_job(a, late.pub.job_id);
+			fa_reply_clear(&late);
+		}
 		close(*report);
+	}
 	free(report);
 }
 

@@ -30,7 +30,9 @@ enum bg_script {
 	BG_TREE,		/* progress, a local.list, the reply */
 	BG_SILENT,		/* progress, then nothing */
 	BG_REFUSE,		/* an error reply: no_session */
-	BG_CANCEL,		/* progress, then the follower's job.cancel */
+	BG_CANCEL,		/* progress, then a job.cancel of either
+				   connection */
+	BG_CANCEL_LATE,		/* progress, then the caller's job.cancel */
 };
 
 #define send_line(fd, ...) do {					\
@@ -52,6 +54,43 @@ closed_within(int fd, int ms)
 	return false;
 }
 
+/* Which of two connections sends a job.cancel of j7 first (answered), or
+ * -1 when none does within WAIT_MS. One that closes meanwhile (a caller
+ * that has nothing to send) is left to the other. */
+static int
+cancel_from(int one, int two)
+{
+	struct pollfd p[2] = { { .fd = one, .events = POLLIN },
+	    { .fd = two, .events = POLLIN } };
+	int64_t end = now_ms() + WAIT_MS;
+	struct req r;
+	int i, fd;
+
+	while (now_ms() < end) {
+		if (poll(p, 2, (int)(end - now_ms())) <= 0)
+			return -1;
+		i = p[0].revents ? 0 : 1;
+		fd = p[i].fd;
+		if (!fake_recv_req(fd, &r, WAIT_MS)) {
+			if (strstr(r.why, "EOF") == NULL)
+				return -1;
+			p[i].fd = -1;	/* closed: poll ignores it now */
+			continue;
+		}
+		if (strcmp(r.method, "job.cancel") != 0 ||
+		    !json_is_string(json_object_get(r.params, "job")) ||
+		    strcmp(json_string_value(json_object_get(r.params,
+		    "job")), "j7") != 0)
+			return -1;
+		/* answered, though nobody waits for it: a caller may be
+		 * gone */
+		(void)fake_printf(fd, "{\"jsonrpc\":\"2.0\",\"result\":{},"
+		    "\"id\":%lld}\n", (long long)r.id);
+		return fd;
+	}
+	return -1;
+}
+
 /* The forked agent on listening socket ls: the caller's connection,
  * then the follower's, which it plays script on, then it waits for the
  * caller to close its connection (whose calls may look at it until they
@@ -61,7 +100,7 @@ bg_agent(int ls, enum bg_script script)
 {
 	struct req q, r;
 	json_int_t id;
-	int caller, fd;
+	int caller, fd, from;
 
 	if ((caller = accept(ls, NULL, NULL)) == -1 ||
 	    (fd = accept(ls, NULL, NULL)) == -1)
@@ -85,15 +124,14 @@ bg_agent(int ls, enum bg_script script)
 	    "\"direction\":\"get\",\"session\":\"s1\",\"path\":\"/r\","
 	    "\"bytes\":0,\"total\":0,\"tree\":{\"walking\":true}}}\n",
 	    (long long)id);
-	if (script == BG_CANCEL) {
-		/* the caller is gone: the follower cancels the tree */
-		if (!fake_recv_req(fd, &r, WAIT_MS) ||
-		    strcmp(r.method, "job.cancel") != 0 ||
-		    strcmp(json_string_value(json_object_get(r.params, "job")),
-		    "j7") != 0)
+	if (script == BG_CANCEL || script == BG_CANCEL_LATE) {
+		/* the caller gave up: the follower cancels the tree when it
+		 * finds nobody to tell the id, the caller when the id had
+		 * come already */
+		if ((from = cancel_from(fd, caller)) == -1)
 			_exit(7);
-		send_line(fd, "{\"jsonrpc\":\"2.0\",\"result\":{},\"id\":%lld}\n",
-		    (long long)r.id);
+		if (script == BG_CANCEL_LATE && from != caller)
+			_exit(9);
 		send_line(fd, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32008,"
 		    "\"message\":\"cancelled\",\"data\":{\"kind\":"
 		    "\"cancelled\"}},\"id\":%lld}\n", (long long)id);
@@ -308,9 +346,10 @@ START_TEST(test_send_tree_background_refused)
 }
 END_TEST
 
-/* Cancelled at once: the callback says so, and the follower, finding
- * nobody to tell the job id, cancels the tree at the agent (the fake
- * agent checks its job.cancel). */
+/* Cancelled at once: the callback says so, and the tree is cancelled at
+ * the agent (the fake agent checks the job.cancel): by the follower when
+ * it finds nobody to tell the id, or, when it had told it already, by
+ * the caller's connection. */
 START_TEST(test_send_tree_background_cancel)
 {
 	struct ftpagent *ca = bg_start(BG_CANCEL, WAIT_MS);
@@ -324,6 +363,28 @@ START_TEST(test_send_tree_background_cancel)
 	ck_assert(rec.done);
 	ck_assert_int_eq(rec.error, FTPAGENT_ERR_CANCELLED);
 	ck_assert_int_eq(ftpagent_pending(ca), 0);
+	bg_end(ca);
+}
+END_TEST
+
+/* Cancelled once the follower has told the id (it waits in the pipe,
+ * unread): the caller's connection cancels the tree. */
+START_TEST(test_send_tree_background_cancel_late)
+{
+	struct ftpagent *ca = bg_start(BG_CANCEL_LATE, WAIT_MS);
+	struct bg_rec rec = { 0 };
+	uint64_t id;
+
+	id = ftpagent_send_tree_background(ca, "s1", "/r", rootfd, &bg_opts,
+	    bg_cb, &rec);
+	ck_assert(id != 0);
+	poll(NULL, 0, 1000);	/* the follower reports within this */
+	ck_assert(!rec.done);
+	ck_assert(ftpagent_cancel(ca, id));
+	ck_assert_int_eq(rec.error, FTPAGENT_ERR_CANCELLED);
+	/* the job.cancel goes out on the next drive */
+	while (ftpagent_events(ca) & FTPAGENT_WRITE)
+		(void)ftpagent_process(ca, FTPAGENT_WRITE);
 	bg_end(ca);
 }
 END_TEST
@@ -361,5 +422,6 @@ tree_bg_tcases(Suite *s)
 	tcase_add_test(tc, test_send_tree_background);
 	tcase_add_test(tc, test_send_tree_background_refused);
 	tcase_add_test(tc, test_send_tree_background_cancel);
+	tcase_add_test(tc, test_send_tree_background_cancel_late);
 	suite_add_tcase(s, tc);
 }
