@@ -258,7 +258,7 @@ FTPAGENT_API bool ftpagent_reply_take_tree(struct ftpagent_reply *r,
  * call completes once the agent has taken the tree, with reply->job_id,
  * or with why not (as ftpagent_tree_background's error). Meanwhile
  * ftpagent_timeout asks to be woken every few milliseconds (the
- * follower's word comes through a pipe this connection looks at then),
+ * follower's word comes through a socket this connection looks at then),
  * at most for the connection's timeout. Cancelling the call
  * (ftpagent_cancel), or its timeout, also cancels the tree (the
  * follower does, or this connection when the follower's word had come

@@ -8,19 +8,22 @@
  * connection: the follower. The caller opens the follower's connection
  * (its errors are the caller's, as for any call), forks the follower
  * detached (fa_detach: no zombie, none of the caller's other
- * descriptors) and learns the tree's job id from a pipe: a call of its
- * own connection that waits on no request (fa_call_local) reads the pipe
- * without blocking every FA_POLL_MS until the follower has written, so
+ * descriptors) and learns the tree's job id from a socket pair (one
+ * record a report): a call of its own connection that waits on no
+ * request (fa_call_local) reads it without blocking every FA_POLL_MS
+ * until the follower has written, so
  * an event loop's caller never blocks on it. The follower starts the
  * tree with wait:true on its connection and serves its local.* until
  * the tree ends, then exits: it cannot outlive the tree. The agent ends
  * the tree when the follower's connection closes, and the follower ends
  * when the agent closes, goes silent past the connection's timeout (its
  * progress comes every second), or the caller stopped waiting for the id
- * (the call timed out or was cancelled: the pipe is closed, and the
- * follower cancels the tree).
+ * (the call timed out or was cancelled: its end is shut, the
+ * follower's report fails, and the follower cancels the tree).
  */
 #include <config.h>
+
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +35,7 @@
 
 #include "ftpagent_priv.h"
 
-/* What the follower tells its caller, in one write (under PIPE_BUF). */
+/* What the follower tells its caller, in one record. */
 struct tree_report {
 	int		 error;		/* FTPAGENT_OK: job holds the id */
 	int		 ftp_code;
@@ -104,7 +107,7 @@ follow_tree(struct ftpagent *fa, const char *session, const char *path,
 	_exit(0);
 }
 
-/* The follower's word, read without waiting (the pipe is non-blocking):
+/* The follower's word, read without waiting (the socket is non-blocking):
  * FA_NEXT while it has said nothing, else FA_DONE with the job id in r
  * or the follower's error as r's. */
 static int
@@ -141,11 +144,12 @@ bg_poll(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 }
 
 /*
- * The call ends: the pipe goes. Ended without the job id (cancelled, its
- * time up): a follower still to report finds nobody, and cancels its
- * tree itself; one that has reported already left the id in the pipe,
- * and the tree is cancelled here, so that no cancelled call leaves a
- * tree running that nobody knows of.
+ * The call ends: the socket goes. Ended without the job id (cancelled,
+ * its time up), it is shut for reading first: from then on the
+ * follower's report fails and the follower cancels its tree itself; a
+ * report written before is still there to read, and that tree is
+ * cancelled here. No moment is left between the two, so no cancelled
+ * call leaves a tree running that nobody knows of.
  */
 static void
 bg_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
@@ -155,6 +159,7 @@ bg_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 
 	if (report != NULL && *report != -1) {
 		if (r->pub.error != FTPAGENT_OK && r->pub.job_id == NULL) {
+			(void)shutdown(*report, SHUT_RD);
 			fa_reply_init(&late, c);
 			if (bg_poll(a, c, &late) == FA_DONE &&
 			    late.pub.job_id != NULL)
@@ -208,8 +213,8 @@ follower_connect(struct ftpagent *a)
 	return fa;
 }
 
-/* Starts the follower with fa, which it takes; *report: the pipe's read
- * end. False with a's error set. */
+/* Starts the follower with fa, which it takes; *report: the caller's
+ * end of the report socket. False with a's error set. */
 static bool
 follower_start(struct ftpagent *a, struct ftpagent *fa, const char *session,
     const char *remote_path, int local_dir,
@@ -219,8 +224,8 @@ follower_start(struct ftpagent *a, struct ftpagent *fa, const char *session,
 
 	/* the follower starts the tree: with this connection's limit */
 	ftpagent_set_limit_rate(fa, a->limit_rate);
-	if (pipe2(p, O_CLOEXEC) == -1) {
-		fa_set_local_error(a, "cannot make", "a pipe", errno);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p) == -1) {
+		fa_set_local_error(a, "cannot make", "a socket pair", errno);
 		ftpagent_free(fa);
 		return false;
 	}

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -36,12 +37,16 @@ enum bg_script {
 };
 
 #define send_line(fd, ...) do {					\
-	if (!fake_printf((fd), __VA_ARGS__))				\
+	if (!fake_printf((fd), __VA_ARGS__)) {				\
+		fprintf(stderr, "fake agent, line %d: %s\n", __LINE__,	\
+		    strerror(errno));					\
 		_exit(10);						\
+	}								\
 } while (0)
 
-/* The follower's connection has closed within ms (EOF), after what it
- * sent last (a job.cancel of a tree given up). */
+/* The connection has closed within ms, after what it sent last (a
+ * job.cancel of a tree given up): EOF, or a reset when it closed with
+ * an answer of ours unread (the caller's to its job.cancel). */
 static bool
 closed_within(int fd, int ms)
 {
@@ -49,8 +54,14 @@ closed_within(int fd, int ms)
 	struct req r;
 
 	while (now_ms() < end)
-		if (!fake_recv_req(fd, &r, (int)(end - now_ms())))
-			return strstr(r.why, "EOF") != NULL;
+		if (!fake_recv_req(fd, &r, (int)(end - now_ms()))) {
+			if (strstr(r.why, "EOF") != NULL ||
+			    strstr(r.why, strerror(ECONNRESET)) != NULL)
+				return true;
+			break;
+		}
+	fprintf(stderr, "fake agent: connection %d not closed: %s\n", fd,
+	    now_ms() < end ? r.why : "in time");
 	return false;
 }
 
