@@ -731,6 +731,16 @@ class TestCase(unittest.TestCase):
         wait_until(ready, 15, what="the agent to answer on " + sock)
         return agent
 
+    def pyftpd_session(self, **pyftpd):
+        """pyftpdlib (started with start_pyftpd's pyftpd), an agent and a
+        session to the one from the other: self.srv, self.agent, self.rpc
+        (a connection to the agent) and self.sid."""
+        self.srv = self.start_pyftpd(**pyftpd)
+        self.agent = self.start_agent()
+        self.rpc = self.agent.rpc()
+        self.sid = self.rpc.call("session.open", {
+            "url": self.srv.url(with_password=True)})["session"]
+
     # -- FTP servers
     def start_pyftpd(self, user="user", password="secret", tls="none",
                      home=None, cert="server", tls_version=None,

@@ -42,11 +42,7 @@ class SegmentsBase:
 class PyftpdSegmentsTest(SegmentsBase, ftpa.TestCase):
     def setUp(self):
         super().setUp()
-        self.srv = self.start_pyftpd(events=True)
-        self.agent = self.start_agent()
-        self.rpc = self.agent.rpc()
-        self.sid = self.rpc.call("session.open", {
-            "url": self.srv.url(with_password=True)})["session"]
+        self.pyftpd_session(events=True)
 
     def remote(self, name, size):
         return ftpa.make_file(os.path.join(self.srv.home, name), size)

@@ -60,14 +60,6 @@ def read_record(path):
 class ResumeBase:
     """self.srv, self.rpc, self.sid; remote files under srv.home."""
 
-    def pyftpd_session(self):
-        """pyftpdlib, an agent, and a session to it."""
-        self.srv = self.start_pyftpd(events=True)
-        self.agent = self.start_agent()
-        self.rpc = self.agent.rpc()
-        self.sid = self.rpc.call("session.open", {
-            "url": self.srv.url(with_password=True)})["session"]
-
     def remote(self, name, size):
         path = os.path.join(self.srv.home, name)
         sha = ftpa.make_file(path, size)
@@ -123,7 +115,7 @@ class ResumeBase:
 class PyftpdResume(ResumeBase, ftpa.TestCase):
     def setUp(self):
         super().setUp()
-        self.pyftpd_session()
+        self.pyftpd_session(events=True)
         self.dir = self.tmpdir()
 
     def test_follows_the_record(self):
@@ -288,7 +280,7 @@ class StoppedThenContinued:
 
 class PyftpdStopped(StoppedThenContinued, ResumeBase, ftpa.TestCase):
     def test_stop_and_continue(self):
-        self.pyftpd_session()
+        self.pyftpd_session(events=True)
         self.stop_and_continue()
 
 
