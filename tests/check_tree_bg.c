@@ -283,6 +283,20 @@ bg_cb(struct ftpagent *fa, struct ftpagent_reply *r, void *arg)
 	snprintf(rec->kind, sizeof(rec->kind), "%s", r->error_kind);
 }
 
+/* The send form's start: the call pending, no callback yet. */
+static uint64_t
+bg_send(struct ftpagent *ca, struct bg_rec *rec)
+{
+	uint64_t id;
+
+	id = ftpagent_send_tree_background(ca, "s1", "/r", rootfd, &bg_opts,
+	    bg_cb, rec);
+	ck_assert_msg(id != 0, "%s", ftpagent_error_message(ca));
+	ck_assert(!rec->done);
+	ck_assert_int_eq(ftpagent_pending(ca), 1);
+	return id;
+}
+
 /* The caller's event loop, in short: poll() on what the connection asks
  * for, until the callback has run; the longest wait it was told to take
  * while it waited into *longest_ms. */
@@ -318,14 +332,9 @@ START_TEST(test_send_tree_background)
 {
 	struct ftpagent *ca = bg_start(BG_TREE, WAIT_MS);
 	struct bg_rec rec = { 0 };
-	uint64_t id;
 	int longest;
 
-	id = ftpagent_send_tree_background(ca, "s1", "/r", rootfd, &bg_opts,
-	    bg_cb, &rec);
-	ck_assert_msg(id != 0, "%s", ftpagent_error_message(ca));
-	ck_assert(!rec.done);
-	ck_assert_int_eq(ftpagent_pending(ca), 1);
+	(void)bg_send(ca, &rec);
 	bg_drive(ca, &rec, &longest);
 	ck_assert_int_eq(rec.error, FTPAGENT_OK);
 	ck_assert_str_eq(rec.job, "j7");
@@ -346,8 +355,7 @@ START_TEST(test_send_tree_background_refused)
 	struct bg_rec rec = { 0 };
 	int longest;
 
-	ck_assert(ftpagent_send_tree_background(ca, "s1", "/r", rootfd,
-	    &bg_opts, bg_cb, &rec) != 0);
+	(void)bg_send(ca, &rec);
 	bg_drive(ca, &rec, &longest);
 	ck_assert_int_eq(rec.error, FTPAGENT_ERR_NO_SESSION);
 	ck_assert_str_eq(rec.kind, "no_session");
@@ -367,9 +375,7 @@ START_TEST(test_send_tree_background_cancel)
 	struct bg_rec rec = { 0 };
 	uint64_t id;
 
-	id = ftpagent_send_tree_background(ca, "s1", "/r", rootfd, &bg_opts,
-	    bg_cb, &rec);
-	ck_assert(id != 0);
+	id = bg_send(ca, &rec);
 	ck_assert(ftpagent_cancel(ca, id));
 	ck_assert(rec.done);
 	ck_assert_int_eq(rec.error, FTPAGENT_ERR_CANCELLED);
@@ -386,9 +392,7 @@ START_TEST(test_send_tree_background_cancel_late)
 	struct bg_rec rec = { 0 };
 	uint64_t id;
 
-	id = ftpagent_send_tree_background(ca, "s1", "/r", rootfd, &bg_opts,
-	    bg_cb, &rec);
-	ck_assert(id != 0);
+	id = bg_send(ca, &rec);
 	poll(NULL, 0, 1000);	/* the follower reports within this */
 	ck_assert(!rec.done);
 	ck_assert(ftpagent_cancel(ca, id));
