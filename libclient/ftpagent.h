@@ -161,8 +161,8 @@ FTPAGENT_API void ftpagent_set_session_limit_rate(struct ftpagent *,
  * with pwrite from its start, whatever was there, and cut or grown to
  * the remote size; its offset stays); for ftpagent_get_file
  * LOCAL.segments.part. Any other download (at an offset, ASCII, into a
- * pipe, device or FIFO, or resuming with ftpagent_get_fd) ignores n and
- * runs on one connection. Trees ignore it too (their files run side by
+ * pipe, device or FIFO, or resuming with ftpagent_get_fd a file no
+ * segmented download left) ignores n and runs on one connection. Trees ignore it too (their files run side by
  * side: ftpagent_tree_opts.parallel).
  *
  * While ranges are missing the file is the remote size plus 512 bytes,
@@ -185,13 +185,16 @@ FTPAGENT_API void ftpagent_set_session_limit_rate(struct ftpagent *,
  *
  * LOCAL.segments.part is never LOCAL.part, which a resume continues from
  * its end: it holds the holes of unfinished ranges. ftpagent_get_fd with
- * opts->offset < 0 resumes on one connection from the fd's size, so
- * continuing a segmented download is for ftpagent_get_file: an fd a
- * segmented download left is 512 bytes longer than the remote file and
- * fails as an offset past its end. ftpagent_get_file, and the follower of
- * a background one (the agent never renames a segmented download),
- * keep the .segments.part of a download that did not finish for a
- * resume, and remove only an empty one the call made, as for a .part.
+ * opts->offset < 0 continues in ranges (since 7:0:6) an fd a segmented
+ * download left (a regular file open O_RDWR, not O_APPEND, that ends
+ * with a sound record for the bytes before it; the agent checks it
+ * against the remote file as above), and resumes any other on one
+ * connection from its size (one a segmented download left but open
+ * O_WRONLY cannot be read for its record: it fails as an offset past
+ * the remote file's end). ftpagent_get_file, and the follower of a
+ * background one (the agent never renames a segmented download), keep
+ * the .segments.part of a download that did not finish for a resume,
+ * and remove only an empty one the call made, as for a .part.
  * Since 6:0:5.
  */
 FTPAGENT_API void ftpagent_set_segments(struct ftpagent *, int n);

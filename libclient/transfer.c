@@ -36,6 +36,7 @@
 
 #include "ftpagent_priv.h"
 #include "bytename.h"
+#include "segrec.h"
 #include "wire.h"
 
 enum xfer_step {
@@ -65,7 +66,8 @@ struct xfer {
 	int64_t		 limit_rate;	/* 0: none of its own */
 	int		 segments;	/* > 1: in ranges ("segments") */
 	bool		 seg_resume;	/* ... continuing LOCAL.segments.part
-					   ("resume") */
+					   or an fd a segmented download
+					   left ("resume") */
 	bool		 ascii, append, rest_restart;
 	struct localdest d;		/* LOCAL_PART, LOCAL_IN_PLACE */
 	bool		 had_part;	/* LOCAL.part was there before */
@@ -253,6 +255,29 @@ fd_segmentable(int fd)
 	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    (fl = fcntl(fd, F_GETFL)) != -1 && !(fl & O_APPEND) &&
 	    (fl & O_ACCMODE) != O_RDONLY && lseek(fd, 0, SEEK_CUR) == 0;
+}
+
+/*
+ * Whether fd is what a segmented download left: a regular file open for
+ * reading and writing (the agent reads the record), not O_APPEND, whose
+ * last SEGREC_SIZE bytes are a sound record for the data before them. A
+ * plain resume from its size would take the record for data.
+ */
+static bool
+fd_has_record(int fd)
+{
+	unsigned char buf[SEGREC_SIZE];
+	struct segrec rec;
+	struct stat st;
+	const char *why;
+	int fl;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size >= SEGREC_SIZE && (fl = fcntl(fd, F_GETFL)) != -1 &&
+	    (fl & O_ACCMODE) == O_RDWR && !(fl & O_APPEND) &&
+	    pread(fd, buf, sizeof(buf), st.st_size - SEGREC_SIZE) ==
+	    (ssize_t)sizeof(buf) && segrec_decode(buf, &rec, &why) == 0 &&
+	    rec.size == st.st_size - SEGREC_SIZE;
 }
 
 /* Resuming onto LOCAL with no LOCAL.part but a regular LOCAL: the
@@ -742,6 +767,13 @@ send_fd(struct ftpagent *a, const char *session, const char *path, int fd,
 	}
 	if (!put && x->offset == 0 && !x->ascii && fd_segmentable(x->fd))
 		x->segments = a->segments;
+	else if (!put && x->offset < 0 && !x->ascii && fd_has_record(x->fd)) {
+		/* continued in the agent's ranges, as get_file's
+		 * LOCAL.segments.part */
+		x->seg_resume = true;
+		x->offset = 0;
+		x->segments = a->segments > 1 ? a->segments : 2;
+	}
 	x->step = XFER_TRANSFER;
 	if (x->offset < 0 && put)
 		x->step = XFER_STAT_REMOTE;

@@ -25,6 +25,7 @@
 
 #include "fakeagent.h"
 #include "check_async.h"
+#include "segrec.h"
 
 /* ---- 7. descriptors travel with their own request ------------------------ */
 
@@ -561,6 +562,85 @@ START_TEST(test_segments_resume_file)
 }
 END_TEST
 
+/* A resume (offset -1) of a get_fd of fd: the request's "segments",
+ * "resume" and "offset" (-1 when none); the agent refuses it. */
+static void
+fd_resume_sent(int fd, json_int_t *segs, bool *resume, json_int_t *offset)
+{
+	struct ftpagent_xfer_opts o;
+	struct req q;
+	uint64_t id;
+
+	memset(&o, 0, sizeof(o));
+	o.offset = -1;
+	memset(&recs[0], 0, sizeof(recs[0]));
+	id = ftpagent_send_get_fd(a, "s1", "/f", fd, &o, on_reply, &recs[0]);
+	ck_assert_msg(id != 0, "%s", ftpagent_error_message(a));
+	flush();
+	agent_req(&q, "transfer.get", 1);
+	*segs = int_param(&q, "segments");
+	*resume = json_is_true(json_object_get(q.params, "resume"));
+	*offset = int_param(&q, "offset");
+	resume_refuse(&q, id);
+}
+
+/* get_fd -c of a file a segmented download left (1000 bytes, then a
+ * record for them): continued in ranges ("resume", no offset), in 2
+ * without segments asked; any other file, or one not open for reading
+ * (the record cannot be read), resumes from its size, as ever. */
+START_TEST(test_segments_resume_fd)
+{
+	struct segrec rec = { .size = 1000, .mtime = 7, .n = 2,
+	    .r = { { 0, 100, 500 }, { 500, 700, 1000 } } };
+	unsigned char buf[SEGREC_SIZE], data[1000] = { 0 };
+	char path[] = "/tmp/check_async.XXXXXX";
+	json_int_t segs, off;
+	bool resume;
+	int fd, wo;
+
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	ck_assert_int_ge(wo = open(path, O_WRONLY), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	segrec_encode(&rec, buf);
+	ck_assert_int_eq(write(fd, data, sizeof(data)), sizeof(data));
+	ck_assert_int_eq(write(fd, buf, sizeof(buf)), sizeof(buf));
+	fd_resume_sent(fd, &segs, &resume, &off);
+	ck_assert(resume);
+	ck_assert_int_eq(segs, 2);
+	ck_assert_int_eq(off, -1);
+	ftpagent_set_segments(a, 4);
+	fd_resume_sent(fd, &segs, &resume, &off);
+	ck_assert(resume);
+	ck_assert_int_eq(segs, 4);
+	/* the file untouched: the agent reads the record */
+	ck_assert_int_eq(lseek(fd, 0, SEEK_END), 1000 + SEGREC_SIZE);
+	/* open for writing only: the record cannot be read */
+	fd_resume_sent(wo, &segs, &resume, &off);
+	ck_assert(!resume);
+	ck_assert_int_eq(segs, -1);
+	ck_assert_int_eq(off, 1000 + SEGREC_SIZE);
+	/* a damaged record, then one for another length: no record */
+	buf[20] ^= 1;
+	ck_assert_int_eq(pwrite(fd, buf, sizeof(buf), 1000), sizeof(buf));
+	fd_resume_sent(fd, &segs, &resume, &off);
+	ck_assert(!resume);
+	ck_assert_int_eq(off, 1000 + SEGREC_SIZE);
+	buf[20] ^= 1;
+	ck_assert_int_eq(pwrite(fd, buf, sizeof(buf), 1001), sizeof(buf));
+	fd_resume_sent(fd, &segs, &resume, &off);
+	ck_assert(!resume);
+	ck_assert_int_eq(off, 1001 + SEGREC_SIZE);
+	/* a file shorter than a record */
+	ck_assert_int_eq(ftruncate(fd, 10), 0);
+	fd_resume_sent(fd, &segs, &resume, &off);
+	ck_assert(!resume);
+	ck_assert_int_eq(segs, -1);
+	ck_assert_int_eq(off, 10);
+	close(fd);
+	close(wo);
+}
+END_TEST
+
 /* ---- 8. timeouts --------------------------------------------------------- */
 
 START_TEST(test_timeout)
@@ -875,6 +955,7 @@ async_fds_time_tcases(Suite *s)
 	tcase_add_test(tc, test_segments_fd);
 	tcase_add_test(tc, test_segments_file);
 	tcase_add_test(tc, test_segments_resume_file);
+	tcase_add_test(tc, test_segments_resume_fd);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_timeout_earliest);
 	tcase_add_test(tc, test_transfer_timeout);

@@ -1,6 +1,6 @@
 /*
- * daemon/segrecord.c, the record of a segmented download's ranges at the
- * end of its file: what is written reads back the same; any damaged
+ * protocol/segrec.c and daemon/segrecord.c, the record of a segmented
+ * download's ranges at the end of its file: what is written reads back the same; any damaged
  * byte, any ranges that do not tile the file, and any record for another
  * remote file (size, time) or in a file of the wrong length is no record.
  */
@@ -32,7 +32,7 @@ sample(int64_t size, int64_t mtime, int n)
 	return rec;
 }
 
-/* The layout's checksum (segrecord.c's header: FNV-1a, 64 bits, of
+/* The layout's checksum (segrec.c's header: FNV-1a, 64 bits, of
  * bytes 0 to 503, stored little-endian at 504), made again after a
  * change so that only the change is judged. */
 static void

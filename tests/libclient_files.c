@@ -5,17 +5,22 @@
  *	libclient_files SOCKET SESSION get-progress REMOTE LOCAL [resume]
  *	libclient_files SOCKET SESSION get-bg REMOTE LOCAL [resume]
  *	libclient_files SOCKET SESSION put-bg LOCAL REMOTE
+ *	libclient_files SOCKET SESSION get-fd REMOTE LOCAL [resume]
  *
  * Prints one line "ok KEY=VALUE ..." or "error KIND MESSAGE", and for the
  * background calls waits for the job with ftpagent_job_wait. get-progress
  * adds what its progress callback saw: how many calls, the last bytes
- * and total.
+ * and total. get-fd opens LOCAL for reading and writing (made if it is
+ * not there, never cut) and downloads into it with ftpagent_get_fd, in
+ * $LIBCLIENT_SEGMENTS ranges when that is set.
  */
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ftpagent.h"
 
@@ -58,6 +63,30 @@ on_progress(void *arg, int64_t bytes, int64_t total)
 }
 
 static int
+get_fd(struct ftpagent *fa, const char *session, const char *from,
+    const char *to, const struct ftpagent_xfer_opts *o)
+{
+	struct ftpagent_xfer_result r;
+	const char *n = getenv("LIBCLIENT_SEGMENTS");
+	bool ok;
+	int fd;
+
+	if ((fd = open(to, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1) {
+		perror(to);
+		return 2;
+	}
+	if (n != NULL)
+		ftpagent_set_segments(fa, atoi(n));
+	ok = ftpagent_get_fd(fa, session, from, fd, o, &r);
+	close(fd);
+	if (!ok)
+		return failed(fa);
+	printf("ok bytes=%lld total=%lld\n", (long long)r.bytes,
+	    (long long)r.total);
+	return 0;
+}
+
+static int
 run(struct ftpagent *fa, const char *session, const char *op,
     const char *from, const char *to, bool resume)
 {
@@ -80,6 +109,8 @@ run(struct ftpagent *fa, const char *session, const char *op,
 		    (long long)seen.total);
 		return 0;
 	}
+	if (strcmp(op, "get-fd") == 0)
+		return get_fd(fa, session, from, to, &o);
 	if (strcmp(op, "get") == 0) {
 		if (!ftpagent_get_file(fa, session, from, to, &o, &r))
 			return failed(fa);

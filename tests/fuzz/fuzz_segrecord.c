@@ -1,5 +1,5 @@
 /*
- * The record of a segmented download's ranges (daemon/segrecord.c),
+ * The record of a segmented download's ranges (protocol/segrec.c),
  * which the agent reads from the end of a file a user hands it.
  *
  * The input is cut or padded with zeros to SEGREC_SIZE bytes; its last
@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "segrecord.h"
+#include "segrec.h"
 
-/* The layout's checksum (segrecord.c): FNV-1a, 64 bits, of the bytes
+/* The layout's checksum (segrec.c): FNV-1a, 64 bits, of the bytes
  * before it, stored little-endian in the last 8. */
 static void
 fix_checksum(uint8_t *buf)

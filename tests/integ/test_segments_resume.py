@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Segmented downloads continued by a later run (issue 18), over
 JSON-RPC: while ranges are missing the agent keeps a record of them at
-the end of the file (daemon/segrecord.h: the remote size and time, and
+the end of the file (protocol/segrec.h: the remote size and time, and
 per range where it starts, how far it is written, where it ends), and
 transfer.get with "segments" and "resume": true goes on from there.
 
@@ -15,6 +15,7 @@ over plain FTP (splice) and FTPS (copied, where bytes wait in memory)
 and against pyftpdlib (MLST) and vsftpd (SIZE and MDTM)."""
 import os
 import struct
+import subprocess
 
 import ftpa
 
@@ -144,6 +145,30 @@ class PyftpdResume(ResumeBase, ftpa.TestCase):
                                             s[3] + 777777])
         self.assertEqual(self.retrs(mark), 3)
         self.assertIn("written by an earlier run", self.agent.log_text())
+
+    def test_libftpagent_get_fd(self):
+        """ftpagent_get_fd resuming a file whose last bytes are a record
+        (libclient_files get-fd): continued in the record's ranges, as
+        transfer.get "resume" is, without segments asked."""
+        size = 4 * MIB + 99
+        _, data = self.remote("f.bin", size)
+        s = starts(size, 2) + [size]
+        ranges = [(s[0], s[0] + 4096, s[1]), (s[1], s[1] + 5, s[2])]
+        out = os.path.join(self.dir, "f.bin")
+        self.partial(out, data, self.mtime("f.bin"), ranges)
+        mark = len(self.commands())
+        prog = os.path.join(ftpa.BUILDDIR, "tests", "libclient_files")
+        p = subprocess.run([prog, self.agent.sock, self.sid, "get-fd",
+                            "/f.bin", out, "resume"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120)
+        self.assertEqual(p.returncode, 0, (p.stdout, p.stderr))
+        left = size - 4096 - 5
+        self.assertEqual(p.stdout.decode().split(),
+                         ["ok", "bytes=%d" % left, "total=%d" % left])
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), self.expected(data, ranges))
+        self.assertEqual(self.rests(mark), [s[0] + 4096, s[1] + 5])
 
     def test_all_written(self):
         """A record of whole ranges (a run stopped before the end): no
