@@ -204,10 +204,12 @@ ftpagent_free(struct ftpagent *a)
 {
 	if (a == NULL || a->freeing)
 		return;
-	if (conn_is_open(&a->conn) && conn_queued(&a->conn) > 0)
-		(void)conn_flush(&a->conn);
 	a->freeing = true;
 	fa_calls_cancel_all(a, "the connection was freed");
+	/* what is queued goes, with what the calls' ends queued last (the
+	 * job.cancel of a background tree whose id had come) */
+	if (conn_is_open(&a->conn) && conn_queued(&a->conn) > 0)
+		(void)conn_flush(&a->conn);
 	conn_close(&a->conn);
 	if (a->watch != NULL)
 		a->watch(a->watch_arg, -1, 0, -1);

@@ -16,7 +16,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -55,7 +55,8 @@ report_send(int fd, const struct tree_report *r)
 }
 
 /* In the follower: the job id, to the caller, at the tree's first
- * progress. A caller that is gone (EPIPE) has failed: the tree stops. */
+ * progress. A caller that is gone (EPIPE, ECONNRESET) has failed: the
+ * tree stops. */
 static bool
 follower_progress(void *arg, const struct ftpagent_tree *t)
 {
@@ -148,8 +149,12 @@ bg_poll(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
  * its time up), it is shut for reading first: from then on the
  * follower's report fails and the follower cancels its tree itself; a
  * report written before is still there to read, and that tree is
- * cancelled here. No moment is left between the two, so no cancelled
- * call leaves a tree running that nobody knows of.
+ * cancelled here (the job.cancel goes out even when the connection is
+ * being freed: ftpagent_free sends what the ends queued). No moment is
+ * left between the two, so no cancelled call leaves a tree running that
+ * nobody knows of; only a call ended because this connection itself
+ * is gone has nothing left to cancel with (the follower's connection,
+ * and its tree, go on).
  */
 static void
 bg_end(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)

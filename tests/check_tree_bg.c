@@ -384,7 +384,7 @@ START_TEST(test_send_tree_background_cancel)
 }
 END_TEST
 
-/* Cancelled once the follower has told the id (it waits in the pipe,
+/* Cancelled once the follower has told the id (it waits in the socket,
  * unread): the caller's connection cancels the tree. */
 START_TEST(test_send_tree_background_cancel_late)
 {
@@ -401,6 +401,23 @@ START_TEST(test_send_tree_background_cancel_late)
 	while (ftpagent_events(ca) & FTPAGENT_WRITE)
 		(void)ftpagent_process(ca, FTPAGENT_WRITE);
 	bg_end(ca);
+}
+END_TEST
+
+/* The connection freed once the follower has told the id, with the call
+ * in flight: the call ends cancelled, and so does the tree (the
+ * job.cancel goes out before the connection closes). */
+START_TEST(test_send_tree_background_free_late)
+{
+	struct ftpagent *ca = bg_start(BG_CANCEL_LATE, WAIT_MS);
+	struct bg_rec rec = { 0 };
+
+	(void)bg_send(ca, &rec);
+	poll(NULL, 0, 1000);	/* the follower reports within this */
+	ck_assert(!rec.done);
+	bg_end(ca);
+	ck_assert(rec.done);
+	ck_assert_int_eq(rec.error, FTPAGENT_ERR_CANCELLED);
 }
 END_TEST
 
@@ -438,5 +455,6 @@ tree_bg_tcases(Suite *s)
 	tcase_add_test(tc, test_send_tree_background_refused);
 	tcase_add_test(tc, test_send_tree_background_cancel);
 	tcase_add_test(tc, test_send_tree_background_cancel_late);
+	tcase_add_test(tc, test_send_tree_background_free_late);
 	suite_add_tcase(s, tc);
 }
