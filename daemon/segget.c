@@ -1,6 +1,6 @@
 /*
  * The segmented download of segget.h: the stat, the ranges (new, or
- * continued from the record an earlier run left, segrecord.h), the
+ * continued from the record an earlier run left, protocol/segrec.h), the
  * record kept up to date, and the parent job's progress and end.
  */
 #include "config.h"

@@ -9,7 +9,7 @@
  * the size the server gave.
  *
  * While ranges are missing, the file ends with a record of them
- * (segrecord.h), kept up to date as they run and left in place when the
+ * (protocol/segrec.h), kept up to date as they run and left in place when the
  * download fails or is cancelled; a later download of the same remote
  * file (size and time) into that file with resume set continues each
  * range from where it was written to. The end of the download cuts the
@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "segrecord.h"
+#include "segrec.h"
 
 #define SEGMENTS_MAX	16
 #define SEGMENT_MIN	(1024 * 1024)

@@ -42,17 +42,15 @@
 
 /* ---- the agent names the file ------------------------------------------ */
 
-#define FEATURE_RENAME	"transfer.get.rename"
-
 bool
-fa_info_renames(const json_t *info)
+fa_info_feature(const json_t *info, const char *feature)
 {
 	const json_t *v;
 	size_t i;
 
 	json_array_foreach(json_object_get(info, "features"), i, v)
 		if (json_is_string(v) && strcmp(json_string_value(v),
-		    FEATURE_RENAME) == 0)
+		    feature) == 0)
 			return true;
 	return false;
 }

@@ -162,8 +162,9 @@ FTPAGENT_API void ftpagent_set_session_limit_rate(struct ftpagent *,
  * the remote size; its offset stays); for ftpagent_get_file
  * LOCAL.segments.part. Any other download (at an offset, ASCII, into a
  * pipe, device or FIFO, or resuming with ftpagent_get_fd a file no
- * segmented download left) ignores n and runs on one connection. Trees ignore it too (their files run side by
- * side: ftpagent_tree_opts.parallel).
+ * segmented download left) ignores n and runs on one connection. Trees
+ * ignore it too (their files run side by side:
+ * ftpagent_tree_opts.parallel).
  *
  * While ranges are missing the file is the remote size plus 512 bytes,
  * the last 512 the agent's record of the ranges (layout in
@@ -180,8 +181,10 @@ FTPAGENT_API void ftpagent_set_session_limit_rate(struct ftpagent *,
  * another length, a damaged record, or one for a remote file of another
  * size or modification time makes the agent start over (in n ranges, 2
  * when n <= 1). result->bytes and result->total are then this call's.
- * An agent without "transfer.get.segments.resume" in rpc.info's
- * features ignores "resume" and starts over.
+ * Such a resume asks rpc.info first (once a connection): with an agent
+ * that does not name "transfer.get.segments.resume" among its features
+ * (one that would ignore "resume") it fails with FTPAGENT_ERR_RPC, kind
+ * "params", and leaves the file as it is.
  *
  * LOCAL.segments.part is never LOCAL.part, which a resume continues from
  * its end: it holds the holes of unfinished ranges. ftpagent_get_fd with
@@ -352,7 +355,9 @@ struct ftpagent_xfer_result {
  * Downloads path into fd (passed to the agent; the caller keeps its own
  * copy and closes it). The data is written at the fd's current position
  * (regular files: at offset opts->offset when resuming; opts->offset < 0
- * resumes at the regular file's size). opts and result may be NULL.
+ * resumes at the regular file's size, or continues in ranges a file a
+ * segmented download left: see ftpagent_set_segments). opts and result
+ * may be NULL.
  */
 FTPAGENT_API bool ftpagent_get_fd(struct ftpagent *, const char *session,
     const char *path, int fd, const struct ftpagent_xfer_opts *opts,
@@ -422,7 +427,8 @@ FTPAGENT_API bool ftpagent_put_file(struct ftpagent *, const char *session,
  * holds its own copy of fd; the job belongs to the caller's uid and runs
  * on when this connection closes. Follow it with ftpagent_job_wait, the
  * other job functions or events. opts as for ftpagent_get_fd (offset < 0
- * resumes at the regular file's size); opts->progress is not used.
+ * resumes at the regular file's size, or continues a segmented
+ * download's); opts->progress is not used.
  */
 FTPAGENT_API bool ftpagent_get_fd_background(struct ftpagent *,
     const char *session, const char *path, int fd,

@@ -70,6 +70,7 @@ struct ftpagent {
 	bool		 names_requests; /* a job.progress had "request" */
 	enum fa_ask	 renames;	/* the agent names a background
 					   download's file (follow.c) */
+	enum fa_ask	 seg_resumes;	/* ... continues a segmented one */
 	/* the core (core.c) */
 	struct fa_calls	*calls;
 	json_int_t	 next_id;
@@ -329,9 +330,21 @@ bool	fa_local_resolve(struct ftpagent *a, const char *local,
  * stays for a resume, a segmented one's with the agent's record of its
  * ranges). */
 void	fa_part_abandon(const struct localdest *d, bool had_part);
-/* Whether rpc.info's result says that the agent renames a background
- * download's .part for this caller (transfer.get "rename"). */
-bool	fa_info_renames(const json_t *info);
+/* A regular file's size as the offset to resume at: 0, or errno (EINVAL:
+ * not a regular file). */
+int	fa_fd_size(int fd, int64_t *size);
+/* Whether a download into fd may go in ranges; whether fd holds what a
+ * segmented download left (its record at the end). xferlocal.c. */
+bool	fa_fd_segmentable(int fd);
+bool	fa_fd_has_record(int fd);
+/* Whether rpc.info's result names feature among its "features":
+ * FA_FEATURE_RENAME, the agent renames a background download's .part for
+ * this caller (transfer.get "rename"); FA_FEATURE_SEG_RESUME, it
+ * continues a segmented download from its record (transfer.get
+ * "resume"). */
+#define FA_FEATURE_RENAME	"transfer.get.rename"
+#define FA_FEATURE_SEG_RESUME	"transfer.get.segments.resume"
+bool	fa_info_feature(const json_t *info, const char *feature);
 /* transfer.get's "rename" for d (dir_fd 1, *dir_fd opened for it and
  * the caller's to close), or NULL when d cannot be named so (the
  * follower's way then). */

@@ -4,7 +4,8 @@
  *
  *   XFER_INFO         a background download into LOCAL.part asks, once
  *                     a connection, whether the agent renames it
- *                     (rpc.info; follow.c)
+ *                     (rpc.info; follow.c), a continued segmented one
+ *                     whether the agent can continue it
  *   XFER_STAT_REMOTE  an upload resuming asks the server's size first
  *   XFER_STAT_ADOPT   a download resuming onto LOCAL without LOCAL.part
  *                     asks the remote size: a LOCAL as long is complete,
@@ -36,7 +37,6 @@
 
 #include "ftpagent_priv.h"
 #include "bytename.h"
-#include "segrec.h"
 #include "wire.h"
 
 enum xfer_step {
@@ -180,21 +180,6 @@ reply_local_error(struct fa_reply *r, const char *what, const char *file,
 	    fa_errstr(e, eb, sizeof(eb)));
 }
 
-/* A regular file's size as the offset to resume at: 0, or errno
- * (EINVAL: not a regular file). */
-static int
-fd_size(int fd, int64_t *size)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) == -1)
-		return errno;
-	if (!S_ISREG(st.st_mode))
-		return EINVAL;
-	*size = st.st_size;
-	return 0;
-}
-
 /*
  * Opens LOCAL.part for the transfer at x->offset: 0 truncates, > 0
  * truncates there, < 0 resumes at its size. 0, or errno with *what
@@ -217,7 +202,7 @@ part_open(struct xfer *x, const char **what)
 	e = 0;
 	if (x->offset < 0) {
 		*what = "cannot resume";
-		e = fd_size(x->fd, &x->offset);
+		e = fa_fd_size(x->fd, &x->offset);
 	} else if (x->offset > 0 && ftruncate(x->fd, x->offset) == -1) {
 		*what = "cannot truncate";
 		e = errno;
@@ -230,56 +215,6 @@ part_open(struct xfer *x, const char **what)
 	return e;
 }
 
-void
-fa_part_abandon(const struct localdest *d, bool had_part)
-{
-	struct stat st;
-
-	if (!had_part && lstat(d->part, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_size == 0)
-		unlink(d->part);
-}
-
-/*
- * Whether a download into fd may go in ranges: the agent writes each at
- * its offset from the file's start (pwrite) and sizes the file, so fd
- * must be a regular file open for writing, not O_APPEND, at its start
- * (else what the caller wrote before would be overwritten).
- */
-static bool
-fd_segmentable(int fd)
-{
-	struct stat st;
-	int fl;
-
-	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (fl = fcntl(fd, F_GETFL)) != -1 && !(fl & O_APPEND) &&
-	    (fl & O_ACCMODE) != O_RDONLY && lseek(fd, 0, SEEK_CUR) == 0;
-}
-
-/*
- * Whether fd is what a segmented download left: a regular file open for
- * reading and writing (the agent reads the record), not O_APPEND, whose
- * last SEGREC_SIZE bytes are a sound record for the data before them. A
- * plain resume from its size would take the record for data.
- */
-static bool
-fd_has_record(int fd)
-{
-	unsigned char buf[SEGREC_SIZE];
-	struct segrec rec;
-	struct stat st;
-	const char *why;
-	int fl;
-
-	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_size >= SEGREC_SIZE && (fl = fcntl(fd, F_GETFL)) != -1 &&
-	    (fl & O_ACCMODE) == O_RDWR && !(fl & O_APPEND) &&
-	    pread(fd, buf, sizeof(buf), st.st_size - SEGREC_SIZE) ==
-	    (ssize_t)sizeof(buf) && segrec_decode(buf, &rec, &why) == 0 &&
-	    rec.size == st.st_size - SEGREC_SIZE;
-}
-
 /* Resuming onto LOCAL with no LOCAL.part but a regular LOCAL: the
  * remote size decides (XFER_STAT_ADOPT). */
 static bool
@@ -289,30 +224,6 @@ adopt_needed(const struct xfer *x)
 
 	return x->offset < 0 && lstat(x->d.part, &st) == -1 &&
 	    errno == ENOENT && stat(x->d.path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-bool
-fa_local_resolve(struct ftpagent *a, const char *local, struct localdest *d)
-{
-	if (local == NULL || *local == '\0') {
-		fa_set_error(a, FTPAGENT_ERR_ARGUMENT, "no local file name");
-		return false;
-	}
-	if (!fa_usable(a))
-		return false;
-	if (localdest_resolve(local, d) == -1) {
-		if (errno == ENOMEM)
-			fa_set_error(a, FTPAGENT_ERR_NOMEM, "out of memory");
-		else
-			fa_set_local_error(a, "cannot look up", local, errno);
-		return false;
-	}
-	if (d->kind == LOCALDEST_DIR) {
-		localdest_clear(d);
-		fa_set_local_error(a, "cannot write to", local, EISDIR);
-		return false;
-	}
-	return true;
 }
 
 /* ---- the steps ---------------------------------------------------------- */
@@ -379,16 +290,30 @@ send_transfer(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 	return v;
 }
 
-/* rpc.info said (info NULL: could not say) whether the agent renames:
- * on to the step that was waiting. */
+/* rpc.info said (info NULL: could not say) whether the agent renames,
+ * and whether it continues a segmented download: on to the step that
+ * was waiting, or, for a continued segmented download the agent cannot
+ * continue, an error (the file untouched). */
 static int
 after_info(struct ftpagent *a, struct fa_call *c, const json_t *info,
     struct fa_reply *r)
 {
 	struct xfer *x = c->state;
 
-	a->renames = info != NULL && fa_info_renames(info) ? FA_ASK_YES :
-	    FA_ASK_NO;
+	a->renames = info != NULL && fa_info_feature(info,
+	    FA_FEATURE_RENAME) ? FA_ASK_YES : FA_ASK_NO;
+	a->seg_resumes = info != NULL && fa_info_feature(info,
+	    FA_FEATURE_SEG_RESUME) ? FA_ASK_YES : FA_ASK_NO;
+	/* one that would ignore "resume" would start over, or, older
+	 * still, write the file from its start and leave the record */
+	if (x->seg_resume && a->seg_resumes != FA_ASK_YES) {
+		fa_reply_error(r, FTPAGENT_ERR_RPC, "cannot continue the "
+		    "segmented download: the agent does not (no %s in "
+		    "rpc.info)", FA_FEATURE_SEG_RESUME);
+		free(r->kind);
+		r->kind = strdup("params");
+		return FA_DONE;
+	}
 	x->step = x->after_info;
 	if (x->step == XFER_STAT_ADOPT)
 		return fa_call_next(a, c, r, "fs.stat", stat_params(x), NULL,
@@ -550,7 +475,8 @@ xfer_error(struct ftpagent *a, struct fa_call *c, struct fa_reply *r)
 {
 	struct xfer *x = c->state;
 
-	/* an agent that cannot say renames nothing: the follower does */
+	/* an agent that cannot say renames nothing (the follower does) and
+	 * continues no segmented download */
 	if (x->step == XFER_INFO && r->kind != NULL) {
 		fa_reply_clear(r);
 		fa_reply_init(r, c);
@@ -748,6 +674,17 @@ xfer_make(struct ftpagent *a, const char *session, const char *path,
 	return x;
 }
 
+/* A continued segmented download asks the agent first (rpc.info, once a
+ * connection) whether it can continue one. */
+static void
+ask_seg_resume(struct ftpagent *a, struct xfer *x)
+{
+	if (x->seg_resume && a->seg_resumes != FA_ASK_YES) {
+		x->after_info = x->step;
+		x->step = XFER_INFO;
+	}
+}
+
 /* A transfer of the caller's fd (a copy of it is ours). */
 static uint64_t
 send_fd(struct ftpagent *a, const char *session, const char *path, int fd,
@@ -765,9 +702,9 @@ send_fd(struct ftpagent *a, const char *session, const char *path, int fd,
 		xfer_free(x);
 		return 0;
 	}
-	if (!put && x->offset == 0 && !x->ascii && fd_segmentable(x->fd))
+	if (!put && x->offset == 0 && !x->ascii && fa_fd_segmentable(x->fd))
 		x->segments = a->segments;
-	else if (!put && x->offset < 0 && !x->ascii && fd_has_record(x->fd)) {
+	else if (!put && x->offset < 0 && !x->ascii && fa_fd_has_record(x->fd)) {
 		/* continued in the agent's ranges, as get_file's
 		 * LOCAL.segments.part */
 		x->seg_resume = true;
@@ -777,7 +714,7 @@ send_fd(struct ftpagent *a, const char *session, const char *path, int fd,
 	x->step = XFER_TRANSFER;
 	if (x->offset < 0 && put)
 		x->step = XFER_STAT_REMOTE;
-	else if (x->offset < 0 && (e = fd_size(x->fd, &x->offset)) != 0) {
+	else if (x->offset < 0 && (e = fa_fd_size(x->fd, &x->offset)) != 0) {
 		if (e == EINVAL)
 			fa_set_error(a, FTPAGENT_ERR_ARGUMENT,
 			    "cannot resume: the fd is not a regular file");
@@ -786,6 +723,7 @@ send_fd(struct ftpagent *a, const char *session, const char *path, int fd,
 		xfer_free(x);
 		return 0;
 	}
+	ask_seg_resume(a, x);
 	return xfer_start(a, x, opts, cb, arg);
 }
 
@@ -828,8 +766,9 @@ ftpagent_send_put_fd_background(struct ftpagent *a, const char *session,
  * agent's ranges (transfer.get "resume") into LOCAL.segments.part: when
  * there is one and segments were asked for, or neither LOCAL.part nor
  * LOCAL is there; and with segments asked for, when there is nothing
- * yet to resume (no LOCAL.part, no LOCAL). The agent continues from its record of the
- * ranges, or starts over when it has none for this remote file.
+ * yet to resume (no LOCAL.part, no LOCAL). The agent continues from its
+ * record of the ranges, or starts over when it has none for this remote
+ * file.
  */
 static bool
 segments_resumable(const struct ftpagent *a, const struct xfer *x)
@@ -902,6 +841,7 @@ get_local(struct ftpagent *a, struct xfer *x, int fifo_ms)
 		x->after_info = x->step;
 		x->step = XFER_INFO;
 	}
+	ask_seg_resume(a, x);
 	return true;
 }
 

@@ -420,6 +420,10 @@ START_TEST(test_segments_file)
 }
 END_TEST
 
+/* rpc.info's features of an agent that continues segmented downloads:
+ * a resume into one asks once a connection. */
+#define SEG_FEATURES	"[\"transfer.get.segments.resume\"]"
+
 /* Starts a resume (offset -1) of a get_file of local; the agent's first
  * request, which must be method with nfds fds, into *q. The call id. */
 static uint64_t
@@ -435,7 +439,7 @@ resume_start(const char *local, const char *method, int nfds, struct req *q)
 	    &recs[0]);
 	ck_assert_msg(id != 0, "%s", ftpagent_error_message(a));
 	flush();
-	agent_req(q, method, nfds);
+	agent_req_info(q, method, nfds, SEG_FEATURES);
 	return id;
 }
 
@@ -490,6 +494,43 @@ adopt_asked(const char *local, const char *seg)
 	resume_refuse(&q, id);
 }
 
+/* A resume into what a segmented download left (fd, or local's
+ * .segments.part when local is not NULL: seg, of the same file) with an
+ * agent that does not say it continues one: it would ignore "resume"
+ * (start over, or write from the start and leave the record), so the
+ * call fails, nothing is sent and the file stays as it was. */
+static void
+seg_resume_refused(int fd, const char *local)
+{
+	struct ftpagent_xfer_opts o;
+	struct stat before, after;
+	struct req q;
+	uint64_t id;
+
+	ck_assert_int_eq(fstat(fd, &before), 0);
+	memset(&o, 0, sizeof(o));
+	o.offset = -1;
+	memset(&recs[0], 0, sizeof(recs[0]));
+	id = local != NULL ? ftpagent_send_get_file(a, "s1", "/f", local, &o,
+	    on_reply, &recs[0]) : ftpagent_send_get_fd(a, "s1", "/f", fd, &o,
+	    on_reply, &recs[0]);
+	ck_assert_msg(id != 0, "%s", ftpagent_error_message(a));
+	flush();
+	agent_req(&q, "rpc.info", 0);
+	agent_result(q.id, "{\"features\":[\"transfer.get.rename\"]}");
+	req_clear(&q);
+	ck_assert(drain());
+	assert_done(&recs[0], id, FTPAGENT_ERR_RPC);
+	ck_assert_str_eq(recs[0].kind, "params");
+	ck_assert_ptr_nonnull(strstr(recs[0].message,
+	    "transfer.get.segments.resume"));
+	flush();
+	agent_no_req(100);
+	ck_assert_int_eq(fstat(fd, &after), 0);
+	ck_assert_int_eq(after.st_size, before.st_size);
+	ck_assert_int_eq(ftpagent_error(a), FTPAGENT_OK);
+}
+
 /* get -c of a file whose segmented download stopped: the agent is handed
  * LOCAL.segments.part as it is, readable (its record is at the end), with
  * "resume"; with segments asked, or without when no LOCAL.part is there
@@ -516,6 +557,9 @@ START_TEST(test_segments_resume_file)
 	close(fd);
 	ck_assert_int_eq(stat(seg, &st), 0);
 	ftpagent_set_segments(a, 4);
+	ck_assert_int_ge(fd = open(seg, O_RDONLY), 0);
+	seg_resume_refused(fd, local);
+	close(fd);
 	resume_request(local, &segs, &resume, &mode, &ino, &size);
 	ck_assert(resume);
 	ck_assert_int_eq(segs, 4);
@@ -577,7 +621,7 @@ fd_resume_sent(int fd, json_int_t *segs, bool *resume, json_int_t *offset)
 	id = ftpagent_send_get_fd(a, "s1", "/f", fd, &o, on_reply, &recs[0]);
 	ck_assert_msg(id != 0, "%s", ftpagent_error_message(a));
 	flush();
-	agent_req(&q, "transfer.get", 1);
+	agent_req_info(&q, "transfer.get", 1, SEG_FEATURES);
 	*segs = int_param(&q, "segments");
 	*resume = json_is_true(json_object_get(q.params, "resume"));
 	*offset = int_param(&q, "offset");
@@ -604,6 +648,7 @@ START_TEST(test_segments_resume_fd)
 	segrec_encode(&rec, buf);
 	ck_assert_int_eq(write(fd, data, sizeof(data)), sizeof(data));
 	ck_assert_int_eq(write(fd, buf, sizeof(buf)), sizeof(buf));
+	seg_resume_refused(fd, NULL);
 	fd_resume_sent(fd, &segs, &resume, &off);
 	ck_assert(resume);
 	ck_assert_int_eq(segs, 2);

@@ -1,8 +1,9 @@
 /*
  * protocol/segrec.c and daemon/segrecord.c, the record of a segmented
- * download's ranges at the end of its file: what is written reads back the same; any damaged
- * byte, any ranges that do not tile the file, and any record for another
- * remote file (size, time) or in a file of the wrong length is no record.
+ * download's ranges at the end of its file: what is written reads back
+ * the same; any damaged byte, any ranges that do not tile the file, and
+ * any record for another remote file (size, time) or in a file of the
+ * wrong length is no record.
  */
 #include <config.h>
 

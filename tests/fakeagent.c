@@ -297,6 +297,31 @@ agent_req(struct req *r, const char *method, int nfds)
 		    "of its line, not its first", r->method, r->fd_at);
 }
 
+/* The next request, as agent_req; an rpc.info before it is answered
+ * first, its features the JSON array features. */
+void
+agent_req_info(struct req *r, const char *method, int nfds,
+    const char *features)
+{
+	bool ok = fake_recv_req(agent, r, WAIT_MS);
+
+	if (r->msg != NULL)
+		held_add(r);
+	ck_assert_msg(ok, "agent: %s", r->why);
+	if (strcmp(r->method, "rpc.info") == 0) {
+		agent_printf("{\"jsonrpc\":\"2.0\",\"result\":{\"features\":"
+		    "%s},\"id\":%lld}\n", features, (long long)r->id);
+		req_clear(r);
+		ck_assert(drain());
+		flush();
+		agent_req(r, method, nfds);
+		return;
+	}
+	ck_assert_str_eq(r->method, method);
+	ck_assert_msg(r->nfds == nfds, "%s came with %d fds, not %d",
+	    r->method, r->nfds, nfds);
+}
+
 /* The library's answer to the agent's request with string id: a result,
  * or an error when code is not 0, with nfds fds at its first byte. */
 void

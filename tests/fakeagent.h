@@ -63,6 +63,8 @@ bool	fake_printf(int fd, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
 void	agent_req(struct req *r, const char *method, int nfds);
+void	agent_req_info(struct req *r, const char *method, int nfds,
+	    const char *features);
 void	agent_no_req(int ms);
 void	agent_answer(struct req *r, const char *id, int code, int nfds);
 void	req_clear(struct req *r);
