@@ -606,10 +606,14 @@ START_TEST(test_segments_resume_file)
 }
 END_TEST
 
-/* A resume (offset -1) of a get_fd of fd: the request's "segments",
- * "resume" and "offset" (-1 when none); the agent refuses it. */
+enum fd_resume { FR_PLAIN, FR_ASCII, FR_BACKGROUND };
+
+/* A resume (offset -1) of a get_fd of fd (how: in ASCII, in the
+ * background): the request's "segments", "resume" and "offset" (-1 when
+ * none); the agent refuses it. */
 static void
-fd_resume_sent(int fd, json_int_t *segs, bool *resume, json_int_t *offset)
+fd_resume_sent_how(int fd, enum fd_resume how, json_int_t *segs,
+    bool *resume, json_int_t *offset)
 {
 	struct ftpagent_xfer_opts o;
 	struct req q;
@@ -617,8 +621,11 @@ fd_resume_sent(int fd, json_int_t *segs, bool *resume, json_int_t *offset)
 
 	memset(&o, 0, sizeof(o));
 	o.offset = -1;
+	o.ascii = how == FR_ASCII;
 	memset(&recs[0], 0, sizeof(recs[0]));
-	id = ftpagent_send_get_fd(a, "s1", "/f", fd, &o, on_reply, &recs[0]);
+	id = how == FR_BACKGROUND ? ftpagent_send_get_fd_background(a, "s1",
+	    "/f", fd, &o, on_reply, &recs[0]) : ftpagent_send_get_fd(a, "s1",
+	    "/f", fd, &o, on_reply, &recs[0]);
 	ck_assert_msg(id != 0, "%s", ftpagent_error_message(a));
 	flush();
 	agent_req_info(&q, "transfer.get", 1, SEG_FEATURES);
@@ -628,10 +635,14 @@ fd_resume_sent(int fd, json_int_t *segs, bool *resume, json_int_t *offset)
 	resume_refuse(&q, id);
 }
 
+#define fd_resume_sent(fd, segs, resume, offset) \
+	fd_resume_sent_how((fd), FR_PLAIN, (segs), (resume), (offset))
+
 /* get_fd -c of a file a segmented download left (1000 bytes, then a
  * record for them): continued in ranges ("resume", no offset), in 2
- * without segments asked; any other file, or one not open for reading
- * (the record cannot be read), resumes from its size, as ever. */
+ * without segments asked, in the background too; any other file, one
+ * not open for reading (the record cannot be read) or appending, and an
+ * ASCII download resume from the size, as ever. */
 START_TEST(test_segments_resume_fd)
 {
 	struct segrec rec = { .size = 1000, .mtime = 7, .n = 2,
@@ -640,10 +651,11 @@ START_TEST(test_segments_resume_fd)
 	char path[] = "/tmp/check_async.XXXXXX";
 	json_int_t segs, off;
 	bool resume;
-	int fd, wo;
+	int fd, wo, ap;
 
 	ck_assert_int_ge(fd = mkstemp(path), 0);
 	ck_assert_int_ge(wo = open(path, O_WRONLY), 0);
+	ck_assert_int_ge(ap = open(path, O_RDWR | O_APPEND), 0);
 	ck_assert_int_eq(unlink(path), 0);
 	segrec_encode(&rec, buf);
 	ck_assert_int_eq(write(fd, data, sizeof(data)), sizeof(data));
@@ -657,8 +669,19 @@ START_TEST(test_segments_resume_fd)
 	fd_resume_sent(fd, &segs, &resume, &off);
 	ck_assert(resume);
 	ck_assert_int_eq(segs, 4);
+	fd_resume_sent_how(fd, FR_BACKGROUND, &segs, &resume, &off);
+	ck_assert(resume);
+	ck_assert_int_eq(segs, 4);
 	/* the file untouched: the agent reads the record */
 	ck_assert_int_eq(lseek(fd, 0, SEEK_END), 1000 + SEGREC_SIZE);
+	/* in ASCII, or appending: as ever, from the size */
+	fd_resume_sent_how(fd, FR_ASCII, &segs, &resume, &off);
+	ck_assert(!resume);
+	ck_assert_int_eq(segs, -1);
+	ck_assert_int_eq(off, 1000 + SEGREC_SIZE);
+	fd_resume_sent(ap, &segs, &resume, &off);
+	ck_assert(!resume);
+	ck_assert_int_eq(off, 1000 + SEGREC_SIZE);
 	/* open for writing only: the record cannot be read */
 	fd_resume_sent(wo, &segs, &resume, &off);
 	ck_assert(!resume);
@@ -683,6 +706,7 @@ START_TEST(test_segments_resume_fd)
 	ck_assert_int_eq(off, 10);
 	close(fd);
 	close(wo);
+	close(ap);
 }
 END_TEST
 
