@@ -674,6 +674,16 @@ xfer_make(struct ftpagent *a, const char *session, const char *path,
 	return x;
 }
 
+/* x continues a segmented download in the agent's ranges ("resume"
+ * from the record, no offset): in n of them, or 2 without n. */
+static void
+seg_resume_set(const struct ftpagent *a, struct xfer *x)
+{
+	x->seg_resume = true;
+	x->offset = 0;
+	x->segments = a->segments > 1 ? a->segments : 2;
+}
+
 /* A continued segmented download asks the agent first (rpc.info, once a
  * connection) whether it can continue one. */
 static void
@@ -705,11 +715,8 @@ send_fd(struct ftpagent *a, const char *session, const char *path, int fd,
 	if (!put && x->offset == 0 && !x->ascii && fa_fd_segmentable(x->fd))
 		x->segments = a->segments;
 	else if (!put && x->offset < 0 && !x->ascii && fa_fd_has_record(x->fd)) {
-		/* continued in the agent's ranges, as get_file's
-		 * LOCAL.segments.part */
-		x->seg_resume = true;
-		x->offset = 0;
-		x->segments = a->segments > 1 ? a->segments : 2;
+		/* as get_file's LOCAL.segments.part */
+		seg_resume_set(a, x);
 	}
 	x->step = XFER_TRANSFER;
 	if (x->offset < 0 && put)
@@ -818,11 +825,8 @@ get_local(struct ftpagent *a, struct xfer *x, int fifo_ms)
 	x->local = LOCAL_PART;
 	if (x->offset == 0 && !x->ascii)
 		x->segments = a->segments;
-	else if (segments_resumable(a, x)) {
-		x->seg_resume = true;
-		x->offset = 0;
-		x->segments = a->segments > 1 ? a->segments : 2;
-	}
+	else if (segments_resumable(a, x))
+		seg_resume_set(a, x);
 	if (x->segments > 1 && localdest_part_segmented(&x->d) == -1) {
 		fa_set_local_error(a, "cannot name the part of", x->d.path,
 		    errno);
